@@ -1,0 +1,102 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::DomainError;
+
+/// An instance's name within its client ("main", "staging"): a short DNS label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct InstanceName(String);
+
+impl InstanceName {
+    pub fn parse(value: &str) -> Result<Self, DomainError> {
+        let ok = !value.is_empty()
+            && value.len() <= 20
+            && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !value.starts_with('-')
+            && !value.ends_with('-');
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(DomainError::new("instance", format!("{value:?} is not an instance name (1-20 of a-z, 0-9, '-')")))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for InstanceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the provider wants an instance to be doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredState {
+    Running,
+    Stopped,
+}
+
+impl DesiredState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesiredState::Running => "running",
+            DesiredState::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Self, DomainError> {
+        match value {
+            "running" => Ok(Self::Running),
+            "stopped" => Ok(Self::Stopped),
+            _ => Err(DomainError::new("desired_state", format!("{value:?} is not running or stopped"))),
+        }
+    }
+}
+
+/// What the reconciler last observed of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Pending,
+    Pulling,
+    Creating,
+    Starting,
+    Running,
+    Unhealthy,
+    Stopped,
+    Error,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "pending",
+            Phase::Pulling => "pulling",
+            Phase::Creating => "creating",
+            Phase::Starting => "starting",
+            Phase::Running => "running",
+            Phase::Unhealthy => "unhealthy",
+            Phase::Stopped => "stopped",
+            Phase::Error => "error",
+        }
+    }
+
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "pulling" => Phase::Pulling,
+            "creating" => Phase::Creating,
+            "starting" => Phase::Starting,
+            "running" => Phase::Running,
+            "unhealthy" => Phase::Unhealthy,
+            "stopped" => Phase::Stopped,
+            "error" => Phase::Error,
+            _ => Phase::Pending,
+        }
+    }
+}

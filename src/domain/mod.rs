@@ -1,0 +1,42 @@
+//! Plain types with checked constructors and no IO: once a value exists it
+//! is valid. Nothing here imports axum, maud, bollard, rusqlite or reqwest.
+
+mod client;
+mod hostname;
+mod instance;
+mod plan;
+mod size;
+mod slug;
+
+pub use client::{ClientStatus, ClientUpdate, DisplayName, Email, Notes};
+pub use hostname::Hostname;
+pub use instance::{DesiredState, InstanceName, Phase};
+pub use plan::{Limits, PlanName, PlanSpec};
+pub use size::{parse_size, ByteSize};
+pub use slug::Slug;
+
+/// A value that failed its checks; the message names the field and the problem
+/// and is safe to show to whoever typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct DomainError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl DomainError {
+    pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        Self { field, problem: problem.into() }
+    }
+}
+
+/// Rejects control characters and over-long input shared by every free-text field.
+pub(crate) fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), DomainError> {
+    if value.chars().count() > max_chars {
+        return Err(DomainError::new(field, format!("must be at most {max_chars} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(DomainError::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}

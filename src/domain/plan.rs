@@ -1,0 +1,116 @@
+use std::fmt;
+
+use serde::Serialize;
+
+use super::{ByteSize, DomainError};
+
+/// A plan's name: short, human, also used in URLs and the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PlanName(String);
+
+impl PlanName {
+    pub fn parse(value: &str) -> Result<Self, DomainError> {
+        let v = value.trim();
+        let ok = !v.is_empty()
+            && v.len() <= 40
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if ok {
+            Ok(Self(v.to_owned()))
+        } else {
+            Err(DomainError::new("name", format!("{value:?} is not a plan name (1-40 of A-Z, a-z, 0-9, '-', '_', '.')")))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PlanName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// CPU and memory limits one container gets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Limits {
+    pub cpus: f64,
+    pub memory: ByteSize,
+    pub memory_reservation: Option<ByteSize>,
+}
+
+impl Limits {
+    /// Docker refuses less than 6 MiB; nothing useful runs in less than 16.
+    pub const MIN_MEMORY: u64 = 16 << 20;
+
+    pub fn new(cpus: f64, memory: ByteSize, memory_reservation: Option<ByteSize>) -> Result<Self, DomainError> {
+        if !cpus.is_finite() || cpus < 0.01 || cpus > 512.0 {
+            return Err(DomainError::new("cpus", format!("{cpus} is out of range (0.01 to 512)")));
+        }
+        if memory.0 < Self::MIN_MEMORY {
+            return Err(DomainError::new("memory", format!("{memory} is below the minimum of 16 MiB")));
+        }
+        if memory.0 > 1 << 42 {
+            return Err(DomainError::new("memory", format!("{memory} is more than 4 TiB")));
+        }
+        if let Some(r) = memory_reservation {
+            if r.0 > memory.0 {
+                return Err(DomainError::new("memory_reservation", format!("{r} is above the memory limit {memory}")));
+            }
+        }
+        Ok(Self { cpus, memory, memory_reservation })
+    }
+
+    pub fn nano_cpus(&self) -> i64 {
+        (self.cpus * 1e9).round() as i64
+    }
+}
+
+/// What a plan promises: limits per instance, storage quota, instance count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanSpec {
+    pub name: PlanName,
+    pub limits: Limits,
+    pub storage: Option<ByteSize>,
+    pub max_instances: Option<u32>,
+}
+
+impl PlanSpec {
+    pub fn new(name: PlanName, limits: Limits, storage: Option<ByteSize>, max_instances: Option<u32>) -> Result<Self, DomainError> {
+        if let Some(s) = storage {
+            if s.0 < 1 << 20 {
+                return Err(DomainError::new("storage", format!("{s} is below 1 MiB")));
+            }
+        }
+        if max_instances == Some(0) {
+            return Err(DomainError::new("max_instances", "must be at least 1"));
+        }
+        Ok(Self { name, limits, storage, max_instances })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_checked() {
+        let mib = |n: u64| ByteSize(n << 20);
+        assert!(Limits::new(0.5, mib(256), Some(mib(128))).is_ok());
+        assert!(Limits::new(0.0, mib(256), None).is_err());
+        assert!(Limits::new(f64::NAN, mib(256), None).is_err());
+        assert!(Limits::new(1.0, mib(1), None).is_err());
+        assert!(Limits::new(1.0, mib(256), Some(mib(512))).is_err());
+        assert_eq!(Limits::new(0.5, mib(256), None).unwrap().nano_cpus(), 500_000_000);
+    }
+
+    #[test]
+    fn plan_names() {
+        assert!(PlanName::parse("small").is_ok());
+        assert!(PlanName::parse("").is_err());
+        assert!(PlanName::parse("a b").is_err());
+        assert!(PlanName::parse("<b>").is_err());
+    }
+}

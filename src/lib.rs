@@ -1,0 +1,33 @@
+//! berth turns one Linux server into a multi-client hosting appliance.
+//!
+//! The one idea: every user action (web UI, JSON API, CLI) only writes
+//! *desired state* to SQLite and wakes the reconciler; the reconciler alone
+//! talks to Docker and Caddy and writes what it observed back.
+//!
+//! A tour of the rooms:
+//! - [`domain`]: plain types with checked constructors (Slug, Hostname, Plan,
+//!   Limits, ...). No IO.
+//! - [`blueprint`]: app templates (`templates/*.toml`) and how an instance's
+//!   container is derived from one.
+//! - [`config`]: typed configuration: defaults → TOML file → `BERTH_*` env.
+//! - [`store`]: SQLite (WAL, foreign keys, migrations) behind `spawn_blocking`.
+//! - [`ops`]: the operations every front end shares: validate, write one
+//!   transaction, audit, wake the reconciler.
+//! - [`docker`]: the bollard adapter; labels are the contract with the engine.
+//! - [`caddy`]: Caddy admin API client, config generation, managed child.
+//! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it.
+//! - [`web`]: axum: JSON API v1 (bearer tokens).
+//! - [`cli`]: clap commands; [`app`] wires the long-running parts together.
+
+pub mod app;
+pub mod audit;
+pub mod blueprint;
+pub mod caddy;
+pub mod cli;
+pub mod config;
+pub mod docker;
+pub mod domain;
+pub mod ops;
+pub mod reconcile;
+pub mod store;
+pub mod web;
