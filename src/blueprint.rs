@@ -1,1 +1,201 @@
+//! App blueprints: one TOML file per app in the blueprint dir. A blueprint
+//! says which image to run and how; an instance is a blueprint filled in
+//! with a client's values.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Blueprint {
+    #[serde(skip)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub image: String,
+    /// `"busybox"`: berth builds the image itself from the host's busybox-static.
+    pub build: Option<BuildKind>,
+    pub internal_port: u16,
+    pub command: Option<Vec<String>>,
+    pub data_mount: String,
+    pub user: Option<String>,
+    #[serde(default)]
+    pub backup_consistency: Consistency,
+    /// For `backup_consistency = "exec"`: run in the container before archiving.
+    pub backup_exec: Option<Vec<String>>,
+    /// Defaults with `{client}`, `{client_name}`, `{instance}`, `{domain}`, `{port}`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Env vars generated once per instance: name → length in characters.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, usize>,
+    pub health: Option<HealthCheck>,
+    /// Files written into a new instance's data dir when missing.
+    #[serde(default)]
+    pub seed: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildKind {
+    Busybox,
+}
+
+/// How a backup gets a consistent view of a live data directory.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    #[default]
+    Pause,
+    Stop,
+    Exec,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    pub test: Vec<String>,
+    #[serde(default = "d_interval")]
+    pub interval: u32,
+    #[serde(default = "d_timeout")]
+    pub timeout: u32,
+    #[serde(default = "d_retries")]
+    pub retries: u32,
+    #[serde(default)]
+    pub start_period: u32,
+}
+
+fn d_interval() -> u32 {
+    10
+}
+fn d_timeout() -> u32 {
+    3
+}
+fn d_retries() -> u32 {
+    3
+}
+
+/// The values a blueprint's placeholders are filled with.
+pub struct Placeholders<'a> {
+    pub client: &'a str,
+    pub client_name: &'a str,
+    pub instance: &'a str,
+    pub domain: &'a str,
+    pub port: u16,
+}
+
+impl Placeholders<'_> {
+    pub fn fill(&self, template: &str, html: bool) -> String {
+        let esc = |s: &str| if html { maud::html!((s)).into_string() } else { s.to_owned() };
+        template
+            .replace("{client_name}", &esc(self.client_name))
+            .replace("{client}", self.client)
+            .replace("{instance}", self.instance)
+            .replace("{domain}", self.domain)
+            .replace("{port}", &self.port.to_string())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlueprintError {
+    #[error("blueprint {file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("blueprint dir {dir}: {source}")]
+    Io { dir: String, source: std::io::Error },
+}
+
+impl Blueprint {
+    pub fn parse(name: &str, text: &str) -> Result<Self, BlueprintError> {
+        let invalid = |message: String| BlueprintError::Invalid { file: name.to_owned(), message };
+        let mut bp: Blueprint = toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
+        bp.name = name.to_owned();
+        if bp.image.trim().is_empty() {
+            return Err(invalid("image is empty".into()));
+        }
+        if bp.internal_port == 0 {
+            return Err(invalid("internal_port must be non-zero".into()));
+        }
+        if !bp.data_mount.starts_with('/') {
+            return Err(invalid("data_mount must be an absolute path".into()));
+        }
+        if bp.backup_consistency == Consistency::Exec && bp.backup_exec.as_ref().is_none_or(|c| c.is_empty()) {
+            return Err(invalid("backup_consistency = \"exec\" needs backup_exec".into()));
+        }
+        for file in bp.seed.keys() {
+            if file.contains('/') || file.starts_with('.') {
+                return Err(invalid(format!("seed file {file:?} must be a plain file name")));
+            }
+        }
+        Ok(bp)
+    }
+}
+
+/// All blueprints, by name (the file stem).
+#[derive(Debug, Clone, Default)]
+pub struct Blueprints(BTreeMap<String, Blueprint>);
+
+impl Blueprints {
+    pub fn load_dir(dir: &Path) -> Result<Self, BlueprintError> {
+        let io = |source| BlueprintError::Io { dir: dir.display().to_string(), source };
+        let mut map = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
+            let text = std::fs::read_to_string(&path).map_err(io)?;
+            map.insert(name.clone(), Blueprint::parse(&name, &text)?);
+        }
+        Ok(Self(map))
+    }
+
+    pub fn from_list(list: Vec<Blueprint>) -> Self {
+        Self(list.into_iter().map(|b| (b.name.clone(), b)).collect())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Blueprint> {
+        self.0.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// The blueprint new clients get when none is named.
+    pub fn default_name(&self) -> Option<&str> {
+        ["open-webui", "static-site"].into_iter().find(|n| self.0.contains_key(*n)).or_else(|| self.names().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_blueprints_parse() {
+        let all = Blueprints::load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))).unwrap();
+        let webui = all.get("open-webui").unwrap();
+        assert_eq!(webui.internal_port, 8080);
+        assert_eq!(webui.data_mount, "/app/backend/data");
+        assert_eq!(webui.env["ENABLE_SIGNUP"], "false");
+        assert!(webui.secrets.contains_key("WEBUI_SECRET_KEY"));
+        assert_eq!(all.get("static-site").unwrap().build, Some(BuildKind::Busybox));
+    }
+
+    #[test]
+    fn placeholders_escape_html_only_when_asked() {
+        let p = Placeholders { client: "acme", client_name: "<b>A&B</b>", instance: "main", domain: "a.example.com", port: 8001 };
+        assert_eq!(p.fill("{client_name}@{domain}:{port}", false), "<b>A&B</b>@a.example.com:8001");
+        assert_eq!(p.fill("{client_name}", true), "&lt;b&gt;A&amp;B&lt;/b&gt;");
+    }
+
+    #[test]
+    fn rejects_bad_blueprints() {
+        assert!(Blueprint::parse("x", "image = \"a\"\ninternal_port = 0\ndata_mount = \"/d\"").is_err());
+        assert!(Blueprint::parse("x", "image = \"a\"\ninternal_port = 80\ndata_mount = \"d\"").is_err());
+        assert!(Blueprint::parse("x", "image = \"a\"\ninternal_port = 80\ndata_mount = \"/d\"\nbogus = 1").is_err());
+    }
+}

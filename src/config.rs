@@ -1,1 +1,393 @@
+//! Typed configuration: code defaults → TOML file → `BERTH_*` environment.
+//! Every value is checked once here; the rest of berth takes it as given.
 
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The documented example, compiled in so `berth config example` prints it.
+pub const EXAMPLE: &str = include_str!("../config.example.toml");
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the admin UI and JSON API listen.
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Defaults to `<data_dir>/backups`.
+    pub backup_dir: Option<PathBuf>,
+    /// Host address published container ports bind to; 127.0.0.1 when Caddy fronts them.
+    pub bind_address: IpAddr,
+    pub port_range: PortRange,
+    /// Default domain of a client's first instance: `<slug>.<base_domain>`.
+    pub base_domain: String,
+    pub blueprint_dir: Option<PathBuf>,
+    #[serde(with = "humantime_serde_lite")]
+    pub reconcile_interval: Duration,
+    pub docker: DockerConfig,
+    pub caddy: CaddyConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerConfig {
+    pub socket: PathBuf,
+    /// Value of the `berth.managed` label: containers with another owner are never touched.
+    pub owner: String,
+    /// Container and network names are `<prefix>-<slug>[-<instance>]`.
+    pub name_prefix: String,
+    /// Static busybox used to build the `static-site` image with no registry.
+    pub busybox: PathBuf,
+    pub pids_limit: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaddyConfig {
+    pub admin: String,
+    /// false → a plain HTTP listener on `http_port` (local use, tests).
+    pub tls: bool,
+    pub http_port: u16,
+    pub https_port: u16,
+    /// Interface Caddy listens on; empty means all.
+    pub listen_host: String,
+    pub acme_email: Option<String>,
+    /// true → when nothing answers at `admin`, berth runs `caddy run` itself.
+    pub manage: bool,
+    pub bin: PathBuf,
+    pub routes: Vec<StaticRoute>,
+}
+
+/// A route berth does not manage but keeps in Caddy's config, e.g. a status page.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticRoute {
+    pub host: String,
+    pub upstream: Option<String>,
+    pub respond: Option<String>,
+    #[serde(default = "default_status")]
+    pub status: u16,
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    pub fn len(&self) -> usize {
+        usize::from(self.last - self.first) + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s.split_once('-').ok_or_else(|| format!("{s:?} is not a range like 8001-8999"))?;
+        let parse = |p: &str| p.trim().parse::<u16>().map_err(|_| format!("{p:?} is not a port"));
+        let (first, last) = (parse(a)?, parse(b)?);
+        if first == 0 || first > last {
+            return Err(format!("{s:?} is empty or starts at 0"));
+        }
+        Ok(Self { first, last })
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+/// "30s", "2m" or a bare number of seconds.
+mod humantime_serde_lite {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(t) => humantime::parse_duration(&t).map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}"))),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7070".parse().expect("literal"),
+            data_dir: PathBuf::from("berth-data"),
+            backup_dir: None,
+            bind_address: IpAddr::from([127, 0, 0, 1]),
+            port_range: PortRange { first: 8001, last: 8999 },
+            base_domain: "localhost".into(),
+            blueprint_dir: None,
+            reconcile_interval: Duration::from_secs(30),
+            docker: DockerConfig::default(),
+            caddy: CaddyConfig::default(),
+        }
+    }
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            socket: PathBuf::from("/var/run/docker.sock"),
+            owner: "berth".into(),
+            name_prefix: "berth".into(),
+            busybox: PathBuf::from("/bin/busybox"),
+            pids_limit: 512,
+        }
+    }
+}
+
+impl Default for CaddyConfig {
+    fn default() -> Self {
+        Self {
+            admin: "http://127.0.0.1:2019".into(),
+            tls: false,
+            http_port: 8088,
+            https_port: 8443,
+            listen_host: String::new(),
+            acme_email: None,
+            manage: true,
+            bin: PathBuf::from("caddy"),
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// A configuration problem, always naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("config: {0}")]
+pub struct ConfigError(pub String);
+
+/// Environment variables that override a key, as (variable, dotted key).
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("BERTH_LISTEN", "listen"),
+    ("BERTH_DATA_DIR", "data_dir"),
+    ("BERTH_BACKUP_DIR", "backup_dir"),
+    ("BERTH_BIND_ADDRESS", "bind_address"),
+    ("BERTH_PORT_RANGE", "port_range"),
+    ("BERTH_BASE_DOMAIN", "base_domain"),
+    ("BERTH_BLUEPRINT_DIR", "blueprint_dir"),
+    ("BERTH_RECONCILE_INTERVAL", "reconcile_interval"),
+    ("BERTH_DOCKER_SOCKET", "docker.socket"),
+    ("BERTH_DOCKER_OWNER", "docker.owner"),
+    ("BERTH_DOCKER_NAME_PREFIX", "docker.name_prefix"),
+    ("BERTH_DOCKER_BUSYBOX", "docker.busybox"),
+    ("BERTH_CADDY_ADMIN", "caddy.admin"),
+    ("BERTH_CADDY_TLS", "caddy.tls"),
+    ("BERTH_CADDY_HTTP_PORT", "caddy.http_port"),
+    ("BERTH_CADDY_HTTPS_PORT", "caddy.https_port"),
+    ("BERTH_CADDY_LISTEN_HOST", "caddy.listen_host"),
+    ("BERTH_CADDY_ACME_EMAIL", "caddy.acme_email"),
+    ("BERTH_CADDY_MANAGE", "caddy.manage"),
+    ("BERTH_CADDY_BIN", "caddy.bin"),
+];
+
+impl Config {
+    /// Loads defaults, then the file (if given), then the environment.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError(format!("{}: {}", path.display(), one_line(&e.to_string()))))?
+            }
+            None => toml::Table::new(),
+        };
+        for (var, key) in ENV_KEYS {
+            if let Some(value) = env(var) {
+                set_dotted(&mut table, key, env_value(&value));
+            }
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(one_line(&e.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        if self.data_dir.as_os_str().is_empty() {
+            return bad("data_dir", "is empty".into());
+        }
+        if let Err(e) = crate::domain::Hostname::parse(&self.base_domain) {
+            return bad("base_domain", e.problem);
+        }
+        let admin_ok = self.caddy.admin.starts_with("http://") && reqwest::Url::parse(&self.caddy.admin).is_ok();
+        if !admin_ok {
+            return bad("caddy.admin", format!("{:?} is not an http:// URL", self.caddy.admin));
+        }
+        if self.caddy.tls && self.caddy.acme_email.as_deref().is_none_or(|e| crate::domain::Email::parse(e).is_err()) {
+            return bad("caddy.acme_email", "a valid email is required when caddy.tls = true".into());
+        }
+        if self.caddy.http_port == 0 || (self.caddy.tls && self.caddy.https_port == 0) {
+            return bad("caddy.http_port", "ports must be non-zero".into());
+        }
+        if self.reconcile_interval < Duration::from_secs(1) {
+            return bad("reconcile_interval", "must be at least 1s".into());
+        }
+        let prefix_ok = !self.docker.name_prefix.is_empty()
+            && self.docker.name_prefix.len() <= 16
+            && self.docker.name_prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !prefix_ok {
+            return bad("docker.name_prefix", "must be 1-16 of a-z, 0-9, '-'".into());
+        }
+        if self.docker.owner.is_empty() {
+            return bad("docker.owner", "is empty".into());
+        }
+        for (i, route) in self.caddy.routes.iter().enumerate() {
+            if let Err(e) = crate::domain::Hostname::parse(&route.host) {
+                return bad(&format!("caddy.routes[{i}].host"), e.problem);
+            }
+            if route.upstream.is_some() == route.respond.is_some() {
+                return bad(&format!("caddy.routes[{i}]"), "needs exactly one of upstream or respond".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup_dir.clone().unwrap_or_else(|| self.data_dir.join("backups"))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("berth.db")
+    }
+
+    /// Host directories bind-mounted into containers live here, one per instance.
+    pub fn instances_dir(&self) -> PathBuf {
+        self.data_dir.join("instances")
+    }
+
+    pub fn reports_dir(&self) -> PathBuf {
+        self.data_dir.join("reports")
+    }
+
+    /// `templates/` beside the working directory when present, else the packaged copy.
+    pub fn blueprint_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.blueprint_dir {
+            return dir.clone();
+        }
+        let local = PathBuf::from("templates");
+        if local.is_dir() {
+            local
+        } else {
+            PathBuf::from("/usr/share/berth/templates")
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Environment values are strings; numbers and booleans become typed so
+/// `BERTH_CADDY_HTTP_PORT=80` works.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(n) = raw.parse::<i64>() {
+        return toml::Value::Integer(n);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
+    match key.split_once('.') {
+        None => {
+            table.insert(key.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let entry = table.entry(head).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(inner) = entry {
+                set_dotted(inner, rest, value);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // No secrets live in the config yet; keep Debug explicit so adding one
+        // (an SMTP password, a webhook token) means deciding how to mask it.
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("backup_dir", &self.backup_dir())
+            .field("port_range", &self.port_range)
+            .field("base_domain", &self.base_domain)
+            .field("docker", &self.docker)
+            .field("caddy", &self.caddy)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::load(Some(&path), |k| env.iter().find(|(e, _)| e == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn the_example_is_valid() {
+        let config = load(EXAMPLE, &[]).expect("example config loads");
+        assert!(config.caddy.tls);
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let c = load("port_range = \"9000-9010\"\n[caddy]\nhttp_port = 81\n", &[("BERTH_CADDY_HTTP_PORT", "8089")]).unwrap();
+        assert_eq!(c.caddy.http_port, 8089);
+        assert_eq!(c.port_range.len(), 11);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load("port_range = \"9-1\"", &[]).unwrap_err().to_string();
+        assert!(e.contains("port_range"), "{e}");
+        let e = load("[caddy]\nhttp_port = \"x\"", &[]).unwrap_err().to_string();
+        assert!(e.contains("http_port"), "{e}");
+        let e = load("nonsense = 1", &[]).unwrap_err().to_string();
+        assert!(e.contains("nonsense"), "{e}");
+        let e = load("[caddy]\ntls = true", &[]).unwrap_err().to_string();
+        assert!(e.contains("acme_email"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+}
