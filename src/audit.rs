@@ -1,1 +1,50 @@
+//! Who did what, when, from where. Every mutating operation records one
+//! entry inside the same transaction as its change, so an action and its
+//! audit entry land together or not at all.
 
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::store::{audit as rows, NewAuditEntry, StoreError};
+
+/// The one doing an operation: a signed-in user, an API token, or the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub name: String,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    pub fn cli() -> Self {
+        Self { name: "cli".into(), ip: None }
+    }
+
+    pub fn token(name: &str, ip: Option<String>) -> Self {
+        Self { name: format!("token:{name}"), ip }
+    }
+
+    pub fn user(name: &str, ip: Option<String>) -> Self {
+        Self { name: format!("user:{name}"), ip }
+    }
+
+    /// Changes berth makes on its own (retention, pruning).
+    pub fn system() -> Self {
+        Self { name: "system".into(), ip: None }
+    }
+}
+
+/// Records one entry. `details` must never hold secrets: callers pass field
+/// names and non-secret values only.
+pub fn record(
+    conn: &Connection,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    client_slug: Option<&str>,
+    details: serde_json::Value,
+) -> Result<(), StoreError> {
+    rows::insert(
+        conn,
+        &NewAuditEntry { actor: &actor.name, action, target, client_slug, details, ip: actor.ip.as_deref() },
+    )
+}

@@ -288,6 +288,21 @@ impl Config {
         self.data_dir.join("instances")
     }
 
+    /// The host directory bind-mounted into an instance's container.
+    pub fn instance_data_dir(&self, slug: &str, instance: &str) -> PathBuf {
+        self.instances_dir().join(slug).join(instance)
+    }
+
+    /// `<prefix>-<slug>` for a client's "main" instance, `<prefix>-<slug>-<name>`
+    /// for others, so `docker ps` reads like the client list. Networks share it.
+    pub fn container_name(&self, slug: &str, instance: &str) -> String {
+        if instance == "main" {
+            format!("{}-{slug}", self.docker.name_prefix)
+        } else {
+            format!("{}-{slug}-{instance}", self.docker.name_prefix)
+        }
+    }
+
     pub fn reports_dir(&self) -> PathBuf {
         self.data_dir.join("reports")
     }

@@ -71,6 +71,8 @@ pub enum Phase {
     Unhealthy,
     Stopped,
     Error,
+    /// Container, network and route are gone; data awaits the confirmed delete.
+    Removed,
 }
 
 impl Phase {
@@ -84,6 +86,7 @@ impl Phase {
             Phase::Unhealthy => "unhealthy",
             Phase::Stopped => "stopped",
             Phase::Error => "error",
+            Phase::Removed => "removed",
         }
     }
 
@@ -96,6 +99,7 @@ impl Phase {
             "unhealthy" => Phase::Unhealthy,
             "stopped" => Phase::Stopped,
             "error" => Phase::Error,
+            "removed" => Phase::Removed,
             _ => Phase::Pending,
         }
     }

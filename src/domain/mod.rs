@@ -5,7 +5,7 @@ mod client;
 mod hostname;
 mod instance;
 mod plan;
-mod size;
+pub mod size;
 mod slug;
 
 pub use client::{ClientStatus, ClientUpdate, DisplayName, Email, Notes};

@@ -1,1 +1,88 @@
+//! The operations every front end shares (JSON API, CLI, later the web UI).
+//! Each one validates its input into domain types, writes desired state and
+//! its audit entry in one transaction, and wakes the reconciler. None of them
+//! talks to Docker or Caddy.
 
+mod clients;
+mod delete;
+mod instances;
+mod plans;
+mod tokens;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use clients::{ClientEdit, ClientView, NewClientInput};
+pub use delete::{DeletionReport, RemovedInstance};
+pub use instances::{InstanceAction, NewInstanceInput};
+pub use plans::{PlanEdit, PlanInput};
+
+use crate::blueprint::Blueprints;
+use crate::config::Config;
+use crate::domain::DomainError;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// Well-formed but not allowed right now (quota reached, wrong confirmation).
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The daemon did not finish its part in time (e.g. removing containers).
+    #[error("{0}")]
+    Timeout(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<StoreError> for OpsError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => OpsError::NotFound(m),
+            StoreError::Conflict(m) => OpsError::Conflict(m),
+            StoreError::Invalid(m) => OpsError::Refused(m),
+            other => OpsError::Store(other),
+        }
+    }
+}
+
+/// Everything an operation needs; cheap to clone.
+#[derive(Clone)]
+pub struct Ops {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub blueprints: Arc<Blueprints>,
+    wake: Arc<Notify>,
+}
+
+impl Ops {
+    pub fn new(store: Store, config: Arc<Config>, blueprints: Arc<Blueprints>, wake: Arc<Notify>) -> Self {
+        Self { store, config, blueprints, wake }
+    }
+
+    /// Tells the reconciler desired state changed.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn wake_handle(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+}
+
+/// Reads a referenced row (a plan named in a request body): a missing one is
+/// bad input (422), not a missing URL (404).
+pub(crate) fn referenced<T>(r: Result<T, StoreError>) -> Result<T, OpsError> {
+    r.map_err(|e| match e {
+        StoreError::NotFound(m) => OpsError::Refused(m),
+        other => other.into(),
+    })
+}

@@ -1,0 +1,196 @@
+use rusqlite::TransactionBehavior;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::instances::{self as new_instance, NewInstanceInput};
+use super::{referenced, DeletionReport, Ops, OpsError};
+use crate::audit::{self, Actor};
+use crate::domain::{ClientStatus, ClientUpdate, DisplayName, Email, Notes, PlanName, Slug};
+use crate::store::{clients, instances, plans, ClientRow, InstanceRow, NewClient};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClientInput {
+    pub name: String,
+    pub email: String,
+    pub plan: String,
+    #[serde(default)]
+    pub notes: String,
+    pub blueprint: Option<String>,
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEdit {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub plan: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// A client with its instances, as every front end shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientView {
+    #[serde(flatten)]
+    pub client: ClientRow,
+    pub instances: Vec<InstanceRow>,
+}
+
+impl ClientEdit {
+    fn parse(&self) -> Result<ClientUpdate, OpsError> {
+        Ok(ClientUpdate {
+            name: self.name.as_deref().map(DisplayName::parse).transpose()?,
+            email: self.email.as_deref().map(Email::parse).transpose()?,
+            plan: self.plan.as_deref().map(PlanName::parse).transpose()?,
+            notes: self.notes.as_deref().map(Notes::parse).transpose()?,
+        })
+    }
+}
+
+impl Ops {
+    /// Creates a client and its first instance in one transaction.
+    pub async fn create_client(&self, actor: &Actor, input: NewClientInput) -> Result<ClientView, OpsError> {
+        let name = DisplayName::parse(&input.name)?;
+        let email = Email::parse(&input.email)?;
+        let plan_name = PlanName::parse(&input.plan)?;
+        let notes = Notes::parse(&input.notes)?;
+        let first = NewInstanceInput { name: None, blueprint: input.blueprint.clone(), domain: input.domain.clone() }
+            .parse(&self.blueprints, true)?;
+        let (ops, actor) = (self.clone(), actor.clone());
+        let view = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let plan = plans::find(&tx, plan_name.as_str())?
+                    .ok_or_else(|| crate::store::StoreError::Invalid(format!("plan {plan_name} not found")))?;
+                let slug = free_slug(&tx, &ops, &name)?;
+                let id = clients::insert(&tx, &NewClient { slug: &slug, name: &name, email: &email, plan_id: plan.id, notes: &notes })?;
+                let client = clients::get(&tx, slug.as_str())?;
+                let blueprint = first.blueprint.clone();
+                new_instance::insert(&tx, &ops.config, &ops.blueprints, &client, first)?;
+                let instances = instances::list_for_client(&tx, id)?;
+                audit::record(
+                    &tx,
+                    &actor,
+                    "client.create",
+                    slug.as_str(),
+                    Some(slug.as_str()),
+                    json!({ "name": client.name, "email": client.email, "plan": client.plan, "blueprint": blueprint,
+                            "domains": instances.iter().flat_map(|i| i.domains.clone()).collect::<Vec<_>>() }),
+                )?;
+                let client = clients::get(&tx, slug.as_str())?;
+                tx.commit()?;
+                Ok(ClientView { client, instances })
+            })
+            .await?;
+        self.wake();
+        Ok(view)
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<ClientRow>, OpsError> {
+        Ok(self.store.call(|conn| clients::list(conn)).await?)
+    }
+
+    pub async fn get_client(&self, slug: &str) -> Result<ClientView, OpsError> {
+        let slug = slug.to_owned();
+        Ok(self
+            .store
+            .call(move |conn| {
+                let client = clients::get(conn, &slug)?;
+                let instances = instances::list_for_client(conn, client.id)?.into_iter().filter(|i| i.desired != "absent").collect();
+                Ok(ClientView { client, instances })
+            })
+            .await?)
+    }
+
+    /// Changes name, email, plan or notes. A plan change recreates the
+    /// client's containers with the new limits (data kept).
+    pub async fn edit_client(&self, actor: &Actor, slug: &str, edit: ClientEdit) -> Result<ClientView, OpsError> {
+        let update = edit.parse()?;
+        let (slug, actor) = (slug.to_owned(), actor.clone());
+        self.store
+            .call({
+                let slug = slug.clone();
+                move |conn| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let plan_id = match &update.plan {
+                        Some(p) => Some(
+                            plans::find(&tx, p.as_str())?
+                                .ok_or_else(|| crate::store::StoreError::Invalid(format!("plan {p} not found")))?
+                                .id,
+                        ),
+                        None => None,
+                    };
+                    let before = clients::get(&tx, &slug)?;
+                    let changed = clients::update(&tx, &slug, &update, plan_id)?;
+                    if !changed.is_empty() {
+                        let after = clients::get(&tx, &slug)?;
+                        // Notes can be long and personal; record that they changed, not what they say.
+                        let pick = |row: &ClientRow| json!({ "name": row.name, "email": row.email, "plan": row.plan });
+                        audit::record(&tx, &actor, "client.edit", &slug, Some(&slug), json!({ "changed": changed, "before": pick(&before), "after": pick(&after) }))?;
+                    }
+                    tx.commit()?;
+                    Ok(())
+                }
+            })
+            .await?;
+        self.wake();
+        self.get_client(&slug).await
+    }
+
+    /// Suspend stops every instance and shows a "suspended" page on its
+    /// domains; all data stays. Resume brings them back.
+    pub async fn set_client_status(&self, actor: &Actor, slug: &str, status: ClientStatus) -> Result<ClientView, OpsError> {
+        let (slug_owned, actor) = (slug.to_owned(), actor.clone());
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if clients::set_status(&tx, &slug_owned, status)? {
+                    let action = match status {
+                        ClientStatus::Active => "client.resume",
+                        ClientStatus::Suspended => "client.suspend",
+                    };
+                    audit::record(&tx, &actor, action, &slug_owned, Some(&slug_owned), json!({}))?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        self.wake();
+        self.get_client(slug).await
+    }
+
+    /// Deletes a client: containers, networks, routes, data and backups.
+    /// `confirm` must repeat the slug.
+    pub async fn delete_client(&self, actor: &Actor, slug: &str, confirm: &str) -> Result<DeletionReport, OpsError> {
+        let view = self.get_client(slug).await?;
+        if confirm != view.client.slug {
+            return Err(OpsError::Refused(format!("type the slug {:?} to confirm deleting this client and all its data", view.client.slug)));
+        }
+        let all = referenced(self.store.call({
+            let id = view.client.id;
+            move |conn| instances::list_for_client(conn, id)
+        }).await)?;
+        self.delete_instances(actor, &view.client, all, true).await
+    }
+}
+
+/// The derived slug, or the first free "-N" variant. A slug whose data
+/// directory still exists counts as taken, so leftovers are never adopted.
+fn free_slug(conn: &rusqlite::Connection, ops: &Ops, name: &DisplayName) -> Result<Slug, crate::store::StoreError> {
+    let base = Slug::derive(name.as_str());
+    let taken = |s: &Slug| -> Result<bool, crate::store::StoreError> {
+        Ok(clients::slug_taken(conn, s)? || ops.config.instances_dir().join(s.as_str()).exists())
+    };
+    if !taken(&base)? {
+        return Ok(base);
+    }
+    for n in 2..10_000 {
+        let candidate = base.with_suffix(n);
+        if !taken(&candidate)? {
+            return Ok(candidate);
+        }
+    }
+    Err(crate::store::StoreError::Conflict(format!("no free slug for {name}")))
+}

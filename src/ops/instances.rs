@@ -1,0 +1,186 @@
+use std::collections::BTreeMap;
+
+use rand::distr::{Alphanumeric, SampleString};
+use rusqlite::{Connection, TransactionBehavior};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{referenced, Ops, OpsError};
+use crate::audit::{self, Actor};
+use crate::blueprint::Blueprints;
+use crate::config::Config;
+use crate::domain::{DesiredState, Hostname, InstanceName};
+use crate::store::{clients, instances, plans, ClientRow, InstanceRow, NewInstance, StoreError};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInstanceInput {
+    /// Defaults to "main" for a client's first instance, else required.
+    pub name: Option<String>,
+    pub blueprint: Option<String>,
+    /// Defaults to `<slug>.<base_domain>` (first instance) or `<slug>-<name>.<base_domain>`.
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceAction {
+    Start,
+    Stop,
+    Restart,
+}
+
+/// Checked pieces of a new instance, parsed before any transaction starts.
+pub(crate) struct InstancePlan {
+    pub name: InstanceName,
+    pub blueprint: String,
+    pub domain: Option<Hostname>,
+}
+
+impl NewInstanceInput {
+    pub(crate) fn parse(&self, blueprints: &Blueprints, first: bool) -> Result<InstancePlan, OpsError> {
+        let name = match (&self.name, first) {
+            (Some(n), _) => InstanceName::parse(n)?,
+            (None, true) => InstanceName::parse("main")?,
+            (None, false) => return Err(OpsError::Refused("instance name is required".into())),
+        };
+        let blueprint = match &self.blueprint {
+            Some(b) => b.clone(),
+            None => blueprints.default_name().ok_or_else(|| OpsError::Refused("no blueprints are installed".into()))?.to_owned(),
+        };
+        if blueprints.get(&blueprint).is_none() {
+            let known: Vec<&str> = blueprints.names().collect();
+            return Err(OpsError::Refused(format!("blueprint {blueprint:?} not found (known: {})", known.join(", "))));
+        }
+        let domain = self.domain.as_deref().filter(|d| !d.trim().is_empty()).map(Hostname::parse).transpose()?;
+        Ok(InstancePlan { name, blueprint, domain })
+    }
+}
+
+/// Inserts an instance inside the caller's transaction: checks the plan's
+/// instance cap, picks the lowest free port, generates its secrets once.
+pub(crate) fn insert(conn: &Connection, config: &Config, blueprints: &Blueprints, client: &ClientRow, plan: InstancePlan) -> Result<i64, StoreError> {
+    let limits = plans::get(conn, &client.plan)?;
+    let count = instances::count_for_client(conn, client.id)?;
+    if let Some(max) = limits.max_instances {
+        if count >= max {
+            return Err(StoreError::Invalid(format!(
+                "plan {} allows {max} instance(s) and client {} has {count}",
+                limits.name, client.slug
+            )));
+        }
+    }
+    let bp = blueprints.get(&plan.blueprint).expect("checked in parse");
+    let domain = match plan.domain {
+        Some(d) => d,
+        None => {
+            let label = if plan.name.as_str() == "main" { client.slug.clone() } else { format!("{}-{}", client.slug, plan.name) };
+            Hostname::parse(&format!("{label}.{}", config.base_domain)).map_err(|e| StoreError::Invalid(e.to_string()))?
+        }
+    };
+    let secrets: BTreeMap<String, String> =
+        bp.secrets.iter().map(|(k, len)| (k.clone(), Alphanumeric.sample_string(&mut rand::rng(), (*len).clamp(16, 256)))).collect();
+    let port = instances::free_port(conn, config.port_range)?;
+    let new = NewInstance {
+        client_id: client.id,
+        name: &plan.name,
+        blueprint: &plan.blueprint,
+        image: &bp.image,
+        env: &BTreeMap::new(),
+        secrets: &secrets,
+        domains: std::slice::from_ref(&domain),
+    };
+    instances::insert(conn, &new, port)
+}
+
+impl Ops {
+    pub async fn add_instance(&self, actor: &Actor, slug: &str, input: NewInstanceInput) -> Result<InstanceRow, OpsError> {
+        let plan = input.parse(&self.blueprints, false)?;
+        let (ops, slug, actor) = (self.clone(), slug.to_owned(), actor.clone());
+        let row = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let client = clients::get(&tx, &slug)?;
+                let id = insert(&tx, &ops.config, &ops.blueprints, &client, plan)?;
+                let row = instances::get(&tx, id)?;
+                audit::record(&tx, &actor, "instance.add", &format!("{slug}/{}", row.name), Some(&slug), json!({ "blueprint": row.blueprint, "port": row.host_port, "domains": row.domains }))?;
+                tx.commit()?;
+                Ok(row)
+            })
+            .await?;
+        self.wake();
+        Ok(row)
+    }
+
+    pub async fn get_instance(&self, id: i64) -> Result<InstanceRow, OpsError> {
+        Ok(self.store.call(move |conn| instances::get(conn, id)).await?)
+    }
+
+    pub async fn list_instances(&self, slug: Option<&str>) -> Result<Vec<InstanceRow>, OpsError> {
+        let slug = slug.map(str::to_owned);
+        Ok(self
+            .store
+            .call(move |conn| match slug {
+                Some(s) => instances::list_for_client(conn, clients::get(conn, &s)?.id),
+                None => instances::list_all(conn),
+            })
+            .await?
+            .into_iter()
+            .filter(|i| i.desired != "absent")
+            .collect())
+    }
+
+    /// Start, stop or restart: changes desired state only; the reconciler acts.
+    pub async fn instance_action(&self, actor: &Actor, id: i64, action: InstanceAction) -> Result<InstanceRow, OpsError> {
+        let actor = actor.clone();
+        let row = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let row = instances::get(&tx, id)?;
+                if row.desired == "absent" {
+                    return Err(StoreError::NotFound(format!("instance {id} is being removed")));
+                }
+                if row.client_status == "suspended" && action != InstanceAction::Stop {
+                    return Err(StoreError::Invalid(format!("client {} is suspended; resume it first", row.client_slug)));
+                }
+                let name = match action {
+                    InstanceAction::Start => {
+                        instances::set_desired(&tx, id, DesiredState::Running)?;
+                        "instance.start"
+                    }
+                    InstanceAction::Stop => {
+                        instances::set_desired(&tx, id, DesiredState::Stopped)?;
+                        "instance.stop"
+                    }
+                    InstanceAction::Restart => {
+                        instances::set_desired(&tx, id, DesiredState::Running)?;
+                        instances::request_restart(&tx, id)?;
+                        "instance.restart"
+                    }
+                };
+                audit::record(&tx, &actor, name, &format!("{}/{}", row.client_slug, row.name), Some(&row.client_slug), json!({}))?;
+                let after = instances::get(&tx, id)?;
+                tx.commit()?;
+                Ok(after)
+            })
+            .await?;
+        self.wake();
+        Ok(row)
+    }
+
+    /// Removes one instance with its container, network, route and data.
+    /// `confirm` must repeat "<slug>/<instance>".
+    pub async fn remove_instance(&self, actor: &Actor, id: i64, confirm: &str) -> Result<super::DeletionReport, OpsError> {
+        let row = self.get_instance(id).await?;
+        let expected = format!("{}/{}", row.client_slug, row.name);
+        if confirm != expected {
+            return Err(OpsError::Refused(format!("type {expected:?} to confirm removing this instance and its data")));
+        }
+        let client = referenced(self.store.call({
+            let slug = row.client_slug.clone();
+            move |conn| clients::get(conn, &slug)
+        }).await)?;
+        self.delete_instances(actor, &client, vec![row], false).await
+    }
+}

@@ -1,0 +1,115 @@
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Ops, OpsError};
+use crate::audit::{self, Actor};
+use crate::domain::{size::SizeInput, Limits, PlanName, PlanSpec};
+use crate::store::{plans, PlanRow};
+
+/// A plan as typed into a form, a JSON body or the CLI; sizes as "256MiB" or bytes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanInput {
+    pub name: String,
+    pub cpus: f64,
+    pub memory: SizeInput,
+    pub memory_reservation: Option<SizeInput>,
+    pub storage: Option<SizeInput>,
+    pub max_instances: Option<u32>,
+}
+
+/// A partial change of a plan; absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanEdit {
+    pub name: Option<String>,
+    pub cpus: Option<f64>,
+    pub memory: Option<SizeInput>,
+    pub memory_reservation: Option<SizeInput>,
+    pub storage: Option<SizeInput>,
+    pub max_instances: Option<u32>,
+}
+
+impl PlanInput {
+    pub fn parse(&self) -> Result<PlanSpec, OpsError> {
+        let limits = Limits::new(
+            self.cpus,
+            self.memory.parse("memory")?,
+            self.memory_reservation.as_ref().map(|m| m.parse("memory_reservation")).transpose()?,
+        )?;
+        let storage = self.storage.as_ref().map(|s| s.parse("storage")).transpose()?;
+        Ok(PlanSpec::new(PlanName::parse(&self.name)?, limits, storage, self.max_instances)?)
+    }
+}
+
+fn apply(before: &PlanRow, edit: &PlanEdit) -> PlanInput {
+    PlanInput {
+        name: edit.name.clone().unwrap_or_else(|| before.name.clone()),
+        cpus: edit.cpus.unwrap_or(before.cpus),
+        memory: edit.memory.clone().unwrap_or(SizeInput::Bytes(before.memory)),
+        memory_reservation: edit.memory_reservation.clone().or(before.memory_reservation.map(SizeInput::Bytes)),
+        storage: edit.storage.clone().or(before.storage.map(SizeInput::Bytes)),
+        max_instances: edit.max_instances.or(before.max_instances),
+    }
+}
+
+impl Ops {
+    pub async fn create_plan(&self, actor: &Actor, input: PlanInput) -> Result<PlanRow, OpsError> {
+        let spec = input.parse()?;
+        let actor = actor.clone();
+        let row = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let row = plans::insert(&tx, &spec)?;
+                audit::record(&tx, &actor, "plan.create", &row.name, None, json!({ "plan": &row }))?;
+                tx.commit()?;
+                Ok(row)
+            })
+            .await?;
+        Ok(row)
+    }
+
+    pub async fn list_plans(&self) -> Result<Vec<PlanRow>, OpsError> {
+        Ok(self.store.call(|conn| plans::list(conn)).await?)
+    }
+
+    pub async fn get_plan(&self, name: &str) -> Result<PlanRow, OpsError> {
+        let name = name.to_owned();
+        Ok(self.store.call(move |conn| plans::get(conn, &name)).await?)
+    }
+
+    /// Changing limits recreates the plan's containers (new limits, same data).
+    /// Lowering max_instances below current usage keeps what runs and blocks new ones.
+    pub async fn edit_plan(&self, actor: &Actor, name: &str, edit: PlanEdit) -> Result<PlanRow, OpsError> {
+        let (name, actor) = (name.to_owned(), actor.clone());
+        let row = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let before = plans::get(&tx, &name)?;
+                let spec = apply(&before, &edit).parse().map_err(|e| crate::store::StoreError::Invalid(e.to_string()))?;
+                let after = plans::update(&tx, &name, &spec)?;
+                audit::record(&tx, &actor, "plan.edit", &name, None, json!({ "before": &before, "after": &after }))?;
+                tx.commit()?;
+                Ok(after)
+            })
+            .await?;
+        self.wake();
+        Ok(row)
+    }
+
+    pub async fn delete_plan(&self, actor: &Actor, name: &str) -> Result<(), OpsError> {
+        let (name, actor) = (name.to_owned(), actor.clone());
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                plans::delete(&tx, &name)?;
+                audit::record(&tx, &actor, "plan.delete", &name, None, json!({}))?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{now, StoreError};
+use crate::config::PortRange;
+use crate::domain::{DesiredState, Hostname, InstanceName, Phase};
+
+/// An instance with what the reconciler needs from its client and plan.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InstanceRow {
+    pub id: i64,
+    pub client_id: i64,
+    pub client_slug: String,
+    pub client_name: String,
+    pub client_status: String,
+    pub name: String,
+    pub blueprint: String,
+    pub image: String,
+    pub host_port: u16,
+    /// "running", "stopped" or "absent" (being removed).
+    pub desired: String,
+    pub env: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub secrets: BTreeMap<String, String>,
+    pub restart_gen: i64,
+    pub restart_done_gen: i64,
+    pub phase: String,
+    pub message: String,
+    pub container_id: Option<String>,
+    pub observed_at: Option<String>,
+    pub created_at: String,
+    pub domains: Vec<String>,
+    pub plan: String,
+    pub cpus: f64,
+    pub memory: u64,
+    pub memory_reservation: Option<u64>,
+    pub storage: Option<u64>,
+}
+
+pub struct NewInstance<'a> {
+    pub client_id: i64,
+    pub name: &'a InstanceName,
+    pub blueprint: &'a str,
+    pub image: &'a str,
+    pub env: &'a BTreeMap<String, String>,
+    pub secrets: &'a BTreeMap<String, String>,
+    pub domains: &'a [Hostname],
+}
+
+/// What the reconciler saw of one instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub instance_id: i64,
+    pub phase: Phase,
+    pub message: String,
+    pub container_id: Option<String>,
+}
+
+const SELECT: &str = "SELECT i.id, i.client_id, c.slug, c.name, c.status, i.name, i.blueprint, i.image, i.host_port, i.desired,
+    i.env, i.secrets, i.restart_gen, i.restart_done_gen, i.phase, i.message, i.container_id, i.observed_at, i.created_at,
+    (SELECT group_concat(hostname, ' ') FROM (SELECT hostname FROM domains d WHERE d.instance_id = i.id ORDER BY hostname)),
+    p.name, p.cpus, p.memory, p.memory_reservation, p.storage
+    FROM instances i JOIN clients c ON c.id = i.client_id JOIN plans p ON p.id = c.plan_id";
+
+fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
+    let json_map = |s: String| serde_json::from_str::<BTreeMap<String, String>>(&s).unwrap_or_default();
+    Ok(InstanceRow {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        client_slug: r.get(2)?,
+        client_name: r.get(3)?,
+        client_status: r.get(4)?,
+        name: r.get(5)?,
+        blueprint: r.get(6)?,
+        image: r.get(7)?,
+        host_port: r.get(8)?,
+        desired: r.get(9)?,
+        env: json_map(r.get(10)?),
+        secrets: json_map(r.get(11)?),
+        restart_gen: r.get(12)?,
+        restart_done_gen: r.get(13)?,
+        phase: r.get(14)?,
+        message: r.get(15)?,
+        container_id: r.get(16)?,
+        observed_at: r.get(17)?,
+        created_at: r.get(18)?,
+        domains: r
+            .get::<_, Option<String>>(19)?
+            .map(|s| s.split(' ').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        plan: r.get(20)?,
+        cpus: r.get(21)?,
+        memory: r.get::<_, i64>(22)? as u64,
+        memory_reservation: r.get::<_, Option<i64>>(23)?.map(|v| v as u64),
+        storage: r.get::<_, Option<i64>>(24)?.map(|v| v as u64),
+    })
+}
+
+/// The lowest free port of the range. Runs inside the caller's (immediate)
+/// transaction; the UNIQUE column is the real guarantee.
+pub fn free_port(conn: &Connection, range: PortRange) -> Result<u16, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT host_port FROM instances WHERE host_port BETWEEN ?1 AND ?2 ORDER BY host_port")?;
+    let used = stmt.query_map([range.first, range.last], |r| r.get::<_, u16>(0))?;
+    let mut candidate = range.first;
+    for port in used {
+        let port = port?;
+        if port > candidate {
+            break;
+        }
+        if port == candidate {
+            if candidate == range.last {
+                return Err(StoreError::Conflict(format!("no free host port left in {range}")));
+            }
+            candidate += 1;
+        }
+    }
+    Ok(candidate)
+}
+
+pub fn insert(conn: &Connection, new: &NewInstance, host_port: u16) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO instances (client_id, name, blueprint, image, host_port, desired, env, secrets, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)",
+        params![
+            new.client_id,
+            new.name.as_str(),
+            new.blueprint,
+            new.image,
+            host_port,
+            serde_json::to_string(new.env).unwrap_or_default(),
+            serde_json::to_string(new.secrets).unwrap_or_default(),
+            now()
+        ],
+    )
+    .map_err(|e| {
+        let msg = e.to_string();
+        StoreError::unique(e, || {
+            if msg.contains("host_port") {
+                format!("port {host_port} is taken")
+            } else {
+                format!("instance {} already exists for this client", new.name)
+            }
+        })
+    })?;
+    let id = conn.last_insert_rowid();
+    for domain in new.domains {
+        conn.execute("INSERT INTO domains (hostname, instance_id) VALUES (?1, ?2)", params![domain.as_str(), id])
+            .map_err(|e| StoreError::unique(e, || format!("domain {domain} is already in use")))?;
+    }
+    Ok(id)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<InstanceRow, StoreError> {
+    conn.query_row(&format!("{SELECT} WHERE i.id = ?1"), [id], from_row)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("instance {id} not found")))
+}
+
+pub fn list_all(conn: &Connection) -> Result<Vec<InstanceRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} ORDER BY i.id"))?;
+    let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+pub fn list_for_client(conn: &Connection, client_id: i64) -> Result<Vec<InstanceRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE i.client_id = ?1 ORDER BY i.id"))?;
+    let rows = stmt.query_map([client_id], from_row)?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+pub fn count_for_client(conn: &Connection, client_id: i64) -> Result<u32, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM instances WHERE client_id = ?1 AND desired != 'absent'",
+        [client_id],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn set_desired(conn: &Connection, id: i64, desired: DesiredState) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE instances SET desired = ?1 WHERE id = ?2 AND desired NOT IN (?1, 'absent')",
+        params![desired.as_str(), id],
+    )? > 0)
+}
+
+/// Marks an instance for removal: the reconciler removes its container,
+/// network and route, then the caller removes data and the row.
+pub fn mark_absent(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    conn.execute("UPDATE instances SET desired = 'absent' WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub fn request_restart(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    conn.execute("UPDATE instances SET restart_gen = restart_gen + 1 WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub fn restart_done(conn: &Connection, id: i64, generation: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE instances SET restart_done_gen = MAX(restart_done_gen, ?1) WHERE id = ?2",
+        params![generation, id],
+    )?;
+    Ok(())
+}
+
+/// Writes observations in one transaction, touching only rows that changed.
+pub fn record(conn: &mut Connection, observations: &[Observation]) -> Result<usize, StoreError> {
+    let tx = conn.transaction()?;
+    let mut changed = 0;
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE instances SET phase = ?1, message = ?2, container_id = ?3, observed_at = ?4
+             WHERE id = ?5 AND (phase != ?1 OR message != ?2 OR container_id IS NOT ?3)",
+        )?;
+        let at = now();
+        for o in observations {
+            changed += stmt.execute(params![o.phase.as_str(), o.message, o.container_id, at, o.instance_id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(changed)
+}
+
+pub fn delete(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM instances WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn seed(conn: &Connection, ports: &[u16]) {
+        conn.execute_batch(
+            "INSERT INTO plans (id, name, cpus, memory, created_at) VALUES (1, 'p', 1, 100000000, 'now');
+             INSERT INTO clients (id, slug, name, email, plan_id, status, created_at) VALUES (1, 'c', 'C', 'a@b.c', 1, 'active', 'now');",
+        )
+        .unwrap();
+        for (i, p) in ports.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO instances (client_id, name, blueprint, image, host_port, desired, created_at) VALUES (1, ?1, 'b', 'i', ?2, 'running', 'now')",
+                params![format!("i{i}"), p],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn free_port_fills_gaps_and_reports_exhaustion() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .call_blocking(|conn| {
+                seed(conn, &[8001, 8002, 8004]);
+                let range = PortRange { first: 8001, last: 8005 };
+                assert_eq!(free_port(conn, range)?, 8003);
+                conn.execute("UPDATE instances SET host_port = 8003 WHERE host_port = 8004", [])?;
+                assert_eq!(free_port(conn, range)?, 8004);
+                assert!(matches!(free_port(conn, PortRange { first: 8001, last: 8002 }), Err(StoreError::Conflict(_))));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn duplicate_port_is_a_conflict() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .call_blocking(|conn| {
+                seed(conn, &[8001]);
+                let name = InstanceName::parse("x").unwrap();
+                let empty = BTreeMap::new();
+                let new = NewInstance { client_id: 1, name: &name, blueprint: "b", image: "i", env: &empty, secrets: &empty, domains: &[] };
+                let err = insert(conn, &new, 8001).unwrap_err();
+                assert_eq!(err.to_string(), "port 8001 is taken");
+                Ok(())
+            })
+            .unwrap();
+    }
+}

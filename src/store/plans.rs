@@ -1,0 +1,110 @@
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{now, StoreError};
+use crate::domain::{ByteSize, PlanSpec};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlanRow {
+    pub id: i64,
+    pub name: String,
+    pub cpus: f64,
+    pub memory: u64,
+    pub memory_reservation: Option<u64>,
+    pub storage: Option<u64>,
+    pub max_instances: Option<u32>,
+    pub created_at: String,
+    /// Instances of clients on this plan, for "lowering below usage" checks.
+    pub instances: u32,
+}
+
+const SELECT: &str = "SELECT p.id, p.name, p.cpus, p.memory, p.memory_reservation, p.storage, p.max_instances, p.created_at,
+    (SELECT COUNT(*) FROM instances i JOIN clients c ON c.id = i.client_id WHERE c.plan_id = p.id AND i.desired != 'absent')
+    FROM plans p";
+
+fn from_row(r: &Row) -> rusqlite::Result<PlanRow> {
+    Ok(PlanRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        cpus: r.get(2)?,
+        memory: r.get::<_, i64>(3)? as u64,
+        memory_reservation: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+        storage: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+        max_instances: r.get(6)?,
+        created_at: r.get(7)?,
+        instances: r.get(8)?,
+    })
+}
+
+impl PlanRow {
+    /// The plan as a checked domain value (rows were checked on the way in).
+    pub fn limits(&self) -> crate::domain::Limits {
+        crate::domain::Limits {
+            cpus: self.cpus,
+            memory: ByteSize(self.memory),
+            memory_reservation: self.memory_reservation.map(ByteSize),
+        }
+    }
+}
+
+pub fn insert(conn: &Connection, spec: &PlanSpec) -> Result<PlanRow, StoreError> {
+    conn.execute(
+        "INSERT INTO plans (name, cpus, memory, memory_reservation, storage, max_instances, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            spec.name.as_str(),
+            spec.limits.cpus,
+            spec.limits.memory.0 as i64,
+            spec.limits.memory_reservation.map(|b| b.0 as i64),
+            spec.storage.map(|b| b.0 as i64),
+            spec.max_instances,
+            now()
+        ],
+    )
+    .map_err(|e| StoreError::unique(e, || format!("plan {} already exists", spec.name)))?;
+    get(conn, spec.name.as_str())
+}
+
+pub fn update(conn: &Connection, name: &str, spec: &PlanSpec) -> Result<PlanRow, StoreError> {
+    let changed = conn
+        .execute(
+            "UPDATE plans SET name = ?1, cpus = ?2, memory = ?3, memory_reservation = ?4, storage = ?5, max_instances = ?6 WHERE name = ?7",
+            params![
+                spec.name.as_str(),
+                spec.limits.cpus,
+                spec.limits.memory.0 as i64,
+                spec.limits.memory_reservation.map(|b| b.0 as i64),
+                spec.storage.map(|b| b.0 as i64),
+                spec.max_instances,
+                name
+            ],
+        )
+        .map_err(|e| StoreError::unique(e, || format!("plan {} already exists", spec.name)))?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("plan {name} not found")));
+    }
+    get(conn, spec.name.as_str())
+}
+
+pub fn delete(conn: &Connection, name: &str) -> Result<(), StoreError> {
+    let plan = get(conn, name)?;
+    let clients: i64 = conn.query_row("SELECT COUNT(*) FROM clients WHERE plan_id = ?1", [plan.id], |r| r.get(0))?;
+    if clients > 0 {
+        return Err(StoreError::Conflict(format!("plan {name} is used by {clients} client(s)")));
+    }
+    conn.execute("DELETE FROM plans WHERE id = ?1", [plan.id])?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, name: &str) -> Result<PlanRow, StoreError> {
+    find(conn, name)?.ok_or_else(|| StoreError::NotFound(format!("plan {name} not found")))
+}
+
+pub fn find(conn: &Connection, name: &str) -> Result<Option<PlanRow>, StoreError> {
+    Ok(conn.query_row(&format!("{SELECT} WHERE p.name = ?1"), [name], from_row).optional()?)
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<PlanRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} ORDER BY p.name"))?;
+    let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
