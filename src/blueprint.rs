@@ -160,6 +160,11 @@ impl Blueprints {
         self.0.get(name)
     }
 
+    /// The blueprint that uses `image`, to know whether berth can build it.
+    pub fn get_by_image(&self, image: &str) -> Option<&Blueprint> {
+        self.0.values().find(|b| b.image == image)
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }

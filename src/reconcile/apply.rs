@@ -1,0 +1,226 @@
+//! Carries out a plan's actions, stage by stage, concurrently within a stage.
+//! Failures do not stop the pass: they become the instance's error phase.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt};
+
+use super::observe::PassNotes;
+use super::plan::{Action, DesiredInstance};
+use super::worker::Reconciler;
+use crate::blueprint::{BuildKind, Placeholders};
+use crate::docker::{busybox_rootfs, DockerError};
+use crate::store::instances;
+
+/// Docker handles a handful of creates at once well; more only queue inside it.
+const CONCURRENCY: usize = 8;
+/// A failed pull is retried after this long, not on every pass.
+const PULL_RETRY: Duration = Duration::from_secs(30);
+const STOP_TIMEOUT_S: i64 = 10;
+
+pub enum PullState {
+    Running(String),
+    Failed { message: String, at: Instant },
+}
+
+enum Outcome {
+    Done,
+    Pulling(String),
+}
+
+impl Reconciler {
+    pub(super) async fn apply(&self, actions: Vec<Action>, desired: &[DesiredInstance]) -> PassNotes {
+        let mut notes = PassNotes::default();
+        let mut stages: Vec<Vec<Action>> = vec![Vec::new(); 5];
+        for a in actions {
+            stages[usize::from(a.stage())].push(a);
+        }
+        for stage in stages {
+            let results: Vec<(Option<i64>, Result<Outcome, String>)> = stream::iter(stage)
+                .map(|action| async move {
+                    let id = instance_of(&action);
+                    let result = self.apply_one(&action, desired).await;
+                    if let Err(e) = &result {
+                        tracing::warn!(?action, error = %e, "action failed");
+                    }
+                    (id, result)
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            for (id, result) in results {
+                match (id, result) {
+                    (Some(id), Err(e)) => {
+                        notes.errors.insert(id, e);
+                    }
+                    (Some(id), Ok(Outcome::Pulling(p))) => {
+                        notes.pulling.insert(id, p);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        notes
+    }
+
+    async fn apply_one(&self, action: &Action, desired: &[DesiredInstance]) -> Result<Outcome, String> {
+        let d = |id: i64| desired.iter().find(|d| d.id == id).ok_or_else(|| format!("instance {id} vanished"));
+        match action {
+            Action::Remove { container_id, name, reason, .. } => {
+                tracing::info!(container = %name, ?reason, "removing container");
+                self.docker.stop(container_id, STOP_TIMEOUT_S).await.map_err(text)?;
+                self.docker.remove(container_id).await.map_err(text)?;
+            }
+            Action::Stop { container_id, .. } => self.docker.stop(container_id, STOP_TIMEOUT_S).await.map_err(text)?,
+            Action::CreateNetwork { instance_id, name } => self.docker.ensure_network(name, *instance_id).await.map_err(text)?,
+            Action::Create { instance_id, start } => return self.create(d(*instance_id)?, *start).await,
+            Action::Start { container_id, .. } => self.docker.start(container_id).await.map_err(text)?,
+            Action::Restart { instance_id, container_id, generation } => {
+                self.docker.stop(container_id, STOP_TIMEOUT_S).await.map_err(text)?;
+                self.docker.start(container_id).await.map_err(text)?;
+                let (id, generation) = (*instance_id, *generation);
+                self.store.call(move |conn| instances::restart_done(conn, id, generation)).await.map_err(text)?;
+            }
+            Action::RemoveNetwork { name } => self.docker.remove_network(name).await.map_err(text)?,
+        }
+        Ok(Outcome::Done)
+    }
+
+    async fn create(&self, d: &DesiredInstance, start: bool) -> Result<Outcome, String> {
+        if let Some(progress) = self.ensure_image(d).await? {
+            return Ok(Outcome::Pulling(progress));
+        }
+        self.prepare_data_dir(d).await?;
+        let id = match self.docker.create(&d.spec).await {
+            Ok(id) => id,
+            Err(DockerError::Conflict(_)) => {
+                return Err(format!("a container named {} exists that berth does not manage; rename or remove it", d.spec.name))
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        if start {
+            self.docker.start(&id).await.map_err(text)?;
+        }
+        // A restart requested before the container existed is satisfied by creating it.
+        if let Some(generation) = d.restart {
+            let instance = d.id;
+            self.store.call(move |conn| instances::restart_done(conn, instance, generation)).await.map_err(text)?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// `Ok(None)` when the image is present; `Ok(Some(progress))` while a pull runs.
+    async fn ensure_image(&self, d: &DesiredInstance) -> Result<Option<String>, String> {
+        let image = &d.spec.image;
+        if self.docker.image_present(image).await.map_err(text)? {
+            return Ok(None);
+        }
+        let blueprint = self.blueprints.get_by_image(image);
+        if blueprint.and_then(|b| b.build) == Some(BuildKind::Busybox) {
+            let _one_at_a_time = self.build_lock.lock().await;
+            if !self.docker.image_present(image).await.map_err(text)? {
+                let busybox = self.config.docker.busybox.clone();
+                let tar = tokio::task::spawn_blocking(move || busybox_rootfs(&busybox))
+                    .await
+                    .map_err(text)?
+                    .map_err(|e| format!("building {image} from {}: {e}", self.config.docker.busybox.display()))?;
+                self.docker.import_rootfs(tar, image, &[]).await.map_err(text)?;
+                tracing::info!(%image, "built image from busybox");
+            }
+            return Ok(None);
+        }
+        self.pull_in_background(image)
+    }
+
+    fn pull_in_background(&self, image: &str) -> Result<Option<String>, String> {
+        let mut pulls = self.pulls.lock().unwrap_or_else(|p| p.into_inner());
+        match pulls.get(image) {
+            Some(PullState::Running(progress)) => return Ok(Some(progress.clone())),
+            Some(PullState::Failed { message, at }) if at.elapsed() < PULL_RETRY => return Err(message.clone()),
+            _ => {}
+        }
+        pulls.insert(image.to_owned(), PullState::Running("pull starting".into()));
+        let (me, image) = (self.clone(), image.to_owned());
+        tokio::spawn(async move {
+            let progress_map = me.pulls.clone();
+            let key = image.clone();
+            let result = me
+                .docker
+                .pull(&image, move |line| {
+                    progress_map.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), PullState::Running(line));
+                })
+                .await;
+            let mut pulls = me.pulls.lock().unwrap_or_else(|p| p.into_inner());
+            match result {
+                Ok(()) => {
+                    pulls.remove(&image);
+                    tracing::info!(%image, "image pulled");
+                }
+                Err(e) => {
+                    tracing::warn!(%image, error = %e, "pull failed");
+                    pulls.insert(image, PullState::Failed { message: e.to_string(), at: Instant::now() });
+                }
+            }
+            drop(pulls);
+            me.wake.notify_one();
+        });
+        Ok(Some("pull starting".into()))
+    }
+
+    /// Creates the instance's data dir and writes the blueprint's seed files
+    /// that are missing; existing data is never overwritten.
+    async fn prepare_data_dir(&self, d: &DesiredInstance) -> Result<(), String> {
+        let dir = d.spec.data_dir.clone();
+        let rows = self.store.call({
+            let id = d.id;
+            move |conn| instances::get(conn, id)
+        });
+        let row = rows.await.map_err(text)?;
+        let seeds: Vec<(String, String)> = match self.blueprints.get(&row.blueprint) {
+            Some(bp) => {
+                let fill = Placeholders {
+                    client: &row.client_slug,
+                    client_name: &row.client_name,
+                    instance: &row.name,
+                    domain: row.domains.first().map(String::as_str).unwrap_or(""),
+                    port: row.host_port,
+                };
+                bp.seed.iter().map(|(file, body)| (file.clone(), fill.fill(body, file.ends_with(".html")))).collect()
+            }
+            None => Vec::new(),
+        };
+        tokio::task::spawn_blocking(move || write_seeds(&dir, &seeds))
+            .await
+            .map_err(text)?
+            .map_err(|e| format!("preparing data dir {}: {e}", d.spec.data_dir.display()))
+    }
+}
+
+fn write_seeds(dir: &Path, seeds: &[(String, String)]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (file, body) in seeds {
+        let path = dir.join(file);
+        if !path.exists() {
+            std::fs::write(path, body)?;
+        }
+    }
+    Ok(())
+}
+
+fn instance_of(action: &Action) -> Option<i64> {
+    match action {
+        Action::Remove { instance_id, .. } => *instance_id,
+        Action::Stop { instance_id, .. }
+        | Action::CreateNetwork { instance_id, .. }
+        | Action::Create { instance_id, .. }
+        | Action::Start { instance_id, .. }
+        | Action::Restart { instance_id, .. } => Some(*instance_id),
+        Action::RemoveNetwork { .. } => None,
+    }
+}
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+

@@ -1,0 +1,135 @@
+//! Turns store rows into the container specs and routes that should exist.
+//! Pure, like `plan`: the worker feeds it rows and the blueprints.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::blueprint::{Blueprints, Placeholders};
+use crate::caddy::{CaddySettings, Route, RouteTarget};
+use crate::config::Config;
+use crate::docker::{ContainerSpec, HealthSpec};
+use crate::store::InstanceRow;
+
+use super::plan::{DesiredInstance, Want};
+
+/// The desired instances, every known instance's network, and the instances
+/// whose spec could not be built (with why).
+pub struct Desired {
+    pub instances: Vec<DesiredInstance>,
+    pub known: HashMap<i64, String>,
+    pub invalid: Vec<(i64, String)>,
+}
+
+pub fn desired(rows: &[InstanceRow], blueprints: &Blueprints, config: &Config) -> Desired {
+    let mut out = Desired { instances: Vec::new(), known: HashMap::new(), invalid: Vec::new() };
+    for row in rows {
+        out.known.insert(row.id, config.container_name(&row.client_slug, &row.name));
+        match spec_for(row, blueprints, config) {
+            Ok(spec) => {
+                let want = match (row.desired.as_str(), row.client_status.as_str()) {
+                    ("absent", _) => Want::Absent,
+                    (_, "suspended") | ("stopped", _) => Want::Stopped,
+                    _ => Want::Running,
+                };
+                let restart = (row.restart_gen > row.restart_done_gen).then_some(row.restart_gen);
+                out.instances.push(DesiredInstance { id: row.id, spec_hash: spec.hash(), spec, want, restart });
+            }
+            Err(why) => out.invalid.push((row.id, why)),
+        }
+    }
+    out
+}
+
+pub fn spec_for(row: &InstanceRow, blueprints: &Blueprints, config: &Config) -> Result<ContainerSpec, String> {
+    let bp = blueprints.get(&row.blueprint).ok_or_else(|| format!("blueprint {} is not installed", row.blueprint))?;
+    let domain = row.domains.first().map(String::as_str).unwrap_or("");
+    let fill = Placeholders { client: &row.client_slug, client_name: &row.client_name, instance: &row.name, domain, port: row.host_port };
+    let mut env: Vec<(String, String)> = bp.env.iter().map(|(k, v)| (k.clone(), fill.fill(v, false))).collect();
+    env.extend(row.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(row.secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.sort();
+    env.dedup_by(|later, earlier| later.0 == earlier.0);
+    let name = config.container_name(&row.client_slug, &row.name);
+    Ok(ContainerSpec {
+        name: name.clone(),
+        image: row.image.clone(),
+        command: bp.command.clone(),
+        env,
+        internal_port: bp.internal_port,
+        bind_address: config.bind_address,
+        host_port: row.host_port,
+        data_dir: absolute(config.instance_data_dir(&row.client_slug, &row.name)),
+        data_mount: bp.data_mount.clone(),
+        nano_cpus: (row.cpus * 1e9).round() as i64,
+        memory: row.memory as i64,
+        memory_reservation: row.memory_reservation.map(|m| m as i64),
+        pids_limit: config.docker.pids_limit,
+        health: bp.health.as_ref().map(|h| HealthSpec {
+            test: h.test.clone(),
+            interval_s: h.interval,
+            timeout_s: h.timeout,
+            retries: h.retries,
+            start_period_s: h.start_period,
+        }),
+        network: name,
+        owner: config.docker.owner.clone(),
+        instance_id: row.id,
+        client: row.client_slug.clone(),
+        user: bp.user.clone(),
+    })
+}
+
+/// Docker needs absolute bind-mount sources; a relative data dir is taken
+/// from the daemon's working directory.
+fn absolute(path: std::path::PathBuf) -> std::path::PathBuf {
+    if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir().map(|cwd| cwd.join(&path)).unwrap_or(path)
+    }
+}
+
+/// One Caddy route per instance with domains, plus the config's static routes.
+pub fn routes(rows: &[InstanceRow], config: &Config) -> Vec<Route> {
+    let upstream_host = match config.bind_address {
+        IpAddr::V4(a) if a.is_unspecified() => "127.0.0.1".to_owned(),
+        IpAddr::V6(a) if a.is_unspecified() => "[::1]".to_owned(),
+        IpAddr::V6(a) => format!("[{a}]"),
+        a => a.to_string(),
+    };
+    let mut routes: Vec<Route> = rows
+        .iter()
+        .filter(|r| r.desired != "absent" && !r.domains.is_empty())
+        .map(|r| Route {
+            id: format!("berth-instance-{}", r.id),
+            hosts: r.domains.clone(),
+            target: if r.client_status == "suspended" {
+                RouteTarget::Suspended
+            } else if r.desired == "stopped" {
+                RouteTarget::Respond { status: 503, body: "This service is stopped.\n".into() }
+            } else {
+                RouteTarget::Upstream(format!("{upstream_host}:{}", r.host_port))
+            },
+        })
+        .collect();
+    for (i, r) in config.caddy.routes.iter().enumerate() {
+        let target = match (&r.upstream, &r.respond) {
+            (Some(up), _) => RouteTarget::Upstream(up.clone()),
+            (None, body) => RouteTarget::Respond { status: r.status, body: body.clone().unwrap_or_default() },
+        };
+        routes.push(Route { id: format!("berth-static-{i}"), hosts: vec![r.host.clone()], target });
+    }
+    routes
+}
+
+pub fn caddy_settings(config: &Config) -> CaddySettings {
+    let admin_listen = config.caddy.admin.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    CaddySettings {
+        admin_listen,
+        tls: config.caddy.tls,
+        http_port: config.caddy.http_port,
+        https_port: config.caddy.https_port,
+        listen_host: config.caddy.listen_host.clone(),
+        acme_email: config.caddy.acme_email.clone(),
+    }
+}

@@ -1,0 +1,334 @@
+//! The pure half of reconciliation: compare what should exist with what
+//! Docker reports and list the actions that close the gap. No IO here, so
+//! every case is a unit test.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::docker::{ContainerSpec, ContainerState, ObservedContainer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Running,
+    Stopped,
+    /// Being deleted: container and network go, data stays until the delete finishes.
+    Absent,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredInstance {
+    pub id: i64,
+    pub spec: ContainerSpec,
+    pub spec_hash: String,
+    pub want: Want,
+    /// A requested restart generation not yet carried out.
+    pub restart: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveReason {
+    /// Labelled as ours but no instance in the store has its id.
+    Orphan,
+    /// Its spec hash differs: plan, image, env or port changed.
+    Outdated,
+    /// A second container for the same instance (e.g. after a crash mid-create).
+    Duplicate,
+    /// Its instance is being deleted.
+    Absent,
+    /// Dead containers cannot be started again.
+    Dead,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Remove { instance_id: Option<i64>, container_id: String, name: String, reason: RemoveReason },
+    Stop { instance_id: i64, container_id: String },
+    CreateNetwork { instance_id: i64, name: String },
+    /// Ensure the data dir and image, create the container, start it if `start`.
+    Create { instance_id: i64, start: bool },
+    Start { instance_id: i64, container_id: String },
+    Restart { instance_id: i64, container_id: String, generation: i64 },
+    RemoveNetwork { name: String },
+}
+
+impl Action {
+    /// Actions run in stages in this order; within a stage they run concurrently.
+    pub fn stage(&self) -> u8 {
+        match self {
+            Action::Remove { .. } | Action::Stop { .. } => 0,
+            Action::CreateNetwork { .. } => 1,
+            Action::Create { .. } => 2,
+            Action::Start { .. } | Action::Restart { .. } => 3,
+            Action::RemoveNetwork { .. } => 4,
+        }
+    }
+}
+
+/// `known` maps every instance id in the store to its network name, including
+/// instances that could not be turned into a desired spec (missing
+/// blueprint): their containers and networks are left alone rather than
+/// treated as orphans.
+pub fn plan(
+    desired: &[DesiredInstance],
+    known: &HashMap<i64, String>,
+    containers: &[ObservedContainer],
+    networks: &[String],
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let mut by_instance: HashMap<i64, Vec<&ObservedContainer>> = HashMap::new();
+    for c in containers {
+        match c.instance_id {
+            Some(id) if known.contains_key(&id) => by_instance.entry(id).or_default().push(c),
+            _ => actions.push(remove(c, RemoveReason::Orphan)),
+        }
+    }
+    let existing_networks: HashSet<&str> = networks.iter().map(String::as_str).collect();
+    let desired_ids: HashSet<i64> = desired.iter().map(|d| d.id).collect();
+    let mut wanted_networks: HashSet<&str> =
+        known.iter().filter(|(id, _)| !desired_ids.contains(id)).map(|(_, n)| n.as_str()).collect();
+
+    for d in desired {
+        let mut mine = by_instance.remove(&d.id).unwrap_or_default();
+        // Keep the newest-looking one: a matching hash first, then a running one.
+        mine.sort_by_key(|c| (c.spec_hash.as_deref() != Some(d.spec_hash.as_str()), c.state != ContainerState::Running, c.id.clone()));
+        let mut rest = mine.into_iter();
+        let current = rest.next();
+        for extra in rest {
+            actions.push(remove(extra, RemoveReason::Duplicate));
+        }
+        if d.want == Want::Absent {
+            actions.extend(current.map(|c| remove(c, RemoveReason::Absent)));
+            continue;
+        }
+        wanted_networks.insert(d.spec.network.as_str());
+        let current = match current {
+            Some(c) if c.spec_hash.as_deref() != Some(d.spec_hash.as_str()) => {
+                actions.push(remove(c, RemoveReason::Outdated));
+                None
+            }
+            Some(c) if c.state == ContainerState::Dead => {
+                actions.push(remove(c, RemoveReason::Dead));
+                None
+            }
+            other => other,
+        };
+        match (current, d.want) {
+            (None, Want::Running) => {
+                if !existing_networks.contains(d.spec.network.as_str()) {
+                    actions.push(Action::CreateNetwork { instance_id: d.id, name: d.spec.network.clone() });
+                }
+                actions.push(Action::Create { instance_id: d.id, start: true });
+            }
+            (None, _) => {}
+            // A paused container is being backed up; a restarting one is in Docker's hands.
+            (Some(c), _) if matches!(c.state, ContainerState::Paused | ContainerState::Restarting) => {}
+            (Some(c), Want::Running) => {
+                if c.state != ContainerState::Running {
+                    actions.push(Action::Start { instance_id: d.id, container_id: c.id.clone() });
+                } else if let Some(generation) = d.restart {
+                    actions.push(Action::Restart { instance_id: d.id, container_id: c.id.clone(), generation });
+                }
+            }
+            (Some(c), _) => {
+                if c.state == ContainerState::Running {
+                    actions.push(Action::Stop { instance_id: d.id, container_id: c.id.clone() });
+                }
+            }
+        }
+    }
+    for name in networks {
+        if !wanted_networks.contains(name.as_str()) {
+            actions.push(Action::RemoveNetwork { name: name.clone() });
+        }
+    }
+    actions.sort_by_key(Action::stage);
+    actions
+}
+
+fn remove(c: &ObservedContainer, reason: RemoveReason) -> Action {
+    Action::Remove { instance_id: c.instance_id, container_id: c.id.clone(), name: c.name.clone(), reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::{ContainerSpec, ContainerState, ObservedContainer};
+
+    fn spec(id: i64) -> ContainerSpec {
+        ContainerSpec {
+            name: format!("berth-c{id}"),
+            image: "img:1".into(),
+            command: None,
+            env: vec![],
+            internal_port: 8080,
+            bind_address: [127, 0, 0, 1].into(),
+            host_port: 8000 + id as u16,
+            data_dir: format!("/data/{id}").into(),
+            data_mount: "/www".into(),
+            nano_cpus: 500_000_000,
+            memory: 64 << 20,
+            memory_reservation: None,
+            pids_limit: 100,
+            health: None,
+            network: format!("berth-c{id}"),
+            owner: "berth".into(),
+            instance_id: id,
+            client: format!("c{id}"),
+            user: None,
+        }
+    }
+
+    fn want(id: i64, want: Want) -> DesiredInstance {
+        let spec = spec(id);
+        DesiredInstance { id, spec_hash: format!("h{id}"), spec, want, restart: None }
+    }
+
+    fn container(id: &str, instance: Option<i64>, hash: &str, state: ContainerState) -> ObservedContainer {
+        ObservedContainer {
+            id: id.into(),
+            name: format!("n-{id}"),
+            instance_id: instance,
+            spec_hash: Some(hash.into()),
+            state,
+            health: None,
+            exit_code: None,
+            oom_killed: false,
+        }
+    }
+
+    fn known(ids: &[i64]) -> HashMap<i64, String> {
+        ids.iter().map(|id| (*id, format!("berth-c{id}"))).collect()
+    }
+
+    fn nets(ids: &[i64]) -> Vec<String> {
+        ids.iter().map(|id| format!("berth-c{id}")).collect()
+    }
+
+    #[test]
+    fn converged_state_needs_nothing() {
+        let d = [want(1, Want::Running), want(2, Want::Stopped)];
+        let c = [container("a", Some(1), "h1", ContainerState::Running), container("b", Some(2), "h2", ContainerState::Exited)];
+        assert!(plan(&d, &known(&[1, 2]), &c, &nets(&[1, 2])).is_empty());
+    }
+
+    #[test]
+    fn missing_container_gets_network_and_create() {
+        let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &[]);
+        assert_eq!(
+            actions,
+            vec![Action::CreateNetwork { instance_id: 1, name: "berth-c1".into() }, Action::Create { instance_id: 1, start: true }]
+        );
+        let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &nets(&[1]));
+        assert_eq!(actions, vec![Action::Create { instance_id: 1, start: true }]);
+    }
+
+    #[test]
+    fn stopped_without_container_creates_nothing() {
+        assert!(plan(&[want(1, Want::Stopped)], &known(&[1]), &[], &nets(&[1])).is_empty());
+    }
+
+    #[test]
+    fn exited_container_is_started_and_running_one_stopped() {
+        let c = [container("a", Some(1), "h1", ContainerState::Exited)];
+        assert_eq!(
+            plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+            vec![Action::Start { instance_id: 1, container_id: "a".into() }]
+        );
+        let c = [container("a", Some(1), "h1", ContainerState::Running)];
+        assert_eq!(
+            plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &nets(&[1])),
+            vec![Action::Stop { instance_id: 1, container_id: "a".into() }]
+        );
+    }
+
+    #[test]
+    fn changed_spec_recreates() {
+        let c = [container("a", Some(1), "old", ContainerState::Running)];
+        assert_eq!(
+            plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+            vec![
+                Action::Remove { instance_id: Some(1), container_id: "a".into(), name: "n-a".into(), reason: RemoveReason::Outdated },
+                Action::Create { instance_id: 1, start: true },
+            ]
+        );
+    }
+
+    #[test]
+    fn orphans_and_their_networks_are_removed() {
+        let c = [container("x", Some(9), "h9", ContainerState::Running), container("y", None, "", ContainerState::Exited)];
+        let actions = plan(&[], &known(&[]), &c, &nets(&[9]));
+        assert_eq!(actions.len(), 3);
+        assert!(actions[..2].iter().all(|a| matches!(a, Action::Remove { reason: RemoveReason::Orphan, .. })));
+        assert_eq!(actions[2], Action::RemoveNetwork { name: "berth-c9".into() });
+    }
+
+    #[test]
+    fn duplicates_keep_the_matching_running_one() {
+        let c = [
+            container("old", Some(1), "stale", ContainerState::Exited),
+            container("good", Some(1), "h1", ContainerState::Running),
+        ];
+        assert_eq!(
+            plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+            vec![Action::Remove { instance_id: Some(1), container_id: "old".into(), name: "n-old".into(), reason: RemoveReason::Duplicate }]
+        );
+    }
+
+    #[test]
+    fn absent_removes_container_then_network() {
+        let c = [container("a", Some(1), "h1", ContainerState::Running)];
+        let actions = plan(&[want(1, Want::Absent)], &known(&[1]), &c, &nets(&[1]));
+        assert_eq!(
+            actions,
+            vec![
+                Action::Remove { instance_id: Some(1), container_id: "a".into(), name: "n-a".into(), reason: RemoveReason::Absent },
+                Action::RemoveNetwork { name: "berth-c1".into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn dead_container_is_replaced() {
+        let c = [container("a", Some(1), "h1", ContainerState::Dead)];
+        let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1]));
+        assert!(matches!(actions[0], Action::Remove { reason: RemoveReason::Dead, .. }));
+        assert_eq!(actions[1], Action::Create { instance_id: 1, start: true });
+    }
+
+    #[test]
+    fn paused_and_restarting_are_left_alone() {
+        for state in [ContainerState::Paused, ContainerState::Restarting] {
+            let c = [container("a", Some(1), "h1", state)];
+            assert!(plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &nets(&[1])).is_empty());
+            assert!(plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])).is_empty());
+        }
+    }
+
+    #[test]
+    fn restart_request_restarts_a_running_container() {
+        let mut d = want(1, Want::Running);
+        d.restart = Some(3);
+        let c = [container("a", Some(1), "h1", ContainerState::Running)];
+        assert_eq!(
+            plan(&[d], &known(&[1]), &c, &nets(&[1])),
+            vec![Action::Restart { instance_id: 1, container_id: "a".into(), generation: 3 }]
+        );
+    }
+
+    #[test]
+    fn known_instance_without_spec_is_left_alone() {
+        let c = [container("a", Some(1), "h1", ContainerState::Running)];
+        assert!(plan(&[], &known(&[1]), &c, &nets(&[1])).is_empty());
+    }
+
+    #[test]
+    fn stages_are_ordered() {
+        let c = [container("x", Some(9), "h9", ContainerState::Running), container("a", Some(1), "old", ContainerState::Running)];
+        let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[9]));
+        let stages: Vec<u8> = actions.iter().map(Action::stage).collect();
+        let mut sorted = stages.clone();
+        sorted.sort();
+        assert_eq!(stages, sorted);
+        assert!(actions.contains(&Action::CreateNetwork { instance_id: 1, name: "berth-c1".into() }));
+        assert!(actions.contains(&Action::RemoveNetwork { name: "berth-c9".into() }));
+    }
+}

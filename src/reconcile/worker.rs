@@ -1,0 +1,170 @@
+//! The loop: wake on a store change, a Docker event or the timer; compute
+//! the plan; apply it; sync Caddy; write what was observed back.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::sync::Notify;
+
+use super::apply::PullState;
+use super::desired::{caddy_settings, desired, routes};
+use super::observe::observe;
+use super::plan::plan;
+use crate::blueprint::Blueprints;
+use crate::caddy::{config_hash, generate, CaddyAdmin};
+use crate::config::Config;
+use crate::docker::Docker;
+use crate::store::{instances, Store};
+
+/// Counters for `/metrics` and `berth doctor`.
+#[derive(Debug, Default)]
+pub struct ReconcileStats {
+    pub passes: AtomicU64,
+    pub errors: AtomicU64,
+    pub actions: AtomicU64,
+    pub caddy_loads: AtomicU64,
+    pub caddy_errors: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Reconciler {
+    pub(super) store: Store,
+    pub(super) config: Arc<Config>,
+    pub(super) blueprints: Arc<Blueprints>,
+    pub(super) docker: Docker,
+    pub(super) caddy: CaddyAdmin,
+    pub(super) wake: Arc<Notify>,
+    pub(super) pulls: Arc<Mutex<HashMap<String, PullState>>>,
+    /// One image build at a time; concurrent creates of a new blueprint wait for it.
+    pub(super) build_lock: Arc<tokio::sync::Mutex<()>>,
+    pub stats: Arc<ReconcileStats>,
+}
+
+impl Reconciler {
+    pub fn new(store: Store, config: Arc<Config>, blueprints: Arc<Blueprints>, docker: Docker, caddy: CaddyAdmin, wake: Arc<Notify>) -> Self {
+        Self {
+            store,
+            config,
+            blueprints,
+            docker,
+            caddy,
+            wake,
+            pulls: Arc::default(),
+            build_lock: Arc::default(),
+            stats: Arc::default(),
+        }
+    }
+
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let events = tokio::spawn(forward_docker_events(self.docker.clone(), self.wake.clone()));
+        let external = tokio::spawn(watch_external_writes(self.store.clone(), self.wake.clone()));
+        tokio::pin!(shutdown);
+        let mut failures = 0u32;
+        loop {
+            let started = Instant::now();
+            match self.pass().await {
+                Ok(n) => {
+                    failures = 0;
+                    if n > 0 {
+                        tracing::debug!(actions = n, elapsed_ms = started.elapsed().as_millis() as u64, "reconcile pass");
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "reconcile pass failed");
+                }
+            }
+            // Back off after errors (Docker down) but never beyond the interval.
+            let wait = if failures > 0 {
+                Duration::from_millis(250 << failures.min(6)).min(self.config.reconcile_interval)
+            } else {
+                self.config.reconcile_interval
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = &mut shutdown => break,
+            }
+        }
+        events.abort();
+        external.abort();
+        tracing::info!("reconciler stopped");
+    }
+
+    /// One full pass; returns how many actions it took.
+    pub async fn pass(&self) -> anyhow::Result<usize> {
+        self.stats.passes.fetch_add(1, Ordering::Relaxed);
+        let rows = self.store.call(|conn| instances::list_all(conn)).await?;
+        let want = desired(&rows, &self.blueprints, &self.config);
+        let containers = self.docker.list_managed().await?;
+        let networks = self.docker.list_managed_networks().await?;
+        let actions = plan(&want.instances, &want.known, &containers, &networks);
+        let taken = actions.len();
+        self.stats.actions.fetch_add(taken as u64, Ordering::Relaxed);
+        let notes = self.apply(actions, &want.instances).await;
+        self.sync_caddy(&rows).await;
+        let (containers, networks) = if taken > 0 {
+            (self.docker.list_managed().await?, self.docker.list_managed_networks().await?)
+        } else {
+            (containers, networks)
+        };
+        let observations = observe(&want.instances, &want.invalid, &containers, &networks, &notes);
+        self.store.call(move |conn| instances::record(conn, &observations)).await?;
+        Ok(taken)
+    }
+
+    /// Loads the generated config when the live one differs (Caddy restarted
+    /// empty, someone edited it, or the routes changed).
+    async fn sync_caddy(&self, rows: &[crate::store::InstanceRow]) {
+        let wanted = generate(&caddy_settings(&self.config), &routes(rows, &self.config));
+        let result = async {
+            let live = self.caddy.config().await?;
+            if config_hash(&live) != config_hash(&wanted) {
+                self.caddy.load(&wanted).await?;
+                self.stats.caddy_loads.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(routes = rows.len(), "caddy config loaded");
+            }
+            Ok::<_, crate::caddy::CaddyError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            self.stats.caddy_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "caddy not in sync");
+        }
+    }
+}
+
+async fn forward_docker_events(docker: Docker, wake: Arc<Notify>) {
+    loop {
+        let mut events = Box::pin(docker.events());
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(()) => wake.notify_one(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "docker event stream broke");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The CLI writes to the same database; SQLite's data_version moves when
+/// another connection commits, which is exactly "someone else changed it".
+async fn watch_external_writes(store: Store, wake: Arc<Notify>) {
+    let mut last = None;
+    loop {
+        if let Ok(v) = store.call(|conn| crate::store::data_version(conn)).await {
+            if last.is_some_and(|l| l != v) {
+                wake.notify_one();
+            }
+            last = Some(v);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
