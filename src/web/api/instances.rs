@@ -1,0 +1,47 @@
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+
+use super::clients::Confirm;
+use crate::audit::Actor;
+use crate::ops::{DeletionReport, InstanceAction};
+use crate::store::InstanceRow;
+use crate::web::json::ApiJson;
+use crate::web::{AppError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/instances", get(list))
+        .route("/instances/{id}", get(show).delete(remove))
+        .route("/instances/{id}/start", post(start))
+        .route("/instances/{id}/stop", post(stop))
+        .route("/instances/{id}/restart", post(restart))
+}
+
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceRow>>, AppError> {
+    Ok(Json(s.ops.list_instances(None).await?))
+}
+
+async fn show(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<InstanceRow>, AppError> {
+    Ok(Json(s.ops.get_instance(id).await?))
+}
+
+async fn act(s: AppState, actor: Actor, id: i64, action: InstanceAction) -> Result<Json<InstanceRow>, AppError> {
+    Ok(Json(s.ops.instance_action(&actor, id, action).await?))
+}
+
+async fn start(State(s): State<AppState>, Extension(a): Extension<Actor>, Path(id): Path<i64>) -> Result<Json<InstanceRow>, AppError> {
+    act(s, a, id, InstanceAction::Start).await
+}
+
+async fn stop(State(s): State<AppState>, Extension(a): Extension<Actor>, Path(id): Path<i64>) -> Result<Json<InstanceRow>, AppError> {
+    act(s, a, id, InstanceAction::Stop).await
+}
+
+async fn restart(State(s): State<AppState>, Extension(a): Extension<Actor>, Path(id): Path<i64>) -> Result<Json<InstanceRow>, AppError> {
+    act(s, a, id, InstanceAction::Restart).await
+}
+
+async fn remove(State(s): State<AppState>, Extension(a): Extension<Actor>, Path(id): Path<i64>, ApiJson(c): ApiJson<Confirm>) -> Result<Json<DeletionReport>, AppError> {
+    Ok(Json(s.ops.remove_instance(&a, id, &c.confirm).await?))
+}
