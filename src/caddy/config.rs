@@ -1,0 +1,412 @@
+//! Routes → the whole Caddy JSON config, as a pure function.
+//!
+//! berth never patches Caddy piecemeal: `/load` of a full config costs about
+//! as much as a one-route PATCH (see STACK-NOTES), so the reconciler generates
+//! everything from the store and loads it whenever [`config_hash`] changes.
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The server name inside `apps.http.servers`; fixed so configs stay comparable.
+const SERVER: &str = "berth";
+/// `@id` of the trailing catch-all route.
+pub const CATCH_ALL_ID: &str = "berth-catch-all";
+/// Short, so a stopped container fails fast with 502 instead of hanging clients.
+const DIAL_TIMEOUT: &str = "3s";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaddySettings {
+    /// Written into the generated `admin` block: `/load` replaces everything,
+    /// and without it the admin endpoint would move back to localhost:2019.
+    pub admin_listen: String,
+    /// false → plain HTTP on `http_port`; true → HTTPS on `https_port` with
+    /// ACME, and Caddy's automatic HTTP→HTTPS redirects on `http_port`.
+    pub tls: bool,
+    pub http_port: u16,
+    pub https_port: u16,
+    /// "" for all interfaces, or e.g. "127.0.0.1" in tests.
+    pub listen_host: String,
+    pub acme_email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RouteTarget {
+    /// "127.0.0.1:8001" → reverse_proxy.
+    Upstream(String),
+    /// → 503 with a small self-contained HTML page.
+    Suspended,
+    /// A static route declared in berth's config file.
+    Respond { status: u16, body: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub hosts: Vec<String>,
+    pub target: RouteTarget,
+    /// Stable Caddy `@id`, e.g. "berth-inst-12".
+    pub id: String,
+}
+
+/// The page a suspended client's visitors see. Inline CSS only: Caddy serves
+/// it on the client's own hostname, so it must not load anything else.
+pub const SUSPENDED_PAGE: &str = "<!doctype html>\n\
+<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<title>Service suspended</title>\
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:15vh auto;padding:0 1rem;color:#222}\
+h1{font-size:1.4rem}</style></head>\
+<body><h1>This service is suspended</h1>\
+<p>The service at this address is temporarily suspended. \
+Please contact its owner or your provider.</p></body></html>\n";
+
+/// The whole Caddy config for `routes`. Equal inputs give byte-equal JSON:
+/// routes are sorted by id and hosts within a route are sorted and deduped.
+/// Routes without hosts are skipped: a route with no host matcher would
+/// catch every request and shadow all routes after it.
+pub fn generate(settings: &CaddySettings, routes: &[Route]) -> Value {
+    let mut sorted: Vec<&Route> = routes.iter().filter(|r| !r.hosts.is_empty()).collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.hosts.cmp(&b.hosts)));
+
+    let mut caddy_routes: Vec<Value> = Vec::with_capacity(sorted.len() + 1);
+    let mut all_hosts: Vec<String> = Vec::new();
+    for route in sorted {
+        let mut hosts = route.hosts.clone();
+        hosts.sort();
+        hosts.dedup();
+        all_hosts.extend(hosts.iter().cloned());
+        caddy_routes.push(json!({
+            "@id": route.id,
+            "match": [{ "host": hosts }],
+            "handle": [handler(&route.target)],
+            "terminal": true,
+        }));
+    }
+    // Without this Caddy answers unknown hosts with 200 and an empty body.
+    caddy_routes.push(json!({
+        "@id": CATCH_ALL_ID,
+        "handle": [{
+            "handler": "static_response",
+            "status_code": 404,
+            "body": "unknown host\n",
+        }],
+        "terminal": true,
+    }));
+
+    let port = if settings.tls {
+        settings.https_port
+    } else {
+        settings.http_port
+    };
+    let mut server = Map::new();
+    server.insert(
+        "listen".into(),
+        json!([format!("{}:{}", settings.listen_host, port)]),
+    );
+    server.insert("routes".into(), Value::Array(caddy_routes));
+    if !settings.tls {
+        server.insert("automatic_https".into(), json!({ "disable": true }));
+    }
+
+    let mut apps = Map::new();
+    apps.insert(
+        "http".into(),
+        json!({
+            "http_port": settings.http_port,
+            "https_port": settings.https_port,
+            "servers": { SERVER: Value::Object(server) },
+        }),
+    );
+    if settings.tls {
+        all_hosts.sort();
+        all_hosts.dedup();
+        let mut issuer = Map::new();
+        issuer.insert("module".into(), json!("acme"));
+        if let Some(email) = &settings.acme_email {
+            issuer.insert("email".into(), json!(email));
+        }
+        let mut policy = Map::new();
+        // A policy with no subjects would apply to every name; only emit
+        // subjects when there are some.
+        if !all_hosts.is_empty() {
+            policy.insert("subjects".into(), json!(all_hosts));
+        }
+        policy.insert("issuers".into(), json!([Value::Object(issuer)]));
+        apps.insert(
+            "tls".into(),
+            json!({ "automation": { "policies": [Value::Object(policy)] } }),
+        );
+    }
+
+    json!({
+        "admin": { "listen": settings.admin_listen },
+        "apps": Value::Object(apps),
+    })
+}
+
+fn handler(target: &RouteTarget) -> Value {
+    match target {
+        // Caddy keeps the client's Host header and sets X-Forwarded-For/
+        // -Proto/-Host by default, which is what tenant apps expect.
+        RouteTarget::Upstream(dial) => json!({
+            "handler": "reverse_proxy",
+            "upstreams": [{ "dial": dial }],
+            "transport": { "protocol": "http", "dial_timeout": DIAL_TIMEOUT },
+        }),
+        RouteTarget::Suspended => json!({
+            "handler": "static_response",
+            "status_code": 503,
+            "headers": { "Content-Type": ["text/html; charset=utf-8"] },
+            "body": SUSPENDED_PAGE,
+        }),
+        // No Content-Type: Go sniffs it from the body, so both HTML and plain
+        // text bodies from the config file come out right.
+        RouteTarget::Respond { status, body } => json!({
+            "handler": "static_response",
+            "status_code": status,
+            "body": body,
+        }),
+    }
+}
+
+/// Hex SHA-256 of a canonical serialisation (object keys sorted at every
+/// level, no whitespace). Sorting is done here rather than relied upon from
+/// serde_json, because any crate in the graph enabling serde_json's
+/// `preserve_order` would silently change `Map` iteration order.
+///
+/// Caddy 2.6 hands back exactly what was loaded on `GET /config/` (it keeps
+/// the raw JSON and re-marshals it, which sorts keys), so the hash of a
+/// generated config equals the hash of the live config when nothing drifted;
+/// `tests/caddy_adapter.rs` checks this against a real Caddy.
+pub fn config_hash(config: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(config, &mut out);
+    hex::encode(Sha256::digest(out.as_bytes()))
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain() -> CaddySettings {
+        CaddySettings {
+            admin_listen: "127.0.0.1:2019".into(),
+            tls: false,
+            http_port: 8080,
+            https_port: 8443,
+            listen_host: "127.0.0.1".into(),
+            acme_email: None,
+        }
+    }
+
+    fn tls() -> CaddySettings {
+        CaddySettings {
+            tls: true,
+            listen_host: String::new(),
+            http_port: 80,
+            https_port: 443,
+            acme_email: Some("ops@example.com".into()),
+            ..plain()
+        }
+    }
+
+    fn routes() -> Vec<Route> {
+        vec![
+            Route {
+                hosts: vec!["b.test".into()],
+                target: RouteTarget::Suspended,
+                id: "berth-inst-2".into(),
+            },
+            Route {
+                hosts: vec!["www.a.test".into(), "a.test".into()],
+                target: RouteTarget::Upstream("127.0.0.1:8001".into()),
+                id: "berth-inst-1".into(),
+            },
+            Route {
+                hosts: vec!["status.test".into()],
+                target: RouteTarget::Respond {
+                    status: 200,
+                    body: "ok".into(),
+                },
+                id: "berth-static-status".into(),
+            },
+        ]
+    }
+
+    fn server_routes(config: &Value) -> &Vec<Value> {
+        config["apps"]["http"]["servers"][SERVER]["routes"]
+            .as_array()
+            .unwrap()
+    }
+
+    #[test]
+    fn admin_block_is_always_written() {
+        let config = generate(&plain(), &[]);
+        assert_eq!(config["admin"]["listen"], "127.0.0.1:2019");
+        assert_eq!(
+            generate(&tls(), &routes())["admin"]["listen"],
+            "127.0.0.1:2019"
+        );
+    }
+
+    #[test]
+    fn routes_sorted_by_id_and_catch_all_last() {
+        let config = generate(&plain(), &routes());
+        let ids: Vec<&str> = server_routes(&config)
+            .iter()
+            .map(|r| r["@id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "berth-inst-1",
+                "berth-inst-2",
+                "berth-static-status",
+                CATCH_ALL_ID
+            ]
+        );
+        let last = server_routes(&config).last().unwrap();
+        assert!(
+            last.get("match").is_none(),
+            "catch-all must match everything"
+        );
+        assert_eq!(last["handle"][0]["status_code"], 404);
+        for route in server_routes(&config) {
+            assert_eq!(route["terminal"], true);
+        }
+    }
+
+    #[test]
+    fn empty_route_list_still_has_catch_all() {
+        let config = generate(&plain(), &[]);
+        assert_eq!(server_routes(&config).len(), 1);
+        assert_eq!(server_routes(&config)[0]["@id"], CATCH_ALL_ID);
+    }
+
+    #[test]
+    fn upstream_is_reverse_proxy_matched_by_sorted_hosts() {
+        let config = generate(&plain(), &routes());
+        let route = &server_routes(&config)[0];
+        assert_eq!(route["match"][0]["host"], json!(["a.test", "www.a.test"]));
+        let h = &route["handle"][0];
+        assert_eq!(h["handler"], "reverse_proxy");
+        assert_eq!(h["upstreams"][0]["dial"], "127.0.0.1:8001");
+        assert_eq!(h["transport"]["dial_timeout"], DIAL_TIMEOUT);
+    }
+
+    #[test]
+    fn suspended_is_503_html_page() {
+        let config = generate(&plain(), &routes());
+        let h = &server_routes(&config)[1]["handle"][0];
+        assert_eq!(h["handler"], "static_response");
+        assert_eq!(h["status_code"], 503);
+        let body = h["body"].as_str().unwrap();
+        assert!(body.contains("suspended"));
+        assert!(!body.contains("http://") && !body.contains("https://"));
+        assert_eq!(h["headers"]["Content-Type"][0], "text/html; charset=utf-8");
+    }
+
+    #[test]
+    fn static_route_responds_with_declared_status_and_body() {
+        let config = generate(&plain(), &routes());
+        let route = &server_routes(&config)[2];
+        assert_eq!(route["match"][0]["host"], json!(["status.test"]));
+        assert_eq!(route["handle"][0]["status_code"], 200);
+        assert_eq!(route["handle"][0]["body"], "ok");
+    }
+
+    #[test]
+    fn routes_without_hosts_are_skipped() {
+        let mut rs = routes();
+        rs.push(Route {
+            hosts: vec![],
+            target: RouteTarget::Suspended,
+            id: "berth-inst-0".into(),
+        });
+        assert_eq!(
+            generate(&plain(), &rs),
+            generate(&plain(), &routes()),
+            "a host-less route would shadow everything"
+        );
+    }
+
+    #[test]
+    fn deterministic_regardless_of_input_order() {
+        let a = generate(&plain(), &routes());
+        let mut reversed = routes();
+        reversed.reverse();
+        let b = generate(&plain(), &reversed);
+        assert_eq!(
+            serde_json::to_vec(&a).unwrap(),
+            serde_json::to_vec(&b).unwrap()
+        );
+        assert_eq!(config_hash(&a), config_hash(&b));
+        assert_ne!(config_hash(&a), config_hash(&generate(&plain(), &[])));
+    }
+
+    #[test]
+    fn plain_http_disables_automatic_https() {
+        let config = generate(&plain(), &routes());
+        let server = &config["apps"]["http"]["servers"][SERVER];
+        assert_eq!(server["listen"], json!(["127.0.0.1:8080"]));
+        assert_eq!(server["automatic_https"]["disable"], true);
+        assert!(config["apps"].get("tls").is_none());
+    }
+
+    #[test]
+    fn tls_listens_on_https_port_with_acme_policy() {
+        let config = generate(&tls(), &routes());
+        let http = &config["apps"]["http"];
+        assert_eq!(http["servers"][SERVER]["listen"], json!([":443"]));
+        assert_eq!(http["http_port"], 80);
+        assert!(http["servers"][SERVER].get("automatic_https").is_none());
+        let policy = &config["apps"]["tls"]["automation"]["policies"][0];
+        assert_eq!(
+            policy["subjects"],
+            json!(["a.test", "b.test", "status.test", "www.a.test"])
+        );
+        assert_eq!(
+            policy["issuers"],
+            json!([{ "module": "acme", "email": "ops@example.com" }])
+        );
+    }
+
+    #[test]
+    fn hash_ignores_key_order_but_not_content() {
+        let a: Value = serde_json::from_str(r#"{"b":1,"a":{"y":[1,2],"x":"s"}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a":{"x":"s","y":[1,2]},"b":1}"#).unwrap();
+        let c: Value = serde_json::from_str(r#"{"a":{"x":"s","y":[2,1]},"b":1}"#).unwrap();
+        assert_eq!(config_hash(&a), config_hash(&b));
+        assert_ne!(config_hash(&a), config_hash(&c));
+        assert_eq!(config_hash(&a).len(), 64);
+    }
+}
