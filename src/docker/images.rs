@@ -50,7 +50,7 @@ impl Docker {
                     )))
                 }
                 Ok(None) => return Ok(()),
-                Ok(Some(item)) => item.map_err(|e| fail(one_line(&e.to_string())))?,
+                Ok(Some(item)) => item.map_err(|e| fail(engine_message(&e)))?,
             };
             if last_report.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
                 if let Some(line) = progress_line(&item) {
@@ -85,7 +85,7 @@ impl Docker {
         while let Some(item) = stream.next().await {
             item.map_err(|e| DockerError::Import {
                 image: image.to_string(),
-                message: one_line(&e.to_string()),
+                message: engine_message(&e),
             })?;
         }
         Ok(())
@@ -126,8 +126,14 @@ fn mib(bytes: i64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The engine's own words, on one line, without bollard's status-code prefix.
+fn engine_message(e: &bollard::errors::Error) -> String {
+    let text = match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        bollard::errors::Error::DockerStreamError { error } => error.clone(),
+        other => other.to_string(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ const APPLETS: &[&str] = &[
     "sh", "httpd", "wget", "ls", "cat", "sleep", "echo", "mkdir", "dd", "head", "tail", "nc",
     "ping", "true", "false", "ps", "rm", "cp", "mv", "env", "id", "hostname", "tar", "gzip",
     "date", "kill", "test", "grep", "sed", "touch", "chmod", "chown", "du", "df", "sync", "wc",
-    "whoami", "uname", "ln", "find",
+    "whoami", "uname", "ln", "find", "timeout",
 ];
 
 const PASSWD: &str =

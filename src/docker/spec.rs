@@ -116,7 +116,8 @@ pub(crate) mod tests {
     #[test]
     fn hash_changes_with_every_field() {
         let base = sample().hash();
-        let mutations: Vec<(&str, fn(&mut ContainerSpec))> = vec![
+        type Mutation = (&'static str, fn(&mut ContainerSpec));
+        let mutations: Vec<Mutation> = vec![
             ("name", |s| s.name.push('x')),
             ("image", |s| s.image.push('x')),
             ("command", |s| s.command = Some(vec!["sh".into()])),
