@@ -1,0 +1,176 @@
+//! Images: presence check, registry pull, and "docker import" of a local
+//! rootfs so berth can run with no registry at all.
+
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use futures_util::StreamExt;
+
+use super::client::status_code;
+use super::{Docker, DockerError};
+
+/// A pull that produces no progress for this long is treated as dead: an
+/// unreachable or stalled registry must never hang the reconciler.
+const PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+impl Docker {
+    pub async fn image_present(&self, image: &str) -> Result<bool, DockerError> {
+        match self.inner.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if status_code(&e) == Some(404) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Pulls `image`, reporting short human lines to `progress` a few times a
+    /// second at most.
+    pub async fn pull(
+        &self,
+        image: &str,
+        mut progress: impl FnMut(String) + Send,
+    ) -> Result<(), DockerError> {
+        let fail = |message: String| DockerError::Pull {
+            image: image.to_string(),
+            message,
+        };
+        let (repo, tag) = split_image_ref(image);
+        let mut opts = CreateImageOptionsBuilder::new().from_image(repo);
+        if let Some(tag) = tag {
+            opts = opts.tag(tag);
+        }
+        let mut stream = self.inner.create_image(Some(opts.build()), None, None);
+        let mut last_report: Option<Instant> = None;
+        loop {
+            let item = match tokio::time::timeout(PULL_IDLE_TIMEOUT, stream.next()).await {
+                Err(_) => {
+                    return Err(fail(format!(
+                        "no progress for {} s",
+                        PULL_IDLE_TIMEOUT.as_secs()
+                    )))
+                }
+                Ok(None) => return Ok(()),
+                Ok(Some(item)) => item.map_err(|e| fail(engine_message(&e)))?,
+            };
+            if last_report.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+                if let Some(line) = progress_line(&item) {
+                    progress(line);
+                    last_report = Some(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// "docker import": turns a rootfs tar into image `name:tag` (tag
+    /// defaults to "latest"). `changes` are Dockerfile instructions such as
+    /// `CMD ["httpd","-f"]`.
+    pub async fn import_rootfs(
+        &self,
+        rootfs_tar: Vec<u8>,
+        image: &str,
+        changes: &[&str],
+    ) -> Result<(), DockerError> {
+        let (repo, tag) = split_image_ref(image);
+        let opts = CreateImageOptionsBuilder::new()
+            .from_src("-")
+            .repo(repo)
+            .tag(tag.unwrap_or("latest"))
+            .changes(changes.iter().map(|c| c.to_string()).collect())
+            .build();
+        let mut stream = self.inner.create_image(
+            Some(opts),
+            Some(bollard::body_full(rootfs_tar.into())),
+            None,
+        );
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| DockerError::Import {
+                image: image.to_string(),
+                message: engine_message(&e),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits "registry:5000/name:tag" into ("registry:5000/name", Some("tag")).
+/// Digest references are passed whole: the engine parses them itself.
+pub(super) fn split_image_ref(image: &str) -> (&str, Option<&str>) {
+    if image.contains('@') {
+        return (image, None);
+    }
+    let name_start = image.rfind('/').map_or(0, |i| i + 1);
+    match image[name_start..].rfind(':') {
+        Some(i) => (&image[..name_start + i], Some(&image[name_start + i + 1..])),
+        None => (image, None),
+    }
+}
+
+fn progress_line(info: &bollard::models::CreateImageInfo) -> Option<String> {
+    let status = info.status.as_deref()?;
+    let detail = info.progress_detail.as_ref();
+    match detail.and_then(|d| Some((d.current?, d.total?))) {
+        Some((current, total)) if total > 0 => Some(format!(
+            "{} {} / {}",
+            status.to_lowercase(),
+            mib(current),
+            mib(total)
+        )),
+        _ => Some(match info.id.as_deref() {
+            Some(id) => format!("{status} {id}"),
+            None => status.to_string(),
+        }),
+    }
+}
+
+fn mib(bytes: i64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The engine's own words, on one line, without bollard's status-code prefix.
+fn engine_message(e: &bollard::errors::Error) -> String {
+    let text = match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        bollard::errors::Error::DockerStreamError { error } => error.clone(),
+        other => other.to_string(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_refs_split_at_the_tag_not_the_registry_port() {
+        assert_eq!(split_image_ref("busybox"), ("busybox", None));
+        assert_eq!(split_image_ref("busybox:1.36"), ("busybox", Some("1.36")));
+        assert_eq!(
+            split_image_ref("127.0.0.1:1/nope:latest"),
+            ("127.0.0.1:1/nope", Some("latest"))
+        );
+        assert_eq!(
+            split_image_ref("registry:5000/team/app"),
+            ("registry:5000/team/app", None)
+        );
+        assert_eq!(
+            split_image_ref("ghcr.io/x/y@sha256:abcd"),
+            ("ghcr.io/x/y@sha256:abcd", None)
+        );
+    }
+
+    #[test]
+    fn progress_lines_are_short() {
+        let info = bollard::models::CreateImageInfo {
+            status: Some("Downloading".into()),
+            progress_detail: Some(bollard::models::ProgressDetail {
+                current: Some(12_897_484),
+                total: Some(80 << 20),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            progress_line(&info).unwrap(),
+            "downloading 12.3 MiB / 80.0 MiB"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! One bridge network per instance. Docker isolates user-defined bridges
+//! from each other (DOCKER-ISOLATION chains), so instances cannot reach one
+//! another; `internal` stays off because published ports need the bridge's
+//! outside routing.
+
+use std::collections::HashMap;
+
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptionsBuilder};
+
+use super::client::{classify, status_code};
+use super::{labels, Docker, DockerError};
+
+impl Docker {
+    /// Names of all networks labelled MANAGED=<owner>.
+    pub async fn list_managed_networks(&self) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([("label", vec![labels::managed_filter(&self.owner)])]);
+        let opts = ListNetworksOptionsBuilder::new().filters(&filters).build();
+        let mut names: Vec<String> = self
+            .inner
+            .list_networks(Some(opts))
+            .await?
+            .into_iter()
+            .filter_map(|n| n.name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Idempotent. A same-named network that is not ours is a
+    /// [`DockerError::Conflict`]: attaching a tenant to a foreign network
+    /// could break its isolation.
+    pub async fn ensure_network(&self, name: &str, instance_id: i64) -> Result<(), DockerError> {
+        match self
+            .inner
+            .inspect_network(name, None::<InspectNetworkOptions>)
+            .await
+        {
+            Ok(existing) => {
+                let owner = existing
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(labels::MANAGED));
+                return if owner.map(String::as_str) == Some(&*self.owner) {
+                    Ok(())
+                } else {
+                    Err(DockerError::Conflict(format!(
+                        "network {name} (not managed by {})",
+                        self.owner
+                    )))
+                };
+            }
+            Err(e) if status_code(&e) == Some(404) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // API 1.41 does not reject duplicate network names by default; the
+        // inspect above guards it, and only the single reconciler creates
+        // networks, so there is no concurrent create to race with.
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(HashMap::from([
+                (labels::MANAGED.to_string(), self.owner.to_string()),
+                (labels::INSTANCE.to_string(), instance_id.to_string()),
+            ])),
+            ..Default::default()
+        };
+        self.inner
+            .create_network(request)
+            .await
+            .map_err(|e| classify(e, || format!("network {name}")))?;
+        Ok(())
+    }
+
+    /// Gone is fine. Fails while containers are still attached.
+    pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
+        match self.inner.remove_network(name).await {
+            Err(e) if status_code(&e) == Some(404) => Ok(()),
+            r => r.map_err(DockerError::from),
+        }
+    }
+}
