@@ -42,6 +42,10 @@ pub struct DockerConfig {
     /// Static busybox used to build the `static-site` image with no registry.
     pub busybox: PathBuf,
     pub pids_limit: i64,
+    /// Each instance network gets the /28 at offset `host_port * 16` of this
+    /// pool: unique because host ports are, and the engine's default pools
+    /// run out after ~30 networks.
+    pub subnet_pool: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -161,6 +165,7 @@ impl Default for DockerConfig {
             name_prefix: "berth".into(),
             busybox: PathBuf::from("/bin/busybox"),
             pids_limit: 512,
+            subnet_pool: "10.208.0.0/12".into(),
         }
     }
 }
@@ -264,6 +269,9 @@ impl Config {
         if self.docker.owner.is_empty() {
             return bad("docker.owner", "is empty".into());
         }
+        if let Err(why) = parse_pool(&self.docker.subnet_pool, self.port_range) {
+            return bad("docker.subnet_pool", why);
+        }
         for (i, route) in self.caddy.routes.iter().enumerate() {
             if let Err(e) = crate::domain::Hostname::parse(&route.host) {
                 return bad(&format!("caddy.routes[{i}].host"), e.problem);
@@ -303,6 +311,13 @@ impl Config {
         }
     }
 
+    /// The instance network's own /28, derived from its unique host port.
+    pub fn instance_subnet(&self, host_port: u16) -> String {
+        let (base, _) = parse_pool(&self.docker.subnet_pool, self.port_range).expect("validated at load");
+        let net = std::net::Ipv4Addr::from(base + u32::from(host_port) * 16);
+        format!("{net}/28")
+    }
+
     pub fn reports_dir(&self) -> PathBuf {
         self.data_dir.join("reports")
     }
@@ -319,6 +334,23 @@ impl Config {
             PathBuf::from("/usr/share/berth/templates")
         }
     }
+}
+
+/// Parses "a.b.c.d/n" and checks it holds a /28 for every port of the range.
+fn parse_pool(pool: &str, range: PortRange) -> Result<(u32, u8), String> {
+    let (addr, prefix) = pool.split_once('/').ok_or_else(|| format!("{pool:?} is not an IPv4 CIDR like 10.208.0.0/12"))?;
+    let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
+    let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 28).ok_or_else(|| format!("/{prefix} is not a prefix length up to 28"))?;
+    let size = 1u64 << (32 - prefix);
+    let base = u32::from(addr);
+    if u64::from(base) % size != 0 {
+        return Err(format!("{pool} is not aligned to its prefix"));
+    }
+    let needed = (u64::from(range.last) + 1) * 16;
+    if needed > size {
+        return Err(format!("{pool} is too small for ports up to {} (needs /{} or larger)", range.last, 32 - needed.next_power_of_two().trailing_zeros()));
+    }
+    Ok((base, prefix))
 }
 
 fn one_line(s: &str) -> String {
@@ -391,6 +423,15 @@ mod tests {
         let c = load("port_range = \"9000-9010\"\n[caddy]\nhttp_port = 81\n", &[("BERTH_CADDY_HTTP_PORT", "8089")]).unwrap();
         assert_eq!(c.caddy.http_port, 8089);
         assert_eq!(c.port_range.len(), 11);
+    }
+
+    #[test]
+    fn instance_subnets_are_distinct_and_inside_the_pool() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.instance_subnet(8001), "10.209.244.16/28");
+        assert_ne!(c.instance_subnet(8001), c.instance_subnet(8002));
+        assert_eq!(c.instance_subnet(65535), "10.223.255.240/28");
+        assert!(load("[docker]\nsubnet_pool = \"10.0.0.0/24\"", &[]).unwrap_err().to_string().contains("subnet_pool"));
     }
 
     #[test]

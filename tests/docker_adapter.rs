@@ -199,9 +199,9 @@ async fn container_lifecycle_limits_health_and_isolation() {
     let (net_a, net_b) = (unique("net"), unique("net"));
     cleanup.network(&net_a);
     cleanup.network(&net_b);
-    docker.ensure_network(&net_a, 1).await.unwrap();
-    docker.ensure_network(&net_a, 1).await.unwrap(); // idempotent
-    docker.ensure_network(&net_b, 2).await.unwrap();
+    docker.ensure_network(&net_a, 1, None).await.unwrap();
+    docker.ensure_network(&net_a, 1, None).await.unwrap(); // idempotent
+    docker.ensure_network(&net_b, 2, Some("10.223.255.240/28")).await.unwrap();
     let mut expected = vec![net_a.clone(), net_b.clone()];
     expected.sort();
     assert_eq!(docker.list_managed_networks().await.unwrap(), expected);
@@ -365,9 +365,9 @@ async fn foreign_network_with_our_name_is_a_conflict() {
     let theirs = connect(&unique("owner")).await;
     let net = unique("net");
     cleanup.network(&net);
-    theirs.ensure_network(&net, 7).await.unwrap();
+    theirs.ensure_network(&net, 7, None).await.unwrap();
     assert!(matches!(
-        ours.ensure_network(&net, 7).await,
+        ours.ensure_network(&net, 7, None).await,
         Err(DockerError::Conflict(_))
     ));
     assert!(ours.list_managed_networks().await.unwrap().is_empty());

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use bollard::models::NetworkCreateRequest;
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptionsBuilder};
 
 use super::client::{classify, status_code};
@@ -27,10 +27,12 @@ impl Docker {
         Ok(names)
     }
 
-    /// Idempotent. A same-named network that is not ours is a
+    /// Idempotent. `subnet` ("10.208.31.64/28") gives the network its own
+    /// small range: the engine's default pools hold only ~30 networks.
+    /// A same-named network that is not ours is a
     /// [`DockerError::Conflict`]: attaching a tenant to a foreign network
     /// could break its isolation.
-    pub async fn ensure_network(&self, name: &str, instance_id: i64) -> Result<(), DockerError> {
+    pub async fn ensure_network(&self, name: &str, instance_id: i64, subnet: Option<&str>) -> Result<(), DockerError> {
         match self
             .inner
             .inspect_network(name, None::<InspectNetworkOptions>)
@@ -63,6 +65,10 @@ impl Docker {
                 (labels::MANAGED.to_string(), self.owner.to_string()),
                 (labels::INSTANCE.to_string(), instance_id.to_string()),
             ])),
+            ipam: subnet.map(|subnet| Ipam {
+                config: Some(vec![IpamConfig { subnet: Some(subnet.to_string()), ..Default::default() }]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         self.inner

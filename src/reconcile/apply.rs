@@ -73,7 +73,10 @@ impl Reconciler {
                 self.docker.remove(container_id).await.map_err(text)?;
             }
             Action::Stop { container_id, .. } => self.docker.stop(container_id, STOP_TIMEOUT_S).await.map_err(text)?,
-            Action::CreateNetwork { instance_id, name } => self.docker.ensure_network(name, *instance_id).await.map_err(text)?,
+            Action::CreateNetwork { instance_id, name } => {
+                let subnet = self.config.instance_subnet(d(*instance_id)?.spec.host_port);
+                self.docker.ensure_network(name, *instance_id, Some(&subnet)).await.map_err(text)?
+            }
             Action::Create { instance_id, start } => return self.create(d(*instance_id)?, *start).await,
             Action::Start { container_id, .. } => self.docker.start(container_id).await.map_err(text)?,
             Action::Restart { instance_id, container_id, generation } => {
