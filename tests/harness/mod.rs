@@ -1,0 +1,27 @@
+//! Shared support for berth's integration tests: the real things (Caddy,
+//! Docker) started and cleaned up per test, free ports, unique names and
+//! deadline-bound waits.
+//!
+//! Included once, from `tests/it/main.rs`, so the whole suite links into one
+//! test binary. Not every test uses every helper, hence the `dead_code` allow.
+//!
+//! - [`free_port`], [`unique`]: collision-free ports and names in one process.
+//! - [`wait_until`], [`wait_until_async`]: poll with backoff against a deadline.
+//! - [`http_get`], [`try_http_get`]: a tiny blocking HTTP/1.0 client, so a test
+//!   can hit Caddy with any Host header.
+//! - [`CaddyProcess`]: a private `caddy run` on loopback ports.
+//! - [`DockerGuard`]: removes a test's containers, networks, volumes and images.
+//! - [`skip_docker`]: the one opt-out for local runs without an engine.
+#![allow(dead_code)]
+
+mod caddy;
+mod docker;
+mod http;
+mod names;
+mod wait;
+
+pub use caddy::CaddyProcess;
+pub use docker::{skip_docker, DockerGuard};
+pub use http::{http_get, try_http_get};
+pub use names::{free_port, unique};
+pub use wait::{wait_until, wait_until_async};

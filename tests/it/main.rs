@@ -1,0 +1,8 @@
+//! berth's integration tests: one binary, so the crate links once. Each module
+//! is one area; all of them share `harness` (real Caddy, Docker clean-up,
+//! ports, names, waits).
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+mod harness_smoke;
