@@ -31,43 +31,89 @@ impl App {
     /// web listener; fails with a message naming what is missing.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let config = Arc::new(config);
-        let store = Store::open(&config.db_path()).with_context(|| format!("opening {}", config.db_path().display()))?;
+        let store = Store::open(&config.db_path())
+            .with_context(|| format!("opening {}", config.db_path().display()))?;
         let blueprints = Arc::new(Blueprints::load_dir(&config.blueprint_dir())?);
         let docker = Docker::connect(&config.docker.socket, &config.docker.owner).await?;
         let caddy = CaddyAdmin::new(&config.caddy.admin)?;
         let wake = Arc::new(Notify::new());
-        let ops = Ops::new(store.clone(), config.clone(), blueprints.clone(), wake.clone());
-        let reconciler = Reconciler::new(store, config.clone(), blueprints, docker, caddy.clone(), wake);
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-        Ok(Self { config, ops, reconciler, caddy, listener })
+        let ops = Ops::new(
+            store.clone(),
+            config.clone(),
+            blueprints.clone(),
+            wake.clone(),
+        );
+        let reconciler = Reconciler::new(
+            store,
+            config.clone(),
+            blueprints,
+            docker,
+            caddy.clone(),
+            wake,
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        Ok(Self {
+            config,
+            ops,
+            reconciler,
+            caddy,
+            listener,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     pub fn ops(&self) -> &Ops {
         &self.ops
     }
 
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|v| *v).await;
         };
 
         let managed_caddy = if self.config.caddy.manage && !self.caddy.is_up().await {
-            let rows = self.ops.store.call(|conn| instances::list_all(conn)).await?;
-            let bootstrap = caddy::generate(&desired::caddy_settings(&self.config), &desired::routes(&rows, &self.config));
-            let (bin, admin, dir) = (self.config.caddy.bin.clone(), self.caddy.clone(), self.config.data_dir.join("caddy"));
+            let rows = self
+                .ops
+                .store
+                .call(|conn| instances::list_all(conn))
+                .await?;
+            let bootstrap = caddy::generate(
+                &desired::caddy_settings(&self.config),
+                &desired::routes(&rows, &self.config),
+            );
+            let (bin, admin, dir) = (
+                self.config.caddy.bin.clone(),
+                self.caddy.clone(),
+                self.config.data_dir.join("caddy"),
+            );
             tracing::info!(admin = %self.config.caddy.admin, "no Caddy answering; starting one");
-            Some(tokio::spawn(caddy::run_managed(bin, admin, bootstrap, dir, stopped(stop_rx.clone()))))
+            Some(tokio::spawn(caddy::run_managed(
+                bin,
+                admin,
+                bootstrap,
+                dir,
+                stopped(stop_rx.clone()),
+            )))
         } else {
             None
         };
 
         tracing::info!(listen = %self.local_addr(), "berth serving");
-        let state = AppState { ops: self.ops.clone(), stats: self.reconciler.stats.clone() };
+        let state = AppState {
+            ops: self.ops.clone(),
+            stats: self.reconciler.stats.clone(),
+        };
         let web = tokio::spawn(web::serve(self.listener, state, stopped(stop_rx.clone())));
         let reconciler = tokio::spawn(self.reconciler.run(stopped(stop_rx.clone())));
 
@@ -98,7 +144,8 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

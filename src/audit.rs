@@ -16,20 +16,32 @@ pub struct Actor {
 
 impl Actor {
     pub fn cli() -> Self {
-        Self { name: "cli".into(), ip: None }
+        Self {
+            name: "cli".into(),
+            ip: None,
+        }
     }
 
     pub fn token(name: &str, ip: Option<String>) -> Self {
-        Self { name: format!("token:{name}"), ip }
+        Self {
+            name: format!("token:{name}"),
+            ip,
+        }
     }
 
     pub fn user(name: &str, ip: Option<String>) -> Self {
-        Self { name: format!("user:{name}"), ip }
+        Self {
+            name: format!("user:{name}"),
+            ip,
+        }
     }
 
     /// Changes berth makes on its own (retention, pruning).
     pub fn system() -> Self {
-        Self { name: "system".into(), ip: None }
+        Self {
+            name: "system".into(),
+            ip: None,
+        }
     }
 }
 
@@ -45,6 +57,13 @@ pub fn record(
 ) -> Result<(), StoreError> {
     rows::insert(
         conn,
-        &NewAuditEntry { actor: &actor.name, action, target, client_slug, details, ip: actor.ip.as_deref() },
+        &NewAuditEntry {
+            actor: &actor.name,
+            action,
+            target,
+            client_slug,
+            details,
+            ip: actor.ip.as_deref(),
+        },
     )
 }

@@ -88,7 +88,13 @@ pub struct Placeholders<'a> {
 
 impl Placeholders<'_> {
     pub fn fill(&self, template: &str, html: bool) -> String {
-        let esc = |s: &str| if html { maud::html!((s)).into_string() } else { s.to_owned() };
+        let esc = |s: &str| {
+            if html {
+                maud::html!((s)).into_string()
+            } else {
+                s.to_owned()
+            }
+        };
         template
             .replace("{client_name}", &esc(self.client_name))
             .replace("{client}", self.client)
@@ -108,8 +114,12 @@ pub enum BlueprintError {
 
 impl Blueprint {
     pub fn parse(name: &str, text: &str) -> Result<Self, BlueprintError> {
-        let invalid = |message: String| BlueprintError::Invalid { file: name.to_owned(), message };
-        let mut bp: Blueprint = toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
+        let invalid = |message: String| BlueprintError::Invalid {
+            file: name.to_owned(),
+            message,
+        };
+        let mut bp: Blueprint =
+            toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
         bp.name = name.to_owned();
         if bp.image.trim().is_empty() {
             return Err(invalid("image is empty".into()));
@@ -120,12 +130,18 @@ impl Blueprint {
         if !bp.data_mount.starts_with('/') {
             return Err(invalid("data_mount must be an absolute path".into()));
         }
-        if bp.backup_consistency == Consistency::Exec && bp.backup_exec.as_ref().is_none_or(|c| c.is_empty()) {
-            return Err(invalid("backup_consistency = \"exec\" needs backup_exec".into()));
+        if bp.backup_consistency == Consistency::Exec
+            && bp.backup_exec.as_ref().is_none_or(|c| c.is_empty())
+        {
+            return Err(invalid(
+                "backup_consistency = \"exec\" needs backup_exec".into(),
+            ));
         }
         for file in bp.seed.keys() {
             if file.contains('/') || file.starts_with('.') {
-                return Err(invalid(format!("seed file {file:?} must be a plain file name")));
+                return Err(invalid(format!(
+                    "seed file {file:?} must be a plain file name"
+                )));
             }
         }
         Ok(bp)
@@ -138,14 +154,19 @@ pub struct Blueprints(BTreeMap<String, Blueprint>);
 
 impl Blueprints {
     pub fn load_dir(dir: &Path) -> Result<Self, BlueprintError> {
-        let io = |source| BlueprintError::Io { dir: dir.display().to_string(), source };
+        let io = |source| BlueprintError::Io {
+            dir: dir.display().to_string(),
+            source,
+        };
         let mut map = BTreeMap::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
             if path.extension().and_then(|e| e.to_str()) != Some("toml") {
                 continue;
             }
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+                continue;
+            };
             let text = std::fs::read_to_string(&path).map_err(io)?;
             map.insert(name.clone(), Blueprint::parse(&name, &text)?);
         }
@@ -171,7 +192,10 @@ impl Blueprints {
 
     /// The blueprint new clients get when none is named.
     pub fn default_name(&self) -> Option<&str> {
-        ["open-webui", "static-site"].into_iter().find(|n| self.0.contains_key(*n)).or_else(|| self.names().next())
+        ["open-webui", "static-site"]
+            .into_iter()
+            .find(|n| self.0.contains_key(*n))
+            .or_else(|| self.names().next())
     }
 }
 
@@ -181,26 +205,48 @@ mod tests {
 
     #[test]
     fn shipped_blueprints_parse() {
-        let all = Blueprints::load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))).unwrap();
+        let all =
+            Blueprints::load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")))
+                .unwrap();
         let webui = all.get("open-webui").unwrap();
         assert_eq!(webui.internal_port, 8080);
         assert_eq!(webui.data_mount, "/app/backend/data");
         assert_eq!(webui.env["ENABLE_SIGNUP"], "false");
         assert!(webui.secrets.contains_key("WEBUI_SECRET_KEY"));
-        assert_eq!(all.get("static-site").unwrap().build, Some(BuildKind::Busybox));
+        assert_eq!(
+            all.get("static-site").unwrap().build,
+            Some(BuildKind::Busybox)
+        );
     }
 
     #[test]
     fn placeholders_escape_html_only_when_asked() {
-        let p = Placeholders { client: "acme", client_name: "<b>A&B</b>", instance: "main", domain: "a.example.com", port: 8001 };
-        assert_eq!(p.fill("{client_name}@{domain}:{port}", false), "<b>A&B</b>@a.example.com:8001");
+        let p = Placeholders {
+            client: "acme",
+            client_name: "<b>A&B</b>",
+            instance: "main",
+            domain: "a.example.com",
+            port: 8001,
+        };
+        assert_eq!(
+            p.fill("{client_name}@{domain}:{port}", false),
+            "<b>A&B</b>@a.example.com:8001"
+        );
         assert_eq!(p.fill("{client_name}", true), "&lt;b&gt;A&amp;B&lt;/b&gt;");
     }
 
     #[test]
     fn rejects_bad_blueprints() {
-        assert!(Blueprint::parse("x", "image = \"a\"\ninternal_port = 0\ndata_mount = \"/d\"").is_err());
-        assert!(Blueprint::parse("x", "image = \"a\"\ninternal_port = 80\ndata_mount = \"d\"").is_err());
-        assert!(Blueprint::parse("x", "image = \"a\"\ninternal_port = 80\ndata_mount = \"/d\"\nbogus = 1").is_err());
+        assert!(
+            Blueprint::parse("x", "image = \"a\"\ninternal_port = 0\ndata_mount = \"/d\"").is_err()
+        );
+        assert!(
+            Blueprint::parse("x", "image = \"a\"\ninternal_port = 80\ndata_mount = \"d\"").is_err()
+        );
+        assert!(Blueprint::parse(
+            "x",
+            "image = \"a\"\ninternal_port = 80\ndata_mount = \"/d\"\nbogus = 1"
+        )
+        .is_err());
     }
 }

@@ -99,8 +99,14 @@ impl PortRange {
 impl std::str::FromStr for PortRange {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (a, b) = s.split_once('-').ok_or_else(|| format!("{s:?} is not a range like 8001-8999"))?;
-        let parse = |p: &str| p.trim().parse::<u16>().map_err(|_| format!("{p:?} is not a port"));
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("{s:?} is not a range like 8001-8999"))?;
+        let parse = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{p:?} is not a port"))
+        };
         let (first, last) = (parse(a)?, parse(b)?);
         if first == 0 || first > last {
             return Err(format!("{s:?} is empty or starts at 0"));
@@ -111,7 +117,9 @@ impl std::str::FromStr for PortRange {
 
 impl<'de> Deserialize<'de> for PortRange {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -135,7 +143,8 @@ mod humantime_serde_lite {
         }
         match Raw::deserialize(d)? {
             Raw::Secs(s) => Ok(Duration::from_secs(s)),
-            Raw::Text(t) => humantime::parse_duration(&t).map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}"))),
+            Raw::Text(t) => humantime::parse_duration(&t)
+                .map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}"))),
         }
     }
 }
@@ -147,7 +156,10 @@ impl Default for Config {
             data_dir: PathBuf::from("berth-data"),
             backup_dir: None,
             bind_address: IpAddr::from([127, 0, 0, 1]),
-            port_range: PortRange { first: 8001, last: 8999 },
+            port_range: PortRange {
+                first: 8001,
+                last: 8999,
+            },
             base_domain: "localhost".into(),
             blueprint_dir: None,
             reconcile_interval: Duration::from_secs(30),
@@ -217,13 +229,17 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 
 impl Config {
     /// Loads defaults, then the file (if given), then the environment.
-    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let mut table = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError(format!("{}: {}", path.display(), one_line(&e.to_string()))))?
+                text.parse::<toml::Table>().map_err(|e| {
+                    ConfigError(format!("{}: {}", path.display(), one_line(&e.to_string())))
+                })?
             }
             None => toml::Table::new(),
         };
@@ -247,12 +263,25 @@ impl Config {
         if let Err(e) = crate::domain::Hostname::parse(&self.base_domain) {
             return bad("base_domain", e.problem);
         }
-        let admin_ok = self.caddy.admin.starts_with("http://") && reqwest::Url::parse(&self.caddy.admin).is_ok();
+        let admin_ok = self.caddy.admin.starts_with("http://")
+            && reqwest::Url::parse(&self.caddy.admin).is_ok();
         if !admin_ok {
-            return bad("caddy.admin", format!("{:?} is not an http:// URL", self.caddy.admin));
+            return bad(
+                "caddy.admin",
+                format!("{:?} is not an http:// URL", self.caddy.admin),
+            );
         }
-        if self.caddy.tls && self.caddy.acme_email.as_deref().is_none_or(|e| crate::domain::Email::parse(e).is_err()) {
-            return bad("caddy.acme_email", "a valid email is required when caddy.tls = true".into());
+        if self.caddy.tls
+            && self
+                .caddy
+                .acme_email
+                .as_deref()
+                .is_none_or(|e| crate::domain::Email::parse(e).is_err())
+        {
+            return bad(
+                "caddy.acme_email",
+                "a valid email is required when caddy.tls = true".into(),
+            );
         }
         if self.caddy.http_port == 0 || (self.caddy.tls && self.caddy.https_port == 0) {
             return bad("caddy.http_port", "ports must be non-zero".into());
@@ -262,7 +291,11 @@ impl Config {
         }
         let prefix_ok = !self.docker.name_prefix.is_empty()
             && self.docker.name_prefix.len() <= 16
-            && self.docker.name_prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && self
+                .docker
+                .name_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !prefix_ok {
             return bad("docker.name_prefix", "must be 1-16 of a-z, 0-9, '-'".into());
         }
@@ -277,14 +310,19 @@ impl Config {
                 return bad(&format!("caddy.routes[{i}].host"), e.problem);
             }
             if route.upstream.is_some() == route.respond.is_some() {
-                return bad(&format!("caddy.routes[{i}]"), "needs exactly one of upstream or respond".into());
+                return bad(
+                    &format!("caddy.routes[{i}]"),
+                    "needs exactly one of upstream or respond".into(),
+                );
             }
         }
         Ok(())
     }
 
     pub fn backup_dir(&self) -> PathBuf {
-        self.backup_dir.clone().unwrap_or_else(|| self.data_dir.join("backups"))
+        self.backup_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -313,7 +351,8 @@ impl Config {
 
     /// The instance network's own /28, derived from its unique host port.
     pub fn instance_subnet(&self, host_port: u16) -> String {
-        let (base, _) = parse_pool(&self.docker.subnet_pool, self.port_range).expect("validated at load");
+        let (base, _) =
+            parse_pool(&self.docker.subnet_pool, self.port_range).expect("validated at load");
         let net = std::net::Ipv4Addr::from(base + u32::from(host_port) * 16);
         format!("{net}/28")
     }
@@ -338,9 +377,17 @@ impl Config {
 
 /// Parses "a.b.c.d/n" and checks it holds a /28 for every port of the range.
 fn parse_pool(pool: &str, range: PortRange) -> Result<(u32, u8), String> {
-    let (addr, prefix) = pool.split_once('/').ok_or_else(|| format!("{pool:?} is not an IPv4 CIDR like 10.208.0.0/12"))?;
-    let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
-    let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 28).ok_or_else(|| format!("/{prefix} is not a prefix length up to 28"))?;
+    let (addr, prefix) = pool
+        .split_once('/')
+        .ok_or_else(|| format!("{pool:?} is not an IPv4 CIDR like 10.208.0.0/12"))?;
+    let addr: std::net::Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= 28)
+        .ok_or_else(|| format!("/{prefix} is not a prefix length up to 28"))?;
     let size = 1u64 << (32 - prefix);
     let base = u32::from(addr);
     if u64::from(base) % size != 0 {
@@ -348,7 +395,11 @@ fn parse_pool(pool: &str, range: PortRange) -> Result<(u32, u8), String> {
     }
     let needed = (u64::from(range.last) + 1) * 16;
     if needed > size {
-        return Err(format!("{pool} is too small for ports up to {} (needs /{} or larger)", range.last, 32 - needed.next_power_of_two().trailing_zeros()));
+        return Err(format!(
+            "{pool} is too small for ports up to {} (needs /{} or larger)",
+            range.last,
+            32 - needed.next_power_of_two().trailing_zeros()
+        ));
     }
     Ok((base, prefix))
 }
@@ -376,7 +427,9 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
             table.insert(key.to_owned(), value);
         }
         Some((head, rest)) => {
-            let entry = table.entry(head).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table
+                .entry(head)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             if let toml::Value::Table(inner) = entry {
                 set_dotted(inner, rest, value);
             }
@@ -408,8 +461,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text).unwrap();
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::load(Some(&path), |k| env.iter().find(|(e, _)| e == k).map(|(_, v)| v.clone()))
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(Some(&path), |k| {
+            env.iter().find(|(e, _)| e == k).map(|(_, v)| v.clone())
+        })
     }
 
     #[test]
@@ -420,7 +478,11 @@ mod tests {
 
     #[test]
     fn env_overrides_file() {
-        let c = load("port_range = \"9000-9010\"\n[caddy]\nhttp_port = 81\n", &[("BERTH_CADDY_HTTP_PORT", "8089")]).unwrap();
+        let c = load(
+            "port_range = \"9000-9010\"\n[caddy]\nhttp_port = 81\n",
+            &[("BERTH_CADDY_HTTP_PORT", "8089")],
+        )
+        .unwrap();
         assert_eq!(c.caddy.http_port, 8089);
         assert_eq!(c.port_range.len(), 11);
     }
@@ -431,14 +493,19 @@ mod tests {
         assert_eq!(c.instance_subnet(8001), "10.209.244.16/28");
         assert_ne!(c.instance_subnet(8001), c.instance_subnet(8002));
         assert_eq!(c.instance_subnet(65535), "10.223.255.240/28");
-        assert!(load("[docker]\nsubnet_pool = \"10.0.0.0/24\"", &[]).unwrap_err().to_string().contains("subnet_pool"));
+        assert!(load("[docker]\nsubnet_pool = \"10.0.0.0/24\"", &[])
+            .unwrap_err()
+            .to_string()
+            .contains("subnet_pool"));
     }
 
     #[test]
     fn errors_name_the_key() {
         let e = load("port_range = \"9-1\"", &[]).unwrap_err().to_string();
         assert!(e.contains("port_range"), "{e}");
-        let e = load("[caddy]\nhttp_port = \"x\"", &[]).unwrap_err().to_string();
+        let e = load("[caddy]\nhttp_port = \"x\"", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("http_port"), "{e}");
         let e = load("nonsense = 1", &[]).unwrap_err().to_string();
         assert!(e.contains("nonsense"), "{e}");

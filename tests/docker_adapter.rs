@@ -201,7 +201,10 @@ async fn container_lifecycle_limits_health_and_isolation() {
     cleanup.network(&net_b);
     docker.ensure_network(&net_a, 1, None).await.unwrap();
     docker.ensure_network(&net_a, 1, None).await.unwrap(); // idempotent
-    docker.ensure_network(&net_b, 2, Some("10.223.255.240/28")).await.unwrap();
+    docker
+        .ensure_network(&net_b, 2, Some("10.223.255.240/28"))
+        .await
+        .unwrap();
     let mut expected = vec![net_a.clone(), net_b.clone()];
     expected.sort();
     assert_eq!(docker.list_managed_networks().await.unwrap(), expected);

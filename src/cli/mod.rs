@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "Multi-client hosting on one server: clients, plans, containers, routes")]
+#[command(
+    name = "berth",
+    version,
+    about = "Multi-client hosting on one server: clients, plans, containers, routes"
+)]
 pub struct Cli {
     /// Configuration file (TOML). Without one, built-in defaults and BERTH_* variables apply.
     #[arg(long, short, global = true, env = "BERTH_CONFIG")]
@@ -53,9 +57,13 @@ pub enum ConfigCmd {
 #[derive(Subcommand)]
 pub enum TokenCmd {
     /// Create an API token; it is printed once and only its hash is stored.
-    Create { name: String },
+    Create {
+        name: String,
+    },
     List,
-    Revoke { name: String },
+    Revoke {
+        name: String,
+    },
 }
 
 #[derive(Args)]
@@ -90,7 +98,9 @@ pub enum PlanCmd {
         #[command(flatten)]
         args: PlanArgs,
     },
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,7 +120,9 @@ pub enum ClientCmd {
         notes: String,
     },
     List,
-    Show { slug: String },
+    Show {
+        slug: String,
+    },
     Edit {
         slug: String,
         #[arg(long)]
@@ -122,8 +134,12 @@ pub enum ClientCmd {
         #[arg(long)]
         notes: Option<String>,
     },
-    Suspend { slug: String },
-    Resume { slug: String },
+    Suspend {
+        slug: String,
+    },
+    Resume {
+        slug: String,
+    },
     /// Delete the client with its containers, data and backups. Needs the slug typed back.
     Delete {
         slug: String,
@@ -144,11 +160,21 @@ pub enum InstanceCmd {
         #[arg(long)]
         domain: Option<String>,
     },
-    List { slug: Option<String> },
-    Show { id: i64 },
-    Start { id: i64 },
-    Stop { id: i64 },
-    Restart { id: i64 },
+    List {
+        slug: Option<String>,
+    },
+    Show {
+        id: i64,
+    },
+    Start {
+        id: i64,
+    },
+    Stop {
+        id: i64,
+    },
+    Restart {
+        id: i64,
+    },
     /// Remove the instance with its container and data. Needs "<slug>/<name>" typed back.
     Remove {
         id: i64,

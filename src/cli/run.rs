@@ -2,12 +2,15 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::{output, ClientCmd, Cli, Command, ConfigCmd, InstanceCmd, PlanArgs, PlanCmd, TokenCmd};
+use super::{output, Cli, ClientCmd, Command, ConfigCmd, InstanceCmd, PlanArgs, PlanCmd, TokenCmd};
 use crate::audit::Actor;
 use crate::blueprint::Blueprints;
 use crate::config::Config;
 use crate::domain::{size::SizeInput, ClientStatus};
-use crate::ops::{ClientEdit, InstanceAction, NewClientInput, NewInstanceInput, Ops, OpsError, PlanEdit, PlanInput};
+use crate::ops::{
+    ClientEdit, InstanceAction, NewClientInput, NewInstanceInput, Ops, OpsError, PlanEdit,
+    PlanInput,
+};
 use crate::store::{InstanceRow, Store};
 
 /// A failure already explained to the user, with its exit code.
@@ -18,20 +21,29 @@ pub struct Failure {
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Self {
-        Self { code: 2, message: message.into() }
+        Self {
+            code: 2,
+            message: message.into(),
+        }
     }
 }
 
 impl From<OpsError> for Failure {
     fn from(e: OpsError) -> Self {
-        Self { code: 1, message: e.to_string() }
+        Self {
+            code: 1,
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         // One line: the outermost context and its causes.
-        Self { code: 1, message: format!("{e:#}") }
+        Self {
+            code: 1,
+            message: format!("{e:#}"),
+        }
     }
 }
 
@@ -48,19 +60,27 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn init_tracing(daemon: bool) {
     let default = if daemon { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn load_config(cli: &Cli) -> Result<Config, Failure> {
-    Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()).map_err(|e| Failure::usage(e.to_string()))
+    Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())
+        .map_err(|e| Failure::usage(e.to_string()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure { code: 1, message: format!("starting runtime: {e}") })
+        .map_err(|e| Failure {
+            code: 1,
+            message: format!("starting runtime: {e}"),
+        })
 }
 
 fn dispatch(cli: Cli) -> Result<(), Failure> {
@@ -92,9 +112,18 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 }
 
 fn open_ops(config: Config) -> Result<Ops, Failure> {
-    let store = Store::open(&config.db_path()).map_err(|e| Failure { code: 1, message: format!("opening {}: {e}", config.db_path().display()) })?;
-    let blueprints = Blueprints::load_dir(&config.blueprint_dir()).map_err(|e| Failure::usage(e.to_string()))?;
-    Ok(Ops::new(store, Arc::new(config), Arc::new(blueprints), Arc::default()))
+    let store = Store::open(&config.db_path()).map_err(|e| Failure {
+        code: 1,
+        message: format!("opening {}: {e}", config.db_path().display()),
+    })?;
+    let blueprints =
+        Blueprints::load_dir(&config.blueprint_dir()).map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(Ops::new(
+        store,
+        Arc::new(config),
+        Arc::new(blueprints),
+        Arc::default(),
+    ))
 }
 
 fn plan_edit(args: PlanArgs, rename: Option<String>) -> PlanEdit {
@@ -123,14 +152,28 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             } else {
                 output::table(
                     &["name", "created", "last used"],
-                    tokens.into_iter().map(|t| vec![t.name, t.created_at, t.last_used_at.unwrap_or_else(|| "never".into())]).collect(),
+                    tokens
+                        .into_iter()
+                        .map(|t| {
+                            vec![
+                                t.name,
+                                t.created_at,
+                                t.last_used_at.unwrap_or_else(|| "never".into()),
+                            ]
+                        })
+                        .collect(),
                 );
             }
         }
         Command::Token(TokenCmd::Revoke { name }) => ops.revoke_token(&actor, &name).await?,
         Command::Plan(PlanCmd::Create { name, args }) => {
-            let cpus = args.cpus.ok_or_else(|| Failure::usage("--cpus is required"))?;
-            let memory = args.memory.clone().ok_or_else(|| Failure::usage("--memory is required"))?;
+            let cpus = args
+                .cpus
+                .ok_or_else(|| Failure::usage("--cpus is required"))?;
+            let memory = args
+                .memory
+                .clone()
+                .ok_or_else(|| Failure::usage("--memory is required"))?;
             let input = PlanInput {
                 name,
                 cpus,
@@ -156,7 +199,9 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                                 p.cpus.to_string(),
                                 output::size(p.memory),
                                 p.storage.map(output::size).unwrap_or_else(|| "-".into()),
-                                p.max_instances.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+                                p.max_instances
+                                    .map(|m| m.to_string())
+                                    .unwrap_or_else(|| "-".into()),
                                 p.instances.to_string(),
                             ]
                         })
@@ -164,10 +209,32 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                 );
             }
         }
-        Command::Plan(PlanCmd::Edit { name, rename, args }) => output::json(&ops.edit_plan(&actor, &name, plan_edit(args, rename)).await?),
+        Command::Plan(PlanCmd::Edit { name, rename, args }) => output::json(
+            &ops.edit_plan(&actor, &name, plan_edit(args, rename))
+                .await?,
+        ),
         Command::Plan(PlanCmd::Delete { name }) => ops.delete_plan(&actor, &name).await?,
-        Command::Client(ClientCmd::Create { name, email, plan, blueprint, domain, notes }) => {
-            let view = ops.create_client(&actor, NewClientInput { name, email, plan, notes, blueprint, domain }).await?;
+        Command::Client(ClientCmd::Create {
+            name,
+            email,
+            plan,
+            blueprint,
+            domain,
+            notes,
+        }) => {
+            let view = ops
+                .create_client(
+                    &actor,
+                    NewClientInput {
+                        name,
+                        email,
+                        plan,
+                        notes,
+                        blueprint,
+                        domain,
+                    },
+                )
+                .await?;
             output::json(&view);
         }
         Command::Client(ClientCmd::List) => {
@@ -177,16 +244,50 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             } else {
                 output::table(
                     &["slug", "name", "plan", "instances", "status", "created"],
-                    clients.into_iter().map(|c| vec![c.slug, c.name, c.plan, c.instances.to_string(), c.status, c.created_at]).collect(),
+                    clients
+                        .into_iter()
+                        .map(|c| {
+                            vec![
+                                c.slug,
+                                c.name,
+                                c.plan,
+                                c.instances.to_string(),
+                                c.status,
+                                c.created_at,
+                            ]
+                        })
+                        .collect(),
                 );
             }
         }
         Command::Client(ClientCmd::Show { slug }) => output::json(&ops.get_client(&slug).await?),
-        Command::Client(ClientCmd::Edit { slug, name, email, plan, notes }) => {
-            output::json(&ops.edit_client(&actor, &slug, ClientEdit { name, email, plan, notes }).await?)
-        }
-        Command::Client(ClientCmd::Suspend { slug }) => output::json(&ops.set_client_status(&actor, &slug, ClientStatus::Suspended).await?),
-        Command::Client(ClientCmd::Resume { slug }) => output::json(&ops.set_client_status(&actor, &slug, ClientStatus::Active).await?),
+        Command::Client(ClientCmd::Edit {
+            slug,
+            name,
+            email,
+            plan,
+            notes,
+        }) => output::json(
+            &ops.edit_client(
+                &actor,
+                &slug,
+                ClientEdit {
+                    name,
+                    email,
+                    plan,
+                    notes,
+                },
+            )
+            .await?,
+        ),
+        Command::Client(ClientCmd::Suspend { slug }) => output::json(
+            &ops.set_client_status(&actor, &slug, ClientStatus::Suspended)
+                .await?,
+        ),
+        Command::Client(ClientCmd::Resume { slug }) => output::json(
+            &ops.set_client_status(&actor, &slug, ClientStatus::Active)
+                .await?,
+        ),
         Command::Client(ClientCmd::Delete { slug, confirm }) => {
             let confirm = match confirm {
                 Some(c) => c,
@@ -194,21 +295,56 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             };
             output::json(&ops.delete_client(&actor, &slug, &confirm).await?);
         }
-        Command::Instance(InstanceCmd::Add { slug, name, blueprint, domain }) => {
-            output::json(&ops.add_instance(&actor, &slug, NewInstanceInput { name: Some(name), blueprint, domain }).await?)
-        }
+        Command::Instance(InstanceCmd::Add {
+            slug,
+            name,
+            blueprint,
+            domain,
+        }) => output::json(
+            &ops.add_instance(
+                &actor,
+                &slug,
+                NewInstanceInput {
+                    name: Some(name),
+                    blueprint,
+                    domain,
+                },
+            )
+            .await?,
+        ),
         Command::Instance(InstanceCmd::List { slug }) => {
             let list = ops.list_instances(slug.as_deref()).await?;
             if as_json {
                 output::json(&list);
             } else {
-                output::table(&["id", "client", "name", "blueprint", "port", "domains", "phase", "message"], list.into_iter().map(instance_cells).collect());
+                output::table(
+                    &[
+                        "id",
+                        "client",
+                        "name",
+                        "blueprint",
+                        "port",
+                        "domains",
+                        "phase",
+                        "message",
+                    ],
+                    list.into_iter().map(instance_cells).collect(),
+                );
             }
         }
         Command::Instance(InstanceCmd::Show { id }) => output::json(&ops.get_instance(id).await?),
-        Command::Instance(InstanceCmd::Start { id }) => output::json(&ops.instance_action(&actor, id, InstanceAction::Start).await?),
-        Command::Instance(InstanceCmd::Stop { id }) => output::json(&ops.instance_action(&actor, id, InstanceAction::Stop).await?),
-        Command::Instance(InstanceCmd::Restart { id }) => output::json(&ops.instance_action(&actor, id, InstanceAction::Restart).await?),
+        Command::Instance(InstanceCmd::Start { id }) => output::json(
+            &ops.instance_action(&actor, id, InstanceAction::Start)
+                .await?,
+        ),
+        Command::Instance(InstanceCmd::Stop { id }) => output::json(
+            &ops.instance_action(&actor, id, InstanceAction::Stop)
+                .await?,
+        ),
+        Command::Instance(InstanceCmd::Restart { id }) => output::json(
+            &ops.instance_action(&actor, id, InstanceAction::Restart)
+                .await?,
+        ),
         Command::Instance(InstanceCmd::Remove { id, confirm }) => {
             let confirm = match confirm {
                 Some(c) => c,
@@ -216,19 +352,33 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             };
             output::json(&ops.remove_instance(&actor, id, &confirm).await?);
         }
-        Command::Serve | Command::Doctor | Command::Config(_) => unreachable!("handled before opening the store"),
+        Command::Serve | Command::Doctor | Command::Config(_) => {
+            unreachable!("handled before opening the store")
+        }
     }
     Ok(())
 }
 
 fn instance_cells(i: InstanceRow) -> Vec<String> {
-    vec![i.id.to_string(), i.client_slug, i.name, i.blueprint, i.host_port.to_string(), i.domains.join(","), i.phase, i.message]
+    vec![
+        i.id.to_string(),
+        i.client_slug,
+        i.name,
+        i.blueprint,
+        i.host_port.to_string(),
+        i.domains.join(","),
+        i.phase,
+        i.message,
+    ]
 }
 
 fn ask(prompt: &str) -> Result<String, Failure> {
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::usage(format!("reading confirmation: {e}")))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::usage(format!("reading confirmation: {e}")))?;
     Ok(line.trim().to_owned())
 }

@@ -32,7 +32,12 @@ impl Docker {
     /// A same-named network that is not ours is a
     /// [`DockerError::Conflict`]: attaching a tenant to a foreign network
     /// could break its isolation.
-    pub async fn ensure_network(&self, name: &str, instance_id: i64, subnet: Option<&str>) -> Result<(), DockerError> {
+    pub async fn ensure_network(
+        &self,
+        name: &str,
+        instance_id: i64,
+        subnet: Option<&str>,
+    ) -> Result<(), DockerError> {
         match self
             .inner
             .inspect_network(name, None::<InspectNetworkOptions>)
@@ -66,7 +71,10 @@ impl Docker {
                 (labels::INSTANCE.to_string(), instance_id.to_string()),
             ])),
             ipam: subnet.map(|subnet| Ipam {
-                config: Some(vec![IpamConfig { subnet: Some(subnet.to_string()), ..Default::default() }]),
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_string()),
+                    ..Default::default()
+                }]),
                 ..Default::default()
             }),
             ..Default::default()

@@ -40,7 +40,10 @@ impl Email {
     pub fn parse(value: &str) -> Result<Self, DomainError> {
         let v = value.trim();
         let err = || DomainError::new("email", format!("{value:?} is not an email address"));
-        if v.len() > 254 || v.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c)) {
+        if v.len() > 254
+            || v.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
+        {
             return Err(err());
         }
         let (local, host) = v.split_once('@').ok_or_else(err)?;
@@ -91,7 +94,10 @@ impl ClientStatus {
         match value {
             "active" => Ok(Self::Active),
             "suspended" => Ok(Self::Suspended),
-            _ => Err(DomainError::new("status", format!("{value:?} is not active or suspended"))),
+            _ => Err(DomainError::new(
+                "status",
+                format!("{value:?} is not active or suspended"),
+            )),
         }
     }
 }
@@ -120,7 +126,17 @@ mod tests {
     #[test]
     fn emails() {
         assert!(Email::parse("ops@acme.example").is_ok());
-        for bad in ["", "acme", "a@", "@b.com", "a b@c.com", "a@b", "a@@b.com", "<a@b.com>", "a@b.com;rm"] {
+        for bad in [
+            "",
+            "acme",
+            "a@",
+            "@b.com",
+            "a b@c.com",
+            "a@b",
+            "a@@b.com",
+            "<a@b.com>",
+            "a@b.com;rm",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -28,14 +28,19 @@ impl Hostname {
         for label in &labels {
             let valid = !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-');
             if !valid {
                 return err("is not a valid host name (letters, digits and '-' between dots)");
             }
         }
-        if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+        if labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        {
             return err("looks like an IP address; use a host name");
         }
         Ok(Self(lower))
@@ -58,14 +63,20 @@ mod tests {
 
     #[test]
     fn accepts_and_normalises() {
-        assert_eq!(Hostname::parse("Acme.Example.COM.").unwrap().as_str(), "acme.example.com");
+        assert_eq!(
+            Hostname::parse("Acme.Example.COM.").unwrap().as_str(),
+            "acme.example.com"
+        );
         assert!(Hostname::parse("a-1.b.localhost").is_ok());
         assert!(Hostname::parse("localhost").is_ok());
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "acme", "a..b", "-a.com", "a_b.com", "1.2.3.4", "a b.com", "ü.com", "a.com/x", "<b>.com"] {
+        for bad in [
+            "", "acme", "a..b", "-a.com", "a_b.com", "1.2.3.4", "a b.com", "ü.com", "a.com/x",
+            "<b>.com",
+        ] {
             assert!(Hostname::parse(bad).is_err(), "{bad:?}");
         }
         assert!(Hostname::parse(&format!("{}.com", "a".repeat(64))).is_err());

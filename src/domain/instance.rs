@@ -13,13 +13,18 @@ impl InstanceName {
     pub fn parse(value: &str) -> Result<Self, DomainError> {
         let ok = !value.is_empty()
             && value.len() <= 20
-            && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !value.starts_with('-')
             && !value.ends_with('-');
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(DomainError::new("instance", format!("{value:?} is not an instance name (1-20 of a-z, 0-9, '-')")))
+            Err(DomainError::new(
+                "instance",
+                format!("{value:?} is not an instance name (1-20 of a-z, 0-9, '-')"),
+            ))
         }
     }
 
@@ -54,7 +59,10 @@ impl DesiredState {
         match value {
             "running" => Ok(Self::Running),
             "stopped" => Ok(Self::Stopped),
-            _ => Err(DomainError::new("desired_state", format!("{value:?} is not running or stopped"))),
+            _ => Err(DomainError::new(
+                "desired_state",
+                format!("{value:?} is not running or stopped"),
+            )),
         }
     }
 }

@@ -26,17 +26,33 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
-        Self { field, problem: problem.into() }
+        Self {
+            field,
+            problem: problem.into(),
+        }
     }
 }
 
 /// Rejects control characters and over-long input shared by every free-text field.
-pub(crate) fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), DomainError> {
+pub(crate) fn check_text(
+    field: &'static str,
+    value: &str,
+    max_chars: usize,
+) -> Result<(), DomainError> {
     if value.chars().count() > max_chars {
-        return Err(DomainError::new(field, format!("must be at most {max_chars} characters")));
+        return Err(DomainError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(DomainError::new(field, "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(DomainError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }

@@ -14,11 +14,15 @@ impl PlanName {
         let v = value.trim();
         let ok = !v.is_empty()
             && v.len() <= 40
-            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
         if ok {
             Ok(Self(v.to_owned()))
         } else {
-            Err(DomainError::new("name", format!("{value:?} is not a plan name (1-40 of A-Z, a-z, 0-9, '-', '_', '.')")))
+            Err(DomainError::new(
+                "name",
+                format!("{value:?} is not a plan name (1-40 of A-Z, a-z, 0-9, '-', '_', '.')"),
+            ))
         }
     }
 
@@ -45,22 +49,42 @@ impl Limits {
     /// Docker refuses less than 6 MiB; nothing useful runs in less than 16.
     pub const MIN_MEMORY: u64 = 16 << 20;
 
-    pub fn new(cpus: f64, memory: ByteSize, memory_reservation: Option<ByteSize>) -> Result<Self, DomainError> {
-        if !cpus.is_finite() || cpus < 0.01 || cpus > 512.0 {
-            return Err(DomainError::new("cpus", format!("{cpus} is out of range (0.01 to 512)")));
+    pub fn new(
+        cpus: f64,
+        memory: ByteSize,
+        memory_reservation: Option<ByteSize>,
+    ) -> Result<Self, DomainError> {
+        if !cpus.is_finite() || !(0.01..=512.0).contains(&cpus) {
+            return Err(DomainError::new(
+                "cpus",
+                format!("{cpus} is out of range (0.01 to 512)"),
+            ));
         }
         if memory.0 < Self::MIN_MEMORY {
-            return Err(DomainError::new("memory", format!("{memory} is below the minimum of 16 MiB")));
+            return Err(DomainError::new(
+                "memory",
+                format!("{memory} is below the minimum of 16 MiB"),
+            ));
         }
         if memory.0 > 1 << 42 {
-            return Err(DomainError::new("memory", format!("{memory} is more than 4 TiB")));
+            return Err(DomainError::new(
+                "memory",
+                format!("{memory} is more than 4 TiB"),
+            ));
         }
         if let Some(r) = memory_reservation {
             if r.0 > memory.0 {
-                return Err(DomainError::new("memory_reservation", format!("{r} is above the memory limit {memory}")));
+                return Err(DomainError::new(
+                    "memory_reservation",
+                    format!("{r} is above the memory limit {memory}"),
+                ));
             }
         }
-        Ok(Self { cpus, memory, memory_reservation })
+        Ok(Self {
+            cpus,
+            memory,
+            memory_reservation,
+        })
     }
 
     pub fn nano_cpus(&self) -> i64 {
@@ -78,7 +102,12 @@ pub struct PlanSpec {
 }
 
 impl PlanSpec {
-    pub fn new(name: PlanName, limits: Limits, storage: Option<ByteSize>, max_instances: Option<u32>) -> Result<Self, DomainError> {
+    pub fn new(
+        name: PlanName,
+        limits: Limits,
+        storage: Option<ByteSize>,
+        max_instances: Option<u32>,
+    ) -> Result<Self, DomainError> {
         if let Some(s) = storage {
             if s.0 < 1 << 20 {
                 return Err(DomainError::new("storage", format!("{s} is below 1 MiB")));
@@ -87,7 +116,12 @@ impl PlanSpec {
         if max_instances == Some(0) {
             return Err(DomainError::new("max_instances", "must be at least 1"));
         }
-        Ok(Self { name, limits, storage, max_instances })
+        Ok(Self {
+            name,
+            limits,
+            storage,
+            max_instances,
+        })
     }
 }
 
@@ -103,7 +137,10 @@ mod tests {
         assert!(Limits::new(f64::NAN, mib(256), None).is_err());
         assert!(Limits::new(1.0, mib(1), None).is_err());
         assert!(Limits::new(1.0, mib(256), Some(mib(512))).is_err());
-        assert_eq!(Limits::new(0.5, mib(256), None).unwrap().nano_cpus(), 500_000_000);
+        assert_eq!(
+            Limits::new(0.5, mib(256), None).unwrap().nano_cpus(),
+            500_000_000
+        );
     }
 
     #[test]

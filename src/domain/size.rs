@@ -13,7 +13,10 @@ pub struct ByteSize(pub u64);
 pub fn parse_size(field: &'static str, value: &str) -> Result<ByteSize, DomainError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(DomainError::new(field, "is empty; give a size like 512MiB or 2GiB"));
+        return Err(DomainError::new(
+            field,
+            "is empty; give a size like 512MiB or 2GiB",
+        ));
     }
     if let Ok(n) = trimmed.parse::<u64>() {
         return Ok(ByteSize(n));
@@ -21,7 +24,12 @@ pub fn parse_size(field: &'static str, value: &str) -> Result<ByteSize, DomainEr
     trimmed
         .parse::<bytesize::ByteSize>()
         .map(|b| ByteSize(b.as_u64()))
-        .map_err(|_| DomainError::new(field, format!("{value:?} is not a size; use e.g. 512MiB or 2GiB")))
+        .map_err(|_| {
+            DomainError::new(
+                field,
+                format!("{value:?} is not a size; use e.g. 512MiB or 2GiB"),
+            )
+        })
 }
 
 impl fmt::Display for ByteSize {
@@ -49,7 +57,9 @@ impl SizeInput {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        SizeInput::deserialize(d)?.parse("size").map_err(serde::de::Error::custom)
+        SizeInput::deserialize(d)?
+            .parse("size")
+            .map_err(serde::de::Error::custom)
     }
 }
 

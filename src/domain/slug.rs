@@ -19,14 +19,19 @@ impl Slug {
     pub fn parse(value: &str) -> Result<Self, DomainError> {
         let ok = !value.is_empty()
             && value.len() <= Self::MAX_LEN + 8
-            && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !value.starts_with('-')
             && !value.ends_with('-')
             && !value.contains("--");
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(DomainError::new("slug", format!("{value:?} is not a slug (a-z, 0-9 and single '-')")))
+            Err(DomainError::new(
+                "slug",
+                format!("{value:?} is not a slug (a-z, 0-9 and single '-')"),
+            ))
         }
     }
 
@@ -94,8 +99,14 @@ mod tests {
     #[test]
     fn derives_readable_slugs() {
         assert_eq!(Slug::derive("Acme Corp.").as_str(), "acme-corp");
-        assert_eq!(Slug::derive("  --Müller & Söhne--  ").as_str(), "muller-sohne");
-        assert_eq!(Slug::derive("<script>alert(1)</script>").as_str(), "script-alert-1-script");
+        assert_eq!(
+            Slug::derive("  --Müller & Söhne--  ").as_str(),
+            "muller-sohne"
+        );
+        assert_eq!(
+            Slug::derive("<script>alert(1)</script>").as_str(),
+            "script-alert-1-script"
+        );
         assert_eq!(Slug::derive("日本").as_str(), "client");
         assert_eq!(Slug::derive("").as_str(), "client");
         assert_eq!(Slug::derive("a;rm -rf /").as_str(), "a-rm-rf");

@@ -50,13 +50,21 @@ impl ClientEdit {
 
 impl Ops {
     /// Creates a client and its first instance in one transaction.
-    pub async fn create_client(&self, actor: &Actor, input: NewClientInput) -> Result<ClientView, OpsError> {
+    pub async fn create_client(
+        &self,
+        actor: &Actor,
+        input: NewClientInput,
+    ) -> Result<ClientView, OpsError> {
         let name = DisplayName::parse(&input.name)?;
         let email = Email::parse(&input.email)?;
         let plan_name = PlanName::parse(&input.plan)?;
         let notes = Notes::parse(&input.notes)?;
-        let first = NewInstanceInput { name: None, blueprint: input.blueprint.clone(), domain: input.domain.clone() }
-            .parse(&self.blueprints, true)?;
+        let first = NewInstanceInput {
+            name: None,
+            blueprint: input.blueprint.clone(),
+            domain: input.domain.clone(),
+        }
+        .parse(&self.blueprints, true)?;
         let (ops, actor) = (self.clone(), actor.clone());
         let view = self
             .store
@@ -98,7 +106,10 @@ impl Ops {
             .store
             .call(move |conn| {
                 let client = clients::get(conn, &slug)?;
-                let instances = instances::list_for_client(conn, client.id)?.into_iter().filter(|i| i.desired != "absent").collect();
+                let instances = instances::list_for_client(conn, client.id)?
+                    .into_iter()
+                    .filter(|i| i.desired != "absent")
+                    .collect();
                 Ok(ClientView { client, instances })
             })
             .await?)
@@ -106,7 +117,12 @@ impl Ops {
 
     /// Changes name, email, plan or notes. A plan change recreates the
     /// client's containers with the new limits (data kept).
-    pub async fn edit_client(&self, actor: &Actor, slug: &str, edit: ClientEdit) -> Result<ClientView, OpsError> {
+    pub async fn edit_client(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        edit: ClientEdit,
+    ) -> Result<ClientView, OpsError> {
         let update = edit.parse()?;
         let (slug, actor) = (slug.to_owned(), actor.clone());
         self.store
@@ -141,7 +157,12 @@ impl Ops {
 
     /// Suspend stops every instance and shows a "suspended" page on its
     /// domains; all data stays. Resume brings them back.
-    pub async fn set_client_status(&self, actor: &Actor, slug: &str, status: ClientStatus) -> Result<ClientView, OpsError> {
+    pub async fn set_client_status(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        status: ClientStatus,
+    ) -> Result<ClientView, OpsError> {
         let (slug_owned, actor) = (slug.to_owned(), actor.clone());
         self.store
             .call(move |conn| {
@@ -151,7 +172,14 @@ impl Ops {
                         ClientStatus::Active => "client.resume",
                         ClientStatus::Suspended => "client.suspend",
                     };
-                    audit::record(&tx, &actor, action, &slug_owned, Some(&slug_owned), json!({}))?;
+                    audit::record(
+                        &tx,
+                        &actor,
+                        action,
+                        &slug_owned,
+                        Some(&slug_owned),
+                        json!({}),
+                    )?;
                 }
                 tx.commit()?;
                 Ok(())
@@ -163,22 +191,38 @@ impl Ops {
 
     /// Deletes a client: containers, networks, routes, data and backups.
     /// `confirm` must repeat the slug.
-    pub async fn delete_client(&self, actor: &Actor, slug: &str, confirm: &str) -> Result<DeletionReport, OpsError> {
+    pub async fn delete_client(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        confirm: &str,
+    ) -> Result<DeletionReport, OpsError> {
         let view = self.get_client(slug).await?;
         if confirm != view.client.slug {
-            return Err(OpsError::Refused(format!("type the slug {:?} to confirm deleting this client and all its data", view.client.slug)));
+            return Err(OpsError::Refused(format!(
+                "type the slug {:?} to confirm deleting this client and all its data",
+                view.client.slug
+            )));
         }
-        let all = referenced(self.store.call({
-            let id = view.client.id;
-            move |conn| instances::list_for_client(conn, id)
-        }).await)?;
+        let all = referenced(
+            self.store
+                .call({
+                    let id = view.client.id;
+                    move |conn| instances::list_for_client(conn, id)
+                })
+                .await,
+        )?;
         self.delete_instances(actor, &view.client, all, true).await
     }
 }
 
 /// The derived slug, or the first free "-N" variant. A slug whose data
 /// directory still exists counts as taken, so leftovers are never adopted.
-fn free_slug(conn: &rusqlite::Connection, ops: &Ops, name: &DisplayName) -> Result<Slug, crate::store::StoreError> {
+fn free_slug(
+    conn: &rusqlite::Connection,
+    ops: &Ops,
+    name: &DisplayName,
+) -> Result<Slug, crate::store::StoreError> {
     let base = Slug::derive(name.as_str());
     let taken = |s: &Slug| -> Result<bool, crate::store::StoreError> {
         Ok(clients::slug_taken(conn, s)? || ops.config.instances_dir().join(s.as_str()).exists())
@@ -192,5 +236,7 @@ fn free_slug(conn: &rusqlite::Connection, ops: &Ops, name: &DisplayName) -> Resu
             return Ok(candidate);
         }
     }
-    Err(crate::store::StoreError::Conflict(format!("no free slug for {name}")))
+    Err(crate::store::StoreError::Conflict(format!(
+        "no free slug for {name}"
+    )))
 }

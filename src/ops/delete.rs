@@ -100,10 +100,11 @@ impl Ops {
         }
 
         let now = crate::store::now();
-        let report_path = self
-            .config
-            .reports_dir()
-            .join(format!("deleted-{}-{}.json", client.slug, now.replace(':', "")));
+        let report_path = self.config.reports_dir().join(format!(
+            "deleted-{}-{}.json",
+            client.slug,
+            now.replace(':', "")
+        ));
         let mut report = DeletionReport {
             client: client.slug.clone(),
             client_name: client.name.clone(),
@@ -114,20 +115,38 @@ impl Ops {
             deleted_by: actor.name.clone(),
             report_file: report_path.display().to_string(),
         };
-        write_report(&report_path, &report).await.map_err(|e| OpsError::Io(format!("writing deletion report: {e}")))?;
+        write_report(&report_path, &report)
+            .await
+            .map_err(|e| OpsError::Io(format!("writing deletion report: {e}")))?;
 
-        let (client_id, slug, actor, summary) = (client.id, client.slug.clone(), actor.clone(), serde_json::to_value(&report).unwrap_or_default());
+        let (client_id, slug, actor, summary) = (
+            client.id,
+            client.slug.clone(),
+            actor.clone(),
+            serde_json::to_value(&report).unwrap_or_default(),
+        );
         self.store
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 for id in &ids {
                     instances::delete(&tx, *id)?;
                 }
-                let action = if whole_client { "client.delete" } else { "instance.remove" };
+                let action = if whole_client {
+                    "client.delete"
+                } else {
+                    "instance.remove"
+                };
                 if whole_client {
                     clients::delete(&tx, client_id)?;
                 }
-                audit::record(&tx, &actor, action, &slug, Some(&slug), json!({ "report": summary }))?;
+                audit::record(
+                    &tx,
+                    &actor,
+                    action,
+                    &slug,
+                    Some(&slug),
+                    json!({ "report": summary }),
+                )?;
                 tx.commit()?;
                 Ok(())
             })
@@ -174,7 +193,8 @@ async fn remove_dir(dir: PathBuf) -> Result<(u64, u64), OpsError> {
             return Ok((0, 0));
         }
         let usage = dir_usage(&dir);
-        std::fs::remove_dir_all(&dir).map_err(|e| OpsError::Io(format!("removing {}: {e}", dir.display())))?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| OpsError::Io(format!("removing {}: {e}", dir.display())))?;
         Ok(usage)
     })
     .await
@@ -186,7 +206,8 @@ async fn remove_backups(dir: PathBuf) -> Result<Vec<String>, OpsError> {
         let mut files = Vec::new();
         collect_files(&dir, &mut files);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| OpsError::Io(format!("removing {}: {e}", dir.display())))?;
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| OpsError::Io(format!("removing {}: {e}", dir.display())))?;
         }
         Ok(files)
     })
@@ -195,7 +216,9 @@ async fn remove_backups(dir: PathBuf) -> Result<Vec<String>, OpsError> {
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         match entry.file_type() {
@@ -212,7 +235,9 @@ pub fn dir_usage(dir: &Path) -> (u64, u64) {
     let mut files = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {

@@ -37,7 +37,11 @@ pub(crate) struct InstancePlan {
 }
 
 impl NewInstanceInput {
-    pub(crate) fn parse(&self, blueprints: &Blueprints, first: bool) -> Result<InstancePlan, OpsError> {
+    pub(crate) fn parse(
+        &self,
+        blueprints: &Blueprints,
+        first: bool,
+    ) -> Result<InstancePlan, OpsError> {
         let name = match (&self.name, first) {
             (Some(n), _) => InstanceName::parse(n)?,
             (None, true) => InstanceName::parse("main")?,
@@ -45,20 +49,41 @@ impl NewInstanceInput {
         };
         let blueprint = match &self.blueprint {
             Some(b) => b.clone(),
-            None => blueprints.default_name().ok_or_else(|| OpsError::Refused("no blueprints are installed".into()))?.to_owned(),
+            None => blueprints
+                .default_name()
+                .ok_or_else(|| OpsError::Refused("no blueprints are installed".into()))?
+                .to_owned(),
         };
         if blueprints.get(&blueprint).is_none() {
             let known: Vec<&str> = blueprints.names().collect();
-            return Err(OpsError::Refused(format!("blueprint {blueprint:?} not found (known: {})", known.join(", "))));
+            return Err(OpsError::Refused(format!(
+                "blueprint {blueprint:?} not found (known: {})",
+                known.join(", ")
+            )));
         }
-        let domain = self.domain.as_deref().filter(|d| !d.trim().is_empty()).map(Hostname::parse).transpose()?;
-        Ok(InstancePlan { name, blueprint, domain })
+        let domain = self
+            .domain
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+            .map(Hostname::parse)
+            .transpose()?;
+        Ok(InstancePlan {
+            name,
+            blueprint,
+            domain,
+        })
     }
 }
 
 /// Inserts an instance inside the caller's transaction: checks the plan's
 /// instance cap, picks the lowest free port, generates its secrets once.
-pub(crate) fn insert(conn: &Connection, config: &Config, blueprints: &Blueprints, client: &ClientRow, plan: InstancePlan) -> Result<i64, StoreError> {
+pub(crate) fn insert(
+    conn: &Connection,
+    config: &Config,
+    blueprints: &Blueprints,
+    client: &ClientRow,
+    plan: InstancePlan,
+) -> Result<i64, StoreError> {
     let limits = plans::get(conn, &client.plan)?;
     let count = instances::count_for_client(conn, client.id)?;
     if let Some(max) = limits.max_instances {
@@ -73,12 +98,25 @@ pub(crate) fn insert(conn: &Connection, config: &Config, blueprints: &Blueprints
     let domain = match plan.domain {
         Some(d) => d,
         None => {
-            let label = if plan.name.as_str() == "main" { client.slug.clone() } else { format!("{}-{}", client.slug, plan.name) };
-            Hostname::parse(&format!("{label}.{}", config.base_domain)).map_err(|e| StoreError::Invalid(e.to_string()))?
+            let label = if plan.name.as_str() == "main" {
+                client.slug.clone()
+            } else {
+                format!("{}-{}", client.slug, plan.name)
+            };
+            Hostname::parse(&format!("{label}.{}", config.base_domain))
+                .map_err(|e| StoreError::Invalid(e.to_string()))?
         }
     };
-    let secrets: BTreeMap<String, String> =
-        bp.secrets.iter().map(|(k, len)| (k.clone(), Alphanumeric.sample_string(&mut rand::rng(), (*len).clamp(16, 256)))).collect();
+    let secrets: BTreeMap<String, String> = bp
+        .secrets
+        .iter()
+        .map(|(k, len)| {
+            (
+                k.clone(),
+                Alphanumeric.sample_string(&mut rand::rng(), (*len).clamp(16, 256)),
+            )
+        })
+        .collect();
     let port = instances::free_port(conn, config.port_range)?;
     let new = NewInstance {
         client_id: client.id,
@@ -93,7 +131,12 @@ pub(crate) fn insert(conn: &Connection, config: &Config, blueprints: &Blueprints
 }
 
 impl Ops {
-    pub async fn add_instance(&self, actor: &Actor, slug: &str, input: NewInstanceInput) -> Result<InstanceRow, OpsError> {
+    pub async fn add_instance(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        input: NewInstanceInput,
+    ) -> Result<InstanceRow, OpsError> {
         let plan = input.parse(&self.blueprints, false)?;
         let (ops, slug, actor) = (self.clone(), slug.to_owned(), actor.clone());
         let row = self
@@ -113,7 +156,10 @@ impl Ops {
     }
 
     pub async fn get_instance(&self, id: i64) -> Result<InstanceRow, OpsError> {
-        Ok(self.store.call(move |conn| instances::get(conn, id)).await?)
+        Ok(self
+            .store
+            .call(move |conn| instances::get(conn, id))
+            .await?)
     }
 
     pub async fn list_instances(&self, slug: Option<&str>) -> Result<Vec<InstanceRow>, OpsError> {
@@ -131,7 +177,12 @@ impl Ops {
     }
 
     /// Start, stop or restart: changes desired state only; the reconciler acts.
-    pub async fn instance_action(&self, actor: &Actor, id: i64, action: InstanceAction) -> Result<InstanceRow, OpsError> {
+    pub async fn instance_action(
+        &self,
+        actor: &Actor,
+        id: i64,
+        action: InstanceAction,
+    ) -> Result<InstanceRow, OpsError> {
         let actor = actor.clone();
         let row = self
             .store
@@ -139,10 +190,15 @@ impl Ops {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let row = instances::get(&tx, id)?;
                 if row.desired == "absent" {
-                    return Err(StoreError::NotFound(format!("instance {id} is being removed")));
+                    return Err(StoreError::NotFound(format!(
+                        "instance {id} is being removed"
+                    )));
                 }
                 if row.client_status == "suspended" && action != InstanceAction::Stop {
-                    return Err(StoreError::Invalid(format!("client {} is suspended; resume it first", row.client_slug)));
+                    return Err(StoreError::Invalid(format!(
+                        "client {} is suspended; resume it first",
+                        row.client_slug
+                    )));
                 }
                 let name = match action {
                     InstanceAction::Start => {
@@ -159,7 +215,14 @@ impl Ops {
                         "instance.restart"
                     }
                 };
-                audit::record(&tx, &actor, name, &format!("{}/{}", row.client_slug, row.name), Some(&row.client_slug), json!({}))?;
+                audit::record(
+                    &tx,
+                    &actor,
+                    name,
+                    &format!("{}/{}", row.client_slug, row.name),
+                    Some(&row.client_slug),
+                    json!({}),
+                )?;
                 let after = instances::get(&tx, id)?;
                 tx.commit()?;
                 Ok(after)
@@ -171,16 +234,28 @@ impl Ops {
 
     /// Removes one instance with its container, network, route and data.
     /// `confirm` must repeat "<slug>/<instance>".
-    pub async fn remove_instance(&self, actor: &Actor, id: i64, confirm: &str) -> Result<super::DeletionReport, OpsError> {
+    pub async fn remove_instance(
+        &self,
+        actor: &Actor,
+        id: i64,
+        confirm: &str,
+    ) -> Result<super::DeletionReport, OpsError> {
         let row = self.get_instance(id).await?;
         let expected = format!("{}/{}", row.client_slug, row.name);
         if confirm != expected {
-            return Err(OpsError::Refused(format!("type {expected:?} to confirm removing this instance and its data")));
+            return Err(OpsError::Refused(format!(
+                "type {expected:?} to confirm removing this instance and its data"
+            )));
         }
-        let client = referenced(self.store.call({
-            let slug = row.client_slug.clone();
-            move |conn| clients::get(conn, &slug)
-        }).await)?;
-        self.delete_instances(actor, &client, vec![row], false).await
+        let client = referenced(
+            self.store
+                .call({
+                    let slug = row.client_slug.clone();
+                    move |conn| clients::get(conn, &slug)
+                })
+                .await,
+        )?;
+        self.delete_instances(actor, &client, vec![row], false)
+            .await
     }
 }

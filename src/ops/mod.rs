@@ -64,8 +64,18 @@ pub struct Ops {
 }
 
 impl Ops {
-    pub fn new(store: Store, config: Arc<Config>, blueprints: Arc<Blueprints>, wake: Arc<Notify>) -> Self {
-        Self { store, config, blueprints, wake }
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        blueprints: Arc<Blueprints>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            config,
+            blueprints,
+            wake,
+        }
     }
 
     /// Tells the reconciler desired state changed.

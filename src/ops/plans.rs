@@ -35,10 +35,22 @@ impl PlanInput {
         let limits = Limits::new(
             self.cpus,
             self.memory.parse("memory")?,
-            self.memory_reservation.as_ref().map(|m| m.parse("memory_reservation")).transpose()?,
+            self.memory_reservation
+                .as_ref()
+                .map(|m| m.parse("memory_reservation"))
+                .transpose()?,
         )?;
-        let storage = self.storage.as_ref().map(|s| s.parse("storage")).transpose()?;
-        Ok(PlanSpec::new(PlanName::parse(&self.name)?, limits, storage, self.max_instances)?)
+        let storage = self
+            .storage
+            .as_ref()
+            .map(|s| s.parse("storage"))
+            .transpose()?;
+        Ok(PlanSpec::new(
+            PlanName::parse(&self.name)?,
+            limits,
+            storage,
+            self.max_instances,
+        )?)
     }
 }
 
@@ -46,9 +58,18 @@ fn apply(before: &PlanRow, edit: &PlanEdit) -> PlanInput {
     PlanInput {
         name: edit.name.clone().unwrap_or_else(|| before.name.clone()),
         cpus: edit.cpus.unwrap_or(before.cpus),
-        memory: edit.memory.clone().unwrap_or(SizeInput::Bytes(before.memory)),
-        memory_reservation: edit.memory_reservation.clone().or(before.memory_reservation.map(SizeInput::Bytes)),
-        storage: edit.storage.clone().or(before.storage.map(SizeInput::Bytes)),
+        memory: edit
+            .memory
+            .clone()
+            .unwrap_or(SizeInput::Bytes(before.memory)),
+        memory_reservation: edit
+            .memory_reservation
+            .clone()
+            .or(before.memory_reservation.map(SizeInput::Bytes)),
+        storage: edit
+            .storage
+            .clone()
+            .or(before.storage.map(SizeInput::Bytes)),
         max_instances: edit.max_instances.or(before.max_instances),
     }
 }
@@ -60,9 +81,17 @@ impl Ops {
         let row = self
             .store
             .call(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let row = plans::insert(&tx, &spec)?;
-                audit::record(&tx, &actor, "plan.create", &row.name, None, json!({ "plan": &row }))?;
+                audit::record(
+                    &tx,
+                    &actor,
+                    "plan.create",
+                    &row.name,
+                    None,
+                    json!({ "plan": &row }),
+                )?;
                 tx.commit()?;
                 Ok(row)
             })
@@ -81,16 +110,31 @@ impl Ops {
 
     /// Changing limits recreates the plan's containers (new limits, same data).
     /// Lowering max_instances below current usage keeps what runs and blocks new ones.
-    pub async fn edit_plan(&self, actor: &Actor, name: &str, edit: PlanEdit) -> Result<PlanRow, OpsError> {
+    pub async fn edit_plan(
+        &self,
+        actor: &Actor,
+        name: &str,
+        edit: PlanEdit,
+    ) -> Result<PlanRow, OpsError> {
         let (name, actor) = (name.to_owned(), actor.clone());
         let row = self
             .store
             .call(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let before = plans::get(&tx, &name)?;
-                let spec = apply(&before, &edit).parse().map_err(|e| crate::store::StoreError::Invalid(e.to_string()))?;
+                let spec = apply(&before, &edit)
+                    .parse()
+                    .map_err(|e| crate::store::StoreError::Invalid(e.to_string()))?;
                 let after = plans::update(&tx, &name, &spec)?;
-                audit::record(&tx, &actor, "plan.edit", &name, None, json!({ "before": &before, "after": &after }))?;
+                audit::record(
+                    &tx,
+                    &actor,
+                    "plan.edit",
+                    &name,
+                    None,
+                    json!({ "before": &before, "after": &after }),
+                )?;
                 tx.commit()?;
                 Ok(after)
             })
@@ -103,7 +147,8 @@ impl Ops {
         let (name, actor) = (name.to_owned(), actor.clone());
         self.store
             .call(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 plans::delete(&tx, &name)?;
                 audit::record(&tx, &actor, "plan.delete", &name, None, json!({}))?;
                 tx.commit()?;

@@ -16,8 +16,15 @@ impl Ops {
     /// Returns the token in clear, the only time it is ever shown.
     pub async fn create_token(&self, actor: &Actor, name: &str) -> Result<String, OpsError> {
         let name = name.trim().to_owned();
-        if name.is_empty() || name.len() > 60 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(OpsError::Refused("token name must be 1-60 of A-Z, a-z, 0-9, '-', '_', '.'".into()));
+        if name.is_empty()
+            || name.len() > 60
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(OpsError::Refused(
+                "token name must be 1-60 of A-Z, a-z, 0-9, '-', '_', '.'".into(),
+            ));
         }
         let token = format!("berth_{}", Alphanumeric.sample_string(&mut rand::rng(), 40));
         let (hash, actor) = (hash_token(&token), actor.clone());
@@ -36,7 +43,10 @@ impl Ops {
     /// The token's name when it is valid.
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<String>, OpsError> {
         let hash = hash_token(token);
-        Ok(self.store.call(move |conn| tokens::authenticate(conn, &hash)).await?)
+        Ok(self
+            .store
+            .call(move |conn| tokens::authenticate(conn, &hash))
+            .await?)
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenRow>, OpsError> {

@@ -30,7 +30,11 @@ enum Outcome {
 }
 
 impl Reconciler {
-    pub(super) async fn apply(&self, actions: Vec<Action>, desired: &[DesiredInstance]) -> PassNotes {
+    pub(super) async fn apply(
+        &self,
+        actions: Vec<Action>,
+        desired: &[DesiredInstance],
+    ) -> PassNotes {
         let mut notes = PassNotes::default();
         let mut stages: Vec<Vec<Action>> = vec![Vec::new(); 5];
         for a in actions {
@@ -64,28 +68,68 @@ impl Reconciler {
         notes
     }
 
-    async fn apply_one(&self, action: &Action, desired: &[DesiredInstance]) -> Result<Outcome, String> {
-        let d = |id: i64| desired.iter().find(|d| d.id == id).ok_or_else(|| format!("instance {id} vanished"));
+    async fn apply_one(
+        &self,
+        action: &Action,
+        desired: &[DesiredInstance],
+    ) -> Result<Outcome, String> {
+        let d = |id: i64| {
+            desired
+                .iter()
+                .find(|d| d.id == id)
+                .ok_or_else(|| format!("instance {id} vanished"))
+        };
         match action {
-            Action::Remove { container_id, name, reason, .. } => {
+            Action::Remove {
+                container_id,
+                name,
+                reason,
+                ..
+            } => {
                 tracing::info!(container = %name, ?reason, "removing container");
-                self.docker.stop(container_id, STOP_TIMEOUT_S).await.map_err(text)?;
+                self.docker
+                    .stop(container_id, STOP_TIMEOUT_S)
+                    .await
+                    .map_err(text)?;
                 self.docker.remove(container_id).await.map_err(text)?;
             }
-            Action::Stop { container_id, .. } => self.docker.stop(container_id, STOP_TIMEOUT_S).await.map_err(text)?,
+            Action::Stop { container_id, .. } => self
+                .docker
+                .stop(container_id, STOP_TIMEOUT_S)
+                .await
+                .map_err(text)?,
             Action::CreateNetwork { instance_id, name } => {
                 let subnet = self.config.instance_subnet(d(*instance_id)?.spec.host_port);
-                self.docker.ensure_network(name, *instance_id, Some(&subnet)).await.map_err(text)?
+                self.docker
+                    .ensure_network(name, *instance_id, Some(&subnet))
+                    .await
+                    .map_err(text)?
             }
-            Action::Create { instance_id, start } => return self.create(d(*instance_id)?, *start).await,
-            Action::Start { container_id, .. } => self.docker.start(container_id).await.map_err(text)?,
-            Action::Restart { instance_id, container_id, generation } => {
-                self.docker.stop(container_id, STOP_TIMEOUT_S).await.map_err(text)?;
+            Action::Create { instance_id, start } => {
+                return self.create(d(*instance_id)?, *start).await
+            }
+            Action::Start { container_id, .. } => {
+                self.docker.start(container_id).await.map_err(text)?
+            }
+            Action::Restart {
+                instance_id,
+                container_id,
+                generation,
+            } => {
+                self.docker
+                    .stop(container_id, STOP_TIMEOUT_S)
+                    .await
+                    .map_err(text)?;
                 self.docker.start(container_id).await.map_err(text)?;
                 let (id, generation) = (*instance_id, *generation);
-                self.store.call(move |conn| instances::restart_done(conn, id, generation)).await.map_err(text)?;
+                self.store
+                    .call(move |conn| instances::restart_done(conn, id, generation))
+                    .await
+                    .map_err(text)?;
             }
-            Action::RemoveNetwork { name } => self.docker.remove_network(name).await.map_err(text)?,
+            Action::RemoveNetwork { name } => {
+                self.docker.remove_network(name).await.map_err(text)?
+            }
         }
         Ok(Outcome::Done)
     }
@@ -95,20 +139,25 @@ impl Reconciler {
             return Ok(Outcome::Pulling(progress));
         }
         self.prepare_data_dir(d).await?;
-        let id = match self.docker.create(&d.spec).await {
-            Ok(id) => id,
-            Err(DockerError::Conflict(_)) => {
-                return Err(format!("a container named {} exists that berth does not manage; rename or remove it", d.spec.name))
-            }
-            Err(e) => return Err(e.to_string()),
-        };
+        let id =
+            match self.docker.create(&d.spec).await {
+                Ok(id) => id,
+                Err(DockerError::Conflict(_)) => return Err(format!(
+                    "a container named {} exists that berth does not manage; rename or remove it",
+                    d.spec.name
+                )),
+                Err(e) => return Err(e.to_string()),
+            };
         if start {
             self.docker.start(&id).await.map_err(text)?;
         }
         // A restart requested before the container existed is satisfied by creating it.
         if let Some(generation) = d.restart {
             let instance = d.id;
-            self.store.call(move |conn| instances::restart_done(conn, instance, generation)).await.map_err(text)?;
+            self.store
+                .call(move |conn| instances::restart_done(conn, instance, generation))
+                .await
+                .map_err(text)?;
         }
         Ok(Outcome::Done)
     }
@@ -127,8 +176,16 @@ impl Reconciler {
                 let tar = tokio::task::spawn_blocking(move || busybox_rootfs(&busybox))
                     .await
                     .map_err(text)?
-                    .map_err(|e| format!("building {image} from {}: {e}", self.config.docker.busybox.display()))?;
-                self.docker.import_rootfs(tar, image, &[]).await.map_err(text)?;
+                    .map_err(|e| {
+                        format!(
+                            "building {image} from {}: {e}",
+                            self.config.docker.busybox.display()
+                        )
+                    })?;
+                self.docker
+                    .import_rootfs(tar, image, &[])
+                    .await
+                    .map_err(text)?;
                 tracing::info!(%image, "built image from busybox");
             }
             return Ok(None);
@@ -140,7 +197,9 @@ impl Reconciler {
         let mut pulls = self.pulls.lock().unwrap_or_else(|p| p.into_inner());
         match pulls.get(image) {
             Some(PullState::Running(progress)) => return Ok(Some(progress.clone())),
-            Some(PullState::Failed { message, at }) if at.elapsed() < PULL_RETRY => return Err(message.clone()),
+            Some(PullState::Failed { message, at }) if at.elapsed() < PULL_RETRY => {
+                return Err(message.clone())
+            }
             _ => {}
         }
         pulls.insert(image.to_owned(), PullState::Running("pull starting".into()));
@@ -151,7 +210,10 @@ impl Reconciler {
             let result = me
                 .docker
                 .pull(&image, move |line| {
-                    progress_map.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), PullState::Running(line));
+                    progress_map
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(key.clone(), PullState::Running(line));
                 })
                 .await;
             let mut pulls = me.pulls.lock().unwrap_or_else(|p| p.into_inner());
@@ -162,7 +224,13 @@ impl Reconciler {
                 }
                 Err(e) => {
                     tracing::warn!(%image, error = %e, "pull failed");
-                    pulls.insert(image, PullState::Failed { message: e.to_string(), at: Instant::now() });
+                    pulls.insert(
+                        image,
+                        PullState::Failed {
+                            message: e.to_string(),
+                            at: Instant::now(),
+                        },
+                    );
                 }
             }
             drop(pulls);
@@ -189,7 +257,10 @@ impl Reconciler {
                     domain: row.domains.first().map(String::as_str).unwrap_or(""),
                     port: row.host_port,
                 };
-                bp.seed.iter().map(|(file, body)| (file.clone(), fill.fill(body, file.ends_with(".html")))).collect()
+                bp.seed
+                    .iter()
+                    .map(|(file, body)| (file.clone(), fill.fill(body, file.ends_with(".html"))))
+                    .collect()
             }
             None => Vec::new(),
         };
@@ -226,4 +297,3 @@ fn instance_of(action: &Action) -> Option<i64> {
 fn text(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
-

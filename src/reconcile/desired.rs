@@ -21,9 +21,14 @@ pub struct Desired {
 }
 
 pub fn desired(rows: &[InstanceRow], blueprints: &Blueprints, config: &Config) -> Desired {
-    let mut out = Desired { instances: Vec::new(), known: HashMap::new(), invalid: Vec::new() };
+    let mut out = Desired {
+        instances: Vec::new(),
+        known: HashMap::new(),
+        invalid: Vec::new(),
+    };
     for row in rows {
-        out.known.insert(row.id, config.container_name(&row.client_slug, &row.name));
+        out.known
+            .insert(row.id, config.container_name(&row.client_slug, &row.name));
         match spec_for(row, blueprints, config) {
             Ok(spec) => {
                 let want = match (row.desired.as_str(), row.client_status.as_str()) {
@@ -32,7 +37,13 @@ pub fn desired(rows: &[InstanceRow], blueprints: &Blueprints, config: &Config) -
                     _ => Want::Running,
                 };
                 let restart = (row.restart_gen > row.restart_done_gen).then_some(row.restart_gen);
-                out.instances.push(DesiredInstance { id: row.id, spec_hash: spec.hash(), spec, want, restart });
+                out.instances.push(DesiredInstance {
+                    id: row.id,
+                    spec_hash: spec.hash(),
+                    spec,
+                    want,
+                    restart,
+                });
             }
             Err(why) => out.invalid.push((row.id, why)),
         }
@@ -40,11 +51,27 @@ pub fn desired(rows: &[InstanceRow], blueprints: &Blueprints, config: &Config) -
     out
 }
 
-pub fn spec_for(row: &InstanceRow, blueprints: &Blueprints, config: &Config) -> Result<ContainerSpec, String> {
-    let bp = blueprints.get(&row.blueprint).ok_or_else(|| format!("blueprint {} is not installed", row.blueprint))?;
+pub fn spec_for(
+    row: &InstanceRow,
+    blueprints: &Blueprints,
+    config: &Config,
+) -> Result<ContainerSpec, String> {
+    let bp = blueprints
+        .get(&row.blueprint)
+        .ok_or_else(|| format!("blueprint {} is not installed", row.blueprint))?;
     let domain = row.domains.first().map(String::as_str).unwrap_or("");
-    let fill = Placeholders { client: &row.client_slug, client_name: &row.client_name, instance: &row.name, domain, port: row.host_port };
-    let mut env: Vec<(String, String)> = bp.env.iter().map(|(k, v)| (k.clone(), fill.fill(v, false))).collect();
+    let fill = Placeholders {
+        client: &row.client_slug,
+        client_name: &row.client_name,
+        instance: &row.name,
+        domain,
+        port: row.host_port,
+    };
+    let mut env: Vec<(String, String)> = bp
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), fill.fill(v, false)))
+        .collect();
     env.extend(row.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.extend(row.secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.sort();
@@ -85,7 +112,9 @@ fn absolute(path: std::path::PathBuf) -> std::path::PathBuf {
     if path.is_absolute() {
         path
     } else {
-        std::env::current_dir().map(|cwd| cwd.join(&path)).unwrap_or(path)
+        std::env::current_dir()
+            .map(|cwd| cwd.join(&path))
+            .unwrap_or(path)
     }
 }
 
@@ -106,7 +135,10 @@ pub fn routes(rows: &[InstanceRow], config: &Config) -> Vec<Route> {
             target: if r.client_status == "suspended" {
                 RouteTarget::Suspended
             } else if r.desired == "stopped" {
-                RouteTarget::Respond { status: 503, body: "This service is stopped.\n".into() }
+                RouteTarget::Respond {
+                    status: 503,
+                    body: "This service is stopped.\n".into(),
+                }
             } else {
                 RouteTarget::Upstream(format!("{upstream_host}:{}", r.host_port))
             },
@@ -115,15 +147,27 @@ pub fn routes(rows: &[InstanceRow], config: &Config) -> Vec<Route> {
     for (i, r) in config.caddy.routes.iter().enumerate() {
         let target = match (&r.upstream, &r.respond) {
             (Some(up), _) => RouteTarget::Upstream(up.clone()),
-            (None, body) => RouteTarget::Respond { status: r.status, body: body.clone().unwrap_or_default() },
+            (None, body) => RouteTarget::Respond {
+                status: r.status,
+                body: body.clone().unwrap_or_default(),
+            },
         };
-        routes.push(Route { id: format!("berth-static-{i}"), hosts: vec![r.host.clone()], target });
+        routes.push(Route {
+            id: format!("berth-static-{i}"),
+            hosts: vec![r.host.clone()],
+            target,
+        });
     }
     routes
 }
 
 pub fn caddy_settings(config: &Config) -> CaddySettings {
-    let admin_listen = config.caddy.admin.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let admin_listen = config
+        .caddy
+        .admin
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     CaddySettings {
         admin_listen,
         tls: config.caddy.tls,

@@ -1,10 +1,10 @@
 //! The reconciler: the only part of berth that talks to Docker and Caddy.
 //! `plan` and `desired` decide (pure); `worker` does and records.
 
+mod apply;
 pub mod desired;
 pub mod observe;
 pub mod plan;
-mod apply;
 mod worker;
 
 pub use worker::{ReconcileStats, Reconciler};

@@ -26,7 +26,10 @@ pub fn observe(
     for c in containers {
         if let Some(id) = c.instance_id {
             // Prefer the container with the expected hash when duplicates linger.
-            let better = desired.iter().find(|d| d.id == id).is_some_and(|d| c.spec_hash.as_deref() == Some(d.spec_hash.as_str()));
+            let better = desired
+                .iter()
+                .find(|d| d.id == id)
+                .is_some_and(|d| c.spec_hash.as_deref() == Some(d.spec_hash.as_str()));
             if better || !by_instance.contains_key(&id) {
                 by_instance.insert(id, c);
             }
@@ -34,7 +37,12 @@ pub fn observe(
     }
     let mut out: Vec<Observation> = invalid
         .iter()
-        .map(|(id, why)| Observation { instance_id: *id, phase: Phase::Error, message: why.clone(), container_id: None })
+        .map(|(id, why)| Observation {
+            instance_id: *id,
+            phase: Phase::Error,
+            message: why.clone(),
+            container_id: None,
+        })
         .collect();
     for d in desired {
         let c = by_instance.get(&d.id).copied();
@@ -56,7 +64,12 @@ pub fn observe(
                 Some(c) => container_phase(c, d.want),
             }
         };
-        out.push(Observation { instance_id: d.id, phase, message, container_id });
+        out.push(Observation {
+            instance_id: d.id,
+            phase,
+            message,
+            container_id,
+        });
     }
     out
 }
@@ -71,7 +84,11 @@ fn container_phase(c: &ObservedContainer, want: Want) -> (Phase, String) {
         ContainerState::Paused => (Phase::Running, "paused for a backup".into()),
         ContainerState::Restarting => (Phase::Error, "restarting after a crash".into()),
         ContainerState::Created => (Phase::Creating, String::new()),
-        ContainerState::Exited | ContainerState::Dead | ContainerState::Other if want == Want::Stopped => (Phase::Stopped, String::new()),
+        ContainerState::Exited | ContainerState::Dead | ContainerState::Other
+            if want == Want::Stopped =>
+        {
+            (Phase::Stopped, String::new())
+        }
         _ => {
             let mut msg = match c.exit_code {
                 Some(code) => format!("container exited with code {code}"),

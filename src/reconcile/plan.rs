@@ -40,14 +40,37 @@ pub enum RemoveReason {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Remove { instance_id: Option<i64>, container_id: String, name: String, reason: RemoveReason },
-    Stop { instance_id: i64, container_id: String },
-    CreateNetwork { instance_id: i64, name: String },
+    Remove {
+        instance_id: Option<i64>,
+        container_id: String,
+        name: String,
+        reason: RemoveReason,
+    },
+    Stop {
+        instance_id: i64,
+        container_id: String,
+    },
+    CreateNetwork {
+        instance_id: i64,
+        name: String,
+    },
     /// Ensure the data dir and image, create the container, start it if `start`.
-    Create { instance_id: i64, start: bool },
-    Start { instance_id: i64, container_id: String },
-    Restart { instance_id: i64, container_id: String, generation: i64 },
-    RemoveNetwork { name: String },
+    Create {
+        instance_id: i64,
+        start: bool,
+    },
+    Start {
+        instance_id: i64,
+        container_id: String,
+    },
+    Restart {
+        instance_id: i64,
+        container_id: String,
+        generation: i64,
+    },
+    RemoveNetwork {
+        name: String,
+    },
 }
 
 impl Action {
@@ -83,13 +106,22 @@ pub fn plan(
     }
     let existing_networks: HashSet<&str> = networks.iter().map(String::as_str).collect();
     let desired_ids: HashSet<i64> = desired.iter().map(|d| d.id).collect();
-    let mut wanted_networks: HashSet<&str> =
-        known.iter().filter(|(id, _)| !desired_ids.contains(id)).map(|(_, n)| n.as_str()).collect();
+    let mut wanted_networks: HashSet<&str> = known
+        .iter()
+        .filter(|(id, _)| !desired_ids.contains(id))
+        .map(|(_, n)| n.as_str())
+        .collect();
 
     for d in desired {
         let mut mine = by_instance.remove(&d.id).unwrap_or_default();
         // Keep the newest-looking one: a matching hash first, then a running one.
-        mine.sort_by_key(|c| (c.spec_hash.as_deref() != Some(d.spec_hash.as_str()), c.state != ContainerState::Running, c.id.clone()));
+        mine.sort_by_key(|c| {
+            (
+                c.spec_hash.as_deref() != Some(d.spec_hash.as_str()),
+                c.state != ContainerState::Running,
+                c.id.clone(),
+            )
+        });
         let mut rest = mine.into_iter();
         let current = rest.next();
         for extra in rest {
@@ -114,23 +146,40 @@ pub fn plan(
         match (current, d.want) {
             (None, Want::Running) => {
                 if !existing_networks.contains(d.spec.network.as_str()) {
-                    actions.push(Action::CreateNetwork { instance_id: d.id, name: d.spec.network.clone() });
+                    actions.push(Action::CreateNetwork {
+                        instance_id: d.id,
+                        name: d.spec.network.clone(),
+                    });
                 }
-                actions.push(Action::Create { instance_id: d.id, start: true });
+                actions.push(Action::Create {
+                    instance_id: d.id,
+                    start: true,
+                });
             }
             (None, _) => {}
             // A paused container is being backed up; a restarting one is in Docker's hands.
-            (Some(c), _) if matches!(c.state, ContainerState::Paused | ContainerState::Restarting) => {}
+            (Some(c), _)
+                if matches!(c.state, ContainerState::Paused | ContainerState::Restarting) => {}
             (Some(c), Want::Running) => {
                 if c.state != ContainerState::Running {
-                    actions.push(Action::Start { instance_id: d.id, container_id: c.id.clone() });
+                    actions.push(Action::Start {
+                        instance_id: d.id,
+                        container_id: c.id.clone(),
+                    });
                 } else if let Some(generation) = d.restart {
-                    actions.push(Action::Restart { instance_id: d.id, container_id: c.id.clone(), generation });
+                    actions.push(Action::Restart {
+                        instance_id: d.id,
+                        container_id: c.id.clone(),
+                        generation,
+                    });
                 }
             }
             (Some(c), _) => {
                 if c.state == ContainerState::Running {
-                    actions.push(Action::Stop { instance_id: d.id, container_id: c.id.clone() });
+                    actions.push(Action::Stop {
+                        instance_id: d.id,
+                        container_id: c.id.clone(),
+                    });
                 }
             }
         }
@@ -145,7 +194,12 @@ pub fn plan(
 }
 
 fn remove(c: &ObservedContainer, reason: RemoveReason) -> Action {
-    Action::Remove { instance_id: c.instance_id, container_id: c.id.clone(), name: c.name.clone(), reason }
+    Action::Remove {
+        instance_id: c.instance_id,
+        container_id: c.id.clone(),
+        name: c.name.clone(),
+        reason,
+    }
 }
 
 #[cfg(test)]
@@ -179,10 +233,21 @@ mod tests {
 
     fn want(id: i64, want: Want) -> DesiredInstance {
         let spec = spec(id);
-        DesiredInstance { id, spec_hash: format!("h{id}"), spec, want, restart: None }
+        DesiredInstance {
+            id,
+            spec_hash: format!("h{id}"),
+            spec,
+            want,
+            restart: None,
+        }
     }
 
-    fn container(id: &str, instance: Option<i64>, hash: &str, state: ContainerState) -> ObservedContainer {
+    fn container(
+        id: &str,
+        instance: Option<i64>,
+        hash: &str,
+        state: ContainerState,
+    ) -> ObservedContainer {
         ObservedContainer {
             id: id.into(),
             name: format!("n-{id}"),
@@ -206,7 +271,10 @@ mod tests {
     #[test]
     fn converged_state_needs_nothing() {
         let d = [want(1, Want::Running), want(2, Want::Stopped)];
-        let c = [container("a", Some(1), "h1", ContainerState::Running), container("b", Some(2), "h2", ContainerState::Exited)];
+        let c = [
+            container("a", Some(1), "h1", ContainerState::Running),
+            container("b", Some(2), "h2", ContainerState::Exited),
+        ];
         assert!(plan(&d, &known(&[1, 2]), &c, &nets(&[1, 2])).is_empty());
     }
 
@@ -215,10 +283,25 @@ mod tests {
         let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &[]);
         assert_eq!(
             actions,
-            vec![Action::CreateNetwork { instance_id: 1, name: "berth-c1".into() }, Action::Create { instance_id: 1, start: true }]
+            vec![
+                Action::CreateNetwork {
+                    instance_id: 1,
+                    name: "berth-c1".into()
+                },
+                Action::Create {
+                    instance_id: 1,
+                    start: true
+                }
+            ]
         );
         let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &nets(&[1]));
-        assert_eq!(actions, vec![Action::Create { instance_id: 1, start: true }]);
+        assert_eq!(
+            actions,
+            vec![Action::Create {
+                instance_id: 1,
+                start: true
+            }]
+        );
     }
 
     #[test]
@@ -231,12 +314,18 @@ mod tests {
         let c = [container("a", Some(1), "h1", ContainerState::Exited)];
         assert_eq!(
             plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
-            vec![Action::Start { instance_id: 1, container_id: "a".into() }]
+            vec![Action::Start {
+                instance_id: 1,
+                container_id: "a".into()
+            }]
         );
         let c = [container("a", Some(1), "h1", ContainerState::Running)];
         assert_eq!(
             plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &nets(&[1])),
-            vec![Action::Stop { instance_id: 1, container_id: "a".into() }]
+            vec![Action::Stop {
+                instance_id: 1,
+                container_id: "a".into()
+            }]
         );
     }
 
@@ -246,19 +335,41 @@ mod tests {
         assert_eq!(
             plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
             vec![
-                Action::Remove { instance_id: Some(1), container_id: "a".into(), name: "n-a".into(), reason: RemoveReason::Outdated },
-                Action::Create { instance_id: 1, start: true },
+                Action::Remove {
+                    instance_id: Some(1),
+                    container_id: "a".into(),
+                    name: "n-a".into(),
+                    reason: RemoveReason::Outdated
+                },
+                Action::Create {
+                    instance_id: 1,
+                    start: true
+                },
             ]
         );
     }
 
     #[test]
     fn orphans_and_their_networks_are_removed() {
-        let c = [container("x", Some(9), "h9", ContainerState::Running), container("y", None, "", ContainerState::Exited)];
+        let c = [
+            container("x", Some(9), "h9", ContainerState::Running),
+            container("y", None, "", ContainerState::Exited),
+        ];
         let actions = plan(&[], &known(&[]), &c, &nets(&[9]));
         assert_eq!(actions.len(), 3);
-        assert!(actions[..2].iter().all(|a| matches!(a, Action::Remove { reason: RemoveReason::Orphan, .. })));
-        assert_eq!(actions[2], Action::RemoveNetwork { name: "berth-c9".into() });
+        assert!(actions[..2].iter().all(|a| matches!(
+            a,
+            Action::Remove {
+                reason: RemoveReason::Orphan,
+                ..
+            }
+        )));
+        assert_eq!(
+            actions[2],
+            Action::RemoveNetwork {
+                name: "berth-c9".into()
+            }
+        );
     }
 
     #[test]
@@ -269,7 +380,12 @@ mod tests {
         ];
         assert_eq!(
             plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
-            vec![Action::Remove { instance_id: Some(1), container_id: "old".into(), name: "n-old".into(), reason: RemoveReason::Duplicate }]
+            vec![Action::Remove {
+                instance_id: Some(1),
+                container_id: "old".into(),
+                name: "n-old".into(),
+                reason: RemoveReason::Duplicate
+            }]
         );
     }
 
@@ -280,8 +396,15 @@ mod tests {
         assert_eq!(
             actions,
             vec![
-                Action::Remove { instance_id: Some(1), container_id: "a".into(), name: "n-a".into(), reason: RemoveReason::Absent },
-                Action::RemoveNetwork { name: "berth-c1".into() },
+                Action::Remove {
+                    instance_id: Some(1),
+                    container_id: "a".into(),
+                    name: "n-a".into(),
+                    reason: RemoveReason::Absent
+                },
+                Action::RemoveNetwork {
+                    name: "berth-c1".into()
+                },
             ]
         );
     }
@@ -290,8 +413,20 @@ mod tests {
     fn dead_container_is_replaced() {
         let c = [container("a", Some(1), "h1", ContainerState::Dead)];
         let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1]));
-        assert!(matches!(actions[0], Action::Remove { reason: RemoveReason::Dead, .. }));
-        assert_eq!(actions[1], Action::Create { instance_id: 1, start: true });
+        assert!(matches!(
+            actions[0],
+            Action::Remove {
+                reason: RemoveReason::Dead,
+                ..
+            }
+        ));
+        assert_eq!(
+            actions[1],
+            Action::Create {
+                instance_id: 1,
+                start: true
+            }
+        );
     }
 
     #[test]
@@ -310,7 +445,11 @@ mod tests {
         let c = [container("a", Some(1), "h1", ContainerState::Running)];
         assert_eq!(
             plan(&[d], &known(&[1]), &c, &nets(&[1])),
-            vec![Action::Restart { instance_id: 1, container_id: "a".into(), generation: 3 }]
+            vec![Action::Restart {
+                instance_id: 1,
+                container_id: "a".into(),
+                generation: 3
+            }]
         );
     }
 
@@ -322,13 +461,21 @@ mod tests {
 
     #[test]
     fn stages_are_ordered() {
-        let c = [container("x", Some(9), "h9", ContainerState::Running), container("a", Some(1), "old", ContainerState::Running)];
+        let c = [
+            container("x", Some(9), "h9", ContainerState::Running),
+            container("a", Some(1), "old", ContainerState::Running),
+        ];
         let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[9]));
         let stages: Vec<u8> = actions.iter().map(Action::stage).collect();
         let mut sorted = stages.clone();
         sorted.sort();
         assert_eq!(stages, sorted);
-        assert!(actions.contains(&Action::CreateNetwork { instance_id: 1, name: "berth-c1".into() }));
-        assert!(actions.contains(&Action::RemoveNetwork { name: "berth-c9".into() }));
+        assert!(actions.contains(&Action::CreateNetwork {
+            instance_id: 1,
+            name: "berth-c1".into()
+        }));
+        assert!(actions.contains(&Action::RemoveNetwork {
+            name: "berth-c9".into()
+        }));
     }
 }

@@ -44,7 +44,14 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
-    pub fn new(store: Store, config: Arc<Config>, blueprints: Arc<Blueprints>, docker: Docker, caddy: CaddyAdmin, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        blueprints: Arc<Blueprints>,
+        docker: Docker,
+        caddy: CaddyAdmin,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self {
             store,
             config,
@@ -59,7 +66,10 @@ impl Reconciler {
     }
 
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let events = tokio::spawn(forward_docker_events(self.docker.clone(), self.wake.clone()));
+        let events = tokio::spawn(forward_docker_events(
+            self.docker.clone(),
+            self.wake.clone(),
+        ));
         let external = tokio::spawn(watch_external_writes(self.store.clone(), self.wake.clone()));
         tokio::pin!(shutdown);
         let mut failures = 0u32;
@@ -69,7 +79,11 @@ impl Reconciler {
                 Ok(n) => {
                     failures = 0;
                     if n > 0 {
-                        tracing::debug!(actions = n, elapsed_ms = started.elapsed().as_millis() as u64, "reconcile pass");
+                        tracing::debug!(
+                            actions = n,
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "reconcile pass"
+                        );
                     }
                 }
                 Err(e) => {
@@ -104,16 +118,29 @@ impl Reconciler {
         let networks = self.docker.list_managed_networks().await?;
         let actions = plan(&want.instances, &want.known, &containers, &networks);
         let taken = actions.len();
-        self.stats.actions.fetch_add(taken as u64, Ordering::Relaxed);
+        self.stats
+            .actions
+            .fetch_add(taken as u64, Ordering::Relaxed);
         let notes = self.apply(actions, &want.instances).await;
         self.sync_caddy(&rows).await;
         let (containers, networks) = if taken > 0 {
-            (self.docker.list_managed().await?, self.docker.list_managed_networks().await?)
+            (
+                self.docker.list_managed().await?,
+                self.docker.list_managed_networks().await?,
+            )
         } else {
             (containers, networks)
         };
-        let observations = observe(&want.instances, &want.invalid, &containers, &networks, &notes);
-        self.store.call(move |conn| instances::record(conn, &observations)).await?;
+        let observations = observe(
+            &want.instances,
+            &want.invalid,
+            &containers,
+            &networks,
+            &notes,
+        );
+        self.store
+            .call(move |conn| instances::record(conn, &observations))
+            .await?;
         Ok(taken)
     }
 

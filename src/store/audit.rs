@@ -51,18 +51,21 @@ pub fn query(conn: &Connection, f: &AuditFilter) -> Result<Vec<AuditEntry>, Stor
     )?;
     let limit = if f.limit == 0 { 1000 } else { f.limit };
     let rows = stmt
-        .query_map(params![f.actor, f.action, f.client_slug, f.since, f.until, limit], |r| {
-            Ok(AuditEntry {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                target: r.get(4)?,
-                client_slug: r.get(5)?,
-                details: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-                ip: r.get(7)?,
-            })
-        })?
+        .query_map(
+            params![f.actor, f.action, f.client_slug, f.since, f.until, limit],
+            |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    client_slug: r.get(5)?,
+                    details: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                    ip: r.get(7)?,
+                })
+            },
+        )?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }

@@ -25,7 +25,8 @@ pub struct NewClient<'a> {
     pub notes: &'a Notes,
 }
 
-const SELECT: &str = "SELECT c.id, c.slug, c.name, c.email, p.name, c.notes, c.status, c.created_at,
+const SELECT: &str =
+    "SELECT c.id, c.slug, c.name, c.email, p.name, c.notes, c.status, c.created_at,
     (SELECT COUNT(*) FROM instances i WHERE i.client_id = c.id AND i.desired != 'absent')
     FROM clients c JOIN plans p ON p.id = c.plan_id";
 
@@ -44,7 +45,14 @@ fn from_row(r: &Row) -> rusqlite::Result<ClientRow> {
 }
 
 pub fn slug_taken(conn: &Connection, slug: &Slug) -> Result<bool, StoreError> {
-    Ok(conn.query_row("SELECT 1 FROM clients WHERE slug = ?1", [slug.as_str()], |_| Ok(())).optional()?.is_some())
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM clients WHERE slug = ?1",
+            [slug.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 pub fn insert(conn: &Connection, c: &NewClient) -> Result<i64, StoreError> {
@@ -63,36 +71,54 @@ pub fn get(conn: &Connection, slug: &str) -> Result<ClientRow, StoreError> {
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<ClientRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} ORDER BY c.name COLLATE NOCASE, c.slug"))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("{SELECT} ORDER BY c.name COLLATE NOCASE, c.slug"))?;
     let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
 /// Applies the given fields; returns the names of the fields that changed.
-pub fn update(conn: &Connection, slug: &str, u: &ClientUpdate, plan_id: Option<i64>) -> Result<Vec<&'static str>, StoreError> {
+pub fn update(
+    conn: &Connection,
+    slug: &str,
+    u: &ClientUpdate,
+    plan_id: Option<i64>,
+) -> Result<Vec<&'static str>, StoreError> {
     let before = get(conn, slug)?;
     let mut changed = Vec::new();
     if let Some(name) = &u.name {
         if name.as_str() != before.name {
-            conn.execute("UPDATE clients SET name = ?1 WHERE id = ?2", params![name.as_str(), before.id])?;
+            conn.execute(
+                "UPDATE clients SET name = ?1 WHERE id = ?2",
+                params![name.as_str(), before.id],
+            )?;
             changed.push("name");
         }
     }
     if let Some(email) = &u.email {
         if email.as_str() != before.email {
-            conn.execute("UPDATE clients SET email = ?1 WHERE id = ?2", params![email.as_str(), before.id])?;
+            conn.execute(
+                "UPDATE clients SET email = ?1 WHERE id = ?2",
+                params![email.as_str(), before.id],
+            )?;
             changed.push("email");
         }
     }
     if let (Some(plan), Some(plan_id)) = (&u.plan, plan_id) {
         if plan.as_str() != before.plan {
-            conn.execute("UPDATE clients SET plan_id = ?1 WHERE id = ?2", params![plan_id, before.id])?;
+            conn.execute(
+                "UPDATE clients SET plan_id = ?1 WHERE id = ?2",
+                params![plan_id, before.id],
+            )?;
             changed.push("plan");
         }
     }
     if let Some(notes) = &u.notes {
         if notes.as_str() != before.notes {
-            conn.execute("UPDATE clients SET notes = ?1 WHERE id = ?2", params![notes.as_str(), before.id])?;
+            conn.execute(
+                "UPDATE clients SET notes = ?1 WHERE id = ?2",
+                params![notes.as_str(), before.id],
+            )?;
             changed.push("notes");
         }
     }

@@ -65,7 +65,8 @@ const SELECT: &str = "SELECT i.id, i.client_id, c.slug, c.name, c.status, i.name
     FROM instances i JOIN clients c ON c.id = i.client_id JOIN plans p ON p.id = c.plan_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
-    let json_map = |s: String| serde_json::from_str::<BTreeMap<String, String>>(&s).unwrap_or_default();
+    let json_map =
+        |s: String| serde_json::from_str::<BTreeMap<String, String>>(&s).unwrap_or_default();
     Ok(InstanceRow {
         id: r.get(0)?,
         client_id: r.get(1)?,
@@ -101,7 +102,9 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
 /// The lowest free port of the range. Runs inside the caller's (immediate)
 /// transaction; the UNIQUE column is the real guarantee.
 pub fn free_port(conn: &Connection, range: PortRange) -> Result<u16, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT host_port FROM instances WHERE host_port BETWEEN ?1 AND ?2 ORDER BY host_port")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT host_port FROM instances WHERE host_port BETWEEN ?1 AND ?2 ORDER BY host_port",
+    )?;
     let used = stmt.query_map([range.first, range.last], |r| r.get::<_, u16>(0))?;
     let mut candidate = range.first;
     for port in used {
@@ -111,7 +114,9 @@ pub fn free_port(conn: &Connection, range: PortRange) -> Result<u16, StoreError>
         }
         if port == candidate {
             if candidate == range.last {
-                return Err(StoreError::Conflict(format!("no free host port left in {range}")));
+                return Err(StoreError::Conflict(format!(
+                    "no free host port left in {range}"
+                )));
             }
             candidate += 1;
         }
@@ -146,8 +151,11 @@ pub fn insert(conn: &Connection, new: &NewInstance, host_port: u16) -> Result<i6
     })?;
     let id = conn.last_insert_rowid();
     for domain in new.domains {
-        conn.execute("INSERT INTO domains (hostname, instance_id) VALUES (?1, ?2)", params![domain.as_str(), id])
-            .map_err(|e| StoreError::unique(e, || format!("domain {domain} is already in use")))?;
+        conn.execute(
+            "INSERT INTO domains (hostname, instance_id) VALUES (?1, ?2)",
+            params![domain.as_str(), id],
+        )
+        .map_err(|e| StoreError::unique(e, || format!("domain {domain} is already in use")))?;
     }
     Ok(id)
 }
@@ -165,8 +173,11 @@ pub fn list_all(conn: &Connection) -> Result<Vec<InstanceRow>, StoreError> {
 }
 
 pub fn list_for_client(conn: &Connection, client_id: i64) -> Result<Vec<InstanceRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE i.client_id = ?1 ORDER BY i.id"))?;
-    let rows = stmt.query_map([client_id], from_row)?.collect::<Result<_, _>>()?;
+    let mut stmt =
+        conn.prepare_cached(&format!("{SELECT} WHERE i.client_id = ?1 ORDER BY i.id"))?;
+    let rows = stmt
+        .query_map([client_id], from_row)?
+        .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
@@ -188,12 +199,18 @@ pub fn set_desired(conn: &Connection, id: i64, desired: DesiredState) -> Result<
 /// Marks an instance for removal: the reconciler removes its container,
 /// network and route, then the caller removes data and the row.
 pub fn mark_absent(conn: &Connection, id: i64) -> Result<(), StoreError> {
-    conn.execute("UPDATE instances SET desired = 'absent' WHERE id = ?1", [id])?;
+    conn.execute(
+        "UPDATE instances SET desired = 'absent' WHERE id = ?1",
+        [id],
+    )?;
     Ok(())
 }
 
 pub fn request_restart(conn: &Connection, id: i64) -> Result<(), StoreError> {
-    conn.execute("UPDATE instances SET restart_gen = restart_gen + 1 WHERE id = ?1", [id])?;
+    conn.execute(
+        "UPDATE instances SET restart_gen = restart_gen + 1 WHERE id = ?1",
+        [id],
+    )?;
     Ok(())
 }
 
@@ -216,7 +233,13 @@ pub fn record(conn: &mut Connection, observations: &[Observation]) -> Result<usi
         )?;
         let at = now();
         for o in observations {
-            changed += stmt.execute(params![o.phase.as_str(), o.message, o.container_id, at, o.instance_id])?;
+            changed += stmt.execute(params![
+                o.phase.as_str(),
+                o.message,
+                o.container_id,
+                at,
+                o.instance_id
+            ])?;
         }
     }
     tx.commit()?;
@@ -254,11 +277,26 @@ mod tests {
         store
             .call_blocking(|conn| {
                 seed(conn, &[8001, 8002, 8004]);
-                let range = PortRange { first: 8001, last: 8005 };
+                let range = PortRange {
+                    first: 8001,
+                    last: 8005,
+                };
                 assert_eq!(free_port(conn, range)?, 8003);
-                conn.execute("UPDATE instances SET host_port = 8003 WHERE host_port = 8004", [])?;
+                conn.execute(
+                    "UPDATE instances SET host_port = 8003 WHERE host_port = 8004",
+                    [],
+                )?;
                 assert_eq!(free_port(conn, range)?, 8004);
-                assert!(matches!(free_port(conn, PortRange { first: 8001, last: 8002 }), Err(StoreError::Conflict(_))));
+                assert!(matches!(
+                    free_port(
+                        conn,
+                        PortRange {
+                            first: 8001,
+                            last: 8002
+                        }
+                    ),
+                    Err(StoreError::Conflict(_))
+                ));
                 Ok(())
             })
             .unwrap();
@@ -272,7 +310,15 @@ mod tests {
                 seed(conn, &[8001]);
                 let name = InstanceName::parse("x").unwrap();
                 let empty = BTreeMap::new();
-                let new = NewInstance { client_id: 1, name: &name, blueprint: "b", image: "i", env: &empty, secrets: &empty, domains: &[] };
+                let new = NewInstance {
+                    client_id: 1,
+                    name: &name,
+                    blueprint: "b",
+                    image: "i",
+                    env: &empty,
+                    secrets: &empty,
+                    domains: &[],
+                };
                 let err = insert(conn, &new, 8001).unwrap_err();
                 assert_eq!(err.to_string(), "port 8001 is taken");
                 Ok(())

@@ -87,9 +87,15 @@ pub fn update(conn: &Connection, name: &str, spec: &PlanSpec) -> Result<PlanRow,
 
 pub fn delete(conn: &Connection, name: &str) -> Result<(), StoreError> {
     let plan = get(conn, name)?;
-    let clients: i64 = conn.query_row("SELECT COUNT(*) FROM clients WHERE plan_id = ?1", [plan.id], |r| r.get(0))?;
+    let clients: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM clients WHERE plan_id = ?1",
+        [plan.id],
+        |r| r.get(0),
+    )?;
     if clients > 0 {
-        return Err(StoreError::Conflict(format!("plan {name} is used by {clients} client(s)")));
+        return Err(StoreError::Conflict(format!(
+            "plan {name} is used by {clients} client(s)"
+        )));
     }
     conn.execute("DELETE FROM plans WHERE id = ?1", [plan.id])?;
     Ok(())
@@ -100,7 +106,9 @@ pub fn get(conn: &Connection, name: &str) -> Result<PlanRow, StoreError> {
 }
 
 pub fn find(conn: &Connection, name: &str) -> Result<Option<PlanRow>, StoreError> {
-    Ok(conn.query_row(&format!("{SELECT} WHERE p.name = ?1"), [name], from_row).optional()?)
+    Ok(conn
+        .query_row(&format!("{SELECT} WHERE p.name = ?1"), [name], from_row)
+        .optional()?)
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<PlanRow>, StoreError> {

@@ -9,7 +9,11 @@ use crate::audit::Actor;
 
 /// Requires `Authorization: Bearer <token>`; puts the token's [`Actor`] (with
 /// the peer address) into the request for handlers and the audit log.
-pub async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, AppError> {
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
     let token = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -18,8 +22,15 @@ pub async fn require_token(State(state): State<AppState>, mut req: Request, next
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(AppError::unauthorized)?;
-    let name = state.ops.authenticate_token(token).await?.ok_or_else(AppError::unauthorized)?;
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let name = state
+        .ops
+        .authenticate_token(token)
+        .await?
+        .ok_or_else(AppError::unauthorized)?;
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     req.extensions_mut().insert(Actor::token(&name, ip));
     Ok(next.run(req).await)
 }

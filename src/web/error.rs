@@ -15,7 +15,10 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 
     pub fn unauthorized() -> Self {
@@ -32,7 +35,10 @@ impl From<OpsError> for AppError {
             OpsError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             OpsError::Store(_) | OpsError::Io(_) => {
                 tracing::error!(error = %e, "internal error");
-                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see berth's log");
+                return Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see berth's log",
+                );
             }
         };
         Self::new(status, e.to_string())
@@ -43,7 +49,10 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }

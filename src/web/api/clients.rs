@@ -17,7 +17,10 @@ pub fn router() -> Router<AppState> {
         .route("/clients/{slug}", get(show).patch(edit).delete(remove))
         .route("/clients/{slug}/suspend", post(suspend))
         .route("/clients/{slug}/resume", post(resume))
-        .route("/clients/{slug}/instances", get(instances).post(add_instance))
+        .route(
+            "/clients/{slug}/instances",
+            get(instances).post(add_instance),
+        )
 }
 
 #[derive(Deserialize)]
@@ -30,34 +33,81 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<ClientRow>>, AppErro
     Ok(Json(s.ops.list_clients().await?))
 }
 
-async fn create(State(s): State<AppState>, Extension(actor): Extension<Actor>, ApiJson(input): ApiJson<NewClientInput>) -> Result<(StatusCode, Json<ClientView>), AppError> {
-    Ok((StatusCode::CREATED, Json(s.ops.create_client(&actor, input).await?)))
+async fn create(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiJson(input): ApiJson<NewClientInput>,
+) -> Result<(StatusCode, Json<ClientView>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.ops.create_client(&actor, input).await?),
+    ))
 }
 
-async fn show(State(s): State<AppState>, Path(slug): Path<String>) -> Result<Json<ClientView>, AppError> {
+async fn show(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<ClientView>, AppError> {
     Ok(Json(s.ops.get_client(&slug).await?))
 }
 
-async fn edit(State(s): State<AppState>, Extension(actor): Extension<Actor>, Path(slug): Path<String>, ApiJson(edit): ApiJson<ClientEdit>) -> Result<Json<ClientView>, AppError> {
+async fn edit(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(slug): Path<String>,
+    ApiJson(edit): ApiJson<ClientEdit>,
+) -> Result<Json<ClientView>, AppError> {
     Ok(Json(s.ops.edit_client(&actor, &slug, edit).await?))
 }
 
-async fn remove(State(s): State<AppState>, Extension(actor): Extension<Actor>, Path(slug): Path<String>, ApiJson(c): ApiJson<Confirm>) -> Result<Json<DeletionReport>, AppError> {
+async fn remove(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(slug): Path<String>,
+    ApiJson(c): ApiJson<Confirm>,
+) -> Result<Json<DeletionReport>, AppError> {
     Ok(Json(s.ops.delete_client(&actor, &slug, &c.confirm).await?))
 }
 
-async fn suspend(State(s): State<AppState>, Extension(actor): Extension<Actor>, Path(slug): Path<String>) -> Result<Json<ClientView>, AppError> {
-    Ok(Json(s.ops.set_client_status(&actor, &slug, ClientStatus::Suspended).await?))
+async fn suspend(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(slug): Path<String>,
+) -> Result<Json<ClientView>, AppError> {
+    Ok(Json(
+        s.ops
+            .set_client_status(&actor, &slug, ClientStatus::Suspended)
+            .await?,
+    ))
 }
 
-async fn resume(State(s): State<AppState>, Extension(actor): Extension<Actor>, Path(slug): Path<String>) -> Result<Json<ClientView>, AppError> {
-    Ok(Json(s.ops.set_client_status(&actor, &slug, ClientStatus::Active).await?))
+async fn resume(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(slug): Path<String>,
+) -> Result<Json<ClientView>, AppError> {
+    Ok(Json(
+        s.ops
+            .set_client_status(&actor, &slug, ClientStatus::Active)
+            .await?,
+    ))
 }
 
-async fn instances(State(s): State<AppState>, Path(slug): Path<String>) -> Result<Json<Vec<InstanceRow>>, AppError> {
+async fn instances(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<Vec<InstanceRow>>, AppError> {
     Ok(Json(s.ops.list_instances(Some(&slug)).await?))
 }
 
-async fn add_instance(State(s): State<AppState>, Extension(actor): Extension<Actor>, Path(slug): Path<String>, ApiJson(input): ApiJson<NewInstanceInput>) -> Result<(StatusCode, Json<InstanceRow>), AppError> {
-    Ok((StatusCode::CREATED, Json(s.ops.add_instance(&actor, &slug, input).await?)))
+async fn add_instance(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(slug): Path<String>,
+    ApiJson(input): ApiJson<NewInstanceInput>,
+) -> Result<(StatusCode, Json<InstanceRow>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.ops.add_instance(&actor, &slug, input).await?),
+    ))
 }

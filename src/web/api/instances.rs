@@ -22,26 +22,51 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceRow>>, AppEr
     Ok(Json(s.ops.list_instances(None).await?))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<InstanceRow>, AppError> {
+async fn show(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<InstanceRow>, AppError> {
     Ok(Json(s.ops.get_instance(id).await?))
 }
 
-async fn act(s: AppState, actor: Actor, id: i64, action: InstanceAction) -> Result<Json<InstanceRow>, AppError> {
+async fn act(
+    s: AppState,
+    actor: Actor,
+    id: i64,
+    action: InstanceAction,
+) -> Result<Json<InstanceRow>, AppError> {
     Ok(Json(s.ops.instance_action(&actor, id, action).await?))
 }
 
-async fn start(State(s): State<AppState>, Extension(a): Extension<Actor>, Path(id): Path<i64>) -> Result<Json<InstanceRow>, AppError> {
+async fn start(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<i64>,
+) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Start).await
 }
 
-async fn stop(State(s): State<AppState>, Extension(a): Extension<Actor>, Path(id): Path<i64>) -> Result<Json<InstanceRow>, AppError> {
+async fn stop(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<i64>,
+) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Stop).await
 }
 
-async fn restart(State(s): State<AppState>, Extension(a): Extension<Actor>, Path(id): Path<i64>) -> Result<Json<InstanceRow>, AppError> {
+async fn restart(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<i64>,
+) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Restart).await
 }
 
-async fn remove(State(s): State<AppState>, Extension(a): Extension<Actor>, Path(id): Path<i64>, ApiJson(c): ApiJson<Confirm>) -> Result<Json<DeletionReport>, AppError> {
+async fn remove(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<i64>,
+    ApiJson(c): ApiJson<Confirm>,
+) -> Result<Json<DeletionReport>, AppError> {
     Ok(Json(s.ops.remove_instance(&a, id, &c.confirm).await?))
 }

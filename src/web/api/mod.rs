@@ -17,7 +17,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(plans::router())
         .merge(clients::router())
         .merge(instances::router())
-        .route_layer(axum::middleware::from_fn_with_state(state, auth::require_token));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::require_token,
+        ));
     Router::new().route("/health", get(health)).merge(protected)
 }
 

@@ -19,19 +19,38 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<PlanRow>>, AppError>
     Ok(Json(s.ops.list_plans().await?))
 }
 
-async fn create(State(s): State<AppState>, Extension(actor): Extension<Actor>, ApiJson(input): ApiJson<PlanInput>) -> Result<(StatusCode, Json<PlanRow>), AppError> {
-    Ok((StatusCode::CREATED, Json(s.ops.create_plan(&actor, input).await?)))
+async fn create(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiJson(input): ApiJson<PlanInput>,
+) -> Result<(StatusCode, Json<PlanRow>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.ops.create_plan(&actor, input).await?),
+    ))
 }
 
-async fn show(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<PlanRow>, AppError> {
+async fn show(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<PlanRow>, AppError> {
     Ok(Json(s.ops.get_plan(&name).await?))
 }
 
-async fn edit(State(s): State<AppState>, Extension(actor): Extension<Actor>, Path(name): Path<String>, ApiJson(edit): ApiJson<PlanEdit>) -> Result<Json<PlanRow>, AppError> {
+async fn edit(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(name): Path<String>,
+    ApiJson(edit): ApiJson<PlanEdit>,
+) -> Result<Json<PlanRow>, AppError> {
     Ok(Json(s.ops.edit_plan(&actor, &name, edit).await?))
 }
 
-async fn remove(State(s): State<AppState>, Extension(actor): Extension<Actor>, Path(name): Path<String>) -> Result<StatusCode, AppError> {
+async fn remove(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, AppError> {
     s.ops.delete_plan(&actor, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
