@@ -251,7 +251,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                                 c.slug,
                                 c.name,
                                 c.plan,
-                                c.instances.to_string(),
+                                c.instance_count.to_string(),
                                 c.status,
                                 c.created_at,
                             ]

@@ -14,7 +14,7 @@ pub struct ClientRow {
     pub notes: String,
     pub status: String,
     pub created_at: String,
-    pub instances: u32,
+    pub instance_count: u32,
 }
 
 pub struct NewClient<'a> {
@@ -40,7 +40,7 @@ fn from_row(r: &Row) -> rusqlite::Result<ClientRow> {
         notes: r.get(5)?,
         status: r.get(6)?,
         created_at: r.get(7)?,
-        instances: r.get(8)?,
+        instance_count: r.get(8)?,
     })
 }
 
