@@ -12,14 +12,16 @@
 //! - [`CaddyProcess`]: a private `caddy run` on loopback ports.
 //! - [`DockerGuard`]: removes a test's containers, networks, volumes and images.
 //! - [`skip_docker`]: the one opt-out for local runs without an engine.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
+mod app;
 mod caddy;
 mod docker;
 mod http;
 mod names;
 mod wait;
 
+pub use app::{eventually, free_port_block, test_config, TestApp, PORTS_PER_APP};
 pub use caddy::CaddyProcess;
 pub use docker::{skip_docker, DockerGuard};
 pub use http::{http_get, try_http_get};

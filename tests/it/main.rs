@@ -6,3 +6,4 @@
 mod harness;
 
 mod harness_smoke;
+mod core;

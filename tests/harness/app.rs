@@ -1,0 +1,236 @@
+//! `TestApp`: a whole berth (store, reconciler, API) in this process, wired
+//! to a private Caddy and the real Docker engine under a unique owner label,
+//! with its own blueprint copy whose image name is unique, so the guard can
+//! remove everything the test made.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use berth::config::Config;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+use super::{try_http_get, unique, wait_until_async, CaddyProcess, DockerGuard};
+
+/// How many host ports each test app gets.
+pub const PORTS_PER_APP: u16 = 40;
+
+pub struct TestApp {
+    pub api: String,
+    pub token: String,
+    pub config: Config,
+    pub caddy: CaddyProcess,
+    pub http: reqwest::Client,
+    pub static_image: String,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pub guard: DockerGuard,
+}
+
+/// A block of ports none of which is bound right now. Blocks are spread by
+/// process id so concurrent test runs on one machine rarely meet.
+pub fn free_port_block(len: u16) -> (u16, u16) {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 300) as u16 * 100;
+    loop {
+        let first = base + NEXT.fetch_add(len, Ordering::Relaxed);
+        assert!(first < 60_000, "ran out of port blocks");
+        let last = first + len - 1;
+        if (first..=last).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return (first, last);
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], letting the test adjust the config first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().unwrap();
+        let owner = unique("owner");
+        let guard = DockerGuard::new(&owner);
+        let static_image = format!("berth-test/static-site:{}", unique("img"));
+        guard.track_image(&static_image);
+        let caddy = tokio::task::spawn_blocking(CaddyProcess::start).await.unwrap();
+        let config = test_config(&dir, &owner, &caddy, &static_image, adjust);
+        let app = berth::app::App::build(config.clone()).await.expect("berth builds");
+        let api = format!("http://{}", app.local_addr());
+        let token = app.ops().create_token(&berth::audit::Actor::cli(), "test").await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(90)).build().unwrap();
+        TestApp { api, token, config, caddy, http, static_image, dir, stop: Some(stop), task: Some(task), guard }
+    }
+
+    /// Stops the daemon (graceful) and waits for it, keeping Docker state.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("API answers");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::DELETE, path, Some(body)).await
+    }
+
+    pub async fn create_plan(&self, name: &str, cpus: f64, memory: &str) -> Value {
+        let (status, body) = self.post("/api/v1/plans", json!({ "name": name, "cpus": cpus, "memory": memory })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Creates a static-site client; returns the API's answer.
+    pub async fn create_client(&self, name: &str, plan: &str) -> Value {
+        let (status, body) = self
+            .post("/api/v1/clients", json!({ "name": name, "email": "ops@example.com", "plan": plan, "blueprint": "static-site" }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    pub async fn instance(&self, id: i64) -> Value {
+        let (status, body) = self.get(&format!("/api/v1/instances/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Waits until the instance's phase is one of `phases`; returns it.
+    pub async fn wait_phase(&self, id: i64, phases: &[&str], deadline: Duration) -> Value {
+        eventually(&format!("instance {id} reaches {phases:?}"), deadline, || async {
+            let inst = self.instance(id).await;
+            phases.contains(&inst["phase"].as_str().unwrap_or("")).then_some(inst)
+        })
+        .await
+    }
+
+    /// GET through Caddy with the given Host header: (status, body), or None
+    /// while nothing listens.
+    pub fn through_caddy(&self, host: &str, path: &str) -> Option<(u16, String)> {
+        try_http_get(&format!("127.0.0.1:{}", self.caddy.http_port), host, path).ok()
+    }
+
+    /// Waits until `host` answers `status` through Caddy; returns the body.
+    pub async fn wait_caddy(&self, host: &str, status: u16, deadline: Duration) -> String {
+        let mut body = String::new();
+        wait_until_async(&format!("{host} answers {status} through caddy"), deadline, || {
+            let got = self.through_caddy(host, "/");
+            let matched = matches!(&got, Some((s, _)) if *s == status);
+            if let Some((_, b)) = got {
+                body = b;
+            }
+            async move { matched }
+        })
+        .await;
+        body
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    pub fn docker(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("docker").args(args).output().expect("docker cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+/// Polls `f` with backoff until it yields a value; panics naming `what`
+/// when `deadline` passes.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = tokio::time::Instant::now() + deadline;
+    let mut delay = Duration::from_millis(10);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < end, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(200));
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The config a test berth runs with: everything on loopback, ports and
+/// names unique to this test, a short reconcile interval.
+pub fn test_config(dir: &TempDir, owner: &str, caddy: &CaddyProcess, static_image: &str, adjust: impl FnOnce(&mut Config)) -> Config {
+    let blueprints = dir.path().join("templates");
+    std::fs::create_dir_all(&blueprints).unwrap();
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for entry in std::fs::read_dir(source).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap().replace("berth/static-site:1", static_image);
+        std::fs::write(blueprints.join(path.file_name().unwrap()), text).unwrap();
+    }
+    let (first, last) = free_port_block(PORTS_PER_APP);
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = dir.path().join("data");
+    config.blueprint_dir = Some(blueprints);
+    config.port_range = format!("{first}-{last}").parse().unwrap();
+    config.base_domain = "berth.test".into();
+    config.reconcile_interval = Duration::from_secs(2);
+    config.docker.owner = owner.to_owned();
+    let tail: String = owner.chars().filter(char::is_ascii_alphanumeric).collect();
+    config.docker.name_prefix = format!("t{}", &tail[tail.len() - 6..]);
+    config.caddy.admin = caddy.admin_url.clone();
+    config.caddy.manage = false;
+    config.caddy.http_port = caddy.http_port;
+    config.caddy.https_port = caddy.https_port;
+    config.caddy.listen_host = "127.0.0.1".into();
+    adjust(&mut config);
+    config
+}
