@@ -1,5 +1,5 @@
-//! Wires the long-running parts together: web server, reconciler and (when
-//! asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
+//! Wires the long-running parts together: web server, reconciler, backup
+//! worker and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
 //! starts them, waits for the shutdown signal and logs how each one ended.
 
 use std::net::SocketAddr;
@@ -23,6 +23,7 @@ pub struct App {
     ops: Ops,
     reconciler: Reconciler,
     caddy: CaddyAdmin,
+    backups: crate::backup::Runner,
     listener: TcpListener,
 }
 
@@ -43,6 +44,7 @@ impl App {
             blueprints.clone(),
             wake.clone(),
         );
+        let backups = crate::backup::Runner::new(ops.clone(), docker.clone());
         let reconciler = Reconciler::new(
             store,
             config.clone(),
@@ -59,6 +61,7 @@ impl App {
             ops,
             reconciler,
             caddy,
+            backups,
             listener,
         })
     }
@@ -116,6 +119,7 @@ impl App {
         };
         let web = tokio::spawn(web::serve(self.listener, state, stopped(stop_rx.clone())));
         let reconciler = tokio::spawn(self.reconciler.run(stopped(stop_rx.clone())));
+        let backups = tokio::spawn(self.backups.run(stopped(stop_rx.clone())));
 
         shutdown.await;
         tracing::info!("shutting down");
@@ -127,6 +131,9 @@ impl App {
         }
         if let Err(e) = reconciler.await {
             tracing::error!(error = %e, "reconciler task panicked");
+        }
+        if let Err(e) = backups.await {
+            tracing::error!(error = %e, "backup worker task panicked");
         }
         if let Some(task) = managed_caddy {
             match task.await {

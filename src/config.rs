@@ -29,6 +29,51 @@ pub struct Config {
     pub reconcile_interval: Duration,
     pub docker: DockerConfig,
     pub caddy: CaddyConfig,
+    pub backup: BackupConfig,
+}
+
+/// Backups: how they are written, when they run and how many are kept.
+/// A plan's backup policy overrides `schedule` and the `keep_*` values.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Cron expression (UTC) for scheduled backups; empty disables the internal scheduler.
+    pub schedule: String,
+    /// Cron expression (UTC) for re-verifying every instance's newest backup; empty disables.
+    pub verify_schedule: String,
+    /// zstd level, 1-19.
+    pub level: i32,
+    /// zstd worker threads per backup; 0 means one per core.
+    pub threads: u32,
+    /// Backups running at once, so a schedule never freezes every tenant together.
+    pub concurrency: usize,
+    pub keep_last: u32,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    pub keep_monthly: u32,
+    /// An instance whose newest good backup is older than this is flagged stale.
+    #[serde(with = "humantime_serde_lite")]
+    pub stale_after: Duration,
+    /// POSTed a JSON body when a backup, verification or restore fails.
+    pub failure_webhook: Option<String>,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            schedule: "0 3 * * *".into(),
+            verify_schedule: "30 4 * * 0".into(),
+            level: 3,
+            threads: 0,
+            concurrency: 2,
+            keep_last: 7,
+            keep_daily: 7,
+            keep_weekly: 4,
+            keep_monthly: 6,
+            stale_after: Duration::from_secs(36 * 3600),
+            failure_webhook: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -165,6 +210,7 @@ impl Default for Config {
             reconcile_interval: Duration::from_secs(30),
             docker: DockerConfig::default(),
             caddy: CaddyConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -225,6 +271,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_CADDY_ACME_EMAIL", "caddy.acme_email"),
     ("BERTH_CADDY_MANAGE", "caddy.manage"),
     ("BERTH_CADDY_BIN", "caddy.bin"),
+    ("BERTH_BACKUP_SCHEDULE", "backup.schedule"),
+    ("BERTH_BACKUP_LEVEL", "backup.level"),
+    ("BERTH_BACKUP_CONCURRENCY", "backup.concurrency"),
+    ("BERTH_BACKUP_FAILURE_WEBHOOK", "backup.failure_webhook"),
 ];
 
 impl Config {
@@ -304,6 +354,25 @@ impl Config {
         }
         if let Err(why) = parse_pool(&self.docker.subnet_pool, self.port_range) {
             return bad("docker.subnet_pool", why);
+        }
+        if !(1..=19).contains(&self.backup.level) {
+            return bad("backup.level", "must be 1-19".into());
+        }
+        if self.backup.concurrency == 0 {
+            return bad("backup.concurrency", "must be at least 1".into());
+        }
+        for (key, expr) in [
+            ("backup.schedule", &self.backup.schedule),
+            ("backup.verify_schedule", &self.backup.verify_schedule),
+        ] {
+            if let Err(why) = crate::backup::schedule::parse_optional(expr) {
+                return bad(key, why);
+            }
+        }
+        if let Some(url) = &self.backup.failure_webhook {
+            if reqwest::Url::parse(url).is_err() {
+                return bad("backup.failure_webhook", format!("{url:?} is not a URL"));
+            }
         }
         for (i, route) in self.caddy.routes.iter().enumerate() {
             if let Err(e) = crate::domain::Hostname::parse(&route.host) {
@@ -449,6 +518,12 @@ impl fmt::Debug for Config {
             .field("base_domain", &self.base_domain)
             .field("docker", &self.docker)
             .field("caddy", &self.caddy)
+            // The webhook URL may carry a token in its query: show only that one is set.
+            .field("backup.schedule", &self.backup.schedule)
+            .field(
+                "backup.failure_webhook",
+                &self.backup.failure_webhook.as_ref().map(|_| "<set>"),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -16,11 +16,14 @@
 //! - [`docker`]: the bollard adapter; labels are the contract with the engine.
 //! - [`caddy`]: Caddy admin API client, config generation, managed child.
 //! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it.
+//! - [`backup`]: archives (tar + zstd + sha256), consistency, verify,
+//!   retention, restore; the runner that does queued backup jobs.
 //! - [`web`]: axum: JSON API v1 (bearer tokens).
 //! - [`cli`]: clap commands; [`app`] wires the long-running parts together.
 
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod blueprint;
 pub mod caddy;
 pub mod cli;

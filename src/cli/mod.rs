@@ -2,6 +2,7 @@
 //! performs the same operations as the JSON API, directly on the store (the
 //! running daemon notices the change within a second).
 
+mod backup;
 mod doctor;
 mod output;
 mod run;
@@ -44,6 +45,9 @@ pub enum Command {
     Client(ClientCmd),
     #[command(subcommand)]
     Instance(InstanceCmd),
+    /// Backups: run, list, verify, restore, status, retention policy.
+    #[command(subcommand)]
+    Backup(backup::BackupCmd),
 }
 
 #[derive(Subcommand)]

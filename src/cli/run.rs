@@ -20,7 +20,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
+    pub(super) fn usage(message: impl Into<String>) -> Self {
         Self {
             code: 2,
             message: message.into(),
@@ -352,6 +352,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             };
             output::json(&ops.remove_instance(&actor, id, &confirm).await?);
         }
+        Command::Backup(cmd) => super::backup::run(ops, cmd, as_json).await?,
         Command::Serve | Command::Doctor | Command::Config(_) => {
             unreachable!("handled before opening the store")
         }

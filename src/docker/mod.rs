@@ -9,6 +9,7 @@ mod events;
 mod images;
 pub mod labels;
 mod networks;
+mod pause;
 pub mod rootfs;
 mod spec;
 

@@ -3,6 +3,7 @@
 //! its audit entry in one transaction, and wakes the reconciler. None of them
 //! talks to Docker or Caddy.
 
+mod backups;
 mod clients;
 mod delete;
 mod instances;
@@ -13,8 +14,9 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+pub use backups::{BackupStatus, BackupTrigger, ImportReport, RestoreInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
-pub use delete::{DeletionReport, RemovedInstance};
+pub use delete::{dir_usage, DeletionReport, RemovedInstance};
 pub use instances::{InstanceAction, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
 

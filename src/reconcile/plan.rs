@@ -74,6 +74,19 @@ pub enum Action {
 }
 
 impl Action {
+    /// The instance an action is about, if any.
+    pub fn instance_id(&self) -> Option<i64> {
+        match self {
+            Action::Remove { instance_id, .. } => *instance_id,
+            Action::Stop { instance_id, .. }
+            | Action::CreateNetwork { instance_id, .. }
+            | Action::Create { instance_id, .. }
+            | Action::Start { instance_id, .. }
+            | Action::Restart { instance_id, .. } => Some(*instance_id),
+            Action::RemoveNetwork { .. } => None,
+        }
+    }
+
     /// Actions run in stages in this order; within a stage they run concurrently.
     pub fn stage(&self) -> u8 {
         match self {

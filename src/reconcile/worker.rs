@@ -116,7 +116,15 @@ impl Reconciler {
         let want = desired(&rows, &self.blueprints, &self.config);
         let containers = self.docker.list_managed().await?;
         let networks = self.docker.list_managed_networks().await?;
-        let actions = plan(&want.instances, &want.known, &containers, &networks);
+        let mut actions = plan(&want.instances, &want.known, &containers, &networks);
+        // A backup or restore that stopped a container owns it until it is done.
+        let held = self
+            .store
+            .call(|conn| crate::store::backup_jobs::held(conn))
+            .await?;
+        if !held.is_empty() {
+            actions.retain(|a| a.instance_id().is_none_or(|id| !held.contains(&id)));
+        }
         let taken = actions.len();
         self.stats
             .actions

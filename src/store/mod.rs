@@ -5,6 +5,8 @@
 //! a second process (the CLI) can never break it.
 
 pub mod audit;
+pub mod backup_jobs;
+pub mod backups;
 pub mod clients;
 pub mod instances;
 mod migrations;
@@ -18,6 +20,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode};
 
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
+pub use backups::{BackupPolicy, BackupRow, RestoreRow};
 pub use clients::{ClientRow, NewClient};
 pub use instances::{InstanceRow, NewInstance, Observation};
 pub use plans::PlanRow;

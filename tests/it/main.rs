@@ -5,5 +5,5 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
-mod harness_smoke;
 mod core;
+mod harness_smoke;

@@ -1,5 +1,6 @@
 //! JSON API v1. Everything but `/health` needs a bearer token.
 
+mod backups;
 mod clients;
 mod instances;
 mod plans;
@@ -17,6 +18,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(plans::router())
         .merge(clients::router())
         .merge(instances::router())
+        .merge(backups::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             auth::require_token,

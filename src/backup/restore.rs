@@ -1,0 +1,250 @@
+//! Restores. In place: extract beside the live data, stop the container,
+//! swap the two directories atomically, start, and keep the old data until
+//! the instance is healthy; roll back if it is not. Clone: the same into a
+//! new instance created stopped by the operation.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{archive, blocking, Runner};
+use crate::docker::{ContainerState, Health};
+use crate::domain::DesiredState;
+use crate::store::backups as rows;
+use crate::store::{backup_jobs, instances, InstanceRow, RestoreRow, StoreError};
+
+impl Runner {
+    /// Runs queued restore `id` if this process can claim it.
+    pub async fn run_restore(&self, id: i64) -> Result<bool, StoreError> {
+        let pid = self.pid;
+        if !self
+            .ops
+            .store
+            .call(move |c| backup_jobs::claim_restore(c, id, pid))
+            .await?
+        {
+            return Ok(false);
+        }
+        let job = self
+            .ops
+            .store
+            .call(move |c| backup_jobs::get_restore(c, id))
+            .await?;
+        let result = self.restore(&job).await;
+        let (ok, message) = match &result {
+            Ok(m) => (true, m.clone()),
+            Err(e) => (false, e.clone()),
+        };
+        let msg = message.clone();
+        self.ops
+            .store
+            .call(move |c| backup_jobs::finish_restore(c, id, ok, &msg))
+            .await?;
+        if !ok {
+            tracing::warn!(restore = id, error = %message, "restore failed");
+            self.notify_failure("restore.failed", id, &job.instance_id.to_string(), &message)
+                .await;
+        }
+        Ok(true)
+    }
+
+    async fn restore(&self, job: &RestoreRow) -> Result<String, String> {
+        let (bid, iid) = (job.backup_id, job.instance_id);
+        let (backup, inst) = self
+            .ops
+            .store
+            .call(move |c| Ok((rows::get(c, bid)?, instances::get(c, iid)?)))
+            .await
+            .map_err(|e| e.to_string())?;
+        let file = backup
+            .path
+            .as_ref()
+            .map(|p| self.backup_root().join(p))
+            .ok_or("backup has no archive")?;
+        let data = self
+            .ops
+            .config
+            .instance_data_dir(&inst.client_slug, &inst.name);
+        let staging = data.with_file_name(format!(".{}.restore-{}", inst.name, job.id));
+        let (f, s) = (file.clone(), staging.clone());
+        blocking(move || {
+            let _ = std::fs::remove_dir_all(&s);
+            archive::extract(&f, &s).map_err(|e| {
+                let _ = std::fs::remove_dir_all(&s);
+                format!(
+                    "extracting {}: {e}; the live data is untouched",
+                    f.display()
+                )
+            })
+        })
+        .await?;
+        std::fs::create_dir_all(&data).map_err(|e| format!("creating {}: {e}", data.display()))?;
+
+        let pid = self.pid;
+        self.ops
+            .store
+            .call(move |c| backup_jobs::hold(c, iid, "restore", pid))
+            .await
+            .map_err(|e| e.to_string())?;
+        let outcome = self
+            .swap_and_check(&inst, &data, &staging, job.mode == "clone")
+            .await;
+        let _ = self
+            .ops
+            .store
+            .call(move |c| backup_jobs::release(c, iid, pid))
+            .await;
+        if job.mode == "clone" && outcome.is_ok() {
+            let _ = self
+                .ops
+                .store
+                .call(move |c| instances::set_desired(c, iid, DesiredState::Running))
+                .await;
+        }
+        self.ops.wake();
+        outcome
+    }
+
+    async fn swap_and_check(
+        &self,
+        inst: &InstanceRow,
+        data: &Path,
+        staging: &Path,
+        clone: bool,
+    ) -> Result<String, String> {
+        let container = self.container_of(inst.id).await?;
+        if let Some(c) = &container {
+            self.docker
+                .stop(c, 30)
+                .await
+                .map_err(|e| format!("stopping the container: {e}"))?;
+        }
+        exchange(staging, data).map_err(|e| format!("swapping data directories: {e}"))?;
+        // From here `staging` holds the previous data.
+        let should_run = !clone && inst.desired == "running" && inst.client_status == "active";
+        let Some(c) = container.filter(|_| should_run) else {
+            remove_later(staging.to_path_buf());
+            return Ok("restored; the instance was not running".into());
+        };
+        let health = match self.docker.start(&c).await {
+            Ok(()) => self.wait_healthy(inst).await,
+            Err(e) => Err(format!("starting the container: {e}")),
+        };
+        match health {
+            Ok(()) => {
+                remove_later(staging.to_path_buf());
+                Ok("restored; the instance is healthy".into())
+            }
+            Err(why) => {
+                let _ = self.docker.stop(&c, 30).await;
+                exchange(staging, data)
+                    .map_err(|e| format!("{why}; rolling back failed too: {e}"))?;
+                let _ = self.docker.start(&c).await;
+                remove_later(staging.to_path_buf());
+                Err(format!("{why}; rolled back to the previous data"))
+            }
+        }
+    }
+
+    async fn container_of(&self, instance_id: i64) -> Result<Option<String>, String> {
+        let list = self
+            .docker
+            .list_managed()
+            .await
+            .map_err(|e| format!("docker: {e}"))?;
+        Ok(list
+            .into_iter()
+            .find(|c| c.instance_id == Some(instance_id))
+            .map(|c| c.id))
+    }
+
+    /// Healthy: running and its health check passing (or, without one, still
+    /// running after a few seconds). Unhealthy or exited fails at once.
+    async fn wait_healthy(&self, inst: &InstanceRow) -> Result<(), String> {
+        let start_period = self
+            .ops
+            .blueprints
+            .get(&inst.blueprint)
+            .and_then(|b| b.health.as_ref())
+            .map(|h| h.start_period)
+            .unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(u64::from(start_period) + 90);
+        let first = Instant::now();
+        loop {
+            let list = self
+                .docker
+                .list_managed()
+                .await
+                .map_err(|e| format!("docker: {e}"))?;
+            match list.into_iter().find(|c| c.instance_id == Some(inst.id)) {
+                Some(c) if c.state == ContainerState::Running => match c.health {
+                    Some(Health::Healthy) => return Ok(()),
+                    Some(Health::Unhealthy) => {
+                        return Err("the restored instance is unhealthy".into())
+                    }
+                    None if first.elapsed() > Duration::from_secs(3) => return Ok(()),
+                    _ => {}
+                },
+                Some(c) if matches!(c.state, ContainerState::Exited | ContainerState::Dead) => {
+                    return Err("the restored instance exited".into())
+                }
+                None => return Err("the container disappeared".into()),
+                _ => {}
+            }
+            if Instant::now() > deadline {
+                return Err("the restored instance did not become healthy in time".into());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Swaps two directories in one step (renameat2 RENAME_EXCHANGE), so the
+/// data path always names a complete directory, never a half-restored one.
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    let (ca, cb) = (cstr(a)?, cstr(b)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn cstr(p: &Path) -> std::io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
+}
+
+/// Old data can be large: drop it off the request path.
+fn remove_later(dir: PathBuf) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot remove replaced data");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exchange_swaps_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("x"), "from a").unwrap();
+        super::exchange(&a, &b).unwrap();
+        assert_eq!(std::fs::read_to_string(b.join("x")).unwrap(), "from a");
+        assert!(!a.join("x").exists());
+    }
+}

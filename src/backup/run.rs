@@ -1,0 +1,449 @@
+//! One backup job: claim, freeze the container as its blueprint says,
+//! archive, thaw, publish with manifest, record, prune. Any failure leaves a
+//! failed row with its cause, no partial file, and older backups untouched.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::archive::{self, ArchiveStats};
+use super::retention::{self, Candidate, Rules};
+use super::{blocking, Manifest, Progress, Runner};
+use crate::audit::{self, Actor};
+use crate::blueprint::Consistency;
+use crate::docker::ContainerState;
+use crate::store::backups::{self as rows, BackupResult, BackupRow};
+use crate::store::{backup_jobs, instances, plans, InstanceRow, StoreError};
+
+/// How the container was held still, and for how long.
+struct Frozen {
+    freeze_ms: u64,
+    note: String,
+}
+
+impl Runner {
+    /// Runs queued backup `id` if this process can claim it; returns whether it ran.
+    pub async fn run_backup(&self, id: i64) -> Result<bool, StoreError> {
+        let row = self.ops.store.call(move |c| rows::get(c, id)).await?;
+        let Some(instance_id) = row.instance_id else {
+            return Ok(false);
+        };
+        let inst = self
+            .ops
+            .store
+            .call(move |c| instances::get(c, instance_id))
+            .await?;
+        let consistency = self
+            .ops
+            .blueprints
+            .get(&inst.blueprint)
+            .map(|b| b.backup_consistency)
+            .unwrap_or_default();
+        let stamp = time::OffsetDateTime::now_utc();
+        let name = format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z.tar.zst",
+            stamp.year(),
+            u8::from(stamp.month()),
+            stamp.day(),
+            stamp.hour(),
+            stamp.minute(),
+            stamp.second(),
+            stamp.millisecond()
+        );
+        let rel = format!("{}/{}/{name}", inst.client_slug, inst.name);
+        let (pid, rel_c, mode) = (self.pid, rel.clone(), consistency_name(consistency));
+        if !self
+            .ops
+            .store
+            .call(move |c| rows::claim(c, id, pid, &rel_c, mode))
+            .await?
+        {
+            return Ok(false);
+        }
+        let archive = self.backup_root().join(&rel);
+        let started = Instant::now();
+        let progress = Progress::default();
+        let reporter = tokio::spawn(report_progress(self.clone(), id, progress.clone()));
+        let outcome = self
+            .backup(&inst, consistency, &archive, &progress, started)
+            .await;
+        reporter.abort();
+        match outcome {
+            Ok(result) => {
+                self.ops
+                    .store
+                    .call(move |c| rows::finish_ok(c, id, &result))
+                    .await?;
+                if let Err(e) = prune(self, instance_id).await {
+                    tracing::warn!(error = %e, instance = instance_id, "pruning backups failed");
+                }
+            }
+            Err((why, freeze_ms)) => {
+                let (partial, manifest) = (
+                    archive::partial_path(&archive),
+                    archive::manifest_path(&archive),
+                );
+                let _ = tokio::fs::remove_file(&partial).await;
+                let _ = tokio::fs::remove_file(&manifest).await;
+                let _ = tokio::fs::remove_file(&archive).await;
+                tracing::warn!(backup = id, instance = %rel, error = %why, "backup failed");
+                let msg = why.clone();
+                self.ops
+                    .store
+                    .call(move |c| rows::finish_failed(c, id, &msg, freeze_ms))
+                    .await?;
+                self.notify_failure(
+                    "backup.failed",
+                    id,
+                    &format!("{}/{}", inst.client_slug, inst.name),
+                    &why,
+                )
+                .await;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn backup(
+        &self,
+        inst: &InstanceRow,
+        consistency: Consistency,
+        archive: &Path,
+        progress: &Progress,
+        started: Instant,
+    ) -> Result<BackupResult, (String, Option<u64>)> {
+        let data = self
+            .ops
+            .config
+            .instance_data_dir(&inst.client_slug, &inst.name);
+        if !data.is_dir() {
+            return Err((
+                format!("data directory {} is missing", data.display()),
+                None,
+            ));
+        }
+        let (src, id) = (data.clone(), inst.id);
+        let total = blocking(move || Ok(crate::ops::dir_usage(&src).0))
+            .await
+            .map_err(|e| (e, None))?;
+        let _ = self
+            .ops
+            .store
+            .call(move |c| rows::progress(c, id, 0, Some(total)))
+            .await;
+
+        let containers = self
+            .docker
+            .list_managed()
+            .await
+            .map_err(|e| (format!("docker: {e}"), None))?;
+        let container = containers
+            .into_iter()
+            .find(|c| c.instance_id == Some(inst.id));
+        let running = container
+            .as_ref()
+            .filter(|c| matches!(c.state, ContainerState::Running));
+        let level = self.ops.config.backup.level;
+        let threads = self.ops.config.backup.threads;
+        let partial = archive::partial_path(archive);
+        let work = {
+            let (data, partial, progress) = (data.clone(), partial.clone(), progress.clone());
+            move || {
+                archive::create(&data, &partial, level, threads, &progress)
+                    .map_err(|e| describe_io(&e))
+            }
+        };
+        let (stats, frozen) = match (running, consistency) {
+            (None, _) => {
+                let note = match &container {
+                    None if inst.desired == "running" => {
+                        return Err((
+                            format!(
+                                "container gone: instance {}/{} has no container",
+                                inst.client_slug, inst.name
+                            ),
+                            None,
+                        ))
+                    }
+                    _ => "instance not running: archived as it is".to_owned(),
+                };
+                (
+                    blocking(work).await.map_err(|e| (e, None))?,
+                    Frozen { freeze_ms: 0, note },
+                )
+            }
+            (Some(c), Consistency::Pause) => {
+                self.docker
+                    .pause(&c.id)
+                    .await
+                    .map_err(|e| (gone_or(e, "pausing"), None))?;
+                let frozen_at = Instant::now();
+                let result = blocking(work).await;
+                let thawed = self.docker.unpause(&c.id).await;
+                let freeze_ms = frozen_at.elapsed().as_millis() as u64;
+                let stats = result.map_err(|e| (e, Some(freeze_ms)))?;
+                let note = match thawed {
+                    Ok(()) => String::new(),
+                    Err(e) => format!("unpausing failed afterwards: {e}"),
+                };
+                (stats, Frozen { freeze_ms, note })
+            }
+            (Some(c), Consistency::Stop) => self.stopped_archive(inst, &c.id, work).await?,
+            (Some(c), Consistency::Exec) => {
+                let hook = self
+                    .ops
+                    .blueprints
+                    .get(&inst.blueprint)
+                    .and_then(|b| b.backup_exec.clone())
+                    .unwrap_or_default();
+                let args: Vec<&str> = hook.iter().map(String::as_str).collect();
+                match tokio::time::timeout(Duration::from_secs(600), self.docker.exec(&c.id, &args))
+                    .await
+                {
+                    Ok(Ok((0, _))) => {}
+                    Ok(Ok((code, out))) => {
+                        let out: String = out.chars().take(300).collect();
+                        return Err((
+                            format!("backup hook exited with code {code}: {}", out.trim()),
+                            None,
+                        ));
+                    }
+                    Ok(Err(e)) => return Err((gone_or(e, "running the backup hook"), None)),
+                    Err(_) => {
+                        return Err(("backup hook did not finish within 10 minutes".into(), None))
+                    }
+                }
+                (
+                    blocking(work).await.map_err(|e| (e, None))?,
+                    Frozen {
+                        freeze_ms: 0,
+                        note: String::new(),
+                    },
+                )
+            }
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        self.publish(
+            inst,
+            consistency,
+            archive,
+            &partial,
+            &stats,
+            duration_ms,
+            &frozen,
+        )
+        .await
+        .map_err(|e| (e, Some(frozen.freeze_ms)))?;
+        Ok(BackupResult {
+            source_bytes: stats.source_bytes,
+            size: stats.size,
+            files: stats.files,
+            sha256: stats.sha256,
+            level,
+            duration_ms,
+            freeze_ms: frozen.freeze_ms,
+            message: frozen.note,
+        })
+    }
+
+    /// `stop` consistency: hold off the reconciler, stop, archive, start.
+    async fn stopped_archive(
+        &self,
+        inst: &InstanceRow,
+        container: &str,
+        work: impl FnOnce() -> Result<ArchiveStats, String> + Send + 'static,
+    ) -> Result<(ArchiveStats, Frozen), (String, Option<u64>)> {
+        let (id, pid) = (inst.id, self.pid);
+        self.ops
+            .store
+            .call(move |c| backup_jobs::hold(c, id, "backup", pid))
+            .await
+            .map_err(|e| (e.to_string(), None))?;
+        let stopped_at = Instant::now();
+        let result = match self.docker.stop(container, 30).await {
+            Ok(()) => blocking(work).await,
+            Err(e) => Err(gone_or(e, "stopping")),
+        };
+        let started = self.docker.start(container).await;
+        let _ = self
+            .ops
+            .store
+            .call(move |c| backup_jobs::release(c, id, pid))
+            .await;
+        self.ops.wake();
+        let freeze_ms = stopped_at.elapsed().as_millis() as u64;
+        let stats = result.map_err(|e| (e, Some(freeze_ms)))?;
+        let note = started
+            .err()
+            .map(|e| format!("starting again failed: {e}"))
+            .unwrap_or_default();
+        Ok((stats, Frozen { freeze_ms, note }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn publish(
+        &self,
+        inst: &InstanceRow,
+        consistency: Consistency,
+        archive: &Path,
+        partial: &Path,
+        stats: &ArchiveStats,
+        duration_ms: u64,
+        frozen: &Frozen,
+    ) -> Result<(), String> {
+        let manifest = Manifest {
+            format: 1,
+            client: inst.client_slug.clone(),
+            instance: inst.name.clone(),
+            instance_id: Some(inst.id),
+            file: archive
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            consistency: consistency_name(consistency).into(),
+            level: self.ops.config.backup.level,
+            source_bytes: stats.source_bytes,
+            size: stats.size,
+            files: stats.files,
+            sha256: stats.sha256.clone(),
+            duration_ms,
+            freeze_ms: frozen.freeze_ms,
+            created_at: crate::store::now(),
+            finished_at: crate::store::now(),
+            berth_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+        let (partial, archive) = (partial.to_path_buf(), archive.to_path_buf());
+        blocking(move || archive::commit(&partial, &archive, &bytes).map_err(|e| describe_io(&e)))
+            .await
+    }
+}
+
+/// Writes progress to the store every half second, also as the heartbeat.
+async fn report_progress(runner: Runner, id: i64, progress: Progress) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let done = progress.load(Ordering::Relaxed);
+        let _ = runner
+            .ops
+            .store
+            .call(move |c| rows::progress(c, id, done, None))
+            .await;
+    }
+}
+
+pub(super) fn consistency_name(c: Consistency) -> &'static str {
+    match c {
+        Consistency::Pause => "pause",
+        Consistency::Stop => "stop",
+        Consistency::Exec => "exec",
+    }
+}
+
+fn describe_io(e: &std::io::Error) -> String {
+    if e.raw_os_error() == Some(libc::ENOSPC) {
+        format!("disk full: {e}")
+    } else {
+        e.to_string()
+    }
+}
+
+fn gone_or(e: crate::docker::DockerError, doing: &str) -> String {
+    match e {
+        crate::docker::DockerError::NotFound(what) => {
+            format!("container gone while {doing}: {what} not found")
+        }
+        other => format!("{doing} the container: {other}"),
+    }
+}
+
+/// Applies the instance's retention (its plan's policy over the global
+/// one) and deletes what falls out, files first; one audit entry per prune.
+pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, StoreError> {
+    let config = runner.ops.config.clone();
+    let root = config.backup_dir();
+    let (list, rules, inst) = runner
+        .ops
+        .store
+        .call(move |c| {
+            let inst = instances::get(c, instance_id)?;
+            let plan = plans::get(c, &inst.plan)?;
+            let p = backup_jobs::policy(c, plan.id)?;
+            let g = &config.backup;
+            let rules = Rules {
+                last: p.keep_last.unwrap_or(g.keep_last),
+                daily: p.keep_daily.unwrap_or(g.keep_daily),
+                weekly: p.keep_weekly.unwrap_or(g.keep_weekly),
+                monthly: p.keep_monthly.unwrap_or(g.keep_monthly),
+            };
+            Ok((rows::list_for_instance(c, instance_id)?, rules, inst))
+        })
+        .await?;
+    let good: Vec<&BackupRow> = list.iter().filter(|b| b.status == "ok").collect();
+    let candidates: Vec<Candidate> = good
+        .iter()
+        .map(|b| Candidate {
+            id: b.id,
+            at: unix(b.finished_at.as_deref().unwrap_or(&b.created_at)),
+            verified: b.verify_state.as_deref() == Some("ok"),
+        })
+        .collect();
+    let kept = retention::keep(&candidates, &rules);
+    let dropped: Vec<(i64, Option<String>)> = good
+        .iter()
+        .filter(|b| !kept.contains(&b.id))
+        .map(|b| (b.id, b.path.clone()))
+        .collect();
+    if dropped.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut removed = Vec::new();
+    for (_, path) in &dropped {
+        if let Some(p) = path {
+            let file: PathBuf = root.join(p);
+            let _ = tokio::fs::remove_file(archive::manifest_path(&file)).await;
+            match tokio::fs::remove_file(&file).await {
+                Ok(()) => removed.push(p.clone()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed.push(p.clone()),
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e, "cannot remove pruned backup")
+                }
+            }
+        }
+    }
+    let ids: Vec<i64> = dropped.iter().map(|(id, _)| *id).collect();
+    let (details, slug, target) = (
+        json!({ "removed": removed, "ids": ids, "rules": rules }),
+        inst.client_slug.clone(),
+        format!("{}/{}", inst.client_slug, inst.name),
+    );
+    runner
+        .ops
+        .store
+        .call(move |c| {
+            let tx = c.transaction()?;
+            for id in &ids {
+                rows::delete(&tx, *id)?;
+            }
+            audit::record(
+                &tx,
+                &Actor::system(),
+                "backup.prune",
+                &target,
+                Some(&slug),
+                details,
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(removed)
+}
+
+fn unix(at: &str) -> i64 {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .unwrap_or(0)
+}

@@ -1,0 +1,301 @@
+//! The daemon's backup worker: picks up queued backups, verifications and
+//! restores (from the API, the UI or the CLI), fires the schedules, and
+//! cleans up after a berth that died mid-backup. An infrastructure worker
+//! like the reconciler: it may talk to Docker, through [`Runner`].
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Semaphore;
+
+use super::{archive, schedule, verify, Runner};
+use crate::ops::BackupTrigger;
+use crate::store::backups as rows;
+use crate::store::{backup_jobs, StoreError};
+
+/// How often queued work is looked for; the CLI queues from another process.
+const POLL: Duration = Duration::from_millis(500);
+
+impl Runner {
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        if let Err(e) = self.sweep().await {
+            tracing::warn!(error = %e, "backup sweep failed");
+        }
+        // A verification cut off by the last shutdown starts over.
+        let _ = self
+            .ops
+            .store
+            .call(|c| {
+                Ok(c.execute(
+                    "UPDATE backups SET verify_state = 'queued' WHERE verify_state = 'running'",
+                    [],
+                )?)
+            })
+            .await;
+        let permits = Arc::new(Semaphore::new(self.ops.config.backup.concurrency));
+        let in_flight: Arc<Mutex<HashSet<(char, i64)>>> = Arc::default();
+        let mut last_tick = Utc::now();
+        let mut sweeps = 0u32;
+        tokio::pin!(shutdown);
+        loop {
+            let now = Utc::now();
+            self.fire_schedules(last_tick, now).await;
+            last_tick = now;
+            if let Err(e) = self.dispatch(&permits, &in_flight).await {
+                tracing::warn!(error = %e, "backup queue not read");
+            }
+            sweeps += 1;
+            if sweeps % 20 == 0 {
+                let _ = self.sweep().await;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = &mut shutdown => break,
+            }
+        }
+        // Jobs still running are cut off with the runtime; the next start's
+        // sweep marks them interrupted.
+        tracing::info!("backup worker stopped");
+    }
+
+    /// Starts a task for each queued job not yet taken, bounded by the semaphore.
+    async fn dispatch(
+        &self,
+        permits: &Arc<Semaphore>,
+        in_flight: &Arc<Mutex<HashSet<(char, i64)>>>,
+    ) -> Result<(), StoreError> {
+        let (backups, verifies, restores) = self
+            .ops
+            .store
+            .call(|c| {
+                Ok((
+                    rows::list_by_status(c, "queued")?,
+                    rows::list_verify_queued(c)?,
+                    backup_jobs::restores_by_status(c, "queued")?,
+                ))
+            })
+            .await?;
+        let jobs = backups
+            .iter()
+            .map(|b| ('b', b.id))
+            .chain(verifies.iter().map(|b| ('v', b.id)))
+            .chain(restores.iter().map(|r| ('r', r.id)));
+        for job in jobs {
+            if !in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(job)
+            {
+                continue;
+            }
+            let (runner, permits, in_flight) = (self.clone(), permits.clone(), in_flight.clone());
+            tokio::spawn(async move {
+                let _permit = permits.acquire().await;
+                let result = match job.0 {
+                    'b' => runner.run_backup(job.1).await,
+                    'v' => runner.run_verify(job.1).await,
+                    _ => runner.run_restore(job.1).await,
+                };
+                if let Err(e) = result {
+                    tracing::warn!(job = ?job, error = %e, "backup job failed to run");
+                }
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&job);
+            });
+        }
+        Ok(())
+    }
+
+    /// Queues backups for instances whose schedule (plan's or global) fired
+    /// in (after, now], and verifications of newest backups on the verify schedule.
+    async fn fire_schedules(&self, after: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) {
+        let global = self.ops.config.backup.schedule.clone();
+        let result = async {
+            let policies = self.ops.store.call(backup_jobs::all_policies).await?;
+            let instances = self.ops.list_instances(None).await?;
+            let mut due = Vec::new();
+            for inst in instances {
+                let expr = policies
+                    .iter()
+                    .find(|(plan, _)| *plan == inst.plan)
+                    .and_then(|(_, p)| p.schedule.clone())
+                    .unwrap_or_else(|| global.clone());
+                if let Ok(Some(cron)) = schedule::parse_optional(&expr) {
+                    if schedule::fired(&cron, after, now) {
+                        due.push(inst.id);
+                    }
+                }
+            }
+            if !due.is_empty() {
+                tracing::info!(instances = due.len(), "scheduled backups due");
+                self.ops
+                    .queue_backups(
+                        &crate::audit::Actor::system(),
+                        &due,
+                        BackupTrigger::Schedule,
+                    )
+                    .await?;
+            }
+            if let Ok(Some(cron)) =
+                schedule::parse_optional(&self.ops.config.backup.verify_schedule)
+            {
+                if schedule::fired(&cron, after, now) {
+                    self.ops
+                        .verify_newest(&crate::audit::Actor::system())
+                        .await?;
+                }
+            }
+            Ok::<_, crate::ops::OpsError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "backup schedule not applied");
+        }
+    }
+
+    /// A backup that died while its container was paused must not leave the tenant frozen.
+    async fn thaw(&self, instance_id: Option<i64>) {
+        let Ok(list) = self.docker.list_managed().await else {
+            return;
+        };
+        for c in list.iter().filter(|c| {
+            c.instance_id.is_some()
+                && c.instance_id == instance_id
+                && c.state == crate::docker::ContainerState::Paused
+        }) {
+            match self.docker.unpause(&c.id).await {
+                Ok(()) => {
+                    tracing::warn!(container = %c.name, "unpaused a container left paused by an interrupted backup")
+                }
+                Err(e) => tracing::warn!(container = %c.name, error = %e, "cannot unpause"),
+            }
+        }
+    }
+
+    /// Verifies backup `id` if this process can claim the job.
+    pub async fn run_verify(&self, id: i64) -> Result<bool, StoreError> {
+        if !self
+            .ops
+            .store
+            .call(move |c| rows::claim_verify(c, id))
+            .await?
+        {
+            return Ok(false);
+        }
+        let row = self.ops.store.call(move |c| rows::get(c, id)).await?;
+        let root = self.backup_root();
+        let scratch = root.join(format!(".verify-{id}-{}", self.pid));
+        let result = match (&row.path, &row.sha256) {
+            (Some(p), Some(sha)) => {
+                let (file, sha) = (root.join(p), sha.clone());
+                super::blocking(move || Ok(verify::verify(&file, &sha, &scratch)))
+                    .await
+                    .and_then(|r| r)
+            }
+            _ => Err("backup has no archive to verify".into()),
+        };
+        let (ok, message) = match result {
+            Ok(m) => (true, m),
+            Err(e) => (false, e),
+        };
+        let msg = message.clone();
+        self.ops
+            .store
+            .call(move |c| rows::finish_verify(c, id, ok, &msg))
+            .await?;
+        if !ok {
+            tracing::error!(backup = id, error = %message, "backup verification FAILED");
+            self.notify_failure(
+                "verify.failed",
+                id,
+                &format!("{}/{}", row.client_slug, row.instance_name),
+                &message,
+            )
+            .await;
+        }
+        Ok(true)
+    }
+
+    /// Finishes jobs whose process died (kill -9, power loss): a backup whose
+    /// archive and manifest were both published is recovered as ok, any other
+    /// is failed with its partial file removed. Also voids dead holds.
+    pub async fn sweep(&self) -> Result<(), StoreError> {
+        let running = self
+            .ops
+            .store
+            .call(|c| rows::list_by_status(c, "running"))
+            .await?;
+        let root = self.backup_root();
+        for row in running
+            .into_iter()
+            .filter(|r| !backup_jobs::pid_alive(r.runner_pid))
+        {
+            let file = row.path.as_ref().map(|p| root.join(p));
+            let recovered = file.as_ref().and_then(|f| {
+                let m: super::Manifest =
+                    serde_json::from_slice(&std::fs::read(archive::manifest_path(f)).ok()?).ok()?;
+                (f.is_file() && std::fs::metadata(f).ok()?.len() == m.size).then_some(m)
+            });
+            let id = row.id;
+            match recovered {
+                Some(m) => {
+                    let result = crate::store::backups::BackupResult {
+                        source_bytes: m.source_bytes,
+                        size: m.size,
+                        files: m.files,
+                        sha256: m.sha256,
+                        level: m.level,
+                        duration_ms: m.duration_ms,
+                        freeze_ms: m.freeze_ms,
+                        message: "recovered from its manifest after an interruption".into(),
+                    };
+                    self.ops
+                        .store
+                        .call(move |c| rows::finish_ok(c, id, &result))
+                        .await?;
+                }
+                None => {
+                    if let Some(f) = &file {
+                        for p in [
+                            archive::partial_path(f),
+                            archive::partial_path(&archive::manifest_path(f)),
+                            archive::manifest_path(f),
+                            f.clone(),
+                        ] {
+                            let _ = std::fs::remove_file(p);
+                        }
+                    }
+                    self.thaw(row.instance_id).await;
+                    let why = format!(
+                        "interrupted: the berth process (pid {}) ended during the backup",
+                        row.runner_pid.unwrap_or(0)
+                    );
+                    self.ops
+                        .store
+                        .call(move |c| rows::finish_failed(c, id, &why, None))
+                        .await?;
+                    tracing::warn!(backup = id, "marked an interrupted backup failed");
+                }
+            }
+        }
+        for id in self.ops.store.call(backup_jobs::orphaned_restores).await? {
+            self.ops
+                .store
+                .call(move |c| {
+                    backup_jobs::finish_restore(
+                        c,
+                        id,
+                        false,
+                        "interrupted: berth ended during the restore",
+                    )
+                })
+                .await?;
+        }
+        self.ops.store.call(backup_jobs::release_dead).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! Backups: queue, list, show, download, verify, restore; status for the
+//! dashboard; a plan's backup policy; manifest import.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+
+use crate::audit::Actor;
+use crate::ops::{BackupStatus, BackupTrigger, ImportReport, RestoreInput};
+use crate::store::{BackupPolicy, BackupRow, RestoreRow};
+use crate::web::json::ApiJson;
+use crate::web::{AppError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/instances/{id}/backups", get(list).post(create))
+        .route("/backups/status", get(status))
+        .route("/backups/import-manifests", post(import))
+        .route("/backups/{id}", get(show))
+        .route("/backups/{id}/download", get(download))
+        .route("/backups/{id}/verify", post(verify))
+        .route("/backups/{id}/restore", post(restore))
+        .route("/restores/{id}", get(show_restore))
+        .route("/plans/{name}/backup-policy", get(policy).put(set_policy))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<BackupRow>), AppError> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(s.ops.request_backup(&a, id, BackupTrigger::Api).await?),
+    ))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<BackupRow>>, AppError> {
+    Ok(Json(s.ops.list_backups(id).await?))
+}
+
+async fn show(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<BackupRow>, AppError> {
+    Ok(Json(s.ops.get_backup(id).await?))
+}
+
+async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupStatus>>, AppError> {
+    Ok(Json(s.ops.backup_status().await?))
+}
+
+async fn verify(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<BackupRow>), AppError> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(s.ops.request_verify(&a, id).await?),
+    ))
+}
+
+/// The body is optional: none restores in place, `{"into": "name"}` clones.
+async fn restore(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RestoreRow>), AppError> {
+    let input: RestoreInput = if body.iter().all(u8::is_ascii_whitespace) {
+        RestoreInput::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(s.ops.request_restore(&a, id, input).await?),
+    ))
+}
+
+async fn show_restore(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<RestoreRow>, AppError> {
+    Ok(Json(s.ops.get_restore(id).await?))
+}
+
+async fn import(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+) -> Result<Json<ImportReport>, AppError> {
+    Ok(Json(s.ops.import_manifests(&a).await?))
+}
+
+async fn policy(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<BackupPolicy>, AppError> {
+    Ok(Json(s.ops.get_backup_policy(&name).await?))
+}
+
+async fn set_policy(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    Path(name): Path<String>,
+    ApiJson(p): ApiJson<BackupPolicy>,
+) -> Result<Json<BackupPolicy>, AppError> {
+    Ok(Json(s.ops.set_backup_policy(&a, &name, p).await?))
+}
+
+/// Streams the archive; API tokens are admin credentials.
+async fn download(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Response, AppError> {
+    let path = s.ops.backup_file(id).await?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| AppError::new(StatusCode::NOT_FOUND, format!("archive unreadable: {e}")))?;
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stream = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 256 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zstd".to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"backup-{id}-{name}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
