@@ -5,5 +5,5 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
-mod core;
 mod harness_smoke;
+mod core;
