@@ -67,8 +67,17 @@ impl Runner {
             .config
             .instance_data_dir(&inst.client_slug, &inst.name);
         let staging = data.with_file_name(format!(".{}.restore-{}", inst.name, job.id));
-        let (f, s) = (file.clone(), staging.clone());
+        let (f, s, sha) = (
+            file.clone(),
+            staging.clone(),
+            backup.sha256.clone().unwrap_or_default(),
+        );
         blocking(move || {
+            let actual = archive::file_sha256(&f)
+                .map_err(|e| format!("reading {}: {e}; the live data is untouched", f.display()))?;
+            if actual != sha {
+                return Err("archive damaged (sha256 mismatch); the live data is untouched".into());
+            }
             let _ = std::fs::remove_dir_all(&s);
             archive::extract(&f, &s).map_err(|e| {
                 let _ = std::fs::remove_dir_all(&s);

@@ -77,6 +77,13 @@ impl Runner {
                 ))
             })
             .await?;
+        // `berth backup run` queues and then claims its own jobs; the daemon
+        // takes one over only if the CLI left it queued (it died first).
+        let cutoff = crate::store::now_minus(Duration::from_secs(15));
+        let backups: Vec<_> = backups
+            .into_iter()
+            .filter(|b| b.trigger != "cli" || b.created_at < cutoff)
+            .collect();
         let jobs = backups
             .iter()
             .map(|b| ('b', b.id))

@@ -125,6 +125,15 @@ pub fn data_version(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
 }
 
+/// [`now`] minus `ago`, in the same sortable format.
+pub(crate) fn now_minus(ago: std::time::Duration) -> String {
+    let t = time::OffsetDateTime::now_utc() - ago;
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)

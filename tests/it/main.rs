@@ -5,5 +5,6 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
-mod harness_smoke;
+mod backup;
 mod core;
+mod harness_smoke;

@@ -1,0 +1,535 @@
+//! Backups end to end against the real engine and real files: a tenant that
+//! keeps writing SQLite while it is backed up, a berth killed mid-backup,
+//! atomic restores with rollback, and a corrupted archive.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{eventually, skip_docker, unique, TestApp};
+
+const UP: Duration = Duration::from_secs(90);
+
+/// A tenant image: busybox plus the host's sqlite3 and the libraries it links.
+fn sqlite_image() -> String {
+    let name = format!("berth-test/sqlite-writer:{}", unique("img"));
+    let base = berth::docker::busybox_rootfs(Path::new("/bin/busybox")).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut archive = tar::Archive::new(base.as_slice());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut header = entry.header().clone();
+        let path = entry.path().unwrap().into_owned();
+        if header.entry_type() == tar::EntryType::Symlink {
+            let target = entry.link_name().unwrap().unwrap().into_owned();
+            tar.append_link(&mut header, &path, &target).unwrap();
+        } else {
+            tar.append_data(&mut header, &path, &mut entry).unwrap();
+        }
+    }
+    let ldd = Command::new("ldd")
+        .arg("/usr/bin/sqlite3")
+        .output()
+        .unwrap();
+    let mut files = vec![PathBuf::from("/usr/bin/sqlite3")];
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let path = line
+            .split("=>")
+            .last()
+            .unwrap()
+            .trim()
+            .split(' ')
+            .next()
+            .unwrap();
+        if path.starts_with('/') {
+            files.push(PathBuf::from(path));
+        }
+    }
+    for file in files {
+        let bytes = std::fs::read(std::fs::canonicalize(&file).unwrap()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o755);
+        h.set_cksum();
+        tar.append_data(&mut h, file.strip_prefix("/").unwrap(), bytes.as_slice())
+            .unwrap();
+    }
+    let rootfs = tar.into_inner().unwrap();
+    let mut child = Command::new("docker")
+        .args(["import", "-", &name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &rootfs).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success(), "docker import");
+    name
+}
+
+/// A blueprint whose container inserts rows into /data/app.db (WAL) without pause.
+fn writer_blueprint(image: &str) -> String {
+    let script = "httpd -p 8080 -h /www; i=0; while true; do i=$((i+1)); \
+        sqlite3 /data/app.db \"PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS t(i INTEGER, pad BLOB); \
+        BEGIN; INSERT INTO t VALUES($i, randomblob(3000)); INSERT INTO t VALUES($i, randomblob(3000)); COMMIT;\" >/dev/null; done";
+    format!(
+        "image = \"{image}\"\ninternal_port = 8080\ndata_mount = \"/data\"\nbackup_consistency = \"pause\"\ncommand = [\"/bin/sh\", \"-c\", {}]\n",
+        toml_string(script)
+    )
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+async fn backup_now(app: &TestApp, instance: i64) -> Value {
+    let (status, body) = app
+        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_backup(app, body["id"].as_i64().unwrap()).await
+}
+
+async fn wait_backup(app: &TestApp, id: i64) -> Value {
+    eventually(&format!("backup {id} finishes"), UP, || async move {
+        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
+        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
+    })
+    .await
+}
+
+async fn wait_restore(app: &TestApp, id: i64) -> Value {
+    eventually(
+        &format!("restore {id} finishes"),
+        Duration::from_secs(150),
+        || async move {
+            let (_, b) = app.get(&format!("/api/v1/restores/{id}")).await;
+            matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
+        },
+    )
+    .await
+}
+
+async fn wait_verify(app: &TestApp, id: i64) -> Value {
+    eventually(&format!("backup {id} verified"), UP, || async move {
+        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
+        matches!(b["verify_state"].as_str(), Some("ok" | "failed")).then_some(b)
+    })
+    .await
+}
+
+fn archive_path(app: &TestApp, backup: &Value) -> PathBuf {
+    app.config
+        .backup_dir()
+        .join(backup["path"].as_str().expect("archive path"))
+}
+
+fn rows_in(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok", "{}", db.display());
+    conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_backups_of_a_live_sqlite_writer_all_restore_intact() {
+    if skip_docker() {
+        return;
+    }
+    let image = sqlite_image();
+    let blueprint = writer_blueprint(&image);
+    let app = TestApp::spawn_with(|c| {
+        c.backup.keep_last = 30;
+        let dir = c.blueprint_dir.clone().unwrap();
+        std::fs::write(dir.join("sqlite-writer.toml"), &blueprint).unwrap();
+    })
+    .await;
+    app.guard.track_image(&image);
+    app.create_plan("p", 1.0, "128MiB").await;
+    let (status, client) = app.post("/api/v1/clients", json!({ "name": "Chatty", "email": "a@example.com", "plan": "p", "blueprint": "sqlite-writer" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{client}");
+    let id = client["instances"][0]["id"].as_i64().unwrap();
+    app.wait_phase(id, &["running"], UP).await;
+    let db = app
+        .config
+        .instance_data_dir("chatty", "main")
+        .join("app.db");
+    eventually("the tenant writes rows", UP, || async {
+        (db.exists() && rows_in(&db) > 10).then_some(())
+    })
+    .await;
+
+    let mut backups = Vec::new();
+    for _ in 0..20 {
+        let b = backup_now(&app, id).await;
+        assert_eq!(b["status"], "ok", "{b}");
+        assert_eq!(b["consistency"], "pause");
+        assert!(
+            b["freeze_ms"].as_u64().is_some() && b["sha256"].as_str().unwrap().len() == 64,
+            "{b}"
+        );
+        backups.push(b);
+    }
+    let inst = app.instance(id).await;
+    let container = inst["container_id"].as_str().unwrap();
+    assert_eq!(
+        app.docker(&["inspect", "-f", "{{.State.Paused}}", container]),
+        "false",
+        "left paused"
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let mut last = 0;
+    for (n, b) in backups.iter().enumerate() {
+        let out = scratch.path().join(n.to_string());
+        berth::backup::archive::extract(&archive_path(&app, b), &out).unwrap();
+        let rows = rows_in(&out.join("app.db"));
+        assert!(
+            rows >= last,
+            "backup {n} has {rows} rows, an older one had {last}"
+        );
+        last = rows;
+        let (status, v) = app
+            .post(&format!("/api/v1/backups/{}/verify", b["id"]), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    }
+    for b in &backups {
+        let v = wait_verify(&app, b["id"].as_i64().unwrap()).await;
+        assert_eq!(v["verify_state"], "ok", "{v}");
+        assert!(
+            v["verify_message"]
+                .as_str()
+                .unwrap()
+                .contains("1 SQLite database(s)"),
+            "{v}"
+        );
+    }
+    let (_, history) = app.get(&format!("/api/v1/instances/{id}/backups")).await;
+    assert_eq!(history.as_array().unwrap().len(), 20);
+
+    // A real in-place restore of the oldest: the live database comes back with its rows.
+    let (status, job) = app
+        .post(
+            &format!("/api/v1/backups/{}/restore", backups[0]["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let done = wait_restore(&app, job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "ok", "{done}");
+    app.wait_phase(id, &["running"], UP).await;
+    assert!(rows_in(&db) >= 1);
+}
+
+/// `berth backup run` in its own process, pointed at this app's store and engine.
+fn cli(app: &TestApp, args: &[&str], level: i32) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    let c = &app.config;
+    cmd.args(args)
+        .env("BERTH_DATA_DIR", &c.data_dir)
+        .env("BERTH_BLUEPRINT_DIR", c.blueprint_dir())
+        .env("BERTH_PORT_RANGE", c.port_range.to_string())
+        .env("BERTH_BASE_DOMAIN", &c.base_domain)
+        .env("BERTH_DOCKER_OWNER", &c.docker.owner)
+        .env("BERTH_DOCKER_NAME_PREFIX", &c.docker.name_prefix)
+        .env("BERTH_CADDY_ADMIN", &c.caddy.admin)
+        .env("BERTH_BACKUP_LEVEL", level.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_during_a_backup_leaves_no_partial_archive() {
+    if skip_docker() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.create_plan("p", 0.5, "64MiB").await;
+    let client = app.create_client("Killed", "p").await;
+    let id = client["instances"][0]["id"].as_i64().unwrap();
+    app.wait_phase(id, &["running"], UP).await;
+    let older = backup_now(&app, id).await;
+    assert_eq!(older["status"], "ok", "{older}");
+    let older_file = archive_path(&app, &older);
+    let older_bytes = std::fs::read(&older_file).unwrap();
+
+    // Enough incompressible data that level 19 takes a while.
+    let data = app.config.instance_data_dir("killed", "main");
+    let blob: Vec<u8> = (0..64u64 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 ^ (i >> 20) as u8)
+        .collect();
+    std::fs::write(data.join("blob.bin"), &blob).unwrap();
+    let mut child = cli(&app, &["backup", "run", "--instance", &id.to_string()], 19)
+        .spawn()
+        .unwrap();
+    let running = eventually("the CLI's backup is running", UP, || async {
+        let (_, list) = app.get(&format!("/api/v1/instances/{id}/backups")).await;
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["status"] == "running" && b["bytes_done"].as_u64().unwrap_or(0) > 0)
+            .cloned()
+    })
+    .await;
+    let partial = PathBuf::from(format!(
+        "{}.partial",
+        archive_path(&app, &running).display()
+    ));
+    assert!(
+        partial.exists(),
+        "the archive is written under a temporary name"
+    );
+    let container = app.instance(id).await["container_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.docker(&["inspect", "-f", "{{.State.Paused}}", &container]),
+        "true"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let failed = wait_backup(&app, running["id"].as_i64().unwrap()).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("interrupted"),
+        "{failed}"
+    );
+    assert!(
+        failed["path"].is_null(),
+        "a failed backup lists no archive: {failed}"
+    );
+    assert!(!partial.exists(), "partial archive removed");
+    eventually("the tenant is thawed", UP, || async {
+        (app.docker(&["inspect", "-f", "{{.State.Paused}}", &container]) == "false").then_some(())
+    })
+    .await;
+
+    std::fs::remove_file(data.join("blob.bin")).unwrap();
+    let next = backup_now(&app, id).await;
+    assert_eq!(next["status"], "ok", "{next}");
+    assert_eq!(
+        std::fs::read(&older_file).unwrap(),
+        older_bytes,
+        "older archive untouched"
+    );
+    let listed: Vec<String> = std::fs::read_dir(older_file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        listed
+            .iter()
+            .all(|n| n.ends_with(".tar.zst") || n.ends_with(".tar.zst.json")),
+        "{listed:?}"
+    );
+    assert_eq!(listed.len(), 4, "two archives with manifests: {listed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_swaps_atomically_and_a_failed_one_keeps_the_old_data_serving() {
+    if skip_docker() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.create_plan("p", 0.5, "64MiB").await;
+    let client = app.create_client("Swap", "p").await;
+    let id = client["instances"][0]["id"].as_i64().unwrap();
+    let domain = client["instances"][0]["domains"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let data = app.config.instance_data_dir("swap", "main");
+    app.wait_caddy(&domain, 200, UP).await;
+    app.wait_phase(id, &["running"], UP).await;
+
+    std::fs::write(data.join("index.html"), "version one").unwrap();
+    let one = backup_now(&app, id).await;
+    std::fs::write(data.join("index.html"), "version two").unwrap();
+    assert_eq!(app.through_caddy(&domain, "/").unwrap().1, "version two");
+
+    let (_, job) = app
+        .post(&format!("/api/v1/backups/{}/restore", one["id"]), json!({}))
+        .await;
+    let done = wait_restore(&app, job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "ok", "{done}");
+    assert_eq!(
+        std::fs::read_to_string(data.join("index.html")).unwrap(),
+        "version one"
+    );
+    app.wait_caddy(&domain, 200, UP).await;
+    assert_eq!(app.through_caddy(&domain, "/").unwrap().1, "version one");
+
+    // A backup the app cannot serve from (no index.html → health check fails).
+    std::fs::rename(data.join("index.html"), data.join("other.html")).unwrap();
+    let broken = backup_now(&app, id).await;
+    std::fs::write(data.join("index.html"), "version three").unwrap();
+    let (_, job) = app
+        .post(
+            &format!("/api/v1/backups/{}/restore", broken["id"]),
+            json!({}),
+        )
+        .await;
+    let done = wait_restore(&app, job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["message"].as_str().unwrap().contains("rolled back"),
+        "{done}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("index.html")).unwrap(),
+        "version three"
+    );
+    app.wait_caddy(&domain, 200, UP).await;
+    assert_eq!(app.through_caddy(&domain, "/").unwrap().1, "version three");
+
+    // A damaged archive fails before the live data is touched.
+    let file = archive_path(&app, &one);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let (_, job) = app
+        .post(&format!("/api/v1/backups/{}/restore", one["id"]), json!({}))
+        .await;
+    let done = wait_restore(&app, job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["message"].as_str().unwrap().contains("untouched"),
+        "{done}"
+    );
+    assert_eq!(app.through_caddy(&domain, "/").unwrap().1, "version three");
+    let leftovers: Vec<_> = std::fs::read_dir(data.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    eventually("old data removed", UP, || async {
+        let names: Vec<String> = std::fs::read_dir(data.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        (names == ["main"]).then_some(())
+    })
+    .await;
+    let _ = leftovers;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_byte_fails_verification_loudly_and_clones_and_manifests_work() {
+    if skip_docker() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.create_plan("p", 0.5, "64MiB").await;
+    let client = app.create_client("Flip", "p").await;
+    let id = client["instances"][0]["id"].as_i64().unwrap();
+    app.wait_phase(id, &["running"], UP).await;
+    std::fs::write(
+        app.config
+            .instance_data_dir("flip", "main")
+            .join("marker.txt"),
+        "from main",
+    )
+    .unwrap();
+    let b = backup_now(&app, id).await;
+    assert_eq!(b["status"], "ok", "{b}");
+    let (status, again) = app
+        .post(&format!("/api/v1/instances/{id}/backups"), json!({}))
+        .await;
+    assert!(
+        status == StatusCode::ACCEPTED || status == StatusCode::CONFLICT,
+        "{again}"
+    );
+    if status == StatusCode::ACCEPTED {
+        wait_backup(&app, again["id"].as_i64().unwrap()).await;
+    }
+
+    // Clone into a new instance of the same client.
+    let (status, job) = app
+        .post(
+            &format!("/api/v1/backups/{}/restore", b["id"]),
+            json!({ "into": "copy" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let done = wait_restore(&app, job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "ok", "{done}");
+    let copy = app
+        .config
+        .instance_data_dir("flip", "copy")
+        .join("marker.txt");
+    assert_eq!(std::fs::read_to_string(copy).unwrap(), "from main");
+    app.wait_phase(done["instance_id"].as_i64().unwrap(), &["running"], UP)
+        .await;
+
+    let file = archive_path(&app, &b);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+    let (status, _) = app
+        .post(&format!("/api/v1/backups/{}/verify", b["id"]), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let v = wait_verify(&app, b["id"].as_i64().unwrap()).await;
+    assert_eq!(v["verify_state"], "failed", "{v}");
+    assert!(
+        v["verify_message"]
+            .as_str()
+            .unwrap()
+            .contains("sha256 mismatch"),
+        "{v}"
+    );
+
+    // Bad input is a 4xx with a message, never a 500.
+    let (status, e) = app.post("/api/v1/backups/999999/verify", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
+    let (status, e) = app
+        .post(
+            &format!("/api/v1/backups/{}/restore", b["id"]),
+            json!({ "into": "Not A Name!" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (status, e) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/plans/p/backup-policy",
+            Some(json!({ "schedule": "whenever" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (status, p) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/plans/p/backup-policy",
+            Some(json!({ "schedule": "0 * * * *", "keep_last": 3 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+
+    // The manifests alone rebuild the list: here every archive is already known.
+    let (status, report) = app
+        .post("/api/v1/backups/import-manifests", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["imported"].as_array().unwrap().len(), 0, "{report}");
+    assert!(report["already_known"].as_u64().unwrap() >= 1, "{report}");
+    let (_, st) = app.get("/api/v1/backups/status").await;
+    let mine = st
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["instance_id"] == id)
+        .unwrap();
+    assert_eq!(mine["stale"], false, "{mine}");
+}
