@@ -4,7 +4,7 @@
 //! a half-written file never looks like a backup.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -156,15 +156,80 @@ pub fn commit(partial: &Path, archive: &Path, manifest: &[u8]) -> io::Result<()>
 }
 
 /// Unpacks an archive into `dest` with modes, times and owners as archived.
+/// Decompression runs on its own thread, feeding the unpacking one (like
+/// `zstd -d | tar -x`), so a restore uses two cores.
 pub fn extract(archive: &Path, dest: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dest)?;
-    let decoder = zstd::stream::read::Decoder::new(File::open(archive)?)?;
-    let mut tar = tar::Archive::new(BufReader::with_capacity(BUF, decoder));
+    let mut decoder = zstd::stream::read::Decoder::new(File::open(archive)?)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(8);
+    let producer = std::thread::spawn(move || loop {
+        let mut buf = vec![0u8; BUF];
+        let mut filled = 0;
+        let result = loop {
+            match decoder.read(&mut buf[filled..]) {
+                Ok(0) => break Ok(filled),
+                Ok(n) => {
+                    filled += n;
+                    if filled == buf.len() {
+                        break Ok(filled);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                if tx.send(Ok(buf)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    });
+    let mut tar = tar::Archive::new(ChannelReader {
+        rx,
+        current: Vec::new(),
+        pos: 0,
+    });
     tar.set_preserve_permissions(true);
     tar.set_preserve_mtime(true);
     tar.set_preserve_ownerships(true);
     tar.set_overwrite(true);
-    tar.unpack(dest)
+    let result = tar.unpack(dest);
+    drop(tar);
+    let _ = producer.join();
+    result
+}
+
+/// Reads the decompressed chunks the producer thread sends.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.current = chunk?;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len() - self.pos);
+        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// sha256 of a file, hex.

@@ -16,6 +16,7 @@
 
 pub mod archive;
 pub mod manifest;
+mod prune;
 mod restore;
 pub mod retention;
 mod run;
@@ -27,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use manifest::Manifest;
-pub use run::prune;
+pub use prune::prune;
 
 use crate::docker::Docker;
 use crate::ops::Ops;

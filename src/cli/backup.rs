@@ -91,8 +91,15 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
                     ))
                 }
             };
-            let queued = ops.queue_backups(&actor, &ids, BackupTrigger::Cli).await?;
             let runner = runner(ops).await?;
+            // Without a daemon (systemd timer) nobody else finishes what a
+            // killed run left behind.
+            runner
+                .sweep()
+                .await
+                .map_err(|e| Failure::from(crate::ops::OpsError::from(e)))?;
+            ops.queue_backups(&actor, &ids, BackupTrigger::Cli).await?;
+            let queued = ops.pending_backups(&ids).await?;
             let permits =
                 std::sync::Arc::new(tokio::sync::Semaphore::new(ops.config.backup.concurrency));
             let jobs = queued.iter().map(|id| {

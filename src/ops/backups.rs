@@ -1,19 +1,16 @@
-//! Backup operations: queue backups, verifications and restores (the
-//! backup runner does them), set a plan's backup policy, import manifests.
-//! Each records one audit entry in the transaction that queues its work.
+//! Backup operations: queue backups and verifications (the backup runner
+//! does them), list and show them. Each records one audit entry in the
+//! transaction that queues its work.
 
 use std::path::PathBuf;
 
 use rusqlite::TransactionBehavior;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::instances::{self as new_instance, NewInstanceInput};
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
-use crate::domain::DesiredState;
 use crate::store::backups::{self as rows, BackupRow};
-use crate::store::{backup_jobs, clients, instances, plans, BackupPolicy, RestoreRow, StoreError};
+use crate::store::{instances, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackupTrigger {
@@ -23,40 +20,13 @@ pub enum BackupTrigger {
 }
 
 impl BackupTrigger {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             BackupTrigger::Api => "api",
             BackupTrigger::Cli => "cli",
             BackupTrigger::Schedule => "schedule",
         }
     }
-}
-
-/// Restore into the backup's own instance, or (with `into`) into a new
-/// instance of the same client with that name.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RestoreInput {
-    pub into: Option<String>,
-}
-
-/// An instance's backup health, for the dashboard: a schedule that silently
-/// stopped shows up as `stale`.
-#[derive(Debug, Clone, Serialize)]
-pub struct BackupStatus {
-    pub instance_id: i64,
-    pub client: String,
-    pub instance: String,
-    pub last_ok_at: Option<String>,
-    pub last_failed_at: Option<String>,
-    pub stale: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportReport {
-    pub imported: Vec<String>,
-    pub already_known: usize,
-    pub problems: Vec<String>,
 }
 
 impl Ops {
@@ -144,6 +114,21 @@ impl Ops {
             .await?)
     }
 
+    /// Queued backups of these instances (e.g. left by a CLI that died before
+    /// running them), oldest first.
+    pub async fn pending_backups(&self, instance_ids: &[i64]) -> Result<Vec<i64>, OpsError> {
+        let ids = instance_ids.to_vec();
+        let queued = self
+            .store
+            .call(|conn| rows::list_by_status(conn, "queued"))
+            .await?;
+        Ok(queued
+            .into_iter()
+            .filter(|b| b.instance_id.is_some_and(|i| ids.contains(&i)))
+            .map(|b| b.id)
+            .collect())
+    }
+
     pub async fn list_backups(&self, instance_id: i64) -> Result<Vec<BackupRow>, OpsError> {
         Ok(self
             .store
@@ -227,177 +212,9 @@ impl Ops {
             })
             .await?)
     }
-
-    /// Queues a restore. In place needs nothing else; a clone creates the new
-    /// instance now, stopped, and the restore starts it once its data is in.
-    pub async fn request_restore(
-        &self,
-        actor: &Actor,
-        backup_id: i64,
-        input: RestoreInput,
-    ) -> Result<RestoreRow, OpsError> {
-        let clone_plan = match &input.into {
-            Some(name) => Some(NewInstanceInput {
-                name: Some(name.clone()),
-                blueprint: None,
-                domain: None,
-            }),
-            None => None,
-        };
-        let (ops, actor) = (self.clone(), actor.clone());
-        let row = self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let backup = rows::get(&tx, backup_id)?;
-                if backup.status != "ok" {
-                    return Err(StoreError::Invalid(format!("backup {backup_id} is {}; only finished backups can be restored", backup.status)));
-                }
-                let source_id = backup.instance_id.ok_or_else(|| StoreError::Invalid(format!("backup {backup_id} belongs to no instance; restore it into a new one with `into`")))?;
-                let source = live_instance(&tx, source_id)?;
-                let (target, mode) = match clone_plan {
-                    None => (source_id, "in_place"),
-                    Some(mut input) => {
-                        input.blueprint = Some(source.blueprint.clone());
-                        let plan = input.parse(&ops.blueprints, false).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                        let client = clients::get(&tx, &source.client_slug)?;
-                        let id = new_instance::insert(&tx, &ops.config, &ops.blueprints, &client, plan)?;
-                        instances::set_desired(&tx, id, DesiredState::Stopped)?;
-                        (id, "clone")
-                    }
-                };
-                let id = backup_jobs::enqueue_restore(&tx, backup_id, target, mode)?;
-                let target_row = instances::get(&tx, target)?;
-                audit::record(&tx, &actor, "backup.restore", &format!("{}/{}", target_row.client_slug, target_row.name), Some(&source.client_slug),
-                    json!({ "backup": backup_id, "restore": id, "mode": mode, "from": format!("{}/{}", source.client_slug, source.name) }))?;
-                let row = backup_jobs::get_restore(&tx, id)?;
-                tx.commit()?;
-                Ok(row)
-            })
-            .await?;
-        self.wake();
-        Ok(row)
-    }
-
-    pub async fn get_restore(&self, id: i64) -> Result<RestoreRow, OpsError> {
-        Ok(self
-            .store
-            .call(move |conn| backup_jobs::get_restore(conn, id))
-            .await?)
-    }
-
-    /// Every instance's newest good and failed backup, flagged stale when the
-    /// newest good one is older than `backup.stale_after` (or missing).
-    pub async fn backup_status(&self) -> Result<Vec<BackupStatus>, OpsError> {
-        let stale_after =
-            time::Duration::try_from(self.config.backup.stale_after).unwrap_or(time::Duration::DAY);
-        let (last, list) = self
-            .store
-            .call(|conn| {
-                Ok((
-                    rows::last_ok_per_instance(conn)?,
-                    instances::list_all(conn)?,
-                ))
-            })
-            .await?;
-        let now = time::OffsetDateTime::now_utc();
-        let parse = |s: &str| {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-        };
-        Ok(last
-            .into_iter()
-            .filter_map(|(id, ok, failed)| {
-                let inst = list.iter().find(|i| i.id == id)?;
-                let created = parse(&inst.created_at).unwrap_or(now);
-                let reference = ok.as_deref().and_then(parse).unwrap_or(created);
-                Some(BackupStatus {
-                    instance_id: id,
-                    client: inst.client_slug.clone(),
-                    instance: inst.name.clone(),
-                    stale: now - reference > stale_after,
-                    last_ok_at: ok,
-                    last_failed_at: failed,
-                })
-            })
-            .collect())
-    }
-
-    pub async fn get_backup_policy(&self, plan: &str) -> Result<BackupPolicy, OpsError> {
-        let plan = plan.to_owned();
-        Ok(self
-            .store
-            .call(move |conn| backup_jobs::policy(conn, plans::get(conn, &plan)?.id))
-            .await?)
-    }
-
-    pub async fn set_backup_policy(
-        &self,
-        actor: &Actor,
-        plan: &str,
-        policy: BackupPolicy,
-    ) -> Result<BackupPolicy, OpsError> {
-        if let Some(expr) = &policy.schedule {
-            crate::backup::schedule::parse_optional(expr).map_err(OpsError::Refused)?;
-        }
-        let (plan, actor) = (plan.to_owned(), actor.clone());
-        Ok(self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let row = plans::get(&tx, &plan)?;
-                backup_jobs::set_policy(&tx, row.id, &policy)?;
-                audit::record(
-                    &tx,
-                    &actor,
-                    "plan.backup_policy",
-                    &plan,
-                    None,
-                    serde_json::to_value(&policy).unwrap_or_default(),
-                )?;
-                tx.commit()?;
-                Ok(policy)
-            })
-            .await?)
-    }
-
-    /// Rebuilds backup rows from the manifests beside the archives, matching
-    /// instances by client slug and name (unmatched ones stay restorable as clones later).
-    pub async fn import_manifests(&self, actor: &Actor) -> Result<ImportReport, OpsError> {
-        let root = self.config.backup_dir();
-        let (found, problems) =
-            tokio::task::spawn_blocking(move || crate::backup::manifest::scan(&root))
-                .await
-                .map_err(|e| OpsError::Io(e.to_string()))?;
-        let actor = actor.clone();
-        Ok(self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let (mut imported, mut already_known) = (Vec::new(), 0);
-                for (path, m) in &found {
-                    if rows::path_known(&tx, path)? {
-                        already_known += 1;
-                        continue;
-                    }
-                    let instance_id: Option<i64> = tx
-                        .query_row(
-                            "SELECT i.id FROM instances i JOIN clients c ON c.id = i.client_id WHERE c.slug = ?1 AND i.name = ?2",
-                            [&m.client, &m.instance],
-                            |r| r.get(0),
-                        )
-                        .ok();
-                    rows::insert_imported(&tx, instance_id, m, path)?;
-                    imported.push(path.clone());
-                }
-                audit::record(&tx, &actor, "backup.import", "manifests", None, json!({ "imported": imported.len(), "already_known": already_known, "problems": problems.len() }))?;
-                tx.commit()?;
-                Ok(ImportReport { imported, already_known, problems })
-            })
-            .await?)
-    }
 }
 
-fn live_instance(
+pub(super) fn live_instance(
     conn: &rusqlite::Connection,
     id: i64,
 ) -> Result<crate::store::InstanceRow, StoreError> {

@@ -3,6 +3,7 @@
 //! its audit entry in one transaction, and wakes the reconciler. None of them
 //! talks to Docker or Caddy.
 
+mod backup_admin;
 mod backups;
 mod clients;
 mod delete;
@@ -14,7 +15,8 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-pub use backups::{BackupStatus, BackupTrigger, ImportReport, RestoreInput};
+pub use backup_admin::{BackupStatus, ImportReport, RestoreInput};
+pub use backups::BackupTrigger;
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::{dir_usage, DeletionReport, RemovedInstance};
 pub use instances::{InstanceAction, NewInstanceInput};

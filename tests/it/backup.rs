@@ -533,3 +533,94 @@ async fn a_flipped_byte_fails_verification_loudly_and_clones_and_manifests_work(
         .unwrap();
     assert_eq!(mine["stale"], false, "{mine}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_and_exec_consistency_and_a_failing_hook() {
+    if skip_docker() {
+        return;
+    }
+    let app = TestApp::spawn_with(|c| {
+        let dir = c.blueprint_dir.clone().unwrap();
+        let base = std::fs::read_to_string(dir.join("static-site.toml")).unwrap();
+        let with = |consistency: &str, extra: &str| {
+            base.replace(
+                "backup_consistency = \"pause\"",
+                &format!("backup_consistency = \"{consistency}\"\n{extra}"),
+            )
+        };
+        std::fs::write(dir.join("site-stop.toml"), with("stop", "")).unwrap();
+        std::fs::write(
+            dir.join("site-exec.toml"),
+            with(
+                "exec",
+                "backup_exec = [\"/bin/sh\", \"-c\", \"date > /www/hooked.txt\"]",
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("site-badhook.toml"),
+            with(
+                "exec",
+                "backup_exec = [\"/bin/sh\", \"-c\", \"echo no space; exit 3\"]",
+            ),
+        )
+        .unwrap();
+    })
+    .await;
+    app.create_plan("p", 0.5, "64MiB").await;
+    let mut ids = Vec::new();
+    for (name, bp) in [
+        ("Stopper", "site-stop"),
+        ("Hooker", "site-exec"),
+        ("Badhook", "site-badhook"),
+    ] {
+        let (status, c) = app
+            .post(
+                "/api/v1/clients",
+                json!({ "name": name, "email": "a@example.com", "plan": "p", "blueprint": bp }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        let id = c["instances"][0]["id"].as_i64().unwrap();
+        app.wait_phase(id, &["running"], UP).await;
+        ids.push(id);
+    }
+
+    let stop = backup_now(&app, ids[0]).await;
+    assert_eq!(
+        (stop["status"].as_str(), stop["consistency"].as_str()),
+        (Some("ok"), Some("stop")),
+        "{stop}"
+    );
+    assert!(stop["freeze_ms"].as_u64().unwrap() > 0, "{stop}");
+    app.wait_phase(ids[0], &["running"], UP).await;
+
+    let exec = backup_now(&app, ids[1]).await;
+    assert_eq!(
+        (exec["status"].as_str(), exec["consistency"].as_str()),
+        (Some("ok"), Some("exec")),
+        "{exec}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    berth::backup::archive::extract(&archive_path(&app, &exec), out.path()).unwrap();
+    assert!(
+        out.path().join("hooked.txt").exists(),
+        "the hook ran before archiving"
+    );
+
+    let bad = backup_now(&app, ids[2]).await;
+    assert_eq!(bad["status"], "failed", "{bad}");
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 3"),
+        "{bad}"
+    );
+    assert!(bad["path"].is_null());
+    let dir = app.config.backup_dir().join("badhook/main");
+    assert!(
+        !dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "no file from a failed backup"
+    );
+}

@@ -1,0 +1,103 @@
+//! Retention applied: after each good backup, the instance's GFS rules
+//! (its plan's policy over the global config) decide what stays; the rest is
+//! deleted, files first, with one audit entry per prune.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::archive;
+use super::retention::{self, Candidate, Rules};
+use super::Runner;
+use crate::audit::{self, Actor};
+use crate::store::backups::{self as rows, BackupRow};
+use crate::store::{backup_jobs, instances, plans, StoreError};
+
+/// Applies the instance's retention (its plan's policy over the global
+/// one) and deletes what falls out, files first; one audit entry per prune.
+pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, StoreError> {
+    let config = runner.ops.config.clone();
+    let root = config.backup_dir();
+    let (list, rules, inst) = runner
+        .ops
+        .store
+        .call(move |c| {
+            let inst = instances::get(c, instance_id)?;
+            let plan = plans::get(c, &inst.plan)?;
+            let p = backup_jobs::policy(c, plan.id)?;
+            let g = &config.backup;
+            let rules = Rules {
+                last: p.keep_last.unwrap_or(g.keep_last),
+                daily: p.keep_daily.unwrap_or(g.keep_daily),
+                weekly: p.keep_weekly.unwrap_or(g.keep_weekly),
+                monthly: p.keep_monthly.unwrap_or(g.keep_monthly),
+            };
+            Ok((rows::list_for_instance(c, instance_id)?, rules, inst))
+        })
+        .await?;
+    let good: Vec<&BackupRow> = list.iter().filter(|b| b.status == "ok").collect();
+    let candidates: Vec<Candidate> = good
+        .iter()
+        .map(|b| Candidate {
+            id: b.id,
+            at: unix(b.finished_at.as_deref().unwrap_or(&b.created_at)),
+            verified: b.verify_state.as_deref() == Some("ok"),
+        })
+        .collect();
+    let kept = retention::keep(&candidates, &rules);
+    let dropped: Vec<(i64, Option<String>)> = good
+        .iter()
+        .filter(|b| !kept.contains(&b.id))
+        .map(|b| (b.id, b.path.clone()))
+        .collect();
+    if dropped.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut removed = Vec::new();
+    for (_, path) in &dropped {
+        if let Some(p) = path {
+            let file: PathBuf = root.join(p);
+            let _ = tokio::fs::remove_file(archive::manifest_path(&file)).await;
+            match tokio::fs::remove_file(&file).await {
+                Ok(()) => removed.push(p.clone()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed.push(p.clone()),
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e, "cannot remove pruned backup")
+                }
+            }
+        }
+    }
+    let ids: Vec<i64> = dropped.iter().map(|(id, _)| *id).collect();
+    let (details, slug, target) = (
+        json!({ "removed": removed, "ids": ids, "rules": rules }),
+        inst.client_slug.clone(),
+        format!("{}/{}", inst.client_slug, inst.name),
+    );
+    runner
+        .ops
+        .store
+        .call(move |c| {
+            let tx = c.transaction()?;
+            for id in &ids {
+                rows::delete(&tx, *id)?;
+            }
+            audit::record(
+                &tx,
+                &Actor::system(),
+                "backup.prune",
+                &target,
+                Some(&slug),
+                details,
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(removed)
+}
+
+fn unix(at: &str) -> i64 {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .unwrap_or(0)
+}
