@@ -184,9 +184,9 @@ fn make_data(src: &Path) {
         page.clear();
         while page.len() < 4000 {
             let r = rng.next();
-            write!(
+            writeln!(
                 page,
-                "{}|{}|{} {} {}|{}\n",
+                "{}|{}|{} {} {}|{}",
                 p,
                 r % 100_000,
                 words[(r >> 8) as usize % 12],

@@ -141,7 +141,7 @@ mod tests {
     /// newest backup of each of the first `count`.
     fn model(all: &[Candidate], r: &Rules) -> BTreeSet<i64> {
         let newest_first =
-            |v: &mut Vec<Candidate>| v.sort_by(|a, b| (b.at, b.id).cmp(&(a.at, a.id)));
+            |v: &mut Vec<Candidate>| v.sort_by_key(|c| std::cmp::Reverse((c.at, c.id)));
         let mut sorted = all.to_vec();
         newest_first(&mut sorted);
         let mut out: BTreeSet<i64> = sorted.iter().take(r.last as usize).map(|c| c.id).collect();

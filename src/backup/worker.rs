@@ -47,7 +47,7 @@ impl Runner {
                 tracing::warn!(error = %e, "backup queue not read");
             }
             sweeps += 1;
-            if sweeps % 20 == 0 {
+            if sweeps.is_multiple_of(20) {
                 let _ = self.sweep().await;
             }
             tokio::select! {

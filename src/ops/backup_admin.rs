@@ -49,14 +49,11 @@ impl Ops {
         backup_id: i64,
         input: RestoreInput,
     ) -> Result<RestoreRow, OpsError> {
-        let clone_plan = match &input.into {
-            Some(name) => Some(NewInstanceInput {
-                name: Some(name.clone()),
-                blueprint: None,
-                domain: None,
-            }),
-            None => None,
-        };
+        let clone_plan = input.into.as_ref().map(|name| NewInstanceInput {
+            name: Some(name.clone()),
+            blueprint: None,
+            domain: None,
+        });
         let (ops, actor) = (self.clone(), actor.clone());
         let row = self
             .store

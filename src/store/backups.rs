@@ -279,10 +279,11 @@ pub fn insert_imported(
     Ok(conn.last_insert_rowid())
 }
 
-/// Per instance: the newest good backup's time (None = never), for staleness.
-pub fn last_ok_per_instance(
-    conn: &Connection,
-) -> Result<Vec<(i64, Option<String>, Option<String>)>, StoreError> {
+/// (instance id, newest good backup's time, newest failed one's time).
+pub type LastBackups = (i64, Option<String>, Option<String>);
+
+/// Per instance: the newest good and failed backup times (None = never), for staleness.
+pub fn last_ok_per_instance(conn: &Connection) -> Result<Vec<LastBackups>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT i.id, (SELECT MAX(finished_at) FROM backups b WHERE b.instance_id = i.id AND b.status = 'ok'),
                 (SELECT MAX(finished_at) FROM backups b WHERE b.instance_id = i.id AND b.status = 'failed')
