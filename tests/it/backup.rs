@@ -524,6 +524,37 @@ async fn a_flipped_byte_fails_verification_loudly_and_clones_and_manifests_work(
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["imported"].as_array().unwrap().len(), 0, "{report}");
     assert!(report["already_known"].as_u64().unwrap() >= 1, "{report}");
+    // The database lost: a fresh one learns every good archive from its manifest.
+    let fresh = tempfile::tempdir().unwrap();
+    let out = cli(&app, &["--json", "backup", "import-manifests"], 3)
+        .env("BERTH_DATA_DIR", fresh.path())
+        .env("BERTH_BACKUP_DIR", app.config.backup_dir())
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, listed) = app.get(&format!("/api/v1/instances/{id}/backups")).await;
+    let good = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["status"] == "ok")
+        .count();
+    assert_eq!(
+        report["imported"].as_array().unwrap().len(),
+        good,
+        "{report}"
+    );
+    let bad = cli(&app, &["backup", "show", "424242"], 3)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("backup 424242 not found"));
+    let usage = cli(&app, &["backup", "run"], 3).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+
     let (_, st) = app.get("/api/v1/backups/status").await;
     let mine = st
         .as_array()
