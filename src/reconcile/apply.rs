@@ -139,15 +139,16 @@ impl Reconciler {
             return Ok(Outcome::Pulling(progress));
         }
         self.prepare_data_dir(d).await?;
-        let id =
-            match self.docker.create(&d.spec).await {
-                Ok(id) => id,
-                Err(DockerError::Conflict(_)) => return Err(format!(
+        let id = match self.docker.create(&d.spec).await {
+            Ok(id) => id,
+            Err(DockerError::Conflict(_)) => {
+                return Err(format!(
                     "a container named {} exists that berth does not manage; rename or remove it",
                     d.spec.name
-                )),
-                Err(e) => return Err(e.to_string()),
-            };
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         if start {
             self.docker.start(&id).await.map_err(text)?;
         }

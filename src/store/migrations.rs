@@ -7,7 +7,6 @@ use super::StoreError;
 /// area, numbered, so parallel work adds lines here rather than editing SQL.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/001_core.sql")];
 
-
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
     let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
     migrations.to_latest(conn)?;

@@ -5,5 +5,7 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
-mod harness_smoke;
+mod api_input;
 mod core;
+mod crash;
+mod harness_smoke;

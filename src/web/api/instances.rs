@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 
@@ -6,7 +6,7 @@ use super::clients::Confirm;
 use crate::audit::Actor;
 use crate::ops::{DeletionReport, InstanceAction};
 use crate::store::InstanceRow;
-use crate::web::json::ApiJson;
+use crate::web::json::{ApiJson, ApiPath};
 use crate::web::{AppError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -24,7 +24,7 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceRow>>, AppEr
 
 async fn show(
     State(s): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     Ok(Json(s.ops.get_instance(id).await?))
 }
@@ -41,7 +41,7 @@ async fn act(
 async fn start(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Start).await
 }
@@ -49,7 +49,7 @@ async fn start(
 async fn stop(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Stop).await
 }
@@ -57,7 +57,7 @@ async fn stop(
 async fn restart(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Restart).await
 }
@@ -65,7 +65,7 @@ async fn restart(
 async fn remove(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<Confirm>,
 ) -> Result<Json<DeletionReport>, AppError> {
     Ok(Json(s.ops.remove_instance(&a, id, &c.confirm).await?))
