@@ -6,6 +6,8 @@
 mod harness;
 
 mod api_input;
+mod cli;
 mod core;
 mod crash;
 mod harness_smoke;
+mod pull;
