@@ -1,7 +1,7 @@
 //! Turns store rows into the container specs and routes that should exist.
 //! Pure, like `plan`: the worker feeds it rows and the blueprints.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use crate::blueprint::{Blueprints, Placeholders};
@@ -67,15 +67,15 @@ pub fn spec_for(
         domain,
         port: row.host_port,
     };
-    let mut env: Vec<(String, String)> = bp
+    // Later sources win: blueprint defaults, then the instance's own env, then secrets.
+    let mut merged: BTreeMap<String, String> = bp
         .env
         .iter()
         .map(|(k, v)| (k.clone(), fill.fill(v, false)))
         .collect();
-    env.extend(row.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    env.extend(row.secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
-    env.sort();
-    env.dedup_by(|later, earlier| later.0 == earlier.0);
+    merged.extend(row.env.clone());
+    merged.extend(row.secrets.clone());
+    let env: Vec<(String, String)> = merged.into_iter().collect();
     let name = config.container_name(&row.client_slug, &row.name);
     Ok(ContainerSpec {
         name: name.clone(),
