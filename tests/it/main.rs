@@ -11,3 +11,5 @@ mod core;
 mod crash;
 mod harness_smoke;
 mod pull;
+mod caddy_adapter;
+mod docker_adapter;
