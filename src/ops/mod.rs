@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::{DeletionReport, RemovedInstance};
-pub use instances::{InstanceAction, NewInstanceInput};
+pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
 
 use crate::blueprint::Blueprints;

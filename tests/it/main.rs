@@ -6,10 +6,10 @@
 mod harness;
 
 mod api_input;
+mod caddy_adapter;
 mod cli;
 mod core;
 mod crash;
+mod docker_adapter;
 mod harness_smoke;
 mod pull;
-mod caddy_adapter;
-mod docker_adapter;

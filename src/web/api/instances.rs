@@ -4,7 +4,7 @@ use axum::{Extension, Json, Router};
 
 use super::clients::Confirm;
 use crate::audit::Actor;
-use crate::ops::{DeletionReport, InstanceAction};
+use crate::ops::{DeletionReport, InstanceAction, InstanceEdit};
 use crate::store::InstanceRow;
 use crate::web::json::{ApiJson, ApiPath};
 use crate::web::{AppError, AppState};
@@ -12,7 +12,7 @@ use crate::web::{AppError, AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/instances", get(list))
-        .route("/instances/{id}", get(show).delete(remove))
+        .route("/instances/{id}", get(show).patch(edit).delete(remove))
         .route("/instances/{id}/start", post(start))
         .route("/instances/{id}/stop", post(stop))
         .route("/instances/{id}/restart", post(restart))
@@ -27,6 +27,15 @@ async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     Ok(Json(s.ops.get_instance(id).await?))
+}
+
+async fn edit(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(edit): ApiJson<InstanceEdit>,
+) -> Result<Json<InstanceRow>, AppError> {
+    Ok(Json(s.ops.edit_instance(&a, id, edit).await?))
 }
 
 async fn act(
