@@ -53,6 +53,7 @@ impl Ops {
             name: Some(name.clone()),
             blueprint: None,
             domain: None,
+            env: None,
         });
         let (ops, actor) = (self.clone(), actor.clone());
         let row = self
@@ -68,7 +69,9 @@ impl Ops {
                 let (target, mode) = match clone_plan {
                     None => (source_id, "in_place"),
                     Some(mut input) => {
+                        // The clone runs the same app with the same settings.
                         input.blueprint = Some(source.blueprint.clone());
+                        input.env = Some(source.env.clone()).filter(|e| !e.is_empty());
                         let plan = input.parse(&ops.blueprints, false).map_err(|e| StoreError::Invalid(e.to_string()))?;
                         let client = clients::get(&tx, &source.client_slug)?;
                         let id = new_instance::insert(&tx, &ops.config, &ops.blueprints, &client, plan)?;

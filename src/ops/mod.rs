@@ -19,7 +19,7 @@ pub use backup_admin::{BackupStatus, ImportReport, RestoreInput};
 pub use backups::BackupTrigger;
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::{dir_usage, DeletionReport, RemovedInstance};
-pub use instances::{InstanceAction, NewInstanceInput};
+pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
 
 use crate::blueprint::Blueprints;

@@ -1,18 +1,18 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 
 use super::clients::Confirm;
 use crate::audit::Actor;
-use crate::ops::{DeletionReport, InstanceAction};
+use crate::ops::{DeletionReport, InstanceAction, InstanceEdit};
 use crate::store::InstanceRow;
-use crate::web::json::ApiJson;
+use crate::web::json::{ApiJson, ApiPath};
 use crate::web::{AppError, AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/instances", get(list))
-        .route("/instances/{id}", get(show).delete(remove))
+        .route("/instances/{id}", get(show).patch(edit).delete(remove))
         .route("/instances/{id}/start", post(start))
         .route("/instances/{id}/stop", post(stop))
         .route("/instances/{id}/restart", post(restart))
@@ -24,9 +24,18 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceRow>>, AppEr
 
 async fn show(
     State(s): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     Ok(Json(s.ops.get_instance(id).await?))
+}
+
+async fn edit(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(edit): ApiJson<InstanceEdit>,
+) -> Result<Json<InstanceRow>, AppError> {
+    Ok(Json(s.ops.edit_instance(&a, id, edit).await?))
 }
 
 async fn act(
@@ -41,7 +50,7 @@ async fn act(
 async fn start(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Start).await
 }
@@ -49,7 +58,7 @@ async fn start(
 async fn stop(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Stop).await
 }
@@ -57,7 +66,7 @@ async fn stop(
 async fn restart(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Restart).await
 }
@@ -65,7 +74,7 @@ async fn restart(
 async fn remove(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<Confirm>,
 ) -> Result<Json<DeletionReport>, AppError> {
     Ok(Json(s.ops.remove_instance(&a, id, &c.confirm).await?))

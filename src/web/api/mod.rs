@@ -23,7 +23,17 @@ pub fn router(state: AppState) -> Router<AppState> {
             state,
             auth::require_token,
         ));
-    Router::new().route("/health", get(health)).merge(protected)
+    Router::new()
+        .route("/health", get(health))
+        .merge(protected)
+        .fallback(not_found)
+}
+
+async fn not_found(uri: axum::http::Uri) -> super::AppError {
+    super::AppError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        format!("no API route {}", uri.path()),
+    )
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -6,7 +6,7 @@ use axum::{Extension, Json, Router};
 use crate::audit::Actor;
 use crate::ops::{PlanEdit, PlanInput};
 use crate::store::PlanRow;
-use crate::web::json::ApiJson;
+use crate::web::json::{ApiJson, ApiPath};
 use crate::web::{AppError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -32,7 +32,7 @@ async fn create(
 
 async fn show(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<PlanRow>, AppError> {
     Ok(Json(s.ops.get_plan(&name).await?))
 }
@@ -40,7 +40,7 @@ async fn show(
 async fn edit(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(edit): ApiJson<PlanEdit>,
 ) -> Result<Json<PlanRow>, AppError> {
     Ok(Json(s.ops.edit_plan(&actor, &name, edit).await?))
@@ -49,7 +49,7 @@ async fn edit(
 async fn remove(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
     s.ops.delete_plan(&actor, &name).await?;
     Ok(StatusCode::NO_CONTENT)
