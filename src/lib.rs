@@ -16,7 +16,9 @@
 //! - [`docker`]: the bollard adapter; labels are the contract with the engine.
 //! - [`caddy`]: Caddy admin API client, config generation, managed child.
 //! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it.
-//! - [`web`]: axum: JSON API v1 (bearer tokens).
+//! - [`web`]: axum: the admin pages (sessions, CSRF, maud views) and the
+//!   JSON API v1 (bearer tokens), built from one route table.
+//! - [`housekeeping`]: prunes the audit log and expired sessions.
 //! - [`cli`]: clap commands; [`app`] wires the long-running parts together.
 
 pub mod app;
@@ -27,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod docker;
 pub mod domain;
+pub mod housekeeping;
 pub mod ops;
 pub mod reconcile;
 pub mod store;

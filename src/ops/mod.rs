@@ -3,11 +3,14 @@
 //! its audit entry in one transaction, and wakes the reconciler. None of them
 //! talks to Docker or Caddy.
 
+mod audit_log;
 mod clients;
 mod delete;
 mod instances;
+mod overview;
 mod plans;
 mod tokens;
+mod users;
 
 use std::sync::Arc;
 
@@ -17,6 +20,7 @@ pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::{DeletionReport, RemovedInstance};
 pub use instances::{InstanceAction, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
+pub use users::{check_password, check_user_name, THROTTLE_FAILURES, THROTTLE_WINDOW};
 
 use crate::blueprint::Blueprints;
 use crate::config::Config;
