@@ -14,6 +14,9 @@ mod security_headers;
 pub mod session;
 pub mod views;
 
+#[cfg(test)]
+mod tests;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
