@@ -7,3 +7,4 @@ mod harness;
 
 mod harness_smoke;
 mod core;
+mod ui;
