@@ -119,8 +119,11 @@ impl App {
             );
         }
         let housekeeping = tokio::spawn(
-            Housekeeping { ops: self.ops.clone(), sessions: state.ui.sessions.clone() }
-                .run(stopped(stop_rx.clone())),
+            Housekeeping {
+                ops: self.ops.clone(),
+                sessions: state.ui.sessions.clone(),
+            }
+            .run(stopped(stop_rx.clone())),
         );
         let web = tokio::spawn(web::serve(self.listener, state, stopped(stop_rx.clone())));
         let reconciler = tokio::spawn(self.reconciler.run(stopped(stop_rx.clone())));

@@ -9,12 +9,18 @@ use crate::ops::Ops;
 
 pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Result<(), Failure> {
     match cmd {
-        UserCmd::Create { name, password_stdin } => {
+        UserCmd::Create {
+            name,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
             ops.create_user(actor, &name, &password).await?;
             eprintln!("User {name} created.");
         }
-        UserCmd::ResetPassword { name, password_stdin } => {
+        UserCmd::ResetPassword {
+            name,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
             ops.reset_password(actor, &name, &password).await?;
             eprintln!("Password of {name} changed; their sessions have ended.");
@@ -26,7 +32,10 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Resul
             } else {
                 output::table(
                     &["name", "created", "password changed"],
-                    users.into_iter().map(|u| vec![u.name, u.created_at, u.password_changed_at]).collect(),
+                    users
+                        .into_iter()
+                        .map(|u| vec![u.name, u.created_at, u.password_changed_at])
+                        .collect(),
                 );
             }
         }
@@ -41,7 +50,10 @@ fn read_password(from_stdin: bool) -> Result<String, Failure> {
     let stdin = std::io::stdin();
     if from_stdin || !stdin.is_terminal() {
         let mut line = String::new();
-        stdin.lock().read_line(&mut line).map_err(|e| Failure::usage(format!("reading password: {e}")))?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::usage(format!("reading password: {e}")))?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
     }
     let first = prompt_hidden("Password: ")?;
@@ -56,7 +68,12 @@ fn prompt_hidden(prompt: &str) -> Result<String, Failure> {
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     // stty acts on the terminal it inherits as stdin; no crate needed for this.
-    let stty = |arg: &str| std::process::Command::new("stty").arg(arg).stdin(std::process::Stdio::inherit()).status();
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+    };
     let _ = stty("-echo");
     let mut line = String::new();
     let read = std::io::stdin().lock().read_line(&mut line);

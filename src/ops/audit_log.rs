@@ -31,7 +31,14 @@ impl Ops {
                 let removed = rows::prune(&tx, &before)?;
                 users::prune_failures(&tx, &failures_before)?;
                 if removed > 0 {
-                    audit::record(&tx, &actor, "audit.prune", "audit_log", None, json!({ "removed": removed, "before": before }))?;
+                    audit::record(
+                        &tx,
+                        &actor,
+                        "audit.prune",
+                        "audit_log",
+                        None,
+                        json!({ "removed": removed, "before": before }),
+                    )?;
                 }
                 tx.commit()?;
                 Ok(removed)

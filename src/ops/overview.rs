@@ -11,6 +11,9 @@ impl Ops {
 
     /// Every client's instance phases, keyed by client id.
     pub async fn client_phases(&self) -> Result<HashMap<i64, Vec<String>>, OpsError> {
-        Ok(self.store.call(|conn| overview::client_phases(conn)).await?)
+        Ok(self
+            .store
+            .call(|conn| overview::client_phases(conn))
+            .await?)
     }
 }

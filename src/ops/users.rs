@@ -39,10 +39,16 @@ pub fn check_user_name(name: &str) -> Result<String, DomainError> {
 pub fn check_password(password: &str) -> Result<(), DomainError> {
     let n = password.chars().count();
     if n < 10 {
-        return Err(DomainError::new("password", "must be at least 10 characters"));
+        return Err(DomainError::new(
+            "password",
+            "must be at least 10 characters",
+        ));
     }
     if n > 200 {
-        return Err(DomainError::new("password", "must be at most 200 characters"));
+        return Err(DomainError::new(
+            "password",
+            "must be at most 200 characters",
+        ));
     }
     Ok(())
 }
@@ -139,7 +145,14 @@ impl Ops {
                     ));
                 }
                 users::insert(&tx, &name, &hash)?;
-                audit::record(&tx, &actor, "user.create", &name, None, json!({ "first_run": first }))?;
+                audit::record(
+                    &tx,
+                    &actor,
+                    "user.create",
+                    &name,
+                    None,
+                    json!({ "first_run": first }),
+                )?;
                 tx.commit()?;
                 Ok(())
             })
@@ -172,7 +185,9 @@ impl Ops {
     /// lock the provider out of the UI.
     pub async fn delete_user(&self, actor: &Actor, name: &str) -> Result<(), OpsError> {
         if actor.name == format!("user:{name}") {
-            return Err(OpsError::Refused("you cannot delete your own account".into()));
+            return Err(OpsError::Refused(
+                "you cannot delete your own account".into(),
+            ));
         }
         let (name, actor) = (name.to_owned(), actor.clone());
         self.store
@@ -182,7 +197,9 @@ impl Ops {
                     return Err(StoreError::NotFound(format!("user {name} not found")));
                 }
                 if users::count(&tx)? <= 1 {
-                    return Err(StoreError::Invalid("the last account cannot be deleted".into()));
+                    return Err(StoreError::Invalid(
+                        "the last account cannot be deleted".into(),
+                    ));
                 }
                 users::delete(&tx, &name)?;
                 audit::record(&tx, &actor, "user.delete", &name, None, json!({}))?;

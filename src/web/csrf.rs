@@ -46,7 +46,8 @@ pub async fn verify(session: Session, req: Request, next: Next) -> Response {
     if !ok {
         return forbidden();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn forbidden() -> Response {

@@ -28,7 +28,10 @@ pub struct Host {
 
 impl Host {
     pub fn new(data_dir: std::path::PathBuf) -> Self {
-        Self { data_dir, inner: Mutex::new(None) }
+        Self {
+            data_dir,
+            inner: Mutex::new(None),
+        }
     }
 
     /// A recent snapshot; blocking (reads /proc), so call it from spawn_blocking.

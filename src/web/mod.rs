@@ -62,7 +62,11 @@ impl AppState {
             host: host::Host::new(config.data_dir.clone()),
             setup_code: pages::auth::new_setup_code(),
         };
-        Ok(Self { ops, stats, ui: Arc::new(ui) })
+        Ok(Self {
+            ops,
+            stats,
+            ui: Arc::new(ui),
+        })
     }
 }
 
@@ -84,11 +88,14 @@ pub fn router(state: AppState) -> Router {
             session::require_user,
         ));
     let public = public.route_layer(axum::middleware::from_fn(csrf::verify));
-    let ui = public.merge(pages).fallback(pages::not_found).layer(session::layer(
-        state.ui.sessions.clone(),
-        state.ui.session_idle,
-        state.ui.secure_cookies,
-    ));
+    let ui = public
+        .merge(pages)
+        .fallback(pages::not_found)
+        .layer(session::layer(
+            state.ui.sessions.clone(),
+            state.ui.session_idle,
+            state.ui.secure_cookies,
+        ));
     let api = api.route_layer(axum::middleware::from_fn_with_state(
         state.clone(),
         auth::require_token,

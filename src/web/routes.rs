@@ -41,19 +41,35 @@ impl Route {
         }
     }
 
-    pub fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Self {
+    pub fn get<H: Handler<T, AppState>, T: 'static>(
+        path: &'static str,
+        access: Access,
+        h: H,
+    ) -> Self {
         Self::new(Method::GET, path, access, h)
     }
 
-    pub fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Self {
+    pub fn post<H: Handler<T, AppState>, T: 'static>(
+        path: &'static str,
+        access: Access,
+        h: H,
+    ) -> Self {
         Self::new(Method::POST, path, access, h)
     }
 
-    pub fn patch<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Self {
+    pub fn patch<H: Handler<T, AppState>, T: 'static>(
+        path: &'static str,
+        access: Access,
+        h: H,
+    ) -> Self {
         Self::new(Method::PATCH, path, access, h)
     }
 
-    pub fn delete<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Self {
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(
+        path: &'static str,
+        access: Access,
+        h: H,
+    ) -> Self {
         Self::new(Method::DELETE, path, access, h)
     }
 }

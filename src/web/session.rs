@@ -48,7 +48,11 @@ pub async fn open_store(path: &Path) -> anyhow::Result<RusqliteStore> {
     Ok(store)
 }
 
-pub fn layer(store: RusqliteStore, idle: Duration, secure: bool) -> SessionManagerLayer<RusqliteStore> {
+pub fn layer(
+    store: RusqliteStore,
+    idle: Duration,
+    secure: bool,
+) -> SessionManagerLayer<RusqliteStore> {
     SessionManagerLayer::new(store)
         .with_name("berth_session")
         .with_http_only(true)
@@ -88,8 +92,17 @@ impl Ui {
 
     /// A message for the next page this session sees.
     pub async fn flash(&self, ok: bool, text: impl Into<String>) {
-        let mut list: Vec<Flash> = self.session.get(FLASH).await.ok().flatten().unwrap_or_default();
-        list.push(Flash { ok, text: text.into() });
+        let mut list: Vec<Flash> = self
+            .session
+            .get(FLASH)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        list.push(Flash {
+            ok,
+            text: text.into(),
+        });
         if let Err(e) = self.session.insert(FLASH, list).await {
             tracing::warn!(error = %e, "storing flash message");
         }
@@ -173,7 +186,12 @@ pub async fn require_user(
     }
     let csrf = csrf::ensure(&session).await;
     let ip = peer_ip(req.extensions());
-    req.extensions_mut().insert(Ui { user, csrf, ip, session });
+    req.extensions_mut().insert(Ui {
+        user,
+        csrf,
+        ip,
+        session,
+    });
     next.run(req).await
 }
 

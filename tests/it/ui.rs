@@ -28,9 +28,18 @@ fn berth_cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output 
         .stderr(Stdio::piped())
         .spawn()
         .expect("berth binary runs");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "berth {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "berth {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -43,7 +52,11 @@ struct UiSession {
 }
 
 fn csrf_of(html: &str) -> String {
-    html.split("name=\"_csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("CSRF field").to_owned()
+    html.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("CSRF field")
+        .to_owned()
 }
 
 fn session_cookie(res: &reqwest::Response) -> String {
@@ -58,7 +71,11 @@ fn session_cookie(res: &reqwest::Response) -> String {
 
 impl UiSession {
     async fn sign_in(app: &TestApp, name: &str, password: &str) -> UiSession {
-        let http = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let page = http.get(format!("{}/login", app.api)).send().await.unwrap();
         let cookie = session_cookie(&page);
         let csrf = csrf_of(&page.text().await.unwrap());
@@ -72,13 +89,24 @@ impl UiSession {
             .unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let cookie = session_cookie(&res);
-        let mut s = UiSession { base: app.api.clone(), http, cookie, csrf: String::new() };
+        let mut s = UiSession {
+            base: app.api.clone(),
+            http,
+            cookie,
+            csrf: String::new(),
+        };
         s.csrf = csrf_of(&s.get("/").await.1);
         s
     }
 
     async fn get(&self, path: &str) -> (StatusCode, String) {
-        let res = self.http.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
         (res.status(), res.text().await.unwrap())
     }
 
@@ -95,7 +123,9 @@ impl UiSession {
     }
 
     async fn audit(&self, action: &str) -> Vec<Value> {
-        let (status, body) = self.get(&format!("/audit/export?format=json&action={action}")).await;
+        let (status, body) = self
+            .get(&format!("/audit/export?format=json&action={action}"))
+            .await;
         assert_eq!(status, StatusCode::OK);
         serde_json::from_str(&body).unwrap()
     }
@@ -107,12 +137,26 @@ async fn every_front_end_leaves_exactly_one_audit_entry_with_actor_and_ip() {
         return;
     }
     let app = TestApp::spawn().await;
-    berth_cli(&app, &["user", "create", "alice", "--password-stdin"], "correct-horse-1\n");
+    berth_cli(
+        &app,
+        &["user", "create", "alice", "--password-stdin"],
+        "correct-horse-1\n",
+    );
     let ui = UiSession::sign_in(&app, "alice", "correct-horse-1").await;
 
-    assert_eq!(ui.post("/plans", "name=from-ui&cpus=0.5&memory=64MiB").await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        ui.post("/plans", "name=from-ui&cpus=0.5&memory=64MiB")
+            .await,
+        StatusCode::SEE_OTHER
+    );
     app.create_plan("from-api", 0.5, "64MiB").await;
-    berth_cli(&app, &["plan", "create", "from-cli", "--cpus", "0.5", "--memory", "64MiB"], "");
+    berth_cli(
+        &app,
+        &[
+            "plan", "create", "from-cli", "--cpus", "0.5", "--memory", "64MiB",
+        ],
+        "",
+    );
 
     let entries = ui.audit("plan.create").await;
     let one = |target: &str| {
@@ -121,33 +165,58 @@ async fn every_front_end_leaves_exactly_one_audit_entry_with_actor_and_ip() {
         matching[0].clone()
     };
     let e = one("from-ui");
-    assert_eq!((e["actor"].as_str(), e["ip"].as_str()), (Some("user:alice"), Some("127.0.0.1")));
+    assert_eq!(
+        (e["actor"].as_str(), e["ip"].as_str()),
+        (Some("user:alice"), Some("127.0.0.1"))
+    );
     let e = one("from-api");
-    assert_eq!((e["actor"].as_str(), e["ip"].as_str()), (Some("token:test"), Some("127.0.0.1")));
+    assert_eq!(
+        (e["actor"].as_str(), e["ip"].as_str()),
+        (Some("token:test"), Some("127.0.0.1"))
+    );
     let e = one("from-cli");
     assert_eq!((e["actor"].as_str(), &e["ip"]), (Some("cli"), &Value::Null));
 
     // A client made and suspended in the UI: one entry each, by alice.
     let name = unique("Audit Co");
-    let form = format!("name={}&email=a%40example.com&plan=from-ui&blueprint=static-site&domain=&notes=", name.replace(' ', "+"));
+    let form = format!(
+        "name={}&email=a%40example.com&plan=from-ui&blueprint=static-site&domain=&notes=",
+        name.replace(' ', "+")
+    );
     assert_eq!(ui.post("/clients", &form).await, StatusCode::SEE_OTHER);
-    let slug = ui.audit("client.create").await[0]["target"].as_str().unwrap().to_owned();
-    assert_eq!(ui.post(&format!("/clients/{slug}/suspend"), "").await, StatusCode::SEE_OTHER);
+    let slug = ui.audit("client.create").await[0]["target"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        ui.post(&format!("/clients/{slug}/suspend"), "").await,
+        StatusCode::SEE_OTHER
+    );
     let suspends: Vec<Value> = ui.audit("client.suspend").await;
     assert_eq!(suspends.len(), 1);
     assert_eq!(suspends[0]["actor"], "user:alice");
     assert_eq!(suspends[0]["client_slug"], slug.as_str());
     // CSV export carries the same entries.
-    let (_, csv) = ui.get("/audit/export?format=csv&action=client.suspend").await;
+    let (_, csv) = ui
+        .get("/audit/export?format=csv&action=client.suspend")
+        .await;
     assert_eq!(csv.lines().count(), 2, "{csv}");
     assert!(csv.contains("\"user:alice\""));
     // Suspending an already suspended client changes nothing and records nothing.
-    assert_eq!(ui.post(&format!("/clients/{slug}/suspend"), "").await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        ui.post(&format!("/clients/{slug}/suspend"), "").await,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(ui.audit("client.suspend").await.len(), 1);
-    let (status, _) = app.post(&format!("/api/v1/clients/{slug}/resume"), json!({})).await;
+    let (status, _) = app
+        .post(&format!("/api/v1/clients/{slug}/resume"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let resumes = ui.audit("client.resume").await;
-    assert_eq!((resumes.len(), resumes[0]["actor"].as_str()), (1, Some("token:test")));
+    assert_eq!(
+        (resumes.len(), resumes[0]["actor"].as_str()),
+        (1, Some("token:test"))
+    );
 }
 
 /// chromedriver on a free loopback port, killed on drop.
@@ -159,16 +228,22 @@ struct Driver {
 impl Driver {
     async fn start() -> Driver {
         let port = free_port();
-        let child = Command::new(std::env::var("BERTH_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (Debian package chromium-driver)");
+        let child = Command::new(
+            std::env::var("BERTH_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
+        )
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian package chromium-driver)");
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         eventually("chromedriver answers", Duration::from_secs(30), || async {
-            http.get(format!("{url}/status")).send().await.ok().filter(|r| r.status().is_success())
+            http.get(format!("{url}/status"))
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
         })
         .await;
         Driver { child, url }
@@ -176,7 +251,8 @@ impl Driver {
 
     async fn browser(&self) -> Client {
         let mut caps = serde_json::Map::new();
-        let binary = std::env::var("BERTH_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let binary =
+            std::env::var("BERTH_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         caps.insert(
             "goog:chromeOptions".into(),
             json!({ "binary": binary, "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"] }),
@@ -203,7 +279,8 @@ struct Shots {
 
 impl Shots {
     fn new() -> Shots {
-        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
         let dir = std::path::Path::new(&target).join("ui-screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         Shots { dir, n: 0 }
@@ -217,13 +294,23 @@ impl Shots {
 }
 
 async fn fill(b: &Client, name: &str, value: &str) {
-    let input = b.find(Locator::Css(&format!("[name='{name}']"))).await.unwrap();
+    let input = b
+        .find(Locator::Css(&format!("[name='{name}']")))
+        .await
+        .unwrap();
     input.clear().await.unwrap();
     input.send_keys(value).await.unwrap();
 }
 
 async fn submit(b: &Client, form_action: &str) {
-    b.find(Locator::Css(&format!("form[action='{form_action}'] button[type='submit']"))).await.unwrap().click().await.unwrap();
+    b.find(Locator::Css(&format!(
+        "form[action='{form_action}'] button[type='submit']"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
 }
 
 async fn text(b: &Client, css: &str) -> String {
@@ -281,11 +368,22 @@ async fn a_browser_sets_up_creates_suspends_resumes_and_deletes_a_client() {
     let name = unique("Browser Co");
     fill(&b, "name", &name).await;
     fill(&b, "email", "ops@example.com").await;
-    b.find(Locator::Css("select[name='blueprint']")).await.unwrap().select_by_value("static-site").await.unwrap();
+    b.find(Locator::Css("select[name='blueprint']"))
+        .await
+        .unwrap()
+        .select_by_value("static-site")
+        .await
+        .unwrap();
     shots.take(&b, "new-client").await;
     submit(&b, "/clients").await;
     wait_text(&b, "h1 .badge", &["active"]).await;
-    let slug = b.current_url().await.unwrap().path().trim_start_matches("/clients/").to_owned();
+    let slug = b
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .trim_start_matches("/clients/")
+        .to_owned();
 
     // The phase changes on the open page, by the status script alone.
     wait_text(&b, "[data-instance] .badge", &["running"]).await;
@@ -299,20 +397,39 @@ async fn a_browser_sets_up_creates_suspends_resumes_and_deletes_a_client() {
 
     submit(&b, &format!("/clients/{slug}/resume")).await;
     wait_text(&b, "h1 .badge", &["active"]).await;
-    let id: i64 = b.find(Locator::Css("[data-instance]")).await.unwrap().attr("data-instance").await.unwrap().unwrap().parse().unwrap();
+    let id: i64 = b
+        .find(Locator::Css("[data-instance]"))
+        .await
+        .unwrap()
+        .attr("data-instance")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
     let inst = app.wait_phase(id, &["running"], UP).await;
     eprintln!("API says {}", inst["phase"]);
     wait_text(&b, "[data-instance] .badge", &["running"]).await;
 
-    for (path, shot) in [("/clients", "clients"), ("/", "dashboard"), ("/audit", "audit"), ("/tokens", "tokens"), ("/users", "users")] {
+    for (path, shot) in [
+        ("/clients", "clients"),
+        ("/", "dashboard"),
+        ("/audit", "audit"),
+        ("/tokens", "tokens"),
+        ("/users", "users"),
+    ] {
         b.goto(&format!("{base}{path}")).await.unwrap();
         shots.take(&b, shot).await;
     }
 
-    b.goto(&format!("{base}/clients/{slug}/delete")).await.unwrap();
+    b.goto(&format!("{base}/clients/{slug}/delete"))
+        .await
+        .unwrap();
     fill(&b, "confirm", "wrong").await;
     submit(&b, &format!("/clients/{slug}/delete")).await;
-    assert!(text(&b, "label[for='f-confirm'] .field-error").await.contains("nothing was deleted"));
+    assert!(text(&b, "label[for='f-confirm'] .field-error")
+        .await
+        .contains("nothing was deleted"));
     fill(&b, "confirm", &slug).await;
     shots.take(&b, "delete-confirm").await;
     submit(&b, &format!("/clients/{slug}/delete")).await;

@@ -8,8 +8,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::PageResult;
-use crate::ops::OpsError;
 use crate::domain::DomainError;
+use crate::ops::OpsError;
 use crate::store::{AuditEntry, AuditFilter};
 use crate::web::routes::{Access, Route};
 use crate::web::session::Ui;
@@ -53,7 +53,10 @@ fn day(field: &'static str, value: &str, offset_days: i64) -> Result<Option<Stri
     let date = time::Date::parse(value.trim(), &format)
         .map_err(|_| DomainError::new(field, "must be a date like 2025-01-31"))?;
     let date = date + time::Duration::days(offset_days);
-    Ok(Some(format!("{}T00:00:00Z", date.format(&format).unwrap_or_default())))
+    Ok(Some(format!(
+        "{}T00:00:00Z",
+        date.format(&format).unwrap_or_default()
+    )))
 }
 
 impl AuditQuery {
@@ -71,7 +74,13 @@ impl AuditQuery {
 
     fn export_url(&self, format: &str) -> String {
         let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [("actor", &self.actor), ("client", &self.client), ("action", &self.action), ("from", &self.from), ("to", &self.to)] {
+        for (k, v) in [
+            ("actor", &self.actor),
+            ("client", &self.client),
+            ("action", &self.action),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
             if !v.is_empty() {
                 s.append_pair(k, v);
             }
@@ -144,7 +153,10 @@ async fn page(State(s): State<AppState>, ui: Ui, Query(q): Query<AuditQuery>) ->
 async fn export(State(s): State<AppState>, Query(q): Query<AuditQuery>) -> PageResult {
     let entries = s.ops.query_audit(q.filter(EXPORT_LIMIT)?).await?;
     if q.format == "json" {
-        let disposition = [(header::CONTENT_DISPOSITION, "attachment; filename=\"berth-audit.json\"")];
+        let disposition = [(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"berth-audit.json\"",
+        )];
         return Ok((disposition, Json(entries)).into_response());
     }
     let mut out = String::from("id,at,actor,action,target,client,ip,details\r\n");
@@ -166,7 +178,10 @@ async fn export(State(s): State<AppState>, Query(q): Query<AuditQuery>) -> PageR
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"berth-audit.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"berth-audit.csv\"",
+            ),
         ],
         out,
     )
@@ -176,7 +191,11 @@ async fn export(State(s): State<AppState>, Query(q): Query<AuditQuery>) -> PageR
 /// RFC 4180 quoting; a leading =, +, - or @ gets a quote mark so a
 /// spreadsheet never runs a client name as a formula.
 fn csv_cell(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_owned() };
+    let guarded = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
     format!("\"{}\"", guarded.replace('"', "\"\""))
 }
 
@@ -190,7 +209,10 @@ mod tests {
 
     #[test]
     fn dates_become_utc_bounds() {
-        assert_eq!(super::day("to", "2025-01-31", 1).unwrap().unwrap(), "2025-02-01T00:00:00Z");
+        assert_eq!(
+            super::day("to", "2025-01-31", 1).unwrap().unwrap(),
+            "2025-02-01T00:00:00Z"
+        );
         assert!(super::day("from", "yesterday", 0).is_err());
         assert!(super::day("from", "", 0).unwrap().is_none());
     }

@@ -34,7 +34,11 @@ pub fn new_setup_code() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 12)
 }
 
-const PASSWORD: Input = Input { kind: "password", required: true, hint: None };
+const PASSWORD: Input = Input {
+    kind: "password",
+    required: true,
+    hint: None,
+};
 
 #[derive(Deserialize)]
 pub struct LoginForm {
@@ -153,7 +157,12 @@ async fn setup_form(
         return Ok(see_other("/login"));
     }
     let token = csrf::ensure(&session).await;
-    let page = setup_page(&token, is_local(&peer, &headers), "", &FormErrors::default());
+    let page = setup_page(
+        &token,
+        is_local(&peer, &headers),
+        "",
+        &FormErrors::default(),
+    );
     Ok(page.into_response())
 }
 
@@ -169,11 +178,21 @@ async fn setup(
     let code_ok = csrf_eq(form.code.trim(), &s.ui.setup_code);
     if !local && !code_ok {
         let mut errors = FormErrors::default();
-        errors.fields.insert("code", "does not match the code in berth's log".into());
-        return Ok((StatusCode::FORBIDDEN, setup_page(&token, local, &form.name, &errors)).into_response());
+        errors
+            .fields
+            .insert("code", "does not match the code in berth's log".into());
+        return Ok((
+            StatusCode::FORBIDDEN,
+            setup_page(&token, local, &form.name, &errors),
+        )
+            .into_response());
     }
     let actor = Actor::user(form.name.trim(), Some(peer.ip().to_string()));
-    match s.ops.setup_first_user(&actor, &form.name, &form.password).await {
+    match s
+        .ops
+        .setup_first_user(&actor, &form.name, &form.password)
+        .await
+    {
         Ok(()) => {
             if let Err(e) = session::sign_in(&session, form.name.trim()).await {
                 tracing::error!(error = %e, "storing session");
@@ -190,5 +209,9 @@ async fn setup(
 }
 
 fn csrf_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

@@ -13,7 +13,9 @@ use crate::domain::ClientStatus;
 use crate::ops::{ClientEdit, DeletionReport, NewClientInput};
 use crate::web::routes::{Access, Route};
 use crate::web::session::Ui;
-use crate::web::views::components::{csrf_field, empty, field, select, size, FormErrors, Input, REQUIRED, TEXT};
+use crate::web::views::components::{
+    csrf_field, empty, field, select, size, FormErrors, Input, REQUIRED, TEXT,
+};
 use crate::web::views::layout::Nav;
 use crate::web::AppState;
 
@@ -57,21 +59,46 @@ fn notes_field(value: &str, errors: &FormErrors) -> Markup {
     }
 }
 
-async fn client_form(s: &AppState, ui: &Ui, title: &str, action: &str, f: &ClientForm, errors: &FormErrors, new: bool) -> PageResult<Markup> {
+async fn client_form(
+    s: &AppState,
+    ui: &Ui,
+    title: &str,
+    action: &str,
+    f: &ClientForm,
+    errors: &FormErrors,
+    new: bool,
+) -> PageResult<Markup> {
     let plans: Vec<(String, String)> = s
         .ops
         .list_plans()
         .await?
         .into_iter()
-        .map(|p| (p.name.clone(), format!("{} — {} CPU, {}", p.name, p.cpus, size(p.memory))))
+        .map(|p| {
+            (
+                p.name.clone(),
+                format!("{} — {} CPU, {}", p.name, p.cpus, size(p.memory)),
+            )
+        })
         .collect();
     let blueprints: Vec<(String, String)> = s
         .ops
         .blueprints
         .names()
         .map(|n| {
-            let d = s.ops.blueprints.get(n).map(|b| b.description.clone()).unwrap_or_default();
-            (n.to_owned(), if d.is_empty() { n.to_owned() } else { format!("{n} — {d}") })
+            let d = s
+                .ops
+                .blueprints
+                .get(n)
+                .map(|b| b.description.clone())
+                .unwrap_or_default();
+            (
+                n.to_owned(),
+                if d.is_empty() {
+                    n.to_owned()
+                } else {
+                    format!("{n} — {d}")
+                },
+            )
         })
         .collect();
     let body = html! {
@@ -98,8 +125,26 @@ async fn client_form(s: &AppState, ui: &Ui, title: &str, action: &str, f: &Clien
 }
 
 async fn new_form(State(s): State<AppState>, ui: Ui) -> PageResult {
-    let f = ClientForm { blueprint: s.ops.blueprints.default_name().unwrap_or_default().to_owned(), ..Default::default() };
-    Ok(client_form(&s, &ui, "New client", "/clients", &f, &FormErrors::default(), true).await?.into_response())
+    let f = ClientForm {
+        blueprint: s
+            .ops
+            .blueprints
+            .default_name()
+            .unwrap_or_default()
+            .to_owned(),
+        ..Default::default()
+    };
+    Ok(client_form(
+        &s,
+        &ui,
+        "New client",
+        "/clients",
+        &f,
+        &FormErrors::default(),
+        true,
+    )
+    .await?
+    .into_response())
 }
 
 fn some(s: &str) -> Option<String> {
@@ -117,7 +162,14 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<ClientForm>) ->
     };
     match s.ops.create_client(&ui.actor(), input).await {
         Ok(view) => {
-            ui.flash(true, format!("Client {} created; its instance is starting.", view.client.name)).await;
+            ui.flash(
+                true,
+                format!(
+                    "Client {} created; its instance is starting.",
+                    view.client.name
+                ),
+            )
+            .await;
             Ok(see_other(&format!("/clients/{}", seg(&view.client.slug))))
         }
         Err(e) => {
@@ -130,16 +182,43 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<ClientForm>) ->
 
 async fn edit_form(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> PageResult {
     let c = s.ops.get_client(&slug).await?.client;
-    let f = ClientForm { name: c.name, email: c.email, plan: c.plan, notes: c.notes, ..Default::default() };
+    let f = ClientForm {
+        name: c.name,
+        email: c.email,
+        plan: c.plan,
+        notes: c.notes,
+        ..Default::default()
+    };
     let action = format!("/clients/{}/edit", seg(&slug));
-    Ok(client_form(&s, &ui, "Edit client", &action, &f, &FormErrors::default(), false).await?.into_response())
+    Ok(client_form(
+        &s,
+        &ui,
+        "Edit client",
+        &action,
+        &f,
+        &FormErrors::default(),
+        false,
+    )
+    .await?
+    .into_response())
 }
 
-async fn edit(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>, Form(f): Form<ClientForm>) -> PageResult {
-    let edit = ClientEdit { name: Some(f.name.clone()), email: Some(f.email.clone()), plan: Some(f.plan.clone()), notes: Some(f.notes.clone()) };
+async fn edit(
+    State(s): State<AppState>,
+    ui: Ui,
+    Path(slug): Path<String>,
+    Form(f): Form<ClientForm>,
+) -> PageResult {
+    let edit = ClientEdit {
+        name: Some(f.name.clone()),
+        email: Some(f.email.clone()),
+        plan: Some(f.plan.clone()),
+        notes: Some(f.notes.clone()),
+    };
     match s.ops.edit_client(&ui.actor(), &slug, edit).await {
         Ok(view) => {
-            ui.flash(true, format!("Client {} saved.", view.client.name)).await;
+            ui.flash(true, format!("Client {} saved.", view.client.name))
+                .await;
             Ok(see_other(&format!("/clients/{}", seg(&slug))))
         }
         Err(e) => {
@@ -157,7 +236,8 @@ async fn set_status(s: AppState, ui: Ui, slug: String, status: ClientStatus) -> 
         ClientStatus::Suspended => "suspended: its instances stop and its domains show a notice",
         ClientStatus::Active => "resumed: its instances start again",
     };
-    ui.flash(true, format!("Client {} {text}.", view.client.name)).await;
+    ui.flash(true, format!("Client {} {text}.", view.client.name))
+        .await;
     Ok(see_other(&format!("/clients/{}", seg(&slug))))
 }
 
@@ -176,7 +256,14 @@ pub struct ConfirmForm {
 }
 
 /// "Type the name back" confirmation shared by client and instance deletes.
-pub fn confirm_page_body(title: &str, warning: Markup, expected: &str, action: &str, csrf: &str, error: Option<&str>) -> Markup {
+pub fn confirm_page_body(
+    title: &str,
+    warning: Markup,
+    expected: &str,
+    action: &str,
+    csrf: &str,
+    error: Option<&str>,
+) -> Markup {
     let errors = match error {
         Some(e) => {
             let mut f = FormErrors::default();
@@ -198,25 +285,62 @@ pub fn confirm_page_body(title: &str, warning: Markup, expected: &str, action: &
 
 async fn delete_form(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> PageResult {
     let view = s.ops.get_client(&slug).await?;
-    let body = delete_body(&ui, &view.client.slug, &view.client.name, view.instances.len(), None);
-    Ok(ui.page("Delete client", Nav::Clients, body).await.into_response())
+    let body = delete_body(
+        &ui,
+        &view.client.slug,
+        &view.client.name,
+        view.instances.len(),
+        None,
+    );
+    Ok(ui
+        .page("Delete client", Nav::Clients, body)
+        .await
+        .into_response())
 }
 
 fn delete_body(ui: &Ui, slug: &str, name: &str, instances: usize, error: Option<&str>) -> Markup {
     let warning = html! {
         p { "This deletes " strong { (name) } " with its " (instances) " instance(s): containers, networks, routes, all data and all backups. It cannot be undone." }
     };
-    confirm_page_body("Delete client", warning, slug, &format!("/clients/{}/delete", seg(slug)), &ui.csrf, error)
+    confirm_page_body(
+        "Delete client",
+        warning,
+        slug,
+        &format!("/clients/{}/delete", seg(slug)),
+        &ui.csrf,
+        error,
+    )
 }
 
-async fn delete(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>, Form(f): Form<ConfirmForm>) -> PageResult {
+async fn delete(
+    State(s): State<AppState>,
+    ui: Ui,
+    Path(slug): Path<String>,
+    Form(f): Form<ConfirmForm>,
+) -> PageResult {
     let view = s.ops.get_client(&slug).await?;
     if f.confirm.trim() != view.client.slug {
-        let body = delete_body(&ui, &view.client.slug, &view.client.name, view.instances.len(), Some("does not match; nothing was deleted"));
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, ui.page("Delete client", Nav::Clients, body).await).into_response());
+        let body = delete_body(
+            &ui,
+            &view.client.slug,
+            &view.client.name,
+            view.instances.len(),
+            Some("does not match; nothing was deleted"),
+        );
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ui.page("Delete client", Nav::Clients, body).await,
+        )
+            .into_response());
     }
-    let report = s.ops.delete_client(&ui.actor(), &slug, f.confirm.trim()).await?;
-    Ok(ui.page("Deleted", Nav::Clients, report_body(&report)).await.into_response())
+    let report = s
+        .ops
+        .delete_client(&ui.actor(), &slug, f.confirm.trim())
+        .await?;
+    Ok(ui
+        .page("Deleted", Nav::Clients, report_body(&report))
+        .await
+        .into_response())
 }
 
 /// What a delete removed, shown once right after it (also kept as a file).

@@ -48,13 +48,25 @@ pub fn health(client: &ClientRow, phases: &[String]) -> String {
     if client.status == "suspended" {
         return "suspended".into();
     }
-    const WORST_FIRST: &[&str] = &["error", "unhealthy", "pulling", "creating", "starting", "pending", "stopped"];
+    const WORST_FIRST: &[&str] = &[
+        "error",
+        "unhealthy",
+        "pulling",
+        "creating",
+        "starting",
+        "pending",
+        "stopped",
+    ];
     for p in WORST_FIRST {
         if phases.iter().any(|x| x == p) {
             return (*p).into();
         }
     }
-    if phases.is_empty() { "no instances".into() } else { "running".into() }
+    if phases.is_empty() {
+        "no instances".into()
+    } else {
+        "running".into()
+    }
 }
 
 fn sort_rows(rows: &mut [(ClientRow, String)], sort: &str, desc: bool) {
@@ -113,7 +125,13 @@ async fn list(State(s): State<AppState>, ui: Ui, Query(q): Query<ListQuery>) -> 
     let shown = &rows[(page * PAGE_SIZE).min(matched)..((page + 1) * PAGE_SIZE).min(matched)];
     let header = |key: &str, label: &str, class: Option<&str>| {
         let dir = if sort == key && !desc { "desc" } else { "asc" };
-        let arrow = if sort != key { "" } else if desc { " ▼" } else { " ▲" };
+        let arrow = if sort != key {
+            ""
+        } else if desc {
+            " ▼"
+        } else {
+            " ▲"
+        };
         html! { th class=[class] { a href=(list_url(&q, key, dir, 0)) { (label) (arrow) } } }
     };
     let body = html! {
@@ -197,7 +215,11 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
     let view = s.ops.get_client(&slug).await?;
     let audit = s
         .ops
-        .query_audit(AuditFilter { client_slug: Some(view.client.slug.clone()), limit: 20, ..Default::default() })
+        .query_audit(AuditFilter {
+            client_slug: Some(view.client.slug.clone()),
+            limit: 20,
+            ..Default::default()
+        })
         .await?;
     let c = &view.client;
     let base = format!("/clients/{}", seg(&c.slug));
@@ -244,11 +266,19 @@ struct InstanceStatus {
     desired: String,
 }
 
-async fn status(State(s): State<AppState>, Path(slug): Path<String>) -> PageResult<Json<Vec<InstanceStatus>>> {
+async fn status(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+) -> PageResult<Json<Vec<InstanceStatus>>> {
     let list = s.ops.list_instances(Some(&slug)).await?;
     Ok(Json(
         list.into_iter()
-            .map(|i| InstanceStatus { id: i.id, phase: i.phase, message: i.message, desired: i.desired })
+            .map(|i| InstanceStatus {
+                id: i.id,
+                phase: i.phase,
+                message: i.message,
+                desired: i.desired,
+            })
             .collect(),
     ))
 }

@@ -20,7 +20,11 @@ pub fn routes() -> Vec<Route> {
 }
 
 fn meter(label: &str, used: f64, total: f64, text: String) -> Markup {
-    let pct = if total > 0.0 { used / total * 100.0 } else { 0.0 };
+    let pct = if total > 0.0 {
+        used / total * 100.0
+    } else {
+        0.0
+    };
     html! {
         div.card {
             div.muted { (label) }
@@ -40,7 +44,11 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> PageResult {
     let o = s.ops.overview().await?;
     let failed_logins = s
         .ops
-        .query_audit(AuditFilter { action: Some("user.login-failed".into()), limit: 5, ..Default::default() })
+        .query_audit(AuditFilter {
+            action: Some("user.login-failed".into()),
+            limit: 5,
+            ..Default::default()
+        })
         .await?;
     let reconcile_errors = s.stats.errors.load(Ordering::Relaxed);
     let cpus = host.cpus as f64;
@@ -103,5 +111,8 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> PageResult {
             } }
         }
     };
-    Ok(ui.page("Dashboard", Nav::Dashboard, body).await.into_response())
+    Ok(ui
+        .page("Dashboard", Nav::Dashboard, body)
+        .await
+        .into_response())
 }

@@ -42,7 +42,12 @@ pub struct InstanceForm {
 }
 
 fn form_body(s: &AppState, ui: &Ui, slug: &str, f: &InstanceForm, errors: &FormErrors) -> Markup {
-    let blueprints: Vec<(String, String)> = s.ops.blueprints.names().map(|n| (n.to_owned(), n.to_owned())).collect();
+    let blueprints: Vec<(String, String)> = s
+        .ops
+        .blueprints
+        .names()
+        .map(|n| (n.to_owned(), n.to_owned()))
+        .collect();
     html! {
         h1 { "Add an instance to " (slug) }
         (errors.render_general())
@@ -58,12 +63,28 @@ fn form_body(s: &AppState, ui: &Ui, slug: &str, f: &InstanceForm, errors: &FormE
 
 async fn new_form(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> PageResult {
     let client = s.ops.get_client(&slug).await?.client;
-    let f = InstanceForm { blueprint: s.ops.blueprints.default_name().unwrap_or_default().to_owned(), ..Default::default() };
+    let f = InstanceForm {
+        blueprint: s
+            .ops
+            .blueprints
+            .default_name()
+            .unwrap_or_default()
+            .to_owned(),
+        ..Default::default()
+    };
     let body = form_body(&s, &ui, &client.slug, &f, &FormErrors::default());
-    Ok(ui.page("Add instance", Nav::Clients, body).await.into_response())
+    Ok(ui
+        .page("Add instance", Nav::Clients, body)
+        .await
+        .into_response())
 }
 
-async fn add(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>, Form(f): Form<InstanceForm>) -> PageResult {
+async fn add(
+    State(s): State<AppState>,
+    ui: Ui,
+    Path(slug): Path<String>,
+    Form(f): Form<InstanceForm>,
+) -> PageResult {
     let input = NewInstanceInput {
         name: Some(f.name.trim().to_owned()),
         blueprint: Some(f.blueprint.clone()).filter(|b| !b.is_empty()),
@@ -71,13 +92,21 @@ async fn add(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>, Form(f
     };
     match s.ops.add_instance(&ui.actor(), &slug, input).await {
         Ok(row) => {
-            ui.flash(true, format!("Instance {} added; it is starting.", row.name)).await;
+            ui.flash(
+                true,
+                format!("Instance {} added; it is starting.", row.name),
+            )
+            .await;
             Ok(see_other(&format!("/clients/{}", seg(&slug))))
         }
         Err(e) => {
             let errors = FormErrors::from_ops(e)?;
             let body = form_body(&s, &ui, &slug, &f, &errors);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, ui.page("Add instance", Nav::Clients, body).await).into_response())
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ui.page("Add instance", Nav::Clients, body).await,
+            )
+                .into_response())
         }
     }
 }
@@ -89,7 +118,11 @@ async fn act(s: AppState, ui: Ui, id: i64, action: InstanceAction) -> PageResult
         InstanceAction::Stop => "stopping",
         InstanceAction::Restart => "restarting",
     };
-    ui.flash(true, format!("Instance {}/{} is {verb}.", row.client_slug, row.name)).await;
+    ui.flash(
+        true,
+        format!("Instance {}/{} is {verb}.", row.client_slug, row.name),
+    )
+    .await;
     Ok(see_other(&format!("/clients/{}", seg(&row.client_slug))))
 }
 
@@ -107,22 +140,49 @@ async fn restart(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> Page
 
 fn remove_body(ui: &Ui, id: i64, expected: &str, error: Option<&str>) -> Markup {
     let warning = html! { p { "This removes instance " strong { (expected) } " with its container, route and all its data and backups." } };
-    confirm_page_body("Remove instance", warning, expected, &format!("/instances/{id}/remove"), &ui.csrf, error)
+    confirm_page_body(
+        "Remove instance",
+        warning,
+        expected,
+        &format!("/instances/{id}/remove"),
+        &ui.csrf,
+        error,
+    )
 }
 
 async fn remove_form(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> PageResult {
     let row = s.ops.get_instance(id).await?;
     let body = remove_body(&ui, id, &format!("{}/{}", row.client_slug, row.name), None);
-    Ok(ui.page("Remove instance", Nav::Clients, body).await.into_response())
+    Ok(ui
+        .page("Remove instance", Nav::Clients, body)
+        .await
+        .into_response())
 }
 
-async fn remove(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>, Form(f): Form<ConfirmForm>) -> PageResult {
+async fn remove(
+    State(s): State<AppState>,
+    ui: Ui,
+    Path(id): Path<i64>,
+    Form(f): Form<ConfirmForm>,
+) -> PageResult {
     let row = s.ops.get_instance(id).await?;
     let expected = format!("{}/{}", row.client_slug, row.name);
     if f.confirm.trim() != expected {
-        let body = remove_body(&ui, id, &expected, Some("does not match; nothing was removed"));
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, ui.page("Remove instance", Nav::Clients, body).await).into_response());
+        let body = remove_body(
+            &ui,
+            id,
+            &expected,
+            Some("does not match; nothing was removed"),
+        );
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ui.page("Remove instance", Nav::Clients, body).await,
+        )
+            .into_response());
     }
     let report = s.ops.remove_instance(&ui.actor(), id, &expected).await?;
-    Ok(ui.page("Removed", Nav::Clients, report_body(&report)).await.into_response())
+    Ok(ui
+        .page("Removed", Nav::Clients, report_body(&report))
+        .await
+        .into_response())
 }

@@ -79,7 +79,11 @@ pub fn internal_error() -> Response {
 }
 
 pub async fn not_found() -> Response {
-    message_page(StatusCode::NOT_FOUND, "Not found", "There is no page at this address.")
+    message_page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no page at this address.",
+    )
 }
 
 /// After a successful POST: back to a page (303, so a reload does not resubmit).

@@ -14,7 +14,9 @@ use crate::ops::{OpsError, PlanEdit, PlanInput};
 use crate::store::PlanRow;
 use crate::web::routes::{Access, Route};
 use crate::web::session::Ui;
-use crate::web::views::components::{action_button, csrf_field, empty, field, size, FormErrors, Input, REQUIRED, TEXT};
+use crate::web::views::components::{
+    action_button, csrf_field, empty, field, size, FormErrors, Input, REQUIRED, TEXT,
+};
 use crate::web::views::layout::Nav;
 use crate::web::AppState;
 
@@ -87,11 +89,22 @@ impl PlanForm {
     }
 
     fn parse(&self) -> Result<PlanInput, OpsError> {
-        let cpus = self.cpus.trim().parse::<f64>().map_err(|_| DomainError::new("cpus", "must be a number like 0.5 or 2"))?;
-        let opt = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(|s| SizeInput::Text(s.to_owned()));
+        let cpus = self
+            .cpus
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| DomainError::new("cpus", "must be a number like 0.5 or 2"))?;
+        let opt = |s: &str| {
+            Some(s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| SizeInput::Text(s.to_owned()))
+        };
         let max_instances = match self.max_instances.trim() {
             "" => None,
-            m => Some(m.parse::<u32>().map_err(|_| DomainError::new("max_instances", "must be a whole number"))?),
+            m => Some(
+                m.parse::<u32>()
+                    .map_err(|_| DomainError::new("max_instances", "must be a whole number"))?,
+            ),
         };
         Ok(PlanInput {
             name: self.name.trim().to_owned(),
@@ -122,7 +135,13 @@ fn form_body(ui: &Ui, title: &str, action: &str, f: &PlanForm, errors: &FormErro
 }
 
 async fn new_form(ui: Ui) -> PageResult {
-    let body = form_body(&ui, "New plan", "/plans", &PlanForm::default(), &FormErrors::default());
+    let body = form_body(
+        &ui,
+        "New plan",
+        "/plans",
+        &PlanForm::default(),
+        &FormErrors::default(),
+    );
     Ok(ui.page("New plan", Nav::Plans, body).await.into_response())
 }
 
@@ -138,7 +157,11 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<PlanForm>) -> P
         }
         Err(e) => {
             let body = form_body(&ui, "New plan", "/plans", &f, &FormErrors::from_ops(e)?);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, ui.page("New plan", Nav::Plans, body).await).into_response())
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ui.page("New plan", Nav::Plans, body).await,
+            )
+                .into_response())
         }
     }
 }
@@ -146,11 +169,22 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<PlanForm>) -> P
 async fn edit_form(State(s): State<AppState>, ui: Ui, Path(name): Path<String>) -> PageResult {
     let plan = s.ops.get_plan(&name).await?;
     let action = format!("/plans/{}/edit", seg(&name));
-    let body = form_body(&ui, "Edit plan", &action, &PlanForm::from_row(&plan), &FormErrors::default());
+    let body = form_body(
+        &ui,
+        "Edit plan",
+        &action,
+        &PlanForm::from_row(&plan),
+        &FormErrors::default(),
+    );
     Ok(ui.page("Edit plan", Nav::Plans, body).await.into_response())
 }
 
-async fn edit(State(s): State<AppState>, ui: Ui, Path(name): Path<String>, Form(f): Form<PlanForm>) -> PageResult {
+async fn edit(
+    State(s): State<AppState>,
+    ui: Ui,
+    Path(name): Path<String>,
+    Form(f): Form<PlanForm>,
+) -> PageResult {
     // Checked here too so a bad value is reported beside its field.
     let result = match f.parse().and_then(|p| p.parse().map(|_| p)) {
         Ok(p) => {
@@ -168,13 +202,24 @@ async fn edit(State(s): State<AppState>, ui: Ui, Path(name): Path<String>, Form(
     };
     match result {
         Ok(plan) => {
-            ui.flash(true, format!("Plan {} saved; instances on it are recreated with the new limits.", plan.name)).await;
+            ui.flash(
+                true,
+                format!(
+                    "Plan {} saved; instances on it are recreated with the new limits.",
+                    plan.name
+                ),
+            )
+            .await;
             Ok(see_other("/plans"))
         }
         Err(e) => {
             let action = format!("/plans/{}/edit", seg(&name));
             let body = form_body(&ui, "Edit plan", &action, &f, &FormErrors::from_ops(e)?);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, ui.page("Edit plan", Nav::Plans, body).await).into_response())
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ui.page("Edit plan", Nav::Plans, body).await,
+            )
+                .into_response())
         }
     }
 }

@@ -12,7 +12,9 @@ use crate::ops::OpsError;
 use crate::store::TokenRow;
 use crate::web::routes::{Access, Route};
 use crate::web::session::Ui;
-use crate::web::views::components::{action_button, csrf_field, empty, field, FormErrors, REQUIRED};
+use crate::web::views::components::{
+    action_button, csrf_field, empty, field, FormErrors, REQUIRED,
+};
 use crate::web::views::layout::Nav;
 use crate::web::AppState;
 
@@ -31,7 +33,13 @@ pub struct TokenForm {
     name: String,
 }
 
-fn body(ui: &Ui, tokens: &[TokenRow], created: Option<(&str, &str)>, name: &str, errors: &FormErrors) -> Markup {
+fn body(
+    ui: &Ui,
+    tokens: &[TokenRow],
+    created: Option<(&str, &str)>,
+    name: &str,
+    errors: &FormErrors,
+) -> Markup {
     html! {
         h1 { "API tokens" }
         p.muted { "A token lets scripts use the JSON API at /api/v1 (header " code { "Authorization: Bearer <token>" } ")." }
@@ -75,9 +83,18 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<TokenForm>) -> 
     match s.ops.create_token(&ui.actor(), &f.name).await {
         Ok(token) => {
             let tokens = s.ops.list_tokens().await?;
-            let b = body(&ui, &tokens, Some((f.name.trim(), &token)), "", &FormErrors::default());
+            let b = body(
+                &ui,
+                &tokens,
+                Some((f.name.trim(), &token)),
+                "",
+                &FormErrors::default(),
+            );
             let mut res = ui.page("API tokens", Nav::Tokens, b).await.into_response();
-            res.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            res.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
             Ok(res)
         }
         Err(e) => {
@@ -87,7 +104,11 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<TokenForm>) -> 
             }
             let tokens = s.ops.list_tokens().await?;
             let b = body(&ui, &tokens, None, &f.name, &errors);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, ui.page("API tokens", Nav::Tokens, b).await).into_response())
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ui.page("API tokens", Nav::Tokens, b).await,
+            )
+                .into_response())
         }
     }
 }

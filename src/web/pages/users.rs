@@ -13,7 +13,9 @@ use crate::ops::OpsError;
 use crate::store::UserRow;
 use crate::web::routes::{Access, Route};
 use crate::web::session::Ui;
-use crate::web::views::components::{action_button, csrf_field, field, FormErrors, Input, REQUIRED};
+use crate::web::views::components::{
+    action_button, csrf_field, field, FormErrors, Input, REQUIRED,
+};
 use crate::web::views::layout::Nav;
 use crate::web::AppState;
 
@@ -27,7 +29,11 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-const PASSWORD: Input = Input { kind: "password", required: true, hint: Some("at least 10 characters") };
+const PASSWORD: Input = Input {
+    kind: "password",
+    required: true,
+    hint: Some("at least 10 characters"),
+};
 
 #[derive(Deserialize)]
 pub struct UserForm {
@@ -78,30 +84,48 @@ async fn list(State(s): State<AppState>, ui: Ui) -> PageResult {
 async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<UserForm>) -> PageResult {
     match s.ops.create_user(&ui.actor(), &f.name, &f.password).await {
         Ok(()) => {
-            ui.flash(true, format!("User {} created.", f.name.trim())).await;
+            ui.flash(true, format!("User {} created.", f.name.trim()))
+                .await;
             Ok(see_other("/users"))
         }
         Err(e) => {
             let errors = FormErrors::from_ops(e)?;
             let users = s.ops.list_users().await?;
             let b = body(&ui, &users, &f.name, &errors);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, ui.page("Users", Nav::Users, b).await).into_response())
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ui.page("Users", Nav::Users, b).await,
+            )
+                .into_response())
         }
     }
 }
 
-async fn reset(State(s): State<AppState>, ui: Ui, Path(name): Path<String>, Form(f): Form<UserForm>) -> PageResult {
+async fn reset(
+    State(s): State<AppState>,
+    ui: Ui,
+    Path(name): Path<String>,
+    Form(f): Form<UserForm>,
+) -> PageResult {
     match s.ops.reset_password(&ui.actor(), &name, &f.password).await {
         Ok(()) if name == ui.user => {
             // The reset voids every session of this account, this one too.
             Ok(see_other("/login"))
         }
         Ok(()) => {
-            ui.flash(true, format!("Password of {name} changed; their sessions have ended.")).await;
+            ui.flash(
+                true,
+                format!("Password of {name} changed; their sessions have ended."),
+            )
+            .await;
             Ok(see_other("/users"))
         }
         Err(OpsError::Invalid(d)) => {
-            ui.flash(false, format!("Password of {name} not changed: {}", d.problem)).await;
+            ui.flash(
+                false,
+                format!("Password of {name} not changed: {}", d.problem),
+            )
+            .await;
             Ok(see_other("/users"))
         }
         Err(e) => Err(e.into()),

@@ -76,7 +76,10 @@ impl FormErrors {
     }
 
     pub fn general(message: impl Into<String>) -> Self {
-        Self { general: Some(message.into()), ..Self::default() }
+        Self {
+            general: Some(message.into()),
+            ..Self::default()
+        }
     }
 
     pub fn render_general(&self) -> Markup {
@@ -94,8 +97,16 @@ pub struct Input<'a> {
     pub hint: Option<&'a str>,
 }
 
-pub const TEXT: Input = Input { kind: "text", required: false, hint: None };
-pub const REQUIRED: Input = Input { kind: "text", required: true, hint: None };
+pub const TEXT: Input = Input {
+    kind: "text",
+    required: false,
+    hint: None,
+};
+pub const REQUIRED: Input = Input {
+    kind: "text",
+    required: true,
+    hint: None,
+};
 
 /// A labelled input with its error right beside it.
 pub fn field(label: &str, name: &str, value: &str, input: Input, errors: &FormErrors) -> Markup {
@@ -112,7 +123,13 @@ pub fn field(label: &str, name: &str, value: &str, input: Input, errors: &FormEr
     }
 }
 
-pub fn select(label: &str, name: &str, options: &[(String, String)], selected: &str, errors: &FormErrors) -> Markup {
+pub fn select(
+    label: &str,
+    name: &str,
+    options: &[(String, String)],
+    selected: &str,
+    errors: &FormErrors,
+) -> Markup {
     let error = errors.field(name);
     let id = format!("f-{name}");
     html! {
