@@ -1,4 +1,4 @@
-//! The operations every front end shares (JSON API, CLI, later the web UI).
+//! The operations every front end shares (web UI, JSON API, CLI).
 //! Each one validates its input into domain types, writes desired state and
 //! its audit entry in one transaction, and wakes the reconciler. None of them
 //! talks to Docker or Caddy.
@@ -65,6 +65,7 @@ pub struct Ops {
     pub config: Arc<Config>,
     pub blueprints: Arc<Blueprints>,
     wake: Arc<Notify>,
+    caches: Arc<overview::Caches>,
 }
 
 impl Ops {
@@ -79,6 +80,7 @@ impl Ops {
             config,
             blueprints,
             wake,
+            caches: Arc::default(),
         }
     }
 

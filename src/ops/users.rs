@@ -256,13 +256,4 @@ impl Ops {
             Err(OpsError::Refused("wrong name or password".into()))
         }
     }
-
-    /// When `name`'s password last changed; None when the account is gone.
-    pub async fn password_changed_at(&self, name: &str) -> Result<Option<String>, OpsError> {
-        let name = name.to_owned();
-        Ok(self
-            .store
-            .call(move |conn| users::password_changed_at(conn, &name))
-            .await?)
-    }
 }

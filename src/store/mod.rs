@@ -5,6 +5,7 @@
 //! a second process (the CLI) can never break it.
 
 pub mod audit;
+pub mod cache;
 pub mod clients;
 pub mod instances;
 mod migrations;

@@ -69,8 +69,8 @@ pub fn health(client: &ClientRow, phases: &[String]) -> String {
     }
 }
 
-fn sort_rows(rows: &mut [(ClientRow, String)], sort: &str, desc: bool) {
-    let key = |a: &(ClientRow, String), b: &(ClientRow, String)| -> Ordering {
+fn sort_rows(rows: &mut [(&ClientRow, String)], sort: &str, desc: bool) {
+    let key = |a: &(&ClientRow, String), b: &(&ClientRow, String)| -> Ordering {
         match sort {
             "plan" => a.0.plan.cmp(&b.0.plan),
             "instances" => a.0.instance_count.cmp(&b.0.instance_count),
@@ -96,11 +96,11 @@ fn list_url(q: &ListQuery, sort: &str, dir: &str, page: usize) -> String {
 }
 
 async fn list(State(s): State<AppState>, ui: Ui, Query(q): Query<ListQuery>) -> PageResult {
-    let (clients, phases) = tokio::try_join!(s.ops.list_clients(), s.ops.client_phases())?;
+    let (clients, phases) = tokio::try_join!(s.ops.clients_snapshot(), s.ops.client_phases())?;
     let total = clients.len();
     let needle = q.q.trim().to_lowercase();
-    let mut rows: Vec<(ClientRow, String)> = clients
-        .into_iter()
+    let mut rows: Vec<(&ClientRow, String)> = clients
+        .iter()
         .filter(|c| {
             needle.is_empty()
                 || c.name.to_lowercase().contains(&needle)
@@ -109,7 +109,7 @@ async fn list(State(s): State<AppState>, ui: Ui, Query(q): Query<ListQuery>) -> 
                 || c.plan.to_lowercase().contains(&needle)
         })
         .map(|c| {
-            let h = health(&c, phases.get(&c.id).map(Vec::as_slice).unwrap_or(&[]));
+            let h = health(c, phases.get(&c.id).map(Vec::as_slice).unwrap_or(&[]));
             (c, h)
         })
         .collect();

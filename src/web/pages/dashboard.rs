@@ -8,7 +8,6 @@ use axum::response::IntoResponse;
 use maud::{html, Markup};
 
 use super::PageResult;
-use crate::store::AuditFilter;
 use crate::web::routes::{Access, Route};
 use crate::web::session::Ui;
 use crate::web::views::components::{empty, phase_badge, size};
@@ -42,14 +41,7 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> PageResult {
         .await
         .unwrap_or_default();
     let o = s.ops.overview().await?;
-    let failed_logins = s
-        .ops
-        .query_audit(AuditFilter {
-            action: Some("user.login-failed".into()),
-            limit: 5,
-            ..Default::default()
-        })
-        .await?;
+    let failed_logins = s.ops.recent_failed_logins().await?;
     let reconcile_errors = s.stats.errors.load(Ordering::Relaxed);
     let cpus = host.cpus as f64;
     let body = html! {
@@ -105,7 +97,7 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> PageResult {
             h2 { "Failed sign-ins" }
             div.table-wrap { table {
                 thead { tr { th { "When (UTC)" } th { "Account" } th { "From" } } }
-                tbody { @for e in &failed_logins { tr {
+                tbody { @for e in failed_logins.iter() { tr {
                     td { (e.at) } td { (e.target) } td { (e.ip.as_deref().unwrap_or("-")) }
                 } } }
             } }
