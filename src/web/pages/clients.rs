@@ -44,9 +44,9 @@ pub struct ListQuery {
 }
 
 /// One word for a client's state: suspended, the worst instance phase, or running.
-pub fn health(client: &ClientRow, phases: &[String]) -> String {
+pub fn health(client: &ClientRow, phases: &[String]) -> &'static str {
     if client.status == "suspended" {
-        return "suspended".into();
+        return "suspended";
     }
     const WORST_FIRST: &[&str] = &[
         "error",
@@ -59,27 +59,34 @@ pub fn health(client: &ClientRow, phases: &[String]) -> String {
     ];
     for p in WORST_FIRST {
         if phases.iter().any(|x| x == p) {
-            return (*p).into();
+            return p;
         }
     }
     if phases.is_empty() {
-        "no instances".into()
+        "no instances"
     } else {
-        "running".into()
+        "running"
     }
 }
 
-fn sort_rows(rows: &mut [(&ClientRow, String)], sort: &str, desc: bool) {
-    let key = |a: &(&ClientRow, String), b: &(&ClientRow, String)| -> Ordering {
+/// Rows arrive sorted by name (case-insensitive), then slug, from the store.
+fn sort_rows(rows: &mut [(&ClientRow, &'static str)], sort: &str, desc: bool) {
+    if sort == "name" {
+        if desc {
+            rows.reverse();
+        }
+        return;
+    }
+    let key = |a: &(&ClientRow, &'static str), b: &(&ClientRow, &'static str)| -> Ordering {
         match sort {
             "plan" => a.0.plan.cmp(&b.0.plan),
             "instances" => a.0.instance_count.cmp(&b.0.instance_count),
             "status" => a.1.cmp(&b.1),
             "created" => a.0.created_at.cmp(&b.0.created_at),
-            _ => a.0.name.to_lowercase().cmp(&b.0.name.to_lowercase()),
+            _ => Ordering::Equal,
         }
-        .then_with(|| a.0.slug.cmp(&b.0.slug))
     };
+    // Stable: ties keep the store's name order.
     rows.sort_by(|a, b| if desc { key(b, a) } else { key(a, b) });
 }
 
@@ -99,7 +106,7 @@ async fn list(State(s): State<AppState>, ui: Ui, Query(q): Query<ListQuery>) -> 
     let (clients, phases) = tokio::try_join!(s.ops.clients_snapshot(), s.ops.client_phases())?;
     let total = clients.len();
     let needle = q.q.trim().to_lowercase();
-    let mut rows: Vec<(&ClientRow, String)> = clients
+    let mut rows: Vec<(&ClientRow, &'static str)> = clients
         .iter()
         .filter(|c| {
             needle.is_empty()
