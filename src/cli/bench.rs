@@ -154,6 +154,7 @@ async fn seed(ops: &Ops, clients: u32, per_client: u32) -> Result<(), Failure> {
             notes: String::new(),
             blueprint: blueprint.clone(),
             domain: None,
+            env: None,
         };
         let view = ops.create_client(&cli, input).await.map_err(fail)?;
         for i in 1..per_client {
@@ -161,6 +162,7 @@ async fn seed(ops: &Ops, clients: u32, per_client: u32) -> Result<(), Failure> {
                 name: Some(format!("extra{i}")),
                 blueprint: blueprint.clone(),
                 domain: None,
+                env: None,
             };
             ops.add_instance(&cli, &view.client.slug, extra)
                 .await

@@ -167,6 +167,9 @@ pub enum ClientCmd {
         domain: Option<String>,
         #[arg(long, default_value = "")]
         notes: String,
+        /// Env of the first instance, KEY=VALUE; repeatable.
+        #[arg(long = "env", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
     },
     List,
     Show {
@@ -208,6 +211,22 @@ pub enum InstanceCmd {
         blueprint: Option<String>,
         #[arg(long)]
         domain: Option<String>,
+        /// KEY=VALUE; repeatable.
+        #[arg(long = "env", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
+    },
+    /// Replace an instance's env and/or domains (recreates its container, data kept).
+    Edit {
+        id: i64,
+        /// KEY=VALUE; repeatable; replaces all of the instance's own variables.
+        #[arg(long = "env", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
+        /// Remove all of the instance's own variables.
+        #[arg(long, conflicts_with = "env")]
+        clear_env: bool,
+        /// Repeatable; replaces the instance's domains.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
     },
     List {
         slug: Option<String>,
@@ -230,6 +249,12 @@ pub enum InstanceCmd {
         #[arg(long)]
         confirm: Option<String>,
     },
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
 /// Exit codes: 0 done, 1 the operation was refused or failed, 2 bad usage or configuration.

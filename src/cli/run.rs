@@ -8,8 +8,8 @@ use crate::blueprint::Blueprints;
 use crate::config::Config;
 use crate::domain::{size::SizeInput, ClientStatus};
 use crate::ops::{
-    ClientEdit, InstanceAction, NewClientInput, NewInstanceInput, Ops, OpsError, PlanEdit,
-    PlanInput,
+    ClientEdit, InstanceAction, InstanceEdit, NewClientInput, NewInstanceInput, Ops, OpsError,
+    PlanEdit, PlanInput,
 };
 use crate::store::{InstanceRow, Store};
 
@@ -222,6 +222,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             blueprint,
             domain,
             notes,
+            env,
         }) => {
             let view = ops
                 .create_client(
@@ -233,6 +234,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                         notes,
                         blueprint,
                         domain,
+                        env: (!env.is_empty()).then(|| env.into_iter().collect()),
                     },
                 )
                 .await?;
@@ -301,6 +303,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             name,
             blueprint,
             domain,
+            env,
         }) => output::json(
             &ops.add_instance(
                 &actor,
@@ -309,6 +312,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                     name: Some(name),
                     blueprint,
                     domain,
+                    env: (!env.is_empty()).then(|| env.into_iter().collect()),
                 },
             )
             .await?,
@@ -332,6 +336,18 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                     list.into_iter().map(instance_cells).collect(),
                 );
             }
+        }
+        Command::Instance(InstanceCmd::Edit {
+            id,
+            env,
+            clear_env,
+            domains,
+        }) => {
+            let edit = InstanceEdit {
+                env: (clear_env || !env.is_empty()).then(|| env.into_iter().collect()),
+                domains: (!domains.is_empty()).then_some(domains),
+            };
+            output::json(&ops.edit_instance(&actor, id, edit).await?);
         }
         Command::Instance(InstanceCmd::Show { id }) => output::json(&ops.get_instance(id).await?),
         Command::Instance(InstanceCmd::Start { id }) => output::json(

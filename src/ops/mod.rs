@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::{DeletionReport, RemovedInstance};
-pub use instances::{InstanceAction, NewInstanceInput};
+pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
 pub use users::{check_password, check_user_name, THROTTLE_FAILURES, THROTTLE_WINDOW};
 

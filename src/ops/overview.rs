@@ -22,23 +22,41 @@ pub(super) struct Caches {
 impl Ops {
     /// Counts, committed limits and failing instances for the dashboard.
     pub async fn overview(&self) -> Result<Arc<Overview>, OpsError> {
-        Ok(self.store.call_cached(&self.caches.overview, |conn| overview::overview(conn)).await?)
+        Ok(self
+            .store
+            .call_cached(&self.caches.overview, |conn| overview::overview(conn))
+            .await?)
     }
 
     /// Every client, as [`Ops::list_clients`], shared.
     pub async fn clients_snapshot(&self) -> Result<Arc<Vec<ClientRow>>, OpsError> {
-        Ok(self.store.call_cached(&self.caches.clients, |conn| clients::list(conn)).await?)
+        Ok(self
+            .store
+            .call_cached(&self.caches.clients, |conn| clients::list(conn))
+            .await?)
     }
 
     /// Every client's instance phases, keyed by client id.
     pub async fn client_phases(&self) -> Result<Arc<HashMap<i64, Vec<String>>>, OpsError> {
-        Ok(self.store.call_cached(&self.caches.phases, |conn| overview::client_phases(conn)).await?)
+        Ok(self
+            .store
+            .call_cached(&self.caches.phases, |conn| overview::client_phases(conn))
+            .await?)
     }
 
     /// The newest failed sign-ins, for the dashboard.
     pub async fn recent_failed_logins(&self) -> Result<Arc<Vec<AuditEntry>>, OpsError> {
-        let filter = AuditFilter { action: Some("user.login-failed".into()), limit: 5, ..Default::default() };
-        Ok(self.store.call_cached(&self.caches.failed_logins, move |conn| audit::query(conn, &filter)).await?)
+        let filter = AuditFilter {
+            action: Some("user.login-failed".into()),
+            limit: 5,
+            ..Default::default()
+        };
+        Ok(self
+            .store
+            .call_cached(&self.caches.failed_logins, move |conn| {
+                audit::query(conn, &filter)
+            })
+            .await?)
     }
 
     /// When `name`'s password last changed; None when the account is gone.
@@ -47,7 +65,10 @@ impl Ops {
         let all = self
             .store
             .call_cached(&self.caches.password_changes, |conn| {
-                Ok(users::list(conn)?.into_iter().map(|u| (u.name, u.password_changed_at)).collect())
+                Ok(users::list(conn)?
+                    .into_iter()
+                    .map(|u| (u.name, u.password_changed_at))
+                    .collect())
             })
             .await?;
         Ok(all.get(name).cloned())

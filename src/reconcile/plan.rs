@@ -74,7 +74,8 @@ pub enum Action {
 }
 
 impl Action {
-    /// Actions run in stages in this order; within a stage they run concurrently.
+    /// The order actions of one instance run in (see `apply`); removals of
+    /// networks come last of all.
     pub fn stage(&self) -> u8 {
         match self {
             Action::Remove { .. } | Action::Stop { .. } => 0,
@@ -203,11 +204,11 @@ fn remove(c: &ObservedContainer, reason: RemoveReason) -> Action {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
     use super::*;
     use crate::docker::{ContainerSpec, ContainerState, ObservedContainer};
 
-    fn spec(id: i64) -> ContainerSpec {
+    pub fn spec(id: i64) -> ContainerSpec {
         ContainerSpec {
             name: format!("berth-c{id}"),
             image: "img:1".into(),
@@ -231,7 +232,7 @@ mod tests {
         }
     }
 
-    fn want(id: i64, want: Want) -> DesiredInstance {
+    pub fn want(id: i64, want: Want) -> DesiredInstance {
         let spec = spec(id);
         DesiredInstance {
             id,
@@ -242,7 +243,7 @@ mod tests {
         }
     }
 
-    fn container(
+    pub fn container(
         id: &str,
         instance: Option<i64>,
         hash: &str,
@@ -259,6 +260,13 @@ mod tests {
             oom_killed: false,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::{container, want};
+    use super::*;
+    use crate::docker::ContainerState;
 
     fn known(ids: &[i64]) -> HashMap<i64, String> {
         ids.iter().map(|id| (*id, format!("berth-c{id}"))).collect()

@@ -18,7 +18,9 @@ pub struct ReadCache<T> {
 
 impl<T> Default for ReadCache<T> {
     fn default() -> Self {
-        Self { slot: Mutex::new(None) }
+        Self {
+            slot: Mutex::new(None),
+        }
     }
 }
 
@@ -29,7 +31,11 @@ fn generation(conn: &Connection) -> Result<Generation, StoreError> {
 impl Store {
     /// `f`'s result, computed again only when the database changed since
     /// it was cached. Runs under the store lock, like [`Store::call`].
-    pub async fn call_cached<T, F>(&self, cache: &Arc<ReadCache<T>>, f: F) -> Result<Arc<T>, StoreError>
+    pub async fn call_cached<T, F>(
+        &self,
+        cache: &Arc<ReadCache<T>>,
+        f: F,
+    ) -> Result<Arc<T>, StoreError>
     where
         T: Send + Sync + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -62,15 +68,20 @@ mod tests {
         let count = |s: &Store| {
             let (s, c) = (s.clone(), cache.clone());
             async move {
-                *s.call_cached(&c, |conn| Ok(conn.query_row("SELECT COUNT(*) FROM plans", [], |r| r.get(0))?))
-                    .await
-                    .unwrap()
+                *s.call_cached(&c, |conn| {
+                    Ok(conn.query_row("SELECT COUNT(*) FROM plans", [], |r| r.get(0))?)
+                })
+                .await
+                .unwrap()
             }
         };
         assert_eq!(count(&store).await, 0);
         store
             .call(|c| {
-                c.execute("INSERT INTO plans (name, cpus, memory, created_at) VALUES ('p', 1, 1, 'now')", [])?;
+                c.execute(
+                    "INSERT INTO plans (name, cpus, memory, created_at) VALUES ('p', 1, 1, 'now')",
+                    [],
+                )?;
                 Ok(())
             })
             .await

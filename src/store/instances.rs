@@ -99,29 +99,22 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
     })
 }
 
-/// The lowest free port of the range. Runs inside the caller's (immediate)
-/// transaction; the UNIQUE column is the real guarantee.
-pub fn free_port(conn: &Connection, range: PortRange) -> Result<u16, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT host_port FROM instances WHERE host_port BETWEEN ?1 AND ?2 ORDER BY host_port",
-    )?;
-    let used = stmt.query_map([range.first, range.last], |r| r.get::<_, u16>(0))?;
-    let mut candidate = range.first;
-    for port in used {
-        let port = port?;
-        if port > candidate {
-            break;
-        }
-        if port == candidate {
-            if candidate == range.last {
-                return Err(StoreError::Conflict(format!(
-                    "no free host port left in {range}"
-                )));
-            }
-            candidate += 1;
-        }
-    }
-    Ok(candidate)
+/// The lowest port of the range that no instance holds and `usable` accepts
+/// (e.g. nothing else on the host listens there). Runs inside the caller's
+/// (immediate) transaction; the UNIQUE column is the real guarantee.
+pub fn free_port(
+    conn: &Connection,
+    range: PortRange,
+    usable: impl Fn(u16) -> bool,
+) -> Result<u16, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT host_port FROM instances WHERE host_port BETWEEN ?1 AND ?2")?;
+    let used: std::collections::HashSet<u16> = stmt
+        .query_map([range.first, range.last], |r| r.get::<_, u16>(0))?
+        .collect::<Result<_, _>>()?;
+    (range.first..=range.last)
+        .find(|p| !used.contains(p) && usable(*p))
+        .ok_or_else(|| StoreError::Conflict(format!("no free host port left in {range}")))
 }
 
 pub fn insert(conn: &Connection, new: &NewInstance, host_port: u16) -> Result<i64, StoreError> {
@@ -187,6 +180,31 @@ pub fn count_for_client(conn: &Connection, client_id: i64) -> Result<u32, StoreE
         [client_id],
         |r| r.get(0),
     )?)
+}
+
+pub fn set_env(
+    conn: &Connection,
+    id: i64,
+    env: &BTreeMap<String, String>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE instances SET env = ?1 WHERE id = ?2",
+        params![serde_json::to_string(env).unwrap_or_default(), id],
+    )?;
+    Ok(())
+}
+
+/// Replaces the instance's domains; one taken by another instance is a conflict.
+pub fn set_domains(conn: &Connection, id: i64, domains: &[Hostname]) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM domains WHERE instance_id = ?1", [id])?;
+    for domain in domains {
+        conn.execute(
+            "INSERT INTO domains (hostname, instance_id) VALUES (?1, ?2)",
+            params![domain.as_str(), id],
+        )
+        .map_err(|e| StoreError::unique(e, || format!("domain {domain} is already in use")))?;
+    }
+    Ok(())
 }
 
 pub fn set_desired(conn: &Connection, id: i64, desired: DesiredState) -> Result<bool, StoreError> {
@@ -281,19 +299,21 @@ mod tests {
                     first: 8001,
                     last: 8005,
                 };
-                assert_eq!(free_port(conn, range)?, 8003);
+                assert_eq!(free_port(conn, range, |_| true)?, 8003);
+                assert_eq!(free_port(conn, range, |p| p != 8003)?, 8005);
                 conn.execute(
                     "UPDATE instances SET host_port = 8003 WHERE host_port = 8004",
                     [],
                 )?;
-                assert_eq!(free_port(conn, range)?, 8004);
+                assert_eq!(free_port(conn, range, |_| true)?, 8004);
                 assert!(matches!(
                     free_port(
                         conn,
                         PortRange {
                             first: 8001,
                             last: 8002
-                        }
+                        },
+                        |_| true
                     ),
                     Err(StoreError::Conflict(_))
                 ));

@@ -338,6 +338,7 @@ async fn markup_in_client_names_is_shown_as_text_and_headers_are_set() {
         notes: "<img src=x onerror=alert(2)>".into(),
         blueprint: Some("static-site".into()),
         domain: None,
+        env: None,
     };
     let view = w.ops.create_client(&Actor::cli(), input).await.unwrap();
     for path in [

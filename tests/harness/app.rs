@@ -30,6 +30,7 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pub guard: DockerGuard,
+    ops: berth::ops::Ops,
 }
 
 /// A block of ports none of which is bound right now. Blocks are spread by
@@ -54,16 +55,28 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], letting the test adjust the config first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .unwrap();
         let owner = unique("owner");
         let guard = DockerGuard::new(&owner);
         let static_image = format!("berth-test/static-site:{}", unique("img"));
         guard.track_image(&static_image);
-        let caddy = tokio::task::spawn_blocking(CaddyProcess::start).await.unwrap();
+        let caddy = tokio::task::spawn_blocking(CaddyProcess::start)
+            .await
+            .unwrap();
         let config = test_config(&dir, &owner, &caddy, &static_image, adjust);
-        let app = berth::app::App::build(config.clone()).await.expect("berth builds");
+        let app = berth::app::App::build(config.clone())
+            .await
+            .expect("berth builds");
         let api = format!("http://{}", app.local_addr());
-        let token = app.ops().create_token(&berth::audit::Actor::cli(), "test").await.unwrap();
+        let ops = app.ops().clone();
+        let token = app
+            .ops()
+            .create_token(&berth::audit::Actor::cli(), "test")
+            .await
+            .unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             app.run(async {
@@ -72,8 +85,24 @@ impl TestApp {
             .await
             .unwrap();
         });
-        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(90)).build().unwrap();
-        TestApp { api, token, config, caddy, http, static_image, dir, stop: Some(stop), task: Some(task), guard }
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(90))
+            .build()
+            .unwrap();
+        TestApp {
+            api,
+            token,
+            config,
+            caddy,
+            http,
+            static_image,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+            guard,
+            ops,
+        }
     }
 
     /// Stops the daemon (graceful) and waits for it, keeping Docker state.
@@ -86,15 +115,26 @@ impl TestApp {
         }
     }
 
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(&self.token);
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
         }
         let resp = req.send().await.expect("API answers");
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -114,7 +154,12 @@ impl TestApp {
     }
 
     pub async fn create_plan(&self, name: &str, cpus: f64, memory: &str) -> Value {
-        let (status, body) = self.post("/api/v1/plans", json!({ "name": name, "cpus": cpus, "memory": memory })).await;
+        let (status, body) = self
+            .post(
+                "/api/v1/plans",
+                json!({ "name": name, "cpus": cpus, "memory": memory }),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
@@ -136,10 +181,16 @@ impl TestApp {
 
     /// Waits until the instance's phase is one of `phases`; returns it.
     pub async fn wait_phase(&self, id: i64, phases: &[&str], deadline: Duration) -> Value {
-        eventually(&format!("instance {id} reaches {phases:?}"), deadline, || async {
-            let inst = self.instance(id).await;
-            phases.contains(&inst["phase"].as_str().unwrap_or("")).then_some(inst)
-        })
+        eventually(
+            &format!("instance {id} reaches {phases:?}"),
+            deadline,
+            || async {
+                let inst = self.instance(id).await;
+                phases
+                    .contains(&inst["phase"].as_str().unwrap_or(""))
+                    .then_some(inst)
+            },
+        )
         .await
     }
 
@@ -152,16 +203,25 @@ impl TestApp {
     /// Waits until `host` answers `status` through Caddy; returns the body.
     pub async fn wait_caddy(&self, host: &str, status: u16, deadline: Duration) -> String {
         let mut body = String::new();
-        wait_until_async(&format!("{host} answers {status} through caddy"), deadline, || {
-            let got = self.through_caddy(host, "/");
-            let matched = matches!(&got, Some((s, _)) if *s == status);
-            if let Some((_, b)) = got {
-                body = b;
-            }
-            async move { matched }
-        })
+        wait_until_async(
+            &format!("{host} answers {status} through caddy"),
+            deadline,
+            || {
+                let got = self.through_caddy(host, "/");
+                let matched = matches!(&got, Some((s, _)) if *s == status);
+                if let Some((_, b)) = got {
+                    body = b;
+                }
+                async move { matched }
+            },
+        )
         .await;
         body
+    }
+
+    /// The operations layer of this berth, for looking at the store directly.
+    pub fn ops(&self) -> &berth::ops::Ops {
+        &self.ops
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -169,7 +229,10 @@ impl TestApp {
     }
 
     pub fn docker(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("docker").args(args).output().expect("docker cli");
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .expect("docker cli");
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
@@ -187,7 +250,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < end, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(200));
     }
@@ -206,13 +272,22 @@ impl Drop for TestApp {
 
 /// The config a test berth runs with: everything on loopback, ports and
 /// names unique to this test, a short reconcile interval.
-pub fn test_config(dir: &TempDir, owner: &str, caddy: &CaddyProcess, static_image: &str, adjust: impl FnOnce(&mut Config)) -> Config {
+#[allow(clippy::field_reassign_with_default)]
+pub fn test_config(
+    dir: &TempDir,
+    owner: &str,
+    caddy: &CaddyProcess,
+    static_image: &str,
+    adjust: impl FnOnce(&mut Config),
+) -> Config {
     let blueprints = dir.path().join("templates");
     std::fs::create_dir_all(&blueprints).unwrap();
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates");
     for entry in std::fs::read_dir(source).unwrap() {
         let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap().replace("berth/static-site:1", static_image);
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("berth/static-site:1", static_image);
         std::fs::write(blueprints.join(path.file_name().unwrap()), text).unwrap();
     }
     let (first, last) = free_port_block(PORTS_PER_APP);

@@ -19,6 +19,7 @@ mod caddy;
 mod docker;
 mod http;
 mod names;
+mod process;
 mod wait;
 
 pub use app::{eventually, free_port_block, test_config, TestApp, PORTS_PER_APP};
@@ -26,4 +27,5 @@ pub use caddy::CaddyProcess;
 pub use docker::{skip_docker, DockerGuard};
 pub use http::{http_get, try_http_get};
 pub use names::{free_port, unique};
+pub use process::{berth_cli, env_for, BerthProcess};
 pub use wait::{wait_until, wait_until_async};

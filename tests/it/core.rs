@@ -17,7 +17,10 @@ fn inspect(app: &TestApp, container: &str, format: &str) -> String {
 
 fn first_instance(client: &Value) -> (i64, String) {
     let inst = &client["instances"][0];
-    (inst["id"].as_i64().unwrap(), inst["domains"][0].as_str().unwrap().to_owned())
+    (
+        inst["id"].as_i64().unwrap(),
+        inst["domains"][0].as_str().unwrap().to_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,14 +44,38 @@ async fn client_becomes_a_limited_container_routed_through_caddy() {
     let port = inst["host_port"].as_u64().unwrap() as u16;
     assert!((app.config.port_range.first..=app.config.port_range.last).contains(&port));
 
-    let container = inst["container_id"].as_str().expect("container id recorded").to_owned();
-    assert_eq!(inspect(&app, &container, "{{.HostConfig.NanoCpus}}"), "500000000");
-    assert_eq!(inspect(&app, &container, "{{.HostConfig.Memory}}"), (64u64 << 20).to_string());
-    assert_eq!(inspect(&app, &container, "{{.HostConfig.MemoryReservation}}"), (32u64 << 20).to_string());
-    assert_eq!(inspect(&app, &container, "{{.HostConfig.RestartPolicy.Name}}"), "unless-stopped");
-    assert_eq!(inspect(&app, &container, "{{.HostConfig.SecurityOpt}}"), "[no-new-privileges:true]");
-    assert_eq!(inspect(&app, &container, "{{.HostConfig.PidsLimit}}"), "512");
-    assert_eq!(inspect(&app, &container, "{{.Name}}"), format!("/{}-acme-corp-sohne", app.config.docker.name_prefix));
+    let container = inst["container_id"]
+        .as_str()
+        .expect("container id recorded")
+        .to_owned();
+    assert_eq!(
+        inspect(&app, &container, "{{.HostConfig.NanoCpus}}"),
+        "500000000"
+    );
+    assert_eq!(
+        inspect(&app, &container, "{{.HostConfig.Memory}}"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        inspect(&app, &container, "{{.HostConfig.MemoryReservation}}"),
+        (32u64 << 20).to_string()
+    );
+    assert_eq!(
+        inspect(&app, &container, "{{.HostConfig.RestartPolicy.Name}}"),
+        "unless-stopped"
+    );
+    assert_eq!(
+        inspect(&app, &container, "{{.HostConfig.SecurityOpt}}"),
+        "[no-new-privileges:true]"
+    );
+    assert_eq!(
+        inspect(&app, &container, "{{.HostConfig.PidsLimit}}"),
+        "512"
+    );
+    assert_eq!(
+        inspect(&app, &container, "{{.Name}}"),
+        format!("/{}-acme-corp-sohne", app.config.docker.name_prefix)
+    );
     assert_eq!(
         inspect(&app, &container, "{{range $p, $b := .HostConfig.PortBindings}}{{(index $b 0).HostIp}}:{{(index $b 0).HostPort}}{{end}}"),
         format!("127.0.0.1:{port}")
@@ -75,16 +102,49 @@ async fn clients_cannot_reach_each_other() {
     let (b_id, b_domain) = first_instance(&b);
     app.wait_caddy(&a_domain, 200, UP).await;
     app.wait_caddy(&b_domain, 200, UP).await;
-    let a_c = app.wait_phase(a_id, &["running", "starting"], UP).await["container_id"].as_str().unwrap().to_owned();
-    let b_c = app.wait_phase(b_id, &["running", "starting"], UP).await["container_id"].as_str().unwrap().to_owned();
-    let ip = |c: &str| inspect(&app, c, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}");
+    let a_c = app.wait_phase(a_id, &["running", "starting"], UP).await["container_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_c = app.wait_phase(b_id, &["running", "starting"], UP).await["container_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ip = |c: &str| {
+        inspect(
+            &app,
+            c,
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        )
+    };
     let (a_ip, b_ip) = (ip(&a_c), ip(&b_c));
     assert_ne!(a_ip, b_ip);
-    assert_ne!(inspect(&app, &a_c, "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}}{{end}}"), inspect(&app, &b_c, "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}}{{end}}"));
+    assert_ne!(
+        inspect(
+            &app,
+            &a_c,
+            "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}}{{end}}"
+        ),
+        inspect(
+            &app,
+            &b_c,
+            "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}}{{end}}"
+        )
+    );
 
     let fetch = |from: &str, ip: &str| {
         std::process::Command::new("docker")
-            .args(["exec", from, "timeout", "3", "wget", "-q", "-O", "/dev/null", &format!("http://{ip}:8080/")])
+            .args([
+                "exec",
+                from,
+                "timeout",
+                "3",
+                "wget",
+                "-q",
+                "-O",
+                "/dev/null",
+                &format!("http://{ip}:8080/"),
+            ])
             .status()
             .unwrap()
             .success()
@@ -106,14 +166,20 @@ async fn twenty_concurrent_clients_get_distinct_ports_all_routed() {
         async move { app.create_client(&format!("Client {i}"), "p").await }
     });
     let clients = futures_util::future::join_all(creates).await;
-    let mut ports: Vec<u64> = clients.iter().map(|c| c["instances"][0]["host_port"].as_u64().unwrap()).collect();
+    let mut ports: Vec<u64> = clients
+        .iter()
+        .map(|c| c["instances"][0]["host_port"].as_u64().unwrap())
+        .collect();
     ports.sort();
     ports.dedup();
     assert_eq!(ports.len(), 20, "distinct ports: {ports:?}");
     for c in &clients {
         let (_, domain) = first_instance(c);
         let body = app.wait_caddy(&domain, 200, UP).await;
-        assert!(body.contains(c["name"].as_str().unwrap()), "{domain}: {body}");
+        assert!(
+            body.contains(c["name"].as_str().unwrap()),
+            "{domain}: {body}"
+        );
     }
 }
 
@@ -127,7 +193,10 @@ async fn suspend_stops_and_shows_a_page_and_resume_brings_it_back() {
     let client = app.create_client("Sleepy", "p").await;
     let (id, domain) = first_instance(&client);
     app.wait_caddy(&domain, 200, UP).await;
-    let container = app.wait_phase(id, &["running", "starting"], UP).await["container_id"].as_str().unwrap().to_owned();
+    let container = app.wait_phase(id, &["running", "starting"], UP).await["container_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let marker = app.data_dir().join("instances/sleepy/main/kept.txt");
     std::fs::write(&marker, "still here").unwrap();
 
@@ -143,7 +212,10 @@ async fn suspend_stops_and_shows_a_page_and_resume_brings_it_back() {
     let (status, _) = app.post("/api/v1/clients/sleepy/resume", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     app.wait_caddy(&domain, 200, UP).await;
-    assert_eq!(app.through_caddy(&domain, "/kept.txt").unwrap().1, "still here");
+    assert_eq!(
+        app.through_caddy(&domain, "/kept.txt").unwrap().1,
+        "still here"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,28 +229,61 @@ async fn plan_change_recreates_with_new_limits_and_keeps_data() {
     let client = app.create_client("Grower", "small").await;
     let (id, domain) = first_instance(&client);
     app.wait_caddy(&domain, 200, UP).await;
-    let before = app.wait_phase(id, &["running", "starting"], UP).await["container_id"].as_str().unwrap().to_owned();
-    std::fs::write(app.data_dir().join("instances/grower/main/data.txt"), "precious").unwrap();
+    let before = app.wait_phase(id, &["running", "starting"], UP).await["container_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        app.data_dir().join("instances/grower/main/data.txt"),
+        "precious",
+    )
+    .unwrap();
 
-    let (status, body) = app.patch("/api/v1/clients/grower", json!({ "plan": "large" })).await;
+    let (status, body) = app
+        .patch("/api/v1/clients/grower", json!({ "plan": "large" }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let after = eventually("container recreated", UP, || async {
-        let c = app.instance(id).await["container_id"].as_str().unwrap_or("").to_owned();
+        let c = app.instance(id).await["container_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
         (!c.is_empty() && c != before).then_some(c)
     })
     .await;
-    assert_eq!(inspect(&app, &after, "{{.HostConfig.NanoCpus}}"), "1000000000");
-    assert_eq!(inspect(&app, &after, "{{.HostConfig.Memory}}"), (128u64 << 20).to_string());
+    assert_eq!(
+        inspect(&app, &after, "{{.HostConfig.NanoCpus}}"),
+        "1000000000"
+    );
+    assert_eq!(
+        inspect(&app, &after, "{{.HostConfig.Memory}}"),
+        (128u64 << 20).to_string()
+    );
     app.wait_caddy(&domain, 200, UP).await;
-    assert_eq!(app.through_caddy(&domain, "/data.txt").unwrap().1, "precious");
-    assert_eq!(app.docker(&["ps", "-aq", "--filter", &app.guard.label_filter()]).lines().count(), 1, "old container removed");
+    assert_eq!(
+        app.through_caddy(&domain, "/data.txt").unwrap().1,
+        "precious"
+    );
+    assert_eq!(
+        app.docker(&["ps", "-aq", "--filter", &app.guard.label_filter()])
+            .lines()
+            .count(),
+        1,
+        "old container removed"
+    );
 
     // Editing the plan itself applies to its clients as well.
-    let (status, _) = app.patch("/api/v1/plans/large", json!({ "memory": "96MiB" })).await;
+    let (status, _) = app
+        .patch("/api/v1/plans/large", json!({ "memory": "96MiB" }))
+        .await;
     assert_eq!(status, StatusCode::OK);
     eventually("plan edit applied", UP, || async {
-        let c = app.instance(id).await["container_id"].as_str().unwrap_or("").to_owned();
-        (!c.is_empty() && inspect(&app, &c, "{{.HostConfig.Memory}}") == (96u64 << 20).to_string()).then_some(())
+        let c = app.instance(id).await["container_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        (!c.is_empty() && inspect(&app, &c, "{{.HostConfig.Memory}}") == (96u64 << 20).to_string())
+            .then_some(())
     })
     .await;
 }
@@ -195,7 +300,12 @@ async fn caddy_restarted_empty_gets_its_routes_back() {
     app.wait_caddy(&domain, 200, UP).await;
     tokio::task::block_in_place(|| app.caddy.restart_empty());
     // One reconcile interval (2 s here) plus slack for a loaded machine.
-    app.wait_caddy(&domain, 200, app.config.reconcile_interval * 2 + Duration::from_secs(5)).await;
+    app.wait_caddy(
+        &domain,
+        200,
+        app.config.reconcile_interval * 2 + Duration::from_secs(5),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,35 +319,64 @@ async fn delete_needs_the_slug_and_leaves_nothing_behind() {
     let keep = app.create_client("Keeper", "p").await;
     let (id, domain) = first_instance(&client);
     app.wait_caddy(&domain, 200, UP).await;
-    app.wait_caddy(first_instance(&keep).1.as_str(), 200, UP).await;
-    let container = app.wait_phase(id, &["running", "starting"], UP).await["container_id"].as_str().unwrap().to_owned();
+    app.wait_caddy(first_instance(&keep).1.as_str(), 200, UP)
+        .await;
+    let container = app.wait_phase(id, &["running", "starting"], UP).await["container_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let backups = app.config.backup_dir().join("goner/main");
     std::fs::create_dir_all(&backups).unwrap();
     std::fs::write(backups.join("old.tar.zst"), "x").unwrap();
 
-    let (status, body) = app.delete("/api/v1/clients/goner", json!({ "confirm": "wrong" })).await;
+    let (status, body) = app
+        .delete("/api/v1/clients/goner", json!({ "confirm": "wrong" }))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"].as_str().unwrap().contains("goner"));
     assert_eq!(app.get("/api/v1/clients/goner").await.0, StatusCode::OK);
 
-    let (status, report) = app.delete("/api/v1/clients/goner", json!({ "confirm": "goner" })).await;
+    let (status, report) = app
+        .delete("/api/v1/clients/goner", json!({ "confirm": "goner" }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{report}");
     let removed = &report["instances"][0];
-    assert_eq!(removed["container"], format!("{}-goner", app.config.docker.name_prefix));
+    assert_eq!(
+        removed["container"],
+        format!("{}-goner", app.config.docker.name_prefix)
+    );
     assert_eq!(removed["domains"][0], domain);
     assert!(removed["data_bytes"].as_u64().unwrap() > 0);
     assert_eq!(report["backups_removed"].as_array().unwrap().len(), 1);
     assert!(std::path::Path::new(report["report_file"].as_str().unwrap()).exists());
 
-    assert_eq!(app.get("/api/v1/clients/goner").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.docker(&["ps", "-aq", "--filter", &format!("id={container}")]), "");
-    let nets = app.docker(&["network", "ls", "--format", "{{.Name}}", "--filter", &app.guard.label_filter()]);
+    assert_eq!(
+        app.get("/api/v1/clients/goner").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.docker(&["ps", "-aq", "--filter", &format!("id={container}")]),
+        ""
+    );
+    let nets = app.docker(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}",
+        "--filter",
+        &app.guard.label_filter(),
+    ]);
     assert!(!nets.contains("goner"), "{nets}");
     assert!(!app.data_dir().join("instances/goner").exists());
     assert!(!app.config.backup_dir().join("goner").exists());
     app.wait_caddy(&domain, 404, UP).await;
     // The other client is untouched.
-    assert_eq!(app.through_caddy(first_instance(&keep).1.as_str(), "/").unwrap().0, 200);
+    assert_eq!(
+        app.through_caddy(first_instance(&keep).1.as_str(), "/")
+            .unwrap()
+            .0,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,37 +385,187 @@ async fn instances_start_stop_restart_and_respect_the_plan_cap() {
         return;
     }
     let app = TestApp::spawn().await;
-    let (status, _) = app.post("/api/v1/plans", json!({ "name": "one", "cpus": 0.5, "memory": "64MiB", "max_instances": 2 })).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/plans",
+            json!({ "name": "one", "cpus": 0.5, "memory": "64MiB", "max_instances": 2 }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let client = app.create_client("Capped", "one").await;
     let (id, domain) = first_instance(&client);
 
-    let (status, second) = app.post("/api/v1/clients/capped/instances", json!({ "name": "staging", "blueprint": "static-site" })).await;
+    let (status, second) = app
+        .post(
+            "/api/v1/clients/capped/instances",
+            json!({ "name": "staging", "blueprint": "static-site" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     assert_eq!(second["domains"][0], "capped-staging.berth.test");
-    let (status, body) = app.post("/api/v1/clients/capped/instances", json!({ "name": "third", "blueprint": "static-site" })).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/clients/capped/instances",
+            json!({ "name": "third", "blueprint": "static-site" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("allows 2"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("allows 2"),
+        "{body}"
+    );
 
     // Lowering the cap below usage keeps what runs.
-    assert_eq!(app.patch("/api/v1/plans/one", json!({ "max_instances": 1 })).await.0, StatusCode::OK);
+    assert_eq!(
+        app.patch("/api/v1/plans/one", json!({ "max_instances": 1 }))
+            .await
+            .0,
+        StatusCode::OK
+    );
     app.wait_caddy(&domain, 200, UP).await;
     app.wait_caddy("capped-staging.berth.test", 200, UP).await;
 
-    let (status, _) = app.post(&format!("/api/v1/instances/{id}/stop"), json!({})).await;
+    let (status, _) = app
+        .post(&format!("/api/v1/instances/{id}/stop"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     app.wait_phase(id, &["stopped"], UP).await;
     app.wait_caddy(&domain, 503, UP).await;
-    app.post(&format!("/api/v1/instances/{id}/start"), json!({})).await;
+    app.post(&format!("/api/v1/instances/{id}/start"), json!({}))
+        .await;
     app.wait_caddy(&domain, 200, UP).await;
 
     let before = app.wait_phase(id, &["running", "starting"], UP).await;
-    let started = inspect(&app, before["container_id"].as_str().unwrap(), "{{.State.StartedAt}}");
-    app.post(&format!("/api/v1/instances/{id}/restart"), json!({})).await;
+    let started = inspect(
+        &app,
+        before["container_id"].as_str().unwrap(),
+        "{{.State.StartedAt}}",
+    );
+    app.post(&format!("/api/v1/instances/{id}/restart"), json!({}))
+        .await;
     let container = before["container_id"].as_str().unwrap().to_owned();
-    eventually("container restarted", UP, || async { (inspect(&app, &container, "{{.State.StartedAt}}") != started).then_some(()) }).await;
+    eventually("container restarted", UP, || async {
+        (inspect(&app, &container, "{{.State.StartedAt}}") != started).then_some(())
+    })
+    .await;
 
-    let (status, body) = app.delete(&format!("/api/v1/instances/{}", second["id"]), json!({ "confirm": "capped/staging" })).await;
+    let (status, body) = app
+        .delete(
+            &format!("/api/v1/instances/{}", second["id"]),
+            json!({ "confirm": "capped/staging" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     app.wait_caddy("capped-staging.berth.test", 404, UP).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_caddy_and_static_routes_come_up_with_berth() {
+    if skip_docker() {
+        return;
+    }
+    let (admin, http) = (crate::harness::free_port(), crate::harness::free_port());
+    let mut app = TestApp::spawn_with(|c| {
+        c.caddy.manage = true;
+        c.caddy.admin = format!("http://127.0.0.1:{admin}");
+        c.caddy.http_port = http;
+        c.caddy.routes = vec![berth::config::StaticRoute {
+            host: "status.berth.test".into(),
+            upstream: None,
+            respond: Some("all good".into()),
+            status: 200,
+        }];
+    })
+    .await;
+    app.create_plan("p", 0.5, "64MiB").await;
+    let client = app.create_client("Managed", "p").await;
+    let (_, domain) = first_instance(&client);
+    let addr = format!("127.0.0.1:{http}");
+    for (host, want) in [
+        (domain.as_str(), "Managed"),
+        ("status.berth.test", "all good"),
+    ] {
+        eventually(&format!("{host} through berth's own caddy"), UP, || async {
+            match crate::harness::try_http_get(&addr, host, "/") {
+                Ok((200, body)) if body.contains(want) => Some(()),
+                _ => None,
+            }
+        })
+        .await;
+    }
+    app.stop().await;
+    eventually("managed caddy stopped with berth", UP, || async {
+        crate::harness::try_http_get(&format!("127.0.0.1:{admin}"), "localhost", "/config/")
+            .is_err()
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_env_and_domains_can_change_and_secrets_stay_out_of_the_audit() {
+    if skip_docker() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.create_plan("p", 0.5, "64MiB").await;
+    let (status, client) = app
+        .post(
+            "/api/v1/clients",
+            json!({ "name": "Keyed", "email": "a@b.example", "plan": "p", "blueprint": "static-site",
+                    "domain": "www.keyed.example", "env": { "OPENAI_API_KEY": "sk-secret-1" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{client}");
+    let (id, domain) = first_instance(&client);
+    assert_eq!(domain, "www.keyed.example");
+    app.wait_caddy(&domain, 200, UP).await;
+    let container = app.wait_phase(id, &["running", "starting"], UP).await["container_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(inspect(&app, &container, "{{.Config.Env}}").contains("OPENAI_API_KEY=sk-secret-1"));
+
+    let (status, body) = app
+        .patch(&format!("/api/v1/instances/{id}"), json!({ "env": { "OPENAI_API_KEY": "sk-secret-2" }, "domains": ["keyed.example", "www.keyed.example"] }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.wait_caddy("keyed.example", 200, UP).await;
+    let recreated = eventually("container recreated with the new env", UP, || async {
+        let c = app.instance(id).await["container_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        (!c.is_empty()
+            && c != container
+            && inspect(&app, &c, "{{.Config.Env}}").contains("sk-secret-2"))
+        .then_some(c)
+    })
+    .await;
+    assert!(!recreated.is_empty());
+
+    let bad = app
+        .patch(
+            &format!("/api/v1/instances/{id}"),
+            json!({ "env": { "bad-name": "x" } }),
+        )
+        .await;
+    assert_eq!(bad.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.1);
+    let bad = app
+        .patch(&format!("/api/v1/instances/{id}"), json!({ "domains": [] }))
+        .await;
+    assert_eq!(bad.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.1);
+
+    let audit = app
+        .ops()
+        .store
+        .call(|conn| berth::store::audit::query(conn, &Default::default()))
+        .await
+        .unwrap();
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(text.contains("instance.edit") && text.contains("OPENAI_API_KEY"));
+    assert!(
+        !text.contains("sk-secret"),
+        "secret values never reach the audit log"
+    );
 }

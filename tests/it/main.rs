@@ -5,6 +5,12 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
-mod harness_smoke;
+mod api_input;
+mod caddy_adapter;
+mod cli;
 mod core;
+mod crash;
+mod docker_adapter;
+mod harness_smoke;
+mod pull;
 mod ui;

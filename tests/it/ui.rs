@@ -356,8 +356,11 @@ async fn a_browser_sets_up_creates_suspends_resumes_and_deletes_a_client() {
     fill(&b, "memory", "not-a-size").await;
     submit(&b, "/plans").await;
     // The error sits beside the field that caused it.
-    let error = text(&b, "label[for='f-memory'] .field-error").await;
-    assert!(!error.is_empty(), "no field error shown");
+    eventually("a field error beside memory", UP, || async {
+        let error = text(&b, "label[for='f-memory'] .field-error").await;
+        (!error.is_empty()).then_some(error)
+    })
+    .await;
     shots.take(&b, "plan-field-error").await;
     fill(&b, "memory", "64MiB").await;
     submit(&b, "/plans").await;
@@ -391,7 +394,10 @@ async fn a_browser_sets_up_creates_suspends_resumes_and_deletes_a_client() {
 
     submit(&b, &format!("/clients/{slug}/suspend")).await;
     wait_text(&b, "h1 .badge", &["suspended"]).await;
-    assert!(text(&b, ".flash-ok").await.contains("suspended"));
+    assert!(
+        text(&b, ".flash-ok").await.contains("suspended"),
+        "flash after suspend"
+    );
     wait_text(&b, "[data-instance] .badge", &["stopped"]).await;
     shots.take(&b, "client-suspended").await;
 
@@ -427,9 +433,13 @@ async fn a_browser_sets_up_creates_suspends_resumes_and_deletes_a_client() {
         .unwrap();
     fill(&b, "confirm", "wrong").await;
     submit(&b, &format!("/clients/{slug}/delete")).await;
-    assert!(text(&b, "label[for='f-confirm'] .field-error")
-        .await
-        .contains("nothing was deleted"));
+    eventually("the confirmation is refused", UP, || async {
+        text(&b, "label[for='f-confirm'] .field-error")
+            .await
+            .contains("nothing was deleted")
+            .then_some(())
+    })
+    .await;
     fill(&b, "confirm", &slug).await;
     shots.take(&b, "delete-confirm").await;
     submit(&b, &format!("/clients/{slug}/delete")).await;

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -7,7 +7,7 @@ use crate::audit::Actor;
 use crate::domain::ClientStatus;
 use crate::ops::{ClientEdit, ClientView, DeletionReport, NewClientInput, NewInstanceInput};
 use crate::store::{ClientRow, InstanceRow};
-use crate::web::json::ApiJson;
+use crate::web::json::{ApiJson, ApiPath};
 use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
 
@@ -49,7 +49,7 @@ async fn create(
 
 async fn show(
     State(s): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<ClientView>, AppError> {
     Ok(Json(s.ops.get_client(&slug).await?))
 }
@@ -57,7 +57,7 @@ async fn show(
 async fn edit(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(edit): ApiJson<ClientEdit>,
 ) -> Result<Json<ClientView>, AppError> {
     Ok(Json(s.ops.edit_client(&actor, &slug, edit).await?))
@@ -66,7 +66,7 @@ async fn edit(
 async fn remove(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(c): ApiJson<Confirm>,
 ) -> Result<Json<DeletionReport>, AppError> {
     Ok(Json(s.ops.delete_client(&actor, &slug, &c.confirm).await?))
@@ -75,7 +75,7 @@ async fn remove(
 async fn suspend(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<ClientView>, AppError> {
     Ok(Json(
         s.ops
@@ -87,7 +87,7 @@ async fn suspend(
 async fn resume(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<ClientView>, AppError> {
     Ok(Json(
         s.ops
@@ -98,7 +98,7 @@ async fn resume(
 
 async fn instances(
     State(s): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Vec<InstanceRow>>, AppError> {
     Ok(Json(s.ops.list_instances(Some(&slug)).await?))
 }
@@ -106,7 +106,7 @@ async fn instances(
 async fn add_instance(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(input): ApiJson<NewInstanceInput>,
 ) -> Result<(StatusCode, Json<InstanceRow>), AppError> {
     Ok((

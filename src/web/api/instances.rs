@@ -1,11 +1,11 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 
 use super::clients::Confirm;
 use crate::audit::Actor;
-use crate::ops::{DeletionReport, InstanceAction};
+use crate::ops::{DeletionReport, InstanceAction, InstanceEdit};
 use crate::store::InstanceRow;
-use crate::web::json::ApiJson;
+use crate::web::json::{ApiJson, ApiPath};
 use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
 
@@ -14,6 +14,7 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::get("/api/v1/instances", T, list),
         Route::get("/api/v1/instances/{id}", T, show),
+        Route::patch("/api/v1/instances/{id}", T, edit),
         Route::delete("/api/v1/instances/{id}", T, remove),
         Route::post("/api/v1/instances/{id}/start", T, start),
         Route::post("/api/v1/instances/{id}/stop", T, stop),
@@ -27,9 +28,18 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceRow>>, AppEr
 
 async fn show(
     State(s): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     Ok(Json(s.ops.get_instance(id).await?))
+}
+
+async fn edit(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(edit): ApiJson<InstanceEdit>,
+) -> Result<Json<InstanceRow>, AppError> {
+    Ok(Json(s.ops.edit_instance(&a, id, edit).await?))
 }
 
 async fn act(
@@ -44,7 +54,7 @@ async fn act(
 async fn start(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Start).await
 }
@@ -52,7 +62,7 @@ async fn start(
 async fn stop(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Stop).await
 }
@@ -60,7 +70,7 @@ async fn stop(
 async fn restart(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     act(s, a, id, InstanceAction::Restart).await
 }
@@ -68,7 +78,7 @@ async fn restart(
 async fn remove(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<Confirm>,
 ) -> Result<Json<DeletionReport>, AppError> {
     Ok(Json(s.ops.remove_instance(&a, id, &c.confirm).await?))

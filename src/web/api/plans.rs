@@ -1,11 +1,11 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
 use crate::audit::Actor;
 use crate::ops::{PlanEdit, PlanInput};
 use crate::store::PlanRow;
-use crate::web::json::ApiJson;
+use crate::web::json::{ApiJson, ApiPath};
 use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
 
@@ -37,7 +37,7 @@ async fn create(
 
 async fn show(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<PlanRow>, AppError> {
     Ok(Json(s.ops.get_plan(&name).await?))
 }
@@ -45,7 +45,7 @@ async fn show(
 async fn edit(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(edit): ApiJson<PlanEdit>,
 ) -> Result<Json<PlanRow>, AppError> {
     Ok(Json(s.ops.edit_plan(&actor, &name, edit).await?))
@@ -54,7 +54,7 @@ async fn edit(
 async fn remove(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
     s.ops.delete_plan(&actor, &name).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -159,6 +159,7 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<ClientForm>) ->
         notes: f.notes.clone(),
         blueprint: some(&f.blueprint),
         domain: some(&f.domain),
+        env: None,
     };
     match s.ops.create_client(&ui.actor(), input).await {
         Ok(view) => {

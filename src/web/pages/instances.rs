@@ -89,6 +89,7 @@ async fn add(
         name: Some(f.name.trim().to_owned()),
         blueprint: Some(f.blueprint.clone()).filter(|b| !b.is_empty()),
         domain: Some(f.domain.trim().to_owned()).filter(|d| !d.is_empty()),
+        env: None,
     };
     match s.ops.add_instance(&ui.actor(), &slug, input).await {
         Ok(row) => {

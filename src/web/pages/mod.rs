@@ -78,7 +78,12 @@ pub fn internal_error() -> Response {
     )
 }
 
-pub async fn not_found() -> Response {
+/// Unknown addresses: JSON under /api/ (API clients expect it), a page elsewhere.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        let message = format!("no API route {}", uri.path());
+        return super::AppError::new(StatusCode::NOT_FOUND, message).into_response();
+    }
     message_page(
         StatusCode::NOT_FOUND,
         "Not found",
