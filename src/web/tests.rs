@@ -29,9 +29,11 @@ struct Web {
 
 async fn web(adjust: impl FnOnce(&mut Config)) -> Web {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_owned();
-    config.blueprint_dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates"));
+    let mut config = Config {
+        data_dir: dir.path().to_owned(),
+        blueprint_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates")),
+        ..Config::default()
+    };
     adjust(&mut config);
     let blueprints = Arc::new(Blueprints::load_dir(&config.blueprint_dir()).unwrap());
     let ops = Ops::new(

@@ -81,7 +81,7 @@ fn sort_rows(rows: &mut [(&ClientRow, &'static str)], sort: &str, desc: bool) {
         match sort {
             "plan" => a.0.plan.cmp(&b.0.plan),
             "instances" => a.0.instance_count.cmp(&b.0.instance_count),
-            "status" => a.1.cmp(&b.1),
+            "status" => a.1.cmp(b.1),
             "created" => a.0.created_at.cmp(&b.0.created_at),
             _ => Ordering::Equal,
         }
