@@ -30,6 +30,8 @@ pub struct Config {
     pub docker: DockerConfig,
     pub caddy: CaddyConfig,
     pub backup: BackupConfig,
+    pub web: WebConfig,
+    pub audit: AuditConfig,
 }
 
 /// Backups: how they are written, when they run and how many are kept.
@@ -72,6 +74,38 @@ impl Default for BackupConfig {
             keep_monthly: 6,
             stale_after: Duration::from_secs(36 * 3600),
             failure_webhook: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// A signed-in session ends after this long without a request.
+    #[serde(with = "humantime_serde_lite")]
+    pub session_idle: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            session_idle: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Entries older than this are pruned once a day.
+    #[serde(with = "humantime_serde_lite")]
+    pub retention: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(90 * 86400),
         }
     }
 }
@@ -211,6 +245,8 @@ impl Default for Config {
             docker: DockerConfig::default(),
             caddy: CaddyConfig::default(),
             backup: BackupConfig::default(),
+            web: WebConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -275,6 +311,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_BACKUP_LEVEL", "backup.level"),
     ("BERTH_BACKUP_CONCURRENCY", "backup.concurrency"),
     ("BERTH_BACKUP_FAILURE_WEBHOOK", "backup.failure_webhook"),
+    ("BERTH_WEB_SESSION_IDLE", "web.session_idle"),
+    ("BERTH_AUDIT_RETENTION", "audit.retention"),
 ];
 
 impl Config {
@@ -335,6 +373,12 @@ impl Config {
         }
         if self.caddy.http_port == 0 || (self.caddy.tls && self.caddy.https_port == 0) {
             return bad("caddy.http_port", "ports must be non-zero".into());
+        }
+        if self.web.session_idle < Duration::from_secs(1) {
+            return bad("web.session_idle", "must be at least 1s".into());
+        }
+        if self.audit.retention < Duration::from_secs(86400) {
+            return bad("audit.retention", "must be at least 1d".into());
         }
         if self.reconcile_interval < Duration::from_secs(1) {
             return bad("reconcile_interval", "must be at least 1s".into());
@@ -524,6 +568,8 @@ impl fmt::Debug for Config {
                 "backup.failure_webhook",
                 &self.backup.failure_webhook.as_ref().map(|_| "<set>"),
             )
+            .field("web", &self.web)
+            .field("audit", &self.audit)
             .finish_non_exhaustive()
     }
 }

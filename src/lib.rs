@@ -18,7 +18,9 @@
 //! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it.
 //! - [`backup`]: archives (tar + zstd + sha256), consistency, verify,
 //!   retention, restore; the runner that does queued backup jobs.
-//! - [`web`]: axum: JSON API v1 (bearer tokens).
+//! - [`web`]: axum: the admin pages (sessions, CSRF, maud views) and the
+//!   JSON API v1 (bearer tokens), built from one route table.
+//! - [`housekeeping`]: prunes the audit log and expired sessions.
 //! - [`cli`]: clap commands; [`app`] wires the long-running parts together.
 
 pub mod app;
@@ -30,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod docker;
 pub mod domain;
+pub mod housekeeping;
 pub mod ops;
 pub mod reconcile;
 pub mod store;

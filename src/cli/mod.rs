@@ -3,9 +3,11 @@
 //! running daemon notices the change within a second).
 
 mod backup;
+mod bench;
 mod doctor;
 mod output;
 mod run;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +50,53 @@ pub enum Command {
     /// Backups: run, list, verify, restore, status, retention policy.
     #[command(subcommand)]
     Backup(backup::BackupCmd),
+    /// Admin accounts for the web UI.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Measure berth on generated data (see `berth bench ui --help`).
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Create an admin account. The password is asked for, or read from stdin.
+    Create {
+        name: String,
+        /// Read the password from the first line of stdin, without a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password; the account's sessions end.
+    ResetPassword {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List,
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Seed a throwaway store with clients and instances, serve the UI (no
+    /// reconciler), and load the dashboard and clients list with wrk.
+    Ui {
+        #[arg(long, default_value_t = 500)]
+        clients: u32,
+        /// Instances per client (the first comes with the client).
+        #[arg(long, default_value_t = 2)]
+        instances_per_client: u32,
+        #[arg(long, default_value_t = 32)]
+        connections: u32,
+        #[arg(long, default_value = "10s")]
+        duration: String,
+        /// Keep the generated data directory here instead of a temp dir.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -20,7 +20,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub(super) fn usage(message: impl Into<String>) -> Self {
+    pub fn usage(message: impl Into<String>) -> Self {
         Self {
             code: 2,
             message: message.into(),
@@ -104,6 +104,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }),
         Command::Doctor => rt.block_on(super::doctor::doctor(&config)),
+        Command::Bench(cmd) => rt.block_on(super::bench::run(config, cmd)),
         command => {
             let ops = open_ops(config)?;
             rt.block_on(operate(&ops, command, cli.json))
@@ -369,7 +370,8 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             output::json(&ops.remove_instance(&actor, id, &confirm).await?);
         }
         Command::Backup(cmd) => super::backup::run(ops, cmd, as_json).await?,
-        Command::Serve | Command::Doctor | Command::Config(_) => {
+        Command::User(cmd) => super::users::run(ops, &actor, cmd, as_json).await?,
+        Command::Serve | Command::Doctor | Command::Config(_) | Command::Bench(_) => {
             unreachable!("handled before opening the store")
         }
     }

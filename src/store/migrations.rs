@@ -8,6 +8,7 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_core.sql"),
     include_str!("migrations/002_backups.sql"),
+    include_str!("migrations/003_accounts.sql"),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

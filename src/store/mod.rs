@@ -7,11 +7,14 @@
 pub mod audit;
 pub mod backup_jobs;
 pub mod backups;
+pub mod cache;
 pub mod clients;
 pub mod instances;
 mod migrations;
+pub mod overview;
 pub mod plans;
 pub mod tokens;
+pub mod users;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,7 @@ pub use clients::{ClientRow, NewClient};
 pub use instances::{InstanceRow, NewInstance, Observation};
 pub use plans::PlanRow;
 pub use tokens::TokenRow;
+pub use users::UserRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -14,3 +14,4 @@ mod crash;
 mod docker_adapter;
 mod harness_smoke;
 mod pull;
+mod ui;

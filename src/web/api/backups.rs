@@ -2,35 +2,41 @@
 //! dashboard; a plan's backup policy; manifest import.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 
 use crate::audit::Actor;
 use crate::ops::{BackupStatus, BackupTrigger, ImportReport, RestoreInput};
 use crate::store::{BackupPolicy, BackupRow, RestoreRow};
-use crate::web::json::ApiJson;
+use crate::web::json::{ApiJson, ApiPath};
+use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/instances/{id}/backups", get(list).post(create))
-        .route("/backups/status", get(status))
-        .route("/backups/import-manifests", post(import))
-        .route("/backups/{id}", get(show))
-        .route("/backups/{id}/download", get(download))
-        .route("/backups/{id}/verify", post(verify))
-        .route("/backups/{id}/restore", post(restore))
-        .route("/restores/{id}", get(show_restore))
-        .route("/plans/{name}/backup-policy", get(policy).put(set_policy))
+pub fn routes() -> Vec<Route> {
+    const T: Access = Access::Token;
+    vec![
+        Route::get("/api/v1/instances/{id}/backups", T, list),
+        Route::post("/api/v1/instances/{id}/backups", T, create),
+        Route::get("/api/v1/backups/status", T, status),
+        Route::post("/api/v1/backups/import-manifests", T, import),
+        Route::get("/api/v1/backups/{id}", T, show),
+        Route::get("/api/v1/backups/{id}/download", T, download),
+        Route::post("/api/v1/backups/{id}/verify", T, verify),
+        Route::post("/api/v1/backups/{id}/restore", T, restore),
+        Route::get("/api/v1/restores/{id}", T, show_restore),
+        Route::get("/api/v1/plans/{name}/backup-policy", T, policy),
+        Route::put("/api/v1/plans/{name}/backup-policy", T, set_policy),
+        // The admin UI's download link: same handler, a signed-in session.
+        Route::get("/backups/{id}/download", Access::Session, download),
+    ]
 }
 
 async fn create(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<BackupRow>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
@@ -40,12 +46,15 @@ async fn create(
 
 async fn list(
     State(s): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<BackupRow>>, AppError> {
     Ok(Json(s.ops.list_backups(id).await?))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<BackupRow>, AppError> {
+async fn show(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<BackupRow>, AppError> {
     Ok(Json(s.ops.get_backup(id).await?))
 }
 
@@ -56,7 +65,7 @@ async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupStatus>>, Ap
 async fn verify(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<BackupRow>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
@@ -68,7 +77,7 @@ async fn verify(
 async fn restore(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RestoreRow>), AppError> {
     let input: RestoreInput = if body.iter().all(u8::is_ascii_whitespace) {
@@ -85,7 +94,7 @@ async fn restore(
 
 async fn show_restore(
     State(s): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RestoreRow>, AppError> {
     Ok(Json(s.ops.get_restore(id).await?))
 }
@@ -99,7 +108,7 @@ async fn import(
 
 async fn policy(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<BackupPolicy>, AppError> {
     Ok(Json(s.ops.get_backup_policy(&name).await?))
 }
@@ -107,14 +116,17 @@ async fn policy(
 async fn set_policy(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(p): ApiJson<BackupPolicy>,
 ) -> Result<Json<BackupPolicy>, AppError> {
     Ok(Json(s.ops.set_backup_policy(&a, &name, p).await?))
 }
 
 /// Streams the archive; API tokens are admin credentials.
-async fn download(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Response, AppError> {
+async fn download(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, AppError> {
     let path = s.ops.backup_file(id).await?;
     let file = tokio::fs::File::open(&path)
         .await
