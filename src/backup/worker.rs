@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::Semaphore;
+use tokio_cron_scheduler::{Job, JobScheduler};
 
 use super::{archive, schedule, verify, Runner};
 use crate::ops::BackupTrigger;
@@ -36,13 +37,12 @@ impl Runner {
             .await;
         let permits = Arc::new(Semaphore::new(self.ops.config.backup.concurrency));
         let in_flight: Arc<Mutex<HashSet<(char, i64)>>> = Arc::default();
-        let mut last_tick = Utc::now();
+        // Cron expressions have minute resolution: tokio-cron-scheduler ticks
+        // once a minute and each tick fires what became due since the last.
+        let scheduler = self.start_schedule_ticker().await;
         let mut sweeps = 0u32;
         tokio::pin!(shutdown);
         loop {
-            let now = Utc::now();
-            self.fire_schedules(last_tick, now).await;
-            last_tick = now;
             if let Err(e) = self.dispatch(&permits, &in_flight).await {
                 tracing::warn!(error = %e, "backup queue not read");
             }
@@ -55,9 +55,41 @@ impl Runner {
                 _ = &mut shutdown => break,
             }
         }
+        if let Some(mut scheduler) = scheduler {
+            let _ = scheduler.shutdown().await;
+        }
         // Jobs still running are cut off with the runtime; the next start's
         // sweep marks them interrupted.
         tracing::info!("backup worker stopped");
+    }
+
+    /// A minute ticker on tokio-cron-scheduler; `None` (logged) if it cannot
+    /// start, in which case only on-demand and CLI backups run.
+    async fn start_schedule_ticker(&self) -> Option<JobScheduler> {
+        let last_tick = Arc::new(Mutex::new(Utc::now()));
+        let runner = self.clone();
+        let result = async {
+            let scheduler = JobScheduler::new().await?;
+            scheduler
+                .add(Job::new_async("0 * * * * *", move |_, _| {
+                    let (runner, last_tick) = (runner.clone(), last_tick.clone());
+                    Box::pin(async move {
+                        let now = Utc::now();
+                        let after = std::mem::replace(
+                            &mut *last_tick.lock().unwrap_or_else(|p| p.into_inner()),
+                            now,
+                        );
+                        runner.fire_schedules(after, now).await;
+                    })
+                })?)
+                .await?;
+            scheduler.start().await?;
+            Ok::<_, tokio_cron_scheduler::JobSchedulerError>(scheduler)
+        }
+        .await;
+        result
+            .map_err(|e| tracing::error!(error = %e, "backup schedule ticker did not start"))
+            .ok()
     }
 
     /// Starts a task for each queued job not yet taken, bounded by the semaphore.
