@@ -150,7 +150,9 @@ impl Ops {
         policy: BackupPolicy,
     ) -> Result<BackupPolicy, OpsError> {
         if let Some(expr) = &policy.schedule {
-            crate::backup::schedule::parse_optional(expr).map_err(OpsError::Refused)?;
+            // Invalid, not Refused: the admin page shows it beside the field.
+            crate::backup::schedule::parse_optional(expr)
+                .map_err(|e| crate::domain::DomainError::new("schedule", e))?;
         }
         let (plan, actor) = (plan.to_owned(), actor.clone());
         Ok(self

@@ -17,6 +17,7 @@ pub enum BackupTrigger {
     Api,
     Cli,
     Schedule,
+    Ui,
 }
 
 impl BackupTrigger {
@@ -25,6 +26,7 @@ impl BackupTrigger {
             BackupTrigger::Api => "api",
             BackupTrigger::Cli => "cli",
             BackupTrigger::Schedule => "schedule",
+            BackupTrigger::Ui => "ui",
         }
     }
 }

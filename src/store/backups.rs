@@ -16,7 +16,7 @@ pub struct BackupRow {
     pub instance_name: String,
     /// "queued", "running", "ok" or "failed".
     pub status: String,
-    /// "api", "cli", "schedule" or "import".
+    /// "api", "cli", "ui", "schedule" or "import".
     pub trigger: String,
     /// Relative to the backup dir: `<client>/<instance>/<timestamp>.tar.zst`.
     pub path: Option<String>,

@@ -1,6 +1,7 @@
 // Live instance status on a client's page. The page is complete without
 // this script; it only refreshes the phase badges and messages while
-// containers are pulled, created or restarted.
+// containers are pulled, created or restarted, and the bytes done of
+// running backups (a finished one says so; a reload shows its figures).
 (function () {
   "use strict";
   var root = document.querySelector("[data-status-url]");
@@ -19,6 +20,29 @@
       }
       var msg = row.querySelector("[data-message]");
       if (msg) { msg.textContent = inst.message; }
+    });
+    updateBackups(list);
+  }
+
+  function updateBackups(list) {
+    var active = {};
+    list.forEach(function (inst) {
+      (inst.backups || []).forEach(function (b) { active[b.id] = b; });
+    });
+    document.querySelectorAll("[data-backup]").forEach(function (row) {
+      var badge = row.querySelector(".badge");
+      var text = row.querySelector("[data-progress]");
+      if (!badge || !text) { return; }
+      var b = active[row.getAttribute("data-backup")];
+      if (b) {
+        badge.textContent = b.status;
+        badge.className = "badge status-" + b.status;
+        text.textContent = b.progress;
+      } else if (badge.textContent === "queued" || badge.textContent === "running") {
+        badge.textContent = "finished";
+        badge.className = "badge";
+        text.textContent = "reload for the result";
+      }
     });
   }
 

@@ -211,6 +211,7 @@ fn instances_table(s: &AppState, ui: &Ui, slug: &str, list: &[InstanceRow]) -> M
                         (action_button(&format!("/instances/{}/stop", i.id), "Stop", &ui.csrf, "secondary"))
                         (action_button(&format!("/instances/{}/restart", i.id), "Restart", &ui.csrf, "secondary"))
                     }
+                    a href={ "/instances/" (i.id) "/backups" } { "Backups" }
                     a href={ "/instances/" (i.id) "/remove" } { "Remove…" }
                 } }
             } } }
@@ -228,6 +229,7 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
             ..Default::default()
         })
         .await?;
+    let backups = super::backups::client_section(&s, &ui, &view.instances).await?;
     let c = &view.client;
     let base = format!("/clients/{}", seg(&c.slug));
     let body = html! {
@@ -255,6 +257,8 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
         } @else {
             (instances_table(&s, &ui, &c.slug, &view.instances))
             p.muted { "Phases update by themselves while this page is open. " a href=(base) { "Refresh" } }
+            h2 { "Backups" }
+            (backups)
         }
         h2 { "Recent changes" }
         @if audit.is_empty() { p.muted { "No audit entries for this client." } } @else {
@@ -271,6 +275,8 @@ struct InstanceStatus {
     phase: String,
     message: String,
     desired: String,
+    /// Queued and running backups, with bytes done.
+    backups: Vec<super::backups::Progress>,
 }
 
 async fn status(
@@ -278,14 +284,16 @@ async fn status(
     Path(slug): Path<String>,
 ) -> PageResult<Json<Vec<InstanceStatus>>> {
     let list = s.ops.list_instances(Some(&slug)).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|i| InstanceStatus {
-                id: i.id,
-                phase: i.phase,
-                message: i.message,
-                desired: i.desired,
-            })
-            .collect(),
-    ))
+    let mut out = Vec::with_capacity(list.len());
+    for i in list {
+        let backups = super::backups::active(&s.ops.list_backups(i.id).await?);
+        out.push(InstanceStatus {
+            id: i.id,
+            phase: i.phase,
+            message: i.message,
+            desired: i.desired,
+            backups,
+        });
+    }
+    Ok(Json(out))
 }

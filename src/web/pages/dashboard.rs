@@ -1,5 +1,6 @@
 //! The dashboard: host load, instances by phase, committed plan limits
-//! against host capacity (overcommit), and what is failing right now.
+//! against host capacity (overcommit), backup health, and what is failing
+//! right now.
 
 use std::sync::atomic::Ordering;
 
@@ -42,6 +43,7 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> PageResult {
         .unwrap_or_default();
     let o = s.ops.overview().await?;
     let failed_logins = s.ops.recent_failed_logins().await?;
+    let backups = s.ops.backup_status().await?;
     let reconcile_errors = s.stats.errors.load(Ordering::Relaxed);
     let cpus = host.cpus as f64;
     let body = html! {
@@ -75,6 +77,8 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> PageResult {
         @if o.clients == 0 {
             (empty("No clients yet. Create a plan, then your first client.", Some(("/clients/new", "New client"))))
         }
+        h2 { "Backups" }
+        (crate::web::views::backups::dashboard_section(&backups))
         h2 { "Recent failures" }
         @if reconcile_errors > 0 {
             p { (reconcile_errors) " reconcile passes failed since start-up; see berth's log." }

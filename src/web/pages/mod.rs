@@ -4,11 +4,14 @@
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod client_forms;
 pub mod clients;
 pub mod dashboard;
 pub mod instances;
+pub mod plan_backups;
 pub mod plans;
+pub mod restore;
 pub mod tokens;
 pub mod users;
 
@@ -27,7 +30,9 @@ pub fn routes() -> Vec<Route> {
     r.extend(dashboard::routes());
     r.extend(clients::routes());
     r.extend(instances::routes());
+    r.extend(backups::routes());
     r.extend(plans::routes());
+    r.extend(plan_backups::routes());
     r.extend(tokens::routes());
     r.extend(users::routes());
     r.extend(audit::routes());

@@ -1,4 +1,4 @@
-//! Plans: list, create, edit, delete.
+//! Plans: list, create, edit (with the backup policy), delete.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,6 +7,7 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::plan_backups::{policy_form, PolicyForm};
 use super::{see_other, seg, PageResult};
 use crate::domain::size::SizeInput;
 use crate::domain::DomainError;
@@ -77,7 +78,7 @@ pub struct PlanForm {
 }
 
 impl PlanForm {
-    fn from_row(p: &PlanRow) -> Self {
+    pub(super) fn from_row(p: &PlanRow) -> Self {
         Self {
             name: p.name.clone(),
             cpus: p.cpus.to_string(),
@@ -117,7 +118,13 @@ impl PlanForm {
     }
 }
 
-fn form_body(ui: &Ui, title: &str, action: &str, f: &PlanForm, errors: &FormErrors) -> Markup {
+pub(super) fn form_body(
+    ui: &Ui,
+    title: &str,
+    action: &str,
+    f: &PlanForm,
+    errors: &FormErrors,
+) -> Markup {
     html! {
         h1 { (title) }
         (errors.render_general())
@@ -169,14 +176,20 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<PlanForm>) -> P
 async fn edit_form(State(s): State<AppState>, ui: Ui, Path(name): Path<String>) -> PageResult {
     let plan = s.ops.get_plan(&name).await?;
     let action = format!("/plans/{}/edit", seg(&name));
-    let body = form_body(
-        &ui,
-        "Edit plan",
-        &action,
-        &PlanForm::from_row(&plan),
-        &FormErrors::default(),
-    );
+    let none = FormErrors::default();
+    let body = html! {
+        (form_body(&ui, "Edit plan", &action, &PlanForm::from_row(&plan), &none))
+        (policy_section(&s, &ui, &name).await?)
+    };
     Ok(ui.page("Edit plan", Nav::Plans, body).await.into_response())
+}
+
+/// The plan's backup policy form, as saved.
+async fn policy_section(s: &AppState, ui: &Ui, name: &str) -> PageResult<Markup> {
+    let policy = s.ops.get_backup_policy(name).await?;
+    let f = PolicyForm::from_policy(&policy);
+    let none = FormErrors::default();
+    Ok(policy_form(ui, name, &s.ops.config.backup, &f, &none))
 }
 
 async fn edit(
@@ -214,7 +227,10 @@ async fn edit(
         }
         Err(e) => {
             let action = format!("/plans/{}/edit", seg(&name));
-            let body = form_body(&ui, "Edit plan", &action, &f, &FormErrors::from_ops(e)?);
+            let body = html! {
+                (form_body(&ui, "Edit plan", &action, &f, &FormErrors::from_ops(e)?))
+                (policy_section(&s, &ui, &name).await?)
+            };
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ui.page("Edit plan", Nav::Plans, body).await,

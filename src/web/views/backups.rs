@@ -1,0 +1,154 @@
+//! Backup tables: one row per backup with its figures and actions, shared
+//! by the client page (newest few) and an instance's history page.
+
+use maud::{html, Markup};
+
+use super::components::{size, status_badge};
+use crate::store::BackupRow;
+
+/// Where a row's action sends the browser back to: the client page or the history.
+#[derive(Clone, Copy)]
+pub enum Back {
+    Client,
+    History,
+}
+
+impl Back {
+    fn as_str(self) -> &'static str {
+        match self {
+            Back::Client => "client",
+            Back::History => "history",
+        }
+    }
+}
+
+fn millis(ms: Option<u64>) -> String {
+    match ms {
+        None => "-".into(),
+        Some(ms) if ms < 10_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        Some(ms) => format!("{} s", ms / 1000),
+    }
+}
+
+/// Bytes done while running, for the table and the status JSON.
+pub fn progress(b: &BackupRow) -> String {
+    match (b.status.as_str(), b.bytes_total) {
+        ("queued", _) => "waiting".into(),
+        ("running", Some(total)) if total > 0 => format!(
+            "{} of {} ({:.0}%)",
+            size(b.bytes_done),
+            size(total),
+            b.bytes_done as f64 / total as f64 * 100.0
+        ),
+        ("running", _) => format!("{} done", size(b.bytes_done)),
+        _ => String::new(),
+    }
+}
+
+fn verification(b: &BackupRow) -> Markup {
+    html! {
+        @match b.verify_state.as_deref() {
+            None => span.muted { "not verified" },
+            Some(state) => {
+                span class={ "badge verify-" (state) } { (state) }
+                @if let Some(at) = &b.verified_at { div.muted { (at) } }
+                @if !b.verify_message.is_empty() { div.muted { (b.verify_message) } }
+            }
+        }
+    }
+}
+
+/// A one-button form that also says which page to come back to.
+fn back_button(action: &str, label: &str, csrf: &str, back: Back) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            (super::components::csrf_field(csrf))
+            input type="hidden" name="back" value=(back.as_str());
+            button.secondary type="submit" { (label) }
+        }
+    }
+}
+
+/// "Back up now" for an instance.
+pub fn backup_button(instance_id: i64, csrf: &str, back: Back) -> Markup {
+    back_button(
+        &format!("/instances/{instance_id}/backups"),
+        "Back up now",
+        csrf,
+        back,
+    )
+}
+
+pub fn table(list: &[BackupRow], csrf: &str, back: Back) -> Markup {
+    html! {
+        div.table-wrap { table {
+            thead { tr {
+                th { "Status" } th { "Started (UTC)" } th { "Duration" } th { "Size" }
+                th.optional { "Ratio" } th.optional { "SHA-256" } th { "Verified" }
+                th.optional { "Paused" } th { "Actions" }
+            } }
+            tbody { @for b in list { tr data-backup=(b.id) {
+                td {
+                    (status_badge(&b.status))
+                    div.muted data-progress { (progress(b)) }
+                    @if !b.message.is_empty() { div.muted { (b.message) } }
+                }
+                td { (b.started_at.as_deref().unwrap_or(&b.created_at)) div.muted { (b.trigger) } }
+                td { (millis(b.duration_ms)) }
+                td { (b.size.map(size).unwrap_or_else(|| "-".into())) }
+                td.optional { (b.ratio().map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "-".into())) }
+                td.optional { @if let Some(h) = &b.sha256 { code title=(h) data-sha256=(h) { (h.get(..12).unwrap_or(h)) } } @else { "-" } }
+                td { (verification(b)) }
+                td.optional { (millis(b.freeze_ms)) div.muted { (b.consistency) } }
+                td { div.actions {
+                    @if b.status == "ok" {
+                        a href={ "/backups/" (b.id) "/download" } download { "Download" }
+                        (back_button(&format!("/backups/{}/verify", b.id), "Verify", csrf, back))
+                        a href={ "/backups/" (b.id) "/restore" } { "Restore…" }
+                    }
+                } }
+            } } }
+        } }
+    }
+}
+
+/// An instance without backups: say so, and offer the first one.
+pub fn none_yet(instance_id: i64, csrf: &str, back: Back) -> Markup {
+    html! {
+        div.empty {
+            p { "No backups of this instance yet." }
+            (backup_button(instance_id, csrf, back))
+        }
+    }
+}
+
+/// The dashboard's backup health: how many instances lack a recent good
+/// backup (never backed up, or stale: the schedule may have stopped), and which.
+pub fn dashboard_section(list: &[crate::ops::BackupStatus]) -> Markup {
+    let missing: Vec<_> = list
+        .iter()
+        .filter(|b| b.stale || b.last_ok_at.is_none())
+        .collect();
+    let never = missing.iter().filter(|b| b.last_ok_at.is_none()).count();
+    html! {
+        div.grid {
+            div.card {
+                div.muted { "Instances without a recent backup" }
+                div.stat id="backups-missing" { (missing.len()) }
+                div.muted { (never) " never backed up, " (missing.len() - never) " stale, of " (list.len()) }
+            }
+        }
+        @if missing.is_empty() {
+            p.muted { "Every instance has a recent good backup." }
+        } @else {
+            div.table-wrap { table {
+                thead { tr { th { "Instance" } th { "Last good backup (UTC)" } th.optional { "Last failure (UTC)" } } }
+                tbody { @for b in &missing { tr {
+                    td { a href={ "/instances/" (b.instance_id) "/backups" } { (b.client) "/" (b.instance) } }
+                    td { @if let Some(at) = &b.last_ok_at { (at) " " span.badge.status-failed { "stale" } } @else { span.muted { "never" } } }
+                    td.optional { (b.last_failed_at.as_deref().unwrap_or("-")) }
+                } } }
+            } }
+        }
+    }
+}
