@@ -2,6 +2,8 @@
 //! with `tower::ServiceExt::oneshot`. Protection of every route, CSRF, the
 //! login throttle, session expiry, escaping and headers.
 
+mod backups;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -44,10 +44,10 @@ fn berth_cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output 
 }
 
 /// A signed-in browser-less session: cookie + CSRF token.
-struct UiSession {
+pub(crate) struct UiSession {
     base: String,
-    http: reqwest::Client,
-    cookie: String,
+    pub http: reqwest::Client,
+    pub cookie: String,
     csrf: String,
 }
 
@@ -70,7 +70,7 @@ fn session_cookie(res: &reqwest::Response) -> String {
 }
 
 impl UiSession {
-    async fn sign_in(app: &TestApp, name: &str, password: &str) -> UiSession {
+    pub async fn sign_in(app: &TestApp, name: &str, password: &str) -> UiSession {
         let http = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -99,7 +99,7 @@ impl UiSession {
         s
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, String) {
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
         let res = self
             .http
             .get(format!("{}{path}", self.base))
@@ -110,7 +110,7 @@ impl UiSession {
         (res.status(), res.text().await.unwrap())
     }
 
-    async fn post(&self, path: &str, form: &str) -> StatusCode {
+    pub async fn post(&self, path: &str, form: &str) -> StatusCode {
         self.http
             .post(format!("{}{path}", self.base))
             .header("cookie", &self.cookie)
@@ -416,6 +416,16 @@ async fn a_browser_sets_up_creates_suspends_resumes_and_deletes_a_client() {
     let inst = app.wait_phase(id, &["running"], UP).await;
     eprintln!("API says {}", inst["phase"]);
     wait_text(&b, "[data-instance] .badge", &["running"]).await;
+
+    // "Back up now" on the client page; the status script follows the row.
+    submit(&b, &format!("/instances/{id}/backups")).await;
+    wait_text(&b, "[data-backup] .badge", &["finished", "ok"]).await;
+    shots.take(&b, "client-backup-done").await;
+    b.goto(&format!("{base}/instances/{id}/backups"))
+        .await
+        .unwrap();
+    wait_text(&b, "[data-backup] .badge", &["ok"]).await;
+    shots.take(&b, "backups").await;
 
     for (path, shot) in [
         ("/clients", "clients"),

@@ -118,9 +118,16 @@ async fn backup_now(
     Form(f): Form<BackForm>,
 ) -> PageResult {
     let inst = s.ops.get_instance(id).await?;
-    match s.ops.request_backup(&ui.actor(), id, BackupTrigger::Ui).await {
+    match s
+        .ops
+        .request_backup(&ui.actor(), id, BackupTrigger::Ui)
+        .await
+    {
         Ok(b) => {
-            let text = format!("Backup {} of {}/{} queued.", b.id, inst.client_slug, inst.name);
+            let text = format!(
+                "Backup {} of {}/{} queued.",
+                b.id, inst.client_slug, inst.name
+            );
             ui.flash(true, text).await
         }
         Err(OpsError::Conflict(m)) => ui.flash(false, m).await,
@@ -137,7 +144,10 @@ async fn verify(
 ) -> PageResult {
     let b = s.ops.get_backup(id).await?;
     match s.ops.request_verify(&ui.actor(), id).await {
-        Ok(_) => ui.flash(true, format!("Backup {id} is being verified.")).await,
+        Ok(_) => {
+            ui.flash(true, format!("Backup {id} is being verified."))
+                .await
+        }
         Err(OpsError::Refused(m)) => ui.flash(false, m).await,
         Err(e) => return Err(e.into()),
     }

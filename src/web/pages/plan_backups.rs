@@ -84,7 +84,16 @@ pub fn policy_form(
     let hint = |v: String| format!("empty: the global {v}");
     let num = |label: &str, name: &str, value: &str, global: u32| {
         let h = hint(global.to_string());
-        field(label, name, value, Input { hint: Some(&h), ..TEXT }, errors)
+        field(
+            label,
+            name,
+            value,
+            Input {
+                hint: Some(&h),
+                ..TEXT
+            },
+            errors,
+        )
     };
     let cron = hint(format!("\u{201c}{}\u{201d}; cron, UTC", global.schedule));
     html! {

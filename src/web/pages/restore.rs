@@ -113,8 +113,11 @@ async fn restore(
                 } else {
                     expected
                 };
-                ui.flash(true, format!("Restore {} of backup {id} into {into} queued.", r.id))
-                    .await;
+                ui.flash(
+                    true,
+                    format!("Restore {} of backup {id} into {into} queued.", r.id),
+                )
+                .await;
                 let back = match (r.mode.as_str(), b.instance_id) {
                     ("in_place", Some(i)) => history_url(i),
                     _ => format!("/clients/{}", seg(&b.client_slug)),
