@@ -105,29 +105,26 @@ async fn restore(
             "does not match; nothing was restored",
         )))
     };
-    match input {
-        Ok(input) => match s.ops.request_restore(&ui.actor(), id, input).await {
-            Ok(r) => {
-                let into = if r.mode == "clone" {
-                    format!("new instance {}", f.instance.trim())
-                } else {
-                    expected
-                };
-                ui.flash(
-                    true,
-                    format!("Restore {} of backup {id} into {into} queued.", r.id),
-                )
-                .await;
-                let back = match (r.mode.as_str(), b.instance_id) {
-                    ("in_place", Some(i)) => history_url(i),
-                    _ => format!("/clients/{}", seg(&b.client_slug)),
-                };
-                return Ok(see_other(&back));
-            }
-            Err(e) => failed(&ui, &b, &f, FormErrors::from_ops(e)?).await,
-        },
-        Err(e) => failed(&ui, &b, &f, FormErrors::from_ops(e)?).await,
-    }
+    let outcome = match input {
+        Ok(input) => s.ops.request_restore(&ui.actor(), id, input).await,
+        Err(e) => Err(e),
+    };
+    let r = match outcome {
+        Ok(r) => r,
+        Err(e) => return failed(&ui, &b, &f, FormErrors::from_ops(e)?).await,
+    };
+    let into = if r.mode == "clone" {
+        format!("new instance {}", f.instance.trim())
+    } else {
+        expected
+    };
+    let text = format!("Restore {} of backup {id} into {into} queued.", r.id);
+    ui.flash(true, text).await;
+    let back = match (r.mode.as_str(), b.instance_id) {
+        ("in_place", Some(i)) => history_url(i),
+        _ => format!("/clients/{}", seg(&b.client_slug)),
+    };
+    Ok(see_other(&back))
 }
 
 async fn failed(ui: &Ui, b: &BackupRow, f: &RestoreForm, errors: FormErrors) -> PageResult {
