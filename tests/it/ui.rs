@@ -51,7 +51,7 @@ pub(crate) struct UiSession {
     csrf: String,
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     html.split("name=\"_csrf\" value=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())

@@ -90,4 +90,37 @@ async fn back_up_now_lists_the_backup_and_downloads_its_bytes() {
 
     let (_, dash) = ui.get("/").await;
     assert_eq!(missing_count(&dash), 0, "backed up just now");
+
+    // Restores: a wrong confirmation or a bad clone name changes nothing.
+    let (status, form) = ui.get(&format!("/backups/{bid}/restore")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        form.contains(&format!("Type {slug}/main to confirm")),
+        "{form}"
+    );
+    let restore = format!("/backups/{bid}/restore");
+    for (bad, field) in [
+        ("mode=in_place&confirm=nope", "confirm"),
+        ("mode=clone&instance=Not+A+Name", "instance"),
+    ] {
+        let res = ui
+            .http
+            .post(format!("{}{restore}", app.api))
+            .header("cookie", &ui.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("_csrf={}&{bad}", crate::ui::csrf_of(&form)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        let body = res.text().await.unwrap();
+        let label = body.split(&format!("for=\"f-{field}\"")).nth(1).unwrap();
+        assert!(label
+            .split("</label>")
+            .next()
+            .unwrap()
+            .contains("field-error"));
+    }
+    let (_, list) = app.get(&format!("/api/v1/clients/{slug}/instances")).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "no clone was made");
 }
