@@ -16,6 +16,8 @@
 //! - [`docker`]: the bollard adapter; labels are the contract with the engine.
 //! - [`caddy`]: Caddy admin API client, config generation, managed child.
 //! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it.
+//! - [`metrics`]: the usage sampler, history rollups, billing export and
+//!   Prometheus text.
 //! - [`web`]: axum: JSON API v1 (bearer tokens).
 //! - [`cli`]: clap commands; [`app`] wires the long-running parts together.
 
@@ -27,6 +29,8 @@ pub mod cli;
 pub mod config;
 pub mod docker;
 pub mod domain;
+pub mod fsutil;
+pub mod metrics;
 pub mod ops;
 pub mod reconcile;
 pub mod store;

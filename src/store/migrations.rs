@@ -5,7 +5,10 @@ use super::StoreError;
 
 /// Append only: a shipped migration is never edited. One file per feature
 /// area, numbered, so parallel work adds lines here rather than editing SQL.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_core.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_core.sql"),
+    include_str!("migrations/004_metrics.sql"),
+];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
     let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());

@@ -7,9 +7,11 @@
 pub mod audit;
 pub mod clients;
 pub mod instances;
+pub mod metrics;
 mod migrations;
 pub mod plans;
 pub mod tokens;
+pub mod usage;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
