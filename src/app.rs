@@ -1,5 +1,5 @@
-//! Wires the long-running parts together: web server, reconciler and (when
-//! asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
+//! Wires the long-running parts together: web server, reconciler, usage
+//! sampler and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
 //! starts them, waits for the shutdown signal and logs how each one ended.
 
 use std::net::SocketAddr;
@@ -13,6 +13,7 @@ use crate::blueprint::Blueprints;
 use crate::caddy::{self, CaddyAdmin};
 use crate::config::Config;
 use crate::docker::Docker;
+use crate::metrics::{Live, Sampler};
 use crate::ops::Ops;
 use crate::reconcile::{desired, Reconciler};
 use crate::store::{instances, Store};
@@ -22,6 +23,8 @@ pub struct App {
     config: Arc<Config>,
     ops: Ops,
     reconciler: Reconciler,
+    sampler: Option<Sampler>,
+    live: Live,
     caddy: CaddyAdmin,
     listener: TcpListener,
 }
@@ -43,6 +46,11 @@ impl App {
             blueprints.clone(),
             wake.clone(),
         );
+        let live = Live::default();
+        let sampler = config
+            .metrics
+            .enabled
+            .then(|| Sampler::new(store.clone(), config.clone(), docker.clone(), live.clone()));
         let reconciler = Reconciler::new(
             store,
             config.clone(),
@@ -58,6 +66,8 @@ impl App {
             config,
             ops,
             reconciler,
+            sampler,
+            live,
             caddy,
             listener,
         })
@@ -113,9 +123,13 @@ impl App {
         let state = AppState {
             ops: self.ops.clone(),
             stats: self.reconciler.stats.clone(),
+            live: self.live.clone(),
         };
         let web = tokio::spawn(web::serve(self.listener, state, stopped(stop_rx.clone())));
         let reconciler = tokio::spawn(self.reconciler.run(stopped(stop_rx.clone())));
+        let sampler = self
+            .sampler
+            .map(|s| tokio::spawn(s.run(stopped(stop_rx.clone()))));
 
         shutdown.await;
         tracing::info!("shutting down");
@@ -127,6 +141,12 @@ impl App {
         }
         if let Err(e) = reconciler.await {
             tracing::error!(error = %e, "reconciler task panicked");
+        }
+        if let Some(Err(e)) = match sampler {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            tracing::error!(error = %e, "usage sampler task panicked");
         }
         if let Some(task) = managed_caddy {
             match task.await {

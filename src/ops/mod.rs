@@ -8,6 +8,7 @@ mod delete;
 mod instances;
 mod plans;
 mod tokens;
+mod usage;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::{DeletionReport, RemovedInstance};
 pub use instances::{InstanceAction, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
+pub use usage::{window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point};
 
 use crate::blueprint::Blueprints;
 use crate::config::Config;

@@ -1,7 +1,7 @@
 //! Usage history reads: chart series, billing totals, host samples, disk
 //! walks and quota warnings.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
@@ -154,17 +154,4 @@ pub fn warnings(conn: &Connection, client_id: Option<i64>) -> Result<Vec<QuotaWa
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
-}
-
-/// OOM kills per instance since `from`.
-pub fn oom_kills_since(conn: &Connection, from: i64) -> Result<BTreeMap<i64, u64>, StoreError> {
-    let mut out = BTreeMap::new();
-    for s in subjects(conn)? {
-        let rows = buckets(conn, s.instance_id, super::super::metrics::rollup::align(from, 300), i64::MAX / 2, 300)?;
-        let kills: u64 = rows.iter().map(|b| b.oom_kills).sum();
-        if kills > 0 {
-            out.insert(s.instance_id, kills);
-        }
-    }
-    Ok(out)
 }

@@ -6,6 +6,9 @@ mod api;
 mod auth;
 mod error;
 mod json;
+mod metrics;
+mod usage_pages;
+pub mod views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,11 +25,15 @@ use crate::reconcile::ReconcileStats;
 pub struct AppState {
     pub ops: Ops,
     pub stats: Arc<ReconcileStats>,
+    /// The usage sampler's latest readings, for `/metrics`.
+    pub live: crate::metrics::Live,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router(state.clone()))
+        .merge(metrics::router(state.clone()))
+        .nest("/usage", usage_pages::router(state.clone()))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }

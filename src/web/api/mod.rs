@@ -3,6 +3,7 @@
 mod clients;
 mod instances;
 mod plans;
+pub(crate) mod usage;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -17,6 +18,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(plans::router())
         .merge(clients::router())
         .merge(instances::router())
+        .merge(usage::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             auth::require_token,
