@@ -155,3 +155,7 @@ pub fn warnings(conn: &Connection, client_id: Option<i64>) -> Result<Vec<QuotaWa
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
+
+#[cfg(test)]
+#[path = "usage_tests.rs"]
+mod tests;
