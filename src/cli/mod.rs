@@ -2,9 +2,11 @@
 //! performs the same operations as the JSON API, directly on the store (the
 //! running daemon notices the change within a second).
 
+mod bench;
 mod doctor;
 mod output;
 mod run;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +46,43 @@ pub enum Command {
     Client(ClientCmd),
     #[command(subcommand)]
     Instance(InstanceCmd),
+    #[command(subcommand)]
+    Usage(UsageCmd),
+    /// Measure berth against its performance targets (creates and removes real containers).
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+pub enum UsageCmd {
+    /// Per-client billing lines of one calendar month (UTC).
+    Export {
+        /// YYYY-MM, e.g. 2026-11.
+        #[arg(long)]
+        month: String,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+        format: String,
+    },
+    /// What a client's instances used over a range.
+    Show {
+        slug: String,
+        /// 1h, 24h, 7d or 30d.
+        #[arg(long, default_value = "24h")]
+        range: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Sampling sweep time, sampler CPU and 30-day chart page time with N
+    /// busybox instances under a throwaway owner label.
+    Usage {
+        #[arg(long, default_value_t = 200)]
+        instances: u32,
+        /// How long to run the sampler at its normal cadence to measure CPU.
+        #[arg(long, default_value = "2m")]
+        cpu_window: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -20,7 +20,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
+    pub(super) fn usage(message: impl Into<String>) -> Self {
         Self {
             code: 2,
             message: message.into(),
@@ -104,6 +104,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }),
         Command::Doctor => rt.block_on(super::doctor::doctor(&config)),
+        Command::Bench(cmd) => rt.block_on(super::bench::run(config, cmd)),
         command => {
             let ops = open_ops(config)?;
             rt.block_on(operate(&ops, command, cli.json))
@@ -352,7 +353,8 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             };
             output::json(&ops.remove_instance(&actor, id, &confirm).await?);
         }
-        Command::Serve | Command::Doctor | Command::Config(_) => {
+        Command::Usage(cmd) => super::usage::run(ops, cmd, as_json).await?,
+        Command::Serve | Command::Doctor | Command::Config(_) | Command::Bench(_) => {
             unreachable!("handled before opening the store")
         }
     }

@@ -164,7 +164,7 @@ pub fn read_tier(conn: &Connection, tier: Tier, id: i64, from: i64, to: i64) -> 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn write_buckets(conn: &Connection, tier: Tier, buckets: &[Bucket]) -> Result<(), StoreError> {
+pub fn write_buckets(conn: &Connection, tier: Tier, buckets: &[Bucket]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO {} (instance_id, ts, n, secs, up_secs, cpu_secs, cpu_max, mem_byte_secs, mem_max,
             mem_limit, disk_byte_secs, disk_max, rx, tx, blk_read, blk_write, pids_max, oom_kills, mem_hits)
