@@ -1,0 +1,172 @@
+//! Usage end to end: the sampler reads real containers' cgroups, so a busy
+//! loop capped by its plan shows up as that many cores, a memory hog shows
+//! its memory and OOM kills, and the pages, API and `/metrics` report them.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{eventually, skip_docker, TestApp};
+
+const UP: Duration = Duration::from_secs(60);
+
+/// A berth sampling every second, with two extra blueprints on the test
+/// image: a CPU burner and a memory hog.
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(|config| {
+        config.metrics.interval = Duration::from_secs(1);
+        config.metrics.disk_interval = Duration::from_secs(1);
+        let dir = config.blueprint_dir.clone().expect("test blueprint dir");
+        let base = std::fs::read_to_string(dir.join("static-site.toml")).unwrap();
+        let image = base.lines().find(|l| l.starts_with("image = ")).unwrap().to_owned();
+        let blueprint = |command: &str| {
+            format!("{image}\nbuild = \"busybox\"\ninternal_port = 8080\ndata_mount = \"/www\"\ncommand = {command}\n")
+        };
+        std::fs::write(dir.join("burner.toml"), blueprint(r#"["/bin/sh", "-c", "while :; do :; done"]"#)).unwrap();
+        // Holds ~40 MB for a few seconds, then asks for 40 MB more than the
+        // 64 MiB limit allows; the kernel kills `tail`, the loop starts over.
+        std::fs::write(
+            dir.join("hog.toml"),
+            blueprint(r#"["/bin/sh", "-c", "while :; do (head -c 40000000 /dev/zero; sleep 3; head -c 40000000 /dev/zero) | tail >/dev/null; done"]"#),
+        )
+        .unwrap();
+    })
+    .await
+}
+
+async fn client_with(app: &TestApp, name: &str, plan: &str, blueprint: &str) -> (String, i64) {
+    let (status, body) = app
+        .post("/api/v1/clients", json!({ "name": name, "email": "ops@example.com", "plan": plan, "blueprint": blueprint }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (body["slug"].as_str().unwrap().to_owned(), body["instances"][0]["id"].as_i64().unwrap())
+}
+
+/// The instance's raw points (1 h range) once `ready` accepts them.
+async fn series_until(app: &TestApp, id: i64, what: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    eventually(what, Duration::from_secs(90), || async {
+        let (status, body) = app.get(&format!("/api/v1/instances/{id}/usage?range=1h")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let points = body["series"].as_array().cloned().unwrap_or_default();
+        ready(&points).then_some(points)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
+    if skip_docker() {
+        return;
+    }
+    let app = spawn().await;
+    app.post("/api/v1/plans", json!({ "name": "half", "cpus": 0.5, "memory": "64MiB", "storage": "1GiB" })).await;
+    let (slug, id) = client_with(&app, "Burner Ltd", "half", "burner").await;
+    app.wait_phase(id, &["running"], UP).await;
+
+    // Skip the first seconds (container start); then eight 1 s samples.
+    let points = series_until(&app, id, "eight running samples after warm-up", |p| {
+        p.iter().filter(|p| p["up"] == 1.0).count() >= 11
+    })
+    .await;
+    let running: Vec<f64> = points.iter().filter(|p| p["up"] == 1.0).map(|p| p["cpu"].as_f64().unwrap()).collect();
+    let tail = &running[running.len() - 8..];
+    let avg = tail.iter().sum::<f64>() / tail.len() as f64;
+    assert!((0.4..=0.6).contains(&avg), "expected ~0.5 cores, got {avg:.3} from {tail:?}");
+    assert!(points.iter().all(|p| p["oom_kills"] == 0), "{points:?}");
+
+    // The API's client view, the page (SVG charts) and /metrics agree.
+    let (status, usage) = app.get(&format!("/api/v1/clients/{slug}/usage?range=24h")).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["instances"][0]["cpus"], 0.5);
+    assert_eq!(usage["instances"][0]["memory_limit"], 64 << 20);
+    let (status, body) = app.get(&format!("/api/v1/clients/{slug}/usage?range=2h")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("1h, 24h, 7d, 30d"), "{body}");
+
+    let page = format!("{}/usage/clients/{slug}?range=1h", app.api);
+    let anonymous = app.http.get(&page).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let html = app.http.get(&page).bearer_auth(&app.token).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<svg") && html.contains("CPU (cores)") && html.contains("plan 0.5 cores"), "{html}");
+    let dash = app.http.get(format!("{}/usage", app.api)).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(dash.status(), StatusCode::OK);
+    assert!(dash.text().await.unwrap().contains(&slug));
+
+    // /metrics: open from loopback, a wrong token is still refused.
+    let metrics = app.http.get(format!("{}/metrics", app.api)).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    let line = format!("berth_instance_cpu_seconds_total{{client=\"{slug}\",instance=\"main\"}} ");
+    assert!(text.contains(&line), "{text}");
+    assert!(text.contains("berth_reconcile_passes_total "), "{text}");
+    let refused = app.http.get(format!("{}/metrics", app.api)).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    // This month's export bills the burner's time and cores.
+    let month = time::OffsetDateTime::now_utc();
+    let month = format!("{:04}-{:02}", month.year(), u8::from(month.month()));
+    let (status, lines) = app.get(&format!("/api/v1/usage/export?month={month}&format=json")).await;
+    assert_eq!(status, StatusCode::OK, "{lines}");
+    let line = lines.as_array().unwrap().iter().find(|l| l["client"] == slug.as_str()).expect("burner billed").clone();
+    assert!(line["instance_hours"].as_f64().unwrap() > 0.0, "{line}");
+    let ratio = line["cpu_core_hours"].as_f64().unwrap() / line["instance_hours"].as_f64().unwrap();
+    assert!((0.3..=0.6).contains(&ratio), "{line}");
+    let csv = app
+        .http
+        .get(format!("{}/api/v1/usage/export?month={month}&format=csv", app.api))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("month,client,instances,instance_hours,cpu_core_hours"), "{csv}");
+    assert!(csv.contains(&format!("{month},{slug},1,")), "{csv}");
+    let (status, _) = app.get("/api/v1/usage/export?month=2026-13").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_hog_shows_its_memory_and_oom_kills_and_storage_over_quota_warns() {
+    if skip_docker() {
+        return;
+    }
+    let app = spawn().await;
+    app.post("/api/v1/plans", json!({ "name": "tight", "cpus": 0.25, "memory": "64MiB", "storage": "1MiB" })).await;
+    let (slug, id) = client_with(&app, "Hog GmbH", "tight", "hog").await;
+    app.wait_phase(id, &["running"], UP).await;
+
+    let limit = (64u64 << 20) as f64;
+    let points = series_until(&app, id, "memory near the limit and an OOM kill", |p| {
+        let kills: u64 = p.iter().map(|p| p["oom_kills"].as_u64().unwrap_or(0)).sum();
+        let peak = p.iter().map(|p| p["mem_max"].as_f64().unwrap_or(0.0)).fold(0.0, f64::max);
+        kills >= 1 && peak >= 0.5 * limit
+    })
+    .await;
+    let peak = points.iter().map(|p| p["mem_max"].as_f64().unwrap()).fold(0.0, f64::max);
+    assert!(peak <= limit, "memory {peak} above the limit");
+
+    // 2 MiB in a 1 MiB quota: the client is warned (API and pages).
+    std::fs::write(app.data_dir().join("instances").join(&slug).join("main").join("big.bin"), vec![7u8; 2 << 20]).unwrap();
+    let usage = eventually("storage warning", Duration::from_secs(30), || async {
+        let (_, usage) = app.get(&format!("/api/v1/clients/{slug}/usage?range=1h")).await;
+        (!usage["warnings"].as_array().unwrap().is_empty()).then_some(usage)
+    })
+    .await;
+    assert_eq!(usage["warnings"][0]["kind"], "storage");
+    assert_eq!(usage["warnings"][0]["quota"], 1 << 20);
+    let (_, top) = app.get("/api/v1/usage/top?range=24h").await;
+    let me = top.as_array().unwrap().iter().find(|c| c["client"] == slug.as_str()).unwrap().clone();
+    assert_eq!(me["over_quota"], true, "{me}");
+    assert!(me["oom_kills"].as_u64().unwrap() >= 1, "{me}");
+
+    // Back under quota, the warning clears.
+    std::fs::remove_file(app.data_dir().join("instances").join(&slug).join("main").join("big.bin")).unwrap();
+    eventually("warning cleared", Duration::from_secs(30), || async {
+        let (_, usage) = app.get(&format!("/api/v1/clients/{slug}/usage?range=1h")).await;
+        usage["warnings"].as_array().unwrap().is_empty().then_some(())
+    })
+    .await;
+}
