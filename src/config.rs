@@ -345,7 +345,10 @@ impl Config {
             if !(hook.starts_with("http://") || hook.starts_with("https://"))
                 || reqwest::Url::parse(hook).is_err()
             {
-                return bad("metrics.quota_webhook", format!("{hook:?} is not an http(s) URL"));
+                return bad(
+                    "metrics.quota_webhook",
+                    format!("{hook:?} is not an http(s) URL"),
+                );
             }
         }
         let prefix_ok = !self.docker.name_prefix.is_empty()

@@ -48,17 +48,34 @@ pub async fn run(ops: &Ops, cmd: UsageCmd, as_json: bool) -> Result<(), Failure>
                         ),
                         format!("{}/s", bytes(avg(|p| p.rx_rate))),
                         format!("{}/s", bytes(avg(|p| p.tx_rate))),
-                        i.series.iter().map(|p| p.oom_kills).sum::<u64>().to_string(),
+                        i.series
+                            .iter()
+                            .map(|p| p.oom_kills)
+                            .sum::<u64>()
+                            .to_string(),
                     ]
                 })
                 .collect();
             println!("{} over {}", usage.client, range.as_str());
             output::table(
-                &["instance", "cpu avg / plan", "mem peak / limit", "disk / quota", "net in", "net out", "oom kills"],
+                &[
+                    "instance",
+                    "cpu avg / plan",
+                    "mem peak / limit",
+                    "disk / quota",
+                    "net in",
+                    "net out",
+                    "oom kills",
+                ],
                 rows,
             );
             for w in usage.warnings {
-                println!("warning: {} is over its storage quota ({} of {})", w.instance, bytes(w.used as f64), bytes(w.quota as f64));
+                println!(
+                    "warning: {} is over its storage quota ({} of {})",
+                    w.instance,
+                    bytes(w.used as f64),
+                    bytes(w.quota as f64)
+                );
             }
         }
     }

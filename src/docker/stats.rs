@@ -40,7 +40,10 @@ impl Docker {
 
     /// One stats reading through the engine (~1 s).
     pub async fn stats_once(&self, id: &str) -> Result<ContainerCounters, DockerError> {
-        let opts = StatsOptionsBuilder::new().stream(false).one_shot(true).build();
+        let opts = StatsOptionsBuilder::new()
+            .stream(false)
+            .one_shot(true)
+            .build();
         let mut stream = self.inner.stats(id, Some(opts));
         let s = match stream.next().await {
             Some(r) => r.map_err(|e| classify(e, || format!("container {id}")))?,

@@ -91,7 +91,10 @@ impl Cgroups {
 
     fn read_v1(&self, rel: &Path) -> Option<ContainerCounters> {
         let file = |ctrl: &str, name: &str| read(&self.root.join(ctrl).join(rel).join(name));
-        let usage: u64 = file("memory", "memory.usage_in_bytes")?.trim().parse().ok()?;
+        let usage: u64 = file("memory", "memory.usage_in_bytes")?
+            .trim()
+            .parse()
+            .ok()?;
         let stat = file("memory", "memory.stat").unwrap_or_default();
         let inactive = keyed(&stat, "total_inactive_file").unwrap_or(0);
         let (blk_read, blk_write) = file("blkio", "blkio.throttle.io_service_bytes")
@@ -233,9 +236,18 @@ mod tests {
             io_v2("8:0 rbytes=10 wbytes=20 rios=1 wios=2\n253:0 rbytes=5 wbytes=0 rios=1 wios=0\n"),
             (15, 20)
         );
-        assert_eq!(keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", "oom_kill"), Some(3));
-        assert_eq!(keyed("low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n", "max"), Some(7));
-        assert_eq!(keyed("usage_usec 1500\nuser_usec 1000\n", "usage_usec"), Some(1500));
+        assert_eq!(
+            keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", "oom_kill"),
+            Some(3)
+        );
+        assert_eq!(
+            keyed("low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n", "max"),
+            Some(7)
+        );
+        assert_eq!(
+            keyed("usage_usec 1500\nuser_usec 1000\n", "usage_usec"),
+            Some(1500)
+        );
     }
 
     #[test]
@@ -257,7 +269,10 @@ mod tests {
         let mut cg = Cgroups::detect(root.path(), proc.path());
         assert_eq!(cg.version(), Version::V2);
         let c = cg.read("abc", None).unwrap();
-        assert_eq!((c.cpu_ns, c.mem, c.oom_kills, c.mem_hits, c.pids), (2_000_000_000, 800, 1, 4, 3));
+        assert_eq!(
+            (c.cpu_ns, c.mem, c.oom_kills, c.mem_hits, c.pids),
+            (2_000_000_000, 800, 1, 4, 3)
+        );
         assert!(cg.read("other", None).is_none());
 
         let v1 = tempfile::tempdir().unwrap();
@@ -265,7 +280,11 @@ mod tests {
             ("cpuacct", "cpuacct.usage", "5000\n"),
             ("memory", "memory.usage_in_bytes", "4096\n"),
             ("memory", "memory.stat", "cache 0\ntotal_inactive_file 96\n"),
-            ("memory", "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+            (
+                "memory",
+                "memory.oom_control",
+                "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+            ),
             ("pids", "pids.current", "1\n"),
         ] {
             let d = v1.path().join(ctrl).join("docker/xyz");
@@ -275,11 +294,18 @@ mod tests {
         let pdir = proc.path().join("42/net");
         std::fs::create_dir_all(&pdir).unwrap();
         std::fs::write(proc.path().join("42/cgroup"), "4:memory:/docker/xyz\n").unwrap();
-        std::fs::write(pdir.join("dev"), "h\nh\n eth0: 7 0 0 0 0 0 0 0 9 0 0 0 0 0 0 0\n").unwrap();
+        std::fs::write(
+            pdir.join("dev"),
+            "h\nh\n eth0: 7 0 0 0 0 0 0 0 9 0 0 0 0 0 0 0\n",
+        )
+        .unwrap();
         let mut cg = Cgroups::detect(v1.path(), proc.path());
         assert_eq!(cg.version(), Version::V1);
         let c = cg.read("xyz", Some(42)).unwrap();
-        assert_eq!((c.cpu_ns, c.mem, c.oom_kills, c.pids, c.rx, c.tx), (5000, 4000, 2, 1, 7, 9));
+        assert_eq!(
+            (c.cpu_ns, c.mem, c.oom_kills, c.pids, c.rx, c.tx),
+            (5000, 4000, 2, 1, 7, 9)
+        );
         assert!(!cg.pid_belongs("other", 42));
     }
 }

@@ -49,7 +49,11 @@ impl BillingMonth {
     }
 
     pub fn label(&self) -> String {
-        format!("{:04}-{:02}", self.start.year(), u8::from(self.start.month()))
+        format!(
+            "{:04}-{:02}",
+            self.start.year(),
+            u8::from(self.start.month())
+        )
     }
 }
 
@@ -170,7 +174,11 @@ mod tests {
         };
         let l = lines(
             &month,
-            &[(subject(1, "acme"), hour(1)), (subject(2, "acme"), hour(2)), (subject(3, "b"), hour(3))],
+            &[
+                (subject(1, "acme"), hour(1)),
+                (subject(2, "acme"), hour(2)),
+                (subject(3, "b"), hour(3)),
+            ],
         );
         assert_eq!(l.len(), 2);
         assert_eq!((l[0].client.as_str(), l[0].instances), ("acme", 2));
@@ -178,7 +186,14 @@ mod tests {
         assert_eq!(l[0].cpu_core_hours, 1.0);
         assert_eq!(l[0].memory_gib_hours, 2.0);
         assert!((l[0].storage_gib_months - 2.0 * 30.0 / 720.0).abs() < 1e-12);
-        assert_eq!((l[0].network_in_gib, l[0].network_out_gib, l[0].oom_kills), (2.0, 1.0, 2));
-        assert!(csv(&l).lines().nth(1).unwrap().starts_with("2026-11,acme,2,2.000000,1.000000"));
+        assert_eq!(
+            (l[0].network_in_gib, l[0].network_out_gib, l[0].oom_kills),
+            (2.0, 1.0, 2)
+        );
+        assert!(csv(&l)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2026-11,acme,2,2.000000,1.000000"));
     }
 }

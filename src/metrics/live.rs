@@ -42,7 +42,10 @@ impl Live {
     }
 
     pub fn failed(&self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).sweep_errors += 1;
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sweep_errors += 1;
     }
 
     pub fn snapshot(&self) -> LiveSnapshot {

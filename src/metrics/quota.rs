@@ -53,7 +53,9 @@ pub async fn notify(http: &reqwest::Client, url: &str, started: &[QuotaWarning])
         });
         match http.post(url).json(&body).send().await {
             Ok(r) if r.status().is_success() => {}
-            Ok(r) => tracing::warn!(status = %r.status(), client = %w.client_slug, "quota webhook refused"),
+            Ok(r) => {
+                tracing::warn!(status = %r.status(), client = %w.client_slug, "quota webhook refused")
+            }
             Err(e) => tracing::warn!(error = %e, client = %w.client_slug, "quota webhook failed"),
         }
     }

@@ -105,7 +105,12 @@ impl Sampler {
                 _ = tokio::time::sleep_until(next) => {}
             }
             match self.sweep().await {
-                Ok(r) => tracing::debug!(containers = r.containers, samples = r.samples, ms = r.elapsed.as_millis() as u64, "usage sweep"),
+                Ok(r) => tracing::debug!(
+                    containers = r.containers,
+                    samples = r.samples,
+                    ms = r.elapsed.as_millis() as u64,
+                    "usage sweep"
+                ),
                 Err(e) => {
                     self.live.failed();
                     tracing::warn!(error = %e, "usage sweep failed");
@@ -160,7 +165,11 @@ impl Sampler {
                     readings.insert(id.clone(), c);
                 }
             }
-            let host = host_due.then(|| host.lock().unwrap_or_else(|p| p.into_inner()).sample(now_ts));
+            let host = host_due.then(|| {
+                host.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .sample(now_ts)
+            });
             (readings, stale, host)
         })
         .await
@@ -181,17 +190,31 @@ impl Sampler {
             if let (Some(c), Some(p)) = (counters.as_mut(), prev.and_then(|p| p.counters)) {
                 // No network reading this time (pid changed): carry the old
                 // counters so the next reading's delta covers both intervals.
-                if stale.iter().any(|s| Some(s) == container) || (c.rx == 0 && c.tx == 0 && p.rx > 0) {
+                if stale.iter().any(|s| Some(s) == container)
+                    || (c.rx == 0 && c.tx == 0 && p.rx > 0)
+                {
                     c.rx = p.rx;
                     c.tx = p.tx;
                 }
             }
             if let Some(p) = prev {
-                samples.push(sample(row, p, counters.as_ref(), container, at, now_ts, &disk));
+                samples.push(sample(
+                    row,
+                    p,
+                    counters.as_ref(),
+                    container,
+                    at,
+                    now_ts,
+                    &disk,
+                ));
             }
             self.prev.insert(
                 row.id,
-                Prev { at, container: container.cloned(), counters },
+                Prev {
+                    at,
+                    container: container.cloned(),
+                    counters,
+                },
             );
             live.push(LiveInstance {
                 instance_id: row.id,
@@ -254,7 +277,8 @@ impl Sampler {
             }
         }
         let elapsed = started.elapsed();
-        self.live.publish(live, elapsed.as_secs_f64(), fallbacks as u64);
+        self.live
+            .publish(live, elapsed.as_secs_f64(), fallbacks as u64);
         Ok(SweepReport {
             containers: running.len(),
             samples: n,
@@ -271,9 +295,11 @@ impl Sampler {
             .filter(|id| !self.pids.contains_key(*id))
             .collect();
         let docker = &self.docker;
-        let found = join_all(missing.into_iter().map(|id| async move {
-            (id.clone(), docker.init_pid(id).await.ok().flatten())
-        }))
+        let found = join_all(
+            missing
+                .into_iter()
+                .map(|id| async move { (id.clone(), docker.init_pid(id).await.ok().flatten()) }),
+        )
         .await;
         for (id, pid) in found {
             if let Some(pid) = pid {

@@ -18,7 +18,9 @@ pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::{DeletionReport, RemovedInstance};
 pub use instances::{InstanceAction, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
-pub use usage::{window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point};
+pub use usage::{
+    window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
+};
 
 use crate::blueprint::Blueprints;
 use crate::config::Config;

@@ -43,7 +43,11 @@ impl From<&Bucket> for Point {
             rx_rate: b.rx_rate(),
             tx_rate: b.tx_rate(),
             oom_kills: b.oom_kills,
-            up: if b.secs > 0.0 { b.up_secs / b.secs } else { 0.0 },
+            up: if b.secs > 0.0 {
+                b.up_secs / b.secs
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -211,14 +215,26 @@ impl Ops {
                 let warned = usage::warnings(conn, None)?;
                 let day = align(unix_now() - 86400, 300);
                 let mut out = Vec::new();
-                for row in instances::list_all(conn)?.iter().filter(|r| r.desired != "absent") {
-                    let t = totals(usage::buckets(conn, row.id, from, to, range.step().max(300))?)
-                        .remove(&row.id)
-                        .unwrap_or_default();
+                for row in instances::list_all(conn)?
+                    .iter()
+                    .filter(|r| r.desired != "absent")
+                {
+                    let t = totals(usage::buckets(
+                        conn,
+                        row.id,
+                        from,
+                        to,
+                        range.step().max(300),
+                    )?)
+                    .remove(&row.id)
+                    .unwrap_or_default();
                     let day_kills: u64 = if range == Range::Day {
                         t.oom_kills
                     } else {
-                        usage::buckets(conn, row.id, day, to, 300)?.iter().map(|b| b.oom_kills).sum()
+                        usage::buckets(conn, row.id, day, to, 300)?
+                            .iter()
+                            .map(|b| b.oom_kills)
+                            .sum()
                     };
                     out.push(Consumer {
                         instance_id: row.id,

@@ -22,7 +22,12 @@ pub struct HostSample {
 }
 
 /// Remembers which client and name an instance had, for billing after it is gone.
-pub fn upsert_subject(conn: &Connection, id: i64, slug: &str, name: &str) -> Result<(), StoreError> {
+pub fn upsert_subject(
+    conn: &Connection,
+    id: i64,
+    slug: &str,
+    name: &str,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO metric_subjects (instance_id, client_slug, instance_name) VALUES (?1, ?2, ?3)
          ON CONFLICT (instance_id) DO UPDATE SET client_slug = ?2, instance_name = ?3
@@ -33,8 +38,11 @@ pub fn upsert_subject(conn: &Connection, id: i64, slug: &str, name: &str) -> Res
 }
 
 pub fn subject_ids(conn: &Connection) -> Result<Vec<i64>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT instance_id FROM metric_subjects ORDER BY instance_id")?;
-    let ids = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut stmt =
+        conn.prepare_cached("SELECT instance_id FROM metric_subjects ORDER BY instance_id")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(ids)
 }
 
@@ -64,7 +72,13 @@ pub fn insert_host(conn: &Connection, h: &HostSample) -> Result<(), StoreError> 
     Ok(())
 }
 
-pub fn set_disk(conn: &Connection, id: i64, bytes: u64, files: u64, at: i64) -> Result<(), StoreError> {
+pub fn set_disk(
+    conn: &Connection,
+    id: i64,
+    bytes: u64,
+    files: u64,
+    at: i64,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO disk_usage (instance_id, bytes, files, measured_at) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -75,7 +89,9 @@ pub fn set_disk(conn: &Connection, id: i64, bytes: u64, files: u64, at: i64) -> 
 pub fn marks(conn: &Connection) -> Result<Marks, StoreError> {
     let get = |k: &str| -> Result<i64, StoreError> {
         Ok(conn
-            .query_row("SELECT value FROM metrics_state WHERE key = ?1", [k], |r| r.get(0))
+            .query_row("SELECT value FROM metrics_state WHERE key = ?1", [k], |r| {
+                r.get(0)
+            })
             .optional()?
             .unwrap_or(0))
     };
@@ -102,7 +118,13 @@ pub(crate) fn table(tier: Tier) -> &'static str {
 }
 
 /// Rows of one instance and tier with `from <= ts < to`, as buckets.
-pub fn read_tier(conn: &Connection, tier: Tier, id: i64, from: i64, to: i64) -> Result<Vec<Bucket>, StoreError> {
+pub fn read_tier(
+    conn: &Connection,
+    tier: Tier,
+    id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Bucket>, StoreError> {
     if tier == Tier::Raw {
         let mut stmt = conn.prepare_cached(
             "SELECT instance_id, ts, secs, up, cpu, mem, mem_limit, disk, rx, tx, blk_read, blk_write, pids, oom_kills, mem_hits
@@ -127,9 +149,7 @@ pub fn read_tier(conn: &Connection, tier: Tier, id: i64, from: i64, to: i64) -> 
                 mem_hits: r.get::<_, i64>(14)? as u64,
             })
         })?;
-        return rows
-            .map(|s| Ok(Bucket::from_sample(&s?, 0)))
-            .collect();
+        return rows.map(|s| Ok(Bucket::from_sample(&s?, 0))).collect();
     }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT instance_id, ts, n, secs, up_secs, cpu_secs, cpu_max, mem_byte_secs, mem_max, mem_limit,
@@ -173,9 +193,24 @@ pub fn write_buckets(conn: &Connection, tier: Tier, buckets: &[Bucket]) -> Resul
     ))?;
     for b in buckets {
         stmt.execute(params![
-            b.instance_id, b.ts, b.n as i64, b.secs, b.up_secs, b.cpu_secs, b.cpu_max, b.mem_byte_secs,
-            b.mem_max as i64, b.mem_limit as i64, b.disk_byte_secs, b.disk_max as i64, b.rx as i64,
-            b.tx as i64, b.blk_read as i64, b.blk_write as i64, b.pids_max as i64, b.oom_kills as i64,
+            b.instance_id,
+            b.ts,
+            b.n as i64,
+            b.secs,
+            b.up_secs,
+            b.cpu_secs,
+            b.cpu_max,
+            b.mem_byte_secs,
+            b.mem_max as i64,
+            b.mem_limit as i64,
+            b.disk_byte_secs,
+            b.disk_max as i64,
+            b.rx as i64,
+            b.tx as i64,
+            b.blk_read as i64,
+            b.blk_write as i64,
+            b.pids_max as i64,
+            b.oom_kills as i64,
             b.mem_hits as i64
         ])?;
     }
@@ -223,10 +258,16 @@ pub fn prune(conn: &Connection, now: i64) -> Result<usize, StoreError> {
     for id in subject_ids(conn)? {
         for (tier, cut) in cuts {
             removed += conn
-                .prepare_cached(&format!("DELETE FROM {} WHERE instance_id = ?1 AND ts < ?2", table(tier)))?
+                .prepare_cached(&format!(
+                    "DELETE FROM {} WHERE instance_id = ?1 AND ts < ?2",
+                    table(tier)
+                ))?
                 .execute(params![id, cut])?;
         }
     }
-    removed += conn.execute("DELETE FROM host_samples WHERE ts < ?1", [now - FIVE_MIN_KEEP_SECS])?;
+    removed += conn.execute(
+        "DELETE FROM host_samples WHERE ts < ?1",
+        [now - FIVE_MIN_KEEP_SECS],
+    )?;
     Ok(removed)
 }

@@ -12,7 +12,13 @@ use crate::metrics::rollup::{plan_reads, rollup, totals, Bucket};
 
 /// The buckets of one instance over `[from, to)`, `width` seconds wide (0:
 /// one per raw sample), each read from the coarsest tier that has it.
-pub fn buckets(conn: &Connection, id: i64, from: i64, to: i64, width: i64) -> Result<Vec<Bucket>, StoreError> {
+pub fn buckets(
+    conn: &Connection,
+    id: i64,
+    from: i64,
+    to: i64,
+    width: i64,
+) -> Result<Vec<Bucket>, StoreError> {
     let marks = marks(conn)?;
     let mut rows = Vec::new();
     for (tier, a, b) in plan_reads(from, to, marks, width) {
@@ -46,7 +52,11 @@ pub fn subjects(conn: &Connection) -> Result<Vec<Subject>, StoreError> {
 }
 
 /// Per-instance totals over `[from, to)` (`from` hour-aligned), for billing.
-pub fn totals_between(conn: &Connection, from: i64, to: i64) -> Result<Vec<(Subject, Bucket)>, StoreError> {
+pub fn totals_between(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(Subject, Bucket)>, StoreError> {
     let mut out = Vec::new();
     for s in subjects(conn)? {
         let rows = buckets(conn, s.instance_id, from, to, i64::MAX)?;
@@ -58,7 +68,12 @@ pub fn totals_between(conn: &Connection, from: i64, to: i64) -> Result<Vec<(Subj
 }
 
 /// Host samples averaged into `width`-second buckets.
-pub fn host_series(conn: &Connection, from: i64, to: i64, width: i64) -> Result<Vec<HostSample>, StoreError> {
+pub fn host_series(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    width: i64,
+) -> Result<Vec<HostSample>, StoreError> {
     let width = width.max(1);
     let mut stmt = conn.prepare_cached(
         "SELECT (ts / ?3) * ?3, AVG(cpu_used), MAX(cpus), AVG(mem_used), MAX(mem_total), MAX(disk_used),
@@ -109,7 +124,10 @@ pub struct QuotaWarning {
 
 /// Makes the storage warnings exactly `over` (instance id, used, quota);
 /// returns the instance ids whose warning is new.
-pub fn set_storage_warnings(conn: &Connection, over: &[(i64, u64, u64)]) -> Result<Vec<i64>, StoreError> {
+pub fn set_storage_warnings(
+    conn: &Connection,
+    over: &[(i64, u64, u64)],
+) -> Result<Vec<i64>, StoreError> {
     let before: Vec<i64> = conn
         .prepare_cached("SELECT instance_id FROM quota_warnings WHERE kind = 'storage'")?
         .query_map([], |r| r.get(0))?
@@ -127,14 +145,20 @@ pub fn set_storage_warnings(conn: &Connection, over: &[(i64, u64, u64)]) -> Resu
     }
     for id in before {
         if !over.iter().any(|(o, _, _)| *o == id) {
-            conn.execute("DELETE FROM quota_warnings WHERE instance_id = ?1 AND kind = 'storage'", [id])?;
+            conn.execute(
+                "DELETE FROM quota_warnings WHERE instance_id = ?1 AND kind = 'storage'",
+                [id],
+            )?;
         }
     }
     Ok(started)
 }
 
 /// Warnings, of one client or all.
-pub fn warnings(conn: &Connection, client_id: Option<i64>) -> Result<Vec<QuotaWarning>, StoreError> {
+pub fn warnings(
+    conn: &Connection,
+    client_id: Option<i64>,
+) -> Result<Vec<QuotaWarning>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT w.instance_id, i.name, c.slug, w.kind, w.used, w.quota, w.since
          FROM quota_warnings w JOIN instances i ON i.id = w.instance_id JOIN clients c ON c.id = i.client_id

@@ -3,10 +3,10 @@
 
 use proptest::prelude::*;
 
-use crate::store::metrics::{insert_sample, prune, read_tier, roll, upsert_subject};
-use crate::store::usage::{buckets, totals_between};
 use crate::metrics::rollup::{totals, Bucket, Sample, Tier};
 use crate::metrics::{FIVE_MIN_KEEP_SECS, RAW_KEEP_SECS};
+use crate::store::metrics::{insert_sample, prune, read_tier, roll, upsert_subject};
+use crate::store::usage::{buckets, totals_between};
 use crate::store::Store;
 
 const T0: i64 = 1_800_000_000 - 1_800_000_000 % 86400;
@@ -83,7 +83,9 @@ fn pruning_keeps_the_promised_windows() {
     let store = Store::open_in_memory().unwrap();
     // Forty days at one sample per minute (coarser than the sampler, same rules).
     let days = 40;
-    let samples: Vec<Sample> = (1..=days * 1440).map(|i| sample(1, T0 + i * 60, 0.25, 1 << 20)).collect();
+    let samples: Vec<Sample> = (1..=days * 1440)
+        .map(|i| sample(1, T0 + i * 60, 0.25, 1 << 20))
+        .collect();
     record(&store, &samples, 500);
     let now = samples.last().unwrap().ts;
     store

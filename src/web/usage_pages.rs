@@ -17,7 +17,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/host", get(host))
         .route("/clients/{slug}", get(client))
         .route("/instances/{id}", get(instance))
-        .route_layer(axum::middleware::from_fn_with_state(state, auth::require_token))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::require_token,
+        ))
 }
 
 async fn dashboard(State(s): State<AppState>) -> Result<Markup, AppError> {
@@ -31,11 +34,21 @@ async fn host(State(s): State<AppState>, q: Params) -> Result<Markup, AppError> 
     Ok(view::host_page(&s.ops.host_usage(range(&q)?).await?))
 }
 
-async fn client(State(s): State<AppState>, Path(slug): Path<String>, q: Params) -> Result<Markup, AppError> {
-    Ok(view::client_page(&s.ops.client_usage(&slug, range(&q)?).await?))
+async fn client(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+    q: Params,
+) -> Result<Markup, AppError> {
+    Ok(view::client_page(
+        &s.ops.client_usage(&slug, range(&q)?).await?,
+    ))
 }
 
-async fn instance(State(s): State<AppState>, Path(id): Path<i64>, q: Params) -> Result<Markup, AppError> {
+async fn instance(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    q: Params,
+) -> Result<Markup, AppError> {
     let r = range(&q)?;
     Ok(view::instance_page(&s.ops.instance_usage(id, r).await?, r))
 }

@@ -8,7 +8,7 @@ mod harness;
 mod api_input;
 mod cli;
 mod core;
-mod usage;
 mod crash;
 mod harness_smoke;
 mod pull;
+mod usage;

@@ -17,7 +17,7 @@ fn sample(instance_id: i64, ts: i64, secs: f64, cpu: f64, mem: u64) -> Sample {
         blk_read: 7,
         blk_write: 11,
         pids: 3,
-        oom_kills: u64::from(mem % 7 == 0),
+        oom_kills: u64::from(mem.is_multiple_of(7)),
         mem_hits: 1,
     }
 }
@@ -28,8 +28,24 @@ fn close(a: f64, b: f64) -> bool {
 
 fn assert_same(a: &Bucket, b: &Bucket) {
     assert_eq!(
-        (a.instance_id, a.n, a.mem_max, a.mem_limit, a.disk_max, a.rx, a.tx),
-        (b.instance_id, b.n, b.mem_max, b.mem_limit, b.disk_max, b.rx, b.tx)
+        (
+            a.instance_id,
+            a.n,
+            a.mem_max,
+            a.mem_limit,
+            a.disk_max,
+            a.rx,
+            a.tx
+        ),
+        (
+            b.instance_id,
+            b.n,
+            b.mem_max,
+            b.mem_limit,
+            b.disk_max,
+            b.rx,
+            b.tx
+        )
     );
     assert_eq!(
         (a.blk_read, a.blk_write, a.pids_max, a.oom_kills, a.mem_hits),
@@ -87,8 +103,14 @@ fn reads_cover_the_range_once_coarsest_first() {
         vec![(Tier::FiveMin, 0, 8100), (Tier::Raw, 8100, 9000)]
     );
     // Raw only for a 1-hour chart; nothing past `to`.
-    assert_eq!(plan_reads(3600, 7200, marks, 0), vec![(Tier::Raw, 3600, 7200)]);
-    assert_eq!(plan_reads(0, 3600, marks, 3600), vec![(Tier::Hourly, 0, 3600)]);
+    assert_eq!(
+        plan_reads(3600, 7200, marks, 0),
+        vec![(Tier::Raw, 3600, 7200)]
+    );
+    assert_eq!(
+        plan_reads(0, 3600, marks, 3600),
+        vec![(Tier::Hourly, 0, 3600)]
+    );
 }
 
 #[test]

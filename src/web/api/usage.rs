@@ -34,7 +34,11 @@ pub fn range(q: &Params) -> Result<Range, AppError> {
         .map_err(|e| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, e))
 }
 
-async fn client(State(s): State<AppState>, Path(slug): Path<String>, q: Params) -> Result<Json<ClientUsage>, AppError> {
+async fn client(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+    q: Params,
+) -> Result<Json<ClientUsage>, AppError> {
     Ok(Json(s.ops.client_usage(&slug, range(&q)?).await?))
 }
 
@@ -60,9 +64,12 @@ async fn warnings(State(s): State<AppState>) -> Result<Json<Vec<QuotaWarning>>, 
 
 async fn export_month(State(s): State<AppState>, q: Params) -> Result<Response, AppError> {
     let q = q.map_err(|e| AppError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let month = q
-        .get("month")
-        .ok_or_else(|| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "month=YYYY-MM is required"))?;
+    let month = q.get("month").ok_or_else(|| {
+        AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "month=YYYY-MM is required",
+        )
+    })?;
     let lines = s.ops.billing_export(month).await?;
     match q.get("format").map_or("json", String::as_str) {
         "json" => Ok(Json(lines).into_response()),

@@ -129,14 +129,24 @@ fn draw(c: &Chart, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
             let color = s.color;
             if s.area {
                 chart
-                    .draw_series(AreaSeries::new(s.points.iter().copied(), 0.0, color.mix(0.18)).border_style(color))?
+                    .draw_series(
+                        AreaSeries::new(s.points.iter().copied(), 0.0, color.mix(0.18))
+                            .border_style(color),
+                    )?
                     .label(s.label)
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 12, y + 4)], color.filled()));
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 4), (x + 12, y + 4)], color.filled())
+                    });
             } else {
                 chart
-                    .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))?
+                    .draw_series(LineSeries::new(
+                        s.points.iter().copied(),
+                        color.stroke_width(2),
+                    ))?
                     .label(s.label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], color.stroke_width(2)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 12, y)], color.stroke_width(2))
+                    });
             }
         }
         for l in &c.limits {
@@ -187,16 +197,32 @@ mod tests {
             series: vec![Series {
                 label: "used",
                 color: BLUE_,
-                points: (0..240).map(|i| (1_800_000_000 + i * 15, (i * 1_000_000) as f64)).collect(),
+                points: (0..240)
+                    .map(|i| (1_800_000_000 + i * 15, (i * 1_000_000) as f64))
+                    .collect(),
                 area: true,
             }],
-            limits: vec![Limit { label: "limit 256 MiB", value: 268_435_456.0 }],
+            limits: vec![Limit {
+                label: "limit 256 MiB",
+                value: 268_435_456.0,
+            }],
         })
         .into_string();
-        assert!(markup.starts_with("<figure class=\"chart\"><svg"), "{}", &markup[..80]);
+        assert!(
+            markup.starts_with("<figure class=\"chart\"><svg"),
+            "{}",
+            &markup[..80]
+        );
         assert!(markup.contains("Memory") && markup.contains("limit 256 MiB"));
         assert!(markup.contains("MiB"));
-        let empty = chart(&Chart { title: "CPU", unit: Unit::Cores, from: 0, to: 1, series: vec![], limits: vec![] });
+        let empty = chart(&Chart {
+            title: "CPU",
+            unit: Unit::Cores,
+            from: 0,
+            to: 1,
+            series: vec![],
+            limits: vec![],
+        });
         assert!(empty.into_string().contains("No samples"));
     }
 

@@ -140,7 +140,9 @@ fn capacity(host: &HostUsage) -> Markup {
 
 pub fn host_page(host: &HostUsage) -> Markup {
     let (from, to) = crate::ops::usage_window(host.range);
-    let pts = |f: fn(&crate::store::metrics::HostSample) -> f64| host.series.iter().map(|h| (h.ts, f(h))).collect::<Vec<_>>();
+    let pts = |f: fn(&crate::store::metrics::HostSample) -> f64| {
+        host.series.iter().map(|h| (h.ts, f(h))).collect::<Vec<_>>()
+    };
     let c = &host.capacity;
     let body = html! {
         (ranges("/usage/host", host.range))
@@ -164,10 +166,14 @@ pub fn host_page(host: &HostUsage) -> Markup {
 /// The four charts of one instance.
 pub fn instance_charts(u: &InstanceUsage, range: Range) -> Markup {
     let (from, to) = crate::ops::usage_window(range);
-    let pts = |f: fn(&crate::ops::Point) -> f64| u.series.iter().map(|p| (p.ts, f(p))).collect::<Vec<_>>();
+    let pts = |f: fn(&crate::ops::Point) -> f64| {
+        u.series.iter().map(|p| (p.ts, f(p))).collect::<Vec<_>>()
+    };
     let mem_limit = format!("limit {}", bytes(u.memory_limit as f64));
     let cpu_limit = format!("plan {} cores", u.cpus);
-    let quota = u.storage_quota.map(|q| format!("quota {}", bytes(q as f64)));
+    let quota = u
+        .storage_quota
+        .map(|q| format!("quota {}", bytes(q as f64)));
     let kills: u64 = u.series.iter().map(|p| p.oom_kills).sum();
     html! {
         h2 {
