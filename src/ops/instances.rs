@@ -117,7 +117,12 @@ pub(crate) fn insert(
             )
         })
         .collect();
-    let port = instances::free_port(conn, config.port_range)?;
+    // Skip ports something else on the host already listens on: the
+    // container could not publish there.
+    let bind = config.bind_address;
+    let port = instances::free_port(conn, config.port_range, |p| {
+        std::net::TcpListener::bind((bind, p)).is_ok()
+    })?;
     let new = NewInstance {
         client_id: client.id,
         name: &plan.name,

@@ -13,8 +13,9 @@ use crate::blueprint::{BuildKind, Placeholders};
 use crate::docker::{busybox_rootfs, DockerError};
 use crate::store::instances;
 
-/// Docker handles a handful of creates at once well; more only queue inside it.
-const CONCURRENCY: usize = 8;
+/// Docker overlaps creates and starts well up to a few dozen; beyond that
+/// they only queue inside the engine.
+const CONCURRENCY: usize = 24;
 /// A failed pull is retried after this long, not on every pass.
 const PULL_RETRY: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT_S: i64 = 10;

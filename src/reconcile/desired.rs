@@ -1,7 +1,7 @@
 //! Turns store rows into the container specs and routes that should exist.
 //! Pure, like `plan`: the worker feeds it rows and the blueprints.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use crate::blueprint::{Blueprints, Placeholders};
@@ -67,15 +67,15 @@ pub fn spec_for(
         domain,
         port: row.host_port,
     };
-    let mut env: Vec<(String, String)> = bp
+    // Later sources win: blueprint defaults, then the instance's own env, then secrets.
+    let mut merged: BTreeMap<String, String> = bp
         .env
         .iter()
         .map(|(k, v)| (k.clone(), fill.fill(v, false)))
         .collect();
-    env.extend(row.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    env.extend(row.secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
-    env.sort();
-    env.dedup_by(|later, earlier| later.0 == earlier.0);
+    merged.extend(row.env.clone());
+    merged.extend(row.secrets.clone());
+    let env: Vec<(String, String)> = merged.into_iter().collect();
     let name = config.container_name(&row.client_slug, &row.name);
     Ok(ContainerSpec {
         name: name.clone(),
@@ -175,5 +175,126 @@ pub fn caddy_settings(config: &Config) -> CaddySettings {
         https_port: config.caddy.https_port,
         listen_host: config.caddy.listen_host.clone(),
         acme_email: config.caddy.acme_email.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::blueprint::Blueprint;
+    use crate::caddy::RouteTarget;
+    use crate::config::StaticRoute;
+
+    fn row(id: i64, status: &str, desired: &str) -> InstanceRow {
+        InstanceRow {
+            id,
+            client_id: id,
+            client_slug: format!("c{id}"),
+            client_name: "Acme & Co".into(),
+            client_status: status.into(),
+            name: "main".into(),
+            blueprint: "app".into(),
+            image: "app:1".into(),
+            host_port: 8000 + id as u16,
+            desired: desired.into(),
+            env: BTreeMap::from([("EXTRA".into(), "1".into())]),
+            secrets: BTreeMap::from([("SECRET".into(), "s3cr3t".into())]),
+            restart_gen: 2,
+            restart_done_gen: 1,
+            phase: "running".into(),
+            message: String::new(),
+            container_id: None,
+            observed_at: None,
+            created_at: "now".into(),
+            domains: vec![format!("c{id}.example.com")],
+            plan: "p".into(),
+            cpus: 0.5,
+            memory: 64 << 20,
+            memory_reservation: None,
+            storage: None,
+        }
+    }
+
+    fn blueprints() -> Blueprints {
+        let text = "image = \"app:1\"\ninternal_port = 80\ndata_mount = \"/data\"\n[env]\nNAME = \"{client_name} at {domain}\"\nEXTRA = \"0\"\n";
+        Blueprints::from_list(vec![Blueprint::parse("app", text).unwrap()])
+    }
+
+    #[test]
+    fn spec_fills_placeholders_and_keeps_secrets_and_overrides() {
+        let config = Config::default();
+        let spec = spec_for(&row(1, "active", "running"), &blueprints(), &config).unwrap();
+        let env: BTreeMap<_, _> = spec.env.iter().cloned().collect();
+        assert_eq!(env["NAME"], "Acme & Co at c1.example.com");
+        assert_eq!(env["SECRET"], "s3cr3t");
+        assert_eq!(
+            env["EXTRA"], "1",
+            "instance env overrides the blueprint default"
+        );
+        assert_eq!(spec.name, "berth-c1");
+        assert_eq!(spec.nano_cpus, 500_000_000);
+        assert!(spec.data_dir.is_absolute());
+    }
+
+    #[test]
+    fn wants_follow_client_and_instance_state() {
+        let config = Config::default();
+        let rows = [
+            row(1, "active", "running"),
+            row(2, "suspended", "running"),
+            row(3, "active", "stopped"),
+            row(4, "active", "absent"),
+        ];
+        let mut missing = row(5, "active", "running");
+        missing.blueprint = "gone".into();
+        let mut all = rows.to_vec();
+        all.push(missing);
+        let d = desired(&all, &blueprints(), &config);
+        let wants: Vec<Want> = d.instances.iter().map(|i| i.want).collect();
+        assert_eq!(
+            wants,
+            vec![Want::Running, Want::Stopped, Want::Stopped, Want::Absent]
+        );
+        assert_eq!(d.instances[0].restart, Some(2));
+        assert_eq!(
+            d.invalid,
+            vec![(5, "blueprint gone is not installed".to_string())]
+        );
+        assert_eq!(d.known.len(), 5);
+    }
+
+    #[test]
+    fn routes_per_state_plus_static_ones() {
+        let mut config = Config::default();
+        config.caddy.routes = vec![StaticRoute {
+            host: "status.example.com".into(),
+            upstream: None,
+            respond: Some("up".into()),
+            status: 200,
+        }];
+        let rows = [
+            row(1, "active", "running"),
+            row(2, "suspended", "running"),
+            row(3, "active", "stopped"),
+            row(4, "active", "absent"),
+        ];
+        let r = routes(&rows, &config);
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].target, RouteTarget::Upstream("127.0.0.1:8001".into()));
+        assert_eq!(r[1].target, RouteTarget::Suspended);
+        assert!(matches!(
+            r[2].target,
+            RouteTarget::Respond { status: 503, .. }
+        ));
+        assert_eq!(r[3].hosts, vec!["status.example.com".to_string()]);
+        assert_eq!(
+            r[3].target,
+            RouteTarget::Respond {
+                status: 200,
+                body: "up".into()
+            }
+        );
     }
 }

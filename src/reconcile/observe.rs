@@ -101,3 +101,97 @@ fn container_phase(c: &ObservedContainer, want: Want) -> (Phase, String) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::plan::tests_support::{container, want};
+
+    fn phase(obs: &[Observation], id: i64) -> (Phase, String) {
+        let o = obs.iter().find(|o| o.instance_id == id).unwrap();
+        (o.phase, o.message.clone())
+    }
+
+    #[test]
+    fn phases_follow_the_container() {
+        let d = [
+            want(1, Want::Running),
+            want(2, Want::Running),
+            want(3, Want::Stopped),
+            want(4, Want::Running),
+        ];
+        let mut healthy = container("a", Some(1), "h1", ContainerState::Running);
+        healthy.health = Some(Health::Healthy);
+        let mut starting = container("b", Some(2), "h2", ContainerState::Running);
+        starting.health = Some(Health::Starting);
+        let stopped = container("c", Some(3), "h3", ContainerState::Exited);
+        let mut crashed = container("d", Some(4), "h4", ContainerState::Exited);
+        crashed.exit_code = Some(137);
+        crashed.oom_killed = true;
+        let obs = observe(
+            &d,
+            &[],
+            &[healthy, starting, stopped, crashed],
+            &[],
+            &PassNotes::default(),
+        );
+        assert_eq!(phase(&obs, 1).0, Phase::Running);
+        assert_eq!(phase(&obs, 2).0, Phase::Starting);
+        assert_eq!(phase(&obs, 3).0, Phase::Stopped);
+        assert_eq!(
+            phase(&obs, 4),
+            (
+                Phase::Error,
+                "container exited with code 137 (out of memory)".into()
+            )
+        );
+    }
+
+    #[test]
+    fn errors_pulls_and_invalid_specs_are_reported() {
+        let d = [
+            want(1, Want::Running),
+            want(2, Want::Running),
+            want(3, Want::Running),
+        ];
+        let mut notes = PassNotes::default();
+        notes.errors.insert(1, "boom".into());
+        notes.pulling.insert(2, "downloading 1 MiB / 2 MiB".into());
+        let obs = observe(
+            &d,
+            &[(9, "blueprint x is not installed".into())],
+            &[],
+            &[],
+            &notes,
+        );
+        assert_eq!(phase(&obs, 1), (Phase::Error, "boom".into()));
+        assert_eq!(
+            phase(&obs, 2),
+            (Phase::Pulling, "downloading 1 MiB / 2 MiB".into())
+        );
+        assert_eq!(phase(&obs, 3).0, Phase::Pending);
+        assert_eq!(phase(&obs, 9).0, Phase::Error);
+    }
+
+    #[test]
+    fn absent_is_removed_only_when_container_and_network_are_gone() {
+        let d = [want(1, Want::Absent)];
+        let c = [container("a", Some(1), "h1", ContainerState::Exited)];
+        assert_eq!(
+            phase(&observe(&d, &[], &c, &[], &PassNotes::default()), 1).0,
+            Phase::Pending
+        );
+        assert_eq!(
+            phase(
+                &observe(&d, &[], &[], &["berth-c1".into()], &PassNotes::default()),
+                1
+            )
+            .0,
+            Phase::Pending
+        );
+        assert_eq!(
+            phase(&observe(&d, &[], &[], &[], &PassNotes::default()), 1).0,
+            Phase::Removed
+        );
+    }
+}

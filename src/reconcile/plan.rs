@@ -203,11 +203,11 @@ fn remove(c: &ObservedContainer, reason: RemoveReason) -> Action {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
     use super::*;
     use crate::docker::{ContainerSpec, ContainerState, ObservedContainer};
 
-    fn spec(id: i64) -> ContainerSpec {
+    pub fn spec(id: i64) -> ContainerSpec {
         ContainerSpec {
             name: format!("berth-c{id}"),
             image: "img:1".into(),
@@ -231,7 +231,7 @@ mod tests {
         }
     }
 
-    fn want(id: i64, want: Want) -> DesiredInstance {
+    pub fn want(id: i64, want: Want) -> DesiredInstance {
         let spec = spec(id);
         DesiredInstance {
             id,
@@ -242,7 +242,7 @@ mod tests {
         }
     }
 
-    fn container(
+    pub fn container(
         id: &str,
         instance: Option<i64>,
         hash: &str,
@@ -259,6 +259,13 @@ mod tests {
             oom_killed: false,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::{container, want};
+    use super::*;
+    use crate::docker::ContainerState;
 
     fn known(ids: &[i64]) -> HashMap<i64, String> {
         ids.iter().map(|id| (*id, format!("berth-c{id}"))).collect()

@@ -121,8 +121,11 @@ impl Reconciler {
         self.stats
             .actions
             .fetch_add(taken as u64, Ordering::Relaxed);
-        let notes = self.apply(actions, &want.instances).await;
-        self.sync_caddy(&rows).await;
+        // Routes depend only on the store, so Caddy learns them while the
+        // containers are still being created: the first request after a
+        // container starts is already routed.
+        let (notes, ()) =
+            tokio::join!(self.apply(actions, &want.instances), self.sync_caddy(&rows));
         let (containers, networks) = if taken > 0 {
             (
                 self.docker.list_managed().await?,

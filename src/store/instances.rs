@@ -99,29 +99,22 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
     })
 }
 
-/// The lowest free port of the range. Runs inside the caller's (immediate)
-/// transaction; the UNIQUE column is the real guarantee.
-pub fn free_port(conn: &Connection, range: PortRange) -> Result<u16, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT host_port FROM instances WHERE host_port BETWEEN ?1 AND ?2 ORDER BY host_port",
-    )?;
-    let used = stmt.query_map([range.first, range.last], |r| r.get::<_, u16>(0))?;
-    let mut candidate = range.first;
-    for port in used {
-        let port = port?;
-        if port > candidate {
-            break;
-        }
-        if port == candidate {
-            if candidate == range.last {
-                return Err(StoreError::Conflict(format!(
-                    "no free host port left in {range}"
-                )));
-            }
-            candidate += 1;
-        }
-    }
-    Ok(candidate)
+/// The lowest port of the range that no instance holds and `usable` accepts
+/// (e.g. nothing else on the host listens there). Runs inside the caller's
+/// (immediate) transaction; the UNIQUE column is the real guarantee.
+pub fn free_port(
+    conn: &Connection,
+    range: PortRange,
+    usable: impl Fn(u16) -> bool,
+) -> Result<u16, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT host_port FROM instances WHERE host_port BETWEEN ?1 AND ?2")?;
+    let used: std::collections::HashSet<u16> = stmt
+        .query_map([range.first, range.last], |r| r.get::<_, u16>(0))?
+        .collect::<Result<_, _>>()?;
+    (range.first..=range.last)
+        .find(|p| !used.contains(p) && usable(*p))
+        .ok_or_else(|| StoreError::Conflict(format!("no free host port left in {range}")))
 }
 
 pub fn insert(conn: &Connection, new: &NewInstance, host_port: u16) -> Result<i64, StoreError> {
@@ -281,19 +274,21 @@ mod tests {
                     first: 8001,
                     last: 8005,
                 };
-                assert_eq!(free_port(conn, range)?, 8003);
+                assert_eq!(free_port(conn, range, |_| true)?, 8003);
+                assert_eq!(free_port(conn, range, |p| p != 8003)?, 8005);
                 conn.execute(
                     "UPDATE instances SET host_port = 8003 WHERE host_port = 8004",
                     [],
                 )?;
-                assert_eq!(free_port(conn, range)?, 8004);
+                assert_eq!(free_port(conn, range, |_| true)?, 8004);
                 assert!(matches!(
                     free_port(
                         conn,
                         PortRange {
                             first: 8001,
                             last: 8002
-                        }
+                        },
+                        |_| true
                     ),
                     Err(StoreError::Conflict(_))
                 ));

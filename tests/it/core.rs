@@ -458,3 +458,46 @@ async fn instances_start_stop_restart_and_respect_the_plan_cap() {
     assert_eq!(status, StatusCode::OK, "{body}");
     app.wait_caddy("capped-staging.berth.test", 404, UP).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_caddy_and_static_routes_come_up_with_berth() {
+    if skip_docker() {
+        return;
+    }
+    let (admin, http) = (crate::harness::free_port(), crate::harness::free_port());
+    let mut app = TestApp::spawn_with(|c| {
+        c.caddy.manage = true;
+        c.caddy.admin = format!("http://127.0.0.1:{admin}");
+        c.caddy.http_port = http;
+        c.caddy.routes = vec![berth::config::StaticRoute {
+            host: "status.berth.test".into(),
+            upstream: None,
+            respond: Some("all good".into()),
+            status: 200,
+        }];
+    })
+    .await;
+    app.create_plan("p", 0.5, "64MiB").await;
+    let client = app.create_client("Managed", "p").await;
+    let (_, domain) = first_instance(&client);
+    let addr = format!("127.0.0.1:{http}");
+    for (host, want) in [
+        (domain.as_str(), "Managed"),
+        ("status.berth.test", "all good"),
+    ] {
+        eventually(&format!("{host} through berth's own caddy"), UP, || async {
+            match crate::harness::try_http_get(&addr, host, "/") {
+                Ok((200, body)) if body.contains(want) => Some(()),
+                _ => None,
+            }
+        })
+        .await;
+    }
+    app.stop().await;
+    eventually("managed caddy stopped with berth", UP, || async {
+        crate::harness::try_http_get(&format!("127.0.0.1:{admin}"), "localhost", "/config/")
+            .is_err()
+            .then_some(())
+    })
+    .await;
+}

@@ -6,9 +6,11 @@
 mod harness;
 
 mod api_input;
+mod caddy_adapter;
 mod cli;
 mod core;
 mod crash;
+mod docker_adapter;
 mod harness_smoke;
 mod pull;
 mod usage;

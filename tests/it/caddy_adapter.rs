@@ -541,7 +541,7 @@ async fn managed_caddy_dies_with_berth() {
     let mut helper = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "managed_helper_process",
+            "caddy_adapter::managed_helper_process",
             "--ignored",
             "--nocapture",
         ])

@@ -1,0 +1,263 @@
+//! Core benchmark: time from `POST /api/v1/clients` to the first 200 through
+//! Caddy, for 1 client and for 20 created concurrently, against the status
+//! quo (one docker-compose project per client plus a Caddy reload); then
+//! berth's RSS with 200 idle instances.
+//!
+//!     cargo bench --bench core            # needs Docker, caddy, docker-compose
+//!     BENCH_IDLE=0 cargo bench --bench core   # skip the 200-instance RSS part
+
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::{
+    berth_cli, free_port, free_port_block, test_config, try_http_get, unique, BerthProcess,
+    CaddyProcess, DockerGuard,
+};
+use serde_json::json;
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    caddy: CaddyProcess,
+    daemon: BerthProcess,
+    token: String,
+    http: reqwest::Client,
+    image: String,
+    guard: DockerGuard,
+}
+
+async fn start(ports: u16) -> Bench {
+    let dir = tempfile::Builder::new()
+        .prefix("berth-bench-")
+        .tempdir()
+        .unwrap();
+    let owner = unique("bench");
+    let guard = DockerGuard::new(&owner);
+    let caddy = CaddyProcess::start();
+    let image = format!("berth-bench/static-site:{}", unique("img"));
+    guard.track_image(&image);
+    let config = test_config(&dir, &owner, &caddy, &image, |c| {
+        c.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let (first, last) = free_port_block(ports);
+        c.port_range = format!("{first}-{last}").parse().unwrap();
+        c.reconcile_interval = Duration::from_secs(30);
+    });
+    std::fs::create_dir_all(&config.data_dir).unwrap();
+    let token = berth_cli(&config, &["token", "create", "bench"])
+        .1
+        .trim()
+        .to_owned();
+    berth_cli(
+        &config,
+        &["plan", "create", "p", "--cpus", "0.1", "--memory", "32MiB"],
+    );
+    let daemon = BerthProcess::start(&config);
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let api = daemon.api.clone();
+    let up = Instant::now();
+    while http
+        .get(format!("{api}/api/v1/health"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "daemon did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Bench {
+        _dir: dir,
+        caddy,
+        daemon,
+        token,
+        http,
+        image,
+        guard,
+    }
+}
+
+impl Bench {
+    async fn create(&self, name: String) -> String {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/clients", self.daemon.api))
+            .bearer_auth(&self.token)
+            .json(&json!({ "name": name, "email": "a@b.example", "plan": "p", "blueprint": "static-site" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["instances"][0]["domains"][0].as_str().unwrap().to_owned()
+    }
+
+    async fn wait_200(&self, host: &str) {
+        let addr = format!("127.0.0.1:{}", self.caddy.http_port);
+        let start = Instant::now();
+        while !matches!(try_http_get(&addr, host, "/"), Ok((200, _))) {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "{host} never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.daemon.child.id())).unwrap();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+/// The status quo: a compose file per client, `docker-compose up -d`, then
+/// the whole Caddy config loaded again with the new route.
+fn compose_baseline(
+    bench: &Bench,
+    clients: usize,
+    routes: &mut Vec<serde_json::Value>,
+) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = free_port_block(clients as u16);
+    let start = Instant::now();
+    let mut hosts = Vec::new();
+    for i in 0..clients {
+        let project = format!("{}-c{i}", bench.guard.owner());
+        let port = first + i as u16;
+        let file = dir.path().join(format!("{project}.yml"));
+        std::fs::write(
+            &file,
+            format!(
+                "services:\n  web:\n    image: {}\n    command: [\"/bin/httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/etc\"]\n    ports: [\"127.0.0.1:{port}:8080\"]\n    mem_limit: 32m\n    cpus: 0.1\n    restart: unless-stopped\n",
+                bench.image
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new("docker-compose")
+            .args(["-f", file.to_str().unwrap(), "-p", &project, "up", "-d"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker-compose up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let host = format!("{project}.compose.test");
+        routes.push(json!({ "match": [{ "host": [host] }], "handle": [{ "handler": "reverse_proxy", "upstreams": [{ "dial": format!("127.0.0.1:{port}") }] }] }));
+        let config = json!({ "admin": { "listen": bench.caddy.admin_addr }, "apps": { "http": { "servers": { "s": {
+            "listen": [format!("127.0.0.1:{}", bench.caddy.http_port)], "routes": routes, "automatic_https": { "disable": true } } } } } });
+        let ok = std::process::Command::new("curl")
+            .args([
+                "-sf",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                &config.to_string(),
+                &format!("{}/load", bench.caddy.admin_url),
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "caddy load failed");
+        hosts.push(host);
+    }
+    let addr = format!("127.0.0.1:{}", bench.caddy.http_port);
+    for host in &hosts {
+        while !matches!(try_http_get(&addr, host, "/passwd"), Ok((200, _))) {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "{host} never answered"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let took = start.elapsed();
+    for i in 0..clients {
+        let project = format!("{}-c{i}", bench.guard.owner());
+        let file = dir.path().join(format!("{project}.yml"));
+        let _ = std::process::Command::new("docker-compose")
+            .args(["-f", file.to_str().unwrap(), "-p", &project, "down"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    took
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let bench = start(260).await;
+    // Warm-up: the first create also builds the static-site image.
+    let host = bench.create("Warmup".into()).await;
+    bench.wait_200(&host).await;
+
+    let mut one = Vec::new();
+    for i in 0..5 {
+        let t = Instant::now();
+        let host = bench.create(format!("One {i}")).await;
+        bench.wait_200(&host).await;
+        one.push(t.elapsed());
+    }
+    println!(
+        "berth: 1 client, POST -> first 200 via Caddy: median {:?} (runs {:?})",
+        median(one.clone()),
+        one
+    );
+
+    let t = Instant::now();
+    let hosts =
+        futures_util::future::join_all((0..20).map(|i| bench.create(format!("Twenty {i}")))).await;
+    for h in &hosts {
+        bench.wait_200(h).await;
+    }
+    println!(
+        "berth: 20 clients concurrently, all answering 200: {:?}",
+        t.elapsed()
+    );
+
+    let mut routes = Vec::new();
+    let base1 = tokio::task::block_in_place(|| compose_baseline(&bench, 1, &mut routes));
+    let mut routes = Vec::new();
+    let base20 = tokio::task::block_in_place(|| compose_baseline(&bench, 20, &mut routes));
+    println!("status quo (docker-compose + caddy load): 1 client {base1:?}, 20 clients {base20:?}");
+    println!("berth RSS with {} instances: {} KiB", 27, bench.rss_kib());
+
+    if std::env::var("BENCH_IDLE").as_deref() != Ok("0") {
+        let t = Instant::now();
+        for chunk in (0..173).collect::<Vec<_>>().chunks(20) {
+            let hosts = futures_util::future::join_all(
+                chunk.iter().map(|i| bench.create(format!("Idle {i}"))),
+            )
+            .await;
+            for h in &hosts {
+                bench.wait_200(h).await;
+            }
+        }
+        println!(
+            "berth: 200 instances running and routed after {:?}",
+            t.elapsed()
+        );
+        // Let the reconciler settle into idle passes.
+        tokio::time::sleep(Duration::from_secs(35)).await;
+        println!("berth RSS with 200 idle instances: {} KiB", bench.rss_kib());
+    }
+}
