@@ -7,6 +7,7 @@
 //!   to Docker, read-only): every `metrics.interval` it turns counter
 //!   readings into samples, writes them in one transaction, rolls up, prunes,
 //!   walks data dirs now and then and checks quotas.
+//! - [`disk`]: the slower loop walking data directories for their size.
 //! - [`rollup`]: pure bucket math shared by rollups, charts and billing.
 //! - [`export`]: the monthly billing export (CSV, JSON).
 //! - [`prometheus`]: the `/metrics` text exposition.
@@ -14,6 +15,7 @@
 //! - [`host`]: host CPU, memory, disk and load via sysinfo.
 
 pub mod cgroup;
+pub mod disk;
 pub mod export;
 pub mod host;
 pub mod live;

@@ -91,7 +91,7 @@ impl Sampler {
     }
 
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
-        let walker = tokio::spawn(walk_loop(
+        let walker = tokio::spawn(super::disk::walk_loop(
             self.store.clone(),
             self.config.clone(),
             self.disk.clone(),
@@ -379,58 +379,4 @@ fn sample(
         oom_kills: counter_delta(base.oom_kills, c.oom_kills),
         mem_hits: counter_delta(base.mem_hits, c.mem_hits),
     }
-}
-
-/// Walks every instance's data directory each `metrics.disk_interval`, off
-/// the runtime, and records the sizes for samples, quotas and `/metrics`.
-async fn walk_loop(store: Store, config: Arc<Config>, disk: Arc<Mutex<HashMap<i64, u64>>>) {
-    if let Ok(known) = store.call(|c| usage::disk_usage(c)).await {
-        *disk.lock().unwrap_or_else(|p| p.into_inner()) = known;
-    }
-    loop {
-        if let Err(e) = walk_once(&store, &config, &disk).await {
-            tracing::warn!(error = %e, "data directory walk failed");
-        }
-        tokio::time::sleep(config.metrics.disk_interval).await;
-    }
-}
-
-pub async fn walk_once(
-    store: &Store,
-    config: &Config,
-    disk: &Mutex<HashMap<i64, u64>>,
-) -> Result<(), SamplerError> {
-    let rows = store.call(|c| instances::list_all(c)).await?;
-    let dirs: Vec<(i64, std::path::PathBuf)> = rows
-        .iter()
-        .filter(|r| r.desired != "absent")
-        .map(|r| (r.id, config.instance_data_dir(&r.client_slug, &r.name)))
-        .collect();
-    let sizes = tokio::task::spawn_blocking(move || {
-        dirs.into_iter()
-            .map(|(id, dir)| {
-                let (bytes, files) = crate::fsutil::dir_usage(&dir);
-                (id, bytes, files)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| SamplerError::Task(e.to_string()))?;
-    {
-        let mut map = disk.lock().unwrap_or_else(|p| p.into_inner());
-        map.clear();
-        map.extend(sizes.iter().map(|(id, b, _)| (*id, *b)));
-    }
-    let at = super::unix_now();
-    store
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            for (id, bytes, files) in &sizes {
-                metrics::set_disk(&tx, *id, *bytes, *files, at)?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
-    Ok(())
 }

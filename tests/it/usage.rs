@@ -13,8 +13,9 @@ const UP: Duration = Duration::from_secs(60);
 
 /// A berth sampling every second, with two extra blueprints on the test
 /// image: a CPU burner and a memory hog.
-async fn spawn() -> TestApp {
+async fn spawn(quota_webhook: Option<String>) -> TestApp {
     TestApp::spawn_with(|config| {
+        config.metrics.quota_webhook = quota_webhook;
         config.metrics.interval = Duration::from_secs(1);
         config.metrics.disk_interval = Duration::from_secs(1);
         let dir = config.blueprint_dir.clone().expect("test blueprint dir");
@@ -33,6 +34,54 @@ async fn spawn() -> TestApp {
         .unwrap();
     })
     .await
+}
+
+/// A local HTTP endpoint standing in for the provider's webhook receiver:
+/// answers 200 and hands over each JSON body.
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::Receiver<Value>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/hook?token=secret",
+        listener.local_addr().unwrap()
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break Some(body.to_owned());
+                    }
+                }
+            };
+            let _ = sock
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+            if let Some(body) = body {
+                let _ = tx
+                    .send(serde_json::from_str(&body).unwrap_or(Value::String(body)))
+                    .await;
+            }
+        }
+    });
+    (url, rx)
 }
 
 fn unix_now_f() -> f64 {
@@ -97,7 +146,7 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
     if skip_docker() {
         return;
     }
-    let app = spawn().await;
+    let app = spawn(None).await;
     app.post(
         "/api/v1/plans",
         json!({ "name": "half", "cpus": 0.5, "memory": "64MiB", "storage": "1GiB" }),
@@ -260,7 +309,8 @@ async fn a_memory_hog_shows_its_memory_and_oom_kills_and_storage_over_quota_warn
     if skip_docker() {
         return;
     }
-    let app = spawn().await;
+    let (hook, mut hooks) = webhook_receiver().await;
+    let app = spawn(Some(hook)).await;
     app.post(
         "/api/v1/plans",
         json!({ "name": "tight", "cpus": 0.25, "memory": "64MiB", "storage": "1MiB" }),
@@ -304,6 +354,13 @@ async fn a_memory_hog_shows_its_memory_and_oom_kills_and_storage_over_quota_warn
     .await;
     assert_eq!(usage["warnings"][0]["kind"], "storage");
     assert_eq!(usage["warnings"][0]["quota"], 1 << 20);
+    let posted = tokio::time::timeout(Duration::from_secs(30), hooks.recv())
+        .await
+        .expect("webhook called")
+        .unwrap();
+    assert_eq!(posted["event"], "storage_over_quota", "{posted}");
+    assert_eq!(posted["client"], slug.as_str(), "{posted}");
+    assert_eq!(posted["quota_bytes"], 1 << 20, "{posted}");
     let (_, client) = app.get(&format!("/api/v1/clients/{slug}")).await;
     assert_eq!(client["warnings"][0]["kind"], "storage", "{client}");
     let (_, top) = app.get("/api/v1/usage/top?range=24h").await;
