@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, skip_docker, TestApp};
+use crate::harness::{berth_cli, eventually, skip_docker, TestApp};
 
 const UP: Duration = Duration::from_secs(60);
 
@@ -302,6 +302,31 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
     assert!(csv.contains(&format!("{month},{slug},1,")), "{csv}");
     let (status, _) = app.get("/api/v1/usage/export?month=2026-13").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The CLI reads the same store.
+    let (code, out, err) = berth_cli(&app.config, &["usage", "export", "--month", &month]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{month},{slug},1,")), "{out}");
+    let (code, out, err) = berth_cli(&app.config, &["usage", "show", &slug, "--range", "1h"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("main") && out.contains("/ 0.5"), "{out}");
+    let (code, _, err) = berth_cli(&app.config, &["usage", "show", &slug, "--range", "2h"]);
+    assert_eq!((code, err.trim().lines().count()), (2, 1), "{err}");
+    let (code, _, err) = berth_cli(&app.config, &["usage", "export", "--month", "2026-13"]);
+    assert_eq!((code, err.trim().lines().count()), (1, 1), "{err}");
+
+    // The engine's stats API (the fallback when cgroup files are missing)
+    // and the init pid used for network counters answer for this container.
+    let docker =
+        berth::docker::Docker::connect(&app.config.docker.socket, &app.config.docker.owner)
+            .await
+            .unwrap();
+    let stats = docker.stats_once(&container).await.unwrap();
+    assert!(
+        stats.cpu_ns > 0 && stats.mem > 0 && stats.pids >= 1,
+        "{stats:?}"
+    );
+    assert!(docker.init_pid(&container).await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
