@@ -13,6 +13,7 @@ use crate::blueprint::Blueprints;
 use crate::caddy::{self, CaddyAdmin};
 use crate::config::Config;
 use crate::docker::Docker;
+use crate::housekeeping::Housekeeping;
 use crate::metrics::{Live, Sampler};
 use crate::ops::Ops;
 use crate::reconcile::{desired, Reconciler};
@@ -120,11 +121,21 @@ impl App {
         };
 
         tracing::info!(listen = %self.local_addr(), "berth serving");
-        let state = AppState {
-            ops: self.ops.clone(),
-            stats: self.reconciler.stats.clone(),
-            live: self.live.clone(),
-        };
+        let mut state = AppState::new(self.ops.clone(), self.reconciler.stats.clone()).await?;
+        state.live = self.live.clone();
+        if self.ops.user_count().await? == 0 {
+            tracing::warn!(
+                setup_code = %state.ui.setup_code,
+                "no admin account yet: open /setup in a browser on this machine, or elsewhere with this setup code (or run `berth user create NAME`)"
+            );
+        }
+        let housekeeping = tokio::spawn(
+            Housekeeping {
+                ops: self.ops.clone(),
+                sessions: state.ui.sessions.clone(),
+            }
+            .run(stopped(stop_rx.clone())),
+        );
         let web = tokio::spawn(web::serve(self.listener, state, stopped(stop_rx.clone())));
         let reconciler = tokio::spawn(self.reconciler.run(stopped(stop_rx.clone())));
         let sampler = self
@@ -138,6 +149,9 @@ impl App {
             Ok(Ok(())) => tracing::info!("web server stopped"),
             Ok(Err(e)) => tracing::error!(error = %e, "web server failed"),
             Err(e) => tracing::error!(error = %e, "web server task panicked"),
+        }
+        if let Err(e) = housekeeping.await {
+            tracing::error!(error = %e, "housekeeping task panicked");
         }
         if let Err(e) = reconciler.await {
             tracing::error!(error = %e, "reconciler task panicked");

@@ -29,6 +29,8 @@ pub struct Config {
     pub reconcile_interval: Duration,
     pub docker: DockerConfig,
     pub caddy: CaddyConfig,
+    pub web: WebConfig,
+    pub audit: AuditConfig,
     pub metrics: MetricsConfig,
 }
 
@@ -46,6 +48,38 @@ pub struct MetricsConfig {
     pub disk_interval: Duration,
     /// POSTed a JSON body when an instance goes over its storage quota.
     pub quota_webhook: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// A signed-in session ends after this long without a request.
+    #[serde(with = "humantime_serde_lite")]
+    pub session_idle: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            session_idle: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Entries older than this are pruned once a day.
+    #[serde(with = "humantime_serde_lite")]
+    pub retention: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(90 * 86400),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -182,6 +216,8 @@ impl Default for Config {
             reconcile_interval: Duration::from_secs(30),
             docker: DockerConfig::default(),
             caddy: CaddyConfig::default(),
+            web: WebConfig::default(),
+            audit: AuditConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }
@@ -271,6 +307,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_CADDY_ACME_EMAIL", "caddy.acme_email"),
     ("BERTH_CADDY_MANAGE", "caddy.manage"),
     ("BERTH_CADDY_BIN", "caddy.bin"),
+    ("BERTH_WEB_SESSION_IDLE", "web.session_idle"),
+    ("BERTH_AUDIT_RETENTION", "audit.retention"),
     ("BERTH_METRICS_ENABLED", "metrics.enabled"),
     ("BERTH_METRICS_INTERVAL", "metrics.interval"),
     ("BERTH_METRICS_QUOTA_WEBHOOK", "metrics.quota_webhook"),
@@ -334,6 +372,12 @@ impl Config {
         }
         if self.caddy.http_port == 0 || (self.caddy.tls && self.caddy.https_port == 0) {
             return bad("caddy.http_port", "ports must be non-zero".into());
+        }
+        if self.web.session_idle < Duration::from_secs(1) {
+            return bad("web.session_idle", "must be at least 1s".into());
+        }
+        if self.audit.retention < Duration::from_secs(86400) {
+            return bad("audit.retention", "must be at least 1d".into());
         }
         if self.reconcile_interval < Duration::from_secs(1) {
             return bad("reconcile_interval", "must be at least 1s".into());
@@ -511,6 +555,8 @@ impl fmt::Debug for Config {
             .field("base_domain", &self.base_domain)
             .field("docker", &self.docker)
             .field("caddy", &self.caddy)
+            .field("web", &self.web)
+            .field("audit", &self.audit)
             .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }

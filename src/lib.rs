@@ -16,9 +16,11 @@
 //! - [`docker`]: the bollard adapter; labels are the contract with the engine.
 //! - [`caddy`]: Caddy admin API client, config generation, managed child.
 //! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it.
+//! - [`web`]: axum: the admin pages (sessions, CSRF, maud views) and the
+//!   JSON API v1 (bearer tokens), built from one route table.
+//! - [`housekeeping`]: prunes the audit log and expired sessions.
 //! - [`metrics`]: the usage sampler, history rollups, billing export and
 //!   Prometheus text.
-//! - [`web`]: axum: JSON API v1 (bearer tokens).
 //! - [`cli`]: clap commands; [`app`] wires the long-running parts together.
 
 pub mod app;
@@ -30,6 +32,7 @@ pub mod config;
 pub mod docker;
 pub mod domain;
 pub mod fsutil;
+pub mod housekeeping;
 pub mod metrics;
 pub mod ops;
 pub mod reconcile;

@@ -3,10 +3,12 @@
 //! running daemon notices the change within a second).
 
 mod bench;
+mod bench_usage;
 mod doctor;
 mod output;
 mod run;
 mod usage;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,7 +50,10 @@ pub enum Command {
     Instance(InstanceCmd),
     #[command(subcommand)]
     Usage(UsageCmd),
-    /// Measure berth against its performance targets (creates and removes real containers).
+    /// Admin accounts for the web UI.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Measure berth: `bench ui` on generated data, `bench usage` with real containers.
     #[command(subcommand)]
     Bench(BenchCmd),
 }
@@ -73,6 +78,27 @@ pub enum UsageCmd {
 }
 
 #[derive(Subcommand)]
+pub enum UserCmd {
+    /// Create an admin account. The password is asked for, or read from stdin.
+    Create {
+        name: String,
+        /// Read the password from the first line of stdin, without a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password; the account's sessions end.
+    ResetPassword {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List,
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum BenchCmd {
     /// Sampling sweep time, sampler CPU and 30-day chart page time with N
     /// busybox instances under a throwaway owner label.
@@ -82,6 +108,22 @@ pub enum BenchCmd {
         /// How long to run the sampler at its normal cadence to measure CPU.
         #[arg(long, default_value = "2m")]
         cpu_window: String,
+    },
+    /// Seed a throwaway store with clients and instances, serve the UI (no
+    /// reconciler), and load the dashboard and clients list with wrk.
+    Ui {
+        #[arg(long, default_value_t = 500)]
+        clients: u32,
+        /// Instances per client (the first comes with the client).
+        #[arg(long, default_value_t = 2)]
+        instances_per_client: u32,
+        #[arg(long, default_value_t = 32)]
+        connections: u32,
+        #[arg(long, default_value = "10s")]
+        duration: String,
+        /// Keep the generated data directory here instead of a temp dir.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -157,6 +199,9 @@ pub enum ClientCmd {
         domain: Option<String>,
         #[arg(long, default_value = "")]
         notes: String,
+        /// Env of the first instance, KEY=VALUE; repeatable.
+        #[arg(long = "env", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
     },
     List,
     Show {
@@ -198,6 +243,22 @@ pub enum InstanceCmd {
         blueprint: Option<String>,
         #[arg(long)]
         domain: Option<String>,
+        /// KEY=VALUE; repeatable.
+        #[arg(long = "env", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
+    },
+    /// Replace an instance's env and/or domains (recreates its container, data kept).
+    Edit {
+        id: i64,
+        /// KEY=VALUE; repeatable; replaces all of the instance's own variables.
+        #[arg(long = "env", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
+        /// Remove all of the instance's own variables.
+        #[arg(long, conflicts_with = "env")]
+        clear_env: bool,
+        /// Repeatable; replaces the instance's domains.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
     },
     List {
         slug: Option<String>,
@@ -220,6 +281,12 @@ pub enum InstanceCmd {
         #[arg(long)]
         confirm: Option<String>,
     },
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
 /// Exit codes: 0 done, 1 the operation was refused or failed, 2 bad usage or configuration.

@@ -8,8 +8,8 @@ use crate::blueprint::Blueprints;
 use crate::config::Config;
 use crate::domain::{size::SizeInput, ClientStatus};
 use crate::ops::{
-    ClientEdit, InstanceAction, NewClientInput, NewInstanceInput, Ops, OpsError, PlanEdit,
-    PlanInput,
+    ClientEdit, InstanceAction, InstanceEdit, NewClientInput, NewInstanceInput, Ops, OpsError,
+    PlanEdit, PlanInput,
 };
 use crate::store::{InstanceRow, Store};
 
@@ -20,7 +20,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub(super) fn usage(message: impl Into<String>) -> Self {
+    pub fn usage(message: impl Into<String>) -> Self {
         Self {
             code: 2,
             message: message.into(),
@@ -104,6 +104,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }),
         Command::Doctor => rt.block_on(super::doctor::doctor(&config)),
+        Command::Bench(cmd @ super::BenchCmd::Usage { .. }) => {
+            rt.block_on(super::bench_usage::run(config, cmd))
+        }
         Command::Bench(cmd) => rt.block_on(super::bench::run(config, cmd)),
         command => {
             let ops = open_ops(config)?;
@@ -222,6 +225,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             blueprint,
             domain,
             notes,
+            env,
         }) => {
             let view = ops
                 .create_client(
@@ -233,6 +237,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                         notes,
                         blueprint,
                         domain,
+                        env: (!env.is_empty()).then(|| env.into_iter().collect()),
                     },
                 )
                 .await?;
@@ -301,6 +306,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             name,
             blueprint,
             domain,
+            env,
         }) => output::json(
             &ops.add_instance(
                 &actor,
@@ -309,6 +315,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                     name: Some(name),
                     blueprint,
                     domain,
+                    env: (!env.is_empty()).then(|| env.into_iter().collect()),
                 },
             )
             .await?,
@@ -333,6 +340,18 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                 );
             }
         }
+        Command::Instance(InstanceCmd::Edit {
+            id,
+            env,
+            clear_env,
+            domains,
+        }) => {
+            let edit = InstanceEdit {
+                env: (clear_env || !env.is_empty()).then(|| env.into_iter().collect()),
+                domains: (!domains.is_empty()).then_some(domains),
+            };
+            output::json(&ops.edit_instance(&actor, id, edit).await?);
+        }
         Command::Instance(InstanceCmd::Show { id }) => output::json(&ops.get_instance(id).await?),
         Command::Instance(InstanceCmd::Start { id }) => output::json(
             &ops.instance_action(&actor, id, InstanceAction::Start)
@@ -354,6 +373,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             output::json(&ops.remove_instance(&actor, id, &confirm).await?);
         }
         Command::Usage(cmd) => super::usage::run(ops, cmd, as_json).await?,
+        Command::User(cmd) => super::users::run(ops, &actor, cmd, as_json).await?,
         Command::Serve | Command::Doctor | Command::Config(_) | Command::Bench(_) => {
             unreachable!("handled before opening the store")
         }

@@ -112,3 +112,64 @@ impl Phase {
         }
     }
 }
+
+/// Environment variables set on one instance (on top of its blueprint's):
+/// POSIX-style names, bounded values, no NUL bytes.
+pub fn parse_env(
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, String>, DomainError> {
+    if env.len() > 64 {
+        return Err(DomainError::new("env", "at most 64 variables"));
+    }
+    for (key, value) in env {
+        let name_ok = !key.is_empty()
+            && key.len() <= 64
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            && !key.as_bytes()[0].is_ascii_digit();
+        if !name_ok {
+            return Err(DomainError::new(
+                "env",
+                format!(
+                    "{key:?} is not a variable name (A-Z, 0-9, '_', not starting with a digit)"
+                ),
+            ));
+        }
+        if value.len() > 4096 || value.contains('\0') {
+            return Err(DomainError::new(
+                "env",
+                format!("value of {key} is longer than 4096 bytes or contains NUL"),
+            ));
+        }
+    }
+    Ok(env.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn env_names_and_values_are_checked() {
+        let ok = BTreeMap::from([("OPENAI_API_KEY".to_string(), "sk-1".to_string())]);
+        assert!(parse_env(&ok).is_ok());
+        for bad in ["", "lower", "1ABC", "A-B", "A B"] {
+            assert!(
+                parse_env(&BTreeMap::from([(bad.to_string(), "v".to_string())])).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(parse_env(&BTreeMap::from([("A".to_string(), "x".repeat(5000))])).is_err());
+        assert!(parse_env(&BTreeMap::from([("A".to_string(), "a\0b".to_string())])).is_err());
+    }
+
+    #[test]
+    fn instance_names() {
+        assert!(InstanceName::parse("main").is_ok());
+        for bad in ["", "Main", "-a", "a-", "a_b", "waytoolongnameforaninstance"] {
+            assert!(InstanceName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

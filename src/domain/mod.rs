@@ -10,7 +10,7 @@ mod slug;
 
 pub use client::{ClientStatus, ClientUpdate, DisplayName, Email, Notes};
 pub use hostname::Hostname;
-pub use instance::{DesiredState, InstanceName, Phase};
+pub use instance::{parse_env, DesiredState, InstanceName, Phase};
 pub use plan::{Limits, PlanName, PlanSpec};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;

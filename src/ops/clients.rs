@@ -18,6 +18,8 @@ pub struct NewClientInput {
     pub notes: String,
     pub blueprint: Option<String>,
     pub domain: Option<String>,
+    /// Env of the first instance, on top of its blueprint's.
+    pub env: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -66,6 +68,7 @@ impl Ops {
             name: None,
             blueprint: input.blueprint.clone(),
             domain: input.domain.clone(),
+            env: input.env.clone(),
         }
         .parse(&self.blueprints, true)?;
         let (ops, actor) = (self.clone(), actor.clone());

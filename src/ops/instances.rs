@@ -9,7 +9,7 @@ use super::{referenced, Ops, OpsError};
 use crate::audit::{self, Actor};
 use crate::blueprint::Blueprints;
 use crate::config::Config;
-use crate::domain::{DesiredState, Hostname, InstanceName};
+use crate::domain::{parse_env, DesiredState, Hostname, InstanceName};
 use crate::store::{clients, instances, plans, ClientRow, InstanceRow, NewInstance, StoreError};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -20,6 +20,19 @@ pub struct NewInstanceInput {
     pub blueprint: Option<String>,
     /// Defaults to `<slug>.<base_domain>` (first instance) or `<slug>-<name>.<base_domain>`.
     pub domain: Option<String>,
+    /// Set on top of the blueprint's env, e.g. a per-client API key.
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+/// A change to an instance; absent fields stay. Either change recreates the
+/// container (data kept).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceEdit {
+    /// Replaces the instance's own variables.
+    pub env: Option<BTreeMap<String, String>>,
+    /// Replaces the instance's domains (at least one).
+    pub domains: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +47,7 @@ pub(crate) struct InstancePlan {
     pub name: InstanceName,
     pub blueprint: String,
     pub domain: Option<Hostname>,
+    pub env: BTreeMap<String, String>,
 }
 
 impl NewInstanceInput {
@@ -67,10 +81,12 @@ impl NewInstanceInput {
             .filter(|d| !d.trim().is_empty())
             .map(Hostname::parse)
             .transpose()?;
+        let env = parse_env(&self.env.clone().unwrap_or_default())?;
         Ok(InstancePlan {
             name,
             blueprint,
             domain,
+            env,
         })
     }
 }
@@ -128,7 +144,7 @@ pub(crate) fn insert(
         name: &plan.name,
         blueprint: &plan.blueprint,
         image: &bp.image,
-        env: &BTreeMap::new(),
+        env: &plan.env,
         secrets: &secrets,
         domains: std::slice::from_ref(&domain),
     };
@@ -154,6 +170,68 @@ impl Ops {
                 audit::record(&tx, &actor, "instance.add", &format!("{slug}/{}", row.name), Some(&slug), json!({ "blueprint": row.blueprint, "port": row.host_port, "domains": row.domains }))?;
                 tx.commit()?;
                 Ok(row)
+            })
+            .await?;
+        self.wake();
+        Ok(row)
+    }
+
+    /// Changes an instance's env or domains; audit records variable names, never values.
+    pub async fn edit_instance(
+        &self,
+        actor: &Actor,
+        id: i64,
+        edit: InstanceEdit,
+    ) -> Result<InstanceRow, OpsError> {
+        let env = edit.env.as_ref().map(parse_env).transpose()?;
+        let domains = match &edit.domains {
+            Some(list) if list.is_empty() => {
+                return Err(OpsError::Refused(
+                    "an instance needs at least one domain".into(),
+                ))
+            }
+            Some(list) => Some(
+                list.iter()
+                    .map(|d| Hostname::parse(d))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            None => None,
+        };
+        let actor = actor.clone();
+        let row = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let before = instances::get(&tx, id)?;
+                if before.desired == "absent" {
+                    return Err(StoreError::NotFound(format!(
+                        "instance {id} is being removed"
+                    )));
+                }
+                let mut changed = serde_json::Map::new();
+                if let Some(env) = &env {
+                    instances::set_env(&tx, id, env)?;
+                    changed.insert("env_keys".into(), json!(env.keys().collect::<Vec<_>>()));
+                }
+                if let Some(domains) = &domains {
+                    instances::set_domains(&tx, id, domains)?;
+                    changed.insert(
+                        "domains".into(),
+                        json!({ "before": before.domains, "after": domains }),
+                    );
+                }
+                let target = format!("{}/{}", before.client_slug, before.name);
+                audit::record(
+                    &tx,
+                    &actor,
+                    "instance.edit",
+                    &target,
+                    Some(&before.client_slug),
+                    serde_json::Value::Object(changed),
+                )?;
+                let after = instances::get(&tx, id)?;
+                tx.commit()?;
+                Ok(after)
             })
             .await?;
         self.wake();

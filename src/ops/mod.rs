@@ -1,14 +1,17 @@
-//! The operations every front end shares (JSON API, CLI, later the web UI).
+//! The operations every front end shares (web UI, JSON API, CLI).
 //! Each one validates its input into domain types, writes desired state and
 //! its audit entry in one transaction, and wakes the reconciler. None of them
 //! talks to Docker or Caddy.
 
+mod audit_log;
 mod clients;
 mod delete;
 mod instances;
+mod overview;
 mod plans;
 mod tokens;
 mod usage;
+mod users;
 
 use std::sync::Arc;
 
@@ -16,11 +19,12 @@ use tokio::sync::Notify;
 
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::{DeletionReport, RemovedInstance};
-pub use instances::{InstanceAction, NewInstanceInput};
+pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };
+pub use users::{check_password, check_user_name, THROTTLE_FAILURES, THROTTLE_WINDOW};
 
 use crate::blueprint::Blueprints;
 use crate::config::Config;
@@ -65,6 +69,7 @@ pub struct Ops {
     pub config: Arc<Config>,
     pub blueprints: Arc<Blueprints>,
     wake: Arc<Notify>,
+    caches: Arc<overview::Caches>,
 }
 
 impl Ops {
@@ -79,6 +84,7 @@ impl Ops {
             config,
             blueprints,
             wake,
+            caches: Arc::default(),
         }
     }
 

@@ -31,42 +31,72 @@ enum Outcome {
 }
 
 impl Reconciler {
+    /// Orphans go first, then each instance's actions run as one chain (in
+    /// stage order), chains concurrently: a new instance's create does not
+    /// wait for every other instance's network. Networks are removed last,
+    /// once their containers are gone. A failed step ends its chain.
     pub(super) async fn apply(
         &self,
         actions: Vec<Action>,
         desired: &[DesiredInstance],
     ) -> PassNotes {
         let mut notes = PassNotes::default();
-        let mut stages: Vec<Vec<Action>> = vec![Vec::new(); 5];
+        let mut orphans = Vec::new();
+        let mut chains: std::collections::BTreeMap<i64, Vec<Action>> = Default::default();
+        let mut networks = Vec::new();
         for a in actions {
-            stages[usize::from(a.stage())].push(a);
-        }
-        for stage in stages {
-            let results: Vec<(Option<i64>, Result<Outcome, String>)> = stream::iter(stage)
-                .map(|action| async move {
-                    let id = instance_of(&action);
-                    let result = self.apply_one(&action, desired).await;
-                    if let Err(e) = &result {
-                        tracing::warn!(?action, error = %e, "action failed");
-                    }
-                    (id, result)
-                })
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
-            for (id, result) in results {
-                match (id, result) {
-                    (Some(id), Err(e)) => {
-                        notes.errors.insert(id, e);
-                    }
-                    (Some(id), Ok(Outcome::Pulling(p))) => {
-                        notes.pulling.insert(id, p);
-                    }
-                    _ => {}
-                }
+            match (instance_of(&a), &a) {
+                (_, Action::RemoveNetwork { .. }) => networks.push(a),
+                (Some(id), _) => chains.entry(id).or_default().push(a),
+                (None, _) => orphans.push(a),
             }
         }
+        self.run_all(orphans.into_iter().map(|a| vec![a]), desired, &mut notes)
+            .await;
+        self.run_all(chains.into_values(), desired, &mut notes)
+            .await;
+        self.run_all(networks.into_iter().map(|a| vec![a]), desired, &mut notes)
+            .await;
         notes
+    }
+
+    async fn run_all(
+        &self,
+        chains: impl Iterator<Item = Vec<Action>>,
+        desired: &[DesiredInstance],
+        notes: &mut PassNotes,
+    ) {
+        let results: Vec<(Option<i64>, Result<Outcome, String>)> = stream::iter(chains)
+            .map(|chain| async move {
+                let id = chain.first().and_then(instance_of);
+                let mut last = Ok(Outcome::Done);
+                for action in &chain {
+                    last = self.apply_one(action, desired).await;
+                    match &last {
+                        Err(e) => {
+                            tracing::warn!(?action, error = %e, "action failed");
+                            break;
+                        }
+                        Ok(Outcome::Pulling(_)) => break,
+                        Ok(Outcome::Done) => {}
+                    }
+                }
+                (id, last)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (id, result) in results {
+            match (id, result) {
+                (Some(id), Err(e)) => {
+                    notes.errors.insert(id, e);
+                }
+                (Some(id), Ok(Outcome::Pulling(p))) => {
+                    notes.pulling.insert(id, p);
+                }
+                _ => {}
+            }
+        }
     }
 
     async fn apply_one(

@@ -74,7 +74,8 @@ pub enum Action {
 }
 
 impl Action {
-    /// Actions run in stages in this order; within a stage they run concurrently.
+    /// The order actions of one instance run in (see `apply`); removals of
+    /// networks come last of all.
     pub fn stage(&self) -> u8 {
         match self {
             Action::Remove { .. } | Action::Stop { .. } => 0,

@@ -182,6 +182,31 @@ pub fn count_for_client(conn: &Connection, client_id: i64) -> Result<u32, StoreE
     )?)
 }
 
+pub fn set_env(
+    conn: &Connection,
+    id: i64,
+    env: &BTreeMap<String, String>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE instances SET env = ?1 WHERE id = ?2",
+        params![serde_json::to_string(env).unwrap_or_default(), id],
+    )?;
+    Ok(())
+}
+
+/// Replaces the instance's domains; one taken by another instance is a conflict.
+pub fn set_domains(conn: &Connection, id: i64, domains: &[Hostname]) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM domains WHERE instance_id = ?1", [id])?;
+    for domain in domains {
+        conn.execute(
+            "INSERT INTO domains (hostname, instance_id) VALUES (?1, ?2)",
+            params![domain.as_str(), id],
+        )
+        .map_err(|e| StoreError::unique(e, || format!("domain {domain} is already in use")))?;
+    }
+    Ok(())
+}
+
 pub fn set_desired(conn: &Connection, id: i64, desired: DesiredState) -> Result<bool, StoreError> {
     Ok(conn.execute(
         "UPDATE instances SET desired = ?1 WHERE id = ?2 AND desired NOT IN (?1, 'absent')",

@@ -7,6 +7,7 @@ use super::StoreError;
 /// area, numbered, so parallel work adds lines here rather than editing SQL.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_core.sql"),
+    include_str!("migrations/003_accounts.sql"),
     include_str!("migrations/004_metrics.sql"),
 ];
 

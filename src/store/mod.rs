@@ -5,13 +5,16 @@
 //! a second process (the CLI) can never break it.
 
 pub mod audit;
+pub mod cache;
 pub mod clients;
 pub mod instances;
 pub mod metrics;
 mod migrations;
+pub mod overview;
 pub mod plans;
 pub mod tokens;
 pub mod usage;
+pub mod users;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -24,6 +27,7 @@ pub use clients::{ClientRow, NewClient};
 pub use instances::{InstanceRow, NewInstance, Observation};
 pub use plans::PlanRow;
 pub use tokens::TokenRow;
+pub use users::UserRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -30,6 +30,7 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pub guard: DockerGuard,
+    ops: berth::ops::Ops,
 }
 
 /// A block of ports none of which is bound right now. Blocks are spread by
@@ -70,6 +71,7 @@ impl TestApp {
             .await
             .expect("berth builds");
         let api = format!("http://{}", app.local_addr());
+        let ops = app.ops().clone();
         let token = app
             .ops()
             .create_token(&berth::audit::Actor::cli(), "test")
@@ -99,6 +101,7 @@ impl TestApp {
             stop: Some(stop),
             task: Some(task),
             guard,
+            ops,
         }
     }
 
@@ -216,6 +219,11 @@ impl TestApp {
         body
     }
 
+    /// The operations layer of this berth, for looking at the store directly.
+    pub fn ops(&self) -> &berth::ops::Ops {
+        &self.ops
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.config.data_dir.clone()
     }
@@ -264,6 +272,7 @@ impl Drop for TestApp {
 
 /// The config a test berth runs with: everything on loopback, ports and
 /// names unique to this test, a short reconcile interval.
+#[allow(clippy::field_reassign_with_default)]
 pub fn test_config(
     dir: &TempDir,
     owner: &str,

@@ -501,3 +501,71 @@ async fn managed_caddy_and_static_routes_come_up_with_berth() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_env_and_domains_can_change_and_secrets_stay_out_of_the_audit() {
+    if skip_docker() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.create_plan("p", 0.5, "64MiB").await;
+    let (status, client) = app
+        .post(
+            "/api/v1/clients",
+            json!({ "name": "Keyed", "email": "a@b.example", "plan": "p", "blueprint": "static-site",
+                    "domain": "www.keyed.example", "env": { "OPENAI_API_KEY": "sk-secret-1" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{client}");
+    let (id, domain) = first_instance(&client);
+    assert_eq!(domain, "www.keyed.example");
+    app.wait_caddy(&domain, 200, UP).await;
+    let container = app.wait_phase(id, &["running", "starting"], UP).await["container_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(inspect(&app, &container, "{{.Config.Env}}").contains("OPENAI_API_KEY=sk-secret-1"));
+
+    let (status, body) = app
+        .patch(&format!("/api/v1/instances/{id}"), json!({ "env": { "OPENAI_API_KEY": "sk-secret-2" }, "domains": ["keyed.example", "www.keyed.example"] }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.wait_caddy("keyed.example", 200, UP).await;
+    let recreated = eventually("container recreated with the new env", UP, || async {
+        let c = app.instance(id).await["container_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        (!c.is_empty()
+            && c != container
+            && inspect(&app, &c, "{{.Config.Env}}").contains("sk-secret-2"))
+        .then_some(c)
+    })
+    .await;
+    assert!(!recreated.is_empty());
+
+    let bad = app
+        .patch(
+            &format!("/api/v1/instances/{id}"),
+            json!({ "env": { "bad-name": "x" } }),
+        )
+        .await;
+    assert_eq!(bad.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.1);
+    let bad = app
+        .patch(&format!("/api/v1/instances/{id}"), json!({ "domains": [] }))
+        .await;
+    assert_eq!(bad.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.1);
+
+    let audit = app
+        .ops()
+        .store
+        .call(|conn| berth::store::audit::query(conn, &Default::default()))
+        .await
+        .unwrap();
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(text.contains("instance.edit") && text.contains("OPENAI_API_KEY"));
+    assert!(
+        !text.contains("sk-secret"),
+        "secret values never reach the audit log"
+    );
+}

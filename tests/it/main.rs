@@ -13,4 +13,5 @@ mod crash;
 mod docker_adapter;
 mod harness_smoke;
 mod pull;
+mod ui;
 mod usage;

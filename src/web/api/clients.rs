@@ -1,7 +1,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 
 use crate::audit::Actor;
@@ -9,18 +8,22 @@ use crate::domain::ClientStatus;
 use crate::ops::{ClientEdit, ClientView, DeletionReport, NewClientInput, NewInstanceInput};
 use crate::store::{ClientRow, InstanceRow};
 use crate::web::json::{ApiJson, ApiPath};
+use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/clients", get(list).post(create))
-        .route("/clients/{slug}", get(show).patch(edit).delete(remove))
-        .route("/clients/{slug}/suspend", post(suspend))
-        .route("/clients/{slug}/resume", post(resume))
-        .route(
-            "/clients/{slug}/instances",
-            get(instances).post(add_instance),
-        )
+pub fn routes() -> Vec<Route> {
+    const T: Access = Access::Token;
+    vec![
+        Route::get("/api/v1/clients", T, list),
+        Route::post("/api/v1/clients", T, create),
+        Route::get("/api/v1/clients/{slug}", T, show),
+        Route::patch("/api/v1/clients/{slug}", T, edit),
+        Route::delete("/api/v1/clients/{slug}", T, remove),
+        Route::post("/api/v1/clients/{slug}/suspend", T, suspend),
+        Route::post("/api/v1/clients/{slug}/resume", T, resume),
+        Route::get("/api/v1/clients/{slug}/instances", T, instances),
+        Route::post("/api/v1/clients/{slug}/instances", T, add_instance),
+    ]
 }
 
 #[derive(Deserialize)]

@@ -1,21 +1,25 @@
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 
 use super::clients::Confirm;
 use crate::audit::Actor;
-use crate::ops::{DeletionReport, InstanceAction};
+use crate::ops::{DeletionReport, InstanceAction, InstanceEdit};
 use crate::store::InstanceRow;
 use crate::web::json::{ApiJson, ApiPath};
+use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/instances", get(list))
-        .route("/instances/{id}", get(show).delete(remove))
-        .route("/instances/{id}/start", post(start))
-        .route("/instances/{id}/stop", post(stop))
-        .route("/instances/{id}/restart", post(restart))
+pub fn routes() -> Vec<Route> {
+    const T: Access = Access::Token;
+    vec![
+        Route::get("/api/v1/instances", T, list),
+        Route::get("/api/v1/instances/{id}", T, show),
+        Route::patch("/api/v1/instances/{id}", T, edit),
+        Route::delete("/api/v1/instances/{id}", T, remove),
+        Route::post("/api/v1/instances/{id}/start", T, start),
+        Route::post("/api/v1/instances/{id}/stop", T, stop),
+        Route::post("/api/v1/instances/{id}/restart", T, restart),
+    ]
 }
 
 async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceRow>>, AppError> {
@@ -27,6 +31,15 @@ async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<InstanceRow>, AppError> {
     Ok(Json(s.ops.get_instance(id).await?))
+}
+
+async fn edit(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(edit): ApiJson<InstanceEdit>,
+) -> Result<Json<InstanceRow>, AppError> {
+    Ok(Json(s.ops.edit_instance(&a, id, edit).await?))
 }
 
 async fn act(

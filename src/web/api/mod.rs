@@ -6,34 +6,20 @@ mod plans;
 pub(crate) mod usage;
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 
-use super::{auth, AppState};
+use super::routes::{Access, Route};
+use super::AppState;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    let protected = Router::new()
-        .merge(plans::router())
-        .merge(clients::router())
-        .merge(instances::router())
-        .merge(usage::router())
-        .route_layer(axum::middleware::from_fn_with_state(
-            state,
-            auth::require_token,
-        ));
-    Router::new()
-        .route("/health", get(health))
-        .merge(protected)
-        .fallback(not_found)
-}
-
-async fn not_found(uri: axum::http::Uri) -> super::AppError {
-    super::AppError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        format!("no API route {}", uri.path()),
-    )
+pub fn routes() -> Vec<Route> {
+    let mut routes = vec![Route::get("/api/v1/health", Access::Public, health)];
+    routes.extend(plans::routes());
+    routes.extend(clients::routes());
+    routes.extend(instances::routes());
+    routes.extend(usage::routes());
+    routes
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {

@@ -1,18 +1,23 @@
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 
 use crate::audit::Actor;
 use crate::ops::{PlanEdit, PlanInput};
 use crate::store::PlanRow;
 use crate::web::json::{ApiJson, ApiPath};
+use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/plans", get(list).post(create))
-        .route("/plans/{name}", get(show).patch(edit).delete(remove))
+pub fn routes() -> Vec<Route> {
+    const T: Access = Access::Token;
+    vec![
+        Route::get("/api/v1/plans", T, list),
+        Route::post("/api/v1/plans", T, create),
+        Route::get("/api/v1/plans/{name}", T, show),
+        Route::patch("/api/v1/plans/{name}", T, edit),
+        Route::delete("/api/v1/plans/{name}", T, remove),
+    ]
 }
 
 async fn list(State(s): State<AppState>) -> Result<Json<Vec<PlanRow>>, AppError> {

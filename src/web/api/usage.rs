@@ -1,26 +1,29 @@
 use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 use crate::metrics::export;
 use crate::metrics::Range;
 use crate::ops::{ClientUsage, Consumer, HostUsage, InstanceUsage};
 use crate::store::usage::QuotaWarning;
+use crate::web::json::ApiPath;
+use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/clients/{slug}/usage", get(client))
-        .route("/instances/{id}/usage", get(instance))
-        .route("/usage/export", get(export_month))
-        .route("/usage/top", get(top))
-        .route("/usage/host", get(host))
-        .route("/usage/warnings", get(warnings))
+pub fn routes() -> Vec<Route> {
+    const T: Access = Access::Token;
+    vec![
+        Route::get("/api/v1/clients/{slug}/usage", T, client),
+        Route::get("/api/v1/instances/{id}/usage", T, instance),
+        Route::get("/api/v1/usage/export", T, export_month),
+        Route::get("/api/v1/usage/top", T, top),
+        Route::get("/api/v1/usage/host", T, host),
+        Route::get("/api/v1/usage/warnings", T, warnings),
+    ]
 }
 
 pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
@@ -36,7 +39,7 @@ pub fn range(q: &Params) -> Result<Range, AppError> {
 
 async fn client(
     State(s): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     q: Params,
 ) -> Result<Json<ClientUsage>, AppError> {
     Ok(Json(s.ops.client_usage(&slug, range(&q)?).await?))
@@ -44,7 +47,7 @@ async fn client(
 
 async fn instance(
     State(s): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     q: Params,
 ) -> Result<Json<InstanceUsage>, AppError> {
     Ok(Json(s.ops.instance_usage(id, range(&q)?).await?))

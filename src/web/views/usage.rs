@@ -1,38 +1,27 @@
 //! The usage pages: dashboard (top consumers, over-quota and OOM-prone
 //! instances), host capacity, and per-client / per-instance charts.
 //!
-//! Until the admin UI's shared layout lands these use [`layout`], a minimal
-//! local one; merging swaps it for `views::layout::page`.
+//! They render into the admin UI's shared layout; styles live in
+//! `assets/berth.css` (the CSP forbids inline styles).
 
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 
 use super::charts::{bytes, chart, Chart, Limit, Series, Unit, BLUE_, GREEN_, ORANGE};
 use crate::metrics::Range;
 use crate::ops::{ClientUsage, Consumer, HostUsage, InstanceUsage};
 use crate::store::usage::QuotaWarning;
+use crate::web::session::Ui;
+use crate::web::views::layout::{page, Nav};
 
-const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em;color:#222}\
-nav a{margin-right:1em}table{border-collapse:collapse;width:100%}td,th{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left}\
-td.num,th.num{text-align:right}tr.warn{background:#fff3cd}tr.bad{background:#f8d7da}.charts{display:flex;flex-wrap:wrap;gap:.5em}\
-figure.chart{margin:0}figure.empty{width:560px;height:60px;color:#777}.ranges a.current{font-weight:bold;text-decoration:none}\
-.badge{padding:0 .4em;border-radius:3px;background:#f8d7da;font-size:12px}";
-
-pub fn layout(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { (title) " · berth" }
-                style { (CSS) }
-            }
-            body {
-                nav { a href="/usage" { "Usage" } a href="/usage/host" { "Host" } }
-                h1 { (title) }
-                (body)
-            }
-        }
-    }
+/// The shared admin layout with "Usage" selected.
+pub fn layout(title: &str, ui: &Ui, body: Markup) -> Markup {
+    page(
+        title,
+        Nav::Usage,
+        Some(ui),
+        &[],
+        html! { h1 { (title) } nav.subnav { a href="/usage" { "Top consumers" } " " a href="/usage/host" { "Host" } } (body) },
+    )
 }
 
 fn ranges(base: &str, current: Range) -> Markup {
@@ -54,7 +43,7 @@ fn pct(used: f64, of: f64) -> String {
     }
 }
 
-pub fn dashboard(top: &[Consumer], warnings: &[QuotaWarning], host: &HostUsage) -> Markup {
+pub fn dashboard(ui: &Ui, top: &[Consumer], warnings: &[QuotaWarning], host: &HostUsage) -> Markup {
     let oom: Vec<&Consumer> = top.iter().filter(|c| c.frequent_oom).collect();
     let body = html! {
         (capacity(host))
@@ -82,7 +71,7 @@ pub fn dashboard(top: &[Consumer], warnings: &[QuotaWarning], host: &HostUsage) 
         h2 { "Top consumers (last 24 h)" }
         (consumers(top))
     };
-    layout("Usage", body)
+    layout("Usage", ui, body)
 }
 
 fn consumers(top: &[Consumer]) -> Markup {
@@ -138,7 +127,7 @@ fn capacity(host: &HostUsage) -> Markup {
     }
 }
 
-pub fn host_page(host: &HostUsage) -> Markup {
+pub fn host_page(ui: &Ui, host: &HostUsage) -> Markup {
     let (from, to) = crate::ops::usage_window(host.range);
     let pts = |f: fn(&crate::store::metrics::HostSample) -> f64| {
         host.series.iter().map(|h| (h.ts, f(h))).collect::<Vec<_>>()
@@ -160,7 +149,7 @@ pub fn host_page(host: &HostUsage) -> Markup {
                 limits: vec![Limit { label: "total", value: c.disk_total as f64 }] }))
         }
     };
-    layout("Host", body)
+    layout("Host", ui, body)
 }
 
 /// The four charts of one instance.
@@ -200,7 +189,7 @@ pub fn instance_charts(u: &InstanceUsage, range: Range) -> Markup {
     }
 }
 
-pub fn client_page(u: &ClientUsage) -> Markup {
+pub fn client_page(ui: &Ui, u: &ClientUsage) -> Markup {
     let body = html! {
         (ranges(&format!("/usage/clients/{}", u.client), u.range))
         @for w in &u.warnings {
@@ -209,13 +198,13 @@ pub fn client_page(u: &ClientUsage) -> Markup {
         @for i in &u.instances { (instance_charts(i, u.range)) }
         @if u.instances.is_empty() { p { "No instances." } }
     };
-    layout(&format!("Usage of {}", u.client), body)
+    layout(&format!("Usage of {}", u.client), ui, body)
 }
 
-pub fn instance_page(u: &InstanceUsage, range: Range) -> Markup {
+pub fn instance_page(ui: &Ui, u: &InstanceUsage, range: Range) -> Markup {
     let body = html! {
         (ranges(&format!("/usage/instances/{}", u.id), range))
         (instance_charts(u, range))
     };
-    layout(&format!("Usage of {} / {}", u.client, u.name), body)
+    layout(&format!("Usage of {} / {}", u.client, u.name), ui, body)
 }

@@ -1,0 +1,48 @@
+use serde_json::json;
+
+use super::{Ops, OpsError};
+use crate::audit::{self, Actor};
+use crate::store::{audit as rows, users, AuditEntry, AuditFilter};
+
+impl Ops {
+    pub async fn query_audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, OpsError> {
+        Ok(self
+            .store
+            .call(move |conn| rows::query(conn, &filter))
+            .await?)
+    }
+
+    /// Deletes audit entries older than the configured retention and stale
+    /// login failures. The pruning itself is recorded (when it removed
+    /// anything), so a gap in the log is explained by the log.
+    pub async fn prune_audit(&self, actor: &Actor) -> Result<usize, OpsError> {
+        let now = time::OffsetDateTime::now_utc();
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        let before = fmt(now - self.config.audit.retention);
+        let failures_before = fmt(now - super::THROTTLE_WINDOW);
+        let actor = actor.clone();
+        Ok(self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let removed = rows::prune(&tx, &before)?;
+                users::prune_failures(&tx, &failures_before)?;
+                if removed > 0 {
+                    audit::record(
+                        &tx,
+                        &actor,
+                        "audit.prune",
+                        "audit_log",
+                        None,
+                        json!({ "removed": removed, "before": before }),
+                    )?;
+                }
+                tx.commit()?;
+                Ok(removed)
+            })
+            .await?)
+    }
+}

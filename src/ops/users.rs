@@ -1,0 +1,259 @@
+//! Admin accounts for the web UI: argon2id password hashes, the first-run
+//! setup, and the login throttle (failures live in SQLite, so a restart does
+//! not reset it). Every account is an administrator.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use rusqlite::TransactionBehavior;
+use serde_json::json;
+
+use super::{Ops, OpsError};
+use crate::audit::{self, Actor};
+use crate::domain::DomainError;
+use crate::store::{users, StoreError, UserRow};
+
+/// At most this many failed logins per IP and per account within [`THROTTLE_WINDOW`].
+pub const THROTTLE_FAILURES: u32 = 5;
+pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+pub fn check_user_name(name: &str) -> Result<String, DomainError> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(DomainError::new(
+            "name",
+            "must be 1-40 of A-Z, a-z, 0-9, '-', '_', '.', '@'",
+        ))
+    }
+}
+
+pub fn check_password(password: &str) -> Result<(), DomainError> {
+    let n = password.chars().count();
+    if n < 10 {
+        return Err(DomainError::new(
+            "password",
+            "must be at least 10 characters",
+        ));
+    }
+    if n > 200 {
+        return Err(DomainError::new(
+            "password",
+            "must be at most 200 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// argon2id with the crate's defaults (19 MiB, 2 passes): tens of
+/// milliseconds, so it always runs off the runtime and outside the store lock.
+async fn hash(password: String) -> Result<String, OpsError> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| OpsError::Io(format!("hashing password: {e}")))
+    })
+    .await
+    .map_err(|e| OpsError::Io(e.to_string()))?
+}
+
+/// Unknown names are checked against this hash so a login takes as long
+/// whether or not the account exists.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        Argon2::default()
+            .hash_password(b"berth-no-such-user")
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+async fn verify(password: String, stored: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
+        Argon2::default()
+            .verify_password(password.as_bytes(), hash)
+            .is_ok()
+            && stored.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn window_start() -> String {
+    let at = time::OffsetDateTime::now_utc() - THROTTLE_WINDOW;
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl Ops {
+    pub async fn user_count(&self) -> Result<u32, OpsError> {
+        Ok(self.store.call(|conn| users::count(conn)).await?)
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserRow>, OpsError> {
+        Ok(self.store.call(|conn| users::list(conn)).await?)
+    }
+
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        name: &str,
+        password: &str,
+    ) -> Result<(), OpsError> {
+        self.insert_user(actor, name, password, false).await
+    }
+
+    /// Creates the first account; refused once any account exists, so the
+    /// setup page cannot be used to add a second one.
+    pub async fn setup_first_user(
+        &self,
+        actor: &Actor,
+        name: &str,
+        password: &str,
+    ) -> Result<(), OpsError> {
+        self.insert_user(actor, name, password, true).await
+    }
+
+    async fn insert_user(
+        &self,
+        actor: &Actor,
+        name: &str,
+        password: &str,
+        first: bool,
+    ) -> Result<(), OpsError> {
+        let name = check_user_name(name)?;
+        check_password(password)?;
+        let hash = hash(password.to_owned()).await?;
+        let actor = actor.clone();
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if first && users::count(&tx)? > 0 {
+                    return Err(StoreError::Invalid(
+                        "an account exists already; sign in instead".into(),
+                    ));
+                }
+                users::insert(&tx, &name, &hash)?;
+                audit::record(
+                    &tx,
+                    &actor,
+                    "user.create",
+                    &name,
+                    None,
+                    json!({ "first_run": first }),
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub async fn reset_password(
+        &self,
+        actor: &Actor,
+        name: &str,
+        password: &str,
+    ) -> Result<(), OpsError> {
+        check_password(password)?;
+        let hash = hash(password.to_owned()).await?;
+        let (name, actor) = (name.to_owned(), actor.clone());
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                users::set_password(&tx, &name, &hash)?;
+                audit::record(&tx, &actor, "user.reset-password", &name, None, json!({}))?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Refuses to delete the acting user or the last account: either would
+    /// lock the provider out of the UI.
+    pub async fn delete_user(&self, actor: &Actor, name: &str) -> Result<(), OpsError> {
+        if actor.name == format!("user:{name}") {
+            return Err(OpsError::Refused(
+                "you cannot delete your own account".into(),
+            ));
+        }
+        let (name, actor) = (name.to_owned(), actor.clone());
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if users::password_hash(&tx, &name)?.is_none() {
+                    return Err(StoreError::NotFound(format!("user {name} not found")));
+                }
+                if users::count(&tx)? <= 1 {
+                    return Err(StoreError::Invalid(
+                        "the last account cannot be deleted".into(),
+                    ));
+                }
+                users::delete(&tx, &name)?;
+                audit::record(&tx, &actor, "user.delete", &name, None, json!({}))?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Checks a login. Refused without checking the password while the IP or
+    /// the account has [`THROTTLE_FAILURES`] recent failures. Successes and
+    /// failures both land in the audit log (never the password).
+    pub async fn login(&self, name: &str, password: &str, ip: &str) -> Result<(), OpsError> {
+        let (account, ip_owned) = (name.trim().to_owned(), ip.to_owned());
+        let (stored, (by_ip, by_account)) = self
+            .store
+            .call({
+                let (account, ip) = (account.clone(), ip_owned.clone());
+                move |conn| {
+                    let since = window_start();
+                    Ok((
+                        users::password_hash(conn, &account)?,
+                        users::failures_since(conn, &ip, &account, &since)?,
+                    ))
+                }
+            })
+            .await?;
+        if by_ip >= THROTTLE_FAILURES || by_account >= THROTTLE_FAILURES {
+            return Err(OpsError::Refused(format!(
+                "too many failed sign-ins from this address or for this account; wait {} minutes and try again",
+                THROTTLE_WINDOW.as_secs() / 60
+            )));
+        }
+        let ok = verify(password.to_owned(), stored).await;
+        let actor = Actor::user(&account, Some(ip_owned.clone()));
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                if ok {
+                    users::clear_failures(&tx, &ip_owned, &account)?;
+                    audit::record(&tx, &actor, "user.login", &account, None, json!({}))?;
+                } else {
+                    users::record_failure(&tx, &ip_owned, &account)?;
+                    audit::record(&tx, &actor, "user.login-failed", &account, None, json!({}))?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        if ok {
+            Ok(())
+        } else {
+            Err(OpsError::Refused("wrong name or password".into()))
+        }
+    }
+}

@@ -1,0 +1,146 @@
+use std::collections::BTreeMap;
+
+use maud::{html, Markup};
+
+use crate::ops::OpsError;
+use crate::web::csrf;
+use crate::web::session::Flash;
+
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
+}
+
+pub fn flashes(list: &[Flash]) -> Markup {
+    html! {
+        @for f in list {
+            div class={ "flash " (if f.ok { "flash-ok" } else { "flash-error" }) } role="status" { (f.text) }
+        }
+    }
+}
+
+pub fn phase_badge(phase: &str) -> Markup {
+    html! { span class={ "badge phase-" (phase) } { (phase) } }
+}
+
+pub fn status_badge(status: &str) -> Markup {
+    html! { span class={ "badge status-" (status) } { (status) } }
+}
+
+/// An empty list: says what it is and what to do next.
+pub fn empty(text: &str, action: Option<(&str, &str)>) -> Markup {
+    html! {
+        div.empty {
+            p { (text) }
+            @if let Some((href, label)) = action { a.button href=(href) { (label) } }
+        }
+    }
+}
+
+/// A one-button form for an action on a row (start, stop, revoke...).
+pub fn action_button(action: &str, label: &str, csrf: &str, class: &str) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            (csrf_field(csrf))
+            button type="submit" class=(class) { (label) }
+        }
+    }
+}
+
+pub fn size(bytes: u64) -> String {
+    crate::domain::ByteSize(bytes).to_string()
+}
+
+/// Errors of a submitted form: per field (shown beside it) and general.
+#[derive(Debug, Default)]
+pub struct FormErrors {
+    pub fields: BTreeMap<&'static str, String>,
+    pub general: Option<String>,
+}
+
+impl FormErrors {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    /// Bad input becomes a form error; anything else stays an error.
+    pub fn from_ops(e: OpsError) -> Result<Self, OpsError> {
+        let mut out = Self::default();
+        match e {
+            OpsError::Invalid(d) => {
+                out.fields.insert(d.field, d.problem);
+            }
+            OpsError::Refused(m) | OpsError::Conflict(m) => out.general = Some(m),
+            other => return Err(other),
+        }
+        Ok(out)
+    }
+
+    pub fn general(message: impl Into<String>) -> Self {
+        Self {
+            general: Some(message.into()),
+            ..Self::default()
+        }
+    }
+
+    pub fn render_general(&self) -> Markup {
+        html! {
+            @if let Some(m) = &self.general { div.flash.flash-error role="alert" { (m) } }
+        }
+    }
+}
+
+/// What an input looks like: type and whether it is required.
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    pub kind: &'a str,
+    pub required: bool,
+    pub hint: Option<&'a str>,
+}
+
+pub const TEXT: Input = Input {
+    kind: "text",
+    required: false,
+    hint: None,
+};
+pub const REQUIRED: Input = Input {
+    kind: "text",
+    required: true,
+    hint: None,
+};
+
+/// A labelled input with its error right beside it.
+pub fn field(label: &str, name: &str, value: &str, input: Input, errors: &FormErrors) -> Markup {
+    let error = errors.field(name);
+    let id = format!("f-{name}");
+    html! {
+        label for=(id) class=[error.map(|_| "invalid")] {
+            (label)
+            @if let Some(h) = input.hint { span.hint { (h) } }
+            input id=(id) type=(input.kind) name=(name) value=(value) required[input.required]
+                aria-invalid=[error.map(|_| "true")];
+            @if let Some(e) = error { span.field-error { (e) } }
+        }
+    }
+}
+
+pub fn select(
+    label: &str,
+    name: &str,
+    options: &[(String, String)],
+    selected: &str,
+    errors: &FormErrors,
+) -> Markup {
+    let error = errors.field(name);
+    let id = format!("f-{name}");
+    html! {
+        label for=(id) class=[error.map(|_| "invalid")] {
+            (label)
+            select id=(id) name=(name) {
+                @for (value, text) in options {
+                    option value=(value) selected[value == selected] { (text) }
+                }
+            }
+            @if let Some(e) = error { span.field-error { (e) } }
+        }
+    }
+}
