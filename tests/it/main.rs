@@ -15,3 +15,4 @@ mod docker_adapter;
 mod harness_smoke;
 mod pull;
 mod ui;
+mod usage;
