@@ -69,6 +69,33 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Backup freshness per instance: (client, instance, seconds since the newest
+/// good backup, None when it never had one).
+pub type BackupAges = [(String, String, Option<f64>)];
+
+/// Appends backup ages: the age gauge for instances that have a good backup,
+/// and a count of those that never had one (an age would have to be made up).
+pub fn render_backup_ages(out: &mut String, ages: &BackupAges) {
+    let name = "berth_instance_backup_age_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Seconds since the newest successful backup.\n# TYPE {name} gauge"
+    );
+    for (client, instance, age) in ages {
+        if let Some(age) = age {
+            let _ = writeln!(
+                out,
+                "{name}{{client=\"{}\",instance=\"{}\"}} {age}",
+                escape(client),
+                escape(instance)
+            );
+        }
+    }
+    let never = ages.iter().filter(|(_, _, a)| a.is_none()).count();
+    let name = "berth_instances_without_backup";
+    let _ = writeln!(out, "# HELP {name} Instances that never had a successful backup.\n# TYPE {name} gauge\n{name} {never}");
+}
+
 pub fn render(live: &LiveSnapshot, stats: &ReconcileStats) -> String {
     let mut out = String::with_capacity(256 + live.instances.len() * 700);
     for (name, kind, help, value) in INSTANCE_METRICS {
@@ -153,6 +180,21 @@ pub fn render(live: &LiveSnapshot, stats: &ReconcileStats) -> String {
 mod tests {
     use super::*;
     use crate::docker::ContainerCounters;
+
+    #[test]
+    fn renders_backup_ages() {
+        let mut out = String::new();
+        let ages = vec![
+            ("acme".to_string(), "main".to_string(), Some(60.0)),
+            ("new".to_string(), "main".to_string(), None),
+        ];
+        render_backup_ages(&mut out, &ages);
+        assert!(
+            out.contains("berth_instance_backup_age_seconds{client=\"acme\",instance=\"main\"} 60")
+        );
+        assert!(!out.contains("client=\"new\""));
+        assert!(out.contains("berth_instances_without_backup 1"));
+    }
 
     #[test]
     fn renders_labelled_series() {

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-use super::{auth, AppState};
+use super::{auth, AppError, AppState};
 use crate::metrics::prometheus;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -18,9 +18,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
 }
 
-async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)],
-        prometheus::render(&s.live.snapshot(), &s.stats),
-    )
+async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    let mut body = prometheus::render(&s.live.snapshot(), &s.stats);
+    prometheus::render_backup_ages(&mut body, &s.ops.backup_ages().await?);
+    Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], body))
 }

@@ -244,6 +244,8 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
     let line = format!("berth_instance_cpu_seconds_total{{client=\"{slug}\",instance=\"main\"}} ");
     assert!(text.contains(&line), "{text}");
     assert!(text.contains("berth_reconcile_passes_total "), "{text}");
+    // No backup yet: counted as such rather than given a made-up age.
+    assert!(text.contains("berth_instances_without_backup 1"), "{text}");
     let refused = app
         .http
         .get(format!("{}/metrics", app.api))
