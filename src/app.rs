@@ -1,5 +1,5 @@
 //! Wires the long-running parts together: web server, reconciler, backup
-//! worker and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
+//! worker, usage sampler and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
 //! starts them, waits for the shutdown signal and logs how each one ended.
 
 use std::net::SocketAddr;
@@ -14,6 +14,7 @@ use crate::caddy::{self, CaddyAdmin};
 use crate::config::Config;
 use crate::docker::Docker;
 use crate::housekeeping::Housekeeping;
+use crate::metrics::{Live, Sampler};
 use crate::ops::Ops;
 use crate::reconcile::{desired, Reconciler};
 use crate::store::{instances, Store};
@@ -23,6 +24,8 @@ pub struct App {
     config: Arc<Config>,
     ops: Ops,
     reconciler: Reconciler,
+    sampler: Option<Sampler>,
+    live: Live,
     caddy: CaddyAdmin,
     backups: crate::backup::Runner,
     listener: TcpListener,
@@ -46,6 +49,11 @@ impl App {
             wake.clone(),
         );
         let backups = crate::backup::Runner::new(ops.clone(), docker.clone());
+        let live = Live::default();
+        let sampler = config
+            .metrics
+            .enabled
+            .then(|| Sampler::new(store.clone(), config.clone(), docker.clone(), live.clone()));
         let reconciler = Reconciler::new(
             store,
             config.clone(),
@@ -61,6 +69,8 @@ impl App {
             config,
             ops,
             reconciler,
+            sampler,
+            live,
             caddy,
             backups,
             listener,
@@ -114,7 +124,8 @@ impl App {
         };
 
         tracing::info!(listen = %self.local_addr(), "berth serving");
-        let state = AppState::new(self.ops.clone(), self.reconciler.stats.clone()).await?;
+        let mut state = AppState::new(self.ops.clone(), self.reconciler.stats.clone()).await?;
+        state.live = self.live.clone();
         if self.ops.user_count().await? == 0 {
             tracing::warn!(
                 setup_code = %state.ui.setup_code,
@@ -131,6 +142,9 @@ impl App {
         let web = tokio::spawn(web::serve(self.listener, state, stopped(stop_rx.clone())));
         let reconciler = tokio::spawn(self.reconciler.run(stopped(stop_rx.clone())));
         let backups = tokio::spawn(self.backups.run(stopped(stop_rx.clone())));
+        let sampler = self
+            .sampler
+            .map(|s| tokio::spawn(s.run(stopped(stop_rx.clone()))));
 
         shutdown.await;
         tracing::info!("shutting down");
@@ -148,6 +162,12 @@ impl App {
         }
         if let Err(e) = backups.await {
             tracing::error!(error = %e, "backup worker task panicked");
+        }
+        if let Some(Err(e)) = match sampler {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            tracing::error!(error = %e, "usage sampler task panicked");
         }
         if let Some(task) = managed_caddy {
             match task.await {

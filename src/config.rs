@@ -32,6 +32,23 @@ pub struct Config {
     pub backup: BackupConfig,
     pub web: WebConfig,
     pub audit: AuditConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// false → no sampler runs (history, charts and `/metrics` stay empty).
+    pub enabled: bool,
+    /// How often every container is sampled.
+    #[serde(with = "humantime_serde_lite")]
+    pub interval: Duration,
+    /// How often data directories are walked for their size; a walk reads
+    /// every inode, so it runs far less often than the sampler.
+    #[serde(with = "humantime_serde_lite")]
+    pub disk_interval: Duration,
+    /// POSTed a JSON body when an instance goes over its storage quota.
+    pub quota_webhook: Option<String>,
 }
 
 /// Backups: how they are written, when they run and how many are kept.
@@ -247,6 +264,7 @@ impl Default for Config {
             backup: BackupConfig::default(),
             web: WebConfig::default(),
             audit: AuditConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -260,6 +278,34 @@ impl Default for DockerConfig {
             busybox: PathBuf::from("/bin/busybox"),
             pids_limit: 512,
             subnet_pool: "10.208.0.0/12".into(),
+        }
+    }
+}
+
+impl fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Webhook URLs often carry a token in the path or query: show the host only.
+        let hook = self.quota_webhook.as_deref().map(|h| {
+            reqwest::Url::parse(h)
+                .map(|u| format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("")))
+                .unwrap_or_else(|_| "…".into())
+        });
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("interval", &self.interval)
+            .field("disk_interval", &self.disk_interval)
+            .field("quota_webhook", &hook)
+            .finish()
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(15),
+            disk_interval: Duration::from_secs(300),
+            quota_webhook: None,
         }
     }
 }
@@ -313,6 +359,9 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_BACKUP_FAILURE_WEBHOOK", "backup.failure_webhook"),
     ("BERTH_WEB_SESSION_IDLE", "web.session_idle"),
     ("BERTH_AUDIT_RETENTION", "audit.retention"),
+    ("BERTH_METRICS_ENABLED", "metrics.enabled"),
+    ("BERTH_METRICS_INTERVAL", "metrics.interval"),
+    ("BERTH_METRICS_QUOTA_WEBHOOK", "metrics.quota_webhook"),
 ];
 
 impl Config {
@@ -382,6 +431,19 @@ impl Config {
         }
         if self.reconcile_interval < Duration::from_secs(1) {
             return bad("reconcile_interval", "must be at least 1s".into());
+        }
+        if self.metrics.interval < Duration::from_secs(1) {
+            return bad("metrics.interval", "must be at least 1s".into());
+        }
+        if let Some(hook) = &self.metrics.quota_webhook {
+            if !(hook.starts_with("http://") || hook.starts_with("https://"))
+                || reqwest::Url::parse(hook).is_err()
+            {
+                return bad(
+                    "metrics.quota_webhook",
+                    format!("{hook:?} is not an http(s) URL"),
+                );
+            }
         }
         let prefix_ok = !self.docker.name_prefix.is_empty()
             && self.docker.name_prefix.len() <= 16
@@ -570,6 +632,7 @@ impl fmt::Debug for Config {
             )
             .field("web", &self.web)
             .field("audit", &self.audit)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }

@@ -21,6 +21,8 @@
 //! - [`web`]: axum: the admin pages (sessions, CSRF, maud views) and the
 //!   JSON API v1 (bearer tokens), built from one route table.
 //! - [`housekeeping`]: prunes the audit log and expired sessions.
+//! - [`metrics`]: the usage sampler, history rollups, billing export and
+//!   Prometheus text.
 //! - [`cli`]: clap commands; [`app`] wires the long-running parts together.
 
 pub mod app;
@@ -32,7 +34,9 @@ pub mod cli;
 pub mod config;
 pub mod docker;
 pub mod domain;
+pub mod fsutil;
 pub mod housekeeping;
+pub mod metrics;
 pub mod ops;
 pub mod reconcile;
 pub mod store;

@@ -121,7 +121,7 @@ impl Runner {
             ));
         }
         let (src, id) = (data.clone(), inst.id);
-        let total = blocking(move || Ok(crate::ops::dir_usage(&src).0))
+        let total = blocking(move || Ok(crate::fsutil::dir_usage(&src).0))
             .await
             .map_err(|e| (e, None))?;
         let _ = self

@@ -28,7 +28,10 @@ pub async fn run(mut config: Config, cmd: BenchCmd) -> Result<(), Failure> {
         connections,
         duration,
         dir,
-    } = cmd;
+    } = cmd
+    else {
+        return Err(Failure::usage("not bench ui"));
+    };
     let (dir, temporary) = match dir {
         Some(d) => (d, false),
         None => (

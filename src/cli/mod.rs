@@ -4,9 +4,11 @@
 
 mod backup;
 mod bench;
+mod bench_usage;
 mod doctor;
 mod output;
 mod run;
+mod usage;
 mod users;
 
 use std::path::PathBuf;
@@ -50,12 +52,33 @@ pub enum Command {
     /// Backups: run, list, verify, restore, status, retention policy.
     #[command(subcommand)]
     Backup(backup::BackupCmd),
+    #[command(subcommand)]
+    Usage(UsageCmd),
     /// Admin accounts for the web UI.
     #[command(subcommand)]
     User(UserCmd),
-    /// Measure berth on generated data (see `berth bench ui --help`).
+    /// Measure berth: `bench ui` on generated data, `bench usage` with real containers.
     #[command(subcommand)]
     Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+pub enum UsageCmd {
+    /// Per-client billing lines of one calendar month (UTC).
+    Export {
+        /// YYYY-MM, e.g. 2026-11.
+        #[arg(long)]
+        month: String,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+        format: String,
+    },
+    /// What a client's instances used over a range.
+    Show {
+        slug: String,
+        /// 1h, 24h, 7d or 30d.
+        #[arg(long, default_value = "24h")]
+        range: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -81,6 +104,15 @@ pub enum UserCmd {
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
+    /// Sampling sweep time, sampler CPU and 30-day chart page time with N
+    /// busybox instances under a throwaway owner label.
+    Usage {
+        #[arg(long, default_value_t = 200)]
+        instances: u32,
+        /// How long to run the sampler at its normal cadence to measure CPU.
+        #[arg(long, default_value = "2m")]
+        cpu_window: String,
+    },
     /// Seed a throwaway store with clients and instances, serve the UI (no
     /// reconciler), and load the dashboard and clients list with wrk.
     Ui {

@@ -104,6 +104,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }),
         Command::Doctor => rt.block_on(super::doctor::doctor(&config)),
+        Command::Bench(cmd @ super::BenchCmd::Usage { .. }) => {
+            rt.block_on(super::bench_usage::run(config, cmd))
+        }
         Command::Bench(cmd) => rt.block_on(super::bench::run(config, cmd)),
         command => {
             let ops = open_ops(config)?;
@@ -370,6 +373,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             output::json(&ops.remove_instance(&actor, id, &confirm).await?);
         }
         Command::Backup(cmd) => super::backup::run(ops, cmd, as_json).await?,
+        Command::Usage(cmd) => super::usage::run(ops, cmd, as_json).await?,
         Command::User(cmd) => super::users::run(ops, &actor, cmd, as_json).await?,
         Command::Serve | Command::Doctor | Command::Config(_) | Command::Bench(_) => {
             unreachable!("handled before opening the store")

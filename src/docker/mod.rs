@@ -12,11 +12,13 @@ mod networks;
 mod pause;
 pub mod rootfs;
 mod spec;
+mod stats;
 
 pub use client::Docker;
 pub use containers::{ContainerState, Health, InspectedLimits, ObservedContainer, PublishedPort};
 pub use rootfs::busybox_rootfs;
 pub use spec::{ContainerSpec, HealthSpec};
+pub use stats::ContainerCounters;
 
 /// Errors at the Docker boundary. Messages are one line, meant for logs and
 /// for `berth doctor`.

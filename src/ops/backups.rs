@@ -32,6 +32,24 @@ impl BackupTrigger {
 }
 
 impl Ops {
+    /// Seconds since each live instance's newest good backup (None: never), for `/metrics`.
+    pub async fn backup_ages(&self) -> Result<Vec<(String, String, Option<f64>)>, OpsError> {
+        let rows = self.store.call(|c| rows::newest_ok_by_name(c)).await?;
+        let now = time::OffsetDateTime::now_utc();
+        let age = |at: &str| {
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| (now - t).as_seconds_f64().max(0.0).round())
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(c, i, at)| {
+                let a = at.as_deref().and_then(age);
+                (c, i, a)
+            })
+            .collect())
+    }
+
     /// Queues one backup; a second one while one is queued or running is a conflict.
     pub async fn request_backup(
         &self,

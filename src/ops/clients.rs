@@ -37,6 +37,9 @@ pub struct ClientView {
     #[serde(flatten)]
     pub client: ClientRow,
     pub instances: Vec<InstanceRow>,
+    /// Quotas this client's instances exceed right now (see `metrics::quota`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::store::usage::QuotaWarning>,
 }
 
 impl ClientEdit {
@@ -92,7 +95,7 @@ impl Ops {
                 )?;
                 let client = clients::get(&tx, slug.as_str())?;
                 tx.commit()?;
-                Ok(ClientView { client, instances })
+                Ok(ClientView { client, instances, warnings: Vec::new() })
             })
             .await?;
         self.wake();
@@ -113,7 +116,12 @@ impl Ops {
                     .into_iter()
                     .filter(|i| i.desired != "absent")
                     .collect();
-                Ok(ClientView { client, instances })
+                let warnings = crate::store::usage::warnings(conn, Some(client.id))?;
+                Ok(ClientView {
+                    client,
+                    instances,
+                    warnings,
+                })
             })
             .await?)
     }

@@ -192,7 +192,7 @@ async fn remove_dir(dir: PathBuf) -> Result<(u64, u64), OpsError> {
         if !dir.exists() {
             return Ok((0, 0));
         }
-        let usage = dir_usage(&dir);
+        let usage = crate::fsutil::dir_usage(&dir);
         std::fs::remove_dir_all(&dir)
             .map_err(|e| OpsError::Io(format!("removing {}: {e}", dir.display())))?;
         Ok(usage)
@@ -227,28 +227,6 @@ fn collect_files(dir: &Path, out: &mut Vec<String>) {
             Err(_) => {}
         }
     }
-}
-
-/// Bytes and regular files under `dir`, not following symlinks.
-pub fn dir_usage(dir: &Path) -> (u64, u64) {
-    let mut bytes = 0;
-    let mut files = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else if meta.is_file() {
-                bytes += meta.len();
-                files += 1;
-            }
-        }
-    }
-    (bytes, files)
 }
 
 async fn write_report(path: &Path, report: &DeletionReport) -> std::io::Result<()> {

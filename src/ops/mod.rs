@@ -12,6 +12,7 @@ mod instances;
 mod overview;
 mod plans;
 mod tokens;
+mod usage;
 mod users;
 
 use std::sync::Arc;
@@ -21,9 +22,12 @@ use tokio::sync::Notify;
 pub use backup_admin::{BackupStatus, ImportReport, RestoreInput};
 pub use backups::BackupTrigger;
 pub use clients::{ClientEdit, ClientView, NewClientInput};
-pub use delete::{dir_usage, DeletionReport, RemovedInstance};
+pub use delete::{DeletionReport, RemovedInstance};
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
+pub use usage::{
+    window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
+};
 pub use users::{check_password, check_user_name, THROTTLE_FAILURES, THROTTLE_WINDOW};
 
 use crate::blueprint::Blueprints;

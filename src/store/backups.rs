@@ -294,3 +294,19 @@ pub fn last_ok_per_instance(conn: &Connection) -> Result<Vec<LastBackups>, Store
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
+
+/// (client slug, instance name, newest good backup's finish time) per live instance.
+pub fn newest_ok_by_name(
+    conn: &Connection,
+) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.slug, i.name,
+                (SELECT MAX(finished_at) FROM backups b WHERE b.instance_id = i.id AND b.status = 'ok')
+         FROM instances i JOIN clients c ON c.id = i.client_id
+         WHERE i.desired != 'absent' ORDER BY c.slug, i.name",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_core.sql"),
     include_str!("migrations/002_backups.sql"),
     include_str!("migrations/003_accounts.sql"),
+    include_str!("migrations/004_metrics.sql"),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -10,10 +10,12 @@ pub mod backups;
 pub mod cache;
 pub mod clients;
 pub mod instances;
+pub mod metrics;
 mod migrations;
 pub mod overview;
 pub mod plans;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use std::path::Path;

@@ -34,3 +34,23 @@ pub async fn require_token(
     req.extensions_mut().insert(Actor::token(&name, ip));
     Ok(next.run(req).await)
 }
+
+/// For `/metrics`: a scraper on this host needs no token (the admin listener
+/// is on loopback by default); from anywhere else a bearer token is required.
+pub async fn loopback_or_token(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let loopback = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    let has_token = req
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION);
+    if loopback && !has_token {
+        return Ok(next.run(req).await);
+    }
+    require_token(State(state), req, next).await
+}

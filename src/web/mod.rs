@@ -8,10 +8,12 @@ pub mod csrf;
 mod error;
 pub mod host;
 mod json;
+mod metrics;
 pub mod pages;
 pub mod routes;
 mod security_headers;
 pub mod session;
+mod usage_pages;
 pub mod views;
 
 #[cfg(test)]
@@ -36,6 +38,8 @@ pub struct AppState {
     pub ops: Ops,
     pub stats: Arc<ReconcileStats>,
     pub ui: Arc<UiState>,
+    /// The usage sampler's latest readings, for `/metrics`.
+    pub live: crate::metrics::Live,
 }
 
 /// What the admin pages need beyond `Ops`.
@@ -66,6 +70,7 @@ impl AppState {
             ops,
             stats,
             ui: Arc::new(ui),
+            live: crate::metrics::Live::default(),
         })
     }
 }
@@ -103,6 +108,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(ui)
+        .merge(metrics::router(state.clone()))
         .layer(axum::middleware::from_fn(security_headers::add))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)

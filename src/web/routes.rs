@@ -85,6 +85,7 @@ impl Route {
 /// Every route: the admin pages and the JSON API.
 pub fn all() -> Vec<Route> {
     let mut routes = super::pages::routes();
+    routes.extend(super::usage_pages::routes());
     routes.extend(super::api::routes());
     routes
 }

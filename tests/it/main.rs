@@ -16,3 +16,4 @@ mod harness_smoke;
 mod pull;
 mod ui;
 mod ui_backup;
+mod usage;

@@ -4,6 +4,7 @@ mod backups;
 mod clients;
 mod instances;
 mod plans;
+pub(crate) mod usage;
 
 use axum::extract::State;
 use axum::Json;
@@ -19,6 +20,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(clients::routes());
     routes.extend(instances::routes());
     routes.extend(backups::routes());
+    routes.extend(usage::routes());
     routes
 }
 

@@ -24,6 +24,7 @@ pub fn asset_version() -> &'static str {
 pub enum Nav {
     Dashboard,
     Clients,
+    Usage,
     Plans,
     Tokens,
     Users,
@@ -34,6 +35,7 @@ pub enum Nav {
 const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Dashboard, "/", "Dashboard"),
     (Nav::Clients, "/clients", "Clients"),
+    (Nav::Usage, "/usage", "Usage"),
     (Nav::Plans, "/plans", "Plans"),
     (Nav::Tokens, "/tokens", "API tokens"),
     (Nav::Users, "/users", "Users"),

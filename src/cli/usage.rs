@@ -1,0 +1,83 @@
+//! `berth usage export|show`: the same reads as the API, on the store.
+
+use super::output;
+use super::run::Failure;
+use super::UsageCmd;
+use crate::metrics::{export, Range};
+use crate::ops::Ops;
+use crate::web::views::charts::bytes;
+
+pub async fn run(ops: &Ops, cmd: UsageCmd, as_json: bool) -> Result<(), Failure> {
+    match cmd {
+        UsageCmd::Export { month, format } => {
+            let lines = ops.billing_export(&month).await?;
+            if format == "json" || as_json {
+                output::json(&lines);
+            } else {
+                print!("{}", export::csv(&lines));
+            }
+        }
+        UsageCmd::Show { slug, range } => {
+            let range = Range::parse(&range).map_err(Failure::usage)?;
+            let usage = ops.client_usage(&slug, range).await?;
+            if as_json {
+                output::json(&usage);
+                return Ok(());
+            }
+            let rows = usage
+                .instances
+                .iter()
+                .map(|i| {
+                    let secs: f64 = i.series.len() as f64;
+                    let avg = |f: fn(&crate::ops::Point) -> f64| {
+                        if secs > 0.0 {
+                            i.series.iter().map(f).sum::<f64>() / secs
+                        } else {
+                            0.0
+                        }
+                    };
+                    let peak = i.series.iter().map(|p| p.mem_max).max().unwrap_or(0);
+                    vec![
+                        i.name.clone(),
+                        format!("{:.2} / {}", avg(|p| p.cpu), i.cpus),
+                        format!("{} / {}", bytes(peak as f64), bytes(i.memory_limit as f64)),
+                        format!(
+                            "{} / {}",
+                            bytes(i.disk as f64),
+                            i.storage_quota.map_or("-".into(), |q| bytes(q as f64))
+                        ),
+                        format!("{}/s", bytes(avg(|p| p.rx_rate))),
+                        format!("{}/s", bytes(avg(|p| p.tx_rate))),
+                        i.series
+                            .iter()
+                            .map(|p| p.oom_kills)
+                            .sum::<u64>()
+                            .to_string(),
+                    ]
+                })
+                .collect();
+            println!("{} over {}", usage.client, range.as_str());
+            output::table(
+                &[
+                    "instance",
+                    "cpu avg / plan",
+                    "mem peak / limit",
+                    "disk / quota",
+                    "net in",
+                    "net out",
+                    "oom kills",
+                ],
+                rows,
+            );
+            for w in usage.warnings {
+                println!(
+                    "warning: {} is over its storage quota ({} of {})",
+                    w.instance,
+                    bytes(w.used as f64),
+                    bytes(w.quota as f64)
+                );
+            }
+        }
+    }
+    Ok(())
+}

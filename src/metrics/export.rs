@@ -1,0 +1,199 @@
+//! The monthly billing export: per client, what its instances used.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use time::{Date, Month};
+
+use super::rollup::Bucket;
+use crate::store::usage::Subject;
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// A calendar month in UTC, as `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BillingMonth {
+    pub start: Date,
+    pub end: Date,
+}
+
+impl BillingMonth {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("month {s:?} is not YYYY-MM");
+        let (y, m) = s.split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(bad());
+        }
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let month = m
+            .parse::<u8>()
+            .ok()
+            .and_then(|m| Month::try_from(m).ok())
+            .ok_or_else(bad)?;
+        let start = Date::from_calendar_date(year, month, 1).map_err(|_| bad())?;
+        let (ny, nm) = if month == Month::December {
+            (year + 1, Month::January)
+        } else {
+            (year, month.next())
+        };
+        let end = Date::from_calendar_date(ny, nm, 1).map_err(|_| bad())?;
+        Ok(Self { start, end })
+    }
+
+    pub fn start_ts(&self) -> i64 {
+        self.start.midnight().assume_utc().unix_timestamp()
+    }
+
+    pub fn end_ts(&self) -> i64 {
+        self.end.midnight().assume_utc().unix_timestamp()
+    }
+
+    pub fn label(&self) -> String {
+        format!(
+            "{:04}-{:02}",
+            self.start.year(),
+            u8::from(self.start.month())
+        )
+    }
+}
+
+/// One client's month. Quantities are exact sums of samples: instance-hours
+/// count time a container ran; storage is the average size over the month.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BillingLine {
+    pub month: String,
+    pub client: String,
+    pub instances: u32,
+    pub instance_hours: f64,
+    pub cpu_core_hours: f64,
+    pub memory_gib_hours: f64,
+    pub storage_gib_months: f64,
+    pub network_in_gib: f64,
+    pub network_out_gib: f64,
+    pub oom_kills: u64,
+}
+
+/// Sums per-instance totals into one line per client, sorted by slug.
+pub fn lines(month: &BillingMonth, totals: &[(Subject, Bucket)]) -> Vec<BillingLine> {
+    let month_secs = (month.end_ts() - month.start_ts()) as f64;
+    let mut by_client: BTreeMap<&str, BillingLine> = BTreeMap::new();
+    for (s, b) in totals {
+        let line = by_client
+            .entry(s.client_slug.as_str())
+            .or_insert_with(|| BillingLine {
+                month: month.label(),
+                client: s.client_slug.clone(),
+                instances: 0,
+                instance_hours: 0.0,
+                cpu_core_hours: 0.0,
+                memory_gib_hours: 0.0,
+                storage_gib_months: 0.0,
+                network_in_gib: 0.0,
+                network_out_gib: 0.0,
+                oom_kills: 0,
+            });
+        line.instances += 1;
+        line.instance_hours += b.up_secs / 3600.0;
+        line.cpu_core_hours += b.cpu_secs / 3600.0;
+        line.memory_gib_hours += b.mem_byte_secs / GIB / 3600.0;
+        line.storage_gib_months += b.disk_byte_secs / GIB / month_secs;
+        line.network_in_gib += b.rx as f64 / GIB;
+        line.network_out_gib += b.tx as f64 / GIB;
+        line.oom_kills += b.oom_kills;
+    }
+    by_client.into_values().collect()
+}
+
+pub fn csv(lines: &[BillingLine]) -> String {
+    let mut out = String::from(
+        "month,client,instances,instance_hours,cpu_core_hours,memory_gib_hours,storage_gib_months,network_in_gib,network_out_gib,oom_kills\n",
+    );
+    for l in lines {
+        // Slugs are [a-z0-9-]: no quoting needed.
+        out.push_str(&format!(
+            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{}\n",
+            l.month,
+            l.client,
+            l.instances,
+            l.instance_hours,
+            l.cpu_core_hours,
+            l.memory_gib_hours,
+            l.storage_gib_months,
+            l.network_in_gib,
+            l.network_out_gib,
+            l.oom_kills
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::rollup::Sample;
+
+    #[test]
+    fn months_parse_strictly() {
+        let m = BillingMonth::parse("2026-12").unwrap();
+        assert_eq!(m.end_ts() - m.start_ts(), 31 * 86400);
+        assert_eq!(m.label(), "2026-12");
+        let feb = BillingMonth::parse("2028-02").unwrap();
+        assert_eq!(feb.end_ts() - feb.start_ts(), 29 * 86400);
+        for bad in ["2026-13", "2026-1", "26-01", "2026/01", "", "abcd-ef"] {
+            assert!(BillingMonth::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_client_line_sums_its_instances() {
+        let month = BillingMonth::parse("2026-11").unwrap();
+        let subject = |id, slug: &str| Subject {
+            instance_id: id,
+            client_slug: slug.into(),
+            instance_name: "main".into(),
+        };
+        let hour = |id| {
+            let s = Sample {
+                instance_id: id,
+                ts: month.start_ts() + 3600,
+                secs: 3600.0,
+                up: true,
+                cpu: 0.5,
+                mem: 1 << 30,
+                mem_limit: 2 << 30,
+                disk: 30 << 30,
+                rx: 1 << 30,
+                tx: 1 << 29,
+                blk_read: 0,
+                blk_write: 0,
+                pids: 1,
+                oom_kills: 1,
+                mem_hits: 0,
+            };
+            Bucket::from_sample(&s, 0)
+        };
+        let l = lines(
+            &month,
+            &[
+                (subject(1, "acme"), hour(1)),
+                (subject(2, "acme"), hour(2)),
+                (subject(3, "b"), hour(3)),
+            ],
+        );
+        assert_eq!(l.len(), 2);
+        assert_eq!((l[0].client.as_str(), l[0].instances), ("acme", 2));
+        assert_eq!(l[0].instance_hours, 2.0);
+        assert_eq!(l[0].cpu_core_hours, 1.0);
+        assert_eq!(l[0].memory_gib_hours, 2.0);
+        assert!((l[0].storage_gib_months - 2.0 * 30.0 / 720.0).abs() < 1e-12);
+        assert_eq!(
+            (l[0].network_in_gib, l[0].network_out_gib, l[0].oom_kills),
+            (2.0, 1.0, 2)
+        );
+        assert!(csv(&l)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2026-11,acme,2,2.000000,1.000000"));
+    }
+}

@@ -1,0 +1,246 @@
+//! `/metrics` in Prometheus' text exposition format (version 0.0.4).
+//! Instance counters are the cgroup's own, so they reset when a container
+//! is recreated; Prometheus' `rate()` handles that.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use super::live::{LiveInstance, LiveSnapshot};
+use crate::reconcile::ReconcileStats;
+
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+type Value = fn(&LiveInstance) -> Option<f64>;
+
+const INSTANCE_METRICS: &[(&str, &str, &str, Value)] = &[
+    (
+        "berth_instance_up",
+        "gauge",
+        "1 while the instance's container runs.",
+        |i| Some(if i.counters.is_some() { 1.0 } else { 0.0 }),
+    ),
+    (
+        "berth_instance_cpu_seconds_total",
+        "counter",
+        "CPU time used by the container.",
+        |i| i.counters.map(|c| c.cpu_ns as f64 / 1e9),
+    ),
+    (
+        "berth_instance_memory_bytes",
+        "gauge",
+        "Memory in use (working set).",
+        |i| i.counters.map(|c| c.mem as f64),
+    ),
+    (
+        "berth_instance_memory_limit_bytes",
+        "gauge",
+        "The plan's memory limit.",
+        |i| Some(i.mem_limit as f64),
+    ),
+    (
+        "berth_instance_oom_kills_total",
+        "counter",
+        "Processes killed at the memory limit.",
+        |i| i.counters.map(|c| c.oom_kills as f64),
+    ),
+    (
+        "berth_instance_network_rx_bytes_total",
+        "counter",
+        "Bytes received.",
+        |i| i.counters.map(|c| c.rx as f64),
+    ),
+    (
+        "berth_instance_network_tx_bytes_total",
+        "counter",
+        "Bytes sent.",
+        |i| i.counters.map(|c| c.tx as f64),
+    ),
+    (
+        "berth_instance_disk_bytes",
+        "gauge",
+        "Size of the data directory at its last walk.",
+        |i| Some(i.disk as f64),
+    ),
+];
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Backup freshness per instance: (client, instance, seconds since the newest
+/// good backup, None when it never had one).
+pub type BackupAges = [(String, String, Option<f64>)];
+
+/// Appends backup ages: the age gauge for instances that have a good backup,
+/// and a count of those that never had one (an age would have to be made up).
+pub fn render_backup_ages(out: &mut String, ages: &BackupAges) {
+    let name = "berth_instance_backup_age_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Seconds since the newest successful backup.\n# TYPE {name} gauge"
+    );
+    for (client, instance, age) in ages {
+        if let Some(age) = age {
+            let _ = writeln!(
+                out,
+                "{name}{{client=\"{}\",instance=\"{}\"}} {age}",
+                escape(client),
+                escape(instance)
+            );
+        }
+    }
+    let never = ages.iter().filter(|(_, _, a)| a.is_none()).count();
+    let name = "berth_instances_without_backup";
+    let _ = writeln!(out, "# HELP {name} Instances that never had a successful backup.\n# TYPE {name} gauge\n{name} {never}");
+}
+
+pub fn render(live: &LiveSnapshot, stats: &ReconcileStats) -> String {
+    let mut out = String::with_capacity(256 + live.instances.len() * 700);
+    for (name, kind, help, value) in INSTANCE_METRICS {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for i in &live.instances {
+            if let Some(v) = value(i) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{client=\"{}\",instance=\"{}\"}} {v}",
+                    escape(&i.client),
+                    escape(&i.instance)
+                );
+            }
+        }
+    }
+    let own: [(&str, &str, &str, f64); 9] = [
+        (
+            "berth_reconcile_passes_total",
+            "counter",
+            "Reconciler passes.",
+            stats.passes.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "berth_reconcile_errors_total",
+            "counter",
+            "Reconciler passes that failed.",
+            stats.errors.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "berth_reconcile_actions_total",
+            "counter",
+            "Actions the reconciler applied.",
+            stats.actions.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "berth_caddy_loads_total",
+            "counter",
+            "Caddy config loads.",
+            stats.caddy_loads.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "berth_caddy_errors_total",
+            "counter",
+            "Failed Caddy config loads.",
+            stats.caddy_errors.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "berth_sampler_sweeps_total",
+            "counter",
+            "Usage sampling sweeps.",
+            live.sweeps as f64,
+        ),
+        (
+            "berth_sampler_errors_total",
+            "counter",
+            "Usage sampling sweeps that failed.",
+            live.sweep_errors as f64,
+        ),
+        (
+            "berth_sampler_sweep_seconds_total",
+            "counter",
+            "Wall time spent sampling.",
+            live.sweep_secs_total,
+        ),
+        (
+            "berth_sampler_last_sweep_seconds",
+            "gauge",
+            "Wall time of the last sweep.",
+            live.last_sweep_secs,
+        ),
+    ];
+    for (name, kind, help, v) in own {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::ContainerCounters;
+
+    #[test]
+    fn renders_backup_ages() {
+        let mut out = String::new();
+        let ages = vec![
+            ("acme".to_string(), "main".to_string(), Some(60.0)),
+            ("new".to_string(), "main".to_string(), None),
+        ];
+        render_backup_ages(&mut out, &ages);
+        assert!(
+            out.contains("berth_instance_backup_age_seconds{client=\"acme\",instance=\"main\"} 60")
+        );
+        assert!(!out.contains("client=\"new\""));
+        assert!(out.contains("berth_instances_without_backup 1"));
+    }
+
+    #[test]
+    fn renders_labelled_series() {
+        let live = LiveSnapshot {
+            instances: vec![
+                LiveInstance {
+                    instance_id: 1,
+                    client: "acme".into(),
+                    instance: "main".into(),
+                    counters: Some(ContainerCounters {
+                        cpu_ns: 2_500_000_000,
+                        mem: 1024,
+                        rx: 7,
+                        ..Default::default()
+                    }),
+                    disk: 4096,
+                    mem_limit: 1 << 20,
+                },
+                LiveInstance {
+                    instance_id: 2,
+                    client: "b\"x".into(),
+                    instance: "web".into(),
+                    ..Default::default()
+                },
+            ],
+            sweeps: 3,
+            ..Default::default()
+        };
+        let text = render(&live, &ReconcileStats::default());
+        assert!(
+            text.contains(
+                "berth_instance_cpu_seconds_total{client=\"acme\",instance=\"main\"} 2.5\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("berth_instance_up{client=\"b\\\"x\",instance=\"web\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("berth_instance_memory_bytes{client=\"b"),
+            "{text}"
+        );
+        assert!(text.contains("berth_sampler_sweeps_total 3\n"));
+        assert!(text.contains(
+            "# TYPE berth_reconcile_passes_total counter\nberth_reconcile_passes_total 0\n"
+        ));
+    }
+}
