@@ -260,12 +260,22 @@ where
 }
 
 impl Drop for TestApp {
+    /// Stops the daemon and waits for it, so no reconcile pass creates
+    /// anything after the Docker guard (dropped next) has swept.
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             task.abort();
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                    tokio::task::block_in_place(|| {
+                        let _ =
+                            handle.block_on(tokio::time::timeout(Duration::from_secs(10), task));
+                    });
+                }
+            }
         }
     }
 }

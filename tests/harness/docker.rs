@@ -43,21 +43,34 @@ impl DockerGuard {
     }
 
     /// Runs the clean-up now; drop calls it again, which is harmless.
+    /// A daemon stopped a moment ago may have requests still in flight in
+    /// the engine (a create it sent before it stopped), so the sweep repeats
+    /// until one finds nothing left.
     pub fn cleanup(&self) {
         let filter = self.label_filter();
-        // Containers first: networks, volumes and images in use cannot go.
-        let containers = docker_lines(&["ps", "-aq", "--filter", &filter]);
-        docker_quiet("rm", &["-f", "-v"], &containers);
-        let networks = docker_lines(&["network", "ls", "-q", "--filter", &filter]);
-        docker_quiet("network", &["rm"], &networks);
-        let volumes = docker_lines(&["volume", "ls", "-q", "--filter", &filter]);
-        docker_quiet("volume", &["rm", "-f"], &volumes);
+        for _ in 0..10 {
+            // Containers first: networks and volumes in use cannot go.
+            let containers = docker_lines(&["ps", "-aq", "--filter", &filter]);
+            docker_quiet("rm", &["-f", "-v"], &containers);
+            let networks = docker_lines(&["network", "ls", "-q", "--filter", &filter]);
+            docker_quiet("network", &["rm"], &networks);
+            let volumes = docker_lines(&["volume", "ls", "-q", "--filter", &filter]);
+            docker_quiet("volume", &["rm", "-f"], &volumes);
+            if containers.is_empty() && networks.is_empty() && volumes.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
         let images = self
             .images
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        docker_quiet("rmi", &["-f"], &images);
+        let present: Vec<String> = images
+            .into_iter()
+            .filter(|i| !docker_lines(&["images", "-q", i]).is_empty())
+            .collect();
+        docker_quiet("rmi", &["-f"], &present);
     }
 }
 
