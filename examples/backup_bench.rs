@@ -23,7 +23,7 @@ fn main() {
     if !src.join("done").exists() {
         make_data(&src);
     }
-    let (bytes, files) = berth::ops::dir_usage(&src);
+    let (bytes, files) = berth::fsutil::dir_usage(&src);
     println!(
         "data: {:.0} MB in {files} files, zstd level {level}",
         bytes as f64 / 1e6
