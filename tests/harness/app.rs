@@ -267,14 +267,18 @@ impl Drop for TestApp {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.abort();
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            // A graceful stop: aborting would leave the reconciler (its own
+            // task) running detached for a moment.
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle)
+                    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+                {
                     tokio::task::block_in_place(|| {
                         let _ =
-                            handle.block_on(tokio::time::timeout(Duration::from_secs(10), task));
+                            handle.block_on(tokio::time::timeout(Duration::from_secs(30), task));
                     });
                 }
+                _ => task.abort(),
             }
         }
     }
