@@ -35,6 +35,7 @@ impl App {
     /// Opens the store, loads blueprints, connects to Docker and binds the
     /// web listener; fails with a message naming what is missing.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        crate::tls::install_crypto_provider();
         let config = Arc::new(config);
         let store = Store::open(&config.db_path())
             .with_context(|| format!("opening {}", config.db_path().display()))?;

@@ -40,4 +40,5 @@ pub mod metrics;
 pub mod ops;
 pub mod reconcile;
 pub mod store;
+pub mod tls;
 pub mod web;

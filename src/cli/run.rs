@@ -48,6 +48,7 @@ impl From<anyhow::Error> for Failure {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    crate::tls::install_crypto_provider();
     init_tracing(matches!(cli.command, Command::Serve));
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
