@@ -8,8 +8,21 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod duration;
+mod ports;
+mod sections;
+#[cfg(test)]
+mod tests;
+
+use duration as humantime_serde_lite;
+use ports::parse_pool;
+pub use ports::PortRange;
+pub use sections::{
+    AuditConfig, BackupConfig, CaddyConfig, DockerConfig, MetricsConfig, StaticRoute, WebConfig,
+};
+
 /// The documented example, compiled in so `berth config example` prints it.
-pub const EXAMPLE: &str = include_str!("../config.example.toml");
+pub const EXAMPLE: &str = include_str!("../../config.example.toml");
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,216 +48,6 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {
-    /// false → no sampler runs (history, charts and `/metrics` stay empty).
-    pub enabled: bool,
-    /// How often every container is sampled.
-    #[serde(with = "humantime_serde_lite")]
-    pub interval: Duration,
-    /// How often data directories are walked for their size; a walk reads
-    /// every inode, so it runs far less often than the sampler.
-    #[serde(with = "humantime_serde_lite")]
-    pub disk_interval: Duration,
-    /// POSTed a JSON body when an instance goes over its storage quota.
-    pub quota_webhook: Option<String>,
-}
-
-/// Backups: how they are written, when they run and how many are kept.
-/// A plan's backup policy overrides `schedule` and the `keep_*` values.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BackupConfig {
-    /// Cron expression (UTC) for scheduled backups; empty disables the internal scheduler.
-    pub schedule: String,
-    /// Cron expression (UTC) for re-verifying every instance's newest backup; empty disables.
-    pub verify_schedule: String,
-    /// zstd level, 1-19.
-    pub level: i32,
-    /// zstd worker threads per backup; 0 means one per core.
-    pub threads: u32,
-    /// Backups running at once, so a schedule never freezes every tenant together.
-    pub concurrency: usize,
-    pub keep_last: u32,
-    pub keep_daily: u32,
-    pub keep_weekly: u32,
-    pub keep_monthly: u32,
-    /// An instance whose newest good backup is older than this is flagged stale.
-    #[serde(with = "humantime_serde_lite")]
-    pub stale_after: Duration,
-    /// POSTed a JSON body when a backup, verification or restore fails.
-    pub failure_webhook: Option<String>,
-}
-
-impl Default for BackupConfig {
-    fn default() -> Self {
-        Self {
-            schedule: "0 3 * * *".into(),
-            verify_schedule: "30 4 * * 0".into(),
-            level: 3,
-            threads: 0,
-            concurrency: 2,
-            keep_last: 7,
-            keep_daily: 7,
-            keep_weekly: 4,
-            keep_monthly: 6,
-            stale_after: Duration::from_secs(36 * 3600),
-            failure_webhook: None,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebConfig {
-    /// A signed-in session ends after this long without a request.
-    #[serde(with = "humantime_serde_lite")]
-    pub session_idle: Duration,
-}
-
-impl Default for WebConfig {
-    fn default() -> Self {
-        Self {
-            session_idle: Duration::from_secs(12 * 3600),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuditConfig {
-    /// Entries older than this are pruned once a day.
-    #[serde(with = "humantime_serde_lite")]
-    pub retention: Duration,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        Self {
-            retention: Duration::from_secs(90 * 86400),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DockerConfig {
-    pub socket: PathBuf,
-    /// Value of the `berth.managed` label: containers with another owner are never touched.
-    pub owner: String,
-    /// Container and network names are `<prefix>-<slug>[-<instance>]`.
-    pub name_prefix: String,
-    /// Static busybox used to build the `static-site` image with no registry.
-    pub busybox: PathBuf,
-    pub pids_limit: i64,
-    /// Each instance network gets the /28 at offset `host_port * 16` of this
-    /// pool: unique because host ports are, and the engine's default pools
-    /// run out after ~30 networks.
-    pub subnet_pool: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CaddyConfig {
-    pub admin: String,
-    /// false → a plain HTTP listener on `http_port` (local use, tests).
-    pub tls: bool,
-    pub http_port: u16,
-    pub https_port: u16,
-    /// Interface Caddy listens on; empty means all.
-    pub listen_host: String,
-    pub acme_email: Option<String>,
-    /// true → when nothing answers at `admin`, berth runs `caddy run` itself.
-    pub manage: bool,
-    pub bin: PathBuf,
-    pub routes: Vec<StaticRoute>,
-}
-
-/// A route berth does not manage but keeps in Caddy's config, e.g. a status page.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct StaticRoute {
-    pub host: String,
-    pub upstream: Option<String>,
-    pub respond: Option<String>,
-    #[serde(default = "default_status")]
-    pub status: u16,
-}
-
-fn default_status() -> u16 {
-    200
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PortRange {
-    pub first: u16,
-    pub last: u16,
-}
-
-impl PortRange {
-    pub fn len(&self) -> usize {
-        usize::from(self.last - self.first) + 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-}
-
-impl std::str::FromStr for PortRange {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (a, b) = s
-            .split_once('-')
-            .ok_or_else(|| format!("{s:?} is not a range like 8001-8999"))?;
-        let parse = |p: &str| {
-            p.trim()
-                .parse::<u16>()
-                .map_err(|_| format!("{p:?} is not a port"))
-        };
-        let (first, last) = (parse(a)?, parse(b)?);
-        if first == 0 || first > last {
-            return Err(format!("{s:?} is empty or starts at 0"));
-        }
-        Ok(Self { first, last })
-    }
-}
-
-impl<'de> Deserialize<'de> for PortRange {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl fmt::Display for PortRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.first, self.last)
-    }
-}
-
-/// "30s", "2m" or a bare number of seconds.
-mod humantime_serde_lite {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Secs(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Secs(s) => Ok(Duration::from_secs(s)),
-            Raw::Text(t) => humantime::parse_duration(&t)
-                .map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}"))),
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -265,63 +68,6 @@ impl Default for Config {
             web: WebConfig::default(),
             audit: AuditConfig::default(),
             metrics: MetricsConfig::default(),
-        }
-    }
-}
-
-impl Default for DockerConfig {
-    fn default() -> Self {
-        Self {
-            socket: PathBuf::from("/var/run/docker.sock"),
-            owner: "berth".into(),
-            name_prefix: "berth".into(),
-            busybox: PathBuf::from("/bin/busybox"),
-            pids_limit: 512,
-            subnet_pool: "10.208.0.0/12".into(),
-        }
-    }
-}
-
-impl fmt::Debug for MetricsConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Webhook URLs often carry a token in the path or query: show the host only.
-        let hook = self.quota_webhook.as_deref().map(|h| {
-            reqwest::Url::parse(h)
-                .map(|u| format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("")))
-                .unwrap_or_else(|_| "…".into())
-        });
-        f.debug_struct("MetricsConfig")
-            .field("enabled", &self.enabled)
-            .field("interval", &self.interval)
-            .field("disk_interval", &self.disk_interval)
-            .field("quota_webhook", &hook)
-            .finish()
-    }
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Duration::from_secs(15),
-            disk_interval: Duration::from_secs(300),
-            quota_webhook: None,
-        }
-    }
-}
-
-impl Default for CaddyConfig {
-    fn default() -> Self {
-        Self {
-            admin: "http://127.0.0.1:2019".into(),
-            tls: false,
-            http_port: 8088,
-            https_port: 8443,
-            listen_host: String::new(),
-            acme_email: None,
-            manage: true,
-            bin: PathBuf::from("caddy"),
-            routes: Vec::new(),
         }
     }
 }
@@ -550,35 +296,6 @@ impl Config {
     }
 }
 
-/// Parses "a.b.c.d/n" and checks it holds a /28 for every port of the range.
-fn parse_pool(pool: &str, range: PortRange) -> Result<(u32, u8), String> {
-    let (addr, prefix) = pool
-        .split_once('/')
-        .ok_or_else(|| format!("{pool:?} is not an IPv4 CIDR like 10.208.0.0/12"))?;
-    let addr: std::net::Ipv4Addr = addr
-        .parse()
-        .map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
-    let prefix: u8 = prefix
-        .parse()
-        .ok()
-        .filter(|p| *p <= 28)
-        .ok_or_else(|| format!("/{prefix} is not a prefix length up to 28"))?;
-    let size = 1u64 << (32 - prefix);
-    let base = u32::from(addr);
-    if u64::from(base) % size != 0 {
-        return Err(format!("{pool} is not aligned to its prefix"));
-    }
-    let needed = (u64::from(range.last) + 1) * 16;
-    if needed > size {
-        return Err(format!(
-            "{pool} is too small for ports up to {} (needs /{} or larger)",
-            range.last,
-            32 - needed.next_power_of_two().trailing_zeros()
-        ));
-    }
-    Ok((base, prefix))
-}
-
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -634,67 +351,5 @@ impl fmt::Debug for Config {
             .field("audit", &self.audit)
             .field("metrics", &self.metrics)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, text).unwrap();
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::load(Some(&path), |k| {
-            env.iter().find(|(e, _)| e == k).map(|(_, v)| v.clone())
-        })
-    }
-
-    #[test]
-    fn the_example_is_valid() {
-        let config = load(EXAMPLE, &[]).expect("example config loads");
-        assert!(config.caddy.tls);
-    }
-
-    #[test]
-    fn env_overrides_file() {
-        let c = load(
-            "port_range = \"9000-9010\"\n[caddy]\nhttp_port = 81\n",
-            &[("BERTH_CADDY_HTTP_PORT", "8089")],
-        )
-        .unwrap();
-        assert_eq!(c.caddy.http_port, 8089);
-        assert_eq!(c.port_range.len(), 11);
-    }
-
-    #[test]
-    fn instance_subnets_are_distinct_and_inside_the_pool() {
-        let c = load("", &[]).unwrap();
-        assert_eq!(c.instance_subnet(8001), "10.209.244.16/28");
-        assert_ne!(c.instance_subnet(8001), c.instance_subnet(8002));
-        assert_eq!(c.instance_subnet(65535), "10.223.255.240/28");
-        assert!(load("[docker]\nsubnet_pool = \"10.0.0.0/24\"", &[])
-            .unwrap_err()
-            .to_string()
-            .contains("subnet_pool"));
-    }
-
-    #[test]
-    fn errors_name_the_key() {
-        let e = load("port_range = \"9-1\"", &[]).unwrap_err().to_string();
-        assert!(e.contains("port_range"), "{e}");
-        let e = load("[caddy]\nhttp_port = \"x\"", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("http_port"), "{e}");
-        let e = load("nonsense = 1", &[]).unwrap_err().to_string();
-        assert!(e.contains("nonsense"), "{e}");
-        let e = load("[caddy]\ntls = true", &[]).unwrap_err().to_string();
-        assert!(e.contains("acme_email"), "{e}");
-        assert!(!e.contains('\n'));
     }
 }

@@ -1,0 +1,58 @@
+use super::*;
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::load(Some(&path), |k| {
+        env.iter().find(|(e, _)| e == k).map(|(_, v)| v.clone())
+    })
+}
+
+#[test]
+fn the_example_is_valid() {
+    let config = load(EXAMPLE, &[]).expect("example config loads");
+    assert!(config.caddy.tls);
+}
+
+#[test]
+fn env_overrides_file() {
+    let c = load(
+        "port_range = \"9000-9010\"\n[caddy]\nhttp_port = 81\n",
+        &[("BERTH_CADDY_HTTP_PORT", "8089")],
+    )
+    .unwrap();
+    assert_eq!(c.caddy.http_port, 8089);
+    assert_eq!(c.port_range.len(), 11);
+}
+
+#[test]
+fn instance_subnets_are_distinct_and_inside_the_pool() {
+    let c = load("", &[]).unwrap();
+    assert_eq!(c.instance_subnet(8001), "10.209.244.16/28");
+    assert_ne!(c.instance_subnet(8001), c.instance_subnet(8002));
+    assert_eq!(c.instance_subnet(65535), "10.223.255.240/28");
+    assert!(load("[docker]\nsubnet_pool = \"10.0.0.0/24\"", &[])
+        .unwrap_err()
+        .to_string()
+        .contains("subnet_pool"));
+}
+
+#[test]
+fn errors_name_the_key() {
+    let e = load("port_range = \"9-1\"", &[]).unwrap_err().to_string();
+    assert!(e.contains("port_range"), "{e}");
+    let e = load("[caddy]\nhttp_port = \"x\"", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("http_port"), "{e}");
+    let e = load("nonsense = 1", &[]).unwrap_err().to_string();
+    assert!(e.contains("nonsense"), "{e}");
+    let e = load("[caddy]\ntls = true", &[]).unwrap_err().to_string();
+    assert!(e.contains("acme_email"), "{e}");
+    assert!(!e.contains('\n'));
+}
