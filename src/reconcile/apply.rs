@@ -45,7 +45,7 @@ impl Reconciler {
         let mut chains: std::collections::BTreeMap<i64, Vec<Action>> = Default::default();
         let mut networks = Vec::new();
         for a in actions {
-            match (instance_of(&a), &a) {
+            match (a.instance_id(), &a) {
                 (_, Action::RemoveNetwork { .. }) => networks.push(a),
                 (Some(id), _) => chains.entry(id).or_default().push(a),
                 (None, _) => orphans.push(a),
@@ -68,7 +68,7 @@ impl Reconciler {
     ) {
         let results: Vec<(Option<i64>, Result<Outcome, String>)> = stream::iter(chains)
             .map(|chain| async move {
-                let id = chain.first().and_then(instance_of);
+                let id = chain.first().and_then(Action::instance_id);
                 let mut last = Ok(Outcome::Done);
                 for action in &chain {
                     last = self.apply_one(action, desired).await;
@@ -312,18 +312,6 @@ fn write_seeds(dir: &Path, seeds: &[(String, String)]) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn instance_of(action: &Action) -> Option<i64> {
-    match action {
-        Action::Remove { instance_id, .. } => *instance_id,
-        Action::Stop { instance_id, .. }
-        | Action::CreateNetwork { instance_id, .. }
-        | Action::Create { instance_id, .. }
-        | Action::Start { instance_id, .. }
-        | Action::Restart { instance_id, .. } => Some(*instance_id),
-        Action::RemoveNetwork { .. } => None,
-    }
 }
 
 fn text(e: impl std::fmt::Display) -> String {

@@ -47,36 +47,37 @@ impl PlanRow {
     }
 }
 
+/// The six plan columns in table order, shared by insert and update.
+fn columns(spec: &PlanSpec) -> [rusqlite::types::Value; 6] {
+    use rusqlite::types::Value;
+    let opt = |v: Option<u64>| v.map_or(Value::Null, |b| Value::Integer(b as i64));
+    [
+        Value::Text(spec.name.as_str().to_owned()),
+        Value::Real(spec.limits.cpus),
+        Value::Integer(spec.limits.memory.0 as i64),
+        opt(spec.limits.memory_reservation.map(|b| b.0)),
+        opt(spec.storage.map(|b| b.0)),
+        spec.max_instances
+            .map_or(Value::Null, |m| Value::Integer(m.into())),
+    ]
+}
+
 pub fn insert(conn: &Connection, spec: &PlanSpec) -> Result<PlanRow, StoreError> {
+    let [a, b, c, d, e, f] = columns(spec);
     conn.execute(
         "INSERT INTO plans (name, cpus, memory, memory_reservation, storage, max_instances, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            spec.name.as_str(),
-            spec.limits.cpus,
-            spec.limits.memory.0 as i64,
-            spec.limits.memory_reservation.map(|b| b.0 as i64),
-            spec.storage.map(|b| b.0 as i64),
-            spec.max_instances,
-            now()
-        ],
+        params![a, b, c, d, e, f, now()],
     )
     .map_err(|e| StoreError::unique(e, || format!("plan {} already exists", spec.name)))?;
     get(conn, spec.name.as_str())
 }
 
 pub fn update(conn: &Connection, name: &str, spec: &PlanSpec) -> Result<PlanRow, StoreError> {
+    let [a, b, c, d, e, f] = columns(spec);
     let changed = conn
         .execute(
             "UPDATE plans SET name = ?1, cpus = ?2, memory = ?3, memory_reservation = ?4, storage = ?5, max_instances = ?6 WHERE name = ?7",
-            params![
-                spec.name.as_str(),
-                spec.limits.cpus,
-                spec.limits.memory.0 as i64,
-                spec.limits.memory_reservation.map(|b| b.0 as i64),
-                spec.storage.map(|b| b.0 as i64),
-                spec.max_instances,
-                name
-            ],
+            params![a, b, c, d, e, f, name],
         )
         .map_err(|e| StoreError::unique(e, || format!("plan {} already exists", spec.name)))?;
     if changed == 0 {

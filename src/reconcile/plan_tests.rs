@@ -1,0 +1,224 @@
+//! Every kind of action `plan` can take, and the cases where it takes none.
+
+use super::tests_support::{container, want};
+use super::*;
+use crate::docker::ContainerState;
+
+fn known(ids: &[i64]) -> HashMap<i64, String> {
+    ids.iter().map(|id| (*id, format!("berth-c{id}"))).collect()
+}
+
+fn nets(ids: &[i64]) -> Vec<String> {
+    ids.iter().map(|id| format!("berth-c{id}")).collect()
+}
+
+#[test]
+fn converged_state_needs_nothing() {
+    let d = [want(1, Want::Running), want(2, Want::Stopped)];
+    let c = [
+        container("a", Some(1), "h1", ContainerState::Running),
+        container("b", Some(2), "h2", ContainerState::Exited),
+    ];
+    assert!(plan(&d, &known(&[1, 2]), &c, &nets(&[1, 2])).is_empty());
+}
+
+#[test]
+fn missing_container_gets_network_and_create() {
+    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &[]);
+    assert_eq!(
+        actions,
+        vec![
+            Action::CreateNetwork {
+                instance_id: 1,
+                name: "berth-c1".into()
+            },
+            Action::Create {
+                instance_id: 1,
+                start: true
+            }
+        ]
+    );
+    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &nets(&[1]));
+    assert_eq!(
+        actions,
+        vec![Action::Create {
+            instance_id: 1,
+            start: true
+        }]
+    );
+}
+
+#[test]
+fn stopped_without_container_creates_nothing() {
+    assert!(plan(&[want(1, Want::Stopped)], &known(&[1]), &[], &nets(&[1])).is_empty());
+}
+
+#[test]
+fn exited_container_is_started_and_running_one_stopped() {
+    let c = [container("a", Some(1), "h1", ContainerState::Exited)];
+    assert_eq!(
+        plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+        vec![Action::Start {
+            instance_id: 1,
+            container_id: "a".into()
+        }]
+    );
+    let c = [container("a", Some(1), "h1", ContainerState::Running)];
+    assert_eq!(
+        plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &nets(&[1])),
+        vec![Action::Stop {
+            instance_id: 1,
+            container_id: "a".into()
+        }]
+    );
+}
+
+#[test]
+fn changed_spec_recreates() {
+    let c = [container("a", Some(1), "old", ContainerState::Running)];
+    assert_eq!(
+        plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+        vec![
+            Action::Remove {
+                instance_id: Some(1),
+                container_id: "a".into(),
+                name: "n-a".into(),
+                reason: RemoveReason::Outdated
+            },
+            Action::Create {
+                instance_id: 1,
+                start: true
+            },
+        ]
+    );
+}
+
+#[test]
+fn orphans_and_their_networks_are_removed() {
+    let c = [
+        container("x", Some(9), "h9", ContainerState::Running),
+        container("y", None, "", ContainerState::Exited),
+    ];
+    let actions = plan(&[], &known(&[]), &c, &nets(&[9]));
+    assert_eq!(actions.len(), 3);
+    assert!(actions[..2].iter().all(|a| matches!(
+        a,
+        Action::Remove {
+            reason: RemoveReason::Orphan,
+            ..
+        }
+    )));
+    assert_eq!(
+        actions[2],
+        Action::RemoveNetwork {
+            name: "berth-c9".into()
+        }
+    );
+}
+
+#[test]
+fn duplicates_keep_the_matching_running_one() {
+    let c = [
+        container("old", Some(1), "stale", ContainerState::Exited),
+        container("good", Some(1), "h1", ContainerState::Running),
+    ];
+    assert_eq!(
+        plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+        vec![Action::Remove {
+            instance_id: Some(1),
+            container_id: "old".into(),
+            name: "n-old".into(),
+            reason: RemoveReason::Duplicate
+        }]
+    );
+}
+
+#[test]
+fn absent_removes_container_then_network() {
+    let c = [container("a", Some(1), "h1", ContainerState::Running)];
+    let actions = plan(&[want(1, Want::Absent)], &known(&[1]), &c, &nets(&[1]));
+    assert_eq!(
+        actions,
+        vec![
+            Action::Remove {
+                instance_id: Some(1),
+                container_id: "a".into(),
+                name: "n-a".into(),
+                reason: RemoveReason::Absent
+            },
+            Action::RemoveNetwork {
+                name: "berth-c1".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn dead_container_is_replaced() {
+    let c = [container("a", Some(1), "h1", ContainerState::Dead)];
+    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1]));
+    assert!(matches!(
+        actions[0],
+        Action::Remove {
+            reason: RemoveReason::Dead,
+            ..
+        }
+    ));
+    assert_eq!(
+        actions[1],
+        Action::Create {
+            instance_id: 1,
+            start: true
+        }
+    );
+}
+
+#[test]
+fn paused_and_restarting_are_left_alone() {
+    for state in [ContainerState::Paused, ContainerState::Restarting] {
+        let c = [container("a", Some(1), "h1", state)];
+        assert!(plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &nets(&[1])).is_empty());
+        assert!(plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])).is_empty());
+    }
+}
+
+#[test]
+fn restart_request_restarts_a_running_container() {
+    let mut d = want(1, Want::Running);
+    d.restart = Some(3);
+    let c = [container("a", Some(1), "h1", ContainerState::Running)];
+    assert_eq!(
+        plan(&[d], &known(&[1]), &c, &nets(&[1])),
+        vec![Action::Restart {
+            instance_id: 1,
+            container_id: "a".into(),
+            generation: 3
+        }]
+    );
+}
+
+#[test]
+fn known_instance_without_spec_is_left_alone() {
+    let c = [container("a", Some(1), "h1", ContainerState::Running)];
+    assert!(plan(&[], &known(&[1]), &c, &nets(&[1])).is_empty());
+}
+
+#[test]
+fn stages_are_ordered() {
+    let c = [
+        container("x", Some(9), "h9", ContainerState::Running),
+        container("a", Some(1), "old", ContainerState::Running),
+    ];
+    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[9]));
+    let stages: Vec<u8> = actions.iter().map(Action::stage).collect();
+    let mut sorted = stages.clone();
+    sorted.sort();
+    assert_eq!(stages, sorted);
+    assert!(actions.contains(&Action::CreateNetwork {
+        instance_id: 1,
+        name: "berth-c1".into()
+    }));
+    assert!(actions.contains(&Action::RemoveNetwork {
+        name: "berth-c9".into()
+    }));
+}
