@@ -53,7 +53,7 @@ async fn start(ports: u16) -> Bench {
         &["plan", "create", "p", "--cpus", "0.1", "--memory", "32MiB"],
     );
     let daemon = BerthProcess::start(&config);
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = berth::tls::client_builder().no_proxy().build().unwrap();
     let api = daemon.api.clone();
     let up = Instant::now();
     while http

@@ -7,6 +7,13 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Every HTTP client in berth (and its tests) starts here, so none can be
+/// built before the provider exists, whatever runs first.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    reqwest::Client::builder()
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]

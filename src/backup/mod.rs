@@ -44,7 +44,7 @@ pub struct Runner {
 
 impl Runner {
     pub fn new(ops: Ops, docker: Docker) -> Self {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();

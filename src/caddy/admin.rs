@@ -29,7 +29,7 @@ impl CaddyAdmin {
         if rest.is_empty() || rest.contains('/') {
             return Err(bad("expected http://host:port with no path"));
         }
-        let client = Client::builder()
+        let client = crate::tls::client_builder()
             .connect_timeout(Duration::from_secs(1))
             .timeout(Duration::from_secs(5))
             // An HTTP_PROXY in berth's environment must never capture

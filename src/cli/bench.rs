@@ -190,7 +190,7 @@ async fn seed(ops: &Ops, clients: u32, per_client: u32) -> Result<(), Failure> {
 
 /// GET /login for the CSRF token, POST it; returns the session cookie.
 async fn sign_in(base: &str) -> Result<String, Failure> {
-    let http = reqwest::Client::builder()
+    let http = crate::tls::client_builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()

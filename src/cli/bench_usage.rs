@@ -324,7 +324,7 @@ async fn chart_pages(ops: &crate::ops::Ops, config: &Config, live: &Live) -> Res
             size / 1024
         );
     }
-    let http = reqwest::Client::builder()
+    let http = crate::tls::client_builder()
         .no_proxy()
         .build()
         .map_err(fail)?;

@@ -74,7 +74,7 @@ impl Sampler {
             store,
             docker,
             live,
-            http: reqwest::Client::builder()
+            http: crate::tls::client_builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),

@@ -85,7 +85,7 @@ impl TestApp {
             .await
             .unwrap();
         });
-        let http = reqwest::Client::builder()
+        let http = berth::tls::client_builder()
             .no_proxy()
             .timeout(Duration::from_secs(90))
             .build()

@@ -183,7 +183,7 @@ async fn start_upstream() -> SocketAddr {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    berth::tls::client_builder()
         .no_proxy()
         .timeout(Duration::from_secs(5))
         .build()
@@ -492,7 +492,7 @@ async fn tls_config_is_accepted_and_redirects_http() {
         config_hash(&config)
     );
 
-    let resp = reqwest::Client::builder()
+    let resp = berth::tls::client_builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()

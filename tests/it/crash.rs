@@ -40,7 +40,7 @@ async fn killed_mid_creates_the_daemon_converges_after_restart() {
     );
     assert_eq!(code, 0, "{err}");
 
-    let http = reqwest::Client::builder()
+    let http = berth::tls::client_builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
         .build()

@@ -118,7 +118,9 @@ async fn caddy_serves_loaded_routes_and_restart_empty_drops_them() {
             }}
         }}
     });
-    let response = reqwest::Client::new()
+    let response = berth::tls::client_builder()
+        .build()
+        .unwrap()
         .post(format!("{}/load", caddy.admin_url))
         .json(&config)
         .send()

@@ -71,7 +71,7 @@ fn session_cookie(res: &reqwest::Response) -> String {
 
 impl UiSession {
     pub async fn sign_in(app: &TestApp, name: &str, password: &str) -> UiSession {
-        let http = reqwest::Client::builder()
+        let http = berth::tls::client_builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -237,7 +237,7 @@ impl Driver {
         .spawn()
         .expect("chromedriver (Debian package chromium-driver)");
         let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let http = berth::tls::client_builder().no_proxy().build().unwrap();
         eventually("chromedriver answers", Duration::from_secs(30), || async {
             http.get(format!("{url}/status"))
                 .send()

@@ -219,7 +219,7 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
 
     // The pages are admin pages: without a session they send to the login.
     let page = format!("{}/usage/clients/{slug}?range=1h", app.api);
-    let no_redirects = reqwest::Client::builder()
+    let no_redirects = berth::tls::client_builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()
