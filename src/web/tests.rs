@@ -52,6 +52,33 @@ async fn web(adjust: impl FnOnce(&mut Config)) -> Web {
     }
 }
 
+/// Plan "p" and a static-site client on it, created as the CLI would.
+async fn seed_client(
+    ops: &crate::ops::Ops,
+    name: impl Into<String>,
+    notes: impl Into<String>,
+) -> crate::ops::ClientView {
+    let plan = PlanInput {
+        name: "p".into(),
+        cpus: 0.5,
+        memory: crate::domain::size::SizeInput::Text("64MiB".into()),
+        memory_reservation: None,
+        storage: None,
+        max_instances: None,
+    };
+    ops.create_plan(&Actor::cli(), plan).await.unwrap();
+    let input = NewClientInput {
+        name: name.into(),
+        email: "a@example.com".into(),
+        plan: "p".into(),
+        notes: notes.into(),
+        blueprint: Some("static-site".into()),
+        domain: None,
+        env: None,
+    };
+    ops.create_client(&Actor::cli(), input).await.unwrap()
+}
+
 struct Answer {
     status: StatusCode,
     headers: axum::http::HeaderMap,
@@ -326,25 +353,12 @@ async fn a_password_reset_ends_the_accounts_sessions() {
 async fn markup_in_client_names_is_shown_as_text_and_headers_are_set() {
     let w = web(|_| {}).await;
     let (cookie, _) = w.admin().await;
-    let plan = PlanInput {
-        name: "p".into(),
-        cpus: 0.5,
-        memory: crate::domain::size::SizeInput::Text("64MiB".into()),
-        memory_reservation: None,
-        storage: None,
-        max_instances: None,
-    };
-    w.ops.create_plan(&Actor::cli(), plan).await.unwrap();
-    let input = NewClientInput {
-        name: "<script>alert(1)</script> & \"Co\"".into(),
-        email: "a@example.com".into(),
-        plan: "p".into(),
-        notes: "<img src=x onerror=alert(2)>".into(),
-        blueprint: Some("static-site".into()),
-        domain: None,
-        env: None,
-    };
-    let view = w.ops.create_client(&Actor::cli(), input).await.unwrap();
+    let view = seed_client(
+        &w.ops,
+        "<script>alert(1)</script> & \"Co\"",
+        "<img src=x onerror=alert(2)>",
+    )
+    .await;
     for path in [
         "/clients".to_owned(),
         format!("/clients/{}", view.client.slug),

@@ -5,8 +5,6 @@ use axum::http::{Method, StatusCode};
 
 use super::super::routes::{self, Access};
 use super::web;
-use crate::audit::Actor;
-use crate::ops::{NewClientInput, PlanInput};
 use crate::store::AuditFilter;
 
 #[test]
@@ -28,25 +26,7 @@ fn every_backup_page_needs_a_session() {
 async fn back_up_now_needs_the_csrf_token_and_queues_one_backup() {
     let w = web(|_| {}).await;
     let (cookie, csrf) = w.admin().await;
-    let plan = PlanInput {
-        name: "p".into(),
-        cpus: 0.5,
-        memory: crate::domain::size::SizeInput::Text("64MiB".into()),
-        memory_reservation: None,
-        storage: None,
-        max_instances: None,
-    };
-    w.ops.create_plan(&Actor::cli(), plan).await.unwrap();
-    let input = NewClientInput {
-        name: "Acme".into(),
-        email: "a@example.com".into(),
-        plan: "p".into(),
-        notes: String::new(),
-        blueprint: Some("static-site".into()),
-        domain: None,
-        env: None,
-    };
-    let view = w.ops.create_client(&Actor::cli(), input).await.unwrap();
+    let view = super::seed_client(&w.ops, "Acme", "").await;
     let id = view.instances[0].id;
     let path = format!("/instances/{id}/backups");
 
