@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# End-to-end check with the real tenant: Open WebUI (PyPI 0.12.4, built locally
+# by ../shared/tools/open-webui-image.sh or any image given as OWUI_IMAGE) under
+# `berth serve` run the README's way: a fresh directory as the working
+# directory, no config file, relative defaults, the managed Caddy.
+#
+# With AS_SERVICE_USER=1 the daemon runs as the packaged unit runs it: a
+# non-root uid in group docker with only the unit's ambient capabilities.
+#
+# Not part of `cargo test` (the image is ~8 GB and the app boots in ~40 s);
+# run it by hand after changes to blueprints, backups, restore or privileges:
+#
+#     cargo build && scripts/e2e-open-webui.sh            # as root
+#     AS_SERVICE_USER=1 scripts/e2e-open-webui.sh         # as the service user
+#
+# Prints one line per step with its duration, and exits non-zero at the first
+# failed check. Leaves nothing behind (containers, data, the temp dir).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BERTH_BIN=${BERTH_BIN:-$REPO/target/debug/berth}
+OWUI_IMAGE=${OWUI_IMAGE:-local/open-webui:test}
+AS_SERVICE_USER=${AS_SERVICE_USER:-0}
+SERVICE_UID=${SERVICE_UID:-4243}
+# The unit's capability set (systemd/berth.service AmbientCapabilities=).
+UNIT_CAPS=$(sed -n 's/^AmbientCapabilities=//p' "$REPO/systemd/berth.service" | head -1)
+API_PORT=${API_PORT:-7070}
+HTTP_PORT=${HTTP_PORT:-8088}
+SLUG=e2e-owui
+PW='correct horse battery staple'
+
+docker image inspect "$OWUI_IMAGE" >/dev/null 2>&1 ||
+    { echo "no image $OWUI_IMAGE: run ../shared/tools/open-webui-image.sh first" >&2; exit 2; }
+
+W=$(mktemp -d /tmp/berth-e2e.XXXX)
+chmod 0755 "$W"
+OWNER=e2e-$(date +%s)
+BERTH_PID=
+cleanup() {
+    [ -n "$BERTH_PID" ] && kill "$BERTH_PID" 2>/dev/null && wait "$BERTH_PID" 2>/dev/null || true
+    docker ps -aq --filter "label=berth.managed=$OWNER" | xargs -r docker rm -f >/dev/null
+    docker network ls -q --filter "label=berth.managed=$OWNER" | xargs -r docker network rm >/dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+t0=$(date +%s.%N)
+step() { printf '%-58s %6.1f s\n' "$1" "$(echo "$(date +%s.%N) - $t0" | bc)"; t0=$(date +%s.%N); }
+fail() { echo "FAIL: $*" >&2; echo "--- berth log (tail) ---" >&2; tail -n 40 "$W/berth.log" >&2; exit 1; }
+
+# Waits until "$@" succeeds, for at most $DEADLINE seconds.
+until_ok() {
+    local deadline=$((SECONDS + DEADLINE))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 1
+    done
+}
+
+# The blueprints of this checkout, with the locally built image.
+mkdir -p "$W/run/templates"
+cp "$REPO"/templates/*.toml "$W/run/templates/"
+sed -i "s#^image = .*#image = \"$OWUI_IMAGE\"#" "$W/run/templates/open-webui.toml"
+cp "$BERTH_BIN" "$W/berth"
+
+export BERTH_DOCKER_OWNER=$OWNER BERTH_DOCKER_NAME_PREFIX=$OWNER
+run_as() {
+    if [ "$AS_SERVICE_USER" = 1 ]; then
+        local docker_gid caps
+        docker_gid=$(stat -c %g /var/run/docker.sock)
+        caps=$(echo "$UNIT_CAPS" | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ \+/,+/g; s/^/+/')
+        setpriv --reuid "$SERVICE_UID" --regid "$SERVICE_UID" --groups "$docker_gid" \
+            --inh-caps "$caps" --ambient-caps "$caps" --bounding-set "$caps" -- "$@"
+    else
+        "$@"
+    fi
+}
+berth() { (cd "$W/run" && run_as "$W/berth" "$@"); }
+[ "$AS_SERVICE_USER" = 1 ] && chown -R "$SERVICE_UID:$SERVICE_UID" "$W/run"
+
+(cd "$W/run" && run_as "$W/berth" serve) >"$W/berth.log" 2>&1 &
+BERTH_PID=$!
+DEADLINE=30 until_ok curl -fsS "http://127.0.0.1:$API_PORT/api/v1/health" || fail "berth did not answer"
+step "berth serve up (relative defaults, managed Caddy)"
+
+TOKEN=$(berth token create e2e | tail -1)
+berth plan create chat --cpus 2 --memory 3GiB --max-instances 3 >/dev/null
+berth client create "E2E Open WebUI" --email ops@e2e.example --plan chat --blueprint open-webui >/dev/null
+ID=$(berth instance list --json | python3 -c "import json,sys; print([i for i in json.load(sys.stdin) if i['client_slug']=='$SLUG'][0]['id'])")
+step "client created (instance $ID)"
+
+via_caddy() { curl -fsS -H "Host: $SLUG.localhost:$HTTP_PORT" "http://127.0.0.1:$HTTP_PORT$1" "${@:2}"; }
+DEADLINE=240 until_ok via_caddy /health || fail "Open WebUI never healthy through Caddy"
+step "first /health 200 through Caddy"
+
+CONTAINER=$(docker ps -q --filter "label=berth.managed=$OWNER" --filter "label=berth.instance=$ID")
+URL=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$CONTAINER" | sed -n 's/^WEBUI_URL=//p')
+[ "$URL" = "http://$SLUG.localhost:$HTTP_PORT" ] || fail "WEBUI_URL is '$URL'"
+step "WEBUI_URL is the instance's real URL ($URL)"
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+SESSION=$(via_caddy /api/v1/auths/signup -H 'content-type: application/json' \
+    -d "{\"name\":\"Owner\",\"email\":\"owner@e2e.example\",\"password\":\"$PW\"}" | json "['token']") ||
+    fail "first signup"
+new_chat() {
+    via_caddy /api/v1/chats/new -H "Authorization: Bearer $SESSION" -H 'content-type: application/json' \
+        -d "{\"chat\":{\"title\":\"$1\",\"messages\":[]}}" | json "['id']"
+}
+chat_titles() { via_caddy /api/v1/chats/ -H "Authorization: Bearer $SESSION" | json "" ; }
+new_chat before-backup >/dev/null || fail "create chat"
+step "admin signed up, chat 'before-backup' written"
+
+berth backup run --instance "$ID" >/dev/null || fail "backup run"
+BACKUP=$(berth backup list "$ID" --json | json "[0]['id']")
+berth backup verify "$BACKUP" >/dev/null || fail "backup verify"
+step "backup $BACKUP taken and verified"
+
+new_chat after-backup >/dev/null
+berth backup restore "$BACKUP" >/dev/null || fail "restore"
+DEADLINE=240 until_ok via_caddy /health || fail "not healthy after restore"
+TITLES=$(chat_titles) || fail "session lost after restore"
+grep -q before-backup <<<"$TITLES" || fail "restore lost the chat before the backup: $TITLES"
+grep -q after-backup <<<"$TITLES" && fail "restore kept the chat written after the backup"
+step "restored in place: before-backup kept, after-backup gone"
+
+berth plan edit chat --memory 4GiB >/dev/null || fail "plan edit"
+DEADLINE=120 until_ok sh -c "docker inspect -f '{{.HostConfig.Memory}}' \$(docker ps -q --filter label=berth.managed=$OWNER --filter label=berth.instance=$ID) | grep -qx 4294967296"
+DEADLINE=240 until_ok via_caddy /health || fail "not healthy after plan change"
+chat_titles >/dev/null || fail "plan change logged the admin out (secret key not kept)"
+step "plan change recreated with 4 GiB, session kept"
+
+berth backup restore "$BACKUP" --into copy >/dev/null || fail "clone"
+step "cloned into a new instance"
+
+berth client delete "$SLUG" --confirm "$SLUG" >/dev/null || fail "delete"
+DEADLINE=60 until_ok sh -c "[ -z \"\$(docker ps -aq --filter label=berth.managed=$OWNER)\" ]" || fail "containers left"
+[ -z "$(find "$W/run/berth-data" -path '*/instances/*' -mindepth 1 2>/dev/null | head -1)" ] ||
+    fail "data left: $(find "$W/run/berth-data" -path '*/instances/*' | head -3)"
+step "client deleted: no container, no data"
+
+echo "OK: Open WebUI end to end$([ "$AS_SERVICE_USER" = 1 ] && echo " as uid $SERVICE_UID with caps: $UNIT_CAPS")"
