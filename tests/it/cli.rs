@@ -365,7 +365,7 @@ fn json_is_for_scripts_and_summaries_and_tables_are_for_people() {
     assert!(
         out.lines().any(|l| l
             .split_whitespace()
-            .eq(["big", "2", "2", "GiB", "-", "-", "2"])),
+            .eq(["big", "2", "2.0", "GiB", "-", "-", "2"])),
         "{out}"
     );
 

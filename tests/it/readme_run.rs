@@ -128,8 +128,7 @@ fn serve_with_the_default_relative_config_reaches_an_instance_through_managed_ca
 
     // Relative defaults, resolved against the directory berth started in.
     let data = f.cwd.path().join("berth-data");
-    assert!(data.join("caddy/bootstrap.json").is_file());
-    assert!(!data.join("caddy/berth-data").exists());
+    assert!(data.join("caddy/caddy/bootstrap.json").is_file());
     assert!(data.join("berth.db").is_file());
 
     // The CLI, run the same way, finds the same store.
