@@ -251,6 +251,21 @@ mod tests {
     }
 
     #[test]
+    fn public_url_follows_caddys_scheme_and_port() {
+        let text = "image = \"app:1\"\ninternal_port = 80\ndata_mount = \"/data\"\n[env]\nURL = \"{public_url}\"\n";
+        let bps = Blueprints::from_list(vec![Blueprint::parse("app", text).unwrap()]);
+        let url = |config: &Config| {
+            let spec = spec_for(&row(1, "active", "running"), &bps, config).unwrap();
+            spec.env.into_iter().find(|(k, _)| k == "URL").unwrap().1
+        };
+        let mut config = Config::default();
+        assert_eq!(url(&config), "http://c1.example.com:8088");
+        config.caddy.tls = true;
+        config.caddy.https_port = 443;
+        assert_eq!(url(&config), "https://c1.example.com");
+    }
+
+    #[test]
     fn wants_follow_client_and_instance_state() {
         let config = Config::default();
         let rows = [
