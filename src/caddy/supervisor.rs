@@ -385,7 +385,11 @@ async fn forward_logs(pipe: impl AsyncRead + Unpin, last_error: Arc<Mutex<Option
         }
         match classify(line) {
             ChildLine::Error { logger, message } => {
-                tracing::error!(target: "berth::caddy::child", %logger, "{line}");
+                if logger.is_empty() {
+                    tracing::error!(target: "berth::caddy::child", "{line}");
+                } else {
+                    tracing::error!(target: "berth::caddy::child", %logger, "{line}");
+                }
                 *last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
             }
             ChildLine::Warn { logger } => {
