@@ -155,6 +155,15 @@ fn doctor_reports_each_check() {
             "{check}: {out}"
         );
     }
+    let (code, out, err) = berth_cli(&config, &["--json", "doctor"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let checks: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let checks = checks.as_array().unwrap();
+    assert!(checks.iter().all(|c| c["ok"] == true), "{out}");
+    assert!(
+        checks.iter().any(|c| c["check"] == "listen address"),
+        "{out}"
+    );
     let mut broken = config.clone();
     broken.docker.socket = dir.path().join("no.sock");
     broken.caddy.admin = format!("http://127.0.0.1:{}", crate::harness::free_port());
