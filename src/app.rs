@@ -97,6 +97,7 @@ impl App {
             let _ = rx.wait_for(|v| *v).await;
         };
 
+        let caddy_status = caddy::CaddyStatus::default();
         let managed_caddy = if self.config.caddy.manage && !self.caddy.is_up().await {
             let rows = self
                 .ops
@@ -113,11 +114,10 @@ impl App {
                 self.config.data_dir.join("caddy"),
             );
             tracing::info!(admin = %self.config.caddy.admin, "no Caddy answering; starting one");
-            Some(tokio::spawn(caddy::run_managed(
-                bin,
-                admin,
-                bootstrap,
-                dir,
+            let mut opts = caddy::ManagedOptions::new(bin, admin, bootstrap, dir);
+            opts.status = caddy_status.clone();
+            Some(tokio::spawn(caddy::run_managed_with(
+                opts,
                 stopped(stop_rx.clone()),
             )))
         } else {
@@ -127,6 +127,7 @@ impl App {
         tracing::info!(listen = %self.local_addr(), "berth serving");
         let mut state = AppState::new(self.ops.clone(), self.reconciler.stats.clone()).await?;
         state.live = self.live.clone();
+        state.caddy = caddy_status;
         if self.ops.user_count().await? == 0 {
             tracing::warn!(
                 setup_code = %state.ui.setup_code,

@@ -25,7 +25,9 @@ pub struct Blueprint {
     pub backup_consistency: Consistency,
     /// For `backup_consistency = "exec"`: run in the container before archiving.
     pub backup_exec: Option<Vec<String>>,
-    /// Defaults with `{client}`, `{client_name}`, `{instance}`, `{domain}`, `{port}`.
+    /// Defaults with `{client}`, `{client_name}`, `{instance}`, `{domain}`,
+    /// `{port}` (the host port) and `{public_url}` (how browsers reach the
+    /// instance through Caddy, e.g. `http://acme.localhost:8088`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Env vars generated once per instance: name → length in characters.
@@ -84,6 +86,28 @@ pub struct Placeholders<'a> {
     pub instance: &'a str,
     pub domain: &'a str,
     pub port: u16,
+    /// See [`public_url`].
+    pub public_url: String,
+}
+
+/// The URL browsers use for `domain` through Caddy: `https` when Caddy
+/// terminates TLS, and the port only when it is not the scheme's default,
+/// because an app that builds its own links (Open WebUI's WEBUI_URL) must
+/// name exactly what the browser sees. Empty when the instance has no domain.
+pub fn public_url(domain: &str, tls: bool, http_port: u16, https_port: u16) -> String {
+    if domain.is_empty() {
+        return String::new();
+    }
+    let (scheme, port, default) = if tls {
+        ("https", https_port, 443)
+    } else {
+        ("http", http_port, 80)
+    };
+    if port == default {
+        format!("{scheme}://{domain}")
+    } else {
+        format!("{scheme}://{domain}:{port}")
+    }
 }
 
 impl Placeholders<'_> {
@@ -101,6 +125,7 @@ impl Placeholders<'_> {
             .replace("{instance}", self.instance)
             .replace("{domain}", self.domain)
             .replace("{port}", &self.port.to_string())
+            .replace("{public_url}", &esc(&self.public_url))
     }
 }
 
@@ -227,12 +252,55 @@ mod tests {
             instance: "main",
             domain: "a.example.com",
             port: 8001,
+            public_url: public_url("a.example.com", false, 8088, 8443),
         };
         assert_eq!(
             p.fill("{client_name}@{domain}:{port}", false),
             "<b>A&B</b>@a.example.com:8001"
         );
         assert_eq!(p.fill("{client_name}", true), "&lt;b&gt;A&amp;B&lt;/b&gt;");
+        assert_eq!(
+            p.fill("WEBUI_URL={public_url}", false),
+            "WEBUI_URL=http://a.example.com:8088"
+        );
+    }
+
+    #[test]
+    fn public_url_has_the_scheme_of_caddy_and_only_a_non_default_port() {
+        // The default config: plain HTTP on 8088.
+        assert_eq!(
+            public_url("acme.localhost", false, 8088, 8443),
+            "http://acme.localhost:8088"
+        );
+        assert_eq!(
+            public_url("acme.example.com", false, 80, 443),
+            "http://acme.example.com"
+        );
+        // With TLS the HTTPS port counts; the HTTP one only redirects.
+        assert_eq!(
+            public_url("acme.example.com", true, 80, 443),
+            "https://acme.example.com"
+        );
+        assert_eq!(
+            public_url("acme.example.com", true, 80, 8443),
+            "https://acme.example.com:8443"
+        );
+        assert_eq!(
+            public_url("acme.example.com", true, 8088, 443),
+            "https://acme.example.com"
+        );
+        assert_eq!(public_url("", true, 80, 443), "");
+    }
+
+    #[test]
+    fn open_webui_advertises_its_public_url() {
+        let all =
+            Blueprints::load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")))
+                .unwrap();
+        assert_eq!(
+            all.get("open-webui").unwrap().env["WEBUI_URL"],
+            "{public_url}"
+        );
     }
 
     #[test]

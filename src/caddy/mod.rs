@@ -11,7 +11,7 @@ pub mod supervisor;
 
 pub use admin::CaddyAdmin;
 pub use config::{config_hash, generate, CaddySettings, Route, RouteTarget};
-pub use supervisor::{run_managed, run_managed_with, ManagedOptions};
+pub use supervisor::{run_managed, run_managed_with, CaddyState, CaddyStatus, ManagedOptions};
 
 use std::path::PathBuf;
 

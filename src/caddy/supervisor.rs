@@ -6,16 +6,22 @@
 //! the reconciler sees a hash mismatch and loads the routes from SQLite, which
 //! is the single source of truth. `on_ready` lets it do that at once instead of
 //! on its next timer tick.
+//!
+//! A child that keeps failing must say why where an operator looks: its last
+//! error goes to berth's log at ERROR and into [`CaddyStatus`], which the
+//! health endpoint, the dashboard and `berth doctor` show.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use super::{CaddyAdmin, CaddyError};
 
@@ -36,6 +42,63 @@ pub struct ManagedOptions {
     pub max_backoff: Duration,
     /// Notified each time a (re)started child is ready.
     pub on_ready: Option<Arc<Notify>>,
+    /// Where the supervisor reports whether Caddy is up and why it is not.
+    pub status: CaddyStatus,
+}
+
+/// The managed Caddy as the rest of berth sees it; cheap to clone, shared
+/// between the supervisor (writer) and the web edge (readers).
+#[derive(Clone, Debug, Default)]
+pub struct CaddyStatus(Arc<Mutex<CaddyState>>);
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CaddyState {
+    /// true while berth runs Caddy as its child (false: an external Caddy, or none asked for).
+    pub managed: bool,
+    /// The child's admin API answered since its last start.
+    pub up: bool,
+    /// Failed starts since the last one that came up.
+    pub failures: u32,
+    /// Why the last start failed, e.g. Caddy's own "Error: ..." line.
+    pub last_error: Option<String>,
+    /// When that was (UTC, RFC 3339).
+    pub last_error_at: Option<String>,
+}
+
+impl CaddyStatus {
+    pub fn get(&self) -> CaddyState {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CaddyState> {
+        // A panic elsewhere must not hide Caddy's state from the health check.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn managing(&self) {
+        self.lock().managed = true;
+    }
+
+    fn up(&self) {
+        let mut s = self.lock();
+        s.up = true;
+        s.failures = 0;
+    }
+
+    fn failed(&self, why: String) {
+        let at = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+        let mut s = self.lock();
+        s.up = false;
+        s.failures += 1;
+        s.last_error = Some(why);
+        s.last_error_at = at;
+    }
 }
 
 impl ManagedOptions {
@@ -55,6 +118,7 @@ impl ManagedOptions {
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
             on_ready: None,
+            status: CaddyStatus::default(),
         }
     }
 }
@@ -97,38 +161,66 @@ pub async fn run_managed_with(
         return Ok(());
     }
 
-    let dir = opts.state_dir.join("caddy");
-    let config_path = write_bootstrap(&dir, &opts.bootstrap).await?;
+    let status = opts.status.clone();
+    status.managing();
+    // Absolute, whatever the caller passed: the child runs in `dir`, so a
+    // relative config path would be looked up below it a second time.
+    let dir =
+        std::path::absolute(opts.state_dir.join("caddy")).map_err(|source| CaddyError::Io {
+            action: "resolving",
+            path: opts.state_dir.clone(),
+            source,
+        })?;
+    let config_path = write_bootstrap(&dir, &opts.bootstrap)
+        .await
+        .inspect_err(|e| status.failed(e.to_string()))?;
     let mut backoff = opts.min_backoff;
     loop {
-        let mut child = spawn(&opts.caddy_bin, &dir, &config_path)?;
-        let pid = child.id();
+        let mut child = match spawn(&opts.caddy_bin, &dir, &config_path) {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the managed Caddy");
+                status.failed(e.to_string());
+                return Err(e);
+            }
+        };
+        let pid = child.process.id();
         let started = Instant::now();
 
         let ready = tokio::select! {
-            _ = &mut shutdown => return stop(child, opts.stop_timeout).await,
-            exit = child.wait() => Err(exit),
+            _ = &mut shutdown => return stop(child.process, opts.stop_timeout).await,
+            exit = child.process.wait() => Err(exit),
             ready = wait_ready(&opts.admin, opts.ready_timeout) => Ok(ready),
         };
         match ready {
             Ok(true) => {
                 tracing::info!(?pid, %admin_url, elapsed_ms = started.elapsed().as_millis() as u64, "managed Caddy is up");
+                status.up();
                 if let Some(notify) = &opts.on_ready {
                     notify.notify_one();
                 }
                 tokio::select! {
-                    _ = &mut shutdown => return stop(child, opts.stop_timeout).await,
-                    exit = child.wait() => log_exit(exit),
+                    _ = &mut shutdown => return stop(child.process, opts.stop_timeout).await,
+                    exit = child.process.wait() => status.failed(child.exited(exit).await),
                 }
                 if started.elapsed() >= HEALTHY_RUN {
                     backoff = opts.min_backoff;
                 }
             }
             Ok(false) => {
-                tracing::warn!(?pid, %admin_url, timeout = ?opts.ready_timeout, "managed Caddy did not answer in time; restarting it");
-                stop(child, opts.stop_timeout).await?;
+                let why = format!(
+                    "did not answer at {admin_url} within {:?}{}",
+                    opts.ready_timeout,
+                    child
+                        .last_error()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+                tracing::error!(?pid, "managed Caddy {why}; restarting it");
+                status.failed(why);
+                stop(child.process, opts.stop_timeout).await?;
             }
-            Err(exit) => log_exit(exit),
+            Err(exit) => status.failed(child.exited(exit).await),
         }
 
         tracing::info!(?backoff, "restarting managed Caddy");
@@ -137,6 +229,43 @@ pub async fn run_managed_with(
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(opts.max_backoff);
+    }
+}
+
+/// A running child with the tasks draining its output.
+struct Spawned {
+    process: Child,
+    /// The last error-level line the child printed.
+    last_error: Arc<Mutex<Option<String>>>,
+    forwarders: Vec<JoinHandle<()>>,
+}
+
+impl Spawned {
+    fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Logs the exit at ERROR with the child's last error line, and returns
+    /// that reason. Caddy prints its fatal error just before exiting, so the
+    /// pipes are drained first (bounded: a grandchild could hold them open).
+    async fn exited(self, exit: std::io::Result<ExitStatus>) -> String {
+        let drained = futures_util::future::join_all(self.forwarders);
+        let _ = tokio::time::timeout(Duration::from_secs(2), drained).await;
+        let detail = self
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let why = match (&exit, detail) {
+            (Ok(status), Some(line)) => format!("exited ({status}): {line}"),
+            (Ok(status), None) => format!("exited ({status}) without an error message"),
+            (Err(error), _) => format!("lost track of it: {error}"),
+        };
+        tracing::error!("managed Caddy {why}");
+        why
     }
 }
 
@@ -167,7 +296,7 @@ async fn write_bootstrap(dir: &Path, bootstrap: &Value) -> Result<PathBuf, Caddy
     Ok(path)
 }
 
-fn spawn(bin: &Path, dir: &Path, config: &Path) -> Result<Child, CaddyError> {
+fn spawn(bin: &Path, dir: &Path, config: &Path) -> Result<Spawned, CaddyError> {
     let mut cmd = Command::new(bin);
     cmd.arg("run")
         .arg("--config")
@@ -184,19 +313,25 @@ fn spawn(bin: &Path, dir: &Path, config: &Path) -> Result<Child, CaddyError> {
         // If the supervising future is dropped, the child goes with it.
         .kill_on_drop(true);
     #[cfg(target_os = "linux")]
-    sys::die_with_parent(&mut cmd);
-    let mut child = cmd.spawn().map_err(|source| CaddyError::Io {
+    sys::prepare_child(&mut cmd);
+    let mut process = cmd.spawn().map_err(|source| CaddyError::Io {
         action: "starting",
         path: bin.to_path_buf(),
         source,
     })?;
-    if let Some(out) = child.stdout.take() {
-        tokio::spawn(forward_logs(out));
+    let last_error = Arc::new(Mutex::new(None));
+    let mut forwarders = Vec::new();
+    if let Some(out) = process.stdout.take() {
+        forwarders.push(tokio::spawn(forward_logs(out, last_error.clone())));
     }
-    if let Some(err) = child.stderr.take() {
-        tokio::spawn(forward_logs(err));
+    if let Some(err) = process.stderr.take() {
+        forwarders.push(tokio::spawn(forward_logs(err, last_error.clone())));
     }
-    Ok(child)
+    Ok(Spawned {
+        process,
+        last_error,
+        forwarders,
+    })
 }
 
 async fn wait_ready(admin: &CaddyAdmin, timeout: Duration) -> bool {
@@ -226,20 +361,15 @@ async fn stop(mut child: Child, grace: Duration) -> Result<(), CaddyError> {
     Ok(())
 }
 
-fn log_exit(exit: std::io::Result<ExitStatus>) {
-    match exit {
-        Ok(status) => tracing::warn!(%status, "managed Caddy exited"),
-        Err(error) => tracing::warn!(%error, "lost track of managed Caddy"),
-    }
-}
-
 /// Caddy logs one JSON object per line; keep its level so its errors show up
-/// in berth's log and its chatter stays at debug.
+/// in berth's log and its chatter stays at debug. A line that is not JSON is
+/// Caddy's own last word before exiting ("Error: reading config file ..."),
+/// so it is an error too. Error lines are remembered in `last_error`.
 ///
 /// This must drain the pipe until Caddy closes it: Caddy is a Go program, and
 /// a write to a closed stdout/stderr pipe kills it with SIGPIPE. Hence bytes
 /// and lossy UTF-8 rather than `lines()`, which gives up on invalid UTF-8.
-async fn forward_logs(pipe: impl AsyncRead + Unpin) {
+async fn forward_logs(pipe: impl AsyncRead + Unpin, last_error: Arc<Mutex<Option<String>>>) {
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
     loop {
@@ -250,69 +380,175 @@ async fn forward_logs(pipe: impl AsyncRead + Unpin) {
         }
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end();
-        let parsed: Option<Value> = serde_json::from_str(line).ok();
-        let field = |k: &str| parsed.as_ref()?.get(k)?.as_str().map(str::to_string);
-        let logger = field("logger").unwrap_or_default();
-        match field("level").as_deref() {
-            Some("error" | "fatal" | "panic" | "dpanic") => {
-                tracing::error!(target: "berth::caddy::child", %logger, "{line}")
+        if line.is_empty() {
+            continue;
+        }
+        match classify(line) {
+            ChildLine::Error { logger, message } => {
+                if logger.is_empty() {
+                    tracing::error!(target: "berth::caddy::child", "{line}");
+                } else {
+                    tracing::error!(target: "berth::caddy::child", %logger, "{line}");
+                }
+                *last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
             }
-            Some("warn") => tracing::warn!(target: "berth::caddy::child", %logger, "{line}"),
-            _ => {
-                let msg = field("msg").unwrap_or_else(|| line.to_string());
-                tracing::debug!(target: "berth::caddy::child", %logger, "{msg}")
+            ChildLine::Warn { logger } => {
+                tracing::warn!(target: "berth::caddy::child", %logger, "{line}")
+            }
+            ChildLine::Other { logger, message } => {
+                tracing::debug!(target: "berth::caddy::child", %logger, "{message}")
             }
         }
     }
 }
 
-/// The two syscalls berth needs and std lacks, declared directly rather than
-/// adding the `libc` crate for them (glibc is linked anyway).
-mod sys {
-    use std::os::raw::c_int;
+#[derive(Debug, PartialEq)]
+enum ChildLine {
+    Error { logger: String, message: String },
+    Warn { logger: String },
+    Other { logger: String, message: String },
+}
 
-    extern "C" {
-        fn kill(pid: c_int, sig: c_int) -> c_int;
-        #[cfg(target_os = "linux")]
-        fn prctl(option: c_int, ...) -> c_int;
+fn classify(line: &str) -> ChildLine {
+    let Ok(parsed) = serde_json::from_str::<Value>(line) else {
+        return ChildLine::Error {
+            logger: String::new(),
+            message: line.to_owned(),
+        };
+    };
+    let field = |k: &str| parsed.get(k).and_then(Value::as_str).map(str::to_owned);
+    let logger = field("logger").unwrap_or_default();
+    match field("level").as_deref() {
+        Some("error" | "fatal" | "panic" | "dpanic") => {
+            let message = match (field("msg"), field("error")) {
+                (Some(m), Some(e)) => format!("{m}: {e}"),
+                (Some(m), None) => m,
+                (None, Some(e)) => e,
+                (None, None) => line.to_owned(),
+            };
+            ChildLine::Error { logger, message }
+        }
+        Some("warn") => ChildLine::Warn { logger },
+        _ => ChildLine::Other {
+            logger,
+            message: field("msg").unwrap_or_else(|| line.to_owned()),
+        },
     }
+}
 
-    const SIGTERM: c_int = 15;
-
+/// What the child needs from the kernel before exec, and SIGTERM.
+mod sys {
     pub fn terminate(pid: u32) {
-        if let Ok(pid) = c_int::try_from(pid) {
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
             // SAFETY: kill(2) has no memory-safety preconditions; pid is our
             // own not-yet-reaped child, so it cannot name another process.
             unsafe {
-                kill(pid, SIGTERM);
+                libc::kill(pid, libc::SIGTERM);
             }
         }
     }
 
-    /// PR_SET_PDEATHSIG: the kernel SIGKILLs Caddy if berth dies, even by
-    /// SIGKILL, so no orphan keeps the ports. It fires when the *thread*
-    /// that spawned the child exits; tokio workers live as long as the
-    /// runtime, which is as long as berth. SIGKILL rather than SIGTERM
-    /// because a graceful Caddy stop can wait on open connections forever.
+    /// Two things between fork and exec:
+    ///
+    /// - PR_SET_PDEATHSIG: the kernel SIGKILLs Caddy if berth dies, even by
+    ///   SIGKILL, so no orphan keeps the ports. It fires when the *thread*
+    ///   that spawned the child exits; tokio workers live as long as the
+    ///   runtime, which is as long as berth. SIGKILL rather than SIGTERM
+    ///   because a graceful Caddy stop can wait on open connections forever.
+    /// - Clear the ambient capabilities: the packaged unit gives berth
+    ///   CAP_CHOWN, CAP_DAC_OVERRIDE, ... for tenant files, and ambient
+    ///   capabilities survive exec. Caddy faces the internet and needs none
+    ///   of them.
     #[cfg(target_os = "linux")]
-    pub fn die_with_parent(cmd: &mut tokio::process::Command) {
-        const PR_SET_PDEATHSIG: c_int = 1;
-        const SIGKILL: c_int = 9;
-        const ESRCH: i32 = 3;
+    pub fn prepare_child(cmd: &mut tokio::process::Command) {
         let parent = std::process::id();
-        // SAFETY: runs between fork and exec; it only makes two
-        // async-signal-safe syscalls and allocates nothing.
+        // SAFETY: runs between fork and exec; it only makes async-signal-safe
+        // syscalls and allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
-                if prctl(PR_SET_PDEATHSIG, SIGKILL as std::os::raw::c_ulong) != 0 {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 // berth died before prctl took effect: don't start an orphan.
                 if std::os::unix::process::parent_id() != parent {
-                    return Err(std::io::Error::from_raw_os_error(ESRCH));
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                let cleared = libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                );
+                // EINVAL: a kernel before 4.3 has no ambient set to clear.
+                if cleared != 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.raw_os_error() != Some(libc::EINVAL) {
+                        return Err(e);
+                    }
                 }
                 Ok(())
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_an_error_and_json_keeps_its_level() {
+        assert_eq!(
+            classify("Error: reading config file: open x: no such file"),
+            ChildLine::Error {
+                logger: String::new(),
+                message: "Error: reading config file: open x: no such file".into()
+            }
+        );
+        assert_eq!(
+            classify(
+                r#"{"level":"error","logger":"http","msg":"listen","error":"bind: address already in use"}"#
+            ),
+            ChildLine::Error {
+                logger: "http".into(),
+                message: "listen: bind: address already in use".into()
+            }
+        );
+        assert_eq!(
+            classify(r#"{"level":"warn","logger":"tls","msg":"x"}"#),
+            ChildLine::Warn {
+                logger: "tls".into()
+            }
+        );
+        assert_eq!(
+            classify(r#"{"level":"info","msg":"serving"}"#),
+            ChildLine::Other {
+                logger: String::new(),
+                message: "serving".into()
+            }
+        );
+    }
+
+    #[test]
+    fn status_counts_failures_until_up() {
+        let s = CaddyStatus::default();
+        s.managing();
+        s.failed("exited (exit status: 1): Error: x".into());
+        s.failed("exited (exit status: 1): Error: y".into());
+        let got = s.get();
+        assert!(got.managed && !got.up);
+        assert_eq!(got.failures, 2);
+        assert_eq!(
+            got.last_error.as_deref(),
+            Some("exited (exit status: 1): Error: y")
+        );
+        assert!(got.last_error_at.is_some());
+        s.up();
+        let got = s.get();
+        assert!(got.up);
+        assert_eq!(got.failures, 0);
+        // Kept for the operator: the last failure is still worth seeing.
+        assert!(got.last_error.is_some());
     }
 }

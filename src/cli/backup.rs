@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use super::output;
-use super::run::Failure;
+use super::run::{show, Failure};
+use super::views;
 use crate::audit::Actor;
 use crate::backup::Runner;
 use crate::docker::Docker;
@@ -123,7 +124,9 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
             }
         }
         BackupCmd::List { instance } => print_backups(&ops.list_backups(instance).await?, as_json),
-        BackupCmd::Show { id } => output::json(&ops.get_backup(id).await?),
+        BackupCmd::Show { id } => show(as_json, &ops.get_backup(id).await?, |b| {
+            output::fields(&views::backup_details(b))
+        }),
         BackupCmd::Verify { id } => {
             ops.request_verify(&actor, id).await?;
             runner(ops)
@@ -140,7 +143,17 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
                 })
             })
             .await?;
-            output::json(&row);
+            show(as_json, &row, |b| {
+                println!(
+                    "Backup {id} {}: {}",
+                    if b.verify_state.as_deref() == Some("ok") {
+                        "verified"
+                    } else {
+                        "FAILED verification"
+                    },
+                    b.verify_message
+                )
+            });
             if row.verify_state.as_deref() == Some("failed") {
                 return Err(Failure {
                     code: 1,
@@ -163,7 +176,7 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
                     .map(|r| matches!(r.status.as_str(), "ok" | "failed").then_some(r))
             })
             .await?;
-            output::json(&row);
+            show(as_json, &row, |r| println!("{}", views::restore_summary(r)));
             if row.status == "failed" {
                 return Err(Failure {
                     code: 1,
@@ -191,7 +204,17 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
                 );
             }
         }
-        BackupCmd::ImportManifests => output::json(&ops.import_manifests(&actor).await?),
+        BackupCmd::ImportManifests => show(as_json, &ops.import_manifests(&actor).await?, |r| {
+            println!(
+                "Imported {} backup(s); {} already known; {} problem(s).",
+                r.imported.len(),
+                r.already_known,
+                r.problems.len()
+            );
+            for p in &r.problems {
+                println!("problem: {p}");
+            }
+        }),
         BackupCmd::Policy {
             plan,
             schedule,
@@ -214,7 +237,23 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
                 policy.keep_monthly = keep_monthly.or(policy.keep_monthly);
                 policy = ops.set_backup_policy(&actor, &plan, policy).await?;
             }
-            output::json(&policy);
+            show(as_json, &policy, |p| {
+                let or_default = |v: Option<u32>| v.map_or("default".into(), |n| n.to_string());
+                println!(
+                    "Plan {plan}: schedule {}, keep last {}, daily {}, weekly {}, monthly {}.",
+                    p.schedule.as_deref().map_or("default".into(), |s| {
+                        if s.is_empty() {
+                            "off".to_owned()
+                        } else {
+                            format!("\"{s}\"")
+                        }
+                    }),
+                    or_default(p.keep_last),
+                    or_default(p.keep_daily),
+                    or_default(p.keep_weekly),
+                    or_default(p.keep_monthly)
+                )
+            });
         }
     }
     Ok(())

@@ -1,32 +1,66 @@
-//! `berth doctor`: says what is missing before `berth serve` trips on it.
+//! `berth doctor`: says what is missing before `berth serve` trips on it,
+//! and, while berth runs, how the running daemon and its Caddy are doing.
 
-use std::net::TcpListener;
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::Path;
+use std::time::Duration;
 
+use serde::Serialize;
+use serde_json::Value;
+
+use super::output;
 use super::run::Failure;
 use crate::blueprint::Blueprints;
 use crate::caddy::CaddyAdmin;
 use crate::config::Config;
 use crate::docker::Docker;
 
+#[derive(Serialize)]
+struct Check {
+    check: String,
+    ok: bool,
+    detail: String,
+}
+
 struct Report {
-    failures: usize,
+    checks: Vec<Check>,
+    json: bool,
 }
 
 impl Report {
     fn check(&mut self, what: &str, result: Result<String, String>) {
-        match result {
-            Ok(detail) => println!("ok    {what}: {detail}"),
-            Err(problem) => {
-                self.failures += 1;
-                println!("FAIL  {what}: {problem}");
-            }
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        if !self.json {
+            let mark = if ok { "ok  " } else { "FAIL" };
+            println!("{mark}  {what}: {detail}");
         }
+        self.checks.push(Check {
+            check: what.to_owned(),
+            ok,
+            detail,
+        });
+    }
+
+    fn failures(&self) -> usize {
+        self.checks.iter().filter(|c| !c.ok).count()
     }
 }
 
-pub async fn doctor(config: &Config) -> Result<(), Failure> {
-    let mut r = Report { failures: 0 };
+pub async fn doctor(config: &Config, json: bool) -> Result<(), Failure> {
+    let mut r = Report {
+        checks: Vec::new(),
+        json,
+    };
+    let running = running_berth(config.listen).await;
+    if let Some(health) = &running {
+        r.check("berth", Ok(describe_running(config.listen, health)));
+        if let Some(caddy) = health.get("caddy").filter(|c| c["managed"] == true) {
+            r.check("managed caddy", managed_caddy(caddy));
+        }
+    }
     r.check("data dir", writable(&config.data_dir));
     r.check("backup dir", writable(&config.backup_dir()));
     r.check(
@@ -118,11 +152,14 @@ pub async fn doctor(config: &Config) -> Result<(), Failure> {
             )),
         );
     }
-    r.check(
-        "listen address",
-        port_free(&config.listen.to_string())
-            .map_err(|e| format!("{e} (is berth already running?)")),
-    );
+    // A running berth holds its own listen address; that is not a problem.
+    if running.is_none() {
+        r.check(
+            "listen address",
+            port_free(&config.listen.to_string())
+                .map_err(|e| format!("{e} (and what answers there is not berth)")),
+        );
+    }
     r.check(
         "port range",
         Ok(format!(
@@ -131,13 +168,63 @@ pub async fn doctor(config: &Config) -> Result<(), Failure> {
             config.port_range.len()
         )),
     );
-    if r.failures > 0 {
+    if json {
+        output::json(&r.checks);
+    }
+    if r.failures() > 0 {
         return Err(Failure {
             code: 1,
-            message: format!("{} check(s) failed", r.failures),
+            message: format!("{} check(s) failed", r.failures()),
         });
     }
     Ok(())
+}
+
+/// The health answer of a berth listening on `listen`, if that is what
+/// listens there (anything else answers no JSON with a version).
+async fn running_berth(listen: SocketAddr) -> Option<Value> {
+    let host: IpAddr = match listen.ip() {
+        IpAddr::V4(a) if a.is_unspecified() => [127, 0, 0, 1].into(),
+        IpAddr::V6(a) if a.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let url = format!(
+        "http://{}/api/v1/health",
+        SocketAddr::new(host, listen.port())
+    );
+    let client = crate::tls::client_builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .ok()?;
+    let body: Value = client.get(url).send().await.ok()?.json().await.ok()?;
+    body.get("version")?.as_str()?;
+    Some(body)
+}
+
+fn describe_running(listen: SocketAddr, health: &Value) -> String {
+    let field = |k: &str| match &health[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => "?".into(),
+        v => v.to_string(),
+    };
+    format!(
+        "running at {listen} (pid {}, version {}), status {}",
+        field("pid"),
+        field("version"),
+        field("status")
+    )
+}
+
+fn managed_caddy(caddy: &Value) -> Result<String, String> {
+    if caddy["up"] == true {
+        return Ok("up".into());
+    }
+    let why = caddy["last_error"].as_str().unwrap_or("not up yet");
+    Err(format!(
+        "not running ({} failed starts): {why}",
+        caddy["failures"].as_u64().unwrap_or(0)
+    ))
 }
 
 fn writable(dir: &Path) -> Result<String, String> {

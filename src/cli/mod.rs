@@ -10,6 +10,7 @@ mod output;
 mod run;
 mod usage;
 mod users;
+mod views;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -38,3 +38,17 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
 pub fn size(bytes: u64) -> String {
     crate::domain::ByteSize(bytes).to_string()
 }
+
+/// `key: value` lines with the values aligned, for one record.
+pub fn fields(rows: &[(&str, String)]) {
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    for (key, value) in rows {
+        let key = format!("{key}:");
+        println!("{}", format!("{key:<width$} {value}").trim_end());
+    }
+}

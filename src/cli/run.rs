@@ -2,14 +2,15 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::views::{self, ClientListOut, ClientOut, InstanceOut, PlanOut, TokenOut};
 use super::{output, Cli, ClientCmd, Command, ConfigCmd, InstanceCmd, PlanArgs, PlanCmd, TokenCmd};
 use crate::audit::Actor;
 use crate::blueprint::Blueprints;
 use crate::config::Config;
 use crate::domain::{size::SizeInput, ClientStatus};
 use crate::ops::{
-    ClientEdit, InstanceAction, InstanceEdit, NewClientInput, NewInstanceInput, Ops, OpsError,
-    PlanEdit, PlanInput,
+    ClientEdit, ClientView, InstanceAction, InstanceEdit, NewClientInput, NewInstanceInput, Ops,
+    OpsError, PlanEdit, PlanInput,
 };
 use crate::store::{InstanceRow, Store};
 
@@ -104,7 +105,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             app.run(crate::app::shutdown_signal()).await?;
             Ok(())
         }),
-        Command::Doctor => rt.block_on(super::doctor::doctor(&config)),
+        Command::Doctor => rt.block_on(super::doctor::doctor(&config, cli.json)),
         Command::Bench(cmd @ super::BenchCmd::Usage { .. }) => {
             rt.block_on(super::bench_usage::run(config, cmd))
         }
@@ -142,35 +143,65 @@ fn plan_edit(args: PlanArgs, rename: Option<String>) -> PlanEdit {
     }
 }
 
+/// Prints `value` as JSON for scripts, or `human` for people.
+pub(super) fn show<T: serde::Serialize>(as_json: bool, value: &T, human: impl FnOnce(&T)) {
+    if as_json {
+        output::json(value);
+    } else {
+        human(value);
+    }
+}
+
+/// What a command that changes something and has nothing else to show prints.
+pub(super) fn done(as_json: bool, key: &str, name: &str, line: String) {
+    show(as_json, &serde_json::json!({ key: name }), |_| {
+        println!("{line}")
+    });
+}
+
 async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failure> {
     let actor = Actor::cli();
+    let config = ops.config.clone();
+    let instance = |row: InstanceRow| InstanceOut::new(row, &config);
+    let client = |view: ClientView| ClientOut::new(view, &config);
     match command {
         Command::Token(TokenCmd::Create { name }) => {
             let token = ops.create_token(&actor, &name).await?;
-            println!("{token}");
+            // Plain, the token alone on stdout, so `$(berth token create x)` works.
+            show(
+                as_json,
+                &serde_json::json!({ "name": name, "token": token }),
+                |_| println!("{token}"),
+            );
             eprintln!("Store this token now: it is not shown again.");
         }
         Command::Token(TokenCmd::List) => {
-            let tokens = ops.list_tokens().await?;
-            if as_json {
-                output::json(&tokens);
-            } else {
+            let tokens: Vec<TokenOut> = ops
+                .list_tokens()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            show(as_json, &tokens, |tokens| {
                 output::table(
                     &["name", "created", "last used"],
                     tokens
-                        .into_iter()
+                        .iter()
                         .map(|t| {
                             vec![
-                                t.name,
-                                t.created_at,
-                                t.last_used_at.unwrap_or_else(|| "never".into()),
+                                t.name.clone(),
+                                t.created_at.clone(),
+                                t.last_used_at.clone().unwrap_or_else(|| "never".into()),
                             ]
                         })
                         .collect(),
-                );
-            }
+                )
+            });
         }
-        Command::Token(TokenCmd::Revoke { name }) => ops.revoke_token(&actor, &name).await?,
+        Command::Token(TokenCmd::Revoke { name }) => {
+            ops.revoke_token(&actor, &name).await?;
+            done(as_json, "revoked", &name, format!("Token {name} revoked."));
+        }
         Command::Plan(PlanCmd::Create { name, args }) => {
             let cpus = args
                 .cpus
@@ -187,38 +218,31 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                 storage: args.storage.map(SizeInput::Text),
                 max_instances: args.max_instances,
             };
-            output::json(&ops.create_plan(&actor, input).await?);
+            let plan = PlanOut::from(ops.create_plan(&actor, input).await?);
+            show(as_json, &plan, |p| println!("{}", p.summary("created")));
         }
         Command::Plan(PlanCmd::List) => {
-            let plans = ops.list_plans().await?;
-            if as_json {
-                output::json(&plans);
-            } else {
-                output::table(
-                    &["name", "cpus", "memory", "storage", "max inst.", "in use"],
-                    plans
-                        .into_iter()
-                        .map(|p| {
-                            vec![
-                                p.name,
-                                p.cpus.to_string(),
-                                output::size(p.memory),
-                                p.storage.map(output::size).unwrap_or_else(|| "-".into()),
-                                p.max_instances
-                                    .map(|m| m.to_string())
-                                    .unwrap_or_else(|| "-".into()),
-                                p.instances.to_string(),
-                            ]
-                        })
-                        .collect(),
-                );
-            }
+            let plans: Vec<PlanOut> = ops
+                .list_plans()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            show(as_json, &plans, |plans| {
+                output::table(PlanOut::HEADER, plans.iter().map(PlanOut::cells).collect())
+            });
         }
-        Command::Plan(PlanCmd::Edit { name, rename, args }) => output::json(
-            &ops.edit_plan(&actor, &name, plan_edit(args, rename))
-                .await?,
-        ),
-        Command::Plan(PlanCmd::Delete { name }) => ops.delete_plan(&actor, &name).await?,
+        Command::Plan(PlanCmd::Edit { name, rename, args }) => {
+            let plan = PlanOut::from(
+                ops.edit_plan(&actor, &name, plan_edit(args, rename))
+                    .await?,
+            );
+            show(as_json, &plan, |p| println!("{}", p.summary("changed")));
+        }
+        Command::Plan(PlanCmd::Delete { name }) => {
+            ops.delete_plan(&actor, &name).await?;
+            done(as_json, "deleted", &name, format!("Plan {name} deleted."));
+        }
         Command::Client(ClientCmd::Create {
             name,
             email,
@@ -242,65 +266,82 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                     },
                 )
                 .await?;
-            output::json(&view);
+            show(as_json, &client(view), |c| c.print("created"));
         }
         Command::Client(ClientCmd::List) => {
-            let clients = ops.list_clients().await?;
-            if as_json {
-                output::json(&clients);
-            } else {
+            let clients: Vec<ClientListOut> = ops
+                .list_clients()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            show(as_json, &clients, |clients| {
                 output::table(
                     &["slug", "name", "plan", "instances", "status", "created"],
                     clients
-                        .into_iter()
+                        .iter()
                         .map(|c| {
                             vec![
-                                c.slug,
-                                c.name,
-                                c.plan,
-                                c.instance_count.to_string(),
-                                c.status,
-                                c.created_at,
+                                c.slug.clone(),
+                                c.name.clone(),
+                                c.plan.clone(),
+                                c.instances.to_string(),
+                                c.status.clone(),
+                                c.created_at.clone(),
                             ]
                         })
                         .collect(),
-                );
-            }
+                )
+            });
         }
-        Command::Client(ClientCmd::Show { slug }) => output::json(&ops.get_client(&slug).await?),
+        Command::Client(ClientCmd::Show { slug }) => show(
+            as_json,
+            &client(ops.get_client(&slug).await?),
+            ClientOut::print_details,
+        ),
         Command::Client(ClientCmd::Edit {
             slug,
             name,
             email,
             plan,
             notes,
-        }) => output::json(
-            &ops.edit_client(
-                &actor,
-                &slug,
-                ClientEdit {
-                    name,
-                    email,
-                    plan,
-                    notes,
-                },
-            )
-            .await?,
-        ),
-        Command::Client(ClientCmd::Suspend { slug }) => output::json(
-            &ops.set_client_status(&actor, &slug, ClientStatus::Suspended)
-                .await?,
-        ),
-        Command::Client(ClientCmd::Resume { slug }) => output::json(
-            &ops.set_client_status(&actor, &slug, ClientStatus::Active)
-                .await?,
-        ),
+        }) => {
+            let edit = ClientEdit {
+                name,
+                email,
+                plan,
+                notes,
+            };
+            let view = ops.edit_client(&actor, &slug, edit).await?;
+            show(as_json, &client(view), |c| {
+                println!("{}", c.summary("changed"))
+            });
+        }
+        Command::Client(ClientCmd::Suspend { slug }) => {
+            let view = ops
+                .set_client_status(&actor, &slug, ClientStatus::Suspended)
+                .await?;
+            show(as_json, &client(view), |c| {
+                println!("{}", c.summary("suspended"))
+            });
+        }
+        Command::Client(ClientCmd::Resume { slug }) => {
+            let view = ops
+                .set_client_status(&actor, &slug, ClientStatus::Active)
+                .await?;
+            show(as_json, &client(view), |c| {
+                println!("{}", c.summary("resumed"))
+            });
+        }
         Command::Client(ClientCmd::Delete { slug, confirm }) => {
             let confirm = match confirm {
                 Some(c) => c,
                 None => ask(&format!("This deletes client {slug} with all containers, data and backups. Type the slug to confirm: "))?,
             };
-            output::json(&ops.delete_client(&actor, &slug, &confirm).await?);
+            let report = ops.delete_client(&actor, &slug, &confirm).await?;
+            show(as_json, &report, |r| {
+                println!("{}", views::deletion_summary(r))
+            });
         }
         Command::Instance(InstanceCmd::Add {
             slug,
@@ -308,38 +349,31 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
             blueprint,
             domain,
             env,
-        }) => output::json(
-            &ops.add_instance(
-                &actor,
-                &slug,
-                NewInstanceInput {
-                    name: Some(name),
-                    blueprint,
-                    domain,
-                    env: (!env.is_empty()).then(|| env.into_iter().collect()),
-                },
-            )
-            .await?,
-        ),
+        }) => {
+            let input = NewInstanceInput {
+                name: Some(name),
+                blueprint,
+                domain,
+                env: (!env.is_empty()).then(|| env.into_iter().collect()),
+            };
+            let row = ops.add_instance(&actor, &slug, input).await?;
+            show(as_json, &instance(row), |i| {
+                println!("{}", i.summary("created"))
+            });
+        }
         Command::Instance(InstanceCmd::List { slug }) => {
-            let list = ops.list_instances(slug.as_deref()).await?;
-            if as_json {
-                output::json(&list);
-            } else {
+            let list: Vec<InstanceOut> = ops
+                .list_instances(slug.as_deref())
+                .await?
+                .into_iter()
+                .map(instance)
+                .collect();
+            show(as_json, &list, |list| {
                 output::table(
-                    &[
-                        "id",
-                        "client",
-                        "name",
-                        "blueprint",
-                        "port",
-                        "domains",
-                        "phase",
-                        "message",
-                    ],
-                    list.into_iter().map(instance_cells).collect(),
-                );
-            }
+                    InstanceOut::HEADER,
+                    list.iter().map(InstanceOut::cells).collect(),
+                )
+            });
         }
         Command::Instance(InstanceCmd::Edit {
             id,
@@ -351,27 +385,49 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                 env: (clear_env || !env.is_empty()).then(|| env.into_iter().collect()),
                 domains: (!domains.is_empty()).then_some(domains),
             };
-            output::json(&ops.edit_instance(&actor, id, edit).await?);
+            let row = ops.edit_instance(&actor, id, edit).await?;
+            show(as_json, &instance(row), |i| {
+                println!("{}", i.summary("changed"))
+            });
         }
-        Command::Instance(InstanceCmd::Show { id }) => output::json(&ops.get_instance(id).await?),
-        Command::Instance(InstanceCmd::Start { id }) => output::json(
-            &ops.instance_action(&actor, id, InstanceAction::Start)
-                .await?,
-        ),
-        Command::Instance(InstanceCmd::Stop { id }) => output::json(
-            &ops.instance_action(&actor, id, InstanceAction::Stop)
-                .await?,
-        ),
-        Command::Instance(InstanceCmd::Restart { id }) => output::json(
-            &ops.instance_action(&actor, id, InstanceAction::Restart)
-                .await?,
-        ),
+        Command::Instance(InstanceCmd::Show { id }) => {
+            show(as_json, &instance(ops.get_instance(id).await?), |i| {
+                output::fields(&i.details())
+            })
+        }
+        Command::Instance(InstanceCmd::Start { id }) => {
+            let row = ops
+                .instance_action(&actor, id, InstanceAction::Start)
+                .await?;
+            show(as_json, &instance(row), |i| {
+                println!("{}", i.summary("starting"))
+            });
+        }
+        Command::Instance(InstanceCmd::Stop { id }) => {
+            let row = ops
+                .instance_action(&actor, id, InstanceAction::Stop)
+                .await?;
+            show(as_json, &instance(row), |i| {
+                println!("{}", i.summary("stopping"))
+            });
+        }
+        Command::Instance(InstanceCmd::Restart { id }) => {
+            let row = ops
+                .instance_action(&actor, id, InstanceAction::Restart)
+                .await?;
+            show(as_json, &instance(row), |i| {
+                println!("{}", i.summary("restarting"))
+            });
+        }
         Command::Instance(InstanceCmd::Remove { id, confirm }) => {
             let confirm = match confirm {
                 Some(c) => c,
                 None => ask("This removes the instance with its container and data. Type <slug>/<name> to confirm: ")?,
             };
-            output::json(&ops.remove_instance(&actor, id, &confirm).await?);
+            let report = ops.remove_instance(&actor, id, &confirm).await?;
+            show(as_json, &report, |r| {
+                println!("{}", views::deletion_summary(r))
+            });
         }
         Command::Backup(cmd) => super::backup::run(ops, cmd, as_json).await?,
         Command::Usage(cmd) => super::usage::run(ops, cmd, as_json).await?,
@@ -381,19 +437,6 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
         }
     }
     Ok(())
-}
-
-fn instance_cells(i: InstanceRow) -> Vec<String> {
-    vec![
-        i.id.to_string(),
-        i.client_slug,
-        i.name,
-        i.blueprint,
-        i.host_port.to_string(),
-        i.domains.join(","),
-        i.phase,
-        i.message,
-    ]
 }
 
 fn ask(prompt: &str) -> Result<String, Failure> {

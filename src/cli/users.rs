@@ -2,7 +2,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use super::run::Failure;
+use super::run::{done, Failure};
+use super::views::UserOut;
 use super::{output, UserCmd};
 use crate::audit::Actor;
 use crate::ops::Ops;
@@ -15,7 +16,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Resul
         } => {
             let password = read_password(password_stdin)?;
             ops.create_user(actor, &name, &password).await?;
-            eprintln!("User {name} created.");
+            done(as_json, "created", &name, format!("User {name} created."));
         }
         UserCmd::ResetPassword {
             name,
@@ -23,10 +24,20 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Resul
         } => {
             let password = read_password(password_stdin)?;
             ops.reset_password(actor, &name, &password).await?;
-            eprintln!("Password of {name} changed; their sessions have ended.");
+            done(
+                as_json,
+                "password_changed",
+                &name,
+                format!("Password of {name} changed; their sessions have ended."),
+            );
         }
         UserCmd::List => {
-            let users = ops.list_users().await?;
+            let users: Vec<UserOut> = ops
+                .list_users()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
             if as_json {
                 output::json(&users);
             } else {
@@ -39,7 +50,10 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Resul
                 );
             }
         }
-        UserCmd::Delete { name } => ops.delete_user(actor, &name).await?,
+        UserCmd::Delete { name } => {
+            ops.delete_user(actor, &name).await?;
+            done(as_json, "deleted", &name, format!("User {name} deleted."));
+        }
     }
     Ok(())
 }

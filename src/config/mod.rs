@@ -131,11 +131,43 @@ impl Config {
                 set_dotted(&mut table, key, env_value(&value));
             }
         }
-        let config: Config = toml::Value::Table(table)
+        let mut config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError(one_line(&e.to_string())))?;
         config.validate()?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| ConfigError(format!("cannot read the current directory: {e}")))?;
+        config.resolve_paths(&cwd);
         Ok(config)
+    }
+
+    /// Makes every configured path absolute against `cwd`, once. Relative
+    /// paths are written for a person in a shell (`data_dir = "berth-data"`),
+    /// but berth hands them to processes with other working directories:
+    /// Docker resolves bind mounts in the engine, a managed Caddy runs in
+    /// its own state dir. Resolving here means nothing downstream has to care.
+    pub fn resolve_paths(&mut self, cwd: &Path) {
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = cwd.join(&*p);
+            }
+        };
+        abs(&mut self.data_dir);
+        if let Some(dir) = &mut self.backup_dir {
+            abs(dir);
+        }
+        match &mut self.blueprint_dir {
+            Some(dir) => abs(dir),
+            // The default is decided now too, so a later chdir cannot change it.
+            None => self.blueprint_dir = Some(default_blueprint_dir(cwd)),
+        }
+        abs(&mut self.docker.socket);
+        abs(&mut self.docker.busybox);
+        // A bare name ("caddy") is looked up in PATH at spawn; only a path
+        // with a directory part ("./caddy") is relative to the current dir.
+        if self.caddy.bin.components().count() > 1 {
+            abs(&mut self.caddy.bin);
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -282,17 +314,21 @@ impl Config {
         self.data_dir.join("reports")
     }
 
-    /// `templates/` beside the working directory when present, else the packaged copy.
+    /// `templates/` in the working directory when present, else the packaged copy.
     pub fn blueprint_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.blueprint_dir {
-            return dir.clone();
+        match &self.blueprint_dir {
+            Some(dir) => dir.clone(),
+            None => default_blueprint_dir(Path::new(".")),
         }
-        let local = PathBuf::from("templates");
-        if local.is_dir() {
-            local
-        } else {
-            PathBuf::from("/usr/share/berth/templates")
-        }
+    }
+}
+
+fn default_blueprint_dir(cwd: &Path) -> PathBuf {
+    let local = cwd.join("templates");
+    if local.is_dir() {
+        local
+    } else {
+        PathBuf::from("/usr/share/berth/templates")
     }
 }
 
@@ -337,6 +373,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("backup_dir", &self.backup_dir())
+            .field("blueprint_dir", &self.blueprint_dir())
             .field("port_range", &self.port_range)
             .field("base_domain", &self.base_domain)
             .field("docker", &self.docker)

@@ -56,3 +56,46 @@ fn errors_name_the_key() {
     assert!(e.contains("acme_email"), "{e}");
     assert!(!e.contains('\n'));
 }
+
+#[test]
+fn relative_paths_become_absolute_against_the_current_dir() {
+    let mut c = Config {
+        backup_dir: Some("bk".into()),
+        ..Config::default()
+    };
+    c.caddy.bin = "./bin/caddy".into();
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::create_dir(cwd.path().join("templates")).unwrap();
+    c.resolve_paths(cwd.path());
+    assert_eq!(c.data_dir, cwd.path().join("berth-data"));
+    assert_eq!(c.backup_dir(), cwd.path().join("bk"));
+    assert_eq!(c.blueprint_dir(), cwd.path().join("templates"));
+    assert_eq!(c.caddy.bin, cwd.path().join("bin/caddy"));
+    assert_eq!(c.docker.socket, PathBuf::from("/var/run/docker.sock"));
+
+    // A bare binary name stays a PATH lookup; absolute paths are kept.
+    let mut c = Config {
+        data_dir: "/srv/berth".into(),
+        ..Config::default()
+    };
+    c.resolve_paths(cwd.path());
+    assert_eq!(c.caddy.bin, PathBuf::from("caddy"));
+    assert_eq!(c.data_dir, PathBuf::from("/srv/berth"));
+    assert_eq!(c.backup_dir(), PathBuf::from("/srv/berth/backups"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    c.blueprint_dir = None;
+    c.resolve_paths(elsewhere.path());
+    assert_eq!(
+        c.blueprint_dir(),
+        PathBuf::from("/usr/share/berth/templates")
+    );
+}
+
+#[test]
+fn load_resolves_relative_paths() {
+    let c = load("data_dir = \"rel/data\"", &[("BERTH_BACKUP_DIR", "bk")]).unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(c.data_dir, cwd.join("rel/data"));
+    assert_eq!(c.backup_dir(), cwd.join("bk"));
+    assert!(c.blueprint_dir().is_absolute());
+}

@@ -9,7 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use super::observe::PassNotes;
 use super::plan::{Action, DesiredInstance};
 use super::worker::Reconciler;
-use crate::blueprint::{BuildKind, Placeholders};
+use crate::blueprint::BuildKind;
 use crate::docker::{busybox_rootfs, DockerError};
 use crate::store::instances;
 
@@ -282,13 +282,7 @@ impl Reconciler {
         let row = rows.await.map_err(text)?;
         let seeds: Vec<(String, String)> = match self.blueprints.get(&row.blueprint) {
             Some(bp) => {
-                let fill = Placeholders {
-                    client: &row.client_slug,
-                    client_name: &row.client_name,
-                    instance: &row.name,
-                    domain: row.domains.first().map(String::as_str).unwrap_or(""),
-                    port: row.host_port,
-                };
+                let fill = super::desired::placeholders(&row, &self.config);
                 bp.seed
                     .iter()
                     .map(|(file, body)| (file.clone(), fill.fill(body, file.ends_with(".html"))))

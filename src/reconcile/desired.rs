@@ -59,14 +59,7 @@ pub fn spec_for(
     let bp = blueprints
         .get(&row.blueprint)
         .ok_or_else(|| format!("blueprint {} is not installed", row.blueprint))?;
-    let domain = row.domains.first().map(String::as_str).unwrap_or("");
-    let fill = Placeholders {
-        client: &row.client_slug,
-        client_name: &row.client_name,
-        instance: &row.name,
-        domain,
-        port: row.host_port,
-    };
+    let fill = placeholders(row, config);
     // Later sources win: blueprint defaults, then the instance's own env, then secrets.
     let mut merged: BTreeMap<String, String> = bp
         .env
@@ -104,6 +97,25 @@ pub fn spec_for(
         client: row.client_slug.clone(),
         user: bp.user.clone(),
     })
+}
+
+/// What an instance's blueprint placeholders are filled with: its first
+/// domain stands for the instance.
+pub fn placeholders<'a>(row: &'a InstanceRow, config: &Config) -> Placeholders<'a> {
+    let domain = row.domains.first().map(String::as_str).unwrap_or("");
+    Placeholders {
+        client: &row.client_slug,
+        client_name: &row.client_name,
+        instance: &row.name,
+        domain,
+        port: row.host_port,
+        public_url: crate::blueprint::public_url(
+            domain,
+            config.caddy.tls,
+            config.caddy.http_port,
+            config.caddy.https_port,
+        ),
+    }
 }
 
 /// Docker needs absolute bind-mount sources; a relative data dir is taken
@@ -236,6 +248,21 @@ mod tests {
         assert_eq!(spec.name, "berth-c1");
         assert_eq!(spec.nano_cpus, 500_000_000);
         assert!(spec.data_dir.is_absolute());
+    }
+
+    #[test]
+    fn public_url_follows_caddys_scheme_and_port() {
+        let text = "image = \"app:1\"\ninternal_port = 80\ndata_mount = \"/data\"\n[env]\nURL = \"{public_url}\"\n";
+        let bps = Blueprints::from_list(vec![Blueprint::parse("app", text).unwrap()]);
+        let url = |config: &Config| {
+            let spec = spec_for(&row(1, "active", "running"), &bps, config).unwrap();
+            spec.env.into_iter().find(|(k, _)| k == "URL").unwrap().1
+        };
+        let mut config = Config::default();
+        assert_eq!(url(&config), "http://c1.example.com:8088");
+        config.caddy.tls = true;
+        config.caddy.https_port = 443;
+        assert_eq!(url(&config), "https://c1.example.com");
     }
 
     #[test]

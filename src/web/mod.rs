@@ -40,6 +40,8 @@ pub struct AppState {
     pub ui: Arc<UiState>,
     /// The usage sampler's latest readings, for `/metrics`.
     pub live: crate::metrics::Live,
+    /// The managed Caddy's state, for `/api/v1/health` and the dashboard.
+    pub caddy: crate::caddy::CaddyStatus,
 }
 
 /// What the admin pages need beyond `Ops`.
@@ -71,6 +73,7 @@ impl AppState {
             stats,
             ui: Arc::new(ui),
             live: crate::metrics::Live::default(),
+            caddy: crate::caddy::CaddyStatus::default(),
         })
     }
 }

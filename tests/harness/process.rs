@@ -87,3 +87,156 @@ impl Drop for BerthProcess {
         self.kill9();
     }
 }
+
+/// `berth serve` as an operator starts it: in `cwd`, with no config file and
+/// only the given `BERTH_*` variables (any others in the test's environment
+/// are removed), optionally under a wrapper such as `setpriv ... --`. Its
+/// log goes to `<cwd>/berth.log`. SIGKILLed on drop; a managed Caddy dies
+/// with it (berth sets its parent-death signal).
+pub struct BerthServe {
+    pub child: Child,
+    pub cwd: std::path::PathBuf,
+    pub env: Vec<(&'static str, String)>,
+    /// "127.0.0.1:<port>", from `BERTH_LISTEN`.
+    pub listen: String,
+}
+
+impl BerthServe {
+    pub fn start(
+        cwd: &std::path::Path,
+        env: Vec<(&'static str, String)>,
+        wrapper: &[&str],
+    ) -> BerthServe {
+        let listen = env
+            .iter()
+            .find(|(k, _)| *k == "BERTH_LISTEN")
+            .map(|(_, v)| v.clone())
+            .expect("BERTH_LISTEN is set: the default 7070 could be taken");
+        let log = std::fs::File::create(cwd.join("berth.log")).unwrap();
+        let berth = env!("CARGO_BIN_EXE_berth");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(berth);
+                c
+            }
+            None => Command::new(berth),
+        };
+        clean_env(&mut cmd, &env);
+        let child = cmd
+            .arg("serve")
+            .current_dir(cwd)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start berth serve");
+        BerthServe {
+            child,
+            cwd: cwd.to_owned(),
+            env,
+            listen,
+        }
+    }
+
+    /// `berth <args>` in the same directory with the same variables.
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        clean_env(&mut cmd, &self.env);
+        let out = cmd
+            .args(args)
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run berth");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `GET /api/v1/health`, or None while nothing answers.
+    pub fn health(&self) -> Option<serde_json::Value> {
+        let (status, body) =
+            super::try_http_get(&self.listen, &self.listen, "/api/v1/health").ok()?;
+        assert_eq!(status, 200, "health answers 200: {body}");
+        Some(serde_json::from_str(&body).expect("health is JSON"))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.cwd.join("berth.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, as systemd stops it, and wait for the exit.
+    pub fn terminate(&mut self, deadline: std::time::Duration) -> std::process::ExitStatus {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) on our own unreaped child.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let end = std::time::Instant::now() + deadline;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "berth did not stop within {deadline:?} of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Child processes of berth named `comm` (e.g. "caddy"), from /proc.
+    pub fn children_named(&self, comm: &str) -> Vec<u32> {
+        let parent = self.child.id();
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces, so split at the last ')'.
+            let Some((head, tail)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let name = head.split_once('(').map(|(_, n)| n).unwrap_or("");
+            let ppid = tail.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+            if name == comm && ppid == Some(parent) {
+                out.push(pid);
+            }
+        }
+        out
+    }
+}
+
+/// Every `BERTH_*` variable the test runner may have is dropped, so only
+/// `env` (and the built-in defaults) configure berth.
+fn clean_env(cmd: &mut Command, env: &[(&'static str, String)]) {
+    cmd.env_remove("BERTH_CONFIG");
+    for (var, _) in berth::config::ENV_KEYS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+}
+
+impl Drop for BerthServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A field of `/proc/<pid>/status`, e.g. "CapAmb".
+pub fn proc_status_field(pid: u32, field: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .strip_prefix(':')
+            .map(|v| v.trim().to_owned())
+    })
+}

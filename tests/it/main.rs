@@ -14,6 +14,7 @@ mod crash;
 mod docker_adapter;
 mod harness_smoke;
 mod pull;
+mod readme_run;
 mod ui;
 mod ui_backup;
 mod usage;

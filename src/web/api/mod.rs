@@ -24,10 +24,16 @@ pub fn routes() -> Vec<Route> {
     routes
 }
 
+/// Public, so `berth doctor` and monitoring can tell a running berth (and
+/// why its managed Caddy keeps failing) from anything else on the port.
 async fn health(State(state): State<AppState>) -> Json<Value> {
+    let caddy = state.caddy.get();
+    let caddy_failing = caddy.managed && !caddy.up && caddy.failures > 0;
     Json(json!({
-        "status": "ok",
+        "status": if caddy_failing { "degraded" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
+        "pid": std::process::id(),
+        "caddy": caddy,
         "reconcile": {
             "passes": state.stats.passes.load(Ordering::Relaxed),
             "errors": state.stats.errors.load(Ordering::Relaxed),

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use super::PageResult;
 use crate::web::routes::{Access, Route};
 use crate::web::session::Ui;
-use crate::web::views::components::{empty, phase_badge, size};
+use crate::web::views::components::{caddy_alert, empty, phase_badge, size};
 use crate::web::views::layout::Nav;
 use crate::web::AppState;
 
@@ -48,6 +48,7 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> PageResult {
     let cpus = host.cpus as f64;
     let body = html! {
         h1 { "Dashboard" }
+        (caddy_alert(&s.caddy.get()))
         div.grid {
             (meter("Host CPU", host.cpu_percent as f64, 100.0, format!("{} cores", host.cpus)))
             (meter("Host memory", host.memory_used as f64, host.memory_total as f64,

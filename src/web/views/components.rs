@@ -144,3 +144,47 @@ pub fn select(
         }
     }
 }
+
+/// The dashboard's alarm for a managed Caddy that is not serving: without
+/// it no instance is reachable, so it goes above everything else.
+pub fn caddy_alert(caddy: &crate::caddy::CaddyState) -> Markup {
+    html! {
+        @if caddy.managed && !caddy.up {
+            @if let Some(why) = &caddy.last_error {
+                div.flash.flash-error role="alert" id="caddy-alert" {
+                    strong { "Caddy is not running" }
+                    " (" (caddy.failures) " failed start" @if caddy.failures != 1 { "s" } "): " (why)
+                    @if let Some(at) = &caddy.last_error_at { span.muted { " at " (at) " UTC" } }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod caddy_alert_tests {
+    use super::caddy_alert;
+    use crate::caddy::CaddyState;
+
+    #[test]
+    fn shows_why_a_managed_caddy_is_down_and_nothing_otherwise() {
+        let failing = CaddyState {
+            managed: true,
+            up: false,
+            failures: 3,
+            last_error: Some("exited (exit status: 1): Error: <bind> in use".into()),
+            last_error_at: Some("2026-12-01T23:00:00Z".into()),
+        };
+        let html = caddy_alert(&failing).into_string();
+        assert!(html.contains("Caddy is not running"), "{html}");
+        assert!(html.contains("3 failed starts"), "{html}");
+        assert!(html.contains("Error: &lt;bind&gt; in use"), "{html}");
+        let up = CaddyState {
+            up: true,
+            ..failing.clone()
+        };
+        assert_eq!(caddy_alert(&up).into_string(), "");
+        let external = CaddyState::default();
+        assert_eq!(caddy_alert(&external).into_string(), "");
+    }
+}

@@ -1,0 +1,398 @@
+//! What the CLI shows. `--json` prints these documents: the fields a script
+//! needs and nothing else (no store bookkeeping such as `restart_gen`, never
+//! a secret), so they can stay stable while the store changes. Without
+//! `--json`, people get a one-line summary, a few `key: value` lines or a
+//! table, built from the same documents.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::output::{self, size};
+use crate::config::Config;
+use crate::ops::{ClientView, DeletionReport};
+use crate::store::usage::QuotaWarning;
+use crate::store::{BackupRow, ClientRow, InstanceRow, PlanRow, RestoreRow, TokenRow, UserRow};
+
+#[derive(Serialize)]
+pub struct PlanOut {
+    pub name: String,
+    pub cpus: f64,
+    pub memory: u64,
+    pub memory_reservation: Option<u64>,
+    pub storage: Option<u64>,
+    pub max_instances: Option<u32>,
+    /// Instances of clients on this plan.
+    pub instances: u32,
+    pub created_at: String,
+}
+
+impl From<PlanRow> for PlanOut {
+    fn from(p: PlanRow) -> Self {
+        Self {
+            name: p.name,
+            cpus: p.cpus,
+            memory: p.memory,
+            memory_reservation: p.memory_reservation,
+            storage: p.storage,
+            max_instances: p.max_instances,
+            instances: p.instances,
+            created_at: p.created_at,
+        }
+    }
+}
+
+impl PlanOut {
+    pub fn summary(&self, verb: &str) -> String {
+        format!(
+            "Plan {} {verb}: {} CPU, {} memory, {} storage, {} instances per client.",
+            self.name,
+            self.cpus,
+            size(self.memory),
+            self.storage.map(size).unwrap_or_else(|| "unlimited".into()),
+            self.max_instances
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "any number of".into()),
+        )
+    }
+
+    pub fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.cpus.to_string(),
+            size(self.memory),
+            self.storage.map(size).unwrap_or_else(|| "-".into()),
+            self.max_instances
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-".into()),
+            self.instances.to_string(),
+        ]
+    }
+
+    pub const HEADER: &'static [&'static str] =
+        &["name", "cpus", "memory", "storage", "max inst.", "in use"];
+}
+
+#[derive(Serialize)]
+pub struct InstanceOut {
+    pub id: i64,
+    pub client: String,
+    pub name: String,
+    pub blueprint: String,
+    pub image: String,
+    pub plan: String,
+    /// What berth is asked to keep it at: running, stopped (absent while removed).
+    pub desired: String,
+    /// What berth last saw.
+    pub phase: String,
+    pub message: String,
+    pub host_port: u16,
+    pub domains: Vec<String>,
+    /// How browsers reach each domain through Caddy.
+    pub urls: Vec<String>,
+    /// The instance's own variables (blueprint defaults and secrets are not shown).
+    pub env: BTreeMap<String, String>,
+    pub created_at: String,
+}
+
+impl InstanceOut {
+    pub fn new(i: InstanceRow, config: &Config) -> Self {
+        let urls = i
+            .domains
+            .iter()
+            .map(|d| {
+                crate::blueprint::public_url(
+                    d,
+                    config.caddy.tls,
+                    config.caddy.http_port,
+                    config.caddy.https_port,
+                )
+            })
+            .collect();
+        Self {
+            id: i.id,
+            client: i.client_slug,
+            name: i.name,
+            blueprint: i.blueprint,
+            image: i.image,
+            plan: i.plan,
+            desired: i.desired,
+            phase: i.phase,
+            message: i.message,
+            host_port: i.host_port,
+            domains: i.domains,
+            urls,
+            env: i.env,
+            created_at: i.created_at,
+        }
+    }
+
+    pub fn summary(&self, verb: &str) -> String {
+        let url = self
+            .urls
+            .first()
+            .map(|u| format!(", {u}"))
+            .unwrap_or_default();
+        format!(
+            "Instance {}/{} (id {}, {}) {verb}: {}, port {}{url}.",
+            self.client, self.name, self.id, self.blueprint, self.phase, self.host_port
+        )
+    }
+
+    pub fn details(&self) -> Vec<(&'static str, String)> {
+        let env = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        vec![
+            ("id", self.id.to_string()),
+            ("client", self.client.clone()),
+            ("name", self.name.clone()),
+            ("blueprint", format!("{} ({})", self.blueprint, self.image)),
+            ("plan", self.plan.clone()),
+            ("desired", self.desired.clone()),
+            ("phase", self.phase.clone()),
+            ("message", self.message.clone()),
+            ("host port", self.host_port.to_string()),
+            ("urls", self.urls.join(" ")),
+            ("env", env),
+            ("created", self.created_at.clone()),
+        ]
+    }
+
+    pub fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.client.clone(),
+            self.name.clone(),
+            self.blueprint.clone(),
+            self.host_port.to_string(),
+            self.domains.join(","),
+            self.phase.clone(),
+            self.message.clone(),
+        ]
+    }
+
+    pub const HEADER: &'static [&'static str] = &[
+        "id",
+        "client",
+        "name",
+        "blueprint",
+        "port",
+        "domains",
+        "phase",
+        "message",
+    ];
+}
+
+#[derive(Serialize)]
+pub struct ClientOut {
+    pub slug: String,
+    pub name: String,
+    pub email: String,
+    pub plan: String,
+    pub notes: String,
+    pub status: String,
+    pub created_at: String,
+    pub instances: Vec<InstanceOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<QuotaWarning>,
+}
+
+impl ClientOut {
+    pub fn new(v: ClientView, config: &Config) -> Self {
+        let ClientRow {
+            slug,
+            name,
+            email,
+            plan,
+            notes,
+            status,
+            created_at,
+            ..
+        } = v.client;
+        Self {
+            slug,
+            name,
+            email,
+            plan,
+            notes,
+            status,
+            created_at,
+            instances: v
+                .instances
+                .into_iter()
+                .map(|i| InstanceOut::new(i, config))
+                .collect(),
+            warnings: v.warnings,
+        }
+    }
+
+    pub fn summary(&self, verb: &str) -> String {
+        format!(
+            "Client {} ({}) {verb}: plan {}, {}, {} instance(s).",
+            self.slug,
+            self.name,
+            self.plan,
+            self.status,
+            self.instances.len()
+        )
+    }
+
+    /// The summary, then the instances as a table.
+    pub fn print(&self, verb: &str) {
+        println!("{}", self.summary(verb));
+        if !self.instances.is_empty() {
+            output::table(
+                InstanceOut::HEADER,
+                self.instances.iter().map(InstanceOut::cells).collect(),
+            );
+        }
+    }
+
+    pub fn print_details(&self) {
+        output::fields(&[
+            ("slug", self.slug.clone()),
+            ("name", self.name.clone()),
+            ("email", self.email.clone()),
+            ("plan", self.plan.clone()),
+            ("status", self.status.clone()),
+            ("notes", self.notes.clone()),
+            ("created", self.created_at.clone()),
+        ]);
+        println!();
+        output::table(
+            InstanceOut::HEADER,
+            self.instances.iter().map(InstanceOut::cells).collect(),
+        );
+        for w in &self.warnings {
+            println!(
+                "warning: {} is over its {} quota ({} of {})",
+                w.instance,
+                w.kind,
+                size(w.used),
+                size(w.quota)
+            );
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ClientListOut {
+    pub slug: String,
+    pub name: String,
+    pub email: String,
+    pub plan: String,
+    pub status: String,
+    pub instances: u32,
+    pub created_at: String,
+}
+
+impl From<ClientRow> for ClientListOut {
+    fn from(c: ClientRow) -> Self {
+        Self {
+            slug: c.slug,
+            name: c.name,
+            email: c.email,
+            plan: c.plan,
+            status: c.status,
+            instances: c.instance_count,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct TokenOut {
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl From<TokenRow> for TokenOut {
+    fn from(t: TokenRow) -> Self {
+        Self {
+            name: t.name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct UserOut {
+    pub name: String,
+    pub created_at: String,
+    pub password_changed_at: String,
+}
+
+impl From<UserRow> for UserOut {
+    fn from(u: UserRow) -> Self {
+        Self {
+            name: u.name,
+            created_at: u.created_at,
+            password_changed_at: u.password_changed_at,
+        }
+    }
+}
+
+pub fn deletion_summary(r: &DeletionReport) -> String {
+    let bytes: u64 = r.instances.iter().map(|i| i.data_bytes).sum();
+    let what = if r.client_deleted {
+        format!("client {}", r.client)
+    } else {
+        let names: Vec<&str> = r.instances.iter().map(|i| i.name.as_str()).collect();
+        format!("instance {}/{}", r.client, names.join(","))
+    };
+    format!(
+        "Deleted {what}: {} instance(s), {} of data, {} backup(s); report in {}",
+        r.instances.len(),
+        size(bytes),
+        r.backups_removed.len(),
+        r.report_file
+    )
+}
+
+pub fn backup_details(b: &BackupRow) -> Vec<(&'static str, String)> {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    vec![
+        ("id", b.id.to_string()),
+        ("instance", format!("{}/{}", b.client_slug, b.instance_name)),
+        ("status", b.status.clone()),
+        ("trigger", b.trigger.clone()),
+        ("created", b.created_at.clone()),
+        ("finished", opt(b.finished_at.clone())),
+        ("archive", opt(b.path.clone())),
+        ("size", opt(b.size.map(size))),
+        ("source", opt(b.source_bytes.map(size))),
+        ("files", opt(b.files.map(|f| f.to_string()))),
+        ("sha256", opt(b.sha256.clone())),
+        ("consistency", b.consistency.clone()),
+        (
+            "verified",
+            match &b.verify_state {
+                Some(s) => format!("{s} {}", b.verify_message).trim_end().to_owned(),
+                None => "-".into(),
+            },
+        ),
+        ("message", b.message.clone()),
+    ]
+}
+
+pub fn restore_summary(r: &RestoreRow) -> String {
+    let tail = if r.message.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", r.message)
+    };
+    format!(
+        "Restore {} of backup {} into instance {} ({}): {}{tail}",
+        r.id,
+        r.backup_id,
+        r.instance_id,
+        r.mode.replace('_', " "),
+        r.status
+    )
+}
