@@ -17,3 +17,4 @@ mod pull;
 mod ui;
 mod ui_backup;
 mod usage;
+mod web_edge;
