@@ -131,8 +131,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state, listener.local_addr()?)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        router(state, listener.local_addr()?).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

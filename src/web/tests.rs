@@ -60,7 +60,12 @@ async fn web_with(
         None => Store::open_in_memory().unwrap(),
     };
     let listen = config.listen;
-    let ops = ops(Ops::new(store, Arc::new(config), blueprints, Arc::default()));
+    let ops = ops(Ops::new(
+        store,
+        Arc::new(config),
+        blueprints,
+        Arc::default(),
+    ));
     let state = AppState::new(ops.clone(), Arc::default()).await.unwrap();
     Web {
         app: router(state, listen),

@@ -269,3 +269,14 @@ async fn dot_plan_names_and_control_characters_in_names_are_refused() {
     }
     assert_eq!(w.ops.list_clients().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn billing_months_past_the_calendar_are_refused() {
+    let w = web(|_| {}).await;
+    for month in ["9999-12", "10000-01", "2026-13", "0000-00"] {
+        let path = format!("/api/v1/usage/export?month={month}");
+        let (status, json) = api(&w, Method::GET, &path, String::new()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{month}: {json}");
+        assert!(json["error"].as_str().unwrap().contains("YYYY-MM"), "{json}");
+    }
+}

@@ -213,7 +213,11 @@ async fn setup_creates_the_first_admin_once() {
         )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    assert!(res.body.contains("an account exists already"), "{}", res.body);
+    assert!(
+        res.body.contains("an account exists already"),
+        "{}",
+        res.body
+    );
     assert_eq!(w.ops.user_count().await.unwrap(), 1);
 }
 
