@@ -9,7 +9,8 @@
 //! through [`LoginGate`], at most one argon2 run per core, so a flood of
 //! logins (or password resets) queues instead of taking every CPU.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -65,10 +66,18 @@ pub fn check_password(password: &str) -> Result<(), DomainError> {
 /// Bounds the argon2 work running at once, and holds the throttle window
 /// (a setting only tests change: they cannot wait fifteen minutes).
 pub struct LoginGate {
-    hashing: Semaphore,
+    hashing: Arc<Semaphore>,
     window: Duration,
-    /// Password checks actually run, for tests and the curious.
-    verified: std::sync::atomic::AtomicU64,
+    counts: Arc<Counts>,
+}
+
+/// Password checks actually run and the most argon2 runs seen at once,
+/// for tests and the curious.
+#[derive(Default)]
+struct Counts {
+    verified: AtomicU64,
+    running: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 impl Default for LoginGate {
@@ -79,12 +88,16 @@ impl Default for LoginGate {
 
 impl LoginGate {
     pub fn new(window: Duration) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
-            hashing: Semaphore::new(cores),
+            hashing: Arc::new(Semaphore::new(Self::limit())),
             window,
-            verified: Default::default(),
+            counts: Arc::default(),
         }
+    }
+
+    /// argon2 runs allowed at once: one per core.
+    pub fn limit() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
     pub fn window(&self) -> Duration {
@@ -94,29 +107,51 @@ impl LoginGate {
     /// How many passwords were checked against a hash (throttled attempts
     /// never are).
     pub fn verified(&self) -> u64 {
-        self.verified.load(std::sync::atomic::Ordering::Relaxed)
+        self.counts.verified.load(Ordering::Relaxed)
     }
 
-    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, OpsError> {
-        self.hashing
-            .acquire()
+    /// The most argon2 runs that were ever in progress together.
+    pub fn peak(&self) -> usize {
+        self.counts.peak.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the blocking pool under a permit. The permit moves
+    /// into the task, so a request dropped mid-hash (a client hanging up)
+    /// cannot free its slot while the CPU is still busy with it.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, OpsError> {
+        let permit = self
+            .hashing
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| OpsError::Io(e.to_string()))
+            .map_err(|e| OpsError::Io(e.to_string()))?;
+        let counts = self.counts.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let now = counts.running.fetch_add(1, Ordering::SeqCst) + 1;
+            counts.peak.fetch_max(now, Ordering::SeqCst);
+            let out = work();
+            counts.running.fetch_sub(1, Ordering::SeqCst);
+            out
+        })
+        .await
+        .map_err(|e| OpsError::Io(e.to_string()))
     }
 }
 
 /// argon2id with the crate's defaults (19 MiB, 2 passes): tens of
 /// milliseconds, so it always runs off the runtime and outside the store lock.
 async fn hash(gate: &LoginGate, password: String) -> Result<String, OpsError> {
-    let _permit = gate.permit().await?;
-    tokio::task::spawn_blocking(move || {
+    gate.run(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| OpsError::Io(format!("hashing password: {e}")))
     })
-    .await
-    .map_err(|e| OpsError::Io(e.to_string()))?
+    .await?
 }
 
 /// Unknown names are checked against this hash so a login takes as long
@@ -132,12 +167,8 @@ fn dummy_hash() -> &'static str {
 }
 
 async fn verify(gate: &LoginGate, password: String, stored: Option<String>) -> bool {
-    let Ok(_permit) = gate.permit().await else {
-        return false;
-    };
-    gate.verified
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tokio::task::spawn_blocking(move || {
+    gate.counts.verified.fetch_add(1, Ordering::Relaxed);
+    gate.run(move || {
         let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
         Argon2::default()
             .verify_password(password.as_bytes(), hash)

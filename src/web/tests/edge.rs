@@ -277,6 +277,9 @@ async fn billing_months_past_the_calendar_are_refused() {
         let path = format!("/api/v1/usage/export?month={month}");
         let (status, json) = api(&w, Method::GET, &path, String::new()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{month}: {json}");
-        assert!(json["error"].as_str().unwrap().contains("YYYY-MM"), "{json}");
+        assert!(
+            json["error"].as_str().unwrap().contains("YYYY-MM"),
+            "{json}"
+        );
     }
 }

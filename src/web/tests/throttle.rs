@@ -131,3 +131,43 @@ async fn the_throttle_ends_with_its_window() {
     let res = try_login(&w, &form, "wrong-password").await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_logins_hashes_at_most_one_password_per_core() {
+    let w = web(|_| {}).await;
+    w.ops
+        .create_user(&Actor::cli(), "admin", "correct-horse-1")
+        .await
+        .unwrap();
+    let (cookie, csrf) = login_form(&w).await;
+    // Forty accounts from forty addresses: nothing is throttled, every
+    // attempt is checked, and they all arrive together.
+    let tasks: Vec<_> = (0..40u8)
+        .map(|i| {
+            let body = format!("_csrf={csrf}&name=user{i}&password=wrong-password");
+            let mut req = Request::builder()
+                .method(Method::POST)
+                .uri("/login")
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap();
+            req.extensions_mut()
+                .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, i], 40000))));
+            tokio::spawn(w.app.clone().oneshot(req))
+        })
+        .collect();
+    for task in tasks {
+        let status = task.await.unwrap().unwrap().status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let gate = w.ops.login_gate();
+    assert_eq!(gate.verified(), 40);
+    assert!(gate.peak() >= 1);
+    assert!(
+        gate.peak() <= crate::ops::LoginGate::limit(),
+        "{} argon2 runs at once on {} cores",
+        gate.peak(),
+        crate::ops::LoginGate::limit()
+    );
+}
