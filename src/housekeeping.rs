@@ -50,3 +50,118 @@ impl Housekeeping {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::Housekeeping;
+    use crate::blueprint::Blueprints;
+    use crate::config::Config;
+    use crate::ops::Ops;
+    use crate::store::{AuditFilter, Store};
+
+    /// An RFC 3339 timestamp `days` (and `secs`) ago, as the store writes them.
+    fn ago(days: i64, secs: i64) -> String {
+        let t = time::OffsetDateTime::now_utc()
+            - time::Duration::days(days)
+            - time::Duration::seconds(secs);
+        t.replace_nanosecond(0)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    }
+
+    async fn actions(ops: &Ops) -> Vec<String> {
+        let mut a: Vec<String> = ops
+            .query_audit(AuditFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        a.sort();
+        a
+    }
+
+    #[tokio::test]
+    async fn the_daily_run_prunes_the_audit_log_past_its_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            blueprint_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates")),
+            audit: crate::config::AuditConfig {
+                retention: Duration::from_secs(30 * 86400),
+            },
+            ..Config::default()
+        };
+        let blueprints = Arc::new(Blueprints::load_dir(&config.blueprint_dir()).unwrap());
+        let ops = Ops::new(
+            Store::open_in_memory().unwrap(),
+            Arc::new(config),
+            blueprints,
+            Arc::default(),
+        );
+        // Hand-made ages around the 30-day line: a year, a day past it, an
+        // hour past it; an hour inside it, a day inside it, now.
+        let entries = [
+            ("a-year-old", ago(365, 0)),
+            ("b-31-days", ago(31, 0)),
+            ("c-30-days-1h", ago(30, 3600)),
+            ("d-29-days-23h", ago(29, 23 * 3600)),
+            ("e-29-days", ago(29, 0)),
+            ("f-now", ago(0, 0)),
+        ];
+        ops.store
+            .call(move |conn| {
+                for (action, at) in &entries {
+                    conn.execute(
+                        "INSERT INTO audit_log (at, actor, action, target, details) VALUES (?1, 'cli', ?2, 'x', '{}')",
+                        [at.as_str(), action],
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let sessions = crate::web::session::open_store(&dir.path().join("sessions.db"))
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(
+            Housekeeping {
+                ops: ops.clone(),
+                sessions,
+            }
+            .run(async {
+                let _ = stopped.await;
+            }),
+        );
+        // The first run happens at start-up; wait for its entry.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !actions(&ops).await.contains(&"audit.prune".to_owned()) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no prune after 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop.send(());
+        task.await.unwrap();
+        assert_eq!(
+            actions(&ops).await,
+            ["audit.prune", "d-29-days-23h", "e-29-days", "f-now"]
+        );
+        let prune = ops
+            .query_audit(AuditFilter {
+                action: Some("audit.prune".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(prune[0].details["removed"], 3);
+        assert_eq!(prune[0].actor, "system");
+    }
+}

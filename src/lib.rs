@@ -19,7 +19,8 @@
 //! - [`backup`]: archives (tar + zstd + sha256), consistency, verify,
 //!   retention, restore; the runner that does queued backup jobs.
 //! - [`web`]: axum: the admin pages (sessions, CSRF, maud views) and the
-//!   JSON API v1 (bearer tokens), built from one route table.
+//!   JSON API v1 (bearer tokens), built from one route table, behind one
+//!   Host/Origin allowlist (`web::origin`).
 //! - [`audit`]: who did what, when, from where; one entry per operation.
 //! - [`housekeeping`]: prunes the audit log and expired sessions.
 //! - [`fsutil`]: directory sizes; [`tls`]: the crypto provider for HTTPS webhooks.

@@ -200,7 +200,8 @@ async fn sign_in(base: &str) -> Result<String, Failure> {
         .send()
         .await
         .map_err(fail)?;
-    let cookie = session_cookie(&page).ok_or_else(|| fail("no session cookie from /login"))?;
+    let cookie =
+        cookie_named(&page, "berth_csrf").ok_or_else(|| fail("no CSRF cookie from /login"))?;
     let html = page.text().await.map_err(fail)?;
     let token = html
         .split("name=\"_csrf\" value=\"")
@@ -223,11 +224,15 @@ async fn sign_in(base: &str) -> Result<String, Failure> {
 }
 
 fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    cookie_named(res, "berth_session")
+}
+
+fn cookie_named(res: &reqwest::Response, name: &str) -> Option<String> {
     res.headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("berth_session="))
+        .find(|v| v.starts_with(&format!("{name}=")))
         .and_then(|v| v.split(';').next())
         .map(str::to_owned)
 }

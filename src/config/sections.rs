@@ -75,12 +75,17 @@ pub struct WebConfig {
     /// A signed-in session ends after this long without a request.
     #[serde(with = "humantime_serde_lite")]
     pub session_idle: Duration,
+    /// More Host names the UI and API answer to ("name" any port, or
+    /// "name:port"), beside the listen address, localhost and the hosts of
+    /// `[[caddy.routes]]` that proxy to berth. Others get 421 (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
         Self {
             session_idle: Duration::from_secs(12 * 3600),
+            allowed_hosts: Vec::new(),
         }
     }
 }

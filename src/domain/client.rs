@@ -17,6 +17,17 @@ impl DisplayName {
             return Err(DomainError::new("name", "is empty"));
         }
         check_text("name", v, 100)?;
+        // A name is one line: it fills `{client_name}` in container env and
+        // blueprint files, where a CR/LF or TAB could start a new entry.
+        // Notes may span lines; names may not.
+        if v.chars()
+            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+        {
+            return Err(DomainError::new(
+                "name",
+                "must be one line without control characters (no tabs or line breaks)",
+            ));
+        }
         Ok(Self(v.to_owned()))
     }
 
@@ -120,6 +131,17 @@ mod tests {
         assert!(DisplayName::parse("Bäckerei Müller 日本 <b>").is_ok());
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse("a\u{0}b").is_err());
+        for bad in [
+            "a\nb",
+            "a\rb",
+            "a\tb",
+            "a\u{1b}[31mb",
+            "a\u{85}b",
+            "a\u{2028}b",
+        ] {
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(DisplayName::parse(" Acme \n").unwrap().as_str(), "Acme");
         assert!(DisplayName::parse(&"x".repeat(10_000)).is_err());
     }
 

@@ -12,8 +12,12 @@ pub struct PlanName(String);
 impl PlanName {
     pub fn parse(value: &str) -> Result<Self, DomainError> {
         let v = value.trim();
-        let ok = !v.is_empty()
-            && v.len() <= 40
+        // It becomes a URL segment and a CLI argument: "." and ".." would
+        // walk paths, so a name starts and ends with a letter or digit.
+        let edge_ok = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+        let ok = v.len() <= 40
+            && edge_ok(v.as_bytes().first())
+            && edge_ok(v.as_bytes().last())
             && v.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
         if ok {
@@ -21,7 +25,7 @@ impl PlanName {
         } else {
             Err(DomainError::new(
                 "name",
-                format!("{value:?} is not a plan name (1-40 of A-Z, a-z, 0-9, '-', '_', '.')"),
+                format!("{value:?} is not a plan name (1-40 of A-Z, a-z, 0-9, '-', '_', '.', starting and ending with a letter or digit)"),
             ))
         }
     }
@@ -149,5 +153,11 @@ mod tests {
         assert!(PlanName::parse("").is_err());
         assert!(PlanName::parse("a b").is_err());
         assert!(PlanName::parse("<b>").is_err());
+        for bad in [".", "..", ".hidden", "a.", "-x", "x_", "a/b", "a\tb"] {
+            assert!(PlanName::parse(bad).is_err(), "{bad:?}");
+        }
+        for good in ["a", "pro.2", "s-1_x", "9"] {
+            assert!(PlanName::parse(good).is_ok(), "{good:?}");
+        }
     }
 }

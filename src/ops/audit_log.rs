@@ -17,12 +17,22 @@ impl Ops {
     /// anything), so a gap in the log is explained by the log.
     pub async fn prune_audit(&self, actor: &Actor) -> Result<usize, OpsError> {
         let now = time::OffsetDateTime::now_utc();
+        // Whole seconds, like the stored timestamps, so string order is time order.
         let fmt = |t: time::OffsetDateTime| {
-            t.format(&time::format_description::well_known::Rfc3339)
+            t.replace_nanosecond(0)
+                .unwrap_or(t)
+                .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default()
         };
-        let before = fmt(now - self.config.audit.retention);
-        let failures_before = fmt(now - super::THROTTLE_WINDOW);
+        // A retention longer than the calendar (e.g. "100000y") keeps everything.
+        let ago = |d: std::time::Duration| {
+            time::Duration::try_from(d)
+                .ok()
+                .and_then(|d| now.checked_sub(d))
+                .map_or_else(|| "0000".to_owned(), fmt)
+        };
+        let before = ago(self.config.audit.retention);
+        let failures_before = ago(self.login_gate().window());
         let actor = actor.clone();
         Ok(self
             .store

@@ -28,7 +28,7 @@ pub use plans::{PlanEdit, PlanInput};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };
-pub use users::{check_password, check_user_name, THROTTLE_FAILURES, THROTTLE_WINDOW};
+pub use users::{check_password, check_user_name, LoginGate, THROTTLE_FAILURES, THROTTLE_WINDOW};
 
 use crate::blueprint::Blueprints;
 use crate::config::Config;
@@ -46,6 +46,9 @@ pub enum OpsError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Too many recent attempts (the login throttle): 429.
+    #[error("{0}")]
+    Throttled(String),
     /// The daemon did not finish its part in time (e.g. removing containers).
     #[error("{0}")]
     Timeout(String),
@@ -74,6 +77,7 @@ pub struct Ops {
     pub blueprints: Arc<Blueprints>,
     wake: Arc<Notify>,
     caches: Arc<overview::Caches>,
+    login: Arc<users::LoginGate>,
 }
 
 impl Ops {
@@ -89,7 +93,14 @@ impl Ops {
             blueprints,
             wake,
             caches: Arc::default(),
+            login: Arc::default(),
         }
+    }
+
+    /// The same operations with another login-throttle window (tests).
+    pub fn with_login_window(mut self, window: std::time::Duration) -> Self {
+        self.login = Arc::new(users::LoginGate::new(window));
+        self
     }
 
     /// Tells the reconciler desired state changed.

@@ -1,9 +1,19 @@
 //! Admin accounts for the web UI: argon2id password hashes, the first-run
 //! setup, and the login throttle (failures live in SQLite, so a restart does
 //! not reset it). Every account is an administrator.
+//!
+//! The throttle reserves an attempt before any hashing: counting recent
+//! failures and recording this attempt as one happens in one immediate
+//! transaction, so forty parallel guesses get exactly the allowed five; a
+//! correct password then takes its reservation back. Hashing itself goes
+//! through [`LoginGate`], at most one argon2 run per core, so a flood of
+//! logins (or password resets) queues instead of taking every CPU.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
@@ -53,17 +63,95 @@ pub fn check_password(password: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Bounds the argon2 work running at once, and holds the throttle window
+/// (a setting only tests change: they cannot wait fifteen minutes).
+pub struct LoginGate {
+    hashing: Arc<Semaphore>,
+    window: Duration,
+    counts: Arc<Counts>,
+}
+
+/// Password checks actually run and the most argon2 runs seen at once,
+/// for tests and the curious.
+#[derive(Default)]
+struct Counts {
+    verified: AtomicU64,
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Default for LoginGate {
+    fn default() -> Self {
+        Self::new(THROTTLE_WINDOW)
+    }
+}
+
+impl LoginGate {
+    pub fn new(window: Duration) -> Self {
+        Self {
+            hashing: Arc::new(Semaphore::new(Self::limit())),
+            window,
+            counts: Arc::default(),
+        }
+    }
+
+    /// argon2 runs allowed at once: one per core.
+    pub fn limit() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// How many passwords were checked against a hash (throttled attempts
+    /// never are).
+    pub fn verified(&self) -> u64 {
+        self.counts.verified.load(Ordering::Relaxed)
+    }
+
+    /// The most argon2 runs that were ever in progress together.
+    pub fn peak(&self) -> usize {
+        self.counts.peak.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the blocking pool under a permit. The permit moves
+    /// into the task, so a request dropped mid-hash (a client hanging up)
+    /// cannot free its slot while the CPU is still busy with it.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, OpsError> {
+        let permit = self
+            .hashing
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| OpsError::Io(e.to_string()))?;
+        let counts = self.counts.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let now = counts.running.fetch_add(1, Ordering::SeqCst) + 1;
+            counts.peak.fetch_max(now, Ordering::SeqCst);
+            let out = work();
+            counts.running.fetch_sub(1, Ordering::SeqCst);
+            out
+        })
+        .await
+        .map_err(|e| OpsError::Io(e.to_string()))
+    }
+}
+
 /// argon2id with the crate's defaults (19 MiB, 2 passes): tens of
 /// milliseconds, so it always runs off the runtime and outside the store lock.
-async fn hash(password: String) -> Result<String, OpsError> {
-    tokio::task::spawn_blocking(move || {
+async fn hash(gate: &LoginGate, password: String) -> Result<String, OpsError> {
+    gate.run(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| OpsError::Io(format!("hashing password: {e}")))
     })
-    .await
-    .map_err(|e| OpsError::Io(e.to_string()))?
+    .await?
 }
 
 /// Unknown names are checked against this hash so a login takes as long
@@ -78,8 +166,9 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-async fn verify(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+async fn verify(gate: &LoginGate, password: String, stored: Option<String>) -> bool {
+    gate.counts.verified.fetch_add(1, Ordering::Relaxed);
+    gate.run(move || {
         let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
         Argon2::default()
             .verify_password(password.as_bytes(), hash)
@@ -88,12 +177,6 @@ async fn verify(password: String, stored: Option<String>) -> bool {
     })
     .await
     .unwrap_or(false)
-}
-
-fn window_start() -> String {
-    let at = time::OffsetDateTime::now_utc() - THROTTLE_WINDOW;
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 impl Ops {
@@ -134,7 +217,7 @@ impl Ops {
     ) -> Result<(), OpsError> {
         let name = check_user_name(name)?;
         check_password(password)?;
-        let hash = hash(password.to_owned()).await?;
+        let hash = hash(&self.login, password.to_owned()).await?;
         let actor = actor.clone();
         self.store
             .call(move |conn| {
@@ -167,7 +250,7 @@ impl Ops {
         password: &str,
     ) -> Result<(), OpsError> {
         check_password(password)?;
-        let hash = hash(password.to_owned()).await?;
+        let hash = hash(&self.login, password.to_owned()).await?;
         let (name, actor) = (name.to_owned(), actor.clone());
         self.store
             .call(move |conn| {
@@ -211,40 +294,56 @@ impl Ops {
     }
 
     /// Checks a login. Refused without checking the password while the IP or
-    /// the account has [`THROTTLE_FAILURES`] recent failures. Successes and
-    /// failures both land in the audit log (never the password).
+    /// the account has [`THROTTLE_FAILURES`] recent failures (attempts still
+    /// being checked count as failures). Successes and failures both land in
+    /// the audit log (never the password).
     pub async fn login(&self, name: &str, password: &str, ip: &str) -> Result<(), OpsError> {
         let (account, ip_owned) = (name.trim().to_owned(), ip.to_owned());
-        let (stored, (by_ip, by_account)) = self
+        let window = self.login.window();
+        let reserved = self
             .store
             .call({
                 let (account, ip) = (account.clone(), ip_owned.clone());
                 move |conn| {
-                    let since = window_start();
-                    Ok((
-                        users::password_hash(conn, &account)?,
-                        users::failures_since(conn, &ip, &account, &since)?,
-                    ))
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let since = crate::store::now_minus(window);
+                    let (by_ip, by_account) = users::failures_since(&tx, &ip, &account, &since)?;
+                    if by_ip >= THROTTLE_FAILURES || by_account >= THROTTLE_FAILURES {
+                        return Ok(None);
+                    }
+                    let attempt = users::record_failure(&tx, &ip, &account)?;
+                    let stored = users::password_hash(&tx, &account)?;
+                    tx.commit()?;
+                    Ok(Some((attempt, stored)))
                 }
             })
             .await?;
-        if by_ip >= THROTTLE_FAILURES || by_account >= THROTTLE_FAILURES {
-            return Err(OpsError::Refused(format!(
+        let Some((attempt, stored)) = reserved else {
+            return Err(OpsError::Throttled(format!(
                 "too many failed sign-ins from this address or for this account; wait {} minutes and try again",
-                THROTTLE_WINDOW.as_secs() / 60
+                window.as_secs().div_ceil(60)
             )));
-        }
-        let ok = verify(password.to_owned(), stored).await;
+        };
+        let ok = verify(&self.login, password.to_owned(), stored).await;
         let actor = Actor::user(&account, Some(ip_owned.clone()));
         self.store
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 if ok {
+                    // Forgives this attempt and this IP's earlier failures
+                    // for the account.
                     users::clear_failures(&tx, &ip_owned, &account)?;
                     audit::record(&tx, &actor, "user.login", &account, None, json!({}))?;
                 } else {
-                    users::record_failure(&tx, &ip_owned, &account)?;
-                    audit::record(&tx, &actor, "user.login-failed", &account, None, json!({}))?;
+                    // The reservation stays: it is the recorded failure.
+                    audit::record(
+                        &tx,
+                        &actor,
+                        "user.login-failed",
+                        &account,
+                        None,
+                        json!({ "attempt": attempt }),
+                    )?;
                 }
                 tx.commit()?;
                 Ok(())
@@ -255,5 +354,10 @@ impl Ops {
         } else {
             Err(OpsError::Refused("wrong name or password".into()))
         }
+    }
+
+    /// The login throttle's window and hashing counter.
+    pub fn login_gate(&self) -> &LoginGate {
+        &self.login
     }
 }

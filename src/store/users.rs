@@ -85,12 +85,13 @@ pub fn delete(conn: &Connection, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn record_failure(conn: &Connection, ip: &str, account: &str) -> Result<(), StoreError> {
+/// Records a failed (or a not yet checked) login; returns its row id.
+pub fn record_failure(conn: &Connection, ip: &str, account: &str) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO login_failures (at, ip, account) VALUES (?1, ?2, ?3)",
         params![now(), ip, account],
     )?;
-    Ok(())
+    Ok(conn.last_insert_rowid())
 }
 
 /// Failures since `since` (RFC 3339) from this IP and for this account.

@@ -1,10 +1,18 @@
 //! CSRF protection for the pages: one random token per session, sent back
 //! as the hidden `_csrf` field of every form. Every non-GET page request
 //! without the matching token is refused with 403 before its handler runs.
+//!
+//! The sign-in and setup forms have no session yet, and storing one for
+//! every anonymous visitor would let anyone fill the session table. Their
+//! token is a double-submit cookie instead: the form field must equal the
+//! `berth_csrf` cookie, which another site can neither read nor set (with
+//! TLS it is a `__Host-` cookie, so not even a tenant on a sibling
+//! subdomain can plant one). The Origin check in [`super::origin`] stands
+//! in front of both.
 
-use axum::body::{to_bytes, Body};
-use axum::extract::Request;
-use axum::http::{Method, StatusCode};
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rand::distr::{Alphanumeric, SampleString};
@@ -35,19 +43,89 @@ pub async fn verify(session: Session, req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let expected: Option<String> = session.get(KEY).await.ok().flatten();
+    check(expected, req, next).await
+}
+
+/// The double-submit cookie's name; `__Host-` needs Secure, so only with TLS.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-berth_csrf"
+    } else {
+        "berth_csrf"
+    }
+}
+
+fn cookie_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let name = cookie_name(secure);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The token for an anonymous form: the visitor's cookie, or a new one that
+/// [`with_cookie`] must then set.
+pub fn anonymous(headers: &HeaderMap, secure: bool) -> (String, bool) {
+    match cookie_token(headers, secure) {
+        Some(t) => (t, false),
+        None => (new_token(), true),
+    }
+}
+
+/// Adds the double-submit cookie to a response when `fresh`.
+pub fn with_cookie(mut res: Response, token: &str, fresh: bool, secure: bool) -> Response {
+    if fresh {
+        let cookie = format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+            cookie_name(secure),
+            if secure { "; Secure" } else { "" }
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// For the public forms (sign-in, setup): the field must match the cookie.
+pub async fn verify_anonymous(
+    State(state): State<super::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    let expected = cookie_token(req.headers(), state.ui.secure_cookies);
+    check(expected, req, next).await
+}
+
+async fn check(expected: Option<String>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_FORM).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+        return super::pages::message_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Form too large",
+            "This form sent more than berth accepts; nothing was changed.",
+        );
     };
-    let sent = form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == FIELD)
-        .map(|(_, v)| v.into_owned());
-    let ok = matches!((&expected, &sent), (Some(e), Some(s)) if constant_time_eq(e.as_bytes(), s.as_bytes()));
-    if !ok {
+    if !matches!((&expected, sent(&bytes)), (Some(e), Some(s)) if constant_time_eq(e.as_bytes(), s.as_bytes()))
+    {
         return forbidden();
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+fn sent(form: &Bytes) -> Option<String> {
+    form_urlencoded::parse(form)
+        .find(|(k, _)| k == FIELD)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn forbidden() -> Response {

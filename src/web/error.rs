@@ -32,6 +32,7 @@ impl From<OpsError> for AppError {
             OpsError::Invalid(_) | OpsError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             OpsError::NotFound(_) => StatusCode::NOT_FOUND,
             OpsError::Conflict(_) => StatusCode::CONFLICT,
+            OpsError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             OpsError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             OpsError::Store(_) | OpsError::Io(_) => {
                 tracing::error!(error = %e, "internal error");

@@ -9,6 +9,7 @@ mod error;
 pub mod host;
 mod json;
 mod metrics;
+pub mod origin;
 pub mod pages;
 pub mod routes;
 mod security_headers;
@@ -78,7 +79,10 @@ impl AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// Every route, behind the Host/Origin check for `listen` (the address
+/// actually bound: tests bind port 0).
+pub fn router(state: AppState, listen: SocketAddr) -> Router {
+    let hosts = Arc::new(origin::HostPolicy::new(&state.ops.config, listen));
     let (mut public, mut pages, mut api) = (Router::new(), Router::new(), Router::new());
     for r in routes::all() {
         match r.access {
@@ -95,7 +99,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::require_user,
         ));
-    let public = public.route_layer(axum::middleware::from_fn(csrf::verify));
+    // Login and setup have no session yet: their token is a double-submit cookie.
+    let public = public.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        csrf::verify_anonymous,
+    ));
     let ui = public
         .merge(pages)
         .fallback(pages::not_found)
@@ -104,15 +112,18 @@ pub fn router(state: AppState) -> Router {
             state.ui.session_idle,
             state.ui.secure_cookies,
         ));
-    let api = api.route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_token,
-    ));
+    let api = api
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .route_layer(axum::middleware::from_fn(api::json_errors));
     Router::new()
         .merge(api)
         .merge(ui)
         .merge(metrics::router(state.clone()))
         .layer(axum::middleware::from_fn(security_headers::add))
+        .layer(axum::middleware::from_fn_with_state(hosts, origin::check))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -123,7 +134,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        router(state, listener.local_addr()?).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -6,6 +6,10 @@
 //! expiry: every save pushes the expiry out by `web.session_idle`; a request
 //! saves ("touches") the session at most every idle/8 (≤ 1 min), so a busy
 //! page costs no session write per request.
+//!
+//! Only a sign-in creates a session: the sign-in and setup forms carry their
+//! CSRF token in a cookie (see [`super::csrf`]), so anonymous visitors leave
+//! no row behind.
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -3,7 +3,9 @@
 //! login throttle, session expiry, escaping and headers.
 
 mod backups;
+mod edge;
 mod security;
+mod throttle;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,29 +29,48 @@ use crate::store::Store;
 struct Web {
     app: Router,
     ops: Ops,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn web(adjust: impl FnOnce(&mut Config)) -> Web {
     let dir = tempfile::tempdir().unwrap();
+    let mut w = web_with(dir.path(), None, adjust, |o| o).await;
+    w._dir = Some(dir);
+    w
+}
+
+/// A berth web edge over `data_dir`, with its store in a file there when
+/// `db` is given (so a second one on the same directory is a restart),
+/// else in memory; `ops` may adjust the operations (the throttle window).
+async fn web_with(
+    data_dir: &std::path::Path,
+    db: Option<&str>,
+    adjust: impl FnOnce(&mut Config),
+    ops: impl FnOnce(Ops) -> Ops,
+) -> Web {
     let mut config = Config {
-        data_dir: dir.path().to_owned(),
+        data_dir: data_dir.to_owned(),
         blueprint_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates")),
         ..Config::default()
     };
     adjust(&mut config);
     let blueprints = Arc::new(Blueprints::load_dir(&config.blueprint_dir()).unwrap());
-    let ops = Ops::new(
-        Store::open_in_memory().unwrap(),
+    let store = match db {
+        Some(name) => Store::open(&data_dir.join(name)).unwrap(),
+        None => Store::open_in_memory().unwrap(),
+    };
+    let listen = config.listen;
+    let ops = ops(Ops::new(
+        store,
         Arc::new(config),
         blueprints,
         Arc::default(),
-    );
+    ));
     let state = AppState::new(ops.clone(), Arc::default()).await.unwrap();
     Web {
-        app: router(state),
+        app: router(state, listen),
         ops,
-        _dir: dir,
+        _dir: None,
     }
 }
 
@@ -94,12 +115,22 @@ impl Answer {
             .unwrap_or("")
     }
 
+    /// The session cookie this answer set, as `name=value`.
     fn cookie(&self) -> Option<String> {
+        self.cookie_named("berth_session")
+    }
+
+    /// The double-submit CSRF cookie of the sign-in and setup forms.
+    fn csrf_cookie(&self) -> Option<String> {
+        self.cookie_named("berth_csrf")
+    }
+
+    fn cookie_named(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("berth_session="))
+            .find(|v| v.starts_with(&format!("{name}=")))
             .map(|v| v.split(';').next().unwrap().to_owned())
     }
 
@@ -121,7 +152,22 @@ impl Web {
         cookie: Option<&str>,
         form: Option<&str>,
     ) -> Answer {
+        self.send_with(method, path, cookie, form, &[]).await
+    }
+
+    /// [`Web::send`] with extra headers (Host, Origin, forwarding).
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        form: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
@@ -150,9 +196,7 @@ impl Web {
     /// Signs in; returns (cookie, csrf token).
     async fn sign_in(&self, name: &str, password: &str) -> (String, String) {
         let login = self.send(Method::GET, "/login", None, None).await;
-        let cookie = login
-            .cookie()
-            .expect("an anonymous session for the CSRF token");
+        let cookie = login.csrf_cookie().expect("a CSRF cookie for the form");
         let form = format!("_csrf={}&name={name}&password={password}", login.csrf());
         let res = self
             .send(Method::POST, "/login", Some(&cookie), Some(&form))

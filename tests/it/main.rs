@@ -18,3 +18,4 @@ mod readme_run;
 mod ui;
 mod ui_backup;
 mod usage;
+mod web_edge;

@@ -60,13 +60,19 @@ pub(crate) fn csrf_of(html: &str) -> String {
 }
 
 fn session_cookie(res: &reqwest::Response) -> String {
+    cookie_named(res, "berth_session")
+}
+
+/// `name=value` of a cookie the answer sets (the sign-in form's CSRF cookie
+/// is `berth_csrf`: anonymous visitors get no session).
+fn cookie_named(res: &reqwest::Response, name: &str) -> String {
     res.headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("berth_session="))
+        .find(|v| v.starts_with(&format!("{name}=")))
         .map(|v| v.split(';').next().unwrap().to_owned())
-        .expect("session cookie")
+        .unwrap_or_else(|| panic!("cookie {name}"))
 }
 
 impl UiSession {
@@ -77,7 +83,7 @@ impl UiSession {
             .build()
             .unwrap();
         let page = http.get(format!("{}/login", app.api)).send().await.unwrap();
-        let cookie = session_cookie(&page);
+        let cookie = cookie_named(&page, "berth_csrf");
         let csrf = csrf_of(&page.text().await.unwrap());
         let res = http
             .post(format!("{}/login", app.api))

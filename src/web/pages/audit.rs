@@ -1,7 +1,7 @@
 //! The audit log: filters (actor, client, action, dates), CSV and JSON export.
 
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use maud::{html, Markup};
@@ -52,7 +52,11 @@ fn day(field: &'static str, value: &str, offset_days: i64) -> Result<Option<Stri
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(value.trim(), &format)
         .map_err(|_| DomainError::new(field, "must be a date like 2025-01-31"))?;
-    let date = date + time::Duration::days(offset_days);
+    // "to" is inclusive, so its bound is the next midnight: none exists after
+    // 9999-12-31, the last date `time` knows.
+    let date = date
+        .checked_add(time::Duration::days(offset_days))
+        .ok_or_else(|| DomainError::new(field, "is past the last date berth can handle"))?;
     Ok(Some(format!(
         "{}T00:00:00Z",
         date.format(&format).unwrap_or_default()
@@ -123,6 +127,7 @@ async fn page(State(s): State<AppState>, ui: Ui, Query(q): Query<AuditQuery>) ->
         Err(OpsError::Invalid(d)) => (Vec::new(), Some(d.to_string())),
         Err(e) => return Err(e.into()),
     };
+    let invalid = error.is_some();
     let body = html! {
         h1 { "Audit log" }
         form.toolbar method="get" action="/audit" {
@@ -134,7 +139,7 @@ async fn page(State(s): State<AppState>, ui: Ui, Query(q): Query<AuditQuery>) ->
             button.secondary type="submit" { "Filter" }
             a href="/audit" { "Clear" }
         }
-        @if let Some(e) = error { div.flash.flash-error role="alert" { (e) } }
+        @if let Some(e) = &error { div.flash.flash-error role="alert" { (e) } }
         p.actions {
             span.muted { "Export these entries:" }
             a href=(q.export_url("csv")) { "CSV" }
@@ -147,7 +152,13 @@ async fn page(State(s): State<AppState>, ui: Ui, Query(q): Query<AuditQuery>) ->
             (entries_table(&entries))
         }
     };
-    Ok(ui.page("Audit log", Nav::Audit, body).await.into_response())
+    // A bad filter still shows the page (to fix the filter), as a 422.
+    let status = if invalid {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, ui.page("Audit log", Nav::Audit, body).await).into_response())
 }
 
 async fn export(State(s): State<AppState>, Query(q): Query<AuditQuery>) -> PageResult {

@@ -13,6 +13,7 @@ use tower_sessions::Session;
 use super::{internal_error, see_other, PageResult};
 use crate::audit::Actor;
 use crate::ops::OpsError;
+use crate::web::auth::direct_loopback;
 use crate::web::csrf;
 use crate::web::routes::{Access, Route};
 use crate::web::session::{self, Ui};
@@ -64,17 +65,20 @@ fn login_page(csrf: &str, name: &str, errors: &FormErrors) -> Markup {
     )
 }
 
-async fn login_form(State(s): State<AppState>, session: Session) -> PageResult {
+async fn login_form(State(s): State<AppState>, headers: HeaderMap) -> PageResult {
     if s.ops.user_count().await? == 0 {
         return Ok(see_other("/setup"));
     }
-    let token = csrf::ensure(&session).await;
-    Ok(login_page(&token, "", &FormErrors::default()).into_response())
+    let secure = s.ui.secure_cookies;
+    let (token, fresh) = csrf::anonymous(&headers, secure);
+    let page = login_page(&token, "", &FormErrors::default()).into_response();
+    Ok(csrf::with_cookie(page, &token, fresh, secure))
 }
 
 async fn login(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     session: Session,
     Form(form): Form<LoginForm>,
 ) -> PageResult {
@@ -87,15 +91,17 @@ async fn login(
             }
             Ok(see_other("/"))
         }
-        Err(OpsError::Refused(message)) => {
-            let status = if message.starts_with("too many") {
+        Err(e @ OpsError::Throttled(_)) | Err(e @ OpsError::Refused(_)) => {
+            let status = if matches!(e, OpsError::Throttled(_)) {
                 StatusCode::TOO_MANY_REQUESTS
             } else {
                 StatusCode::UNAUTHORIZED
             };
-            let token = csrf::ensure(&session).await;
-            let page = login_page(&token, &form.name, &FormErrors::general(message));
-            Ok((status, page).into_response())
+            // The POST passed the CSRF check, so the cookie is there to reuse.
+            let (token, fresh) = csrf::anonymous(&headers, s.ui.secure_cookies);
+            let page = login_page(&token, &form.name, &FormErrors::general(e.to_string()));
+            let res = (status, page).into_response();
+            Ok(csrf::with_cookie(res, &token, fresh, s.ui.secure_cookies))
         }
         Err(e) => Err(e.into()),
     }
@@ -116,15 +122,6 @@ pub struct SetupForm {
     password: String,
     #[serde(default)]
     code: String,
-}
-
-/// Loopback and not relayed by a proxy: a reverse proxy on this host would
-/// make every visitor look local, so any forwarding header disqualifies.
-fn is_local(peer: &SocketAddr, headers: &HeaderMap) -> bool {
-    peer.ip().is_loopback()
-        && !headers.contains_key("x-forwarded-for")
-        && !headers.contains_key("forwarded")
-        && !headers.contains_key("x-real-ip")
 }
 
 fn setup_page(csrf: &str, local: bool, name: &str, errors: &FormErrors) -> Markup {
@@ -151,19 +148,24 @@ async fn setup_form(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    session: Session,
 ) -> PageResult {
     if s.ops.user_count().await? > 0 {
         return Ok(see_other("/login"));
     }
-    let token = csrf::ensure(&session).await;
+    let secure = s.ui.secure_cookies;
+    let (token, fresh) = csrf::anonymous(&headers, secure);
     let page = setup_page(
         &token,
-        is_local(&peer, &headers),
+        direct_loopback(&peer, &headers),
         "",
         &FormErrors::default(),
     );
-    Ok(page.into_response())
+    Ok(csrf::with_cookie(
+        page.into_response(),
+        &token,
+        fresh,
+        secure,
+    ))
 }
 
 async fn setup(
@@ -173,8 +175,9 @@ async fn setup(
     session: Session,
     Form(form): Form<SetupForm>,
 ) -> PageResult {
-    let local = is_local(&peer, &headers);
-    let token = csrf::ensure(&session).await;
+    let local = direct_loopback(&peer, &headers);
+    // The POST passed the CSRF check, so the cookie holds this token.
+    let (token, _) = csrf::anonymous(&headers, s.ui.secure_cookies);
     let code_ok = csrf_eq(form.code.trim(), &s.ui.setup_code);
     if !local && !code_ok {
         let mut errors = FormErrors::default();

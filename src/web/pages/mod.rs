@@ -55,6 +55,7 @@ impl IntoResponse for PageError {
             OpsError::Invalid(_) | OpsError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             OpsError::NotFound(_) => StatusCode::NOT_FOUND,
             OpsError::Conflict(_) => StatusCode::CONFLICT,
+            OpsError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             OpsError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             OpsError::Store(_) | OpsError::Io(_) => {
                 tracing::error!(error = %self.0, "internal error on a page");

@@ -53,7 +53,7 @@ async fn logins_are_throttled_after_five_failures() {
         .await
         .unwrap();
     let login = w.send(Method::GET, "/login", None, None).await;
-    let cookie = login.cookie().unwrap();
+    let cookie = login.csrf_cookie().unwrap();
     let attempt = |password: &'static str| {
         let form = format!("_csrf={}&name=admin&password={password}", login.csrf());
         let (w, cookie) = (&w, cookie.clone());
@@ -179,7 +179,7 @@ async fn setup_creates_the_first_admin_once() {
         "/setup"
     );
     let setup = w.send(Method::GET, "/setup", None, None).await;
-    let cookie = setup.cookie().unwrap();
+    let cookie = setup.csrf_cookie().unwrap();
     let form = format!("_csrf={}&name=first&password=long-enough-1", setup.csrf());
     let res = w
         .send(Method::POST, "/setup", Some(&cookie), Some(&form))
@@ -203,7 +203,7 @@ async fn setup_creates_the_first_admin_once() {
         "/login"
     );
     let again = w.send(Method::GET, "/login", None, None).await;
-    let (cookie, csrf) = (again.cookie().unwrap(), again.csrf());
+    let (cookie, csrf) = (again.csrf_cookie().unwrap(), again.csrf());
     let res = w
         .send(
             Method::POST,
@@ -212,7 +212,12 @@ async fn setup_creates_the_first_admin_once() {
             Some(&format!("_csrf={csrf}&name=second&password=long-enough-2")),
         )
         .await;
-    assert_ne!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(
+        res.body.contains("an account exists already"),
+        "{}",
+        res.body
+    );
     assert_eq!(w.ops.user_count().await.unwrap(), 1);
 }
 
@@ -220,7 +225,7 @@ async fn setup_creates_the_first_admin_once() {
 async fn setup_from_elsewhere_needs_the_code() {
     let w = web(|_| {}).await;
     let setup = w.send(Method::GET, "/setup", None, None).await;
-    let cookie = setup.cookie().unwrap();
+    let cookie = setup.csrf_cookie().unwrap();
     let mut req = Request::builder()
         .method(Method::POST)
         .uri("/setup")
