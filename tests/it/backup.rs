@@ -416,6 +416,18 @@ fn assert_served_old_then_new(seen: &[(u16, String)], old: &str, new: &str) {
         _ => panic!("the reader saw {status} {body:?} during the restore: {summary:?}"),
     };
     let phases: Vec<u8> = seen.iter().map(phase).collect();
+    let outage: std::collections::BTreeSet<u16> = seen
+        .iter()
+        .zip(&phases)
+        .filter(|(_, p)| **p == 1)
+        .map(|((s, _), _)| *s)
+        .collect();
+    eprintln!(
+        "reader during the restore: {} old, {} outage {outage:?}, {} new",
+        phases.iter().filter(|p| **p == 0).count(),
+        phases.iter().filter(|p| **p == 1).count(),
+        phases.iter().filter(|p| **p == 2).count()
+    );
     assert!(
         phases.windows(2).all(|w| w[0] <= w[1]),
         "old, outage and new interleave: {summary:?}"

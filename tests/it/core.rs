@@ -15,6 +15,18 @@ fn inspect(app: &TestApp, container: &str, format: &str) -> String {
     app.docker(&["inspect", "-f", format, container])
 }
 
+/// Like [`inspect`], for a container that may be replaced while we look
+/// (a recreate in progress): None when docker cannot inspect it.
+fn try_inspect(container: &str, format: &str) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "-f", format, container])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 fn first_instance(client: &Value) -> (i64, String) {
     let inst = &client["instances"][0];
     (
@@ -284,8 +296,7 @@ async fn plan_change_recreates_with_new_limits_and_keeps_data() {
             .as_str()
             .unwrap_or("")
             .to_owned();
-        (!c.is_empty() && inspect(&app, &c, "{{.HostConfig.Memory}}") == (96u64 << 20).to_string())
-            .then_some(())
+        (try_inspect(&c, "{{.HostConfig.Memory}}")? == (96u64 << 20).to_string()).then_some(())
     })
     .await;
 }
@@ -538,10 +549,7 @@ async fn instance_env_and_domains_can_change_and_secrets_stay_out_of_the_audit()
             .as_str()
             .unwrap_or("")
             .to_owned();
-        (!c.is_empty()
-            && c != container
-            && inspect(&app, &c, "{{.Config.Env}}").contains("sk-secret-2"))
-        .then_some(c)
+        (c != container && try_inspect(&c, "{{.Config.Env}}")?.contains("sk-secret-2")).then_some(c)
     })
     .await;
     assert!(!recreated.is_empty());
