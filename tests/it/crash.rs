@@ -181,7 +181,7 @@ async fn killed_mid_creates_the_daemon_converges_after_restart() {
         ]);
         let inst = instances
             .iter()
-            .find(|i| i["id"].to_string() == label)
+            .find(|i| i["id"].as_i64() == label.parse::<i64>().ok())
             .unwrap_or_else(|| panic!("container {c} (instance {label:?}) belongs to no instance"));
         assert_eq!(
             ports.split_whitespace().collect::<Vec<_>>(),
