@@ -228,12 +228,9 @@ impl TestApp {
         self.config.data_dir.clone()
     }
 
+    /// `docker <args>`'s trimmed stdout; panics with docker's stderr on failure.
     pub fn docker(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("docker")
-            .args(args)
-            .output()
-            .expect("docker cli");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        super::docker(args)
     }
 }
 

@@ -31,6 +31,7 @@ impl CaddyProcess {
     /// Starts Caddy and waits until its admin API answers. The binary is
     /// `caddy` from PATH, or `$BERTH_TEST_CADDY`.
     pub fn start() -> CaddyProcess {
+        super::refuse_skip_vars();
         let dir = tempfile::Builder::new()
             .prefix("berth-caddy-")
             .tempdir()

@@ -1,10 +1,80 @@
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-/// True only when `BERTH_SKIP_DOCKER_TESTS=1`: a deliberate local opt-out.
-/// CI never sets it, and a missing engine is a failure, not a reason to skip.
+/// The old local opt-outs. They made skipped tests read as passed, so they
+/// are gone: a Docker or Caddy test always runs, and a missing engine fails.
+const RETIRED_SKIP_VARS: [&str; 2] = ["BERTH_SKIP_DOCKER_TESTS", "BERTH_SKIP_CADDY_TESTS"];
+
+/// Panics when a retired opt-out variable is set, so whoever set it learns
+/// at once that it no longer skips anything (instead of a green run that
+/// did not test what they think).
+pub fn refuse_skip_vars() {
+    for var in RETIRED_SKIP_VARS {
+        if std::env::var_os(var).is_some() {
+            panic!(
+                "{var} is set, but Docker/Caddy tests are never skipped any more: \
+                 unset it (a test that cannot reach Docker or Caddy fails)"
+            );
+        }
+    }
+}
+
+/// Always false: kept only so tests written against the retired opt-out
+/// still compile. Panics when an opt-out variable is set (see
+/// [`refuse_skip_vars`]); new tests do not call it.
 pub fn skip_docker() -> bool {
-    std::env::var("BERTH_SKIP_DOCKER_TESTS").as_deref() == Ok("1")
+    refuse_skip_vars();
+    false
+}
+
+/// Runs `docker <args>` and returns its trimmed stdout. Panics with docker's
+/// stderr when it fails, so a broken engine never reads as "nothing there".
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run docker {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Proves that no Docker object of `kind` ("container", "network", "volume",
+/// "image", or "object" for any kind) is called `name`: `docker inspect`
+/// must fail with the engine's not-found answer. Any other outcome (the
+/// object exists, the engine is down, a bad argument) panics.
+pub fn assert_absent(kind: &str, name: &str) {
+    let mut args = vec!["inspect"];
+    if kind != "object" {
+        args.extend(["--type", kind]);
+    }
+    args.push(name);
+    let out = Command::new("docker")
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run docker {args:?}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(
+        !out.status.success(),
+        "{kind} {name} still exists: {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    // The engine words "not found" differently per kind.
+    let lname = name.to_lowercase();
+    let not_found = match kind {
+        "network" => stderr.contains(&format!("network {lname} not found")),
+        "object" => stderr.contains(&format!("no such object: {lname}")),
+        other => stderr.contains(&format!("no such {other}")),
+    };
+    assert!(
+        not_found,
+        "docker {args:?} failed, but not with \"no such {kind}\": {}",
+        stderr.trim()
+    );
 }
 
 /// Removes, on drop, everything a test created in the Docker engine: the
@@ -19,6 +89,7 @@ pub struct DockerGuard {
 
 impl DockerGuard {
     pub fn new(label_owner: &str) -> DockerGuard {
+        refuse_skip_vars();
         DockerGuard {
             owner: label_owner.to_owned(),
             images: Mutex::new(Vec::new()),

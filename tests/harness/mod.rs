@@ -11,7 +11,9 @@
 //!   can hit Caddy with any Host header.
 //! - [`CaddyProcess`]: a private `caddy run` on loopback ports.
 //! - [`DockerGuard`]: removes a test's containers, networks, volumes and images.
-//! - [`skip_docker`]: the one opt-out for local runs without an engine.
+//! - [`docker`], [`assert_absent`]: the docker CLI, failing loudly; absence
+//!   proven by the engine's own "no such ..." answer.
+//! - No opt-outs: a Docker or Caddy test never skips ([`refuse_skip_vars`]).
 #![allow(dead_code, unused_imports)]
 
 mod app;
@@ -24,7 +26,7 @@ mod wait;
 
 pub use app::{eventually, free_port_block, test_config, TestApp, PORTS_PER_APP};
 pub use caddy::CaddyProcess;
-pub use docker::{skip_docker, DockerGuard};
+pub use docker::{assert_absent, docker, refuse_skip_vars, skip_docker, DockerGuard};
 pub use http::{http_get, try_http_get};
 pub use names::{free_port, unique};
 pub use process::{berth_cli, env_for, proc_status_field, BerthProcess, BerthServe};

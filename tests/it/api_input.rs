@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{skip_docker, TestApp};
+use crate::harness::TestApp;
 
 async fn expect_error(
     app: &TestApp,
@@ -25,9 +25,6 @@ async fn expect_error(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     app.create_plan("base", 0.5, "64MiB").await;
     app.create_client("Existing", "base").await;
@@ -246,9 +243,6 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_become_safe_slugs_and_are_kept_verbatim() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     app.create_plan("base", 0.5, "64MiB").await;
     for (name, slug) in [

@@ -1,7 +1,6 @@
 //! berth's Caddy adapter against a real Caddy (Debian's `caddy` package),
 //! started by each test on free loopback ports with its state in a tempdir.
-//! Set BERTH_SKIP_CADDY_TESTS=1 to opt out locally; otherwise a missing
-//! `caddy` binary fails the tests rather than skipping them silently.
+//! There is no opt-out: a missing `caddy` binary fails the tests.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,14 +19,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Notify};
 
 const DEADLINE: Duration = Duration::from_secs(15);
-
-fn skip() -> bool {
-    let skip = std::env::var("BERTH_SKIP_CADDY_TESTS").as_deref() == Ok("1");
-    if skip {
-        eprintln!("BERTH_SKIP_CADDY_TESTS=1: skipping");
-    }
-    skip
-}
 
 fn caddy_bin() -> PathBuf {
     std::env::var_os("BERTH_CADDY_BIN")
@@ -133,7 +124,7 @@ fn spawn_caddy(dir: &Path, config: &Path) -> Child {
         .spawn()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot start {:?} ({e}); install Debian's `caddy` or set BERTH_SKIP_CADDY_TESTS=1",
+                "cannot start {:?} ({e}); install Debian's `caddy`",
                 caddy_bin()
             )
         })
@@ -223,9 +214,6 @@ fn routes(upstream: SocketAddr) -> Vec<Route> {
 
 #[tokio::test]
 async fn generated_config_routes_by_host_and_survives_restart() {
-    if skip() {
-        return;
-    }
     let upstream = start_upstream().await;
     let mut caddy = TestCaddy::start().await;
     let http_port = free_port();
@@ -234,12 +222,8 @@ async fn generated_config_routes_by_host_and_survives_restart() {
     let bare_hash = config_hash(&caddy.admin.config().await.unwrap());
     assert_ne!(bare_hash, config_hash(&generated));
 
-    let t = Instant::now();
     caddy.admin.load(&generated).await.unwrap();
-    let first = t.elapsed();
-    let t = Instant::now();
     caddy.admin.load(&generated).await.unwrap();
-    eprintln!("/load: first {first:?}, identical again {:?}", t.elapsed());
 
     let a = get(http_port, "a.test").await.unwrap();
     assert_eq!(a.status(), 200);
@@ -294,9 +278,6 @@ async fn generated_config_routes_by_host_and_survives_restart() {
 
 #[tokio::test]
 async fn rejected_config_reports_caddys_message_and_keeps_running_config() {
-    if skip() {
-        return;
-    }
     let caddy = TestCaddy::start().await;
     let before = caddy.admin.config().await.unwrap();
     let bad = json!({
@@ -316,9 +297,6 @@ async fn rejected_config_reports_caddys_message_and_keeps_running_config() {
 
 #[tokio::test]
 async fn admin_accepts_reqwest_host_headers() {
-    if skip() {
-        return;
-    }
     let caddy = TestCaddy::start().await;
     // The admin API answers 403 to unexpected Host headers; both loopback
     // spellings berth might be configured with must pass.
@@ -359,9 +337,6 @@ fn managed_setup() -> (CaddyAdmin, Value, u16) {
 
 #[tokio::test]
 async fn run_managed_starts_and_stops_caddy() {
-    if skip() {
-        return;
-    }
     let state = tempfile::tempdir().unwrap();
     let (admin, bootstrap, http_port) = managed_setup();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -399,9 +374,6 @@ async fn run_managed_starts_and_stops_caddy() {
 
 #[tokio::test]
 async fn managed_caddy_is_restarted_after_it_exits() {
-    if skip() {
-        return;
-    }
     let state = tempfile::tempdir().unwrap();
     let (admin, bootstrap, _) = managed_setup();
     let ready = Arc::new(Notify::new());
@@ -437,9 +409,6 @@ async fn managed_caddy_is_restarted_after_it_exits() {
 
 #[tokio::test]
 async fn run_managed_leaves_a_running_caddy_alone() {
-    if skip() {
-        return;
-    }
     let caddy = TestCaddy::start().await;
     let state = tempfile::tempdir().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -464,9 +433,6 @@ async fn run_managed_leaves_a_running_caddy_alone() {
 
 #[tokio::test]
 async fn tls_config_is_accepted_and_redirects_http() {
-    if skip() {
-        return;
-    }
     let caddy = TestCaddy::start().await;
     let upstream = start_upstream().await;
     let http_port = free_port();
@@ -533,9 +499,6 @@ async fn managed_helper_process() {
 
 #[tokio::test]
 async fn managed_caddy_dies_with_berth() {
-    if skip() {
-        return;
-    }
     let state = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut helper = Command::new(std::env::current_exe().unwrap())
@@ -616,10 +579,7 @@ impl Drop for KillOnDrop {
 }
 
 #[tokio::test]
-async fn a_thousand_routes_load_quickly_and_read_back_unchanged() {
-    if skip() {
-        return;
-    }
+async fn a_thousand_routes_load_and_read_back_unchanged() {
     let caddy = TestCaddy::start().await;
     let upstream = start_upstream().await;
     let http_port = free_port();
@@ -635,11 +595,8 @@ async fn a_thousand_routes_load_quickly_and_read_back_unchanged() {
         })
         .collect();
     let config = generate(&caddy.settings(http_port), &routes);
-    let t = Instant::now();
+    // How fast this is belongs to `cargo bench --bench caddy_load`.
     caddy.admin.load(&config).await.unwrap();
-    let elapsed = t.elapsed();
-    eprintln!("/load of 1000 routes: {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
     assert_eq!(
         config_hash(&caddy.admin.config().await.unwrap()),
         config_hash(&config)

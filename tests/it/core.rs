@@ -7,12 +7,24 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, skip_docker, TestApp};
+use crate::harness::{assert_absent, eventually, TestApp};
 
 const UP: Duration = Duration::from_secs(60);
 
 fn inspect(app: &TestApp, container: &str, format: &str) -> String {
     app.docker(&["inspect", "-f", format, container])
+}
+
+/// Like [`inspect`], for a container that may be replaced while we look
+/// (a recreate in progress): None when docker cannot inspect it.
+fn try_inspect(container: &str, format: &str) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "-f", format, container])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn first_instance(client: &Value) -> (i64, String) {
@@ -25,9 +37,6 @@ fn first_instance(client: &Value) -> (i64, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_becomes_a_limited_container_routed_through_caddy() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     let (status, plan) = app
         .post("/api/v1/plans", json!({ "name": "small", "cpus": 0.5, "memory": "64MiB", "memory_reservation": "32MiB", "storage": "1GiB" }))
@@ -91,9 +100,6 @@ async fn client_becomes_a_limited_container_routed_through_caddy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_cannot_reach_each_other() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     app.create_plan("p", 0.5, "64MiB").await;
     let a = app.create_client("Alpha", "p").await;
@@ -132,8 +138,12 @@ async fn clients_cannot_reach_each_other() {
         )
     );
 
+    // The exit code of `docker exec .. timeout 3 wget`: 0 when it got the
+    // page, 143 when `timeout` killed a wget that got no answer at all
+    // (dropped packets). docker exec failing itself exits 1, so it cannot
+    // pass for "unreachable".
     let fetch = |from: &str, ip: &str| {
-        std::process::Command::new("docker")
+        let out = std::process::Command::new("docker")
             .args([
                 "exec",
                 from,
@@ -145,20 +155,29 @@ async fn clients_cannot_reach_each_other() {
                 "/dev/null",
                 &format!("http://{ip}:8080/"),
             ])
-            .status()
-            .unwrap()
-            .success()
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
-    assert!(fetch(&a_c, &a_ip), "a container reaches itself");
-    assert!(!fetch(&a_c, &b_ip), "alpha must not reach beta");
-    assert!(!fetch(&b_c, &a_ip), "beta must not reach alpha");
+    const REACHED: Option<i32> = Some(0);
+    const NO_ANSWER: Option<i32> = Some(143);
+    // Each probe first proves it works where it should: from each container
+    // to its own address.
+    let (code, err) = fetch(&a_c, &a_ip);
+    assert_eq!(code, REACHED, "alpha reaches itself: {err}");
+    let (code, err) = fetch(&b_c, &b_ip);
+    assert_eq!(code, REACHED, "beta reaches itself: {err}");
+    let (code, err) = fetch(&a_c, &b_ip);
+    assert_eq!(code, NO_ANSWER, "alpha must not reach beta: {err}");
+    let (code, err) = fetch(&b_c, &a_ip);
+    assert_eq!(code, NO_ANSWER, "beta must not reach alpha: {err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_clients_get_distinct_ports_all_routed() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     app.create_plan("p", 0.1, "32MiB").await;
     let creates = (0..20).map(|i| {
@@ -185,9 +204,6 @@ async fn twenty_concurrent_clients_get_distinct_ports_all_routed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_stops_and_shows_a_page_and_resume_brings_it_back() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     app.create_plan("p", 0.5, "64MiB").await;
     let client = app.create_client("Sleepy", "p").await;
@@ -220,9 +236,6 @@ async fn suspend_stops_and_shows_a_page_and_resume_brings_it_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_change_recreates_with_new_limits_and_keeps_data() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     app.create_plan("small", 0.25, "64MiB").await;
     app.create_plan("large", 1.0, "128MiB").await;
@@ -264,12 +277,13 @@ async fn plan_change_recreates_with_new_limits_and_keeps_data() {
         app.through_caddy(&domain, "/data.txt").unwrap().1,
         "precious"
     );
+    assert_absent("container", &before);
     assert_eq!(
         app.docker(&["ps", "-aq", "--filter", &app.guard.label_filter()])
             .lines()
             .count(),
         1,
-        "old container removed"
+        "one container left"
     );
 
     // Editing the plan itself applies to its clients as well.
@@ -282,17 +296,13 @@ async fn plan_change_recreates_with_new_limits_and_keeps_data() {
             .as_str()
             .unwrap_or("")
             .to_owned();
-        (!c.is_empty() && inspect(&app, &c, "{{.HostConfig.Memory}}") == (96u64 << 20).to_string())
-            .then_some(())
+        (try_inspect(&c, "{{.HostConfig.Memory}}")? == (96u64 << 20).to_string()).then_some(())
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caddy_restarted_empty_gets_its_routes_back() {
-    if skip_docker() {
-        return;
-    }
     let mut app = TestApp::spawn().await;
     app.create_plan("p", 0.5, "64MiB").await;
     let client = app.create_client("Steady", "p").await;
@@ -310,9 +320,6 @@ async fn caddy_restarted_empty_gets_its_routes_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_needs_the_slug_and_leaves_nothing_behind() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     app.create_plan("p", 0.5, "64MiB").await;
     let client = app.create_client("Goner", "p").await;
@@ -325,6 +332,12 @@ async fn delete_needs_the_slug_and_leaves_nothing_behind() {
         .as_str()
         .unwrap()
         .to_owned();
+    let network = inspect(
+        &app,
+        &container,
+        "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}}{{end}}",
+    );
+    assert!(network.contains("goner"), "{network}");
     let backups = app.config.backup_dir().join("goner/main");
     std::fs::create_dir_all(&backups).unwrap();
     std::fs::write(backups.join("old.tar.zst"), "x").unwrap();
@@ -354,19 +367,8 @@ async fn delete_needs_the_slug_and_leaves_nothing_behind() {
         app.get("/api/v1/clients/goner").await.0,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        app.docker(&["ps", "-aq", "--filter", &format!("id={container}")]),
-        ""
-    );
-    let nets = app.docker(&[
-        "network",
-        "ls",
-        "--format",
-        "{{.Name}}",
-        "--filter",
-        &app.guard.label_filter(),
-    ]);
-    assert!(!nets.contains("goner"), "{nets}");
+    assert_absent("container", &container);
+    assert_absent("network", &network);
     assert!(!app.data_dir().join("instances/goner").exists());
     assert!(!app.config.backup_dir().join("goner").exists());
     app.wait_caddy(&domain, 404, UP).await;
@@ -381,9 +383,6 @@ async fn delete_needs_the_slug_and_leaves_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_start_stop_restart_and_respect_the_plan_cap() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     let (status, _) = app
         .post(
@@ -425,29 +424,49 @@ async fn instances_start_stop_restart_and_respect_the_plan_cap() {
     app.wait_caddy(&domain, 200, UP).await;
     app.wait_caddy("capped-staging.berth.test", 200, UP).await;
 
-    let (status, _) = app
+    let (status, body) = app
         .post(&format!("/api/v1/instances/{id}/stop"), json!({}))
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{body}");
     app.wait_phase(id, &["stopped"], UP).await;
     app.wait_caddy(&domain, 503, UP).await;
-    app.post(&format!("/api/v1/instances/{id}/start"), json!({}))
+    let (status, body) = app
+        .post(&format!("/api/v1/instances/{id}/start"), json!({}))
         .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     app.wait_caddy(&domain, 200, UP).await;
 
+    // A restart keeps the container (same id) and starts it again: Docker's
+    // StartedAt moves forward.
     let before = app.wait_phase(id, &["running", "starting"], UP).await;
-    let started = inspect(
-        &app,
-        before["container_id"].as_str().unwrap(),
-        "{{.State.StartedAt}}",
-    );
-    app.post(&format!("/api/v1/instances/{id}/restart"), json!({}))
-        .await;
     let container = before["container_id"].as_str().unwrap().to_owned();
-    eventually("container restarted", UP, || async {
-        (inspect(&app, &container, "{{.State.StartedAt}}") != started).then_some(())
+    let started_at = |c: &str| {
+        let text = inspect(&app, c, "{{.State.StartedAt}}");
+        time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|e| panic!("StartedAt {text:?}: {e}"))
+    };
+    let started = started_at(&container);
+    let (status, body) = app
+        .post(&format!("/api/v1/instances/{id}/restart"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let restarted = eventually("container restarted", UP, || async {
+        let now = started_at(&container);
+        (now > started).then_some(now)
     })
     .await;
+    assert!(restarted > started);
+    let after = app.wait_phase(id, &["running", "starting"], UP).await;
+    assert_eq!(
+        after["container_id"], before["container_id"],
+        "same container"
+    );
+    assert_eq!(
+        inspect(&app, &container, "{{.Id}}"),
+        container,
+        "the container that was restarted is the one berth reports"
+    );
+    app.wait_caddy(&domain, 200, UP).await;
 
     let (status, body) = app
         .delete(
@@ -461,9 +480,6 @@ async fn instances_start_stop_restart_and_respect_the_plan_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_caddy_and_static_routes_come_up_with_berth() {
-    if skip_docker() {
-        return;
-    }
     let (admin, http) = (crate::harness::free_port(), crate::harness::free_port());
     let mut app = TestApp::spawn_with(|c| {
         c.caddy.manage = true;
@@ -504,9 +520,6 @@ async fn managed_caddy_and_static_routes_come_up_with_berth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_env_and_domains_can_change_and_secrets_stay_out_of_the_audit() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     app.create_plan("p", 0.5, "64MiB").await;
     let (status, client) = app
@@ -536,10 +549,7 @@ async fn instance_env_and_domains_can_change_and_secrets_stay_out_of_the_audit()
             .as_str()
             .unwrap_or("")
             .to_owned();
-        (!c.is_empty()
-            && c != container
-            && inspect(&app, &c, "{{.Config.Env}}").contains("sk-secret-2"))
-        .then_some(c)
+        (c != container && try_inspect(&c, "{{.Config.Env}}")?.contains("sk-secret-2")).then_some(c)
     })
     .await;
     assert!(!recreated.is_empty());

@@ -1,21 +1,20 @@
-//! kill -9 in the middle of creates: the restarted daemon converges with no
-//! orphan container, no duplicate port and every route present.
+//! kill -9 in the middle of creates: the restarted daemon converges. Every
+//! create answered 201 before the kill is still there; no container,
+//! network or data directory belongs to nothing; Docker binds each port
+//! once; every route is present.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::harness::{
-    berth_cli, eventually, free_port, skip_docker, test_config, try_http_get, unique, BerthProcess,
+    berth_cli, docker, eventually, free_port, test_config, try_http_get, unique, BerthProcess,
     CaddyProcess, DockerGuard,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_creates_the_daemon_converges_after_restart() {
-    if skip_docker() {
-        return;
-    }
     let dir = tempfile::Builder::new()
         .prefix("berth-crash-")
         .tempdir()
@@ -62,12 +61,14 @@ async fn killed_mid_creates_the_daemon_converges_after_restart() {
         .map(|i| {
             let (http, api, token) = (http.clone(), api.clone(), token.clone());
             tokio::spawn(async move {
-                http.post(format!("{api}/api/v1/clients"))
+                let r = http.post(format!("{api}/api/v1/clients"))
                     .bearer_auth(token)
                     .json(&json!({ "name": format!("Crash {i}"), "email": "a@b.example", "plan": "p", "blueprint": "static-site" }))
                     .send()
                     .await
-                    .map(|r| r.status().as_u16())
+                    .ok()?;
+                let status = r.status().as_u16();
+                Some((status, r.json::<Value>().await.ok()?))
             })
         })
         .collect();
@@ -88,9 +89,18 @@ async fn killed_mid_creates_the_daemon_converges_after_restart() {
     )
     .await;
     daemon.kill9();
+    // The creates the daemon confirmed (201) before it died; the others
+    // were cut off and may or may not have reached the store.
+    let mut confirmed = Vec::new();
     for c in creates {
-        let _ = c.await;
+        if let Some((201, body)) = c.await.unwrap() {
+            confirmed.push(body);
+        }
     }
+    assert!(
+        !confirmed.is_empty(),
+        "no create was confirmed before the kill"
+    );
 
     let daemon = BerthProcess::start(&config);
     let clients: Vec<Value> = eventually(
@@ -129,27 +139,64 @@ async fn killed_mid_creates_the_daemon_converges_after_restart() {
     )
     .await;
 
+    // Every confirmed create survived, with the instance it was given.
+    for body in &confirmed {
+        let id = &body["instances"][0]["id"];
+        assert!(
+            instances.iter().any(|i| &i["id"] == id
+                && i["client_slug"] == body["slug"]
+                && i["host_port"] == body["instances"][0]["host_port"]),
+            "confirmed create {body} is gone after the restart: {instances:?}"
+        );
+    }
+
     let ports: HashSet<u64> = instances
         .iter()
         .map(|i| i["host_port"].as_u64().unwrap())
         .collect();
     assert_eq!(ports.len(), instances.len(), "no duplicate port");
     let ids: HashSet<String> = instances.iter().map(|i| i["id"].to_string()).collect();
-    let containers = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            &guard.label_filter(),
-            "--format",
-            "{{.Label \"berth.instance\"}}",
-        ])
-        .output()
-        .unwrap();
-    let labels: Vec<String> = String::from_utf8_lossy(&containers.stdout)
+
+    // Docker's view: one container per instance and nothing else, each
+    // publishing exactly its instance's port, no host port bound twice.
+    let containers: Vec<String> = docker(&["ps", "-aq", "--filter", &guard.label_filter()])
         .lines()
         .map(str::to_owned)
         .collect();
+    let mut labels = Vec::new();
+    let mut bound = Vec::new();
+    let mut networks = BTreeSet::new();
+    for c in &containers {
+        let label = docker(&[
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"berth.instance\"}}",
+            c,
+        ]);
+        let ports = docker(&[
+            "inspect",
+            "-f",
+            "{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostPort}} {{end}}{{end}}",
+            c,
+        ]);
+        let inst = instances
+            .iter()
+            .find(|i| i["id"].as_i64() == label.parse::<i64>().ok())
+            .unwrap_or_else(|| panic!("container {c} (instance {label:?}) belongs to no instance"));
+        assert_eq!(
+            ports.split_whitespace().collect::<Vec<_>>(),
+            [inst["host_port"].to_string()],
+            "container {c} publishes its instance's port only"
+        );
+        bound.extend(ports.split_whitespace().map(str::to_owned));
+        networks.insert(docker(&[
+            "inspect",
+            "-f",
+            "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}} {{end}}",
+            c,
+        ]));
+        labels.push(label);
+    }
     assert_eq!(
         labels.len(),
         instances.len(),
@@ -159,6 +206,52 @@ async fn killed_mid_creates_the_daemon_converges_after_restart() {
         labels.iter().all(|l| ids.contains(l)),
         "{labels:?} vs {ids:?}"
     );
+    let unique_bound: HashSet<&String> = bound.iter().collect();
+    assert_eq!(
+        unique_bound.len(),
+        bound.len(),
+        "a host port bound twice: {bound:?}"
+    );
+    // Networks: exactly the ones the instances' containers use.
+    let networks: BTreeSet<String> = networks
+        .iter()
+        .flat_map(|n| n.split_whitespace().map(str::to_owned))
+        .collect();
+    let labelled: BTreeSet<String> = docker(&[
+        "network",
+        "ls",
+        "--filter",
+        &guard.label_filter(),
+        "--format",
+        "{{.Name}}",
+    ])
+    .lines()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(labelled, networks, "orphaned or missing networks");
+    // Data directories: exactly one per instance.
+    let expected: BTreeSet<String> = instances
+        .iter()
+        .map(|i| {
+            format!(
+                "{}/{}",
+                i["client_slug"].as_str().unwrap(),
+                i["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let mut on_disk = BTreeSet::new();
+    for client in std::fs::read_dir(config.data_dir.join("instances")).unwrap() {
+        let client = client.unwrap();
+        for inst in std::fs::read_dir(client.path()).unwrap() {
+            on_disk.insert(format!(
+                "{}/{}",
+                client.file_name().to_string_lossy(),
+                inst.unwrap().file_name().to_string_lossy()
+            ));
+        }
+    }
+    assert_eq!(on_disk, expected, "orphaned or missing data directories");
     for inst in &instances {
         let domain = inst["domains"][0].as_str().unwrap().to_owned();
         let port = caddy.http_port;

@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    free_port, http_get, skip_docker, try_http_get, unique, wait_until, wait_until_async,
-    CaddyProcess, DockerGuard,
+    free_port, http_get, try_http_get, unique, wait_until, wait_until_async, CaddyProcess,
+    DockerGuard,
 };
 
 #[test]
@@ -33,14 +33,16 @@ fn unique_names_are_distinct_slugs() {
 
 #[test]
 fn wait_until_returns_once_true() {
-    let start = Instant::now();
-    let mut calls = 0;
+    let mut calls = Vec::new();
     wait_until("third call", Duration::from_secs(5), || {
-        calls += 1;
-        calls == 3
+        calls.push(Instant::now());
+        calls.len() == 3
     });
-    assert_eq!(calls, 3);
-    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_eq!(calls.len(), 3);
+    // The pauses grow from 10 ms (a sleep never ends early, so these lower
+    // bounds hold on any machine; how fast is not asserted).
+    assert!(calls[1] - calls[0] >= Duration::from_millis(10));
+    assert!(calls[2] - calls[1] >= Duration::from_millis(20));
 }
 
 #[test]
@@ -168,9 +170,6 @@ async fn caddy_serves_loaded_routes_and_restart_empty_drops_them() {
 
 #[test]
 fn docker_guard_removes_labelled_objects_and_tracked_images() {
-    if skip_docker() {
-        return;
-    }
     let owner = unique("guard");
     let image = format!("berth-test/{}:latest", unique("img"));
     let network = unique("net");
@@ -225,6 +224,8 @@ fn docker_guard_removes_labelled_objects_and_tracked_images() {
         let left = docker(Command::new("docker").args(&args));
         assert!(left.trim().is_empty(), "docker {args:?} still lists {left}");
     }
+    crate::harness::assert_absent("network", &network);
+    crate::harness::assert_absent("image", &image);
 }
 
 fn docker(cmd: &mut Command) -> String {
@@ -235,4 +236,46 @@ fn docker(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn docker_fails_loudly_and_absence_needs_the_engines_not_found() {
+    use crate::harness::{assert_absent, docker as docker_cli};
+    // A failing docker command panics with docker's own words, never "".
+    let failed = std::panic::catch_unwind(|| {
+        docker_cli(&["inspect", "--type", "container", &unique("nope")])
+    })
+    .expect_err("a failing docker command must panic");
+    let message = failed.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("No such container"), "{message}");
+
+    for kind in ["container", "network", "volume", "image", "object"] {
+        assert_absent(kind, &unique("never-made"));
+    }
+
+    // Something that exists is not absent, and a failure other than "not
+    // found" (here: an unknown kind) does not count as absence either.
+    let owner = unique("absent");
+    let guard = DockerGuard::new(&owner);
+    let network = unique("net");
+    docker_cli(&[
+        "network",
+        "create",
+        "--label",
+        &format!("berth.managed={owner}"),
+        &network,
+    ]);
+    for (kind, name) in [
+        ("network", network.as_str()),
+        ("object", network.as_str()),
+        ("bogus", "x"),
+    ] {
+        let name = name.to_owned();
+        assert!(
+            std::panic::catch_unwind(move || assert_absent(kind, &name)).is_err(),
+            "assert_absent({kind}, ..) passed"
+        );
+    }
+    drop(guard);
+    assert_absent("network", &network);
 }

@@ -8,7 +8,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, free_port, skip_docker, unique, TestApp};
+use crate::harness::{eventually, free_port, unique, TestApp};
 
 const UP: Duration = Duration::from_secs(90);
 
@@ -139,9 +139,6 @@ impl UiSession {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_front_end_leaves_exactly_one_audit_entry_with_actor_and_ip() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     berth_cli(
         &app,
@@ -337,9 +334,6 @@ async fn wait_text(b: &Client, css: &str, want: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_sets_up_creates_suspends_resumes_and_deletes_a_client() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     let driver = Driver::start().await;
     let b = driver.browser().await;
@@ -433,14 +427,21 @@ async fn a_browser_sets_up_creates_suspends_resumes_and_deletes_a_client() {
     wait_text(&b, "[data-backup] .badge", &["ok"]).await;
     shots.take(&b, "backups").await;
 
-    for (path, shot) in [
-        ("/clients", "clients"),
-        ("/", "dashboard"),
-        ("/audit", "audit"),
-        ("/tokens", "tokens"),
-        ("/users", "users"),
+    // The pages a screenshot is taken of: each answers 200 (read without
+    // the browser, which cannot see statuses) and shows its heading.
+    let ui = UiSession::sign_in(&app, "admin", "correct-horse-1").await;
+    for (path, heading, shot) in [
+        ("/clients", "Clients", "clients"),
+        ("/", "Dashboard", "dashboard"),
+        ("/audit", "Audit log", "audit"),
+        ("/tokens", "API tokens", "tokens"),
+        ("/users", "Users", "users"),
     ] {
+        let (status, html) = ui.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {html}");
+        assert!(html.contains(heading), "{path}: {html}");
         b.goto(&format!("{base}{path}")).await.unwrap();
+        wait_text(&b, "h1", &[heading]).await;
         shots.take(&b, shot).await;
     }
 

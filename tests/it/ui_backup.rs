@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{eventually, skip_docker, unique, TestApp};
+use crate::harness::{eventually, unique, TestApp};
 use crate::ui::UiSession;
 
 const UP: Duration = Duration::from_secs(90);
@@ -24,9 +24,6 @@ fn missing_count(dashboard: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_up_now_lists_the_backup_and_downloads_its_bytes() {
-    if skip_docker() {
-        return;
-    }
     let app = TestApp::spawn().await;
     app.ops()
         .create_user(&berth::audit::Actor::cli(), "alice", "correct-horse-1")
@@ -40,9 +37,11 @@ async fn back_up_now_lists_the_backup_and_downloads_its_bytes() {
     let id = client["instances"][0]["id"].as_i64().unwrap();
     app.wait_phase(id, &["running"], UP).await;
 
-    let (_, dash) = ui.get("/").await;
+    let (status, dash) = ui.get("/").await;
+    assert_eq!(status, StatusCode::OK, "{dash}");
     assert_eq!(missing_count(&dash), 1, "never backed up");
-    let (_, page) = ui.get(&format!("/clients/{slug}")).await;
+    let (status, page) = ui.get(&format!("/clients/{slug}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains(&format!("action=\"/instances/{id}/backups\"")));
 
     assert_eq!(
@@ -70,7 +69,8 @@ async fn back_up_now_lists_the_backup_and_downloads_its_bytes() {
     assert!(history.contains(&sha[..12]));
     let link = format!("href=\"/backups/{bid}/download\"");
     assert!(history.contains(&link), "{history}");
-    let (_, detail) = ui.get(&format!("/clients/{slug}")).await;
+    let (status, detail) = ui.get(&format!("/clients/{slug}")).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
     assert!(detail.contains(&link), "the client page lists it too");
 
     let res = ui
@@ -88,7 +88,8 @@ async fn back_up_now_lists_the_backup_and_downloads_its_bytes() {
         .join(backup["path"].as_str().unwrap());
     assert_eq!(bytes.as_ref(), std::fs::read(&path).unwrap().as_slice());
 
-    let (_, dash) = ui.get("/").await;
+    let (status, dash) = ui.get("/").await;
+    assert_eq!(status, StatusCode::OK, "{dash}");
     assert_eq!(missing_count(&dash), 0, "backed up just now");
 
     // Restores: a wrong confirmation or a bad clone name changes nothing.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{berth_cli, eventually, skip_docker, TestApp};
+use crate::harness::{berth_cli, eventually, TestApp};
 
 const UP: Duration = Duration::from_secs(60);
 
@@ -143,9 +143,6 @@ async fn series_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
-    if skip_docker() {
-        return;
-    }
     let app = spawn(None).await;
     app.post(
         "/api/v1/plans",
@@ -201,7 +198,7 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
     }
     assert!(points.iter().all(|p| p["oom_kills"] == 0), "{points:?}");
 
-    // The API's client view, the page (SVG charts) and /metrics agree.
+    // The API's client view, the pages and /metrics agree.
     let (status, usage) = app
         .get(&format!("/api/v1/clients/{slug}/usage?range=24h"))
         .await;
@@ -230,7 +227,12 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
         .send()
         .await
         .unwrap();
-    assert_ne!(anonymous.status(), StatusCode::OK);
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        anonymous.headers()["location"].to_str().unwrap(),
+        "/login",
+        "sent to the login"
+    );
 
     // /metrics: open from loopback, a wrong token is still refused.
     let metrics = app
@@ -244,6 +246,64 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
     let line = format!("berth_instance_cpu_seconds_total{{client=\"{slug}\",instance=\"main\"}} ");
     assert!(text.contains(&line), "{text}");
     assert!(text.contains("berth_reconcile_passes_total "), "{text}");
+    let metric = |name: &str| -> f64 {
+        let key = format!("{name}{{client=\"{slug}\",instance=\"main\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .unwrap_or_else(|| panic!("no {key} in /metrics: {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+
+    // Signed in, the pages show the same figures.
+    app.ops()
+        .create_user(&berth::audit::Actor::cli(), "alice", "correct-horse-1")
+        .await
+        .unwrap();
+    let ui = crate::ui::UiSession::sign_in(&app, "alice", "correct-horse-1").await;
+    let (status, html) = ui.get(&format!("/usage/clients/{slug}?range=1h")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(&format!("Usage of {slug}")), "{html}");
+    // The memory limit /metrics reports, in the chart's words.
+    assert_eq!(
+        metric("berth_instance_memory_limit_bytes"),
+        (64u64 << 20) as f64
+    );
+    assert!(html.contains("limit 64.0 MiB"), "{html}");
+    assert!(html.contains("plan 0.5 cores"), "{html}");
+    // No OOM kill in /metrics, and no OOM badge on the page.
+    assert_eq!(metric("berth_instance_oom_kills_total"), 0.0);
+    assert!(!html.contains("OOM kills"), "{html}");
+    assert_eq!(metric("berth_instance_up"), 1.0);
+    // The dashboard's row for the burner: its CPU average within what the
+    // API's top list says (samples may land between the two reads) and
+    // under the plan's cap, like the kernel's counter over the same time.
+    let (status, dash) = ui.get("/usage?range=1h").await;
+    assert_eq!(status, StatusCode::OK, "{dash}");
+    let (_, top) = app.get("/api/v1/usage/top?range=1h").await;
+    let api_avg = top
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client"] == slug.as_str())
+        .unwrap_or_else(|| panic!("{slug} in {top}"))["cpu_avg"]
+        .as_f64()
+        .unwrap();
+    let row = dash
+        .split("<tr")
+        .find(|r| r.contains(&format!("href=\"/usage/clients/{slug}\"")))
+        .unwrap_or_else(|| panic!("no row for {slug}: {dash}"));
+    let page_avg: f64 = row
+        .split("<td class=\"num\">")
+        .nth(1)
+        .and_then(|c| c.split('<').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no CPU figure in {row}"));
+    assert!(
+        (page_avg - api_avg).abs() <= 0.05 && page_avg <= 0.6,
+        "page says {page_avg} cores, the API {api_avg}"
+    );
     // No backup yet: counted as such rather than given a made-up age.
     assert!(text.contains("berth_instances_without_backup 1"), "{text}");
     let refused = app
@@ -255,7 +315,10 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
-    // This month's export bills the burner's time and cores.
+    // This month's export bills the burner's time and cores. The kernel's
+    // counter is the truth: billing cannot exceed what the cgroup used, and
+    // misses at most what ran outside the sampled time, at the plan's cap.
+    let kernel_before = cgroup_cpu_secs(&container);
     let month = time::OffsetDateTime::now_utc();
     let month = format!("{:04}-{:02}", month.year(), u8::from(month.month()));
     let (status, lines) = app
@@ -269,9 +332,29 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
         .find(|l| l["client"] == slug.as_str())
         .expect("burner billed")
         .clone();
-    assert!(line["instance_hours"].as_f64().unwrap() > 0.0, "{line}");
-    let ratio = line["cpu_core_hours"].as_f64().unwrap() / line["instance_hours"].as_f64().unwrap();
-    assert!((0.3..=0.6).contains(&ratio), "{line}");
+    let kernel_after = cgroup_cpu_secs(&container);
+    let age = unix_now_f()
+        - time::OffsetDateTime::parse(
+            &app.docker(&["inspect", "-f", "{{.State.StartedAt}}", &container]),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp_nanos() as f64
+            / 1e9;
+    let up_secs = line["instance_hours"].as_f64().unwrap() * 3600.0;
+    let billed = line["cpu_core_hours"].as_f64().unwrap() * 3600.0;
+    assert!(up_secs > 0.0, "{line}");
+    // Float sums of per-sample products: allow 1% and a hundredth of a second.
+    assert!(
+        billed <= kernel_after * 1.01 + 0.01,
+        "billed {billed:.2} CPU s, the kernel counted {kernel_after:.2}: {line}"
+    );
+    let unsampled = (age - up_secs).max(0.0);
+    assert!(
+        billed >= kernel_before - 0.6 * unsampled - 0.5,
+        "billed {billed:.2} CPU s, the kernel counted {kernel_before:.2}, \
+         {unsampled:.1}s were not sampled: {line}"
+    );
     let csv = app
         .http
         .get(format!(
@@ -321,9 +404,6 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_hog_shows_its_memory_and_oom_kills_and_storage_over_quota_warns() {
-    if skip_docker() {
-        return;
-    }
     let (hook, mut hooks) = webhook_receiver().await;
     let app = spawn(Some(hook)).await;
     app.post(

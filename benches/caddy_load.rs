@@ -1,0 +1,76 @@
+//! Caddy `/load` speed: how long a full config load takes for 10, 200 and
+//! 1000 routes (the first load and an identical reload), against a private
+//! Caddy. Speed lives here, not in tests, because a test cannot know how
+//! busy the machine is.
+//!
+//!     cargo bench --bench caddy_load      # needs Debian's `caddy`
+
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use berth::caddy::{config_hash, generate, CaddyAdmin, CaddySettings, Route, RouteTarget};
+use harness::{free_port, CaddyProcess};
+
+const RUNS: usize = 5;
+
+fn routes(n: usize) -> Vec<Route> {
+    (0..n)
+        .map(|i| Route {
+            hosts: vec![format!("c{i}.test"), format!("www.c{i}.test")],
+            target: if i % 10 == 0 {
+                RouteTarget::Suspended
+            } else {
+                RouteTarget::Upstream("127.0.0.1:9".into())
+            },
+            id: format!("berth-inst-{i}"),
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let caddy = tokio::task::spawn_blocking(CaddyProcess::start)
+        .await
+        .unwrap();
+    let admin = CaddyAdmin::new(&caddy.admin_url).unwrap();
+    let settings = CaddySettings {
+        admin_listen: caddy.admin_addr.clone(),
+        tls: false,
+        http_port: free_port(),
+        https_port: free_port(),
+        listen_host: "127.0.0.1".into(),
+        acme_email: None,
+    };
+    for n in [10, 200, 1000] {
+        let config = generate(&settings, &routes(n));
+        let (mut first, mut again) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            // An empty config in between, so every first load is a change.
+            admin.load(&generate(&settings, &[])).await.unwrap();
+            let t = Instant::now();
+            admin.load(&config).await.unwrap();
+            first.push(t.elapsed());
+            let t = Instant::now();
+            admin.load(&config).await.unwrap();
+            again.push(t.elapsed());
+        }
+        let live = admin.config().await.unwrap();
+        assert_eq!(
+            config_hash(&live),
+            config_hash(&config),
+            "read-back differs"
+        );
+        println!(
+            "caddy /load of {n:>4} routes: first {:?}, identical again {:?} (median of {RUNS})",
+            median(first),
+            median(again)
+        );
+    }
+}
