@@ -56,3 +56,19 @@ fn errors_name_the_key() {
     assert!(e.contains("acme_email"), "{e}");
     assert!(!e.contains('\n'));
 }
+
+#[test]
+fn schedule_tick_defaults_to_a_minute_and_stays_within_one() {
+    assert_eq!(
+        load("", &[]).unwrap().backup.schedule_tick,
+        Duration::from_secs(60)
+    );
+    let c = load("[backup]\nschedule_tick = \"1s\"", &[]).unwrap();
+    assert_eq!(c.backup.schedule_tick, Duration::from_secs(1));
+    for bad in ["0s", "2m"] {
+        let e = load(&format!("[backup]\nschedule_tick = \"{bad}\""), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("backup.schedule_tick"), "{bad}: {e}");
+    }
+}
