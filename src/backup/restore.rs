@@ -131,9 +131,16 @@ impl Runner {
         }
         crate::testhook::pause_at("restore-staged").await;
         // The marker lets a restart after a crash tell whether the swap happened.
-        super::recover::mark_swapping(staging)
-            .map_err(|e| format!("marking {}: {e}", staging.display()))?;
-        exchange(staging, data).map_err(|e| format!("swapping data directories: {e}"))?;
+        let swapped = super::recover::mark_swapping(staging)
+            .map_err(|e| format!("marking {}: {e}", staging.display()))
+            .and_then(|()| {
+                exchange(staging, data).map_err(|e| format!("swapping data directories: {e}"))
+            });
+        if let Err(e) = swapped {
+            // Nothing was swapped: the extracted copy is of no use.
+            remove_later(staging.to_path_buf());
+            return Err(format!("{e}; the live data is untouched"));
+        }
         // From here `staging` holds the previous data.
         crate::testhook::pause_at("restore-swapped").await;
         let should_run = !clone && inst.desired == "running" && inst.client_status == "active";
