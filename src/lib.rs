@@ -27,6 +27,7 @@
 //! - [`metrics`]: the usage sampler, history rollups, billing export and
 //!   Prometheus text.
 //! - [`cli`]: clap commands; [`app`] wires the long-running parts together.
+//! - [`testhook`]: named pause points for kill -9 tests, inert unless set.
 
 pub mod app;
 pub mod audit;
@@ -43,5 +44,6 @@ pub mod metrics;
 pub mod ops;
 pub mod reconcile;
 pub mod store;
+pub mod testhook;
 pub mod tls;
 pub mod web;

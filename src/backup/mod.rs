@@ -12,11 +12,13 @@
 //! - [`manifest`]: the sidecar JSON that keeps archives restorable without the database.
 //! - [`verify`]: sha256, tar structure and SQLite integrity_check.
 //! - [`retention`]: pure GFS selection. [`schedule`]: cron parsing, what is due.
-//! - `run` (a backup job), `restore` (in place with rollback, or a clone), [`worker`].
+//! - `run` (a backup job), `restore` (in place with rollback, or a clone),
+//!   `recover` (settles a restore a crash cut off), [`worker`].
 
 pub mod archive;
 pub mod manifest;
 mod prune;
+mod recover;
 mod restore;
 pub mod retention;
 mod run;

@@ -66,7 +66,7 @@ impl Runner {
             .ops
             .config
             .instance_data_dir(&inst.client_slug, &inst.name);
-        let staging = data.with_file_name(format!(".{}.restore-{}", inst.name, job.id));
+        let staging = super::recover::staging_dir(&data, &inst.name, job.id);
         let (f, s, sha) = (
             file.clone(),
             staging.clone(),
@@ -129,11 +129,23 @@ impl Runner {
                 .await
                 .map_err(|e| format!("stopping the container: {e}"))?;
         }
-        exchange(staging, data).map_err(|e| format!("swapping data directories: {e}"))?;
+        crate::testhook::pause_at("restore-staged").await;
+        // The marker lets a restart after a crash tell whether the swap happened.
+        let swapped = super::recover::mark_swapping(staging)
+            .map_err(|e| format!("marking {}: {e}", staging.display()))
+            .and_then(|()| {
+                exchange(staging, data).map_err(|e| format!("swapping data directories: {e}"))
+            });
+        if let Err(e) = swapped {
+            // Nothing was swapped: the extracted copy is of no use.
+            remove_later(staging.to_path_buf());
+            return Err(format!("{e}; the live data is untouched"));
+        }
         // From here `staging` holds the previous data.
+        crate::testhook::pause_at("restore-swapped").await;
         let should_run = !clone && inst.desired == "running" && inst.client_status == "active";
         let Some(c) = container.filter(|_| should_run) else {
-            remove_later(staging.to_path_buf());
+            commit_and_remove(staging.to_path_buf()).await;
             return Ok("restored; the instance was not running".into());
         };
         let health = match self.docker.start(&c).await {
@@ -142,7 +154,7 @@ impl Runner {
         };
         match health {
             Ok(()) => {
-                remove_later(staging.to_path_buf());
+                commit_and_remove(staging.to_path_buf()).await;
                 Ok("restored; the instance is healthy".into())
             }
             Err(why) => {
@@ -156,7 +168,7 @@ impl Runner {
         }
     }
 
-    async fn container_of(&self, instance_id: i64) -> Result<Option<String>, String> {
+    pub(super) async fn container_of(&self, instance_id: i64) -> Result<Option<String>, String> {
         let list = self
             .docker
             .list_managed()
@@ -211,7 +223,7 @@ impl Runner {
 
 /// Swaps two directories in one step (renameat2 RENAME_EXCHANGE), so the
 /// data path always names a complete directory, never a half-restored one.
-fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+pub(super) fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     let (ca, cb) = (cstr(a)?, cstr(b)?);
     // SAFETY: both are valid NUL-terminated paths that outlive the call.
     let rc = unsafe {
@@ -234,11 +246,20 @@ fn cstr(p: &Path) -> std::io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
 }
 
+/// The restore stands: marks it committed, then drops the previous data.
+async fn commit_and_remove(staging: PathBuf) {
+    if let Err(e) = super::recover::mark_committed(&staging) {
+        tracing::warn!(dir = %staging.display(), error = %e, "cannot mark the restore committed");
+    }
+    crate::testhook::pause_at("restore-committed").await;
+    remove_later(staging);
+}
+
 /// Old data can be large: drop it off the request path.
 fn remove_later(dir: PathBuf) {
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot remove replaced data");
+        if let Err(e) = super::recover::remove_staging(&dir) {
+            tracing::warn!(error = %e, "cannot remove replaced data");
         }
     });
 }

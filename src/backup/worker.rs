@@ -38,7 +38,8 @@ impl Runner {
         let permits = Arc::new(Semaphore::new(self.ops.config.backup.concurrency));
         let in_flight: Arc<Mutex<HashSet<(char, i64)>>> = Arc::default();
         // Cron expressions have minute resolution: tokio-cron-scheduler ticks
-        // once a minute and each tick fires what became due since the last.
+        // once a minute (`backup.schedule_tick`) and each tick fires what
+        // became due since the last.
         let scheduler = self.start_schedule_ticker().await;
         let mut sweeps = 0u32;
         tokio::pin!(shutdown);
@@ -63,26 +64,33 @@ impl Runner {
         tracing::info!("backup worker stopped");
     }
 
-    /// A minute ticker on tokio-cron-scheduler; `None` (logged) if it cannot
-    /// start, in which case only on-demand and CLI backups run.
+    /// A ticker on tokio-cron-scheduler, at second 0 of every minute by
+    /// default; `None` (logged) if it cannot start, in which case only
+    /// on-demand and CLI backups run.
     async fn start_schedule_ticker(&self) -> Option<JobScheduler> {
         let last_tick = Arc::new(Mutex::new(Utc::now()));
         let runner = self.clone();
+        let tick = self.ops.config.backup.schedule_tick;
         let result = async {
             let scheduler = JobScheduler::new().await?;
-            scheduler
-                .add(Job::new_async("0 * * * * *", move |_, _| {
-                    let (runner, last_tick) = (runner.clone(), last_tick.clone());
-                    Box::pin(async move {
-                        let now = Utc::now();
-                        let after = std::mem::replace(
-                            &mut *last_tick.lock().unwrap_or_else(|p| p.into_inner()),
-                            now,
-                        );
-                        runner.fire_schedules(after, now).await;
-                    })
-                })?)
-                .await?;
+            let fire = move |_, _| {
+                let (runner, last_tick) = (runner.clone(), last_tick.clone());
+                Box::pin(async move {
+                    let now = Utc::now();
+                    let after = std::mem::replace(
+                        &mut *last_tick.lock().unwrap_or_else(|p| p.into_inner()),
+                        now,
+                    );
+                    runner.fire_schedules(after, now).await;
+                })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            };
+            let job = if tick == Duration::from_secs(60) {
+                Job::new_async("0 * * * * *", fire)?
+            } else {
+                Job::new_repeated_async(tick, fire)?
+            };
+            scheduler.add(job).await?;
             scheduler.start().await?;
             Ok::<_, tokio_cron_scheduler::JobSchedulerError>(scheduler)
         }
@@ -322,17 +330,7 @@ impl Runner {
             }
         }
         for id in self.ops.store.call(backup_jobs::orphaned_restores).await? {
-            self.ops
-                .store
-                .call(move |c| {
-                    backup_jobs::finish_restore(
-                        c,
-                        id,
-                        false,
-                        "interrupted: berth ended during the restore",
-                    )
-                })
-                .await?;
+            self.recover_restore(id).await?;
         }
         self.ops.store.call(backup_jobs::release_dead).await?;
         Ok(())

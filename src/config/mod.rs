@@ -245,6 +245,10 @@ impl Config {
         if self.backup.concurrency == 0 {
             return bad("backup.concurrency", "must be at least 1".into());
         }
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.backup.schedule_tick)
+        {
+            return bad("backup.schedule_tick", "must be 1s-60s".into());
+        }
         for (key, expr) in [
             ("backup.schedule", &self.backup.schedule),
             ("backup.verify_schedule", &self.backup.verify_schedule),

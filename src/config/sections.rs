@@ -49,6 +49,12 @@ pub struct BackupConfig {
     pub stale_after: Duration,
     /// POSTed a JSON body when a backup, verification or restore fails.
     pub failure_webhook: Option<String>,
+    /// How often the scheduler looks for schedules that fired since its last
+    /// look. Cron has minute resolution, so 60s (aligned to the minute) is
+    /// right in production; tests set a second or two together with a
+    /// 6-field (seconds-first) expression.
+    #[serde(with = "humantime_serde_lite")]
+    pub schedule_tick: Duration,
 }
 
 impl Default for BackupConfig {
@@ -65,6 +71,7 @@ impl Default for BackupConfig {
             keep_monthly: 6,
             stale_after: Duration::from_secs(36 * 3600),
             failure_webhook: None,
+            schedule_tick: Duration::from_secs(60),
         }
     }
 }

@@ -99,3 +99,19 @@ fn load_resolves_relative_paths() {
     assert_eq!(c.backup_dir(), cwd.join("bk"));
     assert!(c.blueprint_dir().is_absolute());
 }
+
+#[test]
+fn schedule_tick_defaults_to_a_minute_and_stays_within_one() {
+    assert_eq!(
+        load("", &[]).unwrap().backup.schedule_tick,
+        Duration::from_secs(60)
+    );
+    let c = load("[backup]\nschedule_tick = \"1s\"", &[]).unwrap();
+    assert_eq!(c.backup.schedule_tick, Duration::from_secs(1));
+    for bad in ["0s", "2m"] {
+        let e = load(&format!("[backup]\nschedule_tick = \"{bad}\""), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("backup.schedule_tick"), "{bad}: {e}");
+    }
+}

@@ -67,6 +67,7 @@ impl Ops {
             .await?;
         self.wake();
         self.wait_removed(&ids).await?;
+        crate::testhook::pause_at("delete-data").await;
 
         let mut removed = Vec::new();
         for row in &rows {
@@ -118,6 +119,7 @@ impl Ops {
         write_report(&report_path, &report)
             .await
             .map_err(|e| OpsError::Io(format!("writing deletion report: {e}")))?;
+        crate::testhook::pause_at("delete-rows").await;
 
         let (client_id, slug, actor, summary) = (
             client.id,

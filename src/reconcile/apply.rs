@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 
 use super::observe::PassNotes;
-use super::plan::{Action, DesiredInstance};
+use super::plan::{Action, DesiredInstance, RemoveReason};
 use super::worker::Reconciler;
 use crate::blueprint::BuildKind;
 use crate::docker::{busybox_rootfs, DockerError};
@@ -123,6 +123,9 @@ impl Reconciler {
                     .await
                     .map_err(text)?;
                 self.docker.remove(container_id).await.map_err(text)?;
+                if *reason == RemoveReason::Outdated {
+                    crate::testhook::pause_at("recreate-removed").await;
+                }
             }
             Action::Stop { container_id, .. } => self
                 .docker

@@ -56,6 +56,12 @@ pub fn berth_cli(config: &Config, args: &[&str]) -> (i32, String, String) {
 impl BerthProcess {
     /// Starts `berth serve`; `config.listen` must be a concrete port.
     pub fn start(config: &Config) -> BerthProcess {
+        Self::start_with_env(config, &[])
+    }
+
+    /// [`BerthProcess::start`] with extra variables, e.g. a crash test's
+    /// `BERTH_TEST_PAUSE_AT` (see `berth::testhook`).
+    pub fn start_with_env(config: &Config, extra: &[(&str, String)]) -> BerthProcess {
         let log = std::fs::File::options()
             .create(true)
             .append(true)
@@ -65,6 +71,7 @@ impl BerthProcess {
             .arg("serve")
             .envs(env_for(config))
             .env("RUST_LOG", "info")
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
