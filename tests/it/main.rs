@@ -7,13 +7,17 @@ mod harness;
 
 mod api_input;
 mod backup;
+mod billing_ids;
 mod caddy_adapter;
 mod cli;
 mod core;
 mod crash;
 mod docker_adapter;
 mod harness_smoke;
+mod names;
+mod ops_conflicts;
 mod pull;
+mod tenant_dirs;
 mod ui;
 mod ui_backup;
 mod usage;
