@@ -12,8 +12,8 @@ use crate::harness::{eventually, skip_docker, TestApp};
 
 const UP: Duration = Duration::from_secs(60);
 
-fn inspect(app: &TestApp, object: &str, format: &str) -> String {
-    app.docker(&["inspect", "-f", format, object])
+fn inspect(app: &TestApp, kind: &str, object: &str, format: &str) -> String {
+    app.docker(&["inspect", "--type", kind, "-f", format, object])
 }
 
 /// Names of this test's containers (or networks) for `instance`.
@@ -124,9 +124,14 @@ async fn old_style_names_are_migrated_keeping_the_data() {
     // Replace the new-style objects with what the old version made.
     let prefix = app.config.docker.name_prefix.clone();
     let (new, old) = (format!("{prefix}-mig--side"), format!("{prefix}-mig-side"));
-    let subnet = inspect(&app, &new, "{{range .IPAM.Config}}{{.Subnet}}{{end}}");
+    let subnet = inspect(
+        &app,
+        "network",
+        &new,
+        "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+    );
     assert!(subnet.contains('/'), "{subnet:?}");
-    let image = inspect(&app, &new, "{{.Config.Image}}");
+    let image = inspect(&app, "container", &new, "{{.Config.Image}}");
     assert!(!image.is_empty());
     let must = |args: &[&str]| {
         let out = std::process::Command::new("docker")
