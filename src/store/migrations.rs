@@ -19,11 +19,17 @@ const MIGRATIONS: &[&str] = &[
 /// checked once all migrations ran.
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
     let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+    let version =
+        |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+    let before = version(conn)?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     let migrated = migrations.to_latest(conn);
-    let broken: rusqlite::Result<Option<String>> = conn
-        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
-        .optional();
+    let broken: rusqlite::Result<Option<String>> = if version(conn)? != before {
+        conn.query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()
+    } else {
+        Ok(None)
+    };
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrated?;
     if let Some(table) = broken? {
