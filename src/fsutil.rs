@@ -12,8 +12,9 @@ use std::path::Path;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
-/// Deeper trees are not walked further: every level holds one open fd.
-const MAX_DEPTH: usize = 256;
+/// Deeper trees are not walked further (and say so): every level holds
+/// two open fds, and the process has ~1024.
+const MAX_DEPTH: usize = 128;
 
 /// Who owns a new data dir and its seed files, e.g. `0:0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,15 +121,20 @@ pub fn dir_usage(dir: &Path) -> (u64, u64) {
     let mut totals = (0, 0);
     if let Ok(fd) = open_tenant_dir(dir) {
         if let Ok(st) = rfs::fstat(&fd) {
-            walk(&fd, st.st_dev, 0, &mut totals);
+            if walk(&fd, st.st_dev, 0, &mut totals) {
+                tracing::warn!(dir = %dir.display(), max_depth = MAX_DEPTH,
+                    "directories nested deeper than this were not counted");
+            }
         }
     }
     totals
 }
 
-fn walk(dir: &OwnedFd, dev: u64, depth: usize, totals: &mut (u64, u64)) {
+/// Returns whether it stopped somewhere at [`MAX_DEPTH`].
+fn walk(dir: &OwnedFd, dev: u64, depth: usize, totals: &mut (u64, u64)) -> bool {
+    let mut truncated = false;
     let Ok(entries) = rfs::Dir::read_from(dir) else {
-        return;
+        return truncated;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -144,18 +150,20 @@ fn walk(dir: &OwnedFd, dev: u64, depth: usize, totals: &mut (u64, u64)) {
                 totals.1 += 1;
             }
             FileType::Symlink => totals.0 += st.st_size as u64,
-            FileType::Directory if st.st_dev == dev && depth < MAX_DEPTH => {
+            FileType::Directory if st.st_dev == dev && depth >= MAX_DEPTH => truncated = true,
+            FileType::Directory if st.st_dev == dev => {
                 // NOFOLLOW again: the entry may have become a link since statat.
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 if let Ok(sub) = rfs::openat(dir.as_fd(), name, flags, Mode::empty()) {
                     if rfs::fstat(&sub).is_ok_and(|s| s.st_dev == dev) {
-                        walk(&sub, dev, depth + 1, totals);
+                        truncated |= walk(&sub, dev, depth + 1, totals);
                     }
                 }
             }
             _ => {}
         }
     }
+    truncated
 }
 
 #[cfg(test)]
@@ -266,5 +274,21 @@ mod tests {
         symlink(target, data.join("sub/link")).unwrap();
         assert_eq!(dir_usage(&data), (5 + 3 + target.len() as u64, 2));
         assert_eq!(dir_usage(&tmp.path().join("missing")), (0, 0));
+    }
+
+    #[test]
+    fn the_walk_stops_at_its_depth_bound() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut deep = tmp.path().to_path_buf();
+        for level in 0..=MAX_DEPTH {
+            deep.push("d");
+            if level == 3 {
+                std::fs::create_dir_all(&deep).unwrap();
+                std::fs::write(deep.join("shallow"), b"12").unwrap();
+            }
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("too-deep"), b"1234").unwrap();
+        assert_eq!(dir_usage(tmp.path()), (2, 1));
     }
 }
