@@ -56,14 +56,31 @@ async fn a_recreate_never_writes_a_seed_through_a_tenant_link() {
     let (id, domain) = first_instance(&client);
     app.wait_caddy(&domain, 200, UP).await;
 
-    // The tenant replaces its index.html by a link to a host path outside
-    // its data dir: one that does not exist yet, where a write would create it.
+    // From inside its container (root, no capabilities), the tenant replaces
+    // its index.html by a link to a host path outside its data dir: one that
+    // does not exist yet, where a write would create it.
     let host = app.dir.path().join("host-side");
     std::fs::create_dir(&host).unwrap();
     let planted = host.join("planted.html");
+    let container = app.wait_phase(id, &["running"], UP).await["container_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let target = planted.to_str().unwrap();
+    let out = std::process::Command::new("docker")
+        .args(["exec", &container, "ln", "-sf", target, "/www/index.html"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let data = data_dir(&app, "linker");
-    std::fs::remove_file(data.join("index.html")).unwrap();
-    symlink(&planted, data.join("index.html")).unwrap();
+    assert_eq!(
+        std::fs::read_link(data.join("index.html")).unwrap(),
+        planted
+    );
 
     let inst = recreate(&app, id, "1").await;
     assert_ne!(inst["phase"], "error", "{inst}");
