@@ -7,6 +7,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::fsutil::Owner;
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Blueprint {
@@ -37,6 +39,20 @@ pub struct Blueprint {
     /// Files written into a new instance's data dir when missing.
     #[serde(default)]
     pub seed: BTreeMap<String, String>,
+    /// Capabilities added back to the container, which starts with none
+    /// (`cap_drop = ALL`). Docker's spelling without `CAP_`, e.g. "CHOWN";
+    /// each blueprint says why it needs each one.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// `"uid:gid"` owning a new data dir and its seed files: the user the app
+    /// runs as inside its container, so it can write its data without
+    /// CAP_DAC_OVERRIDE even though berth itself does not run as root.
+    #[serde(default = "d_data_owner")]
+    pub data_owner: String,
+}
+
+fn d_data_owner() -> String {
+    "0:0".into()
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -162,6 +178,24 @@ impl Blueprint {
                 "backup_consistency = \"exec\" needs backup_exec".into(),
             ));
         }
+        parse_owner(&bp.data_owner).ok_or_else(|| {
+            invalid(format!(
+                "data_owner {:?} must be \"uid:gid\" in numbers",
+                bp.data_owner
+            ))
+        })?;
+        for cap in &mut bp.cap_add {
+            let name = cap.strip_prefix("CAP_").unwrap_or(cap).to_owned();
+            if name.is_empty()
+                || name == "ALL"
+                || !name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+            {
+                return Err(invalid(format!(
+                    "cap_add {cap:?} must name one capability, e.g. \"CHOWN\""
+                )));
+            }
+            *cap = name;
+        }
         for file in bp.seed.keys() {
             if file.contains('/') || file.starts_with('.') {
                 return Err(invalid(format!(
@@ -171,6 +205,21 @@ impl Blueprint {
         }
         Ok(bp)
     }
+}
+
+impl Blueprint {
+    /// Who owns a new data dir (validated at parse).
+    pub fn data_owner(&self) -> Owner {
+        parse_owner(&self.data_owner).unwrap_or(Owner { uid: 0, gid: 0 })
+    }
+}
+
+fn parse_owner(s: &str) -> Option<Owner> {
+    let (uid, gid) = s.split_once(':')?;
+    Some(Owner {
+        uid: uid.parse().ok()?,
+        gid: gid.parse().ok()?,
+    })
 }
 
 /// All blueprints, by name (the file stem).
@@ -242,6 +291,41 @@ mod tests {
             all.get("static-site").unwrap().build,
             Some(BuildKind::Busybox)
         );
+        for bp in [webui, all.get("static-site").unwrap()] {
+            assert_eq!(bp.data_owner(), Owner { uid: 0, gid: 0 });
+            assert_eq!(bp.cap_add, Vec::<String>::new(), "{}", bp.name);
+        }
+    }
+
+    #[test]
+    fn capabilities_and_owner_are_checked() {
+        let base = "image = \"a\"\ninternal_port = 80\ndata_mount = \"/d\"\n";
+        let bp = Blueprint::parse(
+            "x",
+            &format!("{base}cap_add = [\"CAP_CHOWN\", \"SETUID\"]\ndata_owner = \"1000:100\""),
+        )
+        .unwrap();
+        assert_eq!(bp.cap_add, vec!["CHOWN", "SETUID"]);
+        assert_eq!(
+            bp.data_owner(),
+            Owner {
+                uid: 1000,
+                gid: 100
+            }
+        );
+        for bad in [
+            "cap_add = [\"ALL\"]",
+            "cap_add = [\"chown\"]",
+            "cap_add = [\"\"]",
+            "data_owner = \"root\"",
+            "data_owner = \"1000\"",
+            "data_owner = \"-1:0\"",
+        ] {
+            assert!(
+                Blueprint::parse("x", &format!("{base}{bad}")).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //!   Host/Origin allowlist (`web::origin`).
 //! - [`audit`]: who did what, when, from where; one entry per operation.
 //! - [`housekeeping`]: prunes the audit log and expired sessions.
-//! - [`fsutil`]: directory sizes; [`tls`]: the crypto provider for HTTPS webhooks.
+//! - [`fsutil`]: file work inside tenant data dirs that never follows a link
+//!   (data dir, seeds, sizes); [`tls`]: the crypto provider for HTTPS webhooks.
 //! - [`metrics`]: the usage sampler, history rollups, billing export and
 //!   Prometheus text.
 //! - [`cli`]: clap commands; [`app`] wires the long-running parts together.

@@ -59,13 +59,21 @@ h1{font-size:1.4rem}</style></head>\
 <p>The service at this address is temporarily suspended. \
 Please contact its owner or your provider.</p></body></html>\n";
 
+/// `@id` prefix of the routes declared in berth's config (`[[caddy.routes]]`).
+pub const STATIC_ID_PREFIX: &str = "berth-static-";
+
 /// The whole Caddy config for `routes`. Equal inputs give byte-equal JSON:
 /// routes are sorted by id and hosts within a route are sorted and deduped.
-/// Routes without hosts are skipped: a route with no host matcher would
-/// catch every request and shadow all routes after it.
+/// Static routes come first, so a tenant domain can never shadow the
+/// provider's own hosts (such as the admin UI's). Routes without hosts are
+/// skipped: a route with no host matcher would catch every request and
+/// shadow all routes after it.
 pub fn generate(settings: &CaddySettings, routes: &[Route]) -> Value {
     let mut sorted: Vec<&Route> = routes.iter().filter(|r| !r.hosts.is_empty()).collect();
-    sorted.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.hosts.cmp(&b.hosts)));
+    sorted.sort_by(|a, b| {
+        let tenant = |r: &Route| !r.id.starts_with(STATIC_ID_PREFIX);
+        (tenant(a), &a.id, &a.hosts).cmp(&(tenant(b), &b.id, &b.hosts))
+    });
 
     let mut caddy_routes: Vec<Value> = Vec::with_capacity(sorted.len() + 1);
     let mut all_hosts: Vec<String> = Vec::new();
@@ -268,6 +276,13 @@ mod tests {
             .unwrap()
     }
 
+    fn by_id<'a>(config: &'a Value, id: &str) -> &'a Value {
+        server_routes(config)
+            .iter()
+            .find(|r| r["@id"] == id)
+            .unwrap_or_else(|| panic!("no route {id}"))
+    }
+
     #[test]
     fn admin_block_is_always_written() {
         let config = generate(&plain(), &[]);
@@ -279,8 +294,15 @@ mod tests {
     }
 
     #[test]
-    fn routes_sorted_by_id_and_catch_all_last() {
-        let config = generate(&plain(), &routes());
+    fn static_routes_first_then_by_id_and_catch_all_last() {
+        let mut rs = routes();
+        // A tenant that took the provider's host is still behind it.
+        rs.push(Route {
+            hosts: vec!["status.test".into()],
+            target: RouteTarget::Upstream("127.0.0.1:8009".into()),
+            id: "berth-inst-0".into(),
+        });
+        let config = generate(&plain(), &rs);
         let ids: Vec<&str> = server_routes(&config)
             .iter()
             .map(|r| r["@id"].as_str().unwrap())
@@ -288,9 +310,10 @@ mod tests {
         assert_eq!(
             ids,
             [
+                "berth-static-status",
+                "berth-inst-0",
                 "berth-inst-1",
                 "berth-inst-2",
-                "berth-static-status",
                 CATCH_ALL_ID
             ]
         );
@@ -315,7 +338,7 @@ mod tests {
     #[test]
     fn upstream_is_reverse_proxy_matched_by_sorted_hosts() {
         let config = generate(&plain(), &routes());
-        let route = &server_routes(&config)[0];
+        let route = by_id(&config, "berth-inst-1");
         assert_eq!(route["match"][0]["host"], json!(["a.test", "www.a.test"]));
         let h = &route["handle"][0];
         assert_eq!(h["handler"], "reverse_proxy");
@@ -326,7 +349,7 @@ mod tests {
     #[test]
     fn suspended_is_503_html_page() {
         let config = generate(&plain(), &routes());
-        let h = &server_routes(&config)[1]["handle"][0];
+        let h = &by_id(&config, "berth-inst-2")["handle"][0];
         assert_eq!(h["handler"], "static_response");
         assert_eq!(h["status_code"], 503);
         let body = h["body"].as_str().unwrap();
@@ -338,7 +361,7 @@ mod tests {
     #[test]
     fn static_route_responds_with_declared_status_and_body() {
         let config = generate(&plain(), &routes());
-        let route = &server_routes(&config)[2];
+        let route = by_id(&config, "berth-static-status");
         assert_eq!(route["match"][0]["host"], json!(["status.test"]));
         assert_eq!(route["handle"][0]["status_code"], 200);
         assert_eq!(route["handle"][0]["body"], "ok");

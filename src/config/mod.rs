@@ -296,13 +296,15 @@ impl Config {
         self.instances_dir().join(slug).join(instance)
     }
 
-    /// `<prefix>-<slug>` for a client's "main" instance, `<prefix>-<slug>-<name>`
+    /// `<prefix>-<slug>` for a client's "main" instance, `<prefix>-<slug>--<name>`
     /// for others, so `docker ps` reads like the client list. Networks share it.
+    /// `--` never occurs in a slug, so no two (client, instance) pairs share a
+    /// name: with a single `-`, client `a` instance `b` and client `a-b` did.
     pub fn container_name(&self, slug: &str, instance: &str) -> String {
         if instance == "main" {
             format!("{}-{slug}", self.docker.name_prefix)
         } else {
-            format!("{}-{slug}-{instance}", self.docker.name_prefix)
+            format!("{}-{slug}--{instance}", self.docker.name_prefix)
         }
     }
 

@@ -96,7 +96,8 @@ impl Docker {
     /// with the same name gives [`DockerError::Conflict`]; the caller removes
     /// it and retries.
     pub async fn create(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
-        if !spec.data_dir.is_dir() {
+        // symlink_metadata: a link in the data dir's place must not be bind-mounted.
+        if !std::fs::symlink_metadata(&spec.data_dir).is_ok_and(|m| m.is_dir()) {
             return Err(DockerError::MissingDataDir(spec.data_dir.clone()));
         }
         let opts = CreateContainerOptionsBuilder::new()
@@ -258,6 +259,11 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
             maximum_retry_count: None,
         }),
         security_opt: Some(vec!["no-new-privileges:true".into()]),
+        // Docker's default set (CHOWN, DAC_OVERRIDE, SETUID, NET_RAW, ...) is
+        // more than most apps need: start from none, add back what the
+        // blueprint names.
+        cap_drop: Some(vec!["ALL".into()]),
+        cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
         port_bindings: Some(HashMap::from([(
             port.clone(),
             Some(vec![PortBinding {
@@ -405,6 +411,12 @@ mod tests {
         let host = body.host_config.unwrap();
         assert_eq!(host.nano_cpus, Some(500_000_000));
         assert_eq!(host.network_mode.as_deref(), Some("berth-acme-main"));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(host.cap_add, None);
+        let mut with_caps = spec.clone();
+        with_caps.cap_add = vec!["CHOWN".into()];
+        let host = create_body(&with_caps).host_config.unwrap();
+        assert_eq!(host.cap_add, Some(vec!["CHOWN".to_string()]));
         let binding = &host.port_bindings.unwrap()["8080/tcp"].clone().unwrap()[0];
         assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(binding.host_port.as_deref(), Some("8001"));

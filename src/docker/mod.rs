@@ -16,6 +16,7 @@ mod stats;
 
 pub use client::Docker;
 pub use containers::{ContainerState, Health, InspectedLimits, ObservedContainer, PublishedPort};
+pub use networks::ObservedNetwork;
 pub use rootfs::busybox_rootfs;
 pub use spec::{ContainerSpec, HealthSpec};
 pub use stats::ContainerCounters;

@@ -11,20 +11,50 @@ use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptionsBuilde
 use super::client::{classify, status_code};
 use super::{labels, Docker, DockerError};
 
+/// A managed network as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedNetwork {
+    pub name: String,
+    /// From the INSTANCE label; a renamed instance's old network still has it.
+    pub instance_id: Option<i64>,
+}
+
 impl Docker {
     /// Names of all networks labelled MANAGED=<owner>.
     pub async fn list_managed_networks(&self) -> Result<Vec<String>, DockerError> {
+        Ok(self
+            .list_managed_networks_labelled()
+            .await?
+            .into_iter()
+            .map(|n| n.name)
+            .collect())
+    }
+
+    /// All networks labelled MANAGED=<owner>, with the instance they were made for.
+    pub async fn list_managed_networks_labelled(
+        &self,
+    ) -> Result<Vec<ObservedNetwork>, DockerError> {
         let filters = HashMap::from([("label", vec![labels::managed_filter(&self.owner)])]);
         let opts = ListNetworksOptionsBuilder::new().filters(&filters).build();
-        let mut names: Vec<String> = self
+        let mut list: Vec<ObservedNetwork> = self
             .inner
             .list_networks(Some(opts))
             .await?
             .into_iter()
-            .filter_map(|n| n.name)
+            .filter_map(|n| {
+                let instance_id = n
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(labels::INSTANCE))
+                    .and_then(|v| v.parse().ok());
+                Some(ObservedNetwork {
+                    name: n.name?,
+                    instance_id,
+                })
+            })
             .collect();
-        names.sort();
-        Ok(names)
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
     }
 
     /// Idempotent. `subnet` ("10.208.31.64/28") gives the network its own
@@ -44,17 +74,22 @@ impl Docker {
             .await
         {
             Ok(existing) => {
-                let owner = existing
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(labels::MANAGED));
-                return if owner.map(String::as_str) == Some(&*self.owner) {
-                    Ok(())
-                } else {
+                let label = |key| existing.labels.as_ref().and_then(|l| l.get(key));
+                let instance = instance_id.to_string();
+                return if label(labels::MANAGED).map(String::as_str) != Some(&*self.owner) {
                     Err(DockerError::Conflict(format!(
                         "network {name} (not managed by {})",
                         self.owner
                     )))
+                } else if label(labels::INSTANCE).is_some_and(|i| *i != instance) {
+                    // Another instance's old-style name; it goes once that
+                    // instance is recreated under its new name.
+                    Err(DockerError::Conflict(format!(
+                        "network {name} (still used by instance {})",
+                        label(labels::INSTANCE).map_or("?", |v| v)
+                    )))
+                } else {
+                    Ok(())
                 };
             }
             Err(e) if status_code(&e) == Some(404) => {}

@@ -38,6 +38,8 @@ pub struct ContainerSpec {
     pub client: String,
     /// e.g. "1000:1000"; `None` keeps the image default.
     pub user: Option<String>,
+    /// Capabilities added back after dropping all of them, e.g. ["CHOWN"].
+    pub cap_add: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,6 +98,7 @@ pub(crate) mod tests {
             instance_id: 1,
             client: "acme".into(),
             user: None,
+            cap_add: vec![],
         }
     }
 
@@ -111,7 +114,7 @@ pub(crate) mod tests {
     }
 
     const PINNED_SAMPLE_HASH: &str =
-        "ddd8fc97873e228725a63e667ba5b87faeee49b55c16c0608d1e6bc0d00282fc";
+        "744ded1fb407b051fed9773a3c1d7e1024c3c9bda7c4939bddb8534a621ae944";
 
     #[test]
     fn hash_changes_with_every_field() {
@@ -155,6 +158,7 @@ pub(crate) mod tests {
             ("instance_id", |s| s.instance_id += 1),
             ("client", |s| s.client.push('x')),
             ("user", |s| s.user = Some("1000:1000".into())),
+            ("cap_add", |s| s.cap_add.push("CHOWN".into())),
         ];
         for (field, mutate) in mutations {
             let mut s = sample();

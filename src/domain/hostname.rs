@@ -49,6 +49,15 @@ impl Hostname {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether a Caddy host matcher `pattern` ("admin.example.com" or
+    /// "*.example.com", one label per `*`) matches this host.
+    pub fn matched_by(&self, pattern: &str) -> bool {
+        let pattern = pattern.trim().trim_end_matches('.').to_ascii_lowercase();
+        let (want, got): (Vec<&str>, Vec<&str>) =
+            (pattern.split('.').collect(), self.0.split('.').collect());
+        want.len() == got.len() && want.iter().zip(&got).all(|(w, g)| *w == "*" || w == g)
+    }
 }
 
 impl fmt::Display for Hostname {
@@ -69,6 +78,18 @@ mod tests {
         );
         assert!(Hostname::parse("a-1.b.localhost").is_ok());
         assert!(Hostname::parse("localhost").is_ok());
+    }
+
+    #[test]
+    fn matched_by_exact_or_one_label_wildcards() {
+        let h = Hostname::parse("admin.example.com").unwrap();
+        assert!(h.matched_by("admin.example.com"));
+        assert!(h.matched_by("Admin.Example.com."));
+        assert!(h.matched_by("*.example.com"));
+        assert!(!h.matched_by("*.admin.example.com"));
+        assert!(!h.matched_by("example.com"));
+        assert!(!h.matched_by("*.com"));
+        assert!(!h.matched_by("xadmin.example.com"));
     }
 
     #[test]

@@ -62,7 +62,11 @@ impl BillingMonth {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BillingLine {
     pub month: String,
+    /// The client's slug then. A deleted client keeps its own line, marked
+    /// `client_deleted`, even when a new client took its slug.
     pub client: String,
+    pub client_id: Option<i64>,
+    pub client_deleted: bool,
     pub instances: u32,
     pub instance_hours: f64,
     pub cpu_core_hours: f64,
@@ -73,16 +77,19 @@ pub struct BillingLine {
     pub oom_kills: u64,
 }
 
-/// Sums per-instance totals into one line per client, sorted by slug.
+/// Sums per-instance totals into one line per client (by id: slugs are
+/// reused after a delete), sorted by slug, live clients before deleted ones.
 pub fn lines(month: &BillingMonth, totals: &[(Subject, Bucket)]) -> Vec<BillingLine> {
     let month_secs = (month.end_ts() - month.start_ts()) as f64;
-    let mut by_client: BTreeMap<&str, BillingLine> = BTreeMap::new();
+    let mut by_client: BTreeMap<(&str, bool, Option<i64>), BillingLine> = BTreeMap::new();
     for (s, b) in totals {
         let line = by_client
-            .entry(s.client_slug.as_str())
+            .entry((s.client_slug.as_str(), s.client_deleted, s.client_id))
             .or_insert_with(|| BillingLine {
                 month: month.label(),
                 client: s.client_slug.clone(),
+                client_id: s.client_id,
+                client_deleted: s.client_deleted,
                 instances: 0,
                 instance_hours: 0.0,
                 cpu_core_hours: 0.0,
@@ -106,12 +113,12 @@ pub fn lines(month: &BillingMonth, totals: &[(Subject, Bucket)]) -> Vec<BillingL
 
 pub fn csv(lines: &[BillingLine]) -> String {
     let mut out = String::from(
-        "month,client,instances,instance_hours,cpu_core_hours,memory_gib_hours,storage_gib_months,network_in_gib,network_out_gib,oom_kills\n",
+        "month,client,instances,instance_hours,cpu_core_hours,memory_gib_hours,storage_gib_months,network_in_gib,network_out_gib,oom_kills,client_id,client_deleted\n",
     );
     for l in lines {
         // Slugs are [a-z0-9-]: no quoting needed.
         out.push_str(&format!(
-            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{}\n",
+            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{}\n",
             l.month,
             l.client,
             l.instances,
@@ -121,7 +128,9 @@ pub fn csv(lines: &[BillingLine]) -> String {
             l.storage_gib_months,
             l.network_in_gib,
             l.network_out_gib,
-            l.oom_kills
+            l.oom_kills,
+            l.client_id.map(|i| i.to_string()).unwrap_or_default(),
+            l.client_deleted
         ));
     }
     out
@@ -149,7 +158,9 @@ mod tests {
         let month = BillingMonth::parse("2026-11").unwrap();
         let subject = |id, slug: &str| Subject {
             instance_id: id,
+            client_id: Some(if slug == "acme" { 1 } else { 2 }),
             client_slug: slug.into(),
+            client_deleted: false,
             instance_name: "main".into(),
         };
         let hour = |id| {
@@ -195,5 +206,53 @@ mod tests {
             .nth(1)
             .unwrap()
             .starts_with("2026-11,acme,2,2.000000,1.000000"));
+    }
+
+    /// A deleted client whose slug was taken again keeps its own line.
+    #[test]
+    fn a_deleted_client_keeps_its_usage_apart_from_a_new_one() {
+        let month = BillingMonth::parse("2026-11").unwrap();
+        let subject = |id, client_id, deleted| Subject {
+            instance_id: id,
+            client_id: Some(client_id),
+            client_slug: "acme".into(),
+            client_deleted: deleted,
+            instance_name: "main".into(),
+        };
+        let hour = |id| {
+            let s = Sample {
+                instance_id: id,
+                ts: month.start_ts() + 3600,
+                secs: 3600.0,
+                up: true,
+                cpu: 0.0,
+                mem: 0,
+                mem_limit: 0,
+                disk: 0,
+                rx: 0,
+                tx: 0,
+                blk_read: 0,
+                blk_write: 0,
+                pids: 1,
+                oom_kills: 0,
+                mem_hits: 0,
+            };
+            Bucket::from_sample(&s, 0)
+        };
+        let l = lines(
+            &month,
+            &[
+                (subject(1, 1, true), hour(1)),
+                (subject(2, 5, false), hour(2)),
+            ],
+        );
+        let got: Vec<_> = l
+            .iter()
+            .map(|l| (l.client_id, l.client_deleted, l.instances))
+            .collect();
+        assert_eq!(got, vec![(Some(5), false, 1), (Some(1), true, 1)]);
+        let text = csv(&l);
+        assert!(text.lines().nth(1).unwrap().ends_with(",5,false"), "{text}");
+        assert!(text.lines().nth(2).unwrap().ends_with(",1,true"), "{text}");
     }
 }

@@ -228,9 +228,9 @@ impl Sampler {
         self.prev.retain(|id, _| rows.iter().any(|r| r.id == *id));
 
         let prune = self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
-        let subjects: Vec<(i64, String, String)> = rows
+        let subjects: Vec<(i64, i64, String, String)> = rows
             .iter()
-            .map(|r| (r.id, r.client_slug.clone(), r.name.clone()))
+            .map(|r| (r.id, r.client_id, r.client_slug.clone(), r.name.clone()))
             .collect();
         let over = quota::over_quota(&rows, &disk);
         let n = samples.len();
@@ -238,8 +238,8 @@ impl Sampler {
             .store
             .call(move |conn| {
                 let tx = conn.transaction()?;
-                for (id, slug, name) in &subjects {
-                    metrics::upsert_subject(&tx, *id, slug, name)?;
+                for (id, client_id, slug, name) in &subjects {
+                    metrics::upsert_subject(&tx, *id, *client_id, slug, name)?;
                 }
                 for s in &samples {
                     metrics::insert_sample(&tx, s)?;

@@ -67,7 +67,13 @@ impl Ops {
                 let source_id = backup.instance_id.ok_or_else(|| StoreError::Invalid(format!("backup {backup_id} belongs to no instance; restore it into a new one with `into`")))?;
                 let source = live_instance(&tx, source_id)?;
                 let (target, mode) = match clone_plan {
-                    None => (source_id, "in_place"),
+                    None => {
+                        // Two swaps of one data dir at once would interleave.
+                        if let Some(running) = backup_jobs::active_restore(&tx, source_id)? {
+                            return Err(StoreError::Conflict(format!("{}/{} already has restore {running} in progress; wait for it to finish", source.client_slug, source.name)));
+                        }
+                        (source_id, "in_place")
+                    }
                     Some(mut input) => {
                         // The clone runs the same app with the same settings.
                         input.blueprint = Some(source.blueprint.clone());

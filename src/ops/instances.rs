@@ -91,6 +91,20 @@ impl NewInstanceInput {
     }
 }
 
+/// A tenant domain matched by a `[[caddy.routes]]` host would take (or be
+/// hidden behind) the provider's own route, such as the admin UI's.
+pub(crate) fn not_reserved(config: &Config, domains: &[Hostname]) -> Result<(), StoreError> {
+    for d in domains {
+        if let Some(r) = config.caddy.routes.iter().find(|r| d.matched_by(&r.host)) {
+            return Err(StoreError::Invalid(format!(
+                "domain {d} is reserved for berth's own route {} ([[caddy.routes]] in the config)",
+                r.host
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Inserts an instance inside the caller's transaction: checks the plan's
 /// instance cap, picks the lowest free port, generates its secrets once.
 pub(crate) fn insert(
@@ -123,6 +137,7 @@ pub(crate) fn insert(
                 .map_err(|e| StoreError::Invalid(e.to_string()))?
         }
     };
+    not_reserved(config, std::slice::from_ref(&domain))?;
     let secrets: BTreeMap<String, String> = bp
         .secrets
         .iter()
@@ -190,11 +205,14 @@ impl Ops {
                     "an instance needs at least one domain".into(),
                 ))
             }
-            Some(list) => Some(
-                list.iter()
+            Some(list) => {
+                let list = list
+                    .iter()
                     .map(|d| Hostname::parse(d))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+                    .collect::<Result<Vec<_>, _>>()?;
+                not_reserved(&self.config, &list)?;
+                Some(list)
+            }
             None => None,
         };
         let actor = actor.clone();

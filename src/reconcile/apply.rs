@@ -11,6 +11,7 @@ use super::plan::{Action, DesiredInstance, RemoveReason};
 use super::worker::Reconciler;
 use crate::blueprint::BuildKind;
 use crate::docker::{busybox_rootfs, DockerError};
+use crate::fsutil::{self, Owner};
 use crate::store::instances;
 
 /// Docker overlaps creates and starts well up to a few dozen; beyond that
@@ -46,7 +47,7 @@ impl Reconciler {
         let mut networks = Vec::new();
         for a in actions {
             match (a.instance_id(), &a) {
-                (_, Action::RemoveNetwork { .. }) => networks.push(a),
+                (None, Action::RemoveNetwork { .. }) => networks.push(a),
                 (Some(id), _) => chains.entry(id).or_default().push(a),
                 (None, _) => orphans.push(a),
             }
@@ -161,7 +162,7 @@ impl Reconciler {
                     .await
                     .map_err(text)?;
             }
-            Action::RemoveNetwork { name } => {
+            Action::RemoveNetwork { name, .. } => {
                 self.docker.remove_network(name).await.map_err(text)?
             }
         }
@@ -274,8 +275,9 @@ impl Reconciler {
         Ok(Some("pull starting".into()))
     }
 
-    /// Creates the instance's data dir and writes the blueprint's seed files
-    /// that are missing; existing data is never overwritten.
+    /// Creates the instance's data dir (owned by the blueprint's container
+    /// user) and writes the blueprint's seed files that are missing; existing
+    /// data is never overwritten and no link in it is ever followed.
     async fn prepare_data_dir(&self, d: &DesiredInstance) -> Result<(), String> {
         let dir = d.spec.data_dir.clone();
         let rows = self.store.call({
@@ -283,7 +285,9 @@ impl Reconciler {
             move |conn| instances::get(conn, id)
         });
         let row = rows.await.map_err(text)?;
-        let seeds: Vec<(String, String)> = match self.blueprints.get(&row.blueprint) {
+        let bp = self.blueprints.get(&row.blueprint);
+        let owner = bp.map_or(Owner { uid: 0, gid: 0 }, |bp| bp.data_owner());
+        let seeds: Vec<(String, String)> = match bp {
             Some(bp) => {
                 let fill = super::desired::placeholders(&row, &self.config);
                 bp.seed
@@ -293,20 +297,17 @@ impl Reconciler {
             }
             None => Vec::new(),
         };
-        tokio::task::spawn_blocking(move || write_seeds(&dir, &seeds))
+        tokio::task::spawn_blocking(move || write_seeds(&dir, &seeds, owner))
             .await
             .map_err(text)?
-            .map_err(|e| format!("preparing data dir {}: {e}", d.spec.data_dir.display()))
     }
 }
 
-fn write_seeds(dir: &Path, seeds: &[(String, String)]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+/// Errors name the path and are the instance's phase message.
+fn write_seeds(dir: &Path, seeds: &[(String, String)], owner: Owner) -> Result<(), String> {
+    let fd = fsutil::ensure_data_dir(dir, owner)?;
     for (file, body) in seeds {
-        let path = dir.join(file);
-        if !path.exists() {
-            std::fs::write(path, body)?;
-        }
+        fsutil::create_new_file(&fd, dir, file, body.as_bytes(), owner)?;
     }
     Ok(())
 }

@@ -96,6 +96,7 @@ pub fn spec_for(
         instance_id: row.id,
         client: row.client_slug.clone(),
         user: bp.user.clone(),
+        cap_add: bp.cap_add.clone(),
     })
 }
 
@@ -165,12 +166,35 @@ pub fn routes(rows: &[InstanceRow], config: &Config) -> Vec<Route> {
             },
         };
         routes.push(Route {
-            id: format!("berth-static-{i}"),
+            id: format!("{}{i}", crate::caddy::config::STATIC_ID_PREFIX),
             hosts: vec![r.host.clone()],
             target,
         });
     }
     routes
+}
+
+/// Tenant domains a `[[caddy.routes]]` host matches (added to the config
+/// after the tenant took them): (instance id, domain, static host). Static
+/// routes come first in Caddy, so these tenants are unreachable there.
+pub fn shadowed(rows: &[InstanceRow], config: &Config) -> Vec<(i64, String, String)> {
+    let mut out = Vec::new();
+    for row in rows.iter().filter(|r| r.desired != "absent") {
+        for domain in &row.domains {
+            let Ok(host) = crate::domain::Hostname::parse(domain) else {
+                continue;
+            };
+            if let Some(r) = config
+                .caddy
+                .routes
+                .iter()
+                .find(|r| host.matched_by(&r.host))
+            {
+                out.push((row.id, domain.clone(), r.host.clone()));
+            }
+        }
+    }
+    out
 }
 
 pub fn caddy_settings(config: &Config) -> CaddySettings {
@@ -322,6 +346,24 @@ mod tests {
                 status: 200,
                 body: "up".into()
             }
+        );
+    }
+
+    #[test]
+    fn shadowed_domains_are_found() {
+        let mut config = Config::default();
+        config.caddy.routes = vec![StaticRoute {
+            host: "*.example.com".into(),
+            upstream: Some("127.0.0.1:9".into()),
+            respond: None,
+            status: 200,
+        }];
+        let mut other = row(2, "active", "running");
+        other.domains = vec!["c2.example.org".into()];
+        let rows = [row(1, "active", "running"), other];
+        assert_eq!(
+            shadowed(&rows, &config),
+            vec![(1, "c1.example.com".into(), "*.example.com".into())]
         );
     }
 }

@@ -19,7 +19,7 @@ pub fn observe(
     desired: &[DesiredInstance],
     invalid: &[(i64, String)],
     containers: &[ObservedContainer],
-    networks: &[String],
+    networks: &[crate::docker::ObservedNetwork],
     notes: &PassNotes,
 ) -> Vec<Observation> {
     let mut by_instance: HashMap<i64, &ObservedContainer> = HashMap::new();
@@ -48,7 +48,7 @@ pub fn observe(
         let c = by_instance.get(&d.id).copied();
         let container_id = c.map(|c| c.id.clone());
         let (phase, message) = if d.want == Want::Absent {
-            if c.is_none() && !networks.contains(&d.spec.network) {
+            if c.is_none() && !networks.iter().any(|n| n.name == d.spec.network) {
                 (Phase::Removed, String::new())
             } else {
                 (Phase::Pending, "removing".into())
@@ -183,7 +183,16 @@ mod tests {
         );
         assert_eq!(
             phase(
-                &observe(&d, &[], &[], &["berth-c1".into()], &PassNotes::default()),
+                &observe(
+                    &d,
+                    &[],
+                    &[],
+                    &[crate::docker::ObservedNetwork {
+                        name: "berth-c1".into(),
+                        instance_id: Some(1)
+                    }],
+                    &PassNotes::default()
+                ),
                 1
             )
             .0,

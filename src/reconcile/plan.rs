@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::docker::{ContainerSpec, ContainerState, ObservedContainer};
+use crate::docker::{ContainerSpec, ContainerState, ObservedContainer, ObservedNetwork};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
@@ -70,6 +70,10 @@ pub enum Action {
     },
     RemoveNetwork {
         name: String,
+        /// Set when the instance's chain must remove it before creating the
+        /// network under its new name (same subnet); `None` runs after all
+        /// containers are gone.
+        instance_id: Option<i64>,
     },
 }
 
@@ -83,7 +87,7 @@ impl Action {
             | Action::Create { instance_id, .. }
             | Action::Start { instance_id, .. }
             | Action::Restart { instance_id, .. } => Some(*instance_id),
-            Action::RemoveNetwork { .. } => None,
+            Action::RemoveNetwork { instance_id, .. } => *instance_id,
         }
     }
 
@@ -92,10 +96,16 @@ impl Action {
     pub fn stage(&self) -> u8 {
         match self {
             Action::Remove { .. } | Action::Stop { .. } => 0,
-            Action::CreateNetwork { .. } => 1,
-            Action::Create { .. } => 2,
-            Action::Start { .. } | Action::Restart { .. } => 3,
-            Action::RemoveNetwork { .. } => 4,
+            Action::RemoveNetwork {
+                instance_id: Some(_),
+                ..
+            } => 1,
+            Action::CreateNetwork { .. } => 2,
+            Action::Create { .. } => 3,
+            Action::Start { .. } | Action::Restart { .. } => 4,
+            Action::RemoveNetwork {
+                instance_id: None, ..
+            } => 5,
         }
     }
 }
@@ -103,12 +113,14 @@ impl Action {
 /// `known` maps every instance id in the store to its network name, including
 /// instances that could not be turned into a desired spec (missing
 /// blueprint): their containers and networks are left alone rather than
-/// treated as orphans.
+/// treated as orphans. A network labelled with an instance but not named as
+/// that instance's network now is an old name (see `Config::container_name`):
+/// it goes, and a container still on it is outdated by its spec hash.
 pub fn plan(
     desired: &[DesiredInstance],
     known: &HashMap<i64, String>,
     containers: &[ObservedContainer],
-    networks: &[String],
+    networks: &[ObservedNetwork],
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     let mut by_instance: HashMap<i64, Vec<&ObservedContainer>> = HashMap::new();
@@ -118,13 +130,13 @@ pub fn plan(
             _ => actions.push(remove(c, RemoveReason::Orphan)),
         }
     }
-    let existing_networks: HashSet<&str> = networks.iter().map(String::as_str).collect();
     let desired_ids: HashSet<i64> = desired.iter().map(|d| d.id).collect();
     let mut wanted_networks: HashSet<&str> = known
         .iter()
         .filter(|(id, _)| !desired_ids.contains(id))
         .map(|(_, n)| n.as_str())
         .collect();
+    let mut removed_early: HashSet<&str> = HashSet::new();
 
     for d in desired {
         let mut mine = by_instance.remove(&d.id).unwrap_or_default();
@@ -159,7 +171,19 @@ pub fn plan(
         };
         match (current, d.want) {
             (None, Want::Running) => {
-                if !existing_networks.contains(d.spec.network.as_str()) {
+                let own = |n: &ObservedNetwork| n.instance_id.is_none_or(|i| i == d.id);
+                if !networks.iter().any(|n| n.name == d.spec.network && own(n)) {
+                    // Its old-named network holds the same subnet: remove it first.
+                    for old in networks
+                        .iter()
+                        .filter(|n| n.instance_id == Some(d.id) && n.name != d.spec.network)
+                    {
+                        removed_early.insert(old.name.as_str());
+                        actions.push(Action::RemoveNetwork {
+                            name: old.name.clone(),
+                            instance_id: Some(d.id),
+                        });
+                    }
                     actions.push(Action::CreateNetwork {
                         instance_id: d.id,
                         name: d.spec.network.clone(),
@@ -198,9 +222,20 @@ pub fn plan(
             }
         }
     }
-    for name in networks {
-        if !wanted_networks.contains(name.as_str()) {
-            actions.push(Action::RemoveNetwork { name: name.clone() });
+    for n in networks {
+        let wanted = match n.instance_id {
+            // An instance without a spec (missing blueprint) is left alone.
+            Some(id) if known.contains_key(&id) && !desired_ids.contains(&id) => true,
+            Some(id) => {
+                wanted_networks.contains(n.name.as_str()) && known.get(&id) == Some(&n.name)
+            }
+            None => wanted_networks.contains(n.name.as_str()),
+        };
+        if !wanted && !removed_early.contains(n.name.as_str()) {
+            actions.push(Action::RemoveNetwork {
+                name: n.name.clone(),
+                instance_id: None,
+            });
         }
     }
     actions.sort_by_key(Action::stage);
@@ -242,6 +277,7 @@ pub(crate) mod tests_support {
             instance_id: id,
             client: format!("c{id}"),
             user: None,
+            cap_add: vec![],
         }
     }
 

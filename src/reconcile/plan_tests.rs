@@ -8,8 +8,13 @@ fn known(ids: &[i64]) -> HashMap<i64, String> {
     ids.iter().map(|id| (*id, format!("berth-c{id}"))).collect()
 }
 
-fn nets(ids: &[i64]) -> Vec<String> {
-    ids.iter().map(|id| format!("berth-c{id}")).collect()
+fn nets(ids: &[i64]) -> Vec<ObservedNetwork> {
+    ids.iter()
+        .map(|id| ObservedNetwork {
+            name: format!("berth-c{id}"),
+            instance_id: Some(*id),
+        })
+        .collect()
 }
 
 #[test]
@@ -111,7 +116,8 @@ fn orphans_and_their_networks_are_removed() {
     assert_eq!(
         actions[2],
         Action::RemoveNetwork {
-            name: "berth-c9".into()
+            name: "berth-c9".into(),
+            instance_id: None
         }
     );
 }
@@ -147,7 +153,8 @@ fn absent_removes_container_then_network() {
                 reason: RemoveReason::Absent
             },
             Action::RemoveNetwork {
-                name: "berth-c1".into()
+                name: "berth-c1".into(),
+                instance_id: None
             },
         ]
     );
@@ -219,6 +226,77 @@ fn stages_are_ordered() {
         name: "berth-c1".into()
     }));
     assert!(actions.contains(&Action::RemoveNetwork {
-        name: "berth-c9".into()
+        name: "berth-c9".into(),
+        instance_id: None
     }));
+}
+
+/// An upgrade renamed the instance (`Config::container_name`): its old
+/// container is outdated by hash, and its old network (same subnet) goes
+/// inside its own chain, before the new one is created.
+#[test]
+fn renamed_instance_moves_to_its_new_network() {
+    let c = [container("a", Some(1), "old-hash", ContainerState::Running)];
+    let old = [ObservedNetwork {
+        name: "berth-old-name".into(),
+        instance_id: Some(1),
+    }];
+    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &old);
+    assert_eq!(
+        actions,
+        vec![
+            Action::Remove {
+                instance_id: Some(1),
+                container_id: "a".into(),
+                name: "n-a".into(),
+                reason: RemoveReason::Outdated
+            },
+            Action::RemoveNetwork {
+                name: "berth-old-name".into(),
+                instance_id: Some(1)
+            },
+            Action::CreateNetwork {
+                instance_id: 1,
+                name: "berth-c1".into()
+            },
+            Action::Create {
+                instance_id: 1,
+                start: true
+            },
+        ]
+    );
+    // Stopped: nothing is created, the old network still goes (last).
+    let c = [container("a", Some(1), "h1", ContainerState::Exited)];
+    assert_eq!(
+        plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &old),
+        vec![Action::RemoveNetwork {
+            name: "berth-old-name".into(),
+            instance_id: None
+        }]
+    );
+}
+
+/// Instance 2's old name is instance 1's new one: 1 must not join 2's
+/// network (it asks for its own, which fails until 2 has moved), and the
+/// network is not kept as if it were 1's.
+#[test]
+fn a_network_named_like_mine_but_labelled_for_another_is_not_mine() {
+    let taken = [ObservedNetwork {
+        name: "berth-c1".into(),
+        instance_id: Some(2),
+    }];
+    let actions = plan(&[want(1, Want::Running)], &known(&[1, 2]), &[], &taken);
+    assert_eq!(
+        actions,
+        vec![
+            Action::CreateNetwork {
+                instance_id: 1,
+                name: "berth-c1".into()
+            },
+            Action::Create {
+                instance_id: 1,
+                start: true
+            },
+        ]
+    );
 }

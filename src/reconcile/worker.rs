@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::apply::PullState;
-use super::desired::{caddy_settings, desired, routes};
+use super::desired::{caddy_settings, desired, routes, shadowed};
 use super::observe::observe;
 use super::plan::plan;
 use crate::blueprint::Blueprints;
@@ -72,6 +72,7 @@ impl Reconciler {
         ));
         let external = tokio::spawn(watch_external_writes(self.store.clone(), self.wake.clone()));
         tokio::pin!(shutdown);
+        self.log_shadowed_domains().await;
         let mut failures = 0u32;
         loop {
             let started = Instant::now();
@@ -109,13 +110,24 @@ impl Reconciler {
         tracing::info!("reconciler stopped");
     }
 
+    /// ops refuses such domains; these predate the `[[caddy.routes]]` entry.
+    async fn log_shadowed_domains(&self) {
+        let Ok(rows) = self.store.call(|conn| instances::list_all(conn)).await else {
+            return;
+        };
+        for (id, domain, host) in shadowed(&rows, &self.config) {
+            tracing::error!(instance = id, %domain, static_host = %host,
+                "a [[caddy.routes]] host matches this tenant domain; the static route wins and the tenant is unreachable there: change one of them");
+        }
+    }
+
     /// One full pass; returns how many actions it took.
     pub async fn pass(&self) -> anyhow::Result<usize> {
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
         let rows = self.store.call(|conn| instances::list_all(conn)).await?;
         let want = desired(&rows, &self.blueprints, &self.config);
         let containers = self.docker.list_managed().await?;
-        let networks = self.docker.list_managed_networks().await?;
+        let networks = self.docker.list_managed_networks_labelled().await?;
         let mut actions = plan(&want.instances, &want.known, &containers, &networks);
         // A backup or restore that stopped a container owns it until it is done.
         let held = self
@@ -137,7 +149,7 @@ impl Reconciler {
         let (containers, networks) = if taken > 0 {
             (
                 self.docker.list_managed().await?,
-                self.docker.list_managed_networks().await?,
+                self.docker.list_managed_networks_labelled().await?,
             )
         } else {
             (containers, networks)

@@ -51,6 +51,19 @@ pub fn enqueue_restore(
     Ok(conn.last_insert_rowid())
 }
 
+/// The queued or running restore into `instance_id`, if any. Callers check it
+/// in the same (immediate) transaction that enqueues, so two requests cannot
+/// both see none.
+pub fn active_restore(conn: &Connection, instance_id: i64) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM restores WHERE instance_id = ?1 AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
+            [instance_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 pub fn get_restore(conn: &Connection, id: i64) -> Result<RestoreRow, StoreError> {
     conn.query_row(
         &format!("{SELECT_RESTORE} WHERE id = ?1"),

@@ -21,19 +21,22 @@ pub struct HostSample {
     pub load1: f64,
 }
 
-/// Remembers which client and name an instance had, for billing after it is gone.
+/// Remembers which client and name an instance had, for billing after it is
+/// gone. A subject never moves to another client: ids are never reused
+/// (migration 005), and even so an update only applies to the same client.
 pub fn upsert_subject(
     conn: &Connection,
     id: i64,
+    client_id: i64,
     slug: &str,
     name: &str,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO metric_subjects (instance_id, client_slug, instance_name) VALUES (?1, ?2, ?3)
-         ON CONFLICT (instance_id) DO UPDATE SET client_slug = ?2, instance_name = ?3
-         WHERE client_slug != ?2 OR instance_name != ?3",
+        "INSERT INTO metric_subjects (instance_id, client_id, client_slug, instance_name) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (instance_id) DO UPDATE SET client_slug = ?3, instance_name = ?4
+         WHERE client_id IS ?2 AND (client_slug != ?3 OR instance_name != ?4)",
     )?
-    .execute(params![id, slug, name])?;
+    .execute(params![id, client_id, slug, name])?;
     Ok(())
 }
 

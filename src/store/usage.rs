@@ -31,20 +31,29 @@ pub fn buckets(
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Subject {
     pub instance_id: i64,
+    /// `None` for history recorded before client ids were kept whose client
+    /// could not be told (see migration 005): such a client is gone.
+    pub client_id: Option<i64>,
     pub client_slug: String,
+    /// The client was deleted (its slug may belong to a new client now).
+    pub client_deleted: bool,
     pub instance_name: String,
 }
 
 pub fn subjects(conn: &Connection) -> Result<Vec<Subject>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT instance_id, client_slug, instance_name FROM metric_subjects ORDER BY client_slug, instance_name",
+        "SELECT s.instance_id, s.client_id, s.client_slug, c.id IS NULL, s.instance_name
+         FROM metric_subjects s LEFT JOIN clients c ON c.id = s.client_id
+         ORDER BY s.client_slug, s.client_id, s.instance_name",
     )?;
     let rows = stmt
         .query_map([], |r| {
             Ok(Subject {
                 instance_id: r.get(0)?,
-                client_slug: r.get(1)?,
-                instance_name: r.get(2)?,
+                client_id: r.get(1)?,
+                client_slug: r.get(2)?,
+                client_deleted: r.get(3)?,
+                instance_name: r.get(4)?,
             })
         })?
         .collect::<Result<_, _>>()?;

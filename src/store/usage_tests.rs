@@ -36,8 +36,8 @@ fn sample(id: i64, ts: i64, cpu: f64, mem: u64) -> Sample {
 fn record(store: &Store, samples: &[Sample], prune_every: usize) {
     store
         .call_blocking(|conn| {
-            upsert_subject(conn, 1, "acme", "main")?;
-            upsert_subject(conn, 2, "beta", "main")?;
+            upsert_subject(conn, 1, 1, "acme", "main")?;
+            upsert_subject(conn, 2, 2, "beta", "main")?;
             for (n, s) in samples.iter().enumerate() {
                 insert_sample(conn, s)?;
                 roll(conn, s.ts)?;

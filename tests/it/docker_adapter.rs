@@ -138,6 +138,7 @@ fn spec(owner: &str, image: &str, network: &str, data_dir: &Path, id: i64) -> Co
         instance_id: id,
         client: "acme".into(),
         user: None,
+        cap_add: vec![],
     }
 }
 
