@@ -166,6 +166,15 @@ impl Runner {
             let instances = self.ops.list_instances(None).await?;
             let mut due = Vec::new();
             for inst in instances {
+                // Created but never provisioned yet: there is nothing to back
+                // up, and a "data directory is missing" failure would be noise.
+                let data = self
+                    .ops
+                    .config
+                    .instance_data_dir(&inst.client_slug, &inst.name);
+                if inst.phase == "pending" && !data.is_dir() {
+                    continue;
+                }
                 let expr = policies
                     .iter()
                     .find(|(plan, _)| *plan == inst.plan)

@@ -128,6 +128,9 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(raw.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The unread body leaves the connection unusable: berth must say so, or
+    // the next request on it fails (seen as hyper's IncompleteMessage).
+    assert_eq!(raw.headers()["connection"], "close");
     expect_error(
         &app,
         reqwest::Method::GET,
