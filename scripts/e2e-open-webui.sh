@@ -26,7 +26,7 @@ SERVICE_UID=${SERVICE_UID:-4243}
 UNIT_CAPS=$(sed -n 's/^AmbientCapabilities=//p' "$REPO/systemd/berth.service" | head -1)
 API_PORT=${API_PORT:-7070}
 HTTP_PORT=${HTTP_PORT:-8088}
-SLUG=e2e-owui
+SLUG=e2e-open-webui
 PW='correct horse battery staple'
 
 docker image inspect "$OWUI_IMAGE" >/dev/null 2>&1 ||
@@ -37,7 +37,9 @@ chmod 0755 "$W"
 OWNER=e2e-$(date +%s)
 BERTH_PID=
 cleanup() {
-    [ -n "$BERTH_PID" ] && kill "$BERTH_PID" 2>/dev/null && wait "$BERTH_PID" 2>/dev/null || true
+    # berth runs under a subshell (and setpriv): stop it by its path.
+    pkill -f "^$W/berth serve" 2>/dev/null || true
+    [ -n "$BERTH_PID" ] && wait "$BERTH_PID" 2>/dev/null || true
     docker ps -aq --filter "label=berth.managed=$OWNER" | xargs -r docker rm -f >/dev/null
     docker network ls -q --filter "label=berth.managed=$OWNER" | xargs -r docker network rm >/dev/null
     rm -rf "$W"
@@ -86,7 +88,7 @@ step "berth serve up (relative defaults, managed Caddy)"
 TOKEN=$(berth token create e2e | tail -1)
 berth plan create chat --cpus 2 --memory 3GiB --max-instances 3 >/dev/null
 berth client create "E2E Open WebUI" --email ops@e2e.example --plan chat --blueprint open-webui >/dev/null
-ID=$(berth instance list --json | python3 -c "import json,sys; print([i for i in json.load(sys.stdin) if i['client_slug']=='$SLUG'][0]['id'])")
+ID=$(berth instance list --json | python3 -c "import json,sys; print([i for i in json.load(sys.stdin) if i['client']=='$SLUG'][0]['id'])")
 step "client created (instance $ID)"
 
 via_caddy() { curl -fsS -H "Host: $SLUG.localhost:$HTTP_PORT" "http://127.0.0.1:$HTTP_PORT$1" "${@:2}"; }
