@@ -27,5 +27,5 @@ pub use caddy::CaddyProcess;
 pub use docker::{skip_docker, DockerGuard};
 pub use http::{http_get, try_http_get};
 pub use names::{free_port, unique};
-pub use process::{berth_cli, env_for, BerthProcess};
+pub use process::{berth_cli, berth_cli_as, env_for, BerthProcess, ServiceUser};
 pub use wait::{wait_until, wait_until_async};
