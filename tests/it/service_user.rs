@@ -29,6 +29,8 @@ struct Daemon {
     user: ServiceUser,
     bin: PathBuf,
     config: berth::config::Config,
+    /// The static-site image berth builds; tenant scripts run in it.
+    image: String,
     token: String,
     http: reqwest::Client,
     dir: tempfile::TempDir,
@@ -69,6 +71,7 @@ impl Daemon {
             user,
             bin,
             config,
+            image,
             token: token.trim().to_owned(),
             http,
             dir,
@@ -191,16 +194,24 @@ impl Daemon {
     }
 }
 
-/// Runs a shell script in the tenant's container as its root, with every
-/// capability (`--privileged`): the test plays a tenant app that chowns.
-fn tenant_sh(container: &str, script: &str) {
+/// Runs a shell script as root in a container of the tenant's image with
+/// the tenant's data dir at /www, like the tenant app writing its files. A
+/// sibling container and not `docker exec`: the instance's own container
+/// may run with its capabilities dropped, and root there could not chown.
+/// Unlabelled: berth removes a container with its owner label it did not
+/// make; `--rm` cleans up.
+fn tenant_sh(d: &Daemon, data: &Path, script: &str) {
     let out = std::process::Command::new("docker")
-        .args(["exec", "--privileged", container, "/bin/sh", "-c", script])
+        .args(["run", "--rm", "--network", "none"])
+        .arg(format!("--volume={}:/www", data.display()))
+        .args([d.image.as_str(), "/bin/sh", "-c", script])
         .output()
-        .expect("docker exec");
+        .expect("docker run");
     assert!(
         out.status.success(),
-        "tenant script failed: {}",
+        "tenant script failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -267,9 +278,10 @@ fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
 /// The tenant's files: a root-only database dir, an upload of uid 1000, a
 /// setuid program, a sticky tmp dir holding another uid's file, and links
 /// pointing out of the data dir at a host directory.
-fn write_tenant_files(container: &str, host_outside: &Path) {
+fn write_tenant_files(d: &Daemon, data: &Path, host_outside: &Path) {
     tenant_sh(
-        container,
+        d,
+        data,
         &format!(
             "set -e; cd /www
              mkdir db && echo rows > db/app.db && chmod 0600 db/app.db && chmod 0700 db
@@ -321,12 +333,12 @@ async fn backup_verify_restore_clone_and_delete_work_as_the_service_user() {
     }
     let caps = ServiceUser::unit_caps("berth.service");
     let mut d = Daemon::start(caps).await;
-    let (slug, id, container) = d.client("Service User").await;
+    let (slug, id, _) = d.client("Service User").await;
     let outside = d.dir.path().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("keep"), "host file").unwrap();
-    write_tenant_files(&container, &outside);
     let data = d.config.instance_data_dir(&slug, "main");
+    write_tenant_files(&d, &data, &outside);
     let xattrs = set_xattr(&data.join("db/app.db")) && set_xattr(&data.join("upload.jpg"));
     let before = snapshot(&data);
     assert_eq!(before["db"].uid, 0, "the tenant wrote as root");
@@ -351,7 +363,8 @@ async fn backup_verify_restore_clone_and_delete_work_as_the_service_user() {
 
     // Changed after the backup: the restore must bring the old state back.
     tenant_sh(
-        &container,
+        &d,
+        &data,
         "set -e; cd /www; echo changed > db/app.db; echo new > after-backup; rm upload.jpg",
     );
     let done = d.restore(&b, json!({})).await;
@@ -409,14 +422,16 @@ async fn without_capabilities_a_failed_backup_names_the_file() {
         return;
     }
     let d = Daemon::start(Vec::new()).await;
-    let (slug, id, container) = d.client("No Caps").await;
+    let (slug, id, _) = d.client("No Caps").await;
+    let data = d.config.instance_data_dir(&slug, "main");
     tenant_sh(
-        &container,
+        &d,
+        &data,
         "set -e; mkdir /www/private && echo s > /www/private/key && chmod 0600 /www/private/key && chmod 0700 /www/private",
     );
     let b = d.backup(id).await;
     assert_eq!(b["status"], "failed", "{b}");
-    let private = d.config.instance_data_dir(&slug, "main").join("private");
+    let private = data.join("private");
     let message = b["message"].as_str().unwrap_or_default();
     assert!(
         message.contains(&format!("{}: Permission denied", private.display())),
