@@ -159,7 +159,8 @@ impl ServiceUser {
 
     /// The test binary, reachable by this user: hard-linked (or copied)
     /// into `dir`, which the user owns, in case the build directory is not
-    /// searchable by other users.
+    /// searchable by other users. Call it after [`ServiceUser::own`]: a
+    /// hard link shares its owner with the build's file.
     pub fn binary_in(&self, dir: &std::path::Path) -> std::path::PathBuf {
         let target = dir.join("berth");
         let source = env!("CARGO_BIN_EXE_berth");

@@ -55,10 +55,11 @@ impl Daemon {
             c.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap()
         });
         let user = ServiceUser::new(SERVICE_UID, &caps);
-        let bin = user.binary_in(dir.path());
         // The temp dir (0700 root) and the blueprint copies become the
-        // service user's, as /var/lib/berth is in the package.
+        // service user's, as /var/lib/berth is in the package. The binary
+        // is linked in after: chown -R would reach the build's own file.
         user.own(dir.path());
+        let bin = user.binary_in(dir.path());
         let (code, token, err) = berth_cli_as(&user, &bin, &config, &["token", "create", "svc"]);
         assert_eq!(code, 0, "{err}");
         let http = berth::tls::client_builder()
