@@ -87,9 +87,7 @@ pub fn open_dir_nofollow<Fd: std::os::fd::AsFd>(
 }
 
 /// The names in a directory, without "." and "..", sorted.
-pub fn dir_names<Fd: std::os::fd::AsFd>(
-    dir: Fd,
-) -> rustix::io::Result<Vec<std::ffi::CString>> {
+pub fn dir_names<Fd: std::os::fd::AsFd>(dir: Fd) -> rustix::io::Result<Vec<std::ffi::CString>> {
     let mut names = Vec::new();
     for entry in rustix::fs::Dir::read_from(dir)? {
         let name = entry?.file_name().to_owned();
@@ -137,7 +135,10 @@ mod tests {
         std::os::unix::fs::symlink(outside.join("keep"), tree.join("filelink")).unwrap();
         remove_tree(&tree).unwrap();
         assert!(std::fs::symlink_metadata(&tree).is_err());
-        assert_eq!(std::fs::read_to_string(outside.join("keep")).unwrap(), "host");
+        assert_eq!(
+            std::fs::read_to_string(outside.join("keep")).unwrap(),
+            "host"
+        );
 
         // A link at the top is removed itself.
         let top = dir.path().join("top");

@@ -12,9 +12,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{
-    fchmod, fchown, fgetxattr, fgetxattr_query, flistxattr, flistxattr_query, fsetxattr, fstat, futimens, mkdirat, openat,
-    readlinkat, statat, symlinkat, unlinkat, utimensat, AtFlags, FileType, Gid, Mode, OFlags,
-    Stat, Timestamps, Uid, XattrFlags, CWD,
+    fchmod, fchown, fgetxattr, fgetxattr_query, flistxattr, flistxattr_query, fsetxattr, fstat,
+    futimens, mkdirat, openat, readlinkat, statat, symlinkat, unlinkat, utimensat, AtFlags,
+    FileType, Gid, Mode, OFlags, Stat, Timestamps, Uid, XattrFlags, CWD,
 };
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
@@ -450,7 +450,10 @@ impl Meta {
         // -1 means "leave unchanged" to chown(2), never an owner.
         let id = |v: u64| match u32::try_from(v) {
             Ok(id) if id != u32::MAX => Ok(id),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "owner id out of range")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "owner id out of range",
+            )),
         };
         Ok(Meta {
             // No setuid/setgid bits; sticky and permissions stay.
@@ -610,14 +613,16 @@ impl Unpacker<'_> {
                 Some((_, fd)) => fd.as_fd(),
                 None => self.root.as_fd(),
             };
-            let here = || self.dest.join(parents[..=depth].iter().collect::<PathBuf>());
+            let here = || {
+                self.dest
+                    .join(parents[..=depth].iter().collect::<PathBuf>())
+            };
             let fd = match open_dir_nofollow(base, name.as_os_str()) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => {
                     mkdirat(base, name.as_os_str(), Mode::from_raw_mode(0o700))
                         .map_err(|e| path_error(&here(), e))?;
-                    open_dir_nofollow(base, name.as_os_str())
-                        .map_err(|e| path_error(&here(), e))?
+                    open_dir_nofollow(base, name.as_os_str()).map_err(|e| path_error(&here(), e))?
                 }
                 Err(e) => return Err(path_error(&here(), e)),
             };
@@ -782,7 +787,7 @@ mod tests {
         std::os::unix::fs::symlink(&outside, src.join("escape")).unwrap();
         rustix::fs::mknodat(
             CWD,
-            &src.join("pipe"),
+            src.join("pipe"),
             FileType::Fifo,
             Mode::from_raw_mode(0o600),
             0,
@@ -799,10 +804,16 @@ mod tests {
             .map(|f| fsetxattr(&f, "user.origin", b"tenant", XattrFlags::empty()).is_ok())
             .unwrap();
         let old = Timestamps {
-            last_access: rustix::fs::Timespec { tv_sec: 1_000_000_000, tv_nsec: 0 },
-            last_modification: rustix::fs::Timespec { tv_sec: 1_000_000_000, tv_nsec: 0 },
+            last_access: rustix::fs::Timespec {
+                tv_sec: 1_000_000_000,
+                tv_nsec: 0,
+            },
+            last_modification: rustix::fs::Timespec {
+                tv_sec: 1_000_000_000,
+                tv_nsec: 0,
+            },
         };
-        utimensat(CWD, &src.join("db/data"), &old, AtFlags::empty()).unwrap();
+        utimensat(CWD, src.join("db/data"), &old, AtFlags::empty()).unwrap();
         if root {
             std::os::unix::fs::chown(src.join("upload"), Some(1000), Some(1000)).unwrap();
             std::os::unix::fs::chown(src.join("db"), Some(0), Some(0)).unwrap();
@@ -810,10 +821,16 @@ mod tests {
 
         let archive = dir.path().join("x.tar.zst");
         let stats = create(&src, &partial_path(&archive), 3, 1, &AtomicU64::new(0)).unwrap();
-        assert_eq!(stats.files, 4, "db/data, tool, upload, escape; the fifo is skipped");
+        assert_eq!(
+            stats.files, 4,
+            "db/data, tool, upload, escape; the fifo is skipped"
+        );
         commit(&partial_path(&archive), &archive, b"{}").unwrap();
         let out = dir.path().join("out");
-        assert!(extract_tree(&archive, &out).unwrap(), "the top directory is archived");
+        assert!(
+            extract_tree(&archive, &out).unwrap(),
+            "the top directory is archived"
+        );
 
         assert_eq!(mode_of(&out), 0o750);
         assert_eq!(mode_of(&out.join("db")), 0o700);
@@ -836,6 +853,19 @@ mod tests {
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     }
 
+    /// A header owned by whoever runs the test, so extracting it needs no chown.
+    fn header(kind: tar::EntryType, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(0o644);
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        h.set_uid(uid.into());
+        h.set_gid(gid.into());
+        h.set_mtime(0);
+        h
+    }
+
     #[test]
     fn a_crafted_archive_never_writes_through_a_link() {
         let dir = tempfile::tempdir().unwrap();
@@ -845,18 +875,9 @@ mod tests {
 
         // A link to a host directory, then a file "inside" it.
         let mut tar = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        (h.set_uid(uid.into()), h.set_gid(gid.into()), h.set_mtime(0));
+        let mut h = header(tar::EntryType::Symlink, 0);
         tar.append_link(&mut h, "a", &outside).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(4);
-        h.set_mode(0o644);
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        (h.set_uid(uid.into()), h.set_gid(gid.into()), h.set_mtime(0));
+        let mut h = header(tar::EntryType::Regular, 4);
         tar.append_data(&mut h, "a/evil", &b"evil"[..]).unwrap();
         let archive = zst(dir.path(), tar.into_inner().unwrap());
         let err = extract(&archive, &dir.path().join("out1")).unwrap_err();
@@ -866,22 +887,17 @@ mod tests {
         // A link to a host file, then a file of the same name: the link is
         // replaced, its target untouched.
         let mut tar = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        (h.set_uid(uid.into()), h.set_gid(gid.into()), h.set_mtime(0));
-        tar.append_link(&mut h, "keep", outside.join("keep")).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(4);
-        h.set_mode(0o644);
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        (h.set_uid(uid.into()), h.set_gid(gid.into()), h.set_mtime(0));
+        let mut h = header(tar::EntryType::Symlink, 0);
+        tar.append_link(&mut h, "keep", outside.join("keep"))
+            .unwrap();
+        let mut h = header(tar::EntryType::Regular, 4);
         tar.append_data(&mut h, "keep", &b"evil"[..]).unwrap();
         let archive = zst(dir.path(), tar.into_inner().unwrap());
         extract(&archive, &dir.path().join("out2")).unwrap();
-        assert_eq!(std::fs::read_to_string(outside.join("keep")).unwrap(), "host file");
+        assert_eq!(
+            std::fs::read_to_string(outside.join("keep")).unwrap(),
+            "host file"
+        );
         assert_eq!(
             std::fs::read_to_string(dir.path().join("out2/keep")).unwrap(),
             "evil"
@@ -899,7 +915,8 @@ mod tests {
         std::fs::create_dir_all(&src).unwrap();
         std::fs::write(src.join("secret"), "x").unwrap();
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(src.join("secret"), std::fs::Permissions::from_mode(0)).unwrap();
+        std::fs::set_permissions(src.join("secret"), std::fs::Permissions::from_mode(0o000))
+            .unwrap();
         let archive = dir.path().join("x.tar.zst");
         let err = create(&src, &partial_path(&archive), 3, 1, &AtomicU64::new(0)).unwrap_err();
         assert!(err.to_string().contains("src/secret"), "{err}");

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{archive, blocking, Runner};
-use crate::fsutil;
 use crate::docker::{ContainerState, Health};
 use crate::domain::DesiredState;
+use crate::fsutil;
 use crate::store::backups as rows;
 use crate::store::{backup_jobs, instances, InstanceRow, RestoreRow, StoreError};
 

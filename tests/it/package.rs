@@ -126,7 +126,7 @@ fn debian_image(work: &Path, tag: &str) {
         .arg(codename())
         .arg(&rootfs)
         .arg(mirror()));
-    let tar = Command::new("tar")
+    let mut tar = Command::new("tar")
         .args(["--numeric-owner", "-C"])
         .arg(&rootfs)
         .args(["-c", "."])
@@ -134,8 +134,15 @@ fn debian_image(work: &Path, tag: &str) {
         .spawn()
         .expect("tar");
     run(Command::new("docker")
-        .args(["import", "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", "-", tag])
-        .stdin(tar.stdout.unwrap()));
+        .args([
+            "import",
+            "--change",
+            "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            "-",
+            tag,
+        ])
+        .stdin(tar.stdout.take().unwrap()));
+    assert!(tar.wait().unwrap().success(), "tar of the rootfs");
 }
 
 /// `sh -c script` in the container: (exit code, stdout + stderr).
@@ -163,10 +170,9 @@ fn exec_ok(container: &str, script: &str) -> String {
 
 /// The paths packaging/README.md's "Where things live" table gives for `what`.
 fn readme_paths(what: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/README.md"),
-    )
-    .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/README.md"))
+            .unwrap();
     let row = readme
         .lines()
         .find(|l| l.starts_with(&format!("| {what} |")))
@@ -205,10 +211,7 @@ fn the_deb_installs_into_a_fresh_debian_and_runs_as_user_berth() {
     if skip_docker() {
         return;
     }
-    assert!(
-        unsafe { libc::geteuid() } == 0,
-        "debootstrap needs root"
-    );
+    assert!(unsafe { libc::geteuid() } == 0, "debootstrap needs root");
     let work = tempfile::Builder::new()
         .prefix("berth-deb-")
         .tempdir()
@@ -224,7 +227,10 @@ fn the_deb_installs_into_a_fresh_debian_and_runs_as_user_berth() {
     let engine = engine_stand_in(&debs);
     eprintln!("package: .deb built after {:?}", started.elapsed());
     debian_image(work.path(), &tag);
-    eprintln!("package: Debian image imported after {:?}", started.elapsed());
+    eprintln!(
+        "package: Debian image imported after {:?}",
+        started.elapsed()
+    );
     let name = unique("debian");
     run(Command::new("docker")
         .args(["run", "-d", "--network", "none", "--name", &name])
@@ -258,7 +264,10 @@ fn the_deb_installs_into_a_fresh_debian_and_runs_as_user_berth() {
     );
 
     // Config and units where the README says, the config private to berth.
-    for path in readme_paths("Config").into_iter().filter(|p| p.ends_with(".toml")) {
+    for path in readme_paths("Config")
+        .into_iter()
+        .filter(|p| p.ends_with(".toml"))
+    {
         assert_eq!(
             exec_ok(&name, &format!("stat -c '%U:%G %a' {path}")).trim(),
             "root:berth 640",

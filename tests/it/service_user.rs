@@ -385,7 +385,8 @@ async fn backup_verify_restore_clone_and_delete_work_as_the_service_user() {
     // The timer's one-shot unit holds less (read only): its backup works too.
     // The daemon is stopped so that the CLI, not the daemon, runs the job.
     d.process.take();
-    let backup_user = ServiceUser::new(SERVICE_UID, &ServiceUser::unit_caps("berth-backup.service"));
+    let backup_user =
+        ServiceUser::new(SERVICE_UID, &ServiceUser::unit_caps("berth-backup.service"));
     let (code, out, err) = berth_cli_as(
         &backup_user,
         &d.bin,
