@@ -291,6 +291,15 @@ fn the_deb_installs_into_a_fresh_debian_and_runs_as_user_berth() {
             "{key} in {service}"
         );
     }
+    let timer_unit = units
+        .iter()
+        .find(|u| u.ends_with("/berth-backup.service"))
+        .unwrap();
+    let text = exec_ok(&name, &format!("cat {timer_unit}"));
+    assert!(
+        text.contains("\nAmbientCapabilities=CAP_DAC_READ_SEARCH\n"),
+        "{timer_unit}: a backup only reads"
+    );
     let verify = exec_ok(
         &name,
         &format!("systemd-analyze verify {} 2>&1", units.join(" ")),
