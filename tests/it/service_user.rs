@@ -404,7 +404,13 @@ async fn backup_verify_restore_clone_and_delete_work_as_the_service_user() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{report}");
-    for dir in [&data, &copy, &d.config.instances_dir().join(&slug)] {
+    let backups = d.config.backup_dir().join(&slug);
+    for dir in [
+        &data,
+        &copy,
+        &d.config.instances_dir().join(&slug),
+        &backups,
+    ] {
         assert!(
             std::fs::symlink_metadata(dir).is_err(),
             "{} is still there",
