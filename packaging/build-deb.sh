@@ -4,6 +4,10 @@
 #   packaging/build-deb.sh                      cargo build --release --locked, then package
 #   BERTH_BIN=/path/to/berth packaging/build-deb.sh   package that binary, no cargo build
 #   BERTH_DEB_MAINTAINER="Name <mail>"          Maintainer field and changelog signature
+#   BERTH_DEB_OUT=/some/dir                     where to build (default target/debian)
+#   BERTH_DEB_COMPRESSION=gzip|xz|zstd|none     dpkg-deb -Z (default: dpkg-deb's, xz);
+#                                               the test suite packs its unstripped
+#                                               debug binary with gzip to stay quick
 #
 # Needs dpkg-deb (dpkg) and, for the libc dependency, objdump (binutils).
 # Runs lintian when it is installed.
@@ -37,7 +41,7 @@ else
 fi
 [ -x "$bin" ] || die "$bin is not an executable"
 
-out=target/debian
+out=${BERTH_DEB_OUT:-target/debian}
 stage=$out/berth_${version}_${arch}
 deb=$out/berth_${version}_${arch}.deb
 rm -rf "$stage"
@@ -122,7 +126,9 @@ if [ ${#conffiles[@]} -gt 0 ]; then
     chmod 0644 "$stage/DEBIAN/conffiles"
 fi
 
-dpkg-deb --build --root-owner-group "$stage" "$deb"
+compression=()
+[ -n "${BERTH_DEB_COMPRESSION:-}" ] && compression=(-Z"$BERTH_DEB_COMPRESSION")
+dpkg-deb --build --root-owner-group "${compression[@]}" "$stage" "$deb"
 echo "built $deb"
 dpkg-deb --info "$deb"
 dpkg-deb --contents "$deb"

@@ -8,7 +8,8 @@
 //! runner is an infrastructure worker: it talks to Docker (pause, stop,
 //! exec, start) and to the filesystem, never to Caddy.
 //!
-//! - [`archive`]: tar + zstd (multi-threaded) + sha256, `.partial` → rename.
+//! - [`archive`]: tar + zstd (multi-threaded) + sha256, `.partial` → rename;
+//!   `unpack` reads one back without following links.
 //! - [`manifest`]: the sidecar JSON that keeps archives restorable without the database.
 //! - [`verify`]: sha256, tar structure and SQLite integrity_check.
 //! - [`retention`]: pure GFS selection. [`schedule`]: cron parsing, what is due.
@@ -23,6 +24,7 @@ mod restore;
 pub mod retention;
 mod run;
 pub mod schedule;
+mod unpack;
 pub mod verify;
 pub mod worker;
 

@@ -43,15 +43,8 @@ pub(super) fn mark_committed(staging: &Path) -> std::io::Result<()> {
 /// Removes the staging directory, then its markers (in that order, so a
 /// crash in between still finds the marker that explains the directory).
 pub(super) fn remove_staging(staging: &Path) -> std::io::Result<()> {
-    match std::fs::remove_dir_all(staging) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(std::io::Error::new(
-                e.kind(),
-                format!("removing {}: {e}", staging.display()),
-            ))
-        }
-        _ => {}
-    }
+    // Never follows a link the tenant left in the copy; names what failed.
+    crate::fsutil::remove_tree(staging)?;
     for kind in ["swap", "done"] {
         let _ = std::fs::remove_file(marker(staging, kind));
     }

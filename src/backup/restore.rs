@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::{archive, blocking, Runner};
 use crate::docker::{ContainerState, Health};
 use crate::domain::DesiredState;
+use crate::fsutil;
 use crate::store::backups as rows;
 use crate::store::{backup_jobs, instances, InstanceRow, RestoreRow, StoreError};
 
@@ -72,15 +73,26 @@ impl Runner {
             staging.clone(),
             backup.sha256.clone().unwrap_or_default(),
         );
+        let live = data.clone();
         blocking(move || {
             let actual = archive::file_sha256(&f)
                 .map_err(|e| format!("reading {}: {e}; the live data is untouched", f.display()))?;
             if actual != sha {
                 return Err("archive damaged (sha256 mismatch); the live data is untouched".into());
             }
-            let _ = std::fs::remove_dir_all(&s);
-            archive::extract(&f, &s).map_err(|e| {
-                let _ = std::fs::remove_dir_all(&s);
+            let untouched = |e: std::io::Error| format!("{e}; the live data is untouched");
+            fsutil::remove_tree(&s).map_err(untouched)?;
+            let extracted = archive::extract_tree(&f, &s).and_then(|had_top| {
+                if had_top {
+                    Ok(())
+                } else {
+                    inherit_top(&live, &s)
+                }
+            });
+            extracted.map_err(|e| {
+                if let Err(e) = fsutil::remove_tree(&s) {
+                    tracing::warn!(error = %e, "cannot remove a failed restore's files");
+                }
                 format!(
                     "extracting {}: {e}; the live data is untouched",
                     f.display()
@@ -262,6 +274,23 @@ fn remove_later(dir: PathBuf) {
             tracing::warn!(error = %e, "cannot remove replaced data");
         }
     });
+}
+
+/// An archive from before berth archived the top directory: give the
+/// restored one the owner and mode of the directory it replaces (berth
+/// made it for the container's user), without set-id bits.
+fn inherit_top(live: &Path, restored: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(meta) = std::fs::symlink_metadata(live) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    let mode = std::fs::Permissions::from_mode(meta.mode() & 0o1777);
+    std::fs::set_permissions(restored, mode).map_err(|e| fsutil::path_error(restored, e))?;
+    std::os::unix::fs::lchown(restored, Some(meta.uid()), Some(meta.gid()))
+        .map_err(|e| fsutil::path_error(restored, e))
 }
 
 #[cfg(test)]

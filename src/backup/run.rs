@@ -339,7 +339,7 @@ pub(super) fn consistency_name(c: Consistency) -> &'static str {
 }
 
 fn describe_io(e: &std::io::Error) -> String {
-    if e.raw_os_error() == Some(libc::ENOSPC) {
+    if e.kind() == std::io::ErrorKind::StorageFull {
         format!("disk full: {e}")
     } else {
         e.to_string()

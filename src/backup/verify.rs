@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
+use crate::fsutil::path_error;
+
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// A successful verification's summary, e.g. "sha256 ok, 20012 entries, 1 SQLite database ok".
@@ -17,11 +19,13 @@ pub fn verify(archive: &Path, expected_sha256: &str, scratch: &Path) -> Result<S
             "sha256 mismatch: recorded {expected_sha256}, file has {actual}"
         ));
     }
-    let _ = std::fs::remove_dir_all(scratch);
+    crate::fsutil::remove_tree(scratch).map_err(|e| format!("cannot remove {e}"))?;
     std::fs::create_dir_all(scratch)
         .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
     let result = walk_and_check(archive, scratch);
-    let _ = std::fs::remove_dir_all(scratch);
+    if let Err(e) = crate::fsutil::remove_tree(scratch) {
+        tracing::warn!(error = %e, "cannot remove a verify's scratch files");
+    }
     result
 }
 
@@ -71,11 +75,11 @@ fn walk(archive: &Path, scratch: &Path) -> io::Result<(u64, Vec<PathBuf>)> {
         if is_db || is_wal {
             let target = scratch.join(&rel);
             if let Some(dir) = target.parent() {
-                std::fs::create_dir_all(dir)?;
+                std::fs::create_dir_all(dir).map_err(|e| path_error(dir, e))?;
             }
-            let mut out = File::create(&target)?;
-            out.write_all(&head)?;
-            io::copy(&mut entry, &mut out)?;
+            let mut out = File::create(&target).map_err(|e| path_error(&target, e))?;
+            out.write_all(&head).map_err(|e| path_error(&target, e))?;
+            io::copy(&mut entry, &mut out).map_err(|e| path_error(&target, e))?;
             if is_db {
                 databases.push(rel);
             }

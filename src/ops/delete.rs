@@ -188,15 +188,17 @@ impl Ops {
     }
 }
 
-/// Removes a directory tree, returning the bytes and files it held.
+/// Removes a tenant's directory tree, returning the bytes and files it
+/// held. The tree is hostile: links in it are removed, never followed, and
+/// the error names the entry that could not go (a root-owned file when
+/// berth lacks the unit's capabilities, say).
 async fn remove_dir(dir: PathBuf) -> Result<(u64, u64), OpsError> {
     tokio::task::spawn_blocking(move || {
-        if !dir.exists() {
+        if std::fs::symlink_metadata(&dir).is_err() {
             return Ok((0, 0));
         }
         let usage = crate::fsutil::dir_usage(&dir);
-        std::fs::remove_dir_all(&dir)
-            .map_err(|e| OpsError::Io(format!("removing {}: {e}", dir.display())))?;
+        crate::fsutil::remove_tree(&dir).map_err(|e| OpsError::Io(format!("removing {e}")))?;
         Ok(usage)
     })
     .await
@@ -207,10 +209,7 @@ async fn remove_backups(dir: PathBuf) -> Result<Vec<String>, OpsError> {
     tokio::task::spawn_blocking(move || {
         let mut files = Vec::new();
         collect_files(&dir, &mut files);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| OpsError::Io(format!("removing {}: {e}", dir.display())))?;
-        }
+        crate::fsutil::remove_tree(&dir).map_err(|e| OpsError::Io(format!("removing {e}")))?;
         Ok(files)
     })
     .await

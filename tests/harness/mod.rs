@@ -29,5 +29,7 @@ pub use caddy::CaddyProcess;
 pub use docker::{assert_absent, docker, refuse_skip_vars, skip_docker, DockerGuard};
 pub use http::{http_get, try_http_get};
 pub use names::{free_port, unique};
-pub use process::{berth_cli, env_for, proc_status_field, BerthProcess, BerthServe};
+pub use process::{
+    berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe, ServiceUser,
+};
 pub use wait::{wait_until, wait_until_async};

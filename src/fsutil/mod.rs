@@ -12,6 +12,9 @@ use std::path::Path;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
+mod remove;
+pub use remove::{dir_names, open_dir_nofollow, path_error, remove_tree};
+
 /// Deeper trees are not walked further (and say so): every level holds
 /// two open fds, and the process has ~1024.
 const MAX_DEPTH: usize = 128;
