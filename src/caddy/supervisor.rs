@@ -418,6 +418,15 @@ fn classify(line: &str) -> ChildLine {
     };
     let field = |k: &str| parsed.get(k).and_then(Value::as_str).map(str::to_owned);
     let logger = field("logger").unwrap_or_default();
+    // Per-request lines (`http.log.error` for a 502 of a tenant that is
+    // starting or down, `http.log.access`) are tenant traffic, not Caddy's
+    // health: an ERROR each would flood berth's log and the health report.
+    if logger.starts_with("http.log") {
+        return ChildLine::Other {
+            logger,
+            message: field("msg").unwrap_or_else(|| line.to_owned()),
+        };
+    }
     match field("level").as_deref() {
         Some("error" | "fatal" | "panic" | "dpanic") => {
             let message = match (field("msg"), field("error")) {
@@ -514,6 +523,16 @@ mod tests {
                 logger: "http".into(),
                 message: "listen: bind: address already in use".into()
             }
+        );
+        assert_eq!(
+            classify(
+                r#"{"level":"error","logger":"http.log.error","msg":"dial tcp 127.0.0.1:8001: connect: connection refused","status":502}"#
+            ),
+            ChildLine::Other {
+                logger: "http.log.error".into(),
+                message: "dial tcp 127.0.0.1:8001: connect: connection refused".into()
+            },
+            "a tenant's 502 is traffic, not a Caddy failure"
         );
         assert_eq!(
             classify(r#"{"level":"warn","logger":"tls","msg":"x"}"#),
