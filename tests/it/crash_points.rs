@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::harness::{
-    berth_cli, eventually, free_port, skip_docker, test_config, try_http_get, unique, BerthProcess,
-    CaddyProcess, DockerGuard,
+    api_call, berth_cli, eventually, skip_docker, try_http_get, BerthProcess, CaddyProcess,
+    ChildSetup, DockerGuard,
 };
 
 const UP: Duration = Duration::from_secs(90);
@@ -35,20 +35,13 @@ struct Rig {
 
 impl Rig {
     async fn new() -> Rig {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-crashpt-")
-            .tempdir()
-            .unwrap();
-        let owner = unique("crashpt");
-        let guard = DockerGuard::new(&owner);
-        let caddy = tokio::task::spawn_blocking(CaddyProcess::start)
-            .await
-            .unwrap();
-        let image = format!("berth-test/static-site:{}", unique("img"));
-        guard.track_image(&image);
-        let config = test_config(&dir, &owner, &caddy, &image, |c| {
-            c.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap()
-        });
+        let ChildSetup {
+            dir,
+            guard,
+            caddy,
+            config,
+            ..
+        } = ChildSetup::new("crashpt").await;
         std::fs::create_dir_all(&config.data_dir).unwrap();
         let (code, token, err) = berth_cli(&config, &["token", "create", "crash"]);
         assert_eq!(code, 0, "{err}");
@@ -78,17 +71,10 @@ impl Rig {
         if let Some(step) = pause_at {
             env.push(("BERTH_TEST_PAUSE_AT", step.to_owned()));
         }
-        self.daemon = Some(BerthProcess::start_with_env(&self.config, &env));
-        let url = format!("http://{}/api/v1/health", self.config.listen);
-        let http = &self.http;
-        eventually("daemon up", Duration::from_secs(30), || async {
-            http.get(&url)
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-        })
-        .await;
+        let daemon = self
+            .daemon
+            .insert(BerthProcess::start_with_env(&self.config, &env));
+        daemon.wait_healthy(&self.http, &self.config).await;
     }
 
     /// Waits until the daemon is paused at `step`, then kill -9s it.
@@ -104,20 +90,8 @@ impl Rig {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("http://{}{path}", self.config.listen))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("API answers");
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let api = format!("http://{}", self.config.listen);
+        api_call(&self.http, &api, &self.token, method, path, body).await
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
