@@ -128,6 +128,16 @@ impl TestApp {
         self.call(reqwest::Method::GET, path, None).await
     }
 
+    /// GET of a non-JSON answer (e.g. a CSV export); asserts 200.
+    pub async fn get_text(&self, path: &str) -> String {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        match body {
+            Value::String(text) => text,
+            json => json.to_string(),
+        }
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::harness::{
-    api_call, berth_cli, eventually, skip_docker, try_http_get, BerthProcess, CaddyProcess,
+    api_call, berth_cli, docker, eventually, skip_docker, try_http_get, BerthProcess, CaddyProcess,
     ChildSetup, DockerGuard,
 };
 
@@ -180,11 +180,11 @@ impl Rig {
 
     /// The ids of this rig's containers (all states).
     fn containers(&self) -> Vec<String> {
-        docker(&["ps", "-aq", "--filter", &self.guard.label_filter()])
+        docker_lines(&["ps", "-aq", "--filter", &self.guard.label_filter()])
     }
 
     fn networks(&self) -> Vec<String> {
-        docker(&[
+        docker_lines(&[
             "network",
             "ls",
             "-q",
@@ -195,17 +195,8 @@ impl Rig {
 }
 
 /// Output lines of a docker command that must succeed.
-fn docker(args: &[&str]) -> Vec<String> {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker cli");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+fn docker_lines(args: &[&str]) -> Vec<String> {
+    docker(args)
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -257,6 +248,33 @@ async fn restore_killed_at(step: &str) -> (Rig, i64, i64, String, PathBuf) {
     (rig, rid, id, domain, data)
 }
 
+/// Restarts berth after a restore killed before its commit: the restore
+/// fails with a message naming `outcome`, the live data (`TWO` and the file
+/// written after the backup) is whole, nothing of the restore is left, and
+/// the instance runs and serves `TWO` again. Returns the restore.
+async fn restart_expecting_live_data(
+    rig: &mut Rig,
+    rid: i64,
+    id: i64,
+    domain: &str,
+    data: &Path,
+    outcome: &str,
+) -> Value {
+    rig.start(None).await;
+    let restore = rig.wait_restore(rid).await;
+    assert_eq!(restore["status"], "failed", "{restore}");
+    assert!(
+        restore["message"].as_str().unwrap().contains(outcome),
+        "{restore}"
+    );
+    assert_eq!(read(&data.join("index.html")), TWO);
+    assert_eq!(read(&data.join("after.txt")), "written after the backup");
+    assert_eq!(restore_leftovers(data), Vec::<String>::new());
+    rig.wait_phase(id, "running").await;
+    rig.wait_served(domain, "/", Some(TWO)).await;
+    restore
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_the_restore_swap_rolls_back_to_the_previous_data() {
     if skip_docker() {
@@ -272,18 +290,8 @@ async fn killed_after_the_restore_swap_rolls_back_to_the_previous_data() {
         "staging dir and its marker"
     );
 
-    rig.start(None).await;
-    let restore = rig.wait_restore(rid).await;
-    assert_eq!(restore["status"], "failed", "{restore}");
-    assert!(
-        restore["message"].as_str().unwrap().contains("rolled back"),
-        "{restore}"
-    );
-    assert_eq!(read(&data.join("index.html")), TWO);
-    assert_eq!(read(&data.join("after.txt")), "written after the backup");
-    assert_eq!(restore_leftovers(&data), Vec::<String>::new());
-    rig.wait_phase(id, "running").await;
-    rig.wait_served(&domain, "/", Some(TWO)).await;
+    let restore =
+        restart_expecting_live_data(&mut rig, rid, id, &domain, &data, "rolled back").await;
 
     // Nothing is stuck: the same restore, asked again, goes through.
     let (status, again) = rig
@@ -313,18 +321,7 @@ async fn killed_before_the_restore_swap_leaves_the_live_data_untouched() {
         "the extracted staging dir"
     );
 
-    rig.start(None).await;
-    let restore = rig.wait_restore(rid).await;
-    assert_eq!(restore["status"], "failed", "{restore}");
-    assert!(
-        restore["message"].as_str().unwrap().contains("untouched"),
-        "{restore}"
-    );
-    assert_eq!(read(&data.join("index.html")), TWO);
-    assert_eq!(read(&data.join("after.txt")), "written after the backup");
-    assert_eq!(restore_leftovers(&data), Vec::<String>::new());
-    rig.wait_phase(id, "running").await;
-    rig.wait_served(&domain, "/", Some(TWO)).await;
+    restart_expecting_live_data(&mut rig, rid, id, &domain, &data, "untouched").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,7 +476,7 @@ async fn killed_between_remove_and_create_of_a_plan_change_the_instance_comes_ba
     })
     .await;
     assert_eq!(rig.containers().len(), 1, "one container, no orphan");
-    let inspect = |format: &str| docker(&["inspect", "-f", format, &container]).join("");
+    let inspect = |format: &str| docker_lines(&["inspect", "-f", format, &container]).join("");
     assert_eq!(inspect("{{.HostConfig.NanoCpus}}"), "1000000000");
     assert_eq!(
         inspect("{{.HostConfig.Memory}}"),
