@@ -30,7 +30,7 @@ pub use docker::{assert_absent, docker, refuse_skip_vars, skip_docker, DockerGua
 pub use http::{http_get, try_http_get};
 pub use names::{free_port, unique};
 pub use process::{
-    berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe, ChildSetup,
-    ServiceUser,
+    api_client, berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe,
+    ChildSetup, ServiceUser,
 };
 pub use wait::{wait_until, wait_until_async};

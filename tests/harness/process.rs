@@ -57,6 +57,11 @@ fn run_cli(mut cmd: Command, config: &Config, args: &[&str]) -> (i32, String, St
         .stdin(Stdio::null())
         .output()
         .expect("run berth");
+    outcome(&out)
+}
+
+/// A finished CLI run as (exit code, stdout, stderr).
+fn outcome(out: &std::process::Output) -> (i32, String, String) {
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -173,6 +178,23 @@ impl ChildSetup {
             config,
         }
     }
+
+    /// Creates the data dir and an API token named `name` with the CLI.
+    pub fn create_token(&self, name: &str) -> String {
+        std::fs::create_dir_all(&self.config.data_dir).unwrap();
+        let (code, token, err) = berth_cli(&self.config, &["token", "create", name]);
+        assert_eq!(code, 0, "{err}");
+        token.trim().to_owned()
+    }
+}
+
+/// The HTTP client a test talks to a child daemon's API with.
+pub fn api_client(timeout: Duration) -> reqwest::Client {
+    berth::tls::client_builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .unwrap()
 }
 
 /// `berth serve` as an operator starts it: in `cwd`, with no config file and
@@ -237,11 +259,7 @@ impl BerthServe {
             .stdin(Stdio::null())
             .output()
             .expect("run berth");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        outcome(&out)
     }
 
     /// `GET /api/v1/health`, or None while nothing answers.

@@ -8,32 +8,28 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{berth_cli, docker, eventually, try_http_get, BerthProcess, ChildSetup};
+use crate::harness::{
+    api_client, berth_cli, docker, eventually, try_http_get, BerthProcess, ChildSetup,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_creates_the_daemon_converges_after_restart() {
+    let setup = ChildSetup::new("crash").await;
+    let token = setup.create_token("crash");
     let ChildSetup {
         dir: _dir,
         guard,
         caddy,
         config,
         ..
-    } = ChildSetup::new("crash").await;
-    std::fs::create_dir_all(&config.data_dir).unwrap();
-    let (code, token, err) = berth_cli(&config, &["token", "create", "crash"]);
-    assert_eq!(code, 0, "{err}");
-    let token = token.trim().to_owned();
+    } = setup;
     let (code, _, err) = berth_cli(
         &config,
         &["plan", "create", "p", "--cpus", "0.1", "--memory", "32MiB"],
     );
     assert_eq!(code, 0, "{err}");
 
-    let http = berth::tls::client_builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let http = api_client(Duration::from_secs(30));
     let mut daemon = BerthProcess::start(&config);
     daemon.wait_healthy(&http, &config).await;
     let api = daemon.api.clone();

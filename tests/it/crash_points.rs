@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::harness::{
-    api_call, berth_cli, docker, eventually, skip_docker, try_http_get, BerthProcess, CaddyProcess,
-    ChildSetup, DockerGuard,
+    api_call, api_client, docker, eventually, skip_docker, try_http_get, BerthProcess,
+    CaddyProcess, ChildSetup, DockerGuard,
 };
 
 const UP: Duration = Duration::from_secs(90);
@@ -35,25 +35,19 @@ struct Rig {
 
 impl Rig {
     async fn new() -> Rig {
+        let setup = ChildSetup::new("crashpt").await;
+        let token = setup.create_token("crash");
         let ChildSetup {
             dir,
             guard,
             caddy,
             config,
             ..
-        } = ChildSetup::new("crashpt").await;
-        std::fs::create_dir_all(&config.data_dir).unwrap();
-        let (code, token, err) = berth_cli(&config, &["token", "create", "crash"]);
-        assert_eq!(code, 0, "{err}");
-        let http = berth::tls::client_builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
+        } = setup;
         Rig {
             daemon: None,
-            http,
-            token: token.trim().to_owned(),
+            http: api_client(Duration::from_secs(30)),
+            token,
             pause_file: dir.path().join("paused"),
             config,
             caddy,

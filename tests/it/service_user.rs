@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    api_call, berth_cli_as, eventually, skip_docker, BerthProcess, CaddyProcess, ChildSetup,
-    DockerGuard, ServiceUser,
+    api_call, api_client, berth_cli_as, eventually, skip_docker, BerthProcess, CaddyProcess,
+    ChildSetup, DockerGuard, ServiceUser,
 };
 
 const UP: Duration = Duration::from_secs(90);
@@ -56,11 +56,7 @@ impl Daemon {
         let bin = user.binary_in(dir.path());
         let (code, token, err) = berth_cli_as(&user, &bin, &config, &["token", "create", "svc"]);
         assert_eq!(code, 0, "{err}");
-        let http = berth::tls::client_builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
+        let http = api_client(Duration::from_secs(60));
         let mut daemon = Daemon {
             process: None,
             user,
