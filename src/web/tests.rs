@@ -224,11 +224,17 @@ impl Web {
         (cookie, home.csrf())
     }
 
-    async fn admin(&self) -> (String, String) {
+    /// Creates the user "admin" with the password "correct-horse-1".
+    async fn add_admin(&self) {
         self.ops
             .create_user(&Actor::cli(), "admin", "correct-horse-1")
             .await
             .unwrap();
+    }
+
+    /// [`Web::add_admin`] and signs in.
+    async fn admin(&self) -> (String, String) {
+        self.add_admin().await;
         self.sign_in("admin", "correct-horse-1").await
     }
 }

@@ -147,10 +147,7 @@ fn session_rows(w: &Web) -> i64 {
 #[tokio::test]
 async fn anonymous_visitors_store_no_session() {
     let w = web(|_| {}).await;
-    w.ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    w.add_admin().await;
     let mut form = None;
     for _ in 0..3 {
         let page = w.send(Method::GET, "/login", None, None).await;

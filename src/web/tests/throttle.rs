@@ -33,10 +33,7 @@ async fn failed_logins(ops: &Ops) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forty_parallel_wrong_passwords_get_exactly_five_checks() {
     let w = web(|_| {}).await;
-    w.ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    w.add_admin().await;
     let (cookie, csrf) = login_form(&w).await;
     let body = format!("_csrf={csrf}&name=admin&password=wrong-password");
     let tasks: Vec<_> = (0..40)
@@ -71,11 +68,7 @@ async fn forty_parallel_wrong_passwords_get_exactly_five_checks() {
 async fn the_throttle_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = web_with(dir.path(), Some("berth.db"), |_| {}, |o| o).await;
-    first
-        .ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    first.add_admin().await;
     let form = login_form(&first).await;
     for _ in 0..5 {
         let res = try_login(&first, &form, "wrong-password").await;
@@ -95,10 +88,7 @@ async fn the_throttle_ends_with_its_window() {
     let dir = tempfile::tempdir().unwrap();
     let window = Duration::from_secs(2);
     let w = web_with(dir.path(), None, |_| {}, |o| o.with_login_window(window)).await;
-    w.ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    w.add_admin().await;
     let form = login_form(&w).await;
     for _ in 0..5 {
         let res = try_login(&w, &form, "wrong-password").await;
@@ -133,10 +123,7 @@ async fn the_throttle_ends_with_its_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_logins_hashes_at_most_one_password_per_core() {
     let w = web(|_| {}).await;
-    w.ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    w.add_admin().await;
     let (cookie, csrf) = login_form(&w).await;
     // Forty accounts from forty addresses: nothing is throttled, every
     // attempt is checked, and they all arrive together.
