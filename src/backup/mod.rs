@@ -36,6 +36,7 @@ pub use prune::prune;
 
 use crate::docker::Docker;
 use crate::ops::Ops;
+use crate::store::{backup_jobs, StoreError};
 
 /// Does queued backup, verify and restore jobs. Cheap to clone.
 #[derive(Clone)]
@@ -58,6 +59,27 @@ impl Runner {
             http,
             pid: std::process::id(),
         }
+    }
+
+    /// Takes this process's hold on the instance, so the reconciler leaves
+    /// its container and data alone while `reason` works on them.
+    async fn hold(&self, instance_id: i64, reason: &'static str) -> Result<(), StoreError> {
+        let pid = self.pid;
+        self.ops
+            .store
+            .call(move |c| backup_jobs::hold(c, instance_id, reason, pid))
+            .await
+    }
+
+    /// Gives the hold back. A failure is ignored: the hold names this
+    /// process, and the recovery sweep drops holds of a process that is gone.
+    async fn release(&self, instance_id: i64) {
+        let pid = self.pid;
+        let _ = self
+            .ops
+            .store
+            .call(move |c| backup_jobs::release(c, instance_id, pid))
+            .await;
     }
 
     fn backup_root(&self) -> PathBuf {

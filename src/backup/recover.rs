@@ -124,15 +124,9 @@ impl Runner {
             .config
             .instance_data_dir(&inst.client_slug, &inst.name);
         let staging = staging_dir(&data, &inst.name, id);
-        let pid = self.pid;
         // The dead process's hold no longer counts: take it, so the
         // reconciler does not start the container on a directory about to move.
-        if let Err(e) = self
-            .ops
-            .store
-            .call(move |c| backup_jobs::hold(c, iid, "restore", pid))
-            .await
-        {
+        if let Err(e) = self.hold(iid, "restore").await {
             // Another live process works on the instance: settle it next sweep.
             tracing::info!(restore = id, error = %e, "interrupted restore waits for the instance");
             return Ok(());
@@ -158,11 +152,7 @@ impl Runner {
             .store
             .call(move |c| backup_jobs::finish_restore(c, id, ok, &msg))
             .await;
-        let _ = self
-            .ops
-            .store
-            .call(move |c| backup_jobs::release(c, iid, pid))
-            .await;
+        self.release(iid).await;
         self.ops.wake();
         result
     }

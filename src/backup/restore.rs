@@ -102,20 +102,11 @@ impl Runner {
         .await?;
         std::fs::create_dir_all(&data).map_err(|e| format!("creating {}: {e}", data.display()))?;
 
-        let pid = self.pid;
-        self.ops
-            .store
-            .call(move |c| backup_jobs::hold(c, iid, "restore", pid))
-            .await
-            .map_err(|e| e.to_string())?;
+        self.hold(iid, "restore").await.map_err(|e| e.to_string())?;
         let outcome = self
             .swap_and_check(&inst, &data, &staging, job.mode == "clone")
             .await;
-        let _ = self
-            .ops
-            .store
-            .call(move |c| backup_jobs::release(c, iid, pid))
-            .await;
+        self.release(iid).await;
         if job.mode == "clone" && outcome.is_ok() {
             let _ = self
                 .ops

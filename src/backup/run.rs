@@ -11,7 +11,7 @@ use super::{blocking, prune, Manifest, Progress, Runner};
 use crate::blueprint::Consistency;
 use crate::docker::ContainerState;
 use crate::store::backups::{self as rows, BackupResult};
-use crate::store::{backup_jobs, instances, InstanceRow, StoreError};
+use crate::store::{instances, InstanceRow, StoreError};
 
 /// How the container was held still, and for how long.
 struct Frozen {
@@ -251,10 +251,8 @@ impl Runner {
         container: &str,
         work: impl FnOnce() -> Result<ArchiveStats, String> + Send + 'static,
     ) -> Result<(ArchiveStats, Frozen), (String, Option<u64>)> {
-        let (id, pid) = (inst.id, self.pid);
-        self.ops
-            .store
-            .call(move |c| backup_jobs::hold(c, id, "backup", pid))
+        let id = inst.id;
+        self.hold(id, "backup")
             .await
             .map_err(|e| (e.to_string(), None))?;
         let stopped_at = Instant::now();
@@ -263,11 +261,7 @@ impl Runner {
             Err(e) => Err(gone_or(e, "stopping")),
         };
         let started = self.docker.start(container).await;
-        let _ = self
-            .ops
-            .store
-            .call(move |c| backup_jobs::release(c, id, pid))
-            .await;
+        self.release(id).await;
         self.ops.wake();
         let freeze_ms = stopped_at.elapsed().as_millis() as u64;
         let stats = result.map_err(|e| (e, Some(freeze_ms)))?;

@@ -141,6 +141,27 @@ mod tests {
     use super::*;
     use crate::metrics::rollup::Sample;
 
+    /// One sampled hour of instance `id`, early in `month`, up and idle.
+    fn idle_hour(month: &BillingMonth, id: i64) -> Sample {
+        Sample {
+            instance_id: id,
+            ts: month.start_ts() + 3600,
+            secs: 3600.0,
+            up: true,
+            cpu: 0.0,
+            mem: 0,
+            mem_limit: 0,
+            disk: 0,
+            rx: 0,
+            tx: 0,
+            blk_read: 0,
+            blk_write: 0,
+            pids: 1,
+            oom_kills: 0,
+            mem_hits: 0,
+        }
+    }
+
     #[test]
     fn months_parse_strictly() {
         let m = BillingMonth::parse("2026-12").unwrap();
@@ -165,21 +186,14 @@ mod tests {
         };
         let hour = |id| {
             let s = Sample {
-                instance_id: id,
-                ts: month.start_ts() + 3600,
-                secs: 3600.0,
-                up: true,
                 cpu: 0.5,
                 mem: 1 << 30,
                 mem_limit: 2 << 30,
                 disk: 30 << 30,
                 rx: 1 << 30,
                 tx: 1 << 29,
-                blk_read: 0,
-                blk_write: 0,
-                pids: 1,
                 oom_kills: 1,
-                mem_hits: 0,
+                ..idle_hour(&month, id)
             };
             Bucket::from_sample(&s, 0)
         };
@@ -219,26 +233,7 @@ mod tests {
             client_deleted: deleted,
             instance_name: "main".into(),
         };
-        let hour = |id| {
-            let s = Sample {
-                instance_id: id,
-                ts: month.start_ts() + 3600,
-                secs: 3600.0,
-                up: true,
-                cpu: 0.0,
-                mem: 0,
-                mem_limit: 0,
-                disk: 0,
-                rx: 0,
-                tx: 0,
-                blk_read: 0,
-                blk_write: 0,
-                pids: 1,
-                oom_kills: 0,
-                mem_hits: 0,
-            };
-            Bucket::from_sample(&s, 0)
-        };
+        let hour = |id| Bucket::from_sample(&idle_hour(&month, id), 0);
         let l = lines(
             &month,
             &[

@@ -144,6 +144,27 @@ impl Answer {
     }
 }
 
+const FORM: &str = "application/x-www-form-urlencoded";
+const LOCAL: [u8; 4] = [127, 0, 0, 1];
+
+/// A request as the router sees it arrive from `peer` (port 40000).
+fn request(
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: String,
+    peer: [u8; 4],
+) -> Request<Body> {
+    let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut req = req.body(Body::from(body)).unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((peer, 40000))));
+    req
+}
+
 impl Web {
     async fn send(
         &self,
@@ -164,19 +185,14 @@ impl Web {
         form: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Answer {
-        let mut req = Request::builder().method(method).uri(path);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
+        let mut all = headers.to_vec();
         if let Some(c) = cookie {
-            req = req.header(header::COOKIE, c);
+            all.push(("cookie", c));
         }
         if form.is_some() {
-            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            all.push(("content-type", FORM));
         }
-        let mut req = req.body(Body::from(form.unwrap_or("").to_owned())).unwrap();
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let req = request(method, path, &all, form.unwrap_or("").to_owned(), LOCAL);
         let res = self.app.clone().oneshot(req).await.unwrap();
         let (status, headers) = (res.status(), res.headers().clone());
         let bytes = axum::body::to_bytes(res.into_body(), 10 << 20)
@@ -208,11 +224,17 @@ impl Web {
         (cookie, home.csrf())
     }
 
-    async fn admin(&self) -> (String, String) {
+    /// Creates the user "admin" with the password "correct-horse-1".
+    async fn add_admin(&self) {
         self.ops
             .create_user(&Actor::cli(), "admin", "correct-horse-1")
             .await
             .unwrap();
+    }
+
+    /// [`Web::add_admin`] and signs in.
+    async fn admin(&self) -> (String, String) {
+        self.add_admin().await;
         self.sign_in("admin", "correct-horse-1").await
     }
 }

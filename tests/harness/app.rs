@@ -121,24 +121,21 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.api))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("API answers");
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        api_call(&self.http, &self.api, &self.token, method, path, body).await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// GET of a non-JSON answer (e.g. a CSV export); asserts 200.
+    pub async fn get_text(&self, path: &str) -> String {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        match body {
+            Value::String(text) => text,
+            json => json.to_string(),
+        }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -232,6 +229,31 @@ impl TestApp {
     pub fn docker(&self, args: &[&str]) -> String {
         super::docker(args)
     }
+}
+
+/// One API request to `api` (e.g. "http://127.0.0.1:1234") with `token`:
+/// (status, JSON body, or the text as a JSON string when it is not JSON).
+pub async fn api_call(
+    http: &reqwest::Client,
+    api: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = http
+        .request(method, format!("{api}{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.expect("API answers");
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// Polls `f` with backoff until it yields a value; panics naming `what`

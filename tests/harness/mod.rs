@@ -24,12 +24,13 @@ mod names;
 mod process;
 mod wait;
 
-pub use app::{eventually, free_port_block, test_config, TestApp, PORTS_PER_APP};
+pub use app::{api_call, eventually, free_port_block, test_config, TestApp, PORTS_PER_APP};
 pub use caddy::CaddyProcess;
 pub use docker::{assert_absent, docker, refuse_skip_vars, skip_docker, DockerGuard};
 pub use http::{http_get, try_http_get};
 pub use names::{free_port, unique};
 pub use process::{
-    berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe, ServiceUser,
+    api_client, berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe,
+    ChildSetup, ServiceUser,
 };
 pub use wait::{wait_until, wait_until_async};

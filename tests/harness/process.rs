@@ -3,7 +3,12 @@
 
 use std::process::{Child, Command, Stdio};
 
+use std::time::Duration;
+
 use berth::config::Config;
+use tempfile::TempDir;
+
+use super::{free_port, test_config, unique, CaddyProcess, DockerGuard};
 
 pub struct BerthProcess {
     pub child: Child,
@@ -39,18 +44,53 @@ pub fn env_for(config: &Config) -> Vec<(&'static str, String)> {
 
 /// Runs `berth <args>` to completion with `config`: (exit code, stdout, stderr).
 pub fn berth_cli(config: &Config, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+    run_cli(Command::new(env!("CARGO_BIN_EXE_berth")), config, args)
+}
+
+/// Runs `cmd` (the berth binary, maybe behind a wrapper) with `args` and
+/// `config`'s variables, and no config file: (exit code, stdout, stderr).
+fn run_cli(mut cmd: Command, config: &Config, args: &[&str]) -> (i32, String, String) {
+    let out = cmd
         .args(args)
         .envs(env_for(config))
         .env_remove("BERTH_CONFIG")
         .stdin(Stdio::null())
         .output()
         .expect("run berth");
+    outcome(&out)
+}
+
+/// A finished CLI run as (exit code, stdout, stderr).
+fn outcome(out: &std::process::Output) -> (i32, String, String) {
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Starts `cmd serve` with `config`'s variables plus `extra`; the log goes
+/// to `berth.log` beside the data dir.
+fn spawn_serve(mut cmd: Command, config: &Config, extra: &[(&str, String)]) -> BerthProcess {
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(config.data_dir.join("../berth.log"))
+        .unwrap();
+    let child = cmd
+        .arg("serve")
+        .envs(env_for(config))
+        .env_remove("BERTH_CONFIG")
+        .env("RUST_LOG", "info")
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start berth serve");
+    BerthProcess {
+        child,
+        api: format!("http://{}", config.listen),
+    }
 }
 
 impl BerthProcess {
@@ -62,24 +102,28 @@ impl BerthProcess {
     /// [`BerthProcess::start`] with extra variables, e.g. a crash test's
     /// `BERTH_TEST_PAUSE_AT` (see `berth::testhook`).
     pub fn start_with_env(config: &Config, extra: &[(&str, String)]) -> BerthProcess {
-        let log = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(config.data_dir.join("../berth.log"))
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .arg("serve")
-            .envs(env_for(config))
-            .env("RUST_LOG", "info")
-            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start berth serve");
-        BerthProcess {
-            child,
-            api: format!("http://{}", config.listen),
-        }
+        spawn_serve(Command::new(env!("CARGO_BIN_EXE_berth")), config, extra)
+    }
+
+    /// Waits until `GET /api/v1/health` answers 2xx; panics with the log
+    /// (`berth.log` beside `config`'s data dir) if the daemon exits first.
+    pub async fn wait_healthy(&mut self, http: &reqwest::Client, config: &Config) {
+        let url = format!("{}/api/v1/health", self.api);
+        let log = config.data_dir.join("../berth.log");
+        super::eventually("the daemon answers", Duration::from_secs(30), || {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "berth serve exited {status}: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let r = http.get(&url).send().await.ok()?;
+                r.status().is_success().then_some(())
+            }
+        })
+        .await;
     }
 
     /// SIGKILL: no shutdown code runs, like a power cut of the daemon.
@@ -93,6 +137,64 @@ impl Drop for BerthProcess {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// What a test that runs berth as a child process stands on: a temp dir,
+/// a Docker owner label with its guard, a private Caddy, the static-site
+/// image name (tracked for removal) and a config on a concrete free port.
+/// Callers keep the parts in their own struct, in the drop order they need.
+pub struct ChildSetup {
+    pub dir: TempDir,
+    pub owner: String,
+    pub guard: DockerGuard,
+    pub caddy: CaddyProcess,
+    pub image: String,
+    pub config: Config,
+}
+
+impl ChildSetup {
+    /// `prefix` names the temp dir (`berth-<prefix>-`) and the owner label.
+    pub async fn new(prefix: &str) -> ChildSetup {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("berth-{prefix}-"))
+            .tempdir()
+            .unwrap();
+        let owner = unique(prefix);
+        let guard = DockerGuard::new(&owner);
+        let caddy = tokio::task::spawn_blocking(CaddyProcess::start)
+            .await
+            .unwrap();
+        let image = format!("berth-test/static-site:{}", unique("img"));
+        guard.track_image(&image);
+        let config = test_config(&dir, &owner, &caddy, &image, |c| {
+            c.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap()
+        });
+        ChildSetup {
+            dir,
+            owner,
+            guard,
+            caddy,
+            image,
+            config,
+        }
+    }
+
+    /// Creates the data dir and an API token named `name` with the CLI.
+    pub fn create_token(&self, name: &str) -> String {
+        std::fs::create_dir_all(&self.config.data_dir).unwrap();
+        let (code, token, err) = berth_cli(&self.config, &["token", "create", name]);
+        assert_eq!(code, 0, "{err}");
+        token.trim().to_owned()
+    }
+}
+
+/// The HTTP client a test talks to a child daemon's API with.
+pub fn api_client(timeout: Duration) -> reqwest::Client {
+    berth::tls::client_builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .unwrap()
 }
 
 /// `berth serve` as an operator starts it: in `cwd`, with no config file and
@@ -157,11 +259,7 @@ impl BerthServe {
             .stdin(Stdio::null())
             .output()
             .expect("run berth");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        outcome(&out)
     }
 
     /// `GET /api/v1/health`, or None while nothing answers.
@@ -338,43 +436,13 @@ pub fn berth_cli_as(
     config: &Config,
     args: &[&str],
 ) -> (i32, String, String) {
-    let out = user
-        .command(bin)
-        .args(args)
-        .envs(env_for(config))
-        .env_remove("BERTH_CONFIG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run berth");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_cli(user.command(bin), config, args)
 }
 
 impl BerthProcess {
     /// Starts `berth serve` as `user` (see [`ServiceUser`]); the log goes to
     /// `berth.log` beside the data dir.
     pub fn start_as(user: &ServiceUser, bin: &std::path::Path, config: &Config) -> BerthProcess {
-        let log = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(config.data_dir.join("../berth.log"))
-            .unwrap();
-        let child = user
-            .command(bin)
-            .arg("serve")
-            .envs(env_for(config))
-            .env_remove("BERTH_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start berth serve");
-        BerthProcess {
-            child,
-            api: format!("http://{}", config.listen),
-        }
+        spawn_serve(user.command(bin), config, &[])
     }
 }

@@ -107,18 +107,8 @@ async fn a_deleted_clients_usage_never_moves_to_a_new_client() {
         assert!(live["instance_hours"].as_f64().unwrap() < 0.5, "{lines}");
     }
     let csv = app
-        .http
-        .get(format!(
-            "{}/api/v1/usage/export?month={month}&format=csv",
-            app.api
-        ))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("/api/v1/usage/export?month={month}&format=csv"))
+        .await;
     let line = csv
         .lines()
         .find(|l| l.starts_with(&format!("{month},billa,")) && l.ends_with(",true"))

@@ -9,51 +9,30 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    berth_cli, docker, eventually, free_port, test_config, try_http_get, unique, BerthProcess,
-    CaddyProcess, DockerGuard,
+    api_client, berth_cli, docker, eventually, try_http_get, BerthProcess, ChildSetup,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_creates_the_daemon_converges_after_restart() {
-    let dir = tempfile::Builder::new()
-        .prefix("berth-crash-")
-        .tempdir()
-        .unwrap();
-    let owner = unique("crash");
-    let guard = DockerGuard::new(&owner);
-    let caddy = tokio::task::spawn_blocking(CaddyProcess::start)
-        .await
-        .unwrap();
-    let image = format!("berth-test/static-site:{}", unique("img"));
-    guard.track_image(&image);
-    let config = test_config(&dir, &owner, &caddy, &image, |c| {
-        c.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap()
-    });
-    std::fs::create_dir_all(&config.data_dir).unwrap();
-    let (code, token, err) = berth_cli(&config, &["token", "create", "crash"]);
-    assert_eq!(code, 0, "{err}");
-    let token = token.trim().to_owned();
+    let setup = ChildSetup::new("crash").await;
+    let token = setup.create_token("crash");
+    let ChildSetup {
+        dir: _dir,
+        guard,
+        caddy,
+        config,
+        ..
+    } = setup;
     let (code, _, err) = berth_cli(
         &config,
         &["plan", "create", "p", "--cpus", "0.1", "--memory", "32MiB"],
     );
     assert_eq!(code, 0, "{err}");
 
-    let http = berth::tls::client_builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let http = api_client(Duration::from_secs(30));
     let mut daemon = BerthProcess::start(&config);
+    daemon.wait_healthy(&http, &config).await;
     let api = daemon.api.clone();
-    eventually("daemon up", Duration::from_secs(30), || async {
-        http.get(format!("{api}/api/v1/health"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-    })
-    .await;
 
     // Fire creates, and kill the daemon once a few have been accepted and
     // the reconciler is busy with them.

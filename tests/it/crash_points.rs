@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::harness::{
-    berth_cli, eventually, free_port, skip_docker, test_config, try_http_get, unique, BerthProcess,
-    CaddyProcess, DockerGuard,
+    api_call, api_client, docker, eventually, skip_docker, try_http_get, BerthProcess,
+    CaddyProcess, ChildSetup, DockerGuard,
 };
 
 const UP: Duration = Duration::from_secs(90);
@@ -35,32 +35,19 @@ struct Rig {
 
 impl Rig {
     async fn new() -> Rig {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-crashpt-")
-            .tempdir()
-            .unwrap();
-        let owner = unique("crashpt");
-        let guard = DockerGuard::new(&owner);
-        let caddy = tokio::task::spawn_blocking(CaddyProcess::start)
-            .await
-            .unwrap();
-        let image = format!("berth-test/static-site:{}", unique("img"));
-        guard.track_image(&image);
-        let config = test_config(&dir, &owner, &caddy, &image, |c| {
-            c.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap()
-        });
-        std::fs::create_dir_all(&config.data_dir).unwrap();
-        let (code, token, err) = berth_cli(&config, &["token", "create", "crash"]);
-        assert_eq!(code, 0, "{err}");
-        let http = berth::tls::client_builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
+        let setup = ChildSetup::new("crashpt").await;
+        let token = setup.create_token("crash");
+        let ChildSetup {
+            dir,
+            guard,
+            caddy,
+            config,
+            ..
+        } = setup;
         Rig {
             daemon: None,
-            http,
-            token: token.trim().to_owned(),
+            http: api_client(Duration::from_secs(30)),
+            token,
             pause_file: dir.path().join("paused"),
             config,
             caddy,
@@ -78,17 +65,10 @@ impl Rig {
         if let Some(step) = pause_at {
             env.push(("BERTH_TEST_PAUSE_AT", step.to_owned()));
         }
-        self.daemon = Some(BerthProcess::start_with_env(&self.config, &env));
-        let url = format!("http://{}/api/v1/health", self.config.listen);
-        let http = &self.http;
-        eventually("daemon up", Duration::from_secs(30), || async {
-            http.get(&url)
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-        })
-        .await;
+        let daemon = self
+            .daemon
+            .insert(BerthProcess::start_with_env(&self.config, &env));
+        daemon.wait_healthy(&self.http, &self.config).await;
     }
 
     /// Waits until the daemon is paused at `step`, then kill -9s it.
@@ -104,20 +84,8 @@ impl Rig {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("http://{}{path}", self.config.listen))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("API answers");
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let api = format!("http://{}", self.config.listen);
+        api_call(&self.http, &api, &self.token, method, path, body).await
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -206,11 +174,11 @@ impl Rig {
 
     /// The ids of this rig's containers (all states).
     fn containers(&self) -> Vec<String> {
-        docker(&["ps", "-aq", "--filter", &self.guard.label_filter()])
+        docker_lines(&["ps", "-aq", "--filter", &self.guard.label_filter()])
     }
 
     fn networks(&self) -> Vec<String> {
-        docker(&[
+        docker_lines(&[
             "network",
             "ls",
             "-q",
@@ -221,17 +189,8 @@ impl Rig {
 }
 
 /// Output lines of a docker command that must succeed.
-fn docker(args: &[&str]) -> Vec<String> {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker cli");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+fn docker_lines(args: &[&str]) -> Vec<String> {
+    docker(args)
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -283,6 +242,33 @@ async fn restore_killed_at(step: &str) -> (Rig, i64, i64, String, PathBuf) {
     (rig, rid, id, domain, data)
 }
 
+/// Restarts berth after a restore killed before its commit: the restore
+/// fails with a message naming `outcome`, the live data (`TWO` and the file
+/// written after the backup) is whole, nothing of the restore is left, and
+/// the instance runs and serves `TWO` again. Returns the restore.
+async fn restart_expecting_live_data(
+    rig: &mut Rig,
+    rid: i64,
+    id: i64,
+    domain: &str,
+    data: &Path,
+    outcome: &str,
+) -> Value {
+    rig.start(None).await;
+    let restore = rig.wait_restore(rid).await;
+    assert_eq!(restore["status"], "failed", "{restore}");
+    assert!(
+        restore["message"].as_str().unwrap().contains(outcome),
+        "{restore}"
+    );
+    assert_eq!(read(&data.join("index.html")), TWO);
+    assert_eq!(read(&data.join("after.txt")), "written after the backup");
+    assert_eq!(restore_leftovers(data), Vec::<String>::new());
+    rig.wait_phase(id, "running").await;
+    rig.wait_served(domain, "/", Some(TWO)).await;
+    restore
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_the_restore_swap_rolls_back_to_the_previous_data() {
     if skip_docker() {
@@ -298,18 +284,8 @@ async fn killed_after_the_restore_swap_rolls_back_to_the_previous_data() {
         "staging dir and its marker"
     );
 
-    rig.start(None).await;
-    let restore = rig.wait_restore(rid).await;
-    assert_eq!(restore["status"], "failed", "{restore}");
-    assert!(
-        restore["message"].as_str().unwrap().contains("rolled back"),
-        "{restore}"
-    );
-    assert_eq!(read(&data.join("index.html")), TWO);
-    assert_eq!(read(&data.join("after.txt")), "written after the backup");
-    assert_eq!(restore_leftovers(&data), Vec::<String>::new());
-    rig.wait_phase(id, "running").await;
-    rig.wait_served(&domain, "/", Some(TWO)).await;
+    let restore =
+        restart_expecting_live_data(&mut rig, rid, id, &domain, &data, "rolled back").await;
 
     // Nothing is stuck: the same restore, asked again, goes through.
     let (status, again) = rig
@@ -339,18 +315,7 @@ async fn killed_before_the_restore_swap_leaves_the_live_data_untouched() {
         "the extracted staging dir"
     );
 
-    rig.start(None).await;
-    let restore = rig.wait_restore(rid).await;
-    assert_eq!(restore["status"], "failed", "{restore}");
-    assert!(
-        restore["message"].as_str().unwrap().contains("untouched"),
-        "{restore}"
-    );
-    assert_eq!(read(&data.join("index.html")), TWO);
-    assert_eq!(read(&data.join("after.txt")), "written after the backup");
-    assert_eq!(restore_leftovers(&data), Vec::<String>::new());
-    rig.wait_phase(id, "running").await;
-    rig.wait_served(&domain, "/", Some(TWO)).await;
+    restart_expecting_live_data(&mut rig, rid, id, &domain, &data, "untouched").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -505,7 +470,7 @@ async fn killed_between_remove_and_create_of_a_plan_change_the_instance_comes_ba
     })
     .await;
     assert_eq!(rig.containers().len(), 1, "one container, no orphan");
-    let inspect = |format: &str| docker(&["inspect", "-f", format, &container]).join("");
+    let inspect = |format: &str| docker_lines(&["inspect", "-f", format, &container]).join("");
     assert_eq!(inspect("{{.HostConfig.NanoCpus}}"), "1000000000");
     assert_eq!(
         inspect("{{.HostConfig.Memory}}"),

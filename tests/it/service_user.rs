@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    berth_cli_as, eventually, free_port, skip_docker, test_config, unique, BerthProcess,
-    CaddyProcess, DockerGuard, ServiceUser,
+    api_call, api_client, berth_cli_as, eventually, skip_docker, BerthProcess, CaddyProcess,
+    ChildSetup, DockerGuard, ServiceUser,
 };
 
 const UP: Duration = Duration::from_secs(90);
@@ -40,20 +40,14 @@ struct Daemon {
 
 impl Daemon {
     async fn start(caps: Vec<String>) -> Daemon {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-svc-")
-            .tempdir()
-            .unwrap();
-        let owner = unique("svc");
-        let guard = DockerGuard::new(&owner);
-        let caddy = tokio::task::spawn_blocking(CaddyProcess::start)
-            .await
-            .unwrap();
-        let image = format!("berth-test/static-site:{}", unique("img"));
-        guard.track_image(&image);
-        let config = test_config(&dir, &owner, &caddy, &image, |c| {
-            c.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap()
-        });
+        let ChildSetup {
+            dir,
+            guard,
+            caddy,
+            image,
+            config,
+            ..
+        } = ChildSetup::new("svc").await;
         let user = ServiceUser::new(SERVICE_UID, &caps);
         // The temp dir (0700 root) and the blueprint copies become the
         // service user's, as /var/lib/berth is in the package. The binary
@@ -62,11 +56,7 @@ impl Daemon {
         let bin = user.binary_in(dir.path());
         let (code, token, err) = berth_cli_as(&user, &bin, &config, &["token", "create", "svc"]);
         assert_eq!(code, 0, "{err}");
-        let http = berth::tls::client_builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
+        let http = api_client(Duration::from_secs(60));
         let mut daemon = Daemon {
             process: None,
             user,
@@ -84,42 +74,15 @@ impl Daemon {
     }
 
     async fn run(&mut self) {
-        self.process = Some(BerthProcess::start_as(&self.user, &self.bin, &self.config));
-        let url = format!("http://{}/api/v1/health", self.config.listen);
-        let log = self.dir.path().join("berth.log");
-        eventually("the daemon answers", Duration::from_secs(30), || {
-            if let Some(p) = self.process.as_mut() {
-                if let Ok(Some(status)) = p.child.try_wait() {
-                    panic!(
-                        "berth serve exited {status}: {}",
-                        std::fs::read_to_string(&log).unwrap_or_default()
-                    );
-                }
-            }
-            let (http, url) = (self.http.clone(), url.clone());
-            async move {
-                let r = http.get(&url).send().await.ok()?;
-                r.status().is_success().then_some(())
-            }
-        })
-        .await;
+        let process =
+            self.process
+                .insert(BerthProcess::start_as(&self.user, &self.bin, &self.config));
+        process.wait_healthy(&self.http, &self.config).await;
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> (StatusCode, Value) {
-        let resp = self
-            .http
-            .request(method, format!("http://{}{path}", self.config.listen))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("API answers");
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let api = format!("http://{}", self.config.listen);
+        api_call(&self.http, &api, &self.token, method, path, Some(body)).await
     }
 
     async fn get(&self, path: &str) -> Value {

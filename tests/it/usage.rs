@@ -356,18 +356,8 @@ async fn a_capped_busy_loop_shows_its_cores_and_the_pages_show_it() {
          {unsampled:.1}s were not sampled: {line}"
     );
     let csv = app
-        .http
-        .get(format!(
-            "{}/api/v1/usage/export?month={month}&format=csv",
-            app.api
-        ))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("/api/v1/usage/export?month={month}&format=csv"))
+        .await;
     assert!(
         csv.starts_with("month,client,instances,instance_hours,cpu_core_hours"),
         "{csv}"

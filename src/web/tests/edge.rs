@@ -13,19 +13,18 @@ fn setup_body(csrf: &str) -> String {
     format!("_csrf={csrf}&name=first&password=long-enough-1")
 }
 
+/// POSTs the setup form with `headers` (Host, Origin, Referer).
+async fn post_setup(w: &Web, cookie: &str, csrf: &str, headers: &[(&str, &str)]) -> Answer {
+    let body = setup_body(csrf);
+    w.send_with(Method::POST, "/setup", Some(cookie), Some(&body), headers)
+        .await
+}
+
 #[tokio::test]
 async fn setup_through_a_rebound_name_is_misdirected() {
     let w = web(|_| {}).await;
     let (cookie, csrf) = setup_form(&w).await;
-    let res = w
-        .send_with(
-            Method::POST,
-            "/setup",
-            Some(&cookie),
-            Some(&setup_body(&csrf)),
-            &[("host", "evil.example")],
-        )
-        .await;
+    let res = post_setup(&w, &cookie, &csrf, &[("host", "evil.example")]).await;
     assert_eq!(res.status, StatusCode::MISDIRECTED_REQUEST, "{}", res.body);
     assert!(res.body.contains("evil.example") && res.body.contains("web.allowed_hosts"));
     assert_eq!(w.ops.user_count().await.unwrap(), 0);
@@ -64,32 +63,28 @@ async fn setup_posted_from_another_site_is_forbidden() {
         ("origin", "http://127.0.0.1:7071"),
         ("referer", "http://evil.example/attack.html"),
     ] {
-        let res = w
-            .send_with(
-                Method::POST,
-                "/setup",
-                Some(&cookie),
-                Some(&setup_body(&csrf)),
-                &[("host", "127.0.0.1:7070"), (name, value)],
-            )
-            .await;
+        let res = post_setup(
+            &w,
+            &cookie,
+            &csrf,
+            &[("host", "127.0.0.1:7070"), (name, value)],
+        )
+        .await;
         assert_eq!(res.status, StatusCode::FORBIDDEN, "{name}: {value}");
         assert!(res.body.contains("another site"), "{}", res.body);
         assert_eq!(w.ops.user_count().await.unwrap(), 0);
     }
     // The browser's own origin passes.
-    let res = w
-        .send_with(
-            Method::POST,
-            "/setup",
-            Some(&cookie),
-            Some(&setup_body(&csrf)),
-            &[
-                ("host", "127.0.0.1:7070"),
-                ("origin", "http://127.0.0.1:7070"),
-            ],
-        )
-        .await;
+    let res = post_setup(
+        &w,
+        &cookie,
+        &csrf,
+        &[
+            ("host", "127.0.0.1:7070"),
+            ("origin", "http://127.0.0.1:7070"),
+        ],
+    )
+    .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(w.ops.user_count().await.unwrap(), 1);
 }
@@ -98,15 +93,13 @@ async fn setup_posted_from_another_site_is_forbidden() {
 async fn configured_names_are_answered() {
     let w = web(|c| c.web.allowed_hosts = vec!["berth.lan".into()]).await;
     let (cookie, csrf) = setup_form(&w).await;
-    let res = w
-        .send_with(
-            Method::POST,
-            "/setup",
-            Some(&cookie),
-            Some(&setup_body(&csrf)),
-            &[("host", "berth.lan"), ("origin", "https://berth.lan")],
-        )
-        .await;
+    let res = post_setup(
+        &w,
+        &cookie,
+        &csrf,
+        &[("host", "berth.lan"), ("origin", "https://berth.lan")],
+    )
+    .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }
 
@@ -154,10 +147,7 @@ fn session_rows(w: &Web) -> i64 {
 #[tokio::test]
 async fn anonymous_visitors_store_no_session() {
     let w = web(|_| {}).await;
-    w.ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    w.add_admin().await;
     let mut form = None;
     for _ in 0..3 {
         let page = w.send(Method::GET, "/login", None, None).await;
@@ -207,16 +197,17 @@ async fn api(w: &Web, method: Method, path: &str, body: String) -> (StatusCode, 
         .create_token(&Actor::cli(), &format!("t{n}"))
         .await
         .unwrap();
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let res = w
+        .app
+        .clone()
+        .oneshot(request(method, path, &headers, body, LOCAL))
+        .await
         .unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let res = w.app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
         .await

@@ -48,10 +48,7 @@ async fn state_changes_need_the_sessions_csrf_token() {
 #[tokio::test]
 async fn logins_are_throttled_after_five_failures() {
     let w = web(|_| {}).await;
-    w.ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    w.add_admin().await;
     let login = w.send(Method::GET, "/login", None, None).await;
     let cookie = login.csrf_cookie().unwrap();
     let attempt = |password: &'static str| {

@@ -8,6 +8,12 @@ async fn login_form(w: &Web) -> (String, String) {
     (page.csrf_cookie().expect("a CSRF cookie"), page.csrf())
 }
 
+/// A sign-in POST from `peer`, for firing many at once.
+fn login_request(cookie: &str, body: String, peer: [u8; 4]) -> Request<Body> {
+    let headers = [("cookie", cookie), ("content-type", FORM)];
+    request(Method::POST, "/login", &headers, body, peer)
+}
+
 async fn try_login(w: &Web, form: &(String, String), password: &str) -> Answer {
     let body = format!("_csrf={}&name=admin&password={password}", form.1);
     w.send(Method::POST, "/login", Some(&form.0), Some(&body))
@@ -27,23 +33,12 @@ async fn failed_logins(ops: &Ops) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forty_parallel_wrong_passwords_get_exactly_five_checks() {
     let w = web(|_| {}).await;
-    w.ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    w.add_admin().await;
     let (cookie, csrf) = login_form(&w).await;
     let body = format!("_csrf={csrf}&name=admin&password=wrong-password");
     let tasks: Vec<_> = (0..40)
         .map(|_| {
-            let mut req = Request::builder()
-                .method(Method::POST)
-                .uri("/login")
-                .header(header::COOKIE, &cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(body.clone()))
-                .unwrap();
-            req.extensions_mut()
-                .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+            let req = login_request(&cookie, body.clone(), LOCAL);
             tokio::spawn(w.app.clone().oneshot(req))
         })
         .collect();
@@ -73,11 +68,7 @@ async fn forty_parallel_wrong_passwords_get_exactly_five_checks() {
 async fn the_throttle_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = web_with(dir.path(), Some("berth.db"), |_| {}, |o| o).await;
-    first
-        .ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    first.add_admin().await;
     let form = login_form(&first).await;
     for _ in 0..5 {
         let res = try_login(&first, &form, "wrong-password").await;
@@ -97,10 +88,7 @@ async fn the_throttle_ends_with_its_window() {
     let dir = tempfile::tempdir().unwrap();
     let window = Duration::from_secs(2);
     let w = web_with(dir.path(), None, |_| {}, |o| o.with_login_window(window)).await;
-    w.ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    w.add_admin().await;
     let form = login_form(&w).await;
     for _ in 0..5 {
         let res = try_login(&w, &form, "wrong-password").await;
@@ -135,25 +123,14 @@ async fn the_throttle_ends_with_its_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_logins_hashes_at_most_one_password_per_core() {
     let w = web(|_| {}).await;
-    w.ops
-        .create_user(&Actor::cli(), "admin", "correct-horse-1")
-        .await
-        .unwrap();
+    w.add_admin().await;
     let (cookie, csrf) = login_form(&w).await;
     // Forty accounts from forty addresses: nothing is throttled, every
     // attempt is checked, and they all arrive together.
     let tasks: Vec<_> = (0..40u8)
         .map(|i| {
             let body = format!("_csrf={csrf}&name=user{i}&password=wrong-password");
-            let mut req = Request::builder()
-                .method(Method::POST)
-                .uri("/login")
-                .header(header::COOKIE, &cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .unwrap();
-            req.extensions_mut()
-                .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, i], 40000))));
+            let req = login_request(&cookie, body, [10, 0, 0, i]);
             tokio::spawn(w.app.clone().oneshot(req))
         })
         .collect();
