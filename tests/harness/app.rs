@@ -198,22 +198,36 @@ impl TestApp {
     }
 
     /// Waits until `host` answers `status` through Caddy; returns the body.
+    /// On a timeout it panics with the last answer and every instance's
+    /// phase and message, so a failure says where the instance got stuck.
     pub async fn wait_caddy(&self, host: &str, status: u16, deadline: Duration) -> String {
-        let mut body = String::new();
-        wait_until_async(
-            &format!("{host} answers {status} through caddy"),
-            deadline,
-            || {
-                let got = self.through_caddy(host, "/");
-                let matched = matches!(&got, Some((s, _)) if *s == status);
-                if let Some((_, b)) = got {
-                    body = b;
+        let end = tokio::time::Instant::now() + deadline;
+        let mut pause = Duration::from_millis(10);
+        let mut last = None;
+        loop {
+            let got = self.through_caddy(host, "/");
+            if let Some((s, body)) = &got {
+                if *s == status {
+                    return body.clone();
                 }
-                async move { matched }
-            },
-        )
-        .await;
-        body
+            }
+            last = got.or(last);
+            if tokio::time::Instant::now() >= end {
+                let states: Vec<String> = match self.ops.list_instances(None).await {
+                    Ok(rows) => rows
+                        .iter()
+                        .map(|i| format!("{} {:?}: {} {}", i.id, i.domains, i.phase, i.message))
+                        .collect(),
+                    Err(e) => vec![format!("cannot list instances: {e}")],
+                };
+                panic!(
+                    "timed out after {deadline:?} waiting for {host} to answer {status} \
+                     through caddy; last answer {last:?}; instances: {states:#?}"
+                );
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
     }
 
     /// The operations layer of this berth, for looking at the store directly.
