@@ -33,19 +33,34 @@ pub struct TestApp {
     ops: berth::ops::Ops,
 }
 
-/// A block of ports none of which is bound right now. Blocks are spread by
-/// process id so concurrent test runs on one machine rarely meet.
+/// A block of ports none of which is bound right now, below the kernel's
+/// ephemeral range: a port from that range can be taken at any moment by an
+/// outgoing connection (or [`super::free_port`]), and then a container's port
+/// publish fails. Blocks are spread by process id so concurrent test runs on
+/// one machine rarely meet.
 pub fn free_port_block(len: u16) -> (u16, u16) {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 300) as u16 * 100;
-    loop {
-        let first = base + NEXT.fetch_add(len, Ordering::Relaxed);
-        assert!(first < 60_000, "ran out of port blocks");
+    const LOW: u16 = 10_000;
+    let high = ephemeral_low().saturating_sub(len).max(LOW + len);
+    let span = high - LOW;
+    let spread = (std::process::id() % 50) * 200;
+    for _ in 0..span / len {
+        let next = u32::from(NEXT.fetch_add(len, Ordering::Relaxed));
+        let first = LOW + ((spread + next) % u32::from(span)) as u16;
         let last = first + len - 1;
         if (first..=last).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return (first, last);
         }
     }
+    panic!("no free block of {len} ports below {high}");
+}
+
+/// The first port the kernel hands out for outgoing connections.
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 impl TestApp {
