@@ -71,7 +71,7 @@ fn settle(data: &Path, staging: &Path) -> (bool, String) {
             "restored; berth restarted while removing the previous data".to_owned(),
         )
     } else if swapped_uncommitted(data, staging) {
-        if let Err(e) = super::restore::exchange(staging, data) {
+        if let Err(e) = crate::fsutil::exchange(staging, data) {
             // Keep both directories: the previous data is still in `staging`.
             return (
                 false,
@@ -201,7 +201,7 @@ mod tests {
     fn killed_after_the_swap_rolls_back() {
         let (_dir, data, staging) = setup();
         mark_swapping(&staging).unwrap();
-        super::super::restore::exchange(&staging, &data).unwrap();
+        crate::fsutil::exchange(&staging, &data).unwrap();
         assert_eq!(read(&data), "restored");
         let (ok, msg) = settle(&data, &staging);
         assert!(!ok);
@@ -214,7 +214,7 @@ mod tests {
     fn killed_after_the_commit_keeps_the_restore() {
         let (_dir, data, staging) = setup();
         mark_swapping(&staging).unwrap();
-        super::super::restore::exchange(&staging, &data).unwrap();
+        crate::fsutil::exchange(&staging, &data).unwrap();
         mark_committed(&staging).unwrap();
         let (ok, _) = settle(&data, &staging);
         assert!(ok);
@@ -226,8 +226,8 @@ mod tests {
     fn killed_after_a_rollback_keeps_the_previous_data() {
         let (_dir, data, staging) = setup();
         mark_swapping(&staging).unwrap();
-        super::super::restore::exchange(&staging, &data).unwrap();
-        super::super::restore::exchange(&staging, &data).unwrap();
+        crate::fsutil::exchange(&staging, &data).unwrap();
+        crate::fsutil::exchange(&staging, &data).unwrap();
         let (ok, _) = settle(&data, &staging);
         assert!(!ok);
         assert_eq!(read(&data), "previous");

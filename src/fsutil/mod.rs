@@ -13,7 +13,9 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 mod remove;
+mod swap;
 pub use remove::{dir_names, open_dir_nofollow, path_error, remove_tree};
+pub use swap::exchange;
 
 /// Deeper trees are not walked further (and say so): every level holds
 /// two open fds, and the process has ~1024.
