@@ -3,9 +3,11 @@
 //! - [`config`]: pure `routes → serde_json::Value` plus [`config_hash`]; the
 //!   reconciler loads a new config only when the live one's hash differs.
 //! - [`admin`]: a small HTTP client for `GET /config/` and `POST /load`.
-//! - [`supervisor`]: `[caddy] manage = true` — berth runs Caddy as a child.
+//! - [`supervisor`]: `[caddy] manage = true` — berth runs Caddy as a child;
+//!   `child_log` forwards its output and keeps its last error.
 
 pub mod admin;
+mod child_log;
 pub mod config;
 pub mod supervisor;
 
