@@ -7,6 +7,9 @@ use serde_json::Value;
 
 use super::CaddyError;
 
+/// How long a read waits out Caddy's admin listener restarting after a load.
+const ADMIN_RESTART_GRACE: Duration = Duration::from_millis(1500);
+
 /// Cheap to clone (the reqwest client is an `Arc` inside).
 #[derive(Clone, Debug)]
 pub struct CaddyAdmin {
@@ -63,12 +66,7 @@ impl CaddyAdmin {
     /// The live config; `Value::Null` when Caddy runs with an empty one.
     pub async fn config(&self) -> Result<Value, CaddyError> {
         let url = self.url("/config/");
-        let resp = self
-            .client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|source| self.unreachable(source))?;
+        let resp = self.get_retrying(&url).await?;
         let resp = check(resp).await?;
         resp.json()
             .await
@@ -90,6 +88,26 @@ impl CaddyAdmin {
             .await
             .map_err(|source| self.unreachable(source))?;
         check(resp).await.map(|_| ())
+    }
+
+    /// A GET that survives the admin server's own restart: Caddy answers
+    /// `/load` and only then swaps its admin listener, so a connection made
+    /// right after a load can be reset (seen in CI). A GET is idempotent,
+    /// so a failed connection is tried again for a short while.
+    async fn get_retrying(&self, url: &str) -> Result<reqwest::Response, CaddyError> {
+        let deadline = tokio::time::Instant::now() + ADMIN_RESTART_GRACE;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match self.client.get(url).send().await {
+                Ok(resp) => return Ok(resp),
+                Err(e) if tokio::time::Instant::now() + pause < deadline => {
+                    tracing::debug!(error = %e, "caddy admin not answering yet; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                Err(source) => return Err(self.unreachable(source)),
+            }
+        }
     }
 
     fn url(&self, path: &str) -> String {
