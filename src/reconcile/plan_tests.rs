@@ -19,7 +19,10 @@ fn nets(ids: &[i64]) -> Vec<ObservedNetwork> {
 
 #[test]
 fn converged_state_needs_nothing() {
-    let d = [want(1, Want::Running), want(2, Want::Stopped)];
+    let d = [
+        want(1, DesiredState::Running),
+        want(2, DesiredState::Stopped),
+    ];
     let c = [
         container("a", Some(1), "h1", ContainerState::Running),
         container("b", Some(2), "h2", ContainerState::Exited),
@@ -29,7 +32,7 @@ fn converged_state_needs_nothing() {
 
 #[test]
 fn missing_container_gets_network_and_create() {
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &[]);
+    let actions = plan(&[want(1, DesiredState::Running)], &known(&[1]), &[], &[]);
     assert_eq!(
         actions,
         vec![
@@ -43,7 +46,12 @@ fn missing_container_gets_network_and_create() {
             }
         ]
     );
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &nets(&[1]));
+    let actions = plan(
+        &[want(1, DesiredState::Running)],
+        &known(&[1]),
+        &[],
+        &nets(&[1]),
+    );
     assert_eq!(
         actions,
         vec![Action::Create {
@@ -55,14 +63,25 @@ fn missing_container_gets_network_and_create() {
 
 #[test]
 fn stopped_without_container_creates_nothing() {
-    assert!(plan(&[want(1, Want::Stopped)], &known(&[1]), &[], &nets(&[1])).is_empty());
+    assert!(plan(
+        &[want(1, DesiredState::Stopped)],
+        &known(&[1]),
+        &[],
+        &nets(&[1])
+    )
+    .is_empty());
 }
 
 #[test]
 fn exited_container_is_started_and_running_one_stopped() {
     let c = [container("a", Some(1), "h1", ContainerState::Exited)];
     assert_eq!(
-        plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+        plan(
+            &[want(1, DesiredState::Running)],
+            &known(&[1]),
+            &c,
+            &nets(&[1])
+        ),
         vec![Action::Start {
             instance_id: 1,
             container_id: "a".into()
@@ -70,7 +89,12 @@ fn exited_container_is_started_and_running_one_stopped() {
     );
     let c = [container("a", Some(1), "h1", ContainerState::Running)];
     assert_eq!(
-        plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &nets(&[1])),
+        plan(
+            &[want(1, DesiredState::Stopped)],
+            &known(&[1]),
+            &c,
+            &nets(&[1])
+        ),
         vec![Action::Stop {
             instance_id: 1,
             container_id: "a".into()
@@ -82,7 +106,12 @@ fn exited_container_is_started_and_running_one_stopped() {
 fn changed_spec_recreates() {
     let c = [container("a", Some(1), "old", ContainerState::Running)];
     assert_eq!(
-        plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+        plan(
+            &[want(1, DesiredState::Running)],
+            &known(&[1]),
+            &c,
+            &nets(&[1])
+        ),
         vec![
             Action::Remove {
                 instance_id: Some(1),
@@ -129,7 +158,12 @@ fn duplicates_keep_the_matching_running_one() {
         container("good", Some(1), "h1", ContainerState::Running),
     ];
     assert_eq!(
-        plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+        plan(
+            &[want(1, DesiredState::Running)],
+            &known(&[1]),
+            &c,
+            &nets(&[1])
+        ),
         vec![Action::Remove {
             instance_id: Some(1),
             container_id: "old".into(),
@@ -142,7 +176,12 @@ fn duplicates_keep_the_matching_running_one() {
 #[test]
 fn absent_removes_container_then_network() {
     let c = [container("a", Some(1), "h1", ContainerState::Running)];
-    let actions = plan(&[want(1, Want::Absent)], &known(&[1]), &c, &nets(&[1]));
+    let actions = plan(
+        &[want(1, DesiredState::Absent)],
+        &known(&[1]),
+        &c,
+        &nets(&[1]),
+    );
     assert_eq!(
         actions,
         vec![
@@ -163,7 +202,12 @@ fn absent_removes_container_then_network() {
 #[test]
 fn dead_container_is_replaced() {
     let c = [container("a", Some(1), "h1", ContainerState::Dead)];
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1]));
+    let actions = plan(
+        &[want(1, DesiredState::Running)],
+        &known(&[1]),
+        &c,
+        &nets(&[1]),
+    );
     assert!(matches!(
         actions[0],
         Action::Remove {
@@ -184,14 +228,26 @@ fn dead_container_is_replaced() {
 fn paused_and_restarting_are_left_alone() {
     for state in [ContainerState::Paused, ContainerState::Restarting] {
         let c = [container("a", Some(1), "h1", state)];
-        assert!(plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &nets(&[1])).is_empty());
-        assert!(plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])).is_empty());
+        assert!(plan(
+            &[want(1, DesiredState::Stopped)],
+            &known(&[1]),
+            &c,
+            &nets(&[1])
+        )
+        .is_empty());
+        assert!(plan(
+            &[want(1, DesiredState::Running)],
+            &known(&[1]),
+            &c,
+            &nets(&[1])
+        )
+        .is_empty());
     }
 }
 
 #[test]
 fn restart_request_restarts_a_running_container() {
-    let mut d = want(1, Want::Running);
+    let mut d = want(1, DesiredState::Running);
     d.restart = Some(3);
     let c = [container("a", Some(1), "h1", ContainerState::Running)];
     assert_eq!(
@@ -216,7 +272,12 @@ fn stages_are_ordered() {
         container("x", Some(9), "h9", ContainerState::Running),
         container("a", Some(1), "old", ContainerState::Running),
     ];
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[9]));
+    let actions = plan(
+        &[want(1, DesiredState::Running)],
+        &known(&[1]),
+        &c,
+        &nets(&[9]),
+    );
     let stages: Vec<u8> = actions.iter().map(Action::stage).collect();
     let mut sorted = stages.clone();
     sorted.sort();
@@ -241,7 +302,7 @@ fn renamed_instance_moves_to_its_new_network() {
         name: "berth-old-name".into(),
         instance_id: Some(1),
     }];
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &old);
+    let actions = plan(&[want(1, DesiredState::Running)], &known(&[1]), &c, &old);
     assert_eq!(
         actions,
         vec![
@@ -268,7 +329,7 @@ fn renamed_instance_moves_to_its_new_network() {
     // Stopped: nothing is created, the old network still goes (last).
     let c = [container("a", Some(1), "h1", ContainerState::Exited)];
     assert_eq!(
-        plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &old),
+        plan(&[want(1, DesiredState::Stopped)], &known(&[1]), &c, &old),
         vec![Action::RemoveNetwork {
             name: "berth-old-name".into(),
             instance_id: None
@@ -285,7 +346,12 @@ fn a_network_named_like_mine_but_labelled_for_another_is_not_mine() {
         name: "berth-c1".into(),
         instance_id: Some(2),
     }];
-    let actions = plan(&[want(1, Want::Running)], &known(&[1, 2]), &[], &taken);
+    let actions = plan(
+        &[want(1, DesiredState::Running)],
+        &known(&[1, 2]),
+        &[],
+        &taken,
+    );
     assert_eq!(
         actions,
         vec![

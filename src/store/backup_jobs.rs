@@ -3,10 +3,12 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use super::sql_types::select_row;
 use super::{now, StoreError};
+use crate::domain::{BackupStatus, RestoreMode};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RestoreRow {
@@ -14,39 +16,28 @@ pub struct RestoreRow {
     pub backup_id: i64,
     /// The instance restored into (the original, or the clone).
     pub instance_id: i64,
-    /// "in_place" or "clone".
-    pub mode: String,
-    pub status: String,
+    pub mode: RestoreMode,
+    pub status: BackupStatus,
     pub message: String,
     pub created_at: String,
     pub finished_at: Option<String>,
 }
 
-const SELECT_RESTORE: &str =
-    "SELECT id, backup_id, instance_id, mode, status, message, created_at, finished_at FROM restores";
-
-fn restore_row(r: &Row) -> rusqlite::Result<RestoreRow> {
-    Ok(RestoreRow {
-        id: r.get(0)?,
-        backup_id: r.get(1)?,
-        instance_id: r.get(2)?,
-        mode: r.get(3)?,
-        status: r.get(4)?,
-        message: r.get(5)?,
-        created_at: r.get(6)?,
-        finished_at: r.get(7)?,
-    })
+select_row! {
+    SELECT_RESTORE, restore_row -> RestoreRow from "restores" {
+        id, backup_id, instance_id, mode, status, message, created_at, finished_at,
+    }
 }
 
 pub fn enqueue_restore(
     conn: &Connection,
     backup_id: i64,
     instance_id: i64,
-    mode: &str,
+    mode: RestoreMode,
 ) -> Result<i64, StoreError> {
     conn.execute(
-        "INSERT INTO restores (backup_id, instance_id, mode, status, created_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
-        params![backup_id, instance_id, mode, now()],
+        "INSERT INTO restores (backup_id, instance_id, mode, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![backup_id, instance_id, mode, BackupStatus::Queued, now()],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -74,7 +65,10 @@ pub fn get_restore(conn: &Connection, id: i64) -> Result<RestoreRow, StoreError>
     .ok_or_else(|| StoreError::NotFound(format!("restore {id} not found")))
 }
 
-pub fn restores_by_status(conn: &Connection, status: &str) -> Result<Vec<RestoreRow>, StoreError> {
+pub fn restores_by_status(
+    conn: &Connection,
+    status: BackupStatus,
+) -> Result<Vec<RestoreRow>, StoreError> {
     let mut stmt =
         conn.prepare_cached(&format!("{SELECT_RESTORE} WHERE status = ?1 ORDER BY id"))?;
     let rows = stmt
@@ -85,8 +79,8 @@ pub fn restores_by_status(conn: &Connection, status: &str) -> Result<Vec<Restore
 
 pub fn claim_restore(conn: &Connection, id: i64, pid: u32) -> Result<bool, StoreError> {
     Ok(conn.execute(
-        "UPDATE restores SET status = 'running', runner_pid = ?2 WHERE id = ?1 AND status = 'queued'",
-        params![id, pid],
+        "UPDATE restores SET status = ?3, runner_pid = ?2 WHERE id = ?1 AND status = ?4",
+        params![id, pid, BackupStatus::Running, BackupStatus::Queued],
     )? > 0)
 }
 
@@ -98,7 +92,7 @@ pub fn finish_restore(
 ) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE restores SET status = ?2, message = ?3, finished_at = ?4 WHERE id = ?1",
-        params![id, if ok { "ok" } else { "failed" }, message, now()],
+        params![id, BackupStatus::finished(ok), message, now()],
     )?;
     Ok(())
 }
