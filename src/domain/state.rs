@@ -168,13 +168,16 @@ impl BackupStatus {
 mod tests {
     use super::*;
 
-    /// Every value survives text → enum → text and serde, with the same text
-    /// both ways (the database and the JSON API hold these words).
-    fn round_trips<T>(all: &[T], as_str: fn(T) -> &'static str)
+    /// Every value survives text → enum → text and serde with the same
+    /// text both ways, and the texts are the words the store and the API
+    /// held before these enums existed.
+    fn round_trips<T>(all: &[T], as_str: fn(T) -> &'static str, words: &str)
     where
         T: Copy + PartialEq + fmt::Debug + fmt::Display + std::str::FromStr + Serialize,
         T: for<'de> Deserialize<'de>,
     {
+        let texts: Vec<&str> = all.iter().map(|&v| as_str(v)).collect();
+        assert_eq!(texts.join(" "), words);
         for &value in all {
             let text = as_str(value);
             assert_eq!(text.parse::<T>().ok(), Some(value), "{text}");
@@ -186,45 +189,22 @@ mod tests {
     }
 
     #[test]
-    fn every_state_round_trips_through_its_text() {
-        round_trips(DesiredState::ALL, DesiredState::as_str);
-        round_trips(Phase::ALL, Phase::as_str);
-        round_trips(ClientStatus::ALL, ClientStatus::as_str);
-        round_trips(BackupStatus::ALL, BackupStatus::as_str);
-        round_trips(Trigger::ALL, Trigger::as_str);
-        round_trips(RestoreMode::ALL, RestoreMode::as_str);
-    }
-
-    /// The words the store and the API held before these enums existed.
-    #[test]
-    fn texts_are_the_stored_words() {
-        fn words<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> String {
-            all.iter().map(|&v| as_str(v)).collect::<Vec<_>>().join(" ")
-        }
-        assert_eq!(
-            words(DesiredState::ALL, DesiredState::as_str),
-            "running stopped absent"
+    fn every_state_round_trips_through_its_stored_word() {
+        let phases = "pending pulling creating starting running unhealthy stopped error removed";
+        round_trips(
+            DesiredState::ALL,
+            DesiredState::as_str,
+            "running stopped absent",
         );
-        assert_eq!(
-            words(Phase::ALL, Phase::as_str),
-            "pending pulling creating starting running unhealthy stopped error removed"
+        round_trips(Phase::ALL, Phase::as_str, phases);
+        round_trips(ClientStatus::ALL, ClientStatus::as_str, "active suspended");
+        round_trips(
+            BackupStatus::ALL,
+            BackupStatus::as_str,
+            "queued running ok failed",
         );
-        assert_eq!(
-            words(ClientStatus::ALL, ClientStatus::as_str),
-            "active suspended"
-        );
-        assert_eq!(
-            words(BackupStatus::ALL, BackupStatus::as_str),
-            "queued running ok failed"
-        );
-        assert_eq!(
-            words(Trigger::ALL, Trigger::as_str),
-            "api cli schedule ui import"
-        );
-        assert_eq!(
-            words(RestoreMode::ALL, RestoreMode::as_str),
-            "in_place clone"
-        );
+        round_trips(Trigger::ALL, Trigger::as_str, "api cli schedule ui import");
+        round_trips(RestoreMode::ALL, RestoreMode::as_str, "in_place clone");
     }
 
     #[test]

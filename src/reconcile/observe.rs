@@ -105,6 +105,7 @@ fn container_phase(c: &ObservedContainer, want: DesiredState) -> (Phase, String)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::DesiredState::{Absent, Running, Stopped};
     use crate::reconcile::plan::tests_support::{container, want};
 
     fn phase(obs: &[Observation], id: i64) -> (Phase, String) {
@@ -115,10 +116,10 @@ mod tests {
     #[test]
     fn phases_follow_the_container() {
         let d = [
-            want(1, DesiredState::Running),
-            want(2, DesiredState::Running),
-            want(3, DesiredState::Stopped),
-            want(4, DesiredState::Running),
+            want(1, Running),
+            want(2, Running),
+            want(3, Stopped),
+            want(4, Running),
         ];
         let mut healthy = container("a", Some(1), "h1", ContainerState::Running);
         healthy.health = Some(Health::Healthy);
@@ -149,11 +150,7 @@ mod tests {
 
     #[test]
     fn errors_pulls_and_invalid_specs_are_reported() {
-        let d = [
-            want(1, DesiredState::Running),
-            want(2, DesiredState::Running),
-            want(3, DesiredState::Running),
-        ];
+        let d = [want(1, Running), want(2, Running), want(3, Running)];
         let mut notes = PassNotes::default();
         notes.errors.insert(1, "boom".into());
         notes.pulling.insert(2, "downloading 1 MiB / 2 MiB".into());
@@ -175,7 +172,7 @@ mod tests {
 
     #[test]
     fn absent_is_removed_only_when_container_and_network_are_gone() {
-        let d = [want(1, DesiredState::Absent)];
+        let d = [want(1, Absent)];
         let c = [container("a", Some(1), "h1", ContainerState::Exited)];
         assert_eq!(
             phase(&observe(&d, &[], &c, &[], &PassNotes::default()), 1).0,

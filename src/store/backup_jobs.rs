@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::sql_types::select_row;
+use super::rows::{by_id, jobs_by_status, select_row};
 use super::{now, StoreError};
 use crate::domain::{BackupStatus, RestoreMode};
 
@@ -24,7 +24,7 @@ pub struct RestoreRow {
 }
 
 select_row! {
-    SELECT_RESTORE, restore_row -> RestoreRow from "restores" {
+    RestoreRow from "restores" as "restore" {
         id, backup_id, instance_id, mode, status, message, created_at, finished_at,
     }
 }
@@ -46,35 +46,37 @@ pub fn enqueue_restore(
 /// in the same (immediate) transaction that enqueues, so two requests cannot
 /// both see none.
 pub fn active_restore(conn: &Connection, instance_id: i64) -> Result<Option<i64>, StoreError> {
+    active_job(conn, "restores", instance_id)
+}
+
+/// The oldest queued or running job in `table` (backups or restores) for
+/// this instance.
+pub(super) fn active_job(
+    conn: &Connection,
+    table: &'static str,
+    instance_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    let sql = format!(
+        "SELECT id FROM {table} WHERE instance_id = ?1 AND status IN (?2, ?3) ORDER BY id LIMIT 1"
+    );
     Ok(conn
         .query_row(
-            "SELECT id FROM restores WHERE instance_id = ?1 AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
-            [instance_id],
+            &sql,
+            params![instance_id, BackupStatus::Queued, BackupStatus::Running],
             |r| r.get(0),
         )
         .optional()?)
 }
 
 pub fn get_restore(conn: &Connection, id: i64) -> Result<RestoreRow, StoreError> {
-    conn.query_row(
-        &format!("{SELECT_RESTORE} WHERE id = ?1"),
-        [id],
-        restore_row,
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::NotFound(format!("restore {id} not found")))
+    by_id(conn, id)
 }
 
 pub fn restores_by_status(
     conn: &Connection,
     status: BackupStatus,
 ) -> Result<Vec<RestoreRow>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("{SELECT_RESTORE} WHERE status = ?1 ORDER BY id"))?;
-    let rows = stmt
-        .query_map([status], restore_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    jobs_by_status(conn, status)
 }
 
 pub fn claim_restore(conn: &Connection, id: i64, pid: u32) -> Result<bool, StoreError> {

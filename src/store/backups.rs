@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::sql_types::{count, count_opt, select_row};
+use super::rows::{all, by_id, count, count_opt, jobs_by_status, select_row, SelectRow};
 use super::{now, StoreError};
 use crate::domain::{BackupStatus, Trigger};
 
@@ -57,7 +57,7 @@ impl BackupRow {
 }
 
 select_row! {
-    SELECT, from_row -> BackupRow from "backups" {
+    BackupRow from "backups" as "backup" {
         id, instance_id, client_slug, instance_name, status, trigger, path, consistency,
         bytes_done as count, bytes_total as count_opt, source_bytes as count_opt,
         size as count_opt, files as count_opt, sha256, level, duration_ms as count_opt,
@@ -91,19 +91,11 @@ pub fn enqueue(
 
 /// A queued or running backup of this instance, if any: one at a time per instance.
 pub fn active_for(conn: &Connection, instance_id: i64) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT id FROM backups WHERE instance_id = ?1 AND status IN ('queued', 'running') LIMIT 1",
-            [instance_id],
-            |r| r.get(0),
-        )
-        .optional()?)
+    super::backup_jobs::active_job(conn, "backups", instance_id)
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<BackupRow, StoreError> {
-    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("backup {id} not found")))
+    by_id(conn, id)
 }
 
 /// Newest first.
@@ -111,31 +103,23 @@ pub fn list_for_instance(
     conn: &Connection,
     instance_id: i64,
 ) -> Result<Vec<BackupRow>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("{SELECT} WHERE instance_id = ?1 ORDER BY id DESC"))?;
-    let rows = stmt
-        .query_map([instance_id], from_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    let sql = format!(
+        "{} WHERE instance_id = ?1 ORDER BY id DESC",
+        BackupRow::SELECT
+    );
+    all(conn, &sql, [instance_id], BackupRow::from_row)
 }
 
 pub fn list_by_status(
     conn: &Connection,
     status: BackupStatus,
 ) -> Result<Vec<BackupRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE status = ?1 ORDER BY id"))?;
-    let rows = stmt
-        .query_map([status], from_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    jobs_by_status(conn, status)
 }
 
 pub fn list_verify_queued(conn: &Connection) -> Result<Vec<BackupRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE verify_state = 'queued' ORDER BY id"
-    ))?;
-    let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
-    Ok(rows)
+    let sql = format!("{} WHERE verify_state = ?1 ORDER BY id", BackupRow::SELECT);
+    all(conn, &sql, [BackupStatus::Queued], BackupRow::from_row)
 }
 
 /// Takes a queued backup for this process; false when another runner was first.

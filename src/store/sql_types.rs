@@ -33,57 +33,6 @@ sql_text!(
     Trigger
 );
 
-/// Reads a row's columns in SELECT order, so a mapper names no indices.
-pub(crate) struct Columns<'a, 'r> {
-    row: &'a rusqlite::Row<'r>,
-    next: usize,
-}
-
-impl<'a, 'r> Columns<'a, 'r> {
-    pub(crate) fn new(row: &'a rusqlite::Row<'r>) -> Self {
-        Self { row, next: 0 }
-    }
-
-    pub(crate) fn next<T: FromSql>(&mut self) -> rusqlite::Result<T> {
-        self.next += 1;
-        self.row.get(self.next - 1)
-    }
-}
-
-/// A byte or file count stored as INTEGER (SQLite has no unsigned type).
-pub(crate) fn count(value: i64) -> u64 {
-    value.max(0) as u64
-}
-
-pub(crate) fn count_opt(value: Option<i64>) -> Option<u64> {
-    value.map(count)
-}
-
-/// Declares a one-table row type's `SELECT` and its mapper from one list of
-/// columns named like the struct's fields, so the two cannot drift apart.
-/// `column as convert` reads the column as `convert`'s argument type.
-macro_rules! select_row {
-    (
-        $select:ident, $mapper:ident -> $row:ident from $table:literal {
-            $( $column:ident $(as $convert:path)? ),+ $(,)?
-        }
-    ) => {
-        const $select: &str = concat!("SELECT ", stringify!($($column),+), " FROM ", $table);
-
-        fn $mapper(r: &rusqlite::Row) -> rusqlite::Result<$row> {
-            let mut columns = $crate::store::sql_types::Columns::new(r);
-            Ok($row {
-                $( $column: {
-                    let value = columns.next()?;
-                    $( let value = $convert(value); )?
-                    value
-                }, )+
-            })
-        }
-    };
-}
-pub(crate) use select_row;
-
 #[cfg(test)]
 mod tests {
     use rusqlite::Connection;
