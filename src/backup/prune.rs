@@ -10,6 +10,7 @@ use super::archive;
 use super::retention::{self, Candidate, Rules};
 use super::Runner;
 use crate::audit::{self, Actor};
+use crate::domain::BackupStatus;
 use crate::store::backups::{self as rows, BackupRow};
 use crate::store::{backup_jobs, instances, plans, StoreError};
 
@@ -35,13 +36,16 @@ pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, Sto
             Ok((rows::list_for_instance(c, instance_id)?, rules, inst))
         })
         .await?;
-    let good: Vec<&BackupRow> = list.iter().filter(|b| b.status == "ok").collect();
+    let good: Vec<&BackupRow> = list
+        .iter()
+        .filter(|b| b.status == BackupStatus::Ok)
+        .collect();
     let candidates: Vec<Candidate> = good
         .iter()
         .map(|b| Candidate {
             id: b.id,
             at: unix(b.finished_at.as_deref().unwrap_or(&b.created_at)),
-            verified: b.verify_state.as_deref() == Some("ok"),
+            verified: b.verify_state == Some(BackupStatus::Ok),
         })
         .collect();
     let kept = retention::keep(&candidates, &rules);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::{archive, blocking, Runner};
 use crate::docker::{ContainerState, Health};
-use crate::domain::DesiredState;
+use crate::domain::{ClientStatus, DesiredState, RestoreMode};
 use crate::fsutil;
 use crate::store::backups as rows;
 use crate::store::{backup_jobs, instances, InstanceRow, RestoreRow, StoreError};
@@ -102,10 +102,10 @@ impl Runner {
 
         self.hold(iid, "restore").await.map_err(|e| e.to_string())?;
         let outcome = self
-            .swap_and_check(&inst, &data, &staging, job.mode == "clone")
+            .swap_and_check(&inst, &data, &staging, job.mode == RestoreMode::Clone)
             .await;
         self.release(iid).await;
-        if job.mode == "clone" && outcome.is_ok() {
+        if job.mode == RestoreMode::Clone && outcome.is_ok() {
             let _ = self
                 .ops
                 .store
@@ -145,7 +145,9 @@ impl Runner {
         }
         // From here `staging` holds the previous data.
         crate::testhook::pause_at("restore-swapped").await;
-        let should_run = !clone && inst.desired == "running" && inst.client_status == "active";
+        let should_run = !clone
+            && inst.desired == DesiredState::Running
+            && inst.client_status == ClientStatus::Active;
         let Some(c) = container.filter(|_| should_run) else {
             commit_and_remove(staging.to_path_buf()).await;
             return Ok("restored; the instance was not running".into());

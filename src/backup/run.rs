@@ -10,6 +10,7 @@ use super::archive::{self, ArchiveStats};
 use super::{blocking, prune, Manifest, Progress, Runner};
 use crate::blueprint::Consistency;
 use crate::docker::ContainerState;
+use crate::domain::DesiredState;
 use crate::store::backups::{self as rows, BackupResult};
 use crate::store::{instances, InstanceRow, StoreError};
 
@@ -154,7 +155,7 @@ impl Runner {
         let (stats, frozen) = match (running, consistency) {
             (None, _) => {
                 let note = match &container {
-                    None if inst.desired == "running" => {
+                    None if inst.desired == DesiredState::Running => {
                         return Err((
                             format!(
                                 "container gone: instance {}/{} has no container",

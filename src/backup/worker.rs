@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use super::{archive, schedule, verify, Runner};
-use crate::ops::BackupTrigger;
+use crate::domain::{BackupStatus, Phase, Trigger};
 use crate::store::backups as rows;
 use crate::store::{backup_jobs, StoreError};
 
@@ -111,9 +111,9 @@ impl Runner {
             .store
             .call(|c| {
                 Ok((
-                    rows::list_by_status(c, "queued")?,
+                    rows::list_by_status(c, BackupStatus::Queued)?,
                     rows::list_verify_queued(c)?,
-                    backup_jobs::restores_by_status(c, "queued")?,
+                    backup_jobs::restores_by_status(c, BackupStatus::Queued)?,
                 ))
             })
             .await?;
@@ -122,7 +122,7 @@ impl Runner {
         let cutoff = crate::store::now_minus(Duration::from_secs(15));
         let backups: Vec<_> = backups
             .into_iter()
-            .filter(|b| b.trigger != "cli" || b.created_at < cutoff)
+            .filter(|b| b.trigger != Trigger::Cli || b.created_at < cutoff)
             .collect();
         let jobs = backups
             .iter()
@@ -172,7 +172,7 @@ impl Runner {
                     .ops
                     .config
                     .instance_data_dir(&inst.client_slug, &inst.name);
-                if inst.phase == "pending" && !data.is_dir() {
+                if inst.phase == Phase::Pending && !data.is_dir() {
                     continue;
                 }
                 let expr = policies
@@ -189,11 +189,7 @@ impl Runner {
             if !due.is_empty() {
                 tracing::info!(instances = due.len(), "scheduled backups due");
                 self.ops
-                    .queue_backups(
-                        &crate::audit::Actor::system(),
-                        &due,
-                        BackupTrigger::Schedule,
-                    )
+                    .queue_backups(&crate::audit::Actor::system(), &due, Trigger::Schedule)
                     .await?;
             }
             if let Ok(Some(cron)) =
@@ -283,7 +279,7 @@ impl Runner {
         let running = self
             .ops
             .store
-            .call(|c| rows::list_by_status(c, "running"))
+            .call(|c| rows::list_by_status(c, BackupStatus::Running))
             .await?;
         let root = self.backup_root();
         for row in running

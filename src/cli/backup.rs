@@ -12,7 +12,8 @@ use super::views;
 use crate::audit::Actor;
 use crate::backup::Runner;
 use crate::docker::Docker;
-use crate::ops::{BackupTrigger, Ops, RestoreInput};
+use crate::domain::{BackupStatus, Trigger};
+use crate::ops::{Ops, RestoreInput};
 use crate::store::{BackupPolicy, BackupRow};
 
 #[derive(Subcommand)]
@@ -99,7 +100,7 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
                 .sweep()
                 .await
                 .map_err(|e| Failure::from(crate::ops::OpsError::from(e)))?;
-            ops.queue_backups(&actor, &ids, BackupTrigger::Cli).await?;
+            ops.queue_backups(&actor, &ids, Trigger::Cli).await?;
             let queued = ops.pending_backups(&ids).await?;
             let permits =
                 std::sync::Arc::new(tokio::sync::Semaphore::new(ops.config.backup.concurrency));
@@ -115,7 +116,10 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
             }
             let rows = wait_all(ops, &queued).await?;
             print_backups(&rows, as_json);
-            let failed = rows.iter().filter(|r| r.status == "failed").count();
+            let failed = rows
+                .iter()
+                .filter(|r| r.status == BackupStatus::Failed)
+                .count();
             if failed > 0 {
                 return Err(Failure {
                     code: 1,
@@ -137,8 +141,7 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
             let row = wait(ops, || async {
                 ops.get_backup(id).await.map(|r| {
                     r.verify_state
-                        .as_deref()
-                        .is_some_and(|s| s == "ok" || s == "failed")
+                        .is_some_and(BackupStatus::is_finished)
                         .then_some(r)
                 })
             })
@@ -146,7 +149,7 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
             show(as_json, &row, |b| {
                 println!(
                     "Backup {id} {}: {}",
-                    if b.verify_state.as_deref() == Some("ok") {
+                    if b.verify_state == Some(BackupStatus::Ok) {
                         "verified"
                     } else {
                         "FAILED verification"
@@ -154,7 +157,7 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
                     b.verify_message
                 )
             });
-            if row.verify_state.as_deref() == Some("failed") {
+            if row.verify_state == Some(BackupStatus::Failed) {
                 return Err(Failure {
                     code: 1,
                     message: format!("backup {id} FAILED verification: {}", row.verify_message),
@@ -173,11 +176,11 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
             let row = wait(ops, || async {
                 ops.get_restore(job.id)
                     .await
-                    .map(|r| matches!(r.status.as_str(), "ok" | "failed").then_some(r))
+                    .map(|r| r.status.is_finished().then_some(r))
             })
             .await?;
             show(as_json, &row, |r| println!("{}", views::restore_summary(r)));
-            if row.status == "failed" {
+            if row.status == BackupStatus::Failed {
                 return Err(Failure {
                     code: 1,
                     message: format!("restore failed: {}", row.message),
@@ -277,7 +280,7 @@ async fn wait_all(ops: &Ops, ids: &[i64]) -> Result<Vec<BackupRow>, Failure> {
             wait(ops, || async {
                 ops.get_backup(*id)
                     .await
-                    .map(|r| matches!(r.status.as_str(), "ok" | "failed").then_some(r))
+                    .map(|r| r.status.is_finished().then_some(r))
             })
             .await?,
         );
@@ -306,7 +309,7 @@ fn print_backups(rows: &[BackupRow], as_json: bool) {
         vec![
             b.id.to_string(),
             format!("{}/{}", b.client_slug, b.instance_name),
-            b.status.clone(),
+            b.status.to_string(),
             b.created_at.clone(),
             b.size.map(output::size).unwrap_or_else(|| "-".into()),
             b.ratio()
@@ -318,7 +321,7 @@ fn print_backups(rows: &[BackupRow], as_json: bool) {
             b.freeze_ms
                 .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into()),
-            b.verify_state.clone().unwrap_or_else(|| "-".into()),
+            b.verify_state.map_or_else(|| "-".into(), |v| v.to_string()),
             b.message.clone(),
         ]
     });

@@ -177,7 +177,10 @@ async fn bench(config: &Config, n: u32, window: Duration) -> Result<(), Failure>
     }
     loop {
         let list = ops.list_instances(None).await?;
-        let running = list.iter().filter(|i| i.phase == "running").count();
+        let running = list
+            .iter()
+            .filter(|i| i.phase == crate::domain::Phase::Running)
+            .count();
         if running == n as usize {
             break;
         }

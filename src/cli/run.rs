@@ -286,7 +286,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                                 c.name.clone(),
                                 c.plan.clone(),
                                 c.instances.to_string(),
-                                c.status.clone(),
+                                c.status.to_string(),
                                 c.created_at.clone(),
                             ]
                         })

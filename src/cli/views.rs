@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::output::{self, size};
 use crate::config::Config;
+use crate::domain::{ClientStatus, DesiredState, Phase};
 use crate::ops::{ClientView, DeletionReport};
 use crate::store::usage::QuotaWarning;
 use crate::store::{BackupRow, ClientRow, InstanceRow, PlanRow, RestoreRow, TokenRow, UserRow};
@@ -82,9 +83,9 @@ pub struct InstanceOut {
     pub image: String,
     pub plan: String,
     /// What berth is asked to keep it at: running, stopped (absent while removed).
-    pub desired: String,
+    pub desired: DesiredState,
     /// What berth last saw.
-    pub phase: String,
+    pub phase: Phase,
     pub message: String,
     pub host_port: u16,
     pub domains: Vec<String>,
@@ -152,8 +153,8 @@ impl InstanceOut {
             ("name", self.name.clone()),
             ("blueprint", format!("{} ({})", self.blueprint, self.image)),
             ("plan", self.plan.clone()),
-            ("desired", self.desired.clone()),
-            ("phase", self.phase.clone()),
+            ("desired", self.desired.to_string()),
+            ("phase", self.phase.to_string()),
             ("message", self.message.clone()),
             ("host port", self.host_port.to_string()),
             ("urls", self.urls.join(" ")),
@@ -170,7 +171,7 @@ impl InstanceOut {
             self.blueprint.clone(),
             self.host_port.to_string(),
             self.domains.join(","),
-            self.phase.clone(),
+            self.phase.to_string(),
             self.message.clone(),
         ]
     }
@@ -194,7 +195,7 @@ pub struct ClientOut {
     pub email: String,
     pub plan: String,
     pub notes: String,
-    pub status: String,
+    pub status: ClientStatus,
     pub created_at: String,
     pub instances: Vec<InstanceOut>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -258,7 +259,7 @@ impl ClientOut {
             ("name", self.name.clone()),
             ("email", self.email.clone()),
             ("plan", self.plan.clone()),
-            ("status", self.status.clone()),
+            ("status", self.status.to_string()),
             ("notes", self.notes.clone()),
             ("created", self.created_at.clone()),
         ]);
@@ -285,7 +286,7 @@ pub struct ClientListOut {
     pub name: String,
     pub email: String,
     pub plan: String,
-    pub status: String,
+    pub status: ClientStatus,
     pub instances: u32,
     pub created_at: String,
 }
@@ -360,8 +361,8 @@ pub fn backup_details(b: &BackupRow) -> Vec<(&'static str, String)> {
     vec![
         ("id", b.id.to_string()),
         ("instance", format!("{}/{}", b.client_slug, b.instance_name)),
-        ("status", b.status.clone()),
-        ("trigger", b.trigger.clone()),
+        ("status", b.status.to_string()),
+        ("trigger", b.trigger.to_string()),
         ("created", b.created_at.clone()),
         ("finished", opt(b.finished_at.clone())),
         ("archive", opt(b.path.clone())),
@@ -392,7 +393,7 @@ pub fn restore_summary(r: &RestoreRow) -> String {
         r.id,
         r.backup_id,
         r.instance_id,
-        r.mode.replace('_', " "),
+        r.mode.as_str().replace('_', " "),
         r.status
     )
 }

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{check_text, DomainError};
 
@@ -83,33 +83,6 @@ impl Notes {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClientStatus {
-    Active,
-    Suspended,
-}
-
-impl ClientStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientStatus::Active => "active",
-            ClientStatus::Suspended => "suspended",
-        }
-    }
-
-    pub fn parse(value: &str) -> Result<Self, DomainError> {
-        match value {
-            "active" => Ok(Self::Active),
-            "suspended" => Ok(Self::Suspended),
-            _ => Err(DomainError::new(
-                "status",
-                format!("{value:?} is not active or suspended"),
-            )),
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::DomainError;
 
@@ -36,80 +36,6 @@ impl InstanceName {
 impl fmt::Display for InstanceName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// What the provider wants an instance to be doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DesiredState {
-    Running,
-    Stopped,
-}
-
-impl DesiredState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DesiredState::Running => "running",
-            DesiredState::Stopped => "stopped",
-        }
-    }
-
-    pub fn parse(value: &str) -> Result<Self, DomainError> {
-        match value {
-            "running" => Ok(Self::Running),
-            "stopped" => Ok(Self::Stopped),
-            _ => Err(DomainError::new(
-                "desired_state",
-                format!("{value:?} is not running or stopped"),
-            )),
-        }
-    }
-}
-
-/// What the reconciler last observed of an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Pending,
-    Pulling,
-    Creating,
-    Starting,
-    Running,
-    Unhealthy,
-    Stopped,
-    Error,
-    /// Container, network and route are gone; data awaits the confirmed delete.
-    Removed,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Pending => "pending",
-            Phase::Pulling => "pulling",
-            Phase::Creating => "creating",
-            Phase::Starting => "starting",
-            Phase::Running => "running",
-            Phase::Unhealthy => "unhealthy",
-            Phase::Stopped => "stopped",
-            Phase::Error => "error",
-            Phase::Removed => "removed",
-        }
-    }
-
-    pub fn parse(value: &str) -> Self {
-        match value {
-            "pulling" => Phase::Pulling,
-            "creating" => Phase::Creating,
-            "starting" => Phase::Starting,
-            "running" => Phase::Running,
-            "unhealthy" => Phase::Unhealthy,
-            "stopped" => Phase::Stopped,
-            "error" => Phase::Error,
-            "removed" => Phase::Removed,
-            _ => Phase::Pending,
-        }
     }
 }
 

@@ -7,13 +7,15 @@ mod instance;
 mod plan;
 pub mod size;
 mod slug;
+mod state;
 
-pub use client::{ClientStatus, ClientUpdate, DisplayName, Email, Notes};
+pub use client::{ClientUpdate, DisplayName, Email, Notes};
 pub use hostname::Hostname;
-pub use instance::{parse_env, DesiredState, InstanceName, Phase};
+pub use instance::{parse_env, InstanceName};
 pub use plan::{Limits, PlanName, PlanSpec};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
+pub use state::{BackupStatus, ClientStatus, DesiredState, Phase, RestoreMode, Trigger};
 
 /// A value that failed its checks; the message names the field and the problem
 /// and is safe to show to whoever typed it.

@@ -31,7 +31,7 @@ pub async fn walk_once(
     let rows = store.call(|c| instances::list_all(c)).await?;
     let dirs: Vec<(i64, std::path::PathBuf)> = rows
         .iter()
-        .filter(|r| r.desired != "absent")
+        .filter(|r| r.desired.is_live())
         .map(|r| (r.id, config.instance_data_dir(&r.client_slug, &r.name)))
         .collect();
     let sizes = tokio::task::spawn_blocking(move || {

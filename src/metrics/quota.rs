@@ -19,7 +19,7 @@ pub fn over_quota(instances: &[InstanceRow], disk: &HashMap<i64, u64>) -> Vec<(i
     over(
         instances
             .iter()
-            .filter(|i| i.desired != "absent")
+            .filter(|i| i.desired.is_live())
             .map(|i| (i.id, i.storage)),
         disk,
     )

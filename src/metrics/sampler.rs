@@ -138,7 +138,7 @@ impl Sampler {
             .call(|c| instances::list_all(c))
             .await?
             .into_iter()
-            .filter(|r| r.desired != "absent")
+            .filter(|r| r.desired.is_live())
             .collect();
         self.fetch_pids(&running).await;
 

@@ -9,7 +9,7 @@ use super::backups::live_instance;
 use super::instances::{self as new_instance, NewInstanceInput};
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
-use crate::domain::DesiredState;
+use crate::domain::{BackupStatus, DesiredState, RestoreMode};
 use crate::store::backups as rows;
 use crate::store::{backup_jobs, clients, instances, plans, BackupPolicy, RestoreRow, StoreError};
 
@@ -24,7 +24,7 @@ pub struct RestoreInput {
 /// An instance's backup health, for the dashboard: a schedule that silently
 /// stopped shows up as `stale`.
 #[derive(Debug, Clone, Serialize)]
-pub struct BackupStatus {
+pub struct BackupHealth {
     pub instance_id: i64,
     pub client: String,
     pub instance: String,
@@ -61,7 +61,7 @@ impl Ops {
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let backup = rows::get(&tx, backup_id)?;
-                if backup.status != "ok" {
+                if backup.status != BackupStatus::Ok {
                     return Err(StoreError::Invalid(format!("backup {backup_id} is {}; only finished backups can be restored", backup.status)));
                 }
                 let source_id = backup.instance_id.ok_or_else(|| StoreError::Invalid(format!("backup {backup_id} belongs to no instance; restore it into a new one with `into`")))?;
@@ -72,7 +72,7 @@ impl Ops {
                         if let Some(running) = backup_jobs::active_restore(&tx, source_id)? {
                             return Err(StoreError::Conflict(format!("{}/{} already has restore {running} in progress; wait for it to finish", source.client_slug, source.name)));
                         }
-                        (source_id, "in_place")
+                        (source_id, RestoreMode::InPlace)
                     }
                     Some(mut input) => {
                         // The clone runs the same app with the same settings.
@@ -82,7 +82,7 @@ impl Ops {
                         let client = clients::get(&tx, &source.client_slug)?;
                         let id = new_instance::insert(&tx, &ops.config, &ops.blueprints, &client, plan)?;
                         instances::set_desired(&tx, id, DesiredState::Stopped)?;
-                        (id, "clone")
+                        (id, RestoreMode::Clone)
                     }
                 };
                 let id = backup_jobs::enqueue_restore(&tx, backup_id, target, mode)?;
@@ -107,7 +107,7 @@ impl Ops {
 
     /// Every instance's newest good and failed backup, flagged stale when the
     /// newest good one is older than `backup.stale_after` (or missing).
-    pub async fn backup_status(&self) -> Result<Vec<BackupStatus>, OpsError> {
+    pub async fn backup_status(&self) -> Result<Vec<BackupHealth>, OpsError> {
         let stale_after =
             time::Duration::try_from(self.config.backup.stale_after).unwrap_or(time::Duration::DAY);
         let (last, list) = self
@@ -129,7 +129,7 @@ impl Ops {
                 let inst = list.iter().find(|i| i.id == id)?;
                 let created = parse(&inst.created_at).unwrap_or(now);
                 let reference = ok.as_deref().and_then(parse).unwrap_or(created);
-                Some(BackupStatus {
+                Some(BackupHealth {
                     instance_id: id,
                     client: inst.client_slug.clone(),
                     instance: inst.name.clone(),

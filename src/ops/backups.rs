@@ -9,27 +9,9 @@ use serde_json::json;
 
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
+use crate::domain::{BackupStatus, DesiredState, Trigger};
 use crate::store::backups::{self as rows, BackupRow};
 use crate::store::{instances, StoreError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackupTrigger {
-    Api,
-    Cli,
-    Schedule,
-    Ui,
-}
-
-impl BackupTrigger {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            BackupTrigger::Api => "api",
-            BackupTrigger::Cli => "cli",
-            BackupTrigger::Schedule => "schedule",
-            BackupTrigger::Ui => "ui",
-        }
-    }
-}
 
 impl Ops {
     /// Seconds since each live instance's newest good backup (None: never), for `/metrics`.
@@ -55,7 +37,7 @@ impl Ops {
         &self,
         actor: &Actor,
         instance_id: i64,
-        trigger: BackupTrigger,
+        trigger: Trigger,
     ) -> Result<BackupRow, OpsError> {
         let actor = actor.clone();
         Ok(self
@@ -68,13 +50,7 @@ impl Ops {
                         "backup {other} of this instance is already queued or running"
                     )));
                 }
-                let id = rows::enqueue(
-                    &tx,
-                    instance_id,
-                    &inst.client_slug,
-                    &inst.name,
-                    trigger.as_str(),
-                )?;
+                let id = rows::enqueue(&tx, instance_id, &inst.client_slug, &inst.name, trigger)?;
                 let target = format!("{}/{}", inst.client_slug, inst.name);
                 audit::record(
                     &tx,
@@ -97,7 +73,7 @@ impl Ops {
         &self,
         actor: &Actor,
         instance_ids: &[i64],
-        trigger: BackupTrigger,
+        trigger: Trigger,
     ) -> Result<Vec<i64>, OpsError> {
         let (actor, ids) = (actor.clone(), instance_ids.to_vec());
         Ok(self
@@ -107,7 +83,7 @@ impl Ops {
                 let mut queued = Vec::new();
                 for id in ids {
                     let inst = instances::get(&tx, id)?;
-                    if inst.desired == "absent" || rows::active_for(&tx, id)?.is_some() {
+                    if !inst.desired.is_live() || rows::active_for(&tx, id)?.is_some() {
                         continue;
                     }
                     queued.push(rows::enqueue(
@@ -115,7 +91,7 @@ impl Ops {
                         id,
                         &inst.client_slug,
                         &inst.name,
-                        trigger.as_str(),
+                        trigger,
                     )?);
                 }
                 if !queued.is_empty() {
@@ -140,7 +116,7 @@ impl Ops {
         let ids = instance_ids.to_vec();
         let queued = self
             .store
-            .call(|conn| rows::list_by_status(conn, "queued"))
+            .call(|conn| rows::list_by_status(conn, BackupStatus::Queued))
             .await?;
         Ok(queued
             .into_iter()
@@ -166,8 +142,8 @@ impl Ops {
     /// The archive of a good backup, for download.
     pub async fn backup_file(&self, id: i64) -> Result<PathBuf, OpsError> {
         let row = self.get_backup(id).await?;
-        match (row.status.as_str(), row.path) {
-            ("ok", Some(p)) => Ok(self.config.backup_dir().join(p)),
+        match (row.status, row.path) {
+            (BackupStatus::Ok, Some(p)) => Ok(self.config.backup_dir().join(p)),
             _ => Err(OpsError::Refused(format!(
                 "backup {id} has no archive (status {})",
                 row.status
@@ -182,7 +158,7 @@ impl Ops {
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let row = rows::get(&tx, id)?;
-                if row.status != "ok" {
+                if row.status != BackupStatus::Ok {
                     return Err(StoreError::Invalid(format!(
                         "backup {id} is {}; only finished backups can be verified",
                         row.status
@@ -239,7 +215,7 @@ pub(super) fn live_instance(
     id: i64,
 ) -> Result<crate::store::InstanceRow, StoreError> {
     let inst = instances::get(conn, id)?;
-    if inst.desired == "absent" {
+    if inst.desired == DesiredState::Absent {
         return Err(StoreError::NotFound(format!(
             "instance {id} is being removed"
         )));

@@ -114,7 +114,7 @@ impl Ops {
                 let client = clients::get(conn, &slug)?;
                 let instances = instances::list_for_client(conn, client.id)?
                     .into_iter()
-                    .filter(|i| i.desired != "absent")
+                    .filter(|i| i.desired.is_live())
                     .collect();
                 let warnings = crate::store::usage::warnings(conn, Some(client.id))?;
                 Ok(ClientView {

@@ -167,7 +167,7 @@ impl Ops {
                 .call(move |conn| {
                     let mut pending = 0;
                     for id in ids {
-                        if instances::get(conn, id)?.phase != Phase::Removed.as_str() {
+                        if instances::get(conn, id)?.phase != Phase::Removed {
                             pending += 1;
                         }
                     }

@@ -9,7 +9,7 @@ use super::{referenced, Ops, OpsError};
 use crate::audit::{self, Actor};
 use crate::blueprint::Blueprints;
 use crate::config::Config;
-use crate::domain::{parse_env, DesiredState, Hostname, InstanceName};
+use crate::domain::{parse_env, ClientStatus, DesiredState, Hostname, InstanceName};
 use crate::store::{clients, instances, plans, ClientRow, InstanceRow, NewInstance, StoreError};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -221,7 +221,7 @@ impl Ops {
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let before = instances::get(&tx, id)?;
-                if before.desired == "absent" {
+                if before.desired == DesiredState::Absent {
                     return Err(StoreError::NotFound(format!(
                         "instance {id} is being removed"
                     )));
@@ -273,7 +273,7 @@ impl Ops {
             })
             .await?
             .into_iter()
-            .filter(|i| i.desired != "absent")
+            .filter(|i| i.desired.is_live())
             .collect())
     }
 
@@ -290,12 +290,12 @@ impl Ops {
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let row = instances::get(&tx, id)?;
-                if row.desired == "absent" {
+                if row.desired == DesiredState::Absent {
                     return Err(StoreError::NotFound(format!(
                         "instance {id} is being removed"
                     )));
                 }
-                if row.client_status == "suspended" && action != InstanceAction::Stop {
+                if row.client_status == ClientStatus::Suspended && action != InstanceAction::Stop {
                     return Err(StoreError::Invalid(format!(
                         "client {} is suspended; resume it first",
                         row.client_slug

@@ -19,8 +19,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-pub use backup_admin::{BackupStatus, ImportReport, RestoreInput};
-pub use backups::BackupTrigger;
+pub use backup_admin::{BackupHealth, ImportReport, RestoreInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::{DeletionReport, RemovedInstance};
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{Ops, OpsError};
+use crate::domain::Phase;
 use crate::store::cache::ReadCache;
 use crate::store::overview::{self, Overview};
 use crate::store::{audit, clients, users, AuditEntry, AuditFilter, ClientRow};
@@ -14,7 +15,7 @@ use crate::store::{audit, clients, users, AuditEntry, AuditFilter, ClientRow};
 pub(super) struct Caches {
     overview: Arc<ReadCache<Overview>>,
     clients: Arc<ReadCache<Vec<ClientRow>>>,
-    phases: Arc<ReadCache<HashMap<i64, Vec<String>>>>,
+    phases: Arc<ReadCache<HashMap<i64, Vec<Phase>>>>,
     password_changes: Arc<ReadCache<HashMap<String, String>>>,
     failed_logins: Arc<ReadCache<Vec<AuditEntry>>>,
 }
@@ -37,7 +38,7 @@ impl Ops {
     }
 
     /// Every client's instance phases, keyed by client id.
-    pub async fn client_phases(&self) -> Result<Arc<HashMap<i64, Vec<String>>>, OpsError> {
+    pub async fn client_phases(&self) -> Result<Arc<HashMap<i64, Vec<Phase>>>, OpsError> {
         Ok(self
             .store
             .call_cached(&self.caches.phases, |conn| overview::client_phases(conn))

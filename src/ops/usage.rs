@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::{Ops, OpsError};
+use crate::domain::{ClientStatus, DesiredState};
 use crate::metrics::export::{self, BillingLine, BillingMonth};
 use crate::metrics::quota::FREQUENT_OOM_PER_DAY;
 use crate::metrics::rollup::{align, totals, Bucket};
@@ -175,7 +176,7 @@ impl Ops {
                 let (from, to) = window(range);
                 let instances = instances::list_for_client(conn, client.id)?
                     .iter()
-                    .filter(|i| i.desired != "absent")
+                    .filter(|i| i.desired.is_live())
                     .map(|i| instance_usage(conn, i, &disk, range))
                     .collect::<Result<_, _>>()?;
                 Ok(ClientUsage {
@@ -217,7 +218,7 @@ impl Ops {
                 let mut out = Vec::new();
                 for row in instances::list_all(conn)?
                     .iter()
-                    .filter(|r| r.desired != "absent")
+                    .filter(|r| r.desired.is_live())
                 {
                     let t = totals(usage::buckets(
                         conn,
@@ -269,7 +270,10 @@ impl Ops {
                 let latest = usage::latest_host(conn)?;
                 let rows: Vec<InstanceRow> = instances::list_all(conn)?
                     .into_iter()
-                    .filter(|r| r.desired == "running" && r.client_status == "active")
+                    .filter(|r| {
+                        r.desired == DesiredState::Running
+                            && r.client_status == ClientStatus::Active
+                    })
                     .collect();
                 let capacity = Capacity {
                     cpus: latest.as_ref().map_or(0, |h| h.cpus),

@@ -8,9 +8,10 @@ use crate::blueprint::{Blueprints, Placeholders};
 use crate::caddy::{CaddySettings, Route, RouteTarget};
 use crate::config::Config;
 use crate::docker::{ContainerSpec, HealthSpec};
+use crate::domain::{ClientStatus, DesiredState};
 use crate::store::InstanceRow;
 
-use super::plan::{DesiredInstance, Want};
+use super::plan::DesiredInstance;
 
 /// The desired instances, every known instance's network, and the instances
 /// whose spec could not be built (with why).
@@ -31,10 +32,11 @@ pub fn desired(rows: &[InstanceRow], blueprints: &Blueprints, config: &Config) -
             .insert(row.id, config.container_name(&row.client_slug, &row.name));
         match spec_for(row, blueprints, config) {
             Ok(spec) => {
-                let want = match (row.desired.as_str(), row.client_status.as_str()) {
-                    ("absent", _) => Want::Absent,
-                    (_, "suspended") | ("stopped", _) => Want::Stopped,
-                    _ => Want::Running,
+                // A suspended client's instances stay, stopped.
+                let want = match (row.desired, row.client_status) {
+                    (DesiredState::Absent, _) => DesiredState::Absent,
+                    (_, ClientStatus::Suspended) => DesiredState::Stopped,
+                    (desired, ClientStatus::Active) => desired,
                 };
                 let restart = (row.restart_gen > row.restart_done_gen).then_some(row.restart_gen);
                 out.instances.push(DesiredInstance {
@@ -141,13 +143,13 @@ pub fn routes(rows: &[InstanceRow], config: &Config) -> Vec<Route> {
     };
     let mut routes: Vec<Route> = rows
         .iter()
-        .filter(|r| r.desired != "absent" && !r.domains.is_empty())
+        .filter(|r| r.desired.is_live() && !r.domains.is_empty())
         .map(|r| Route {
             id: format!("berth-instance-{}", r.id),
             hosts: r.domains.clone(),
-            target: if r.client_status == "suspended" {
+            target: if r.client_status == ClientStatus::Suspended {
                 RouteTarget::Suspended
-            } else if r.desired == "stopped" {
+            } else if r.desired == DesiredState::Stopped {
                 RouteTarget::Respond {
                     status: 503,
                     body: "This service is stopped.\n".into(),
@@ -179,7 +181,7 @@ pub fn routes(rows: &[InstanceRow], config: &Config) -> Vec<Route> {
 /// routes come first in Caddy, so these tenants are unreachable there.
 pub fn shadowed(rows: &[InstanceRow], config: &Config) -> Vec<(i64, String, String)> {
     let mut out = Vec::new();
-    for row in rows.iter().filter(|r| r.desired != "absent") {
+    for row in rows.iter().filter(|r| r.desired.is_live()) {
         for domain in &row.domains {
             let Ok(host) = crate::domain::Hostname::parse(domain) else {
                 continue;
@@ -222,6 +224,7 @@ mod tests {
     use crate::blueprint::Blueprint;
     use crate::caddy::RouteTarget;
     use crate::config::StaticRoute;
+    use crate::domain::Phase;
 
     fn row(id: i64, status: &str, desired: &str) -> InstanceRow {
         InstanceRow {
@@ -229,17 +232,17 @@ mod tests {
             client_id: id,
             client_slug: format!("c{id}"),
             client_name: "Acme & Co".into(),
-            client_status: status.into(),
+            client_status: status.parse().unwrap(),
             name: "main".into(),
             blueprint: "app".into(),
             image: "app:1".into(),
             host_port: 8000 + id as u16,
-            desired: desired.into(),
+            desired: desired.parse().unwrap(),
             env: BTreeMap::from([("EXTRA".into(), "1".into())]),
             secrets: BTreeMap::from([("SECRET".into(), "s3cr3t".into())]),
             restart_gen: 2,
             restart_done_gen: 1,
-            phase: "running".into(),
+            phase: Phase::Running,
             message: String::new(),
             container_id: None,
             observed_at: None,
@@ -303,10 +306,15 @@ mod tests {
         let mut all = rows.to_vec();
         all.push(missing);
         let d = desired(&all, &blueprints(), &config);
-        let wants: Vec<Want> = d.instances.iter().map(|i| i.want).collect();
+        let wants: Vec<DesiredState> = d.instances.iter().map(|i| i.want).collect();
         assert_eq!(
             wants,
-            vec![Want::Running, Want::Stopped, Want::Stopped, Want::Absent]
+            vec![
+                DesiredState::Running,
+                DesiredState::Stopped,
+                DesiredState::Stopped,
+                DesiredState::Absent
+            ]
         );
         assert_eq!(d.instances[0].restart, Some(2));
         assert_eq!(

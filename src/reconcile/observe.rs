@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use crate::docker::{ContainerState, Health, ObservedContainer};
-use crate::domain::Phase;
+use crate::domain::{DesiredState, Phase};
 use crate::store::Observation;
 
-use super::plan::{DesiredInstance, Want};
+use super::plan::DesiredInstance;
 
 /// Per-instance notes from the pass that the container list cannot show.
 #[derive(Debug, Default)]
@@ -47,7 +47,7 @@ pub fn observe(
     for d in desired {
         let c = by_instance.get(&d.id).copied();
         let container_id = c.map(|c| c.id.clone());
-        let (phase, message) = if d.want == Want::Absent {
+        let (phase, message) = if d.want == DesiredState::Absent {
             if c.is_none() && !networks.iter().any(|n| n.name == d.spec.network) {
                 (Phase::Removed, String::new())
             } else {
@@ -59,7 +59,7 @@ pub fn observe(
             (Phase::Pulling, progress.clone())
         } else {
             match c {
-                None if d.want == Want::Running => (Phase::Pending, String::new()),
+                None if d.want == DesiredState::Running => (Phase::Pending, String::new()),
                 None => (Phase::Stopped, String::new()),
                 Some(c) => container_phase(c, d.want),
             }
@@ -74,7 +74,7 @@ pub fn observe(
     out
 }
 
-fn container_phase(c: &ObservedContainer, want: Want) -> (Phase, String) {
+fn container_phase(c: &ObservedContainer, want: DesiredState) -> (Phase, String) {
     match c.state {
         ContainerState::Running => match c.health {
             Some(Health::Starting) => (Phase::Starting, "health check starting".into()),
@@ -85,7 +85,7 @@ fn container_phase(c: &ObservedContainer, want: Want) -> (Phase, String) {
         ContainerState::Restarting => (Phase::Error, "restarting after a crash".into()),
         ContainerState::Created => (Phase::Creating, String::new()),
         ContainerState::Exited | ContainerState::Dead | ContainerState::Other
-            if want == Want::Stopped =>
+            if want == DesiredState::Stopped =>
         {
             (Phase::Stopped, String::new())
         }
@@ -105,6 +105,7 @@ fn container_phase(c: &ObservedContainer, want: Want) -> (Phase, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::DesiredState::{Absent, Running, Stopped};
     use crate::reconcile::plan::tests_support::{container, want};
 
     fn phase(obs: &[Observation], id: i64) -> (Phase, String) {
@@ -115,10 +116,10 @@ mod tests {
     #[test]
     fn phases_follow_the_container() {
         let d = [
-            want(1, Want::Running),
-            want(2, Want::Running),
-            want(3, Want::Stopped),
-            want(4, Want::Running),
+            want(1, Running),
+            want(2, Running),
+            want(3, Stopped),
+            want(4, Running),
         ];
         let mut healthy = container("a", Some(1), "h1", ContainerState::Running);
         healthy.health = Some(Health::Healthy);
@@ -149,11 +150,7 @@ mod tests {
 
     #[test]
     fn errors_pulls_and_invalid_specs_are_reported() {
-        let d = [
-            want(1, Want::Running),
-            want(2, Want::Running),
-            want(3, Want::Running),
-        ];
+        let d = [want(1, Running), want(2, Running), want(3, Running)];
         let mut notes = PassNotes::default();
         notes.errors.insert(1, "boom".into());
         notes.pulling.insert(2, "downloading 1 MiB / 2 MiB".into());
@@ -175,7 +172,7 @@ mod tests {
 
     #[test]
     fn absent_is_removed_only_when_container_and_network_are_gone() {
-        let d = [want(1, Want::Absent)];
+        let d = [want(1, Absent)];
         let c = [container("a", Some(1), "h1", ContainerState::Exited)];
         assert_eq!(
             phase(&observe(&d, &[], &c, &[], &PassNotes::default()), 1).0,

@@ -5,21 +5,16 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::docker::{ContainerSpec, ContainerState, ObservedContainer, ObservedNetwork};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Want {
-    Running,
-    Stopped,
-    /// Being deleted: container and network go, data stays until the delete finishes.
-    Absent,
-}
+use crate::domain::DesiredState;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredInstance {
     pub id: i64,
     pub spec: ContainerSpec,
     pub spec_hash: String,
-    pub want: Want,
+    /// Absent: being deleted; container and network go, data stays until
+    /// the delete finishes. Stopped also for a suspended client.
+    pub want: DesiredState,
     /// A requested restart generation not yet carried out.
     pub restart: Option<i64>,
 }
@@ -153,7 +148,7 @@ pub fn plan(
         for extra in rest {
             actions.push(remove(extra, RemoveReason::Duplicate));
         }
-        if d.want == Want::Absent {
+        if d.want == DesiredState::Absent {
             actions.extend(current.map(|c| remove(c, RemoveReason::Absent)));
             continue;
         }
@@ -170,7 +165,7 @@ pub fn plan(
             other => other,
         };
         match (current, d.want) {
-            (None, Want::Running) => {
+            (None, DesiredState::Running) => {
                 let own = |n: &ObservedNetwork| n.instance_id.is_none_or(|i| i == d.id);
                 if !networks.iter().any(|n| n.name == d.spec.network && own(n)) {
                     // Its old-named network holds the same subnet: remove it first.
@@ -198,7 +193,7 @@ pub fn plan(
             // A paused container is being backed up; a restarting one is in Docker's hands.
             (Some(c), _)
                 if matches!(c.state, ContainerState::Paused | ContainerState::Restarting) => {}
-            (Some(c), Want::Running) => {
+            (Some(c), DesiredState::Running) => {
                 if c.state != ContainerState::Running {
                     actions.push(Action::Start {
                         instance_id: d.id,
@@ -281,7 +276,7 @@ pub(crate) mod tests_support {
         }
     }
 
-    pub fn want(id: i64, want: Want) -> DesiredInstance {
+    pub fn want(id: i64, want: DesiredState) -> DesiredInstance {
         let spec = spec(id);
         DesiredInstance {
             id,

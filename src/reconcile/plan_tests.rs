@@ -3,6 +3,7 @@
 use super::tests_support::{container, want};
 use super::*;
 use crate::docker::ContainerState;
+use crate::domain::DesiredState::{Absent, Running, Stopped};
 
 fn known(ids: &[i64]) -> HashMap<i64, String> {
     ids.iter().map(|id| (*id, format!("berth-c{id}"))).collect()
@@ -19,7 +20,7 @@ fn nets(ids: &[i64]) -> Vec<ObservedNetwork> {
 
 #[test]
 fn converged_state_needs_nothing() {
-    let d = [want(1, Want::Running), want(2, Want::Stopped)];
+    let d = [want(1, Running), want(2, Stopped)];
     let c = [
         container("a", Some(1), "h1", ContainerState::Running),
         container("b", Some(2), "h2", ContainerState::Exited),
@@ -29,7 +30,7 @@ fn converged_state_needs_nothing() {
 
 #[test]
 fn missing_container_gets_network_and_create() {
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &[]);
+    let actions = plan(&[want(1, Running)], &known(&[1]), &[], &[]);
     assert_eq!(
         actions,
         vec![
@@ -43,7 +44,7 @@ fn missing_container_gets_network_and_create() {
             }
         ]
     );
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &[], &nets(&[1]));
+    let actions = plan(&[want(1, Running)], &known(&[1]), &[], &nets(&[1]));
     assert_eq!(
         actions,
         vec![Action::Create {
@@ -55,14 +56,14 @@ fn missing_container_gets_network_and_create() {
 
 #[test]
 fn stopped_without_container_creates_nothing() {
-    assert!(plan(&[want(1, Want::Stopped)], &known(&[1]), &[], &nets(&[1])).is_empty());
+    assert!(plan(&[want(1, Stopped)], &known(&[1]), &[], &nets(&[1])).is_empty());
 }
 
 #[test]
 fn exited_container_is_started_and_running_one_stopped() {
     let c = [container("a", Some(1), "h1", ContainerState::Exited)];
     assert_eq!(
-        plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+        plan(&[want(1, Running)], &known(&[1]), &c, &nets(&[1])),
         vec![Action::Start {
             instance_id: 1,
             container_id: "a".into()
@@ -70,7 +71,7 @@ fn exited_container_is_started_and_running_one_stopped() {
     );
     let c = [container("a", Some(1), "h1", ContainerState::Running)];
     assert_eq!(
-        plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &nets(&[1])),
+        plan(&[want(1, Stopped)], &known(&[1]), &c, &nets(&[1])),
         vec![Action::Stop {
             instance_id: 1,
             container_id: "a".into()
@@ -82,7 +83,7 @@ fn exited_container_is_started_and_running_one_stopped() {
 fn changed_spec_recreates() {
     let c = [container("a", Some(1), "old", ContainerState::Running)];
     assert_eq!(
-        plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+        plan(&[want(1, Running)], &known(&[1]), &c, &nets(&[1])),
         vec![
             Action::Remove {
                 instance_id: Some(1),
@@ -129,7 +130,7 @@ fn duplicates_keep_the_matching_running_one() {
         container("good", Some(1), "h1", ContainerState::Running),
     ];
     assert_eq!(
-        plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])),
+        plan(&[want(1, Running)], &known(&[1]), &c, &nets(&[1])),
         vec![Action::Remove {
             instance_id: Some(1),
             container_id: "old".into(),
@@ -142,7 +143,7 @@ fn duplicates_keep_the_matching_running_one() {
 #[test]
 fn absent_removes_container_then_network() {
     let c = [container("a", Some(1), "h1", ContainerState::Running)];
-    let actions = plan(&[want(1, Want::Absent)], &known(&[1]), &c, &nets(&[1]));
+    let actions = plan(&[want(1, Absent)], &known(&[1]), &c, &nets(&[1]));
     assert_eq!(
         actions,
         vec![
@@ -163,7 +164,7 @@ fn absent_removes_container_then_network() {
 #[test]
 fn dead_container_is_replaced() {
     let c = [container("a", Some(1), "h1", ContainerState::Dead)];
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1]));
+    let actions = plan(&[want(1, Running)], &known(&[1]), &c, &nets(&[1]));
     assert!(matches!(
         actions[0],
         Action::Remove {
@@ -184,14 +185,14 @@ fn dead_container_is_replaced() {
 fn paused_and_restarting_are_left_alone() {
     for state in [ContainerState::Paused, ContainerState::Restarting] {
         let c = [container("a", Some(1), "h1", state)];
-        assert!(plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &nets(&[1])).is_empty());
-        assert!(plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[1])).is_empty());
+        assert!(plan(&[want(1, Stopped)], &known(&[1]), &c, &nets(&[1])).is_empty());
+        assert!(plan(&[want(1, Running)], &known(&[1]), &c, &nets(&[1])).is_empty());
     }
 }
 
 #[test]
 fn restart_request_restarts_a_running_container() {
-    let mut d = want(1, Want::Running);
+    let mut d = want(1, Running);
     d.restart = Some(3);
     let c = [container("a", Some(1), "h1", ContainerState::Running)];
     assert_eq!(
@@ -216,7 +217,7 @@ fn stages_are_ordered() {
         container("x", Some(9), "h9", ContainerState::Running),
         container("a", Some(1), "old", ContainerState::Running),
     ];
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &nets(&[9]));
+    let actions = plan(&[want(1, Running)], &known(&[1]), &c, &nets(&[9]));
     let stages: Vec<u8> = actions.iter().map(Action::stage).collect();
     let mut sorted = stages.clone();
     sorted.sort();
@@ -241,7 +242,7 @@ fn renamed_instance_moves_to_its_new_network() {
         name: "berth-old-name".into(),
         instance_id: Some(1),
     }];
-    let actions = plan(&[want(1, Want::Running)], &known(&[1]), &c, &old);
+    let actions = plan(&[want(1, Running)], &known(&[1]), &c, &old);
     assert_eq!(
         actions,
         vec![
@@ -268,7 +269,7 @@ fn renamed_instance_moves_to_its_new_network() {
     // Stopped: nothing is created, the old network still goes (last).
     let c = [container("a", Some(1), "h1", ContainerState::Exited)];
     assert_eq!(
-        plan(&[want(1, Want::Stopped)], &known(&[1]), &c, &old),
+        plan(&[want(1, Stopped)], &known(&[1]), &c, &old),
         vec![Action::RemoveNetwork {
             name: "berth-old-name".into(),
             instance_id: None
@@ -285,7 +286,7 @@ fn a_network_named_like_mine_but_labelled_for_another_is_not_mine() {
         name: "berth-c1".into(),
         instance_id: Some(2),
     }];
-    let actions = plan(&[want(1, Want::Running)], &known(&[1, 2]), &[], &taken);
+    let actions = plan(&[want(1, Running)], &known(&[1, 2]), &[], &taken);
     assert_eq!(
         actions,
         vec![

@@ -3,10 +3,12 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use super::rows::{by_id, jobs_by_status, select_row};
 use super::{now, StoreError};
+use crate::domain::{BackupStatus, RestoreMode};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RestoreRow {
@@ -14,39 +16,28 @@ pub struct RestoreRow {
     pub backup_id: i64,
     /// The instance restored into (the original, or the clone).
     pub instance_id: i64,
-    /// "in_place" or "clone".
-    pub mode: String,
-    pub status: String,
+    pub mode: RestoreMode,
+    pub status: BackupStatus,
     pub message: String,
     pub created_at: String,
     pub finished_at: Option<String>,
 }
 
-const SELECT_RESTORE: &str =
-    "SELECT id, backup_id, instance_id, mode, status, message, created_at, finished_at FROM restores";
-
-fn restore_row(r: &Row) -> rusqlite::Result<RestoreRow> {
-    Ok(RestoreRow {
-        id: r.get(0)?,
-        backup_id: r.get(1)?,
-        instance_id: r.get(2)?,
-        mode: r.get(3)?,
-        status: r.get(4)?,
-        message: r.get(5)?,
-        created_at: r.get(6)?,
-        finished_at: r.get(7)?,
-    })
+select_row! {
+    RestoreRow from "restores" as "restore" {
+        id, backup_id, instance_id, mode, status, message, created_at, finished_at,
+    }
 }
 
 pub fn enqueue_restore(
     conn: &Connection,
     backup_id: i64,
     instance_id: i64,
-    mode: &str,
+    mode: RestoreMode,
 ) -> Result<i64, StoreError> {
     conn.execute(
-        "INSERT INTO restores (backup_id, instance_id, mode, status, created_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
-        params![backup_id, instance_id, mode, now()],
+        "INSERT INTO restores (backup_id, instance_id, mode, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![backup_id, instance_id, mode, BackupStatus::Queued, now()],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -55,38 +46,43 @@ pub fn enqueue_restore(
 /// in the same (immediate) transaction that enqueues, so two requests cannot
 /// both see none.
 pub fn active_restore(conn: &Connection, instance_id: i64) -> Result<Option<i64>, StoreError> {
+    active_job(conn, "restores", instance_id)
+}
+
+/// The oldest queued or running job in `table` (backups or restores) for
+/// this instance.
+pub(super) fn active_job(
+    conn: &Connection,
+    table: &'static str,
+    instance_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    let sql = format!(
+        "SELECT id FROM {table} WHERE instance_id = ?1 AND status IN (?2, ?3) ORDER BY id LIMIT 1"
+    );
     Ok(conn
         .query_row(
-            "SELECT id FROM restores WHERE instance_id = ?1 AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
-            [instance_id],
+            &sql,
+            params![instance_id, BackupStatus::Queued, BackupStatus::Running],
             |r| r.get(0),
         )
         .optional()?)
 }
 
 pub fn get_restore(conn: &Connection, id: i64) -> Result<RestoreRow, StoreError> {
-    conn.query_row(
-        &format!("{SELECT_RESTORE} WHERE id = ?1"),
-        [id],
-        restore_row,
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::NotFound(format!("restore {id} not found")))
+    by_id(conn, id)
 }
 
-pub fn restores_by_status(conn: &Connection, status: &str) -> Result<Vec<RestoreRow>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("{SELECT_RESTORE} WHERE status = ?1 ORDER BY id"))?;
-    let rows = stmt
-        .query_map([status], restore_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+pub fn restores_by_status(
+    conn: &Connection,
+    status: BackupStatus,
+) -> Result<Vec<RestoreRow>, StoreError> {
+    jobs_by_status(conn, status)
 }
 
 pub fn claim_restore(conn: &Connection, id: i64, pid: u32) -> Result<bool, StoreError> {
     Ok(conn.execute(
-        "UPDATE restores SET status = 'running', runner_pid = ?2 WHERE id = ?1 AND status = 'queued'",
-        params![id, pid],
+        "UPDATE restores SET status = ?3, runner_pid = ?2 WHERE id = ?1 AND status = ?4",
+        params![id, pid, BackupStatus::Running, BackupStatus::Queued],
     )? > 0)
 }
 
@@ -98,7 +94,7 @@ pub fn finish_restore(
 ) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE restores SET status = ?2, message = ?3, finished_at = ?4 WHERE id = ?1",
-        params![id, if ok { "ok" } else { "failed" }, message, now()],
+        params![id, BackupStatus::finished(ok), message, now()],
     )?;
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! Backup rows: each is a job (queued → running) and then its result
 //! (ok | failed) with size, sha256, timings and the last verification.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use super::rows::{all, by_id, count, count_opt, jobs_by_status, select_row, SelectRow};
 use super::{now, StoreError};
+use crate::domain::{BackupStatus, Trigger};
 
 pub use super::backup_jobs::{BackupPolicy, RestoreRow};
 
@@ -14,10 +16,8 @@ pub struct BackupRow {
     pub instance_id: Option<i64>,
     pub client_slug: String,
     pub instance_name: String,
-    /// "queued", "running", "ok" or "failed".
-    pub status: String,
-    /// "api", "cli", "ui", "schedule" or "import".
-    pub trigger: String,
+    pub status: BackupStatus,
+    pub trigger: Trigger,
     /// Relative to the backup dir: `<client>/<instance>/<timestamp>.tar.zst`.
     pub path: Option<String>,
     pub consistency: String,
@@ -36,7 +36,7 @@ pub struct BackupRow {
     pub freeze_ms: Option<u64>,
     /// Why it failed, or notes (e.g. "instance not running: archived as is").
     pub message: String,
-    pub verify_state: Option<String>,
+    pub verify_state: Option<BackupStatus>,
     pub verified_at: Option<String>,
     pub verify_message: String,
     pub created_at: String,
@@ -56,41 +56,14 @@ impl BackupRow {
     }
 }
 
-const SELECT: &str = "SELECT id, instance_id, client_slug, instance_name, status, trigger, path, consistency,
-    bytes_done, bytes_total, source_bytes, size, files, sha256, level, duration_ms, freeze_ms, message,
-    verify_state, verified_at, verify_message, created_at, started_at, finished_at, runner_pid FROM backups";
-
-fn from_row(r: &Row) -> rusqlite::Result<BackupRow> {
-    let u = |i: usize| -> rusqlite::Result<Option<u64>> {
-        Ok(r.get::<_, Option<i64>>(i)?.map(|v| v.max(0) as u64))
-    };
-    Ok(BackupRow {
-        id: r.get(0)?,
-        instance_id: r.get(1)?,
-        client_slug: r.get(2)?,
-        instance_name: r.get(3)?,
-        status: r.get(4)?,
-        trigger: r.get(5)?,
-        path: r.get(6)?,
-        consistency: r.get(7)?,
-        bytes_done: r.get::<_, i64>(8)?.max(0) as u64,
-        bytes_total: u(9)?,
-        source_bytes: u(10)?,
-        size: u(11)?,
-        files: u(12)?,
-        sha256: r.get(13)?,
-        level: r.get(14)?,
-        duration_ms: u(15)?,
-        freeze_ms: u(16)?,
-        message: r.get(17)?,
-        verify_state: r.get(18)?,
-        verified_at: r.get(19)?,
-        verify_message: r.get(20)?,
-        created_at: r.get(21)?,
-        started_at: r.get(22)?,
-        finished_at: r.get(23)?,
-        runner_pid: r.get(24)?,
-    })
+select_row! {
+    BackupRow from "backups" as "backup" {
+        id, instance_id, client_slug, instance_name, status, trigger, path, consistency,
+        bytes_done as count, bytes_total as count_opt, source_bytes as count_opt,
+        size as count_opt, files as count_opt, sha256, level, duration_ms as count_opt,
+        freeze_ms as count_opt, message, verify_state, verified_at, verify_message,
+        created_at, started_at, finished_at, runner_pid,
+    }
 }
 
 /// Queues a backup; returns its id.
@@ -99,31 +72,30 @@ pub fn enqueue(
     instance_id: i64,
     client_slug: &str,
     instance_name: &str,
-    trigger: &str,
+    trigger: Trigger,
 ) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO backups (instance_id, client_slug, instance_name, status, trigger, created_at)
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
-        params![instance_id, client_slug, instance_name, trigger, now()],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            instance_id,
+            client_slug,
+            instance_name,
+            BackupStatus::Queued,
+            trigger,
+            now()
+        ],
     )?;
     Ok(conn.last_insert_rowid())
 }
 
 /// A queued or running backup of this instance, if any: one at a time per instance.
 pub fn active_for(conn: &Connection, instance_id: i64) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT id FROM backups WHERE instance_id = ?1 AND status IN ('queued', 'running') LIMIT 1",
-            [instance_id],
-            |r| r.get(0),
-        )
-        .optional()?)
+    super::backup_jobs::active_job(conn, "backups", instance_id)
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<BackupRow, StoreError> {
-    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("backup {id} not found")))
+    by_id(conn, id)
 }
 
 /// Newest first.
@@ -131,28 +103,23 @@ pub fn list_for_instance(
     conn: &Connection,
     instance_id: i64,
 ) -> Result<Vec<BackupRow>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("{SELECT} WHERE instance_id = ?1 ORDER BY id DESC"))?;
-    let rows = stmt
-        .query_map([instance_id], from_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+    let sql = format!(
+        "{} WHERE instance_id = ?1 ORDER BY id DESC",
+        BackupRow::SELECT
+    );
+    all(conn, &sql, [instance_id], BackupRow::from_row)
 }
 
-pub fn list_by_status(conn: &Connection, status: &str) -> Result<Vec<BackupRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE status = ?1 ORDER BY id"))?;
-    let rows = stmt
-        .query_map([status], from_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+pub fn list_by_status(
+    conn: &Connection,
+    status: BackupStatus,
+) -> Result<Vec<BackupRow>, StoreError> {
+    jobs_by_status(conn, status)
 }
 
 pub fn list_verify_queued(conn: &Connection) -> Result<Vec<BackupRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE verify_state = 'queued' ORDER BY id"
-    ))?;
-    let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
-    Ok(rows)
+    let sql = format!("{} WHERE verify_state = ?1 ORDER BY id", BackupRow::SELECT);
+    all(conn, &sql, [BackupStatus::Queued], BackupRow::from_row)
 }
 
 /// Takes a queued backup for this process; false when another runner was first.
@@ -165,9 +132,17 @@ pub fn claim(
 ) -> Result<bool, StoreError> {
     let at = now();
     Ok(conn.execute(
-        "UPDATE backups SET status = 'running', runner_pid = ?2, path = ?3, consistency = ?4,
-         started_at = ?5, heartbeat_at = ?5 WHERE id = ?1 AND status = 'queued'",
-        params![id, pid, path, consistency, at],
+        "UPDATE backups SET status = ?6, runner_pid = ?2, path = ?3, consistency = ?4,
+         started_at = ?5, heartbeat_at = ?5 WHERE id = ?1 AND status = ?7",
+        params![
+            id,
+            pid,
+            path,
+            consistency,
+            at,
+            BackupStatus::Running,
+            BackupStatus::Queued
+        ],
     )? > 0)
 }
 
@@ -199,10 +174,10 @@ pub struct BackupResult {
 
 pub fn finish_ok(conn: &Connection, id: i64, r: &BackupResult) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE backups SET status = 'ok', source_bytes = ?2, bytes_done = ?2, size = ?3, files = ?4, sha256 = ?5,
+        "UPDATE backups SET status = ?11, source_bytes = ?2, bytes_done = ?2, size = ?3, files = ?4, sha256 = ?5,
          level = ?6, duration_ms = ?7, freeze_ms = ?8, message = ?9, finished_at = ?10 WHERE id = ?1",
         params![id, r.source_bytes as i64, r.size as i64, r.files as i64, r.sha256, r.level,
-            r.duration_ms as i64, r.freeze_ms as i64, r.message, now()],
+            r.duration_ms as i64, r.freeze_ms as i64, r.message, now(), BackupStatus::Ok],
     )?;
     Ok(())
 }
@@ -215,25 +190,30 @@ pub fn finish_failed(
     freeze_ms: Option<u64>,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE backups SET status = 'failed', path = NULL, message = ?2, freeze_ms = COALESCE(?3, freeze_ms),
+        "UPDATE backups SET status = ?5, path = NULL, message = ?2, freeze_ms = COALESCE(?3, freeze_ms),
          finished_at = ?4 WHERE id = ?1",
-        params![id, message, freeze_ms.map(|f| f as i64), now()],
+        params![id, message, freeze_ms.map(|f| f as i64), now(), BackupStatus::Failed],
     )?;
     Ok(())
 }
 
 pub fn request_verify(conn: &Connection, id: i64) -> Result<bool, StoreError> {
     Ok(conn.execute(
-        "UPDATE backups SET verify_state = 'queued' WHERE id = ?1 AND status = 'ok'
-         AND (verify_state IS NULL OR verify_state NOT IN ('queued', 'running'))",
-        [id],
+        "UPDATE backups SET verify_state = ?2 WHERE id = ?1 AND status = ?3
+         AND (verify_state IS NULL OR verify_state NOT IN (?2, ?4))",
+        params![
+            id,
+            BackupStatus::Queued,
+            BackupStatus::Ok,
+            BackupStatus::Running
+        ],
     )? > 0)
 }
 
 pub fn claim_verify(conn: &Connection, id: i64) -> Result<bool, StoreError> {
     Ok(conn.execute(
-        "UPDATE backups SET verify_state = 'running' WHERE id = ?1 AND verify_state = 'queued'",
-        [id],
+        "UPDATE backups SET verify_state = ?2 WHERE id = ?1 AND verify_state = ?3",
+        params![id, BackupStatus::Running, BackupStatus::Queued],
     )? > 0)
 }
 
@@ -245,7 +225,7 @@ pub fn finish_verify(
 ) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE backups SET verify_state = ?2, verify_message = ?3, verified_at = ?4 WHERE id = ?1",
-        params![id, if ok { "ok" } else { "failed" }, message, now()],
+        params![id, BackupStatus::finished(ok), message, now()],
     )?;
     Ok(())
 }
@@ -272,9 +252,10 @@ pub fn insert_imported(
     conn.execute(
         "INSERT INTO backups (instance_id, client_slug, instance_name, status, trigger, path, consistency,
          bytes_done, source_bytes, size, files, sha256, level, duration_ms, freeze_ms, created_at, started_at, finished_at)
-         VALUES (?1, ?2, ?3, 'ok', 'import', ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
+         VALUES (?1, ?2, ?3, ?15, ?16, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
         params![instance_id, m.client, m.instance, path, m.consistency, m.source_bytes as i64, m.size as i64,
-            m.files as i64, m.sha256, m.level, m.duration_ms as i64, m.freeze_ms as i64, m.created_at, m.finished_at],
+            m.files as i64, m.sha256, m.level, m.duration_ms as i64, m.freeze_ms as i64, m.created_at, m.finished_at,
+            BackupStatus::Ok, Trigger::Import],
     )?;
     Ok(conn.last_insert_rowid())
 }

@@ -12,7 +12,7 @@ pub struct ClientRow {
     pub email: String,
     pub plan: String,
     pub notes: String,
-    pub status: String,
+    pub status: ClientStatus,
     pub created_at: String,
     pub instance_count: u32,
 }
@@ -57,8 +57,8 @@ pub fn slug_taken(conn: &Connection, slug: &Slug) -> Result<bool, StoreError> {
 
 pub fn insert(conn: &Connection, c: &NewClient) -> Result<i64, StoreError> {
     conn.execute(
-        "INSERT INTO clients (slug, name, email, plan_id, notes, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6)",
-        params![c.slug.as_str(), c.name.as_str(), c.email.as_str(), c.plan_id, c.notes.as_str(), now()],
+        "INSERT INTO clients (slug, name, email, plan_id, notes, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![c.slug.as_str(), c.name.as_str(), c.email.as_str(), c.plan_id, c.notes.as_str(), ClientStatus::Active, now()],
     )
     .map_err(|e| StoreError::unique(e, || format!("client {} already exists", c.slug)))?;
     Ok(conn.last_insert_rowid())
@@ -128,7 +128,7 @@ pub fn update(
 pub fn set_status(conn: &Connection, slug: &str, status: ClientStatus) -> Result<bool, StoreError> {
     let changed = conn.execute(
         "UPDATE clients SET status = ?1 WHERE slug = ?2 AND status != ?1",
-        params![status.as_str(), slug],
+        params![status, slug],
     )?;
     if changed == 0 {
         get(conn, slug)?;

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{now, StoreError};
 use crate::config::PortRange;
-use crate::domain::{DesiredState, Hostname, InstanceName, Phase};
+use crate::domain::{ClientStatus, DesiredState, Hostname, InstanceName, Phase};
 
 /// An instance with what the reconciler needs from its client and plan.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -14,19 +14,18 @@ pub struct InstanceRow {
     pub client_id: i64,
     pub client_slug: String,
     pub client_name: String,
-    pub client_status: String,
+    pub client_status: ClientStatus,
     pub name: String,
     pub blueprint: String,
     pub image: String,
     pub host_port: u16,
-    /// "running", "stopped" or "absent" (being removed).
-    pub desired: String,
+    pub desired: DesiredState,
     pub env: BTreeMap<String, String>,
     #[serde(skip)]
     pub secrets: BTreeMap<String, String>,
     pub restart_gen: i64,
     pub restart_done_gen: i64,
-    pub phase: String,
+    pub phase: Phase,
     pub message: String,
     pub container_id: Option<String>,
     pub observed_at: Option<String>,
@@ -120,13 +119,14 @@ pub fn free_port(
 pub fn insert(conn: &Connection, new: &NewInstance, host_port: u16) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO instances (client_id, name, blueprint, image, host_port, desired, env, secrets, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             new.client_id,
             new.name.as_str(),
             new.blueprint,
             new.image,
             host_port,
+            DesiredState::Running,
             serde_json::to_string(new.env).unwrap_or_default(),
             serde_json::to_string(new.secrets).unwrap_or_default(),
             now()
@@ -176,8 +176,8 @@ pub fn list_for_client(conn: &Connection, client_id: i64) -> Result<Vec<Instance
 
 pub fn count_for_client(conn: &Connection, client_id: i64) -> Result<u32, StoreError> {
     Ok(conn.query_row(
-        "SELECT COUNT(*) FROM instances WHERE client_id = ?1 AND desired != 'absent'",
-        [client_id],
+        "SELECT COUNT(*) FROM instances WHERE client_id = ?1 AND desired != ?2",
+        params![client_id, DesiredState::Absent],
         |r| r.get(0),
     )?)
 }
@@ -209,8 +209,8 @@ pub fn set_domains(conn: &Connection, id: i64, domains: &[Hostname]) -> Result<(
 
 pub fn set_desired(conn: &Connection, id: i64, desired: DesiredState) -> Result<bool, StoreError> {
     Ok(conn.execute(
-        "UPDATE instances SET desired = ?1 WHERE id = ?2 AND desired NOT IN (?1, 'absent')",
-        params![desired.as_str(), id],
+        "UPDATE instances SET desired = ?1 WHERE id = ?2 AND desired NOT IN (?1, ?3)",
+        params![desired, id, DesiredState::Absent],
     )? > 0)
 }
 
@@ -218,8 +218,8 @@ pub fn set_desired(conn: &Connection, id: i64, desired: DesiredState) -> Result<
 /// network and route, then the caller removes data and the row.
 pub fn mark_absent(conn: &Connection, id: i64) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE instances SET desired = 'absent' WHERE id = ?1",
-        [id],
+        "UPDATE instances SET desired = ?2 WHERE id = ?1",
+        params![id, DesiredState::Absent],
     )?;
     Ok(())
 }
@@ -252,7 +252,7 @@ pub fn record(conn: &mut Connection, observations: &[Observation]) -> Result<usi
         let at = now();
         for o in observations {
             changed += stmt.execute(params![
-                o.phase.as_str(),
+                o.phase,
                 o.message,
                 o.container_id,
                 at,

@@ -14,6 +14,8 @@ pub mod metrics;
 mod migrations;
 pub mod overview;
 pub mod plans;
+mod rows;
+mod sql_types;
 pub mod tokens;
 pub mod usage;
 pub mod users;

@@ -7,6 +7,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::StoreError;
+use crate::domain::Phase;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Overview {
@@ -15,7 +16,7 @@ pub struct Overview {
     pub plans: u32,
     pub instances: u32,
     /// (phase, count), most common first.
-    pub by_phase: Vec<(String, u32)>,
+    pub by_phase: Vec<(Phase, u32)>,
     /// Sums of the plan limits of every instance that should exist.
     pub cpus_committed: f64,
     pub memory_committed: u64,
@@ -29,7 +30,7 @@ pub struct FailingInstance {
     pub client_slug: String,
     pub client_name: String,
     pub name: String,
-    pub phase: String,
+    pub phase: Phase,
     pub message: String,
     pub observed_at: Option<String>,
 }
@@ -79,11 +80,11 @@ pub fn overview(conn: &Connection) -> Result<Overview, StoreError> {
 }
 
 /// Each client's instance phases (instances being removed left out).
-pub fn client_phases(conn: &Connection) -> Result<HashMap<i64, Vec<String>>, StoreError> {
+pub fn client_phases(conn: &Connection) -> Result<HashMap<i64, Vec<Phase>>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT client_id, phase FROM instances WHERE desired != 'absent' ORDER BY id",
     )?;
-    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut out: HashMap<i64, Vec<Phase>> = HashMap::new();
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         out.entry(r.get(0)?).or_default().push(r.get(1)?);

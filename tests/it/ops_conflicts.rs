@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use berth::config::StaticRoute;
+use berth::domain::RestoreMode;
 use berth::store::backup_jobs;
 
 use crate::harness::{eventually, skip_docker, TestApp};
@@ -113,7 +114,7 @@ async fn a_second_in_place_restore_of_one_instance_is_a_conflict() {
         .ops()
         .store
         .call(move |conn| {
-            let r = backup_jobs::enqueue_restore(conn, backup_id, id, "in_place")?;
+            let r = backup_jobs::enqueue_restore(conn, backup_id, id, RestoreMode::InPlace)?;
             backup_jobs::claim_restore(conn, r, std::process::id())?;
             Ok(r)
         })

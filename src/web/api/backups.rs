@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use crate::audit::Actor;
-use crate::ops::{BackupStatus, BackupTrigger, ImportReport, RestoreInput};
+use crate::domain::Trigger;
+use crate::ops::{BackupHealth, ImportReport, RestoreInput};
 use crate::store::{BackupPolicy, BackupRow, RestoreRow};
 use crate::web::json::{ApiJson, ApiPath};
 use crate::web::routes::{Access, Route};
@@ -40,7 +41,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<BackupRow>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(s.ops.request_backup(&a, id, BackupTrigger::Api).await?),
+        Json(s.ops.request_backup(&a, id, Trigger::Api).await?),
     ))
 }
 
@@ -58,7 +59,7 @@ async fn show(
     Ok(Json(s.ops.get_backup(id).await?))
 }
 
-async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupStatus>>, AppError> {
+async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupHealth>>, AppError> {
     Ok(Json(s.ops.backup_status().await?))
 }
 

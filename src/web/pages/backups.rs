@@ -8,7 +8,8 @@ use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 
 use super::{see_other, seg, PageResult};
-use crate::ops::{BackupTrigger, OpsError};
+use crate::domain::{BackupStatus, Trigger};
+use crate::ops::OpsError;
 use crate::store::{BackupRow, InstanceRow};
 use crate::web::routes::{Access, Route};
 use crate::web::session::Ui;
@@ -54,16 +55,16 @@ pub fn history_url(instance_id: i64) -> String {
 #[derive(Serialize)]
 pub struct Progress {
     id: i64,
-    status: String,
+    status: BackupStatus,
     progress: String,
 }
 
 pub fn active(list: &[BackupRow]) -> Vec<Progress> {
     list.iter()
-        .filter(|b| matches!(b.status.as_str(), "queued" | "running"))
+        .filter(|b| b.status.is_active())
         .map(|b| Progress {
             id: b.id,
-            status: b.status.clone(),
+            status: b.status,
             progress: backups::progress(b),
         })
         .collect()
@@ -118,11 +119,7 @@ async fn backup_now(
     Form(f): Form<BackForm>,
 ) -> PageResult {
     let inst = s.ops.get_instance(id).await?;
-    match s
-        .ops
-        .request_backup(&ui.actor(), id, BackupTrigger::Ui)
-        .await
-    {
+    match s.ops.request_backup(&ui.actor(), id, Trigger::Ui).await {
         Ok(b) => {
             let text = format!(
                 "Backup {} of {}/{} queued.",

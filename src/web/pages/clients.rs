@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{seg, PageResult};
 use crate::config::Config;
+use crate::domain::{ClientStatus, DesiredState, Phase};
 use crate::store::{AuditFilter, ClientRow, InstanceRow};
 use crate::web::routes::{Access, Route};
 use crate::web::session::Ui;
@@ -44,22 +45,22 @@ pub struct ListQuery {
 }
 
 /// One word for a client's state: suspended, the worst instance phase, or running.
-pub fn health(client: &ClientRow, phases: &[String]) -> &'static str {
-    if client.status == "suspended" {
-        return "suspended";
+pub fn health(client: &ClientRow, phases: &[Phase]) -> &'static str {
+    if client.status == ClientStatus::Suspended {
+        return ClientStatus::Suspended.as_str();
     }
-    const WORST_FIRST: &[&str] = &[
-        "error",
-        "unhealthy",
-        "pulling",
-        "creating",
-        "starting",
-        "pending",
-        "stopped",
+    const WORST_FIRST: &[Phase] = &[
+        Phase::Error,
+        Phase::Unhealthy,
+        Phase::Pulling,
+        Phase::Creating,
+        Phase::Starting,
+        Phase::Pending,
+        Phase::Stopped,
     ];
     for p in WORST_FIRST {
-        if phases.iter().any(|x| x == p) {
-            return p;
+        if phases.contains(p) {
+            return p.as_str();
         }
     }
     if phases.is_empty() {
@@ -200,12 +201,12 @@ fn instances_table(s: &AppState, ui: &Ui, slug: &str, list: &[InstanceRow]) -> M
             thead { tr { th { "Instance" } th { "Phase" } th { "Domain" } th.optional { "Port" } th.optional { "Limits" } th { "Actions" } } }
             tbody { @for i in list { tr data-instance=(i.id) {
                 td { (i.name) div.muted { (i.blueprint) } }
-                td { (phase_badge(&i.phase)) div.muted data-message { (i.message) } }
+                td { (phase_badge(i.phase)) div.muted data-message { (i.message) } }
                 td { @for d in &i.domains { a href=(domain_url(&s.ops.config, d)) rel="noopener" { (d) } br; } }
                 td.optional { (i.host_port) }
                 td.optional { (i.cpus) " CPU, " (size(i.memory)) }
                 td { div.actions {
-                    @if i.desired == "stopped" {
+                    @if i.desired == DesiredState::Stopped {
                         (action_button(&format!("/instances/{}/start", i.id), "Start", &ui.csrf, "secondary"))
                     } @else {
                         (action_button(&format!("/instances/{}/stop", i.id), "Stop", &ui.csrf, "secondary"))
@@ -233,10 +234,10 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
     let c = &view.client;
     let base = format!("/clients/{}", seg(&c.slug));
     let body = html! {
-        h1 { (c.name) " " (status_badge(&c.status)) }
+        h1 { (c.name) " " (status_badge(c.status.as_str())) }
         div.actions {
             a.button.secondary href={ (base) "/edit" } { "Edit" }
-            @if c.status == "suspended" {
+            @if c.status == ClientStatus::Suspended {
                 (action_button(&format!("{base}/resume"), "Resume", &ui.csrf, ""))
             } @else {
                 (action_button(&format!("{base}/suspend"), "Suspend", &ui.csrf, "secondary"))
@@ -272,9 +273,9 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
 #[derive(Serialize)]
 struct InstanceStatus {
     id: i64,
-    phase: String,
+    phase: Phase,
     message: String,
-    desired: String,
+    desired: DesiredState,
     /// Queued and running backups, with bytes done.
     backups: Vec<super::backups::Progress>,
 }

@@ -72,7 +72,7 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> PageResult {
             div.card {
                 div.muted { "By phase" }
                 @if o.by_phase.is_empty() { p.muted { "none yet" } }
-                @for (phase, n) in &o.by_phase { div { (phase_badge(phase)) " " (n) } }
+                @for (phase, n) in &o.by_phase { div { (phase_badge(*phase)) " " (n) } }
             }
         }
         @if o.clients == 0 {
@@ -93,7 +93,7 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> PageResult {
                 tbody { @for f in &o.failing { tr {
                     td { a href={ "/clients/" (super::seg(&f.client_slug)) } { (f.client_name) } }
                     td { (f.name) }
-                    td { (phase_badge(&f.phase)) }
+                    td { (phase_badge(f.phase)) }
                     td.optional { (f.message) }
                 } } }
             } }

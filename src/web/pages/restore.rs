@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::backups::history_url;
 use super::{see_other, seg, PageResult};
-use crate::domain::InstanceName;
+use crate::domain::{InstanceName, RestoreMode};
 use crate::ops::{OpsError, RestoreInput};
 use crate::store::BackupRow;
 use crate::web::routes::{Access, Route};
@@ -39,11 +39,18 @@ pub struct RestoreForm {
     instance: String,
 }
 
+impl RestoreForm {
+    /// Anything but a clone is the in-place form, which asks for a confirmation.
+    fn mode(&self) -> RestoreMode {
+        RestoreMode::parse(&self.mode).unwrap_or(RestoreMode::InPlace)
+    }
+}
+
 fn body(ui: &Ui, b: &BackupRow, f: &RestoreForm, errors: &FormErrors) -> Markup {
     let expected = format!("{}/{}", b.client_slug, b.instance_name);
     let action = format!("/backups/{}/restore", b.id);
     let none = FormErrors::default();
-    let (in_place, clone) = if f.mode == "clone" {
+    let (in_place, clone) = if f.mode() == RestoreMode::Clone {
         (&none, errors)
     } else {
         (errors, &none)
@@ -90,7 +97,7 @@ async fn restore(
 ) -> PageResult {
     let b = s.ops.get_backup(id).await?;
     let expected = format!("{}/{}", b.client_slug, b.instance_name);
-    let input = if f.mode == "clone" {
+    let input = if f.mode() == RestoreMode::Clone {
         // Checked here too so a bad name is reported beside its field.
         InstanceName::parse(f.instance.trim())
             .map(|_| RestoreInput {
@@ -113,15 +120,15 @@ async fn restore(
         Ok(r) => r,
         Err(e) => return failed(&ui, &b, &f, FormErrors::from_ops(e)?).await,
     };
-    let into = if r.mode == "clone" {
+    let into = if r.mode == RestoreMode::Clone {
         format!("new instance {}", f.instance.trim())
     } else {
         expected
     };
     let text = format!("Restore {} of backup {id} into {into} queued.", r.id);
     ui.flash(true, text).await;
-    let back = match (r.mode.as_str(), b.instance_id) {
-        ("in_place", Some(i)) => history_url(i),
+    let back = match (r.mode, b.instance_id) {
+        (RestoreMode::InPlace, Some(i)) => history_url(i),
         _ => format!("/clients/{}", seg(&b.client_slug)),
     };
     Ok(see_other(&back))

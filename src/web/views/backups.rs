@@ -4,6 +4,7 @@
 use maud::{html, Markup};
 
 use super::components::{size, status_badge};
+use crate::domain::BackupStatus;
 use crate::store::BackupRow;
 
 /// Where a row's action sends the browser back to: the client page or the history.
@@ -32,22 +33,22 @@ fn millis(ms: Option<u64>) -> String {
 
 /// Bytes done while running, for the table and the status JSON.
 pub fn progress(b: &BackupRow) -> String {
-    match (b.status.as_str(), b.bytes_total) {
-        ("queued", _) => "waiting".into(),
-        ("running", Some(total)) if total > 0 => format!(
+    match (b.status, b.bytes_total) {
+        (BackupStatus::Queued, _) => "waiting".into(),
+        (BackupStatus::Running, Some(total)) if total > 0 => format!(
             "{} of {} ({:.0}%)",
             size(b.bytes_done),
             size(total),
             b.bytes_done as f64 / total as f64 * 100.0
         ),
-        ("running", _) => format!("{} done", size(b.bytes_done)),
+        (BackupStatus::Running, _) => format!("{} done", size(b.bytes_done)),
         _ => String::new(),
     }
 }
 
 fn verification(b: &BackupRow) -> Markup {
     html! {
-        @match b.verify_state.as_deref() {
+        @match b.verify_state {
             None => span.muted { "not verified" },
             Some(state) => {
                 span class={ "badge verify-" (state) } { (state) }
@@ -89,7 +90,7 @@ pub fn table(list: &[BackupRow], csrf: &str, back: Back) -> Markup {
             } }
             tbody { @for b in list { tr data-backup=(b.id) {
                 td {
-                    (status_badge(&b.status))
+                    (status_badge(b.status.as_str()))
                     div.muted data-progress { (progress(b)) }
                     @if !b.message.is_empty() { div.muted { (b.message) } }
                 }
@@ -101,7 +102,7 @@ pub fn table(list: &[BackupRow], csrf: &str, back: Back) -> Markup {
                 td { (verification(b)) }
                 td.optional { (millis(b.freeze_ms)) div.muted { (b.consistency) } }
                 td { div.actions {
-                    @if b.status == "ok" {
+                    @if b.status == BackupStatus::Ok {
                         a href={ "/backups/" (b.id) "/download" } download { "Download" }
                         (back_button(&format!("/backups/{}/verify", b.id), "Verify", csrf, back))
                         a href={ "/backups/" (b.id) "/restore" } { "Restore…" }
@@ -124,7 +125,7 @@ pub fn none_yet(instance_id: i64, csrf: &str, back: Back) -> Markup {
 
 /// The dashboard's backup health: how many instances lack a recent good
 /// backup (never backed up, or stale: the schedule may have stopped), and which.
-pub fn dashboard_section(list: &[crate::ops::BackupStatus]) -> Markup {
+pub fn dashboard_section(list: &[crate::ops::BackupHealth]) -> Markup {
     let missing: Vec<_> = list
         .iter()
         .filter(|b| b.stale || b.last_ok_at.is_none())

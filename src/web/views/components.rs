@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use maud::{html, Markup};
 
+use crate::domain::Phase;
 use crate::ops::OpsError;
 use crate::web::csrf;
 use crate::web::session::Flash;
@@ -18,7 +19,7 @@ pub fn flashes(list: &[Flash]) -> Markup {
     }
 }
 
-pub fn phase_badge(phase: &str) -> Markup {
+pub fn phase_badge(phase: Phase) -> Markup {
     html! { span class={ "badge phase-" (phase) } { (phase) } }
 }
 
