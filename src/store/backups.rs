@@ -310,3 +310,14 @@ pub fn newest_ok_by_name(
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
+
+/// Each instance's newest good backup.
+pub fn newest_ok_ids(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT MAX(id) FROM backups WHERE status = 'ok' AND instance_id IS NOT NULL GROUP BY instance_id",
+    )?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
