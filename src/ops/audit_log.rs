@@ -35,20 +35,20 @@ impl Ops {
         let failures_before = ago(self.login_gate().window());
         let actor = actor.clone();
         self.write(move |tx| {
-                let removed = rows::prune(tx, &before)?;
-                users::prune_failures(tx, &failures_before)?;
-                if removed > 0 {
-                    audit::record(
-                        tx,
-                        &actor,
-                        "audit.prune",
-                        "audit_log",
-                        None,
-                        json!({ "removed": removed, "before": before }),
-                    )?;
-                }
-                Ok(removed)
-            })
-            .await
+            let removed = rows::prune(tx, &before)?;
+            users::prune_failures(tx, &failures_before)?;
+            if removed > 0 {
+                audit::record(
+                    tx,
+                    &actor,
+                    "audit.prune",
+                    "audit_log",
+                    None,
+                    json!({ "removed": removed, "before": before }),
+                )?;
+            }
+            Ok(removed)
+        })
+        .await
     }
 }

@@ -152,24 +152,24 @@ impl Ops {
     ) -> Result<BackupPolicy, OpsError> {
         if let Some(expr) = &policy.schedule {
             // Invalid, not Refused: the admin page shows it beside the field.
-            crate::backup::schedule::parse_optional(expr)
+            crate::domain::schedule::parse_optional(expr)
                 .map_err(|e| crate::domain::DomainError::new("schedule", e))?;
         }
         let (plan, actor) = (plan.to_owned(), actor.clone());
         self.write(move |tx| {
-                let row = plans::get(tx, &plan)?;
-                backup_jobs::set_policy(tx, row.id, &policy)?;
-                audit::record(
-                    tx,
-                    &actor,
-                    "plan.backup_policy",
-                    &plan,
-                    None,
-                    serde_json::to_value(&policy).unwrap_or_default(),
-                )?;
-                Ok(policy)
-            })
-            .await
+            let row = plans::get(tx, &plan)?;
+            backup_jobs::set_policy(tx, row.id, &policy)?;
+            audit::record(
+                tx,
+                &actor,
+                "plan.backup_policy",
+                &plan,
+                None,
+                serde_json::to_value(&policy).unwrap_or_default(),
+            )?;
+            Ok(policy)
+        })
+        .await
     }
 
     /// Rebuilds backup rows from the manifests beside the archives, matching

@@ -58,31 +58,31 @@ impl Ops {
     ) -> Result<BackupRow, OpsError> {
         let actor = actor.clone();
         self.write(move |tx| {
-                let inst = live_instance(tx, instance_id)?;
-                if let Some(other) = rows::active_for(tx, instance_id)? {
-                    return Err(OpsError::Conflict(format!(
-                        "backup {other} of this instance is already queued or running"
-                    )));
-                }
-                let id = rows::enqueue(
-                    tx,
-                    instance_id,
-                    &inst.client_slug,
-                    &inst.name,
-                    trigger.as_str(),
-                )?;
-                let target = format!("{}/{}", inst.client_slug, inst.name);
-                audit::record(
-                    tx,
-                    &actor,
-                    "backup.request",
-                    &target,
-                    Some(&inst.client_slug),
-                    json!({ "backup": id, "trigger": trigger.as_str() }),
-                )?;
-                Ok(rows::get(tx, id)?)
-            })
-            .await
+            let inst = live_instance(tx, instance_id)?;
+            if let Some(other) = rows::active_for(tx, instance_id)? {
+                return Err(OpsError::Conflict(format!(
+                    "backup {other} of this instance is already queued or running"
+                )));
+            }
+            let id = rows::enqueue(
+                tx,
+                instance_id,
+                &inst.client_slug,
+                &inst.name,
+                trigger.as_str(),
+            )?;
+            let target = format!("{}/{}", inst.client_slug, inst.name);
+            audit::record(
+                tx,
+                &actor,
+                "backup.request",
+                &target,
+                Some(&inst.client_slug),
+                json!({ "backup": id, "trigger": trigger.as_str() }),
+            )?;
+            Ok(rows::get(tx, id)?)
+        })
+        .await
     }
 
     /// Queues backups of many instances (schedule, `backup run --all`),
@@ -95,33 +95,33 @@ impl Ops {
     ) -> Result<Vec<i64>, OpsError> {
         let (actor, ids) = (actor.clone(), instance_ids.to_vec());
         self.write(move |tx| {
-                let mut queued = Vec::new();
-                for id in ids {
-                    let inst = instances::get(tx, id)?;
-                    if inst.desired == "absent" || rows::active_for(tx, id)?.is_some() {
-                        continue;
-                    }
-                    queued.push(rows::enqueue(
-                        tx,
-                        id,
-                        &inst.client_slug,
-                        &inst.name,
-                        trigger.as_str(),
-                    )?);
+            let mut queued = Vec::new();
+            for id in ids {
+                let inst = instances::get(tx, id)?;
+                if inst.desired == "absent" || rows::active_for(tx, id)?.is_some() {
+                    continue;
                 }
-                if !queued.is_empty() {
-                    audit::record(
-                        tx,
-                        &actor,
-                        "backup.request",
-                        "instances",
-                        None,
-                        json!({ "backups": queued, "trigger": trigger.as_str() }),
-                    )?;
-                }
-                Ok(queued)
-            })
-            .await
+                queued.push(rows::enqueue(
+                    tx,
+                    id,
+                    &inst.client_slug,
+                    &inst.name,
+                    trigger.as_str(),
+                )?);
+            }
+            if !queued.is_empty() {
+                audit::record(
+                    tx,
+                    &actor,
+                    "backup.request",
+                    "instances",
+                    None,
+                    json!({ "backups": queued, "trigger": trigger.as_str() }),
+                )?;
+            }
+            Ok(queued)
+        })
+        .await
     }
 
     /// Queued backups of these instances (e.g. left by a CLI that died before
@@ -168,45 +168,52 @@ impl Ops {
     pub async fn request_verify(&self, actor: &Actor, id: i64) -> Result<BackupRow, OpsError> {
         let actor = actor.clone();
         self.write(move |tx| {
-                let row = rows::get(tx, id)?;
-                if row.status != "ok" {
-                    return Err(OpsError::Refused(format!(
-                        "backup {id} is {}; only finished backups can be verified",
-                        row.status
-                    )));
-                }
-                if rows::request_verify(tx, id)? {
-                    let target = format!("{}/{}", row.client_slug, row.instance_name);
-                    audit::record(
-                        tx,
-                        &actor,
-                        "backup.verify",
-                        &target,
-                        Some(&row.client_slug),
-                        json!({ "backup": id }),
-                    )?;
-                }
-                Ok(rows::get(tx, id)?)
-            })
-            .await
+            let row = rows::get(tx, id)?;
+            if row.status != "ok" {
+                return Err(OpsError::Refused(format!(
+                    "backup {id} is {}; only finished backups can be verified",
+                    row.status
+                )));
+            }
+            if rows::request_verify(tx, id)? {
+                let target = format!("{}/{}", row.client_slug, row.instance_name);
+                audit::record(
+                    tx,
+                    &actor,
+                    "backup.verify",
+                    &target,
+                    Some(&row.client_slug),
+                    json!({ "backup": id }),
+                )?;
+            }
+            Ok(rows::get(tx, id)?)
+        })
+        .await
     }
 
     /// Queues verification of every instance's newest good backup.
     pub async fn verify_newest(&self, actor: &Actor) -> Result<Vec<i64>, OpsError> {
         let actor = actor.clone();
         self.write(move |tx| {
-                let mut queued = Vec::new();
-                for id in rows::newest_ok_ids(tx)? {
-                    if rows::request_verify(tx, id)? {
-                        queued.push(id);
-                    }
+            let mut queued = Vec::new();
+            for id in rows::newest_ok_ids(tx)? {
+                if rows::request_verify(tx, id)? {
+                    queued.push(id);
                 }
-                if !queued.is_empty() {
-                    audit::record(tx, &actor, "backup.verify", "backups", None, json!({ "backups": queued }))?;
-                }
-                Ok(queued)
-            })
-            .await
+            }
+            if !queued.is_empty() {
+                audit::record(
+                    tx,
+                    &actor,
+                    "backup.verify",
+                    "backups",
+                    None,
+                    json!({ "backups": queued }),
+                )?;
+            }
+            Ok(queued)
+        })
+        .await
     }
 }
 

@@ -169,23 +169,23 @@ impl Ops {
     ) -> Result<ClientView, OpsError> {
         let (slug_owned, actor) = (slug.to_owned(), actor.clone());
         self.write(move |tx| {
-                if clients::set_status(tx, &slug_owned, status)? {
-                    let action = match status {
-                        ClientStatus::Active => "client.resume",
-                        ClientStatus::Suspended => "client.suspend",
-                    };
-                    audit::record(
-                        tx,
-                        &actor,
-                        action,
-                        &slug_owned,
-                        Some(&slug_owned),
-                        json!({}),
-                    )?;
-                }
-                Ok(())
-            })
-            .await?;
+            if clients::set_status(tx, &slug_owned, status)? {
+                let action = match status {
+                    ClientStatus::Active => "client.resume",
+                    ClientStatus::Suspended => "client.suspend",
+                };
+                audit::record(
+                    tx,
+                    &actor,
+                    action,
+                    &slug_owned,
+                    Some(&slug_owned),
+                    json!({}),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
         self.wake();
         self.get_client(slug).await
     }
@@ -233,7 +233,5 @@ fn free_slug(conn: &Conn, ops: &Ops, name: &DisplayName) -> Result<Slug, OpsErro
             return Ok(candidate);
         }
     }
-    Err(OpsError::Conflict(format!(
-        "no free slug for {name}"
-    )))
+    Err(OpsError::Conflict(format!("no free slug for {name}")))
 }

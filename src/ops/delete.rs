@@ -125,28 +125,28 @@ impl Ops {
             serde_json::to_value(&report).unwrap_or_default(),
         );
         self.write(move |tx| {
-                for id in &ids {
-                    instances::delete(tx, *id)?;
-                }
-                let action = if whole_client {
-                    "client.delete"
-                } else {
-                    "instance.remove"
-                };
-                if whole_client {
-                    clients::delete(tx, client_id)?;
-                }
-                audit::record(
-                    tx,
-                    &actor,
-                    action,
-                    &slug,
-                    Some(&slug),
-                    json!({ "report": summary }),
-                )?;
-                Ok(())
-            })
-            .await?;
+            for id in &ids {
+                instances::delete(tx, *id)?;
+            }
+            let action = if whole_client {
+                "client.delete"
+            } else {
+                "instance.remove"
+            };
+            if whole_client {
+                clients::delete(tx, client_id)?;
+            }
+            audit::record(
+                tx,
+                &actor,
+                action,
+                &slug,
+                Some(&slug),
+                json!({ "report": summary }),
+            )?;
+            Ok(())
+        })
+        .await?;
         self.wake();
         report.instances.sort_by_key(|i| i.id);
         Ok(report)

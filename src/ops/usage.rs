@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::{Ops, OpsError};
+use crate::domain::rollup::{align, totals, Bucket};
 use crate::metrics::export::{self, BillingLine, BillingMonth};
 use crate::metrics::quota::FREQUENT_OOM_PER_DAY;
-use crate::metrics::rollup::{align, totals, Bucket};
 use crate::metrics::{unix_now, Range};
 use crate::store::metrics::HostSample;
 use crate::store::usage::{self, QuotaWarning};

@@ -311,25 +311,25 @@ impl Ops {
         let ok = verify(&self.login, password.to_owned(), stored).await;
         let actor = Actor::user(&account, Some(ip_owned.clone()));
         self.write(move |tx| {
-                if ok {
-                    // Forgives this attempt and this IP's earlier failures
-                    // for the account.
-                    users::clear_failures(tx, &ip_owned, &account)?;
-                    audit::record(tx, &actor, "user.login", &account, None, json!({}))?;
-                } else {
-                    // The reservation stays: it is the recorded failure.
-                    audit::record(
-                        tx,
-                        &actor,
-                        "user.login-failed",
-                        &account,
-                        None,
-                        json!({ "attempt": attempt }),
-                    )?;
-                }
-                Ok(())
-            })
-            .await?;
+            if ok {
+                // Forgives this attempt and this IP's earlier failures
+                // for the account.
+                users::clear_failures(tx, &ip_owned, &account)?;
+                audit::record(tx, &actor, "user.login", &account, None, json!({}))?;
+            } else {
+                // The reservation stays: it is the recorded failure.
+                audit::record(
+                    tx,
+                    &actor,
+                    "user.login-failed",
+                    &account,
+                    None,
+                    json!({ "attempt": attempt }),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
         if ok {
             Ok(())
         } else {

@@ -17,6 +17,7 @@ use crate::blueprint::Blueprints;
 use crate::caddy::{config_hash, generate, CaddyAdmin};
 use crate::config::Config;
 use crate::docker::Docker;
+use crate::domain::ReconcileCounts;
 use crate::store::{instances, Store};
 
 /// Counters for `/metrics` and `berth doctor`.
@@ -27,6 +28,20 @@ pub struct ReconcileStats {
     pub actions: AtomicU64,
     pub caddy_loads: AtomicU64,
     pub caddy_errors: AtomicU64,
+}
+
+impl ReconcileStats {
+    /// The counters as plain numbers, for `/metrics`.
+    pub fn snapshot(&self) -> ReconcileCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ReconcileCounts {
+            passes: get(&self.passes),
+            errors: get(&self.errors),
+            actions: get(&self.actions),
+            caddy_loads: get(&self.caddy_loads),
+            caddy_errors: get(&self.caddy_errors),
+        }
+    }
 }
 
 #[derive(Clone)]

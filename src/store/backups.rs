@@ -266,7 +266,7 @@ pub fn path_known(conn: &Connection, path: &str) -> Result<bool, StoreError> {
 pub fn insert_imported(
     conn: &Connection,
     instance_id: Option<i64>,
-    m: &crate::backup::Manifest,
+    m: &crate::domain::Manifest,
     path: &str,
 ) -> Result<i64, StoreError> {
     conn.execute(

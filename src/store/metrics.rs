@@ -4,8 +4,9 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::StoreError;
-use crate::metrics::rollup::{align, rollup, Bucket, Marks, Sample, Tier};
-use crate::metrics::{FIVE_MIN_KEEP_SECS, HOURLY_KEEP_SECS, RAW_KEEP_SECS};
+use crate::domain::rollup::{
+    align, rollup, Bucket, Marks, Sample, Tier, FIVE_MIN_KEEP_SECS, HOURLY_KEEP_SECS, RAW_KEEP_SECS,
+};
 
 /// Host numbers at one moment.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]

@@ -197,12 +197,12 @@ mod tests {
     #[derive(Debug)]
     enum Refusal {
         No,
-        Store(StoreError),
+        Store(String),
     }
 
     impl From<StoreError> for Refusal {
         fn from(e: StoreError) -> Self {
-            Refusal::Store(e)
+            Refusal::Store(e.to_string())
         }
     }
 
@@ -218,7 +218,9 @@ mod tests {
         store
             .call(|c| {
                 let mut stmt = c.prepare("SELECT key FROM metrics_state ORDER BY key")?;
-                let keys = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                let keys = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
                 Ok(keys)
             })
             .await
@@ -246,7 +248,10 @@ mod tests {
                 Ok(())
             })
             .await;
-        assert!(matches!(failed, Err(Refusal::Store(_))), "{failed:?}");
+        assert!(
+            matches!(&failed, Err(Refusal::Store(m)) if m.contains("UNIQUE")),
+            "{failed:?}"
+        );
         assert_eq!(keys(&store).await, ["kept"]);
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::metrics::{marks, read_tier, HostSample};
 use super::{now, StoreError};
-use crate::metrics::rollup::{plan_reads, rollup, totals, Bucket};
+use crate::domain::rollup::{plan_reads, rollup, totals, Bucket};
 
 /// The buckets of one instance over `[from, to)`, `width` seconds wide (0:
 /// one per raw sample), each read from the coarsest tier that has it.
