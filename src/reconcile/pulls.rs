@@ -42,12 +42,8 @@ impl Pulls {
             _ => {}
         }
         pulls.insert(image.to_owned(), PullState::Running("pull starting".into()));
-        let (me, docker, wake, image) = (
-            self.clone(),
-            docker.clone(),
-            wake.clone(),
-            image.to_owned(),
-        );
+        let (me, docker, wake, image) =
+            (self.clone(), docker.clone(), wake.clone(), image.to_owned());
         tokio::spawn(async move {
             let progress = me.clone();
             let key = image.clone();

@@ -166,6 +166,13 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A count or size kept in an INTEGER column. SQLite integers are i64 and
+/// no byte or event count berth stores comes near `i64::MAX`, so the cast
+/// loses nothing.
+pub(crate) fn get_u64(row: &rusqlite::Row, idx: usize) -> rusqlite::Result<u64> {
+    Ok(row.get::<_, i64>(idx)? as u64)
+}
+
 /// A change counter that moves when *another* connection commits; lets the
 /// daemon notice writes made by the CLI without polling the tables.
 pub fn data_version(conn: &Connection) -> Result<i64, StoreError> {
