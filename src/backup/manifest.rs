@@ -1,31 +1,10 @@
-//! The sidecar manifest next to each archive: everything the store records
-//! about a backup, so archives stay listable and restorable when the
-//! database is lost (`berth backup import-manifests`).
+//! Finds the sidecar manifests beside the archives (the manifest itself is
+//! [`crate::domain::Manifest`]), so archives stay listable and restorable
+//! when the database is lost (`berth backup import-manifests`).
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Manifest {
-    pub format: u32,
-    pub client: String,
-    pub instance: String,
-    pub instance_id: Option<i64>,
-    /// The archive's file name, beside this manifest.
-    pub file: String,
-    pub consistency: String,
-    pub level: i32,
-    pub source_bytes: u64,
-    pub size: u64,
-    pub files: u64,
-    pub sha256: String,
-    pub duration_ms: u64,
-    pub freeze_ms: u64,
-    pub created_at: String,
-    pub finished_at: String,
-    pub berth_version: String,
-}
+use crate::domain::Manifest;
 
 /// Every `<archive>.json` under `root` whose archive exists, as (relative
 /// archive path, manifest). Unreadable manifests are reported, not fatal.

@@ -10,9 +10,11 @@
 //!
 //! - [`archive`]: tar + zstd (multi-threaded) + sha256, `.partial` → rename;
 //!   `unpack` reads one back without following links.
-//! - [`manifest`]: the sidecar JSON that keeps archives restorable without the database.
+//! - [`manifest`]: finds the sidecar JSON ([`crate::domain::Manifest`]) that
+//!   keeps archives restorable without the database.
 //! - [`verify`]: sha256, tar structure and SQLite integrity_check.
-//! - [`retention`]: pure GFS selection. [`schedule`]: cron parsing, what is due.
+//! - [`retention`]: pure GFS selection. Cron parsing and what is due:
+//!   [`crate::domain::schedule`].
 //! - `run` (a backup job), `restore` (in place with rollback, or a clone),
 //!   `recover` (settles a restore a crash cut off), [`worker`].
 
@@ -23,7 +25,6 @@ mod recover;
 mod restore;
 pub mod retention;
 mod run;
-pub mod schedule;
 mod unpack;
 pub mod verify;
 pub mod worker;
@@ -31,7 +32,6 @@ pub mod worker;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use manifest::Manifest;
 pub use prune::prune;
 
 use crate::docker::Docker;

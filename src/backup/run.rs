@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::archive::{self, ArchiveStats};
-use super::{blocking, prune, Manifest, Progress, Runner};
+use super::{blocking, prune, Progress, Runner};
 use crate::blueprint::Consistency;
 use crate::docker::ContainerState;
-use crate::domain::DesiredState;
+use crate::domain::{DesiredState, Manifest};
 use crate::store::backups::{self as rows, BackupResult};
 use crate::store::{instances, InstanceRow, StoreError};
 

@@ -11,7 +11,8 @@ use chrono::Utc;
 use tokio::sync::Semaphore;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use super::{archive, schedule, verify, Runner};
+use super::{archive, verify, Runner};
+use crate::domain::schedule;
 use crate::domain::{BackupStatus, Phase, Trigger};
 use crate::store::backups as rows;
 use crate::store::{backup_jobs, StoreError};
@@ -288,7 +289,7 @@ impl Runner {
         {
             let file = row.path.as_ref().map(|p| root.join(p));
             let recovered = file.as_ref().and_then(|f| {
-                let m: super::Manifest =
+                let m: crate::domain::Manifest =
                     serde_json::from_slice(&std::fs::read(archive::manifest_path(f)).ok()?).ok()?;
                 (f.is_file() && std::fs::metadata(f).ok()?.len() == m.size).then_some(m)
             });

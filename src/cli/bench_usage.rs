@@ -13,8 +13,8 @@ use super::BenchCmd;
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::docker::Docker;
+use crate::domain::rollup::{align, Bucket, Tier};
 use crate::domain::size::SizeInput;
-use crate::metrics::rollup::{align, Bucket, Tier};
 use crate::metrics::{unix_now, Live, Sampler};
 use crate::ops::{NewClientInput, PlanInput};
 use crate::store::{metrics, Store};
@@ -410,7 +410,7 @@ fn history_bytes(hours: i64, fives: i64, raws: i64) -> Result<f64, Failure> {
                 for i in 0..raws {
                     metrics::insert_sample(
                         &tx,
-                        &crate::metrics::Sample {
+                        &crate::domain::rollup::Sample {
                             instance_id: id,
                             ts: now - i * 15,
                             secs: 15.0,

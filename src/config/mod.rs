@@ -253,7 +253,7 @@ impl Config {
             ("backup.schedule", &self.backup.schedule),
             ("backup.verify_schedule", &self.backup.verify_schedule),
         ] {
-            if let Err(why) = crate::backup::schedule::parse_optional(expr) {
+            if let Err(why) = crate::domain::schedule::parse_optional(expr) {
                 return bad(key, why);
             }
         }

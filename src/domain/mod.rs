@@ -1,16 +1,25 @@
 //! Plain types with checked constructors and no IO: once a value exists it
 //! is valid. Nothing here imports axum, maud, bollard, rusqlite or reqwest.
+//! Besides the values, the pure maths the layers above share: usage
+//! [`rollup`]s, backup [`schedule`]s, the backup [`Manifest`] and the
+//! reconciler's [`ReconcileCounts`].
 
 mod client;
+mod counters;
 mod hostname;
 mod instance;
+mod manifest;
 mod plan;
+pub mod rollup;
+pub mod schedule;
 pub mod size;
 mod slug;
 mod state;
 
 pub use client::{ClientUpdate, DisplayName, Email, Notes};
+pub use counters::ReconcileCounts;
 pub use hostname::Hostname;
+pub use manifest::Manifest;
 pub use instance::{parse_env, InstanceName};
 pub use plan::{Limits, PlanName, PlanSpec};
 pub use size::{parse_size, ByteSize};

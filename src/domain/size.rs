@@ -38,6 +38,23 @@ impl fmt::Display for ByteSize {
     }
 }
 
+/// A measured amount for people to read: 1.5 GiB, 12 MiB, 900 B. Unlike
+/// [`ByteSize`]'s exact display, it rounds to what a chart or table needs.
+pub fn human_bytes(v: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = v.max(0.0);
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 || v >= 100.0 {
+        format!("{v:.0} {}", UNITS[i])
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
 /// Accepts either a JSON number of bytes or a human-readable string.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -76,5 +93,14 @@ mod tests {
         assert!(parse_size("m", "lots").is_err());
         assert!(parse_size("m", "").is_err());
         assert!(parse_size("m", "-5").is_err());
+    }
+
+    #[test]
+    fn measured_sizes_read_like_humans_write_them() {
+        assert_eq!(human_bytes(900.0), "900 B");
+        assert_eq!(human_bytes(1536.0), "1.5 KiB");
+        assert_eq!(human_bytes(150.0 * 1024.0), "150 KiB");
+        assert_eq!(human_bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
+        assert_eq!(human_bytes(-1.0), "0 B");
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::sampler::SamplerError;
+use super::error::SamplerError;
 use crate::config::Config;
 use crate::store::{instances, metrics, usage, Store};
 
@@ -51,14 +51,11 @@ pub async fn walk_once(
     }
     let at = super::unix_now();
     store
-        .call(move |conn| {
-            let tx = conn.transaction()?;
+        .write(move |tx| {
             for (id, bytes, files) in &sizes {
-                metrics::set_disk(&tx, *id, *bytes, *files, at)?;
+                metrics::set_disk(tx, *id, *bytes, *files, at)?;
             }
-            tx.commit()?;
             Ok(())
         })
-        .await?;
-    Ok(())
+        .await
 }

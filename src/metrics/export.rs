@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use time::{Date, Month};
 
-use super::rollup::Bucket;
+use crate::domain::rollup::Bucket;
 use crate::store::usage::Subject;
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -139,7 +139,7 @@ pub fn csv(lines: &[BillingLine]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::rollup::Sample;
+    use crate::domain::rollup::Sample;
 
     /// One sampled hour of instance `id`, early in `month`, up and idle.
     fn idle_hour(month: &BillingMonth, id: i64) -> Sample {

@@ -8,32 +8,29 @@
 //!   readings into samples, writes them in one transaction, rolls up, prunes,
 //!   walks data dirs now and then and checks quotas.
 //! - [`disk`]: the slower loop walking data directories for their size.
-//! - [`rollup`]: pure bucket math shared by rollups, charts and billing.
 //! - [`export`]: the monthly billing export (CSV, JSON).
 //! - [`prometheus`]: the `/metrics` text exposition.
 //! - [`quota`]: storage over quota → warning + webhook.
 //! - [`host`]: host CPU, memory, disk and load via sysinfo.
+//!
+//! The pure bucket maths shared by rollups, charts and billing, and how long
+//! each tier is kept, live in [`crate::domain::rollup`], below the store
+//! that keeps the tiers.
 
 pub mod cgroup;
 pub mod disk;
+mod error;
 pub mod export;
 pub mod host;
 pub mod live;
 pub mod prometheus;
 pub mod quota;
-pub mod rollup;
+mod reading;
 pub mod sampler;
 
+pub use error::SamplerError;
 pub use live::Live;
-pub use rollup::{Bucket, Sample};
 pub use sampler::Sampler;
-
-/// Raw samples are kept this long.
-pub const RAW_KEEP_SECS: i64 = 48 * 3600;
-/// 5-minute rollups are kept this long.
-pub const FIVE_MIN_KEEP_SECS: i64 = 35 * 86400;
-/// Hourly rollups are kept this long.
-pub const HOURLY_KEEP_SECS: i64 = 400 * 86400;
 
 /// A chart's time range, as the API and pages accept it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

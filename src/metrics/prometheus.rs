@@ -3,10 +3,9 @@
 //! is recreated; Prometheus' `rate()` handles that.
 
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
 
 use super::live::{LiveInstance, LiveSnapshot};
-use crate::reconcile::ReconcileStats;
+use crate::domain::ReconcileCounts;
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -96,7 +95,7 @@ pub fn render_backup_ages(out: &mut String, ages: &BackupAges) {
     let _ = writeln!(out, "# HELP {name} Instances that never had a successful backup.\n# TYPE {name} gauge\n{name} {never}");
 }
 
-pub fn render(live: &LiveSnapshot, stats: &ReconcileStats) -> String {
+pub fn render(live: &LiveSnapshot, stats: &ReconcileCounts) -> String {
     let mut out = String::with_capacity(256 + live.instances.len() * 700);
     for (name, kind, help, value) in INSTANCE_METRICS {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -116,31 +115,31 @@ pub fn render(live: &LiveSnapshot, stats: &ReconcileStats) -> String {
             "berth_reconcile_passes_total",
             "counter",
             "Reconciler passes.",
-            stats.passes.load(Ordering::Relaxed) as f64,
+            stats.passes as f64,
         ),
         (
             "berth_reconcile_errors_total",
             "counter",
             "Reconciler passes that failed.",
-            stats.errors.load(Ordering::Relaxed) as f64,
+            stats.errors as f64,
         ),
         (
             "berth_reconcile_actions_total",
             "counter",
             "Actions the reconciler applied.",
-            stats.actions.load(Ordering::Relaxed) as f64,
+            stats.actions as f64,
         ),
         (
             "berth_caddy_loads_total",
             "counter",
             "Caddy config loads.",
-            stats.caddy_loads.load(Ordering::Relaxed) as f64,
+            stats.caddy_loads as f64,
         ),
         (
             "berth_caddy_errors_total",
             "counter",
             "Failed Caddy config loads.",
-            stats.caddy_errors.load(Ordering::Relaxed) as f64,
+            stats.caddy_errors as f64,
         ),
         (
             "berth_sampler_sweeps_total",
@@ -223,7 +222,7 @@ mod tests {
             sweeps: 3,
             ..Default::default()
         };
-        let text = render(&live, &ReconcileStats::default());
+        let text = render(&live, &ReconcileCounts::default());
         assert!(
             text.contains(
                 "berth_instance_cpu_seconds_total{client=\"acme\",instance=\"main\"} 2.5\n"

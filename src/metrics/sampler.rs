@@ -12,27 +12,21 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 
 use super::cgroup::Cgroups;
+use super::error::SamplerError;
 use super::host::HostProbe;
 use super::live::{Live, LiveInstance};
 use super::quota;
-use super::rollup::{counter_delta, Sample};
+use super::reading::{sample, Reading};
 use crate::config::Config;
-use crate::docker::{ContainerCounters, ContainerState, Docker, DockerError};
-use crate::store::{instances, metrics, usage, InstanceRow, Store, StoreError};
+use crate::docker::{ContainerCounters, ContainerState, Docker};
+use crate::domain::rollup::Sample;
+use crate::store::metrics::HostSample;
+use crate::store::usage::QuotaWarning;
+use crate::store::{instances, metrics, usage, InstanceRow, Store};
 
 const HOST_EVERY: Duration = Duration::from_secs(60);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 const STATS_TIMEOUT: Duration = Duration::from_secs(5);
-
-#[derive(Debug, thiserror::Error)]
-pub enum SamplerError {
-    #[error(transparent)]
-    Docker(#[from] DockerError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("sampler task failed: {0}")]
-    Task(String),
-}
 
 /// What one sweep did, for logs and the benchmark.
 #[derive(Debug, Clone, Default)]
@@ -43,10 +37,14 @@ pub struct SweepReport {
     pub elapsed: Duration,
 }
 
-struct Prev {
-    at: Instant,
-    container: Option<String>,
-    counters: Option<ContainerCounters>,
+/// One sweep's cgroup readings, by container id.
+#[derive(Default)]
+struct Readings {
+    counters: HashMap<String, ContainerCounters>,
+    /// Containers whose remembered init pid is no longer theirs (restarted):
+    /// their network counters could not be read through it.
+    stale: Vec<String>,
+    host: Option<HostSample>,
 }
 
 pub struct Sampler {
@@ -58,7 +56,7 @@ pub struct Sampler {
     cgroups: Arc<Mutex<Cgroups>>,
     host: Arc<Mutex<HostProbe>>,
     pids: HashMap<String, u32>,
-    prev: HashMap<i64, Prev>,
+    prev: HashMap<i64, Reading>,
     disk: Arc<Mutex<HashMap<i64, u64>>>,
     last_ts: i64,
     last_host: Option<Instant>,
@@ -125,140 +123,23 @@ impl Sampler {
     /// Reads every container once and records the samples.
     pub async fn sweep(&mut self) -> Result<SweepReport, SamplerError> {
         let started = Instant::now();
-        let running: HashMap<i64, String> = self
-            .docker
-            .list_managed()
-            .await?
-            .into_iter()
-            .filter(|c| c.state == ContainerState::Running)
-            .filter_map(|c| Some((c.instance_id?, c.id)))
-            .collect();
-        let rows: Vec<InstanceRow> = self
-            .store
-            .call(|c| instances::list_all(c))
-            .await?
-            .into_iter()
-            .filter(|r| r.desired.is_live())
-            .collect();
+        let running = self.running_containers().await?;
+        let rows = self.live_rows().await?;
         self.fetch_pids(&running).await;
-
-        let ids: Vec<(String, Option<u32>)> = running
-            .values()
-            .map(|id| (id.clone(), self.pids.get(id).copied()))
-            .collect();
-        let (cgroups, host) = (self.cgroups.clone(), self.host.clone());
         let host_due = self.last_host.is_none_or(|t| t.elapsed() >= HOST_EVERY);
+        let prune = self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
         let now_ts = super::unix_now().max(self.last_ts + 1);
-        let (mut readings, stale, host_sample) = tokio::task::spawn_blocking(move || {
-            let mut cg = cgroups.lock().unwrap_or_else(|p| p.into_inner());
-            let live: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
-            cg.retain(&live);
-            let mut readings = HashMap::new();
-            let mut stale = Vec::new();
-            for (id, pid) in &ids {
-                if let Some(p) = pid {
-                    if !cg.pid_belongs(id, *p) {
-                        stale.push(id.clone());
-                    }
-                }
-                if let Some(c) = cg.read(id, *pid) {
-                    readings.insert(id.clone(), c);
-                }
-            }
-            let host = host_due.then(|| {
-                host.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .sample(now_ts)
-            });
-            (readings, stale, host)
-        })
-        .await
-        .map_err(|e| SamplerError::Task(e.to_string()))?;
-        for id in &stale {
+        let mut read = self.read_cgroups(&running, host_due, now_ts).await?;
+        for id in &read.stale {
             self.pids.remove(id);
         }
-        let fallbacks = self.fallback(&running, &mut readings).await;
+        let fallbacks = self.fallback(&running, &mut read.counters).await;
         let at = Instant::now();
-
         let disk = self.disk.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut samples = Vec::new();
-        let mut live = Vec::new();
-        for row in &rows {
-            let container = running.get(&row.id);
-            let mut counters = container.and_then(|c| readings.get(c).copied());
-            let prev = self.prev.get(&row.id);
-            if let (Some(c), Some(p)) = (counters.as_mut(), prev.and_then(|p| p.counters)) {
-                // No network reading this time (pid changed): carry the old
-                // counters so the next reading's delta covers both intervals.
-                if stale.iter().any(|s| Some(s) == container)
-                    || (c.rx == 0 && c.tx == 0 && p.rx > 0)
-                {
-                    c.rx = p.rx;
-                    c.tx = p.tx;
-                }
-            }
-            if let Some(p) = prev {
-                samples.push(sample(
-                    row,
-                    p,
-                    counters.as_ref(),
-                    container,
-                    at,
-                    now_ts,
-                    &disk,
-                ));
-            }
-            self.prev.insert(
-                row.id,
-                Prev {
-                    at,
-                    container: container.cloned(),
-                    counters,
-                },
-            );
-            live.push(LiveInstance {
-                instance_id: row.id,
-                client: row.client_slug.clone(),
-                instance: row.name.clone(),
-                counters,
-                disk: disk.get(&row.id).copied().unwrap_or(0),
-                mem_limit: row.memory,
-            });
-        }
-        self.prev.retain(|id, _| rows.iter().any(|r| r.id == *id));
-
-        let prune = self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
-        let subjects: Vec<(i64, i64, String, String)> = rows
-            .iter()
-            .map(|r| (r.id, r.client_id, r.client_slug.clone(), r.name.clone()))
-            .collect();
-        let over = quota::over_quota(&rows, &disk);
+        let (samples, live) = self.take_samples(&rows, &running, &read, at, now_ts, &disk);
         let n = samples.len();
-        let started_warnings = self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                for (id, client_id, slug, name) in &subjects {
-                    metrics::upsert_subject(&tx, *id, *client_id, slug, name)?;
-                }
-                for s in &samples {
-                    metrics::insert_sample(&tx, s)?;
-                }
-                if let Some(h) = &host_sample {
-                    metrics::insert_host(&tx, h)?;
-                }
-                metrics::roll(&tx, now_ts)?;
-                if prune {
-                    metrics::prune(&tx, now_ts)?;
-                }
-                let started = usage::set_storage_warnings(&tx, &over)?;
-                let warnings = usage::warnings(&tx, None)?;
-                tx.commit()?;
-                Ok(warnings
-                    .into_iter()
-                    .filter(|w| w.kind == "storage" && started.contains(&w.instance_id))
-                    .collect::<Vec<_>>())
-            })
+        let new_warnings = self
+            .record(&rows, samples, read.host, &disk, now_ts, prune)
             .await?;
         self.last_ts = now_ts;
         if host_due {
@@ -267,15 +148,7 @@ impl Sampler {
         if prune {
             self.last_prune = Some(at);
         }
-        if !started_warnings.is_empty() {
-            for w in &started_warnings {
-                tracing::warn!(client = %w.client_slug, instance = %w.instance, used = w.used, quota = w.quota, "storage over quota");
-            }
-            if let Some(url) = self.config.metrics.quota_webhook.clone() {
-                let http = self.http.clone();
-                tokio::spawn(async move { quota::notify(&http, &url, &started_warnings).await });
-            }
-        }
+        self.announce(new_warnings);
         let elapsed = started.elapsed();
         self.live
             .publish(live, elapsed.as_secs_f64(), fallbacks as u64);
@@ -285,6 +158,173 @@ impl Sampler {
             fallbacks,
             elapsed,
         })
+    }
+
+    /// Running managed containers by instance id.
+    async fn running_containers(&self) -> Result<HashMap<i64, String>, SamplerError> {
+        Ok(self
+            .docker
+            .list_managed()
+            .await?
+            .into_iter()
+            .filter(|c| c.state == ContainerState::Running)
+            .filter_map(|c| Some((c.instance_id?, c.id)))
+            .collect())
+    }
+
+    /// Every instance not being removed, running or not: a stopped one
+    /// still gets samples (`up` false) so its charts show the gap.
+    async fn live_rows(&self) -> Result<Vec<InstanceRow>, SamplerError> {
+        Ok(self
+            .store
+            .call(|c| instances::list_all(c))
+            .await?
+            .into_iter()
+            .filter(|r| r.desired.is_live())
+            .collect())
+    }
+
+    /// Reads the cgroup counters of the running containers (and, when due,
+    /// the host) off the runtime: they are file reads.
+    async fn read_cgroups(
+        &self,
+        running: &HashMap<i64, String>,
+        host_due: bool,
+        now_ts: i64,
+    ) -> Result<Readings, SamplerError> {
+        let ids: Vec<(String, Option<u32>)> = running
+            .values()
+            .map(|id| (id.clone(), self.pids.get(id).copied()))
+            .collect();
+        let (cgroups, host) = (self.cgroups.clone(), self.host.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut cg = cgroups.lock().unwrap_or_else(|p| p.into_inner());
+            let live: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+            cg.retain(&live);
+            let mut read = Readings::default();
+            for (id, pid) in &ids {
+                if pid.is_some_and(|p| !cg.pid_belongs(id, p)) {
+                    read.stale.push(id.clone());
+                }
+                if let Some(c) = cg.read(id, *pid) {
+                    read.counters.insert(id.clone(), c);
+                }
+            }
+            read.host = host_due.then(|| {
+                host.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .sample(now_ts)
+            });
+            read
+        })
+        .await
+        .map_err(|e| SamplerError::Task(e.to_string()))
+    }
+
+    /// Turns this sweep's readings into samples (against each instance's
+    /// previous reading) and the live view for `/metrics`.
+    fn take_samples(
+        &mut self,
+        rows: &[InstanceRow],
+        running: &HashMap<i64, String>,
+        read: &Readings,
+        at: Instant,
+        now_ts: i64,
+        disk: &HashMap<i64, u64>,
+    ) -> (Vec<Sample>, Vec<LiveInstance>) {
+        let mut samples = Vec::new();
+        let mut live = Vec::new();
+        for row in rows {
+            let container = running.get(&row.id);
+            let mut counters = container.and_then(|c| read.counters.get(c).copied());
+            let prev = self.prev.get(&row.id);
+            if let (Some(c), Some(p)) = (counters.as_mut(), prev.and_then(|p| p.counters)) {
+                // No network reading this time (pid changed): carry the old
+                // counters so the next reading's delta covers both intervals.
+                if read.stale.iter().any(|s| Some(s) == container)
+                    || (c.rx == 0 && c.tx == 0 && p.rx > 0)
+                {
+                    c.rx = p.rx;
+                    c.tx = p.tx;
+                }
+            }
+            let used = disk.get(&row.id).copied().unwrap_or(0);
+            let reading = Reading {
+                at,
+                container: container.cloned(),
+                counters,
+            };
+            if let Some(before) = prev {
+                samples.push(sample(row.id, row.memory, used, now_ts, before, &reading));
+            }
+            self.prev.insert(row.id, reading);
+            live.push(LiveInstance {
+                instance_id: row.id,
+                client: row.client_slug.clone(),
+                instance: row.name.clone(),
+                counters,
+                disk: used,
+                mem_limit: row.memory,
+            });
+        }
+        self.prev.retain(|id, _| rows.iter().any(|r| r.id == *id));
+        (samples, live)
+    }
+
+    /// Writes the samples, the host sample, the rollups and the storage
+    /// warnings in one transaction; returns the storage warnings that are new.
+    async fn record(
+        &self,
+        rows: &[InstanceRow],
+        samples: Vec<Sample>,
+        host: Option<HostSample>,
+        disk: &HashMap<i64, u64>,
+        now_ts: i64,
+        prune: bool,
+    ) -> Result<Vec<QuotaWarning>, SamplerError> {
+        let subjects: Vec<(i64, i64, String, String)> = rows
+            .iter()
+            .map(|r| (r.id, r.client_id, r.client_slug.clone(), r.name.clone()))
+            .collect();
+        let over = quota::over_quota(rows, disk);
+        self.store
+            .write(move |tx| {
+                for (id, client_id, slug, name) in &subjects {
+                    metrics::upsert_subject(tx, *id, *client_id, slug, name)?;
+                }
+                for s in &samples {
+                    metrics::insert_sample(tx, s)?;
+                }
+                if let Some(h) = &host {
+                    metrics::insert_host(tx, h)?;
+                }
+                metrics::roll(tx, now_ts)?;
+                if prune {
+                    metrics::prune(tx, now_ts)?;
+                }
+                let started = usage::set_storage_warnings(tx, &over)?;
+                let warnings = usage::warnings(tx, None)?;
+                Ok(warnings
+                    .into_iter()
+                    .filter(|w| w.kind == "storage" && started.contains(&w.instance_id))
+                    .collect())
+            })
+            .await
+    }
+
+    /// Logs storage warnings that just started and sends them to the
+    /// configured webhook, without holding up the next sweep.
+    fn announce(&self, started: Vec<QuotaWarning>) {
+        if started.is_empty() {
+            return;
+        }
+        for w in &started {
+            tracing::warn!(client = %w.client_slug, instance = %w.instance, used = w.used, quota = w.quota, "storage over quota");
+        }
+        if let Some(url) = self.config.metrics.quota_webhook.clone() {
+            let http = self.http.clone();
+            tokio::spawn(async move { quota::notify(&http, &url, &started).await });
+        }
     }
 
     /// Inspects (concurrently) the containers whose init pid is unknown.
@@ -336,47 +376,5 @@ impl Sampler {
             }
         }
         n
-    }
-}
-
-/// The sample of one instance since its previous reading. A container that
-/// is new since then (recreated, restarted) counts everything it did.
-fn sample(
-    row: &InstanceRow,
-    prev: &Prev,
-    now: Option<&ContainerCounters>,
-    container: Option<&String>,
-    at: Instant,
-    ts: i64,
-    disk: &HashMap<i64, u64>,
-) -> Sample {
-    let secs = at.duration_since(prev.at).as_secs_f64().max(0.001);
-    let base = match (prev.counters, prev.container.as_ref() == container) {
-        (Some(p), true) => p,
-        _ => ContainerCounters::default(),
-    };
-    let (up, cpu, mem, c) = match now {
-        Some(c) => {
-            let cpu_ns = counter_delta(base.cpu_ns, c.cpu_ns);
-            (true, cpu_ns as f64 / 1e9 / secs, c.mem, *c)
-        }
-        None => (false, 0.0, 0, base),
-    };
-    Sample {
-        instance_id: row.id,
-        ts,
-        secs,
-        up,
-        cpu,
-        mem,
-        mem_limit: row.memory,
-        disk: disk.get(&row.id).copied().unwrap_or(0),
-        rx: counter_delta(base.rx, c.rx),
-        tx: counter_delta(base.tx, c.tx),
-        blk_read: counter_delta(base.blk_read, c.blk_read),
-        blk_write: counter_delta(base.blk_write, c.blk_write),
-        pids: if up { c.pids } else { 0 },
-        oom_kills: counter_delta(base.oom_kills, c.oom_kills),
-        mem_hits: counter_delta(base.mem_hits, c.mem_hits),
     }
 }

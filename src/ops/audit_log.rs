@@ -34,25 +34,21 @@ impl Ops {
         let before = ago(self.config.audit.retention);
         let failures_before = ago(self.login_gate().window());
         let actor = actor.clone();
-        Ok(self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let removed = rows::prune(&tx, &before)?;
-                users::prune_failures(&tx, &failures_before)?;
-                if removed > 0 {
-                    audit::record(
-                        &tx,
-                        &actor,
-                        "audit.prune",
-                        "audit_log",
-                        None,
-                        json!({ "removed": removed, "before": before }),
-                    )?;
-                }
-                tx.commit()?;
-                Ok(removed)
-            })
-            .await?)
+        self.write(move |tx| {
+            let removed = rows::prune(tx, &before)?;
+            users::prune_failures(tx, &failures_before)?;
+            if removed > 0 {
+                audit::record(
+                    tx,
+                    &actor,
+                    "audit.prune",
+                    "audit_log",
+                    None,
+                    json!({ "removed": removed, "before": before }),
+                )?;
+            }
+            Ok(removed)
+        })
+        .await
     }
 }

@@ -1,7 +1,6 @@
 //! Restores, backup status, per-plan policies and manifest import: the
 //! rarer backup operations, each recording one audit entry.
 
-use rusqlite::TransactionBehavior;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -11,7 +10,7 @@ use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
 use crate::domain::{BackupStatus, DesiredState, RestoreMode};
 use crate::store::backups as rows;
-use crate::store::{backup_jobs, clients, instances, plans, BackupPolicy, RestoreRow, StoreError};
+use crate::store::{backup_jobs, clients, instances, plans, BackupPolicy, RestoreRow};
 
 /// Restore into the backup's own instance, or (with `into`) into a new
 /// instance of the same client with that name.
@@ -57,20 +56,18 @@ impl Ops {
         });
         let (ops, actor) = (self.clone(), actor.clone());
         let row = self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let backup = rows::get(&tx, backup_id)?;
+            .write(move |tx| {
+                let backup = rows::get(tx, backup_id)?;
                 if backup.status != BackupStatus::Ok {
-                    return Err(StoreError::Invalid(format!("backup {backup_id} is {}; only finished backups can be restored", backup.status)));
+                    return Err(OpsError::Refused(format!("backup {backup_id} is {}; only finished backups can be restored", backup.status)));
                 }
-                let source_id = backup.instance_id.ok_or_else(|| StoreError::Invalid(format!("backup {backup_id} belongs to no instance; restore it into a new one with `into`")))?;
-                let source = live_instance(&tx, source_id)?;
+                let source_id = backup.instance_id.ok_or_else(|| OpsError::Refused(format!("backup {backup_id} belongs to no instance; restore it into a new one with `into`")))?;
+                let source = live_instance(tx, source_id)?;
                 let (target, mode) = match clone_plan {
                     None => {
                         // Two swaps of one data dir at once would interleave.
-                        if let Some(running) = backup_jobs::active_restore(&tx, source_id)? {
-                            return Err(StoreError::Conflict(format!("{}/{} already has restore {running} in progress; wait for it to finish", source.client_slug, source.name)));
+                        if let Some(running) = backup_jobs::active_restore(tx, source_id)? {
+                            return Err(OpsError::Conflict(format!("{}/{} already has restore {running} in progress; wait for it to finish", source.client_slug, source.name)));
                         }
                         (source_id, RestoreMode::InPlace)
                     }
@@ -78,20 +75,18 @@ impl Ops {
                         // The clone runs the same app with the same settings.
                         input.blueprint = Some(source.blueprint.clone());
                         input.env = Some(source.env.clone()).filter(|e| !e.is_empty());
-                        let plan = input.parse(&ops.blueprints, false).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                        let client = clients::get(&tx, &source.client_slug)?;
-                        let id = new_instance::insert(&tx, &ops.config, &ops.blueprints, &client, plan)?;
-                        instances::set_desired(&tx, id, DesiredState::Stopped)?;
+                        let plan = input.parse(&ops.blueprints, false).map_err(|e| OpsError::Refused(e.to_string()))?;
+                        let client = clients::get(tx, &source.client_slug)?;
+                        let id = new_instance::insert(tx, &ops.config, &ops.blueprints, &client, plan)?;
+                        instances::set_desired(tx, id, DesiredState::Stopped)?;
                         (id, RestoreMode::Clone)
                     }
                 };
-                let id = backup_jobs::enqueue_restore(&tx, backup_id, target, mode)?;
-                let target_row = instances::get(&tx, target)?;
-                audit::record(&tx, &actor, "backup.restore", &format!("{}/{}", target_row.client_slug, target_row.name), Some(&source.client_slug),
+                let id = backup_jobs::enqueue_restore(tx, backup_id, target, mode)?;
+                let target_row = instances::get(tx, target)?;
+                audit::record(tx, &actor, "backup.restore", &format!("{}/{}", target_row.client_slug, target_row.name), Some(&source.client_slug),
                     json!({ "backup": backup_id, "restore": id, "mode": mode, "from": format!("{}/{}", source.client_slug, source.name) }))?;
-                let row = backup_jobs::get_restore(&tx, id)?;
-                tx.commit()?;
-                Ok(row)
+                Ok(backup_jobs::get_restore(tx, id)?)
             })
             .await?;
         self.wake();
@@ -157,28 +152,24 @@ impl Ops {
     ) -> Result<BackupPolicy, OpsError> {
         if let Some(expr) = &policy.schedule {
             // Invalid, not Refused: the admin page shows it beside the field.
-            crate::backup::schedule::parse_optional(expr)
+            crate::domain::schedule::parse_optional(expr)
                 .map_err(|e| crate::domain::DomainError::new("schedule", e))?;
         }
         let (plan, actor) = (plan.to_owned(), actor.clone());
-        Ok(self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let row = plans::get(&tx, &plan)?;
-                backup_jobs::set_policy(&tx, row.id, &policy)?;
-                audit::record(
-                    &tx,
-                    &actor,
-                    "plan.backup_policy",
-                    &plan,
-                    None,
-                    serde_json::to_value(&policy).unwrap_or_default(),
-                )?;
-                tx.commit()?;
-                Ok(policy)
-            })
-            .await?)
+        self.write(move |tx| {
+            let row = plans::get(tx, &plan)?;
+            backup_jobs::set_policy(tx, row.id, &policy)?;
+            audit::record(
+                tx,
+                &actor,
+                "plan.backup_policy",
+                &plan,
+                None,
+                serde_json::to_value(&policy).unwrap_or_default(),
+            )?;
+            Ok(policy)
+        })
+        .await
     }
 
     /// Rebuilds backup rows from the manifests beside the archives, matching
@@ -190,30 +181,20 @@ impl Ops {
                 .await
                 .map_err(|e| OpsError::Io(e.to_string()))?;
         let actor = actor.clone();
-        Ok(self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(move |tx| {
                 let (mut imported, mut already_known) = (Vec::new(), 0);
                 for (path, m) in &found {
-                    if rows::path_known(&tx, path)? {
+                    if rows::path_known(tx, path)? {
                         already_known += 1;
                         continue;
                     }
-                    let instance_id: Option<i64> = tx
-                        .query_row(
-                            "SELECT i.id FROM instances i JOIN clients c ON c.id = i.client_id WHERE c.slug = ?1 AND i.name = ?2",
-                            [&m.client, &m.instance],
-                            |r| r.get(0),
-                        )
-                        .ok();
-                    rows::insert_imported(&tx, instance_id, m, path)?;
+                    let instance_id = instances::id_by_name(tx, &m.client, &m.instance);
+                    rows::insert_imported(tx, instance_id, m, path)?;
                     imported.push(path.clone());
                 }
-                audit::record(&tx, &actor, "backup.import", "manifests", None, json!({ "imported": imported.len(), "already_known": already_known, "problems": problems.len() }))?;
-                tx.commit()?;
+                audit::record(tx, &actor, "backup.import", "manifests", None, json!({ "imported": imported.len(), "already_known": already_known, "problems": problems.len() }))?;
                 Ok(ImportReport { imported, already_known, problems })
             })
-            .await?)
+            .await
     }
 }

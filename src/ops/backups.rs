@@ -4,14 +4,13 @@
 
 use std::path::PathBuf;
 
-use rusqlite::TransactionBehavior;
 use serde_json::json;
 
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
 use crate::domain::{BackupStatus, DesiredState, Trigger};
 use crate::store::backups::{self as rows, BackupRow};
-use crate::store::{instances, StoreError};
+use crate::store::{instances, Conn, InstanceRow};
 
 impl Ops {
     /// Seconds since each live instance's newest good backup (None: never), for `/metrics`.
@@ -40,31 +39,32 @@ impl Ops {
         trigger: Trigger,
     ) -> Result<BackupRow, OpsError> {
         let actor = actor.clone();
-        Ok(self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let inst = live_instance(&tx, instance_id)?;
-                if let Some(other) = rows::active_for(&tx, instance_id)? {
-                    return Err(StoreError::Conflict(format!(
-                        "backup {other} of this instance is already queued or running"
-                    )));
-                }
-                let id = rows::enqueue(&tx, instance_id, &inst.client_slug, &inst.name, trigger)?;
-                let target = format!("{}/{}", inst.client_slug, inst.name);
-                audit::record(
-                    &tx,
-                    &actor,
-                    "backup.request",
-                    &target,
-                    Some(&inst.client_slug),
-                    json!({ "backup": id, "trigger": trigger.as_str() }),
-                )?;
-                let row = rows::get(&tx, id)?;
-                tx.commit()?;
-                Ok(row)
-            })
-            .await?)
+        self.write(move |tx| {
+            let inst = live_instance(tx, instance_id)?;
+            if let Some(other) = rows::active_for(tx, instance_id)? {
+                return Err(OpsError::Conflict(format!(
+                    "backup {other} of this instance is already queued or running"
+                )));
+            }
+            let id = rows::enqueue(
+                tx,
+                instance_id,
+                &inst.client_slug,
+                &inst.name,
+                trigger,
+            )?;
+            let target = format!("{}/{}", inst.client_slug, inst.name);
+            audit::record(
+                tx,
+                &actor,
+                "backup.request",
+                &target,
+                Some(&inst.client_slug),
+                json!({ "backup": id, "trigger": trigger.as_str() }),
+            )?;
+            Ok(rows::get(tx, id)?)
+        })
+        .await
     }
 
     /// Queues backups of many instances (schedule, `backup run --all`),
@@ -76,38 +76,34 @@ impl Ops {
         trigger: Trigger,
     ) -> Result<Vec<i64>, OpsError> {
         let (actor, ids) = (actor.clone(), instance_ids.to_vec());
-        Ok(self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut queued = Vec::new();
-                for id in ids {
-                    let inst = instances::get(&tx, id)?;
-                    if !inst.desired.is_live() || rows::active_for(&tx, id)?.is_some() {
-                        continue;
-                    }
-                    queued.push(rows::enqueue(
-                        &tx,
-                        id,
-                        &inst.client_slug,
-                        &inst.name,
-                        trigger,
-                    )?);
+        self.write(move |tx| {
+            let mut queued = Vec::new();
+            for id in ids {
+                let inst = instances::get(tx, id)?;
+                if !inst.desired.is_live() || rows::active_for(tx, id)?.is_some() {
+                    continue;
                 }
-                if !queued.is_empty() {
-                    audit::record(
-                        &tx,
-                        &actor,
-                        "backup.request",
-                        "instances",
-                        None,
-                        json!({ "backups": queued, "trigger": trigger.as_str() }),
-                    )?;
-                }
-                tx.commit()?;
-                Ok(queued)
-            })
-            .await?)
+                queued.push(rows::enqueue(
+                    tx,
+                    id,
+                    &inst.client_slug,
+                    &inst.name,
+                    trigger,
+                )?);
+            }
+            if !queued.is_empty() {
+                audit::record(
+                    tx,
+                    &actor,
+                    "backup.request",
+                    "instances",
+                    None,
+                    json!({ "backups": queued, "trigger": trigger.as_str() }),
+                )?;
+            }
+            Ok(queued)
+        })
+        .await
     }
 
     /// Queued backups of these instances (e.g. left by a CLI that died before
@@ -153,70 +149,60 @@ impl Ops {
 
     pub async fn request_verify(&self, actor: &Actor, id: i64) -> Result<BackupRow, OpsError> {
         let actor = actor.clone();
-        Ok(self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let row = rows::get(&tx, id)?;
-                if row.status != BackupStatus::Ok {
-                    return Err(StoreError::Invalid(format!(
-                        "backup {id} is {}; only finished backups can be verified",
-                        row.status
-                    )));
-                }
-                if rows::request_verify(&tx, id)? {
-                    let target = format!("{}/{}", row.client_slug, row.instance_name);
-                    audit::record(
-                        &tx,
-                        &actor,
-                        "backup.verify",
-                        &target,
-                        Some(&row.client_slug),
-                        json!({ "backup": id }),
-                    )?;
-                }
-                let row = rows::get(&tx, id)?;
-                tx.commit()?;
-                Ok(row)
-            })
-            .await?)
+        self.write(move |tx| {
+            let row = rows::get(tx, id)?;
+            if row.status != BackupStatus::Ok {
+                return Err(OpsError::Refused(format!(
+                    "backup {id} is {}; only finished backups can be verified",
+                    row.status
+                )));
+            }
+            if rows::request_verify(tx, id)? {
+                let target = format!("{}/{}", row.client_slug, row.instance_name);
+                audit::record(
+                    tx,
+                    &actor,
+                    "backup.verify",
+                    &target,
+                    Some(&row.client_slug),
+                    json!({ "backup": id }),
+                )?;
+            }
+            Ok(rows::get(tx, id)?)
+        })
+        .await
     }
 
     /// Queues verification of every instance's newest good backup.
     pub async fn verify_newest(&self, actor: &Actor) -> Result<Vec<i64>, OpsError> {
         let actor = actor.clone();
-        Ok(self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let newest: Vec<i64> = {
-                    let mut stmt = tx.prepare("SELECT MAX(id) FROM backups WHERE status = 'ok' AND instance_id IS NOT NULL GROUP BY instance_id")?;
-                    let ids = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-                    ids
-                };
-                let mut queued = Vec::new();
-                for id in newest {
-                    if rows::request_verify(&tx, id)? {
-                        queued.push(id);
-                    }
+        self.write(move |tx| {
+            let mut queued = Vec::new();
+            for id in rows::newest_ok_ids(tx)? {
+                if rows::request_verify(tx, id)? {
+                    queued.push(id);
                 }
-                if !queued.is_empty() {
-                    audit::record(&tx, &actor, "backup.verify", "backups", None, json!({ "backups": queued }))?;
-                }
-                tx.commit()?;
-                Ok(queued)
-            })
-            .await?)
+            }
+            if !queued.is_empty() {
+                audit::record(
+                    tx,
+                    &actor,
+                    "backup.verify",
+                    "backups",
+                    None,
+                    json!({ "backups": queued }),
+                )?;
+            }
+            Ok(queued)
+        })
+        .await
     }
 }
 
-pub(super) fn live_instance(
-    conn: &rusqlite::Connection,
-    id: i64,
-) -> Result<crate::store::InstanceRow, StoreError> {
+pub(super) fn live_instance(conn: &Conn, id: i64) -> Result<InstanceRow, OpsError> {
     let inst = instances::get(conn, id)?;
     if inst.desired == DesiredState::Absent {
-        return Err(StoreError::NotFound(format!(
+        return Err(OpsError::NotFound(format!(
             "instance {id} is being removed"
         )));
     }

@@ -1,4 +1,3 @@
-use rusqlite::TransactionBehavior;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -6,7 +5,7 @@ use super::instances::{self as new_instance, NewInstanceInput};
 use super::{referenced, DeletionReport, Ops, OpsError};
 use crate::audit::{self, Actor};
 use crate::domain::{ClientStatus, ClientUpdate, DisplayName, Email, Notes, PlanName, Slug};
-use crate::store::{clients, instances, plans, ClientRow, InstanceRow, NewClient};
+use crate::store::{clients, instances, plans, ClientRow, Conn, InstanceRow, NewClient};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,19 +72,17 @@ impl Ops {
         .parse(&self.blueprints, true)?;
         let (ops, actor) = (self.clone(), actor.clone());
         let view = self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let plan = plans::find(&tx, plan_name.as_str())?
-                    .ok_or_else(|| crate::store::StoreError::Invalid(format!("plan {plan_name} not found")))?;
-                let slug = free_slug(&tx, &ops, &name)?;
-                let id = clients::insert(&tx, &NewClient { slug: &slug, name: &name, email: &email, plan_id: plan.id, notes: &notes })?;
-                let client = clients::get(&tx, slug.as_str())?;
+            .write(move |tx| {
+                let plan = plans::find(tx, plan_name.as_str())?
+                    .ok_or_else(|| OpsError::Refused(format!("plan {plan_name} not found")))?;
+                let slug = free_slug(tx, &ops, &name)?;
+                let id = clients::insert(tx, &NewClient { slug: &slug, name: &name, email: &email, plan_id: plan.id, notes: &notes })?;
+                let client = clients::get(tx, slug.as_str())?;
                 let blueprint = first.blueprint.clone();
-                new_instance::insert(&tx, &ops.config, &ops.blueprints, &client, first)?;
-                let instances = instances::list_for_client(&tx, id)?;
+                new_instance::insert(tx, &ops.config, &ops.blueprints, &client, first)?;
+                let instances = instances::list_for_client(tx, id)?;
                 audit::record(
-                    &tx,
+                    tx,
                     &actor,
                     "client.create",
                     slug.as_str(),
@@ -93,8 +90,7 @@ impl Ops {
                     json!({ "name": client.name, "email": client.email, "plan": client.plan, "blueprint": blueprint,
                             "domains": instances.iter().flat_map(|i| i.domains.clone()).collect::<Vec<_>>() }),
                 )?;
-                let client = clients::get(&tx, slug.as_str())?;
-                tx.commit()?;
+                let client = clients::get(tx, slug.as_str())?;
                 Ok(ClientView { client, instances, warnings: Vec::new() })
             })
             .await?;
@@ -136,28 +132,25 @@ impl Ops {
     ) -> Result<ClientView, OpsError> {
         let update = edit.parse()?;
         let (slug, actor) = (slug.to_owned(), actor.clone());
-        self.store
-            .call({
+        self.write({
                 let slug = slug.clone();
-                move |conn| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                move |tx| {
                     let plan_id = match &update.plan {
                         Some(p) => Some(
-                            plans::find(&tx, p.as_str())?
-                                .ok_or_else(|| crate::store::StoreError::Invalid(format!("plan {p} not found")))?
+                            plans::find(tx, p.as_str())?
+                                .ok_or_else(|| OpsError::Refused(format!("plan {p} not found")))?
                                 .id,
                         ),
                         None => None,
                     };
-                    let before = clients::get(&tx, &slug)?;
-                    let changed = clients::update(&tx, &slug, &update, plan_id)?;
+                    let before = clients::get(tx, &slug)?;
+                    let changed = clients::update(tx, &slug, &update, plan_id)?;
                     if !changed.is_empty() {
-                        let after = clients::get(&tx, &slug)?;
+                        let after = clients::get(tx, &slug)?;
                         // Notes can be long and personal; record that they changed, not what they say.
                         let pick = |row: &ClientRow| json!({ "name": row.name, "email": row.email, "plan": row.plan });
-                        audit::record(&tx, &actor, "client.edit", &slug, Some(&slug), json!({ "changed": changed, "before": pick(&before), "after": pick(&after) }))?;
+                        audit::record(tx, &actor, "client.edit", &slug, Some(&slug), json!({ "changed": changed, "before": pick(&before), "after": pick(&after) }))?;
                     }
-                    tx.commit()?;
                     Ok(())
                 }
             })
@@ -175,27 +168,24 @@ impl Ops {
         status: ClientStatus,
     ) -> Result<ClientView, OpsError> {
         let (slug_owned, actor) = (slug.to_owned(), actor.clone());
-        self.store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                if clients::set_status(&tx, &slug_owned, status)? {
-                    let action = match status {
-                        ClientStatus::Active => "client.resume",
-                        ClientStatus::Suspended => "client.suspend",
-                    };
-                    audit::record(
-                        &tx,
-                        &actor,
-                        action,
-                        &slug_owned,
-                        Some(&slug_owned),
-                        json!({}),
-                    )?;
-                }
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
+        self.write(move |tx| {
+            if clients::set_status(tx, &slug_owned, status)? {
+                let action = match status {
+                    ClientStatus::Active => "client.resume",
+                    ClientStatus::Suspended => "client.suspend",
+                };
+                audit::record(
+                    tx,
+                    &actor,
+                    action,
+                    &slug_owned,
+                    Some(&slug_owned),
+                    json!({}),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
         self.wake();
         self.get_client(slug).await
     }
@@ -229,13 +219,9 @@ impl Ops {
 
 /// The derived slug, or the first free "-N" variant. A slug whose data
 /// directory still exists counts as taken, so leftovers are never adopted.
-fn free_slug(
-    conn: &rusqlite::Connection,
-    ops: &Ops,
-    name: &DisplayName,
-) -> Result<Slug, crate::store::StoreError> {
+fn free_slug(conn: &Conn, ops: &Ops, name: &DisplayName) -> Result<Slug, OpsError> {
     let base = Slug::derive(name.as_str());
-    let taken = |s: &Slug| -> Result<bool, crate::store::StoreError> {
+    let taken = |s: &Slug| -> Result<bool, OpsError> {
         Ok(clients::slug_taken(conn, s)? || ops.config.instances_dir().join(s.as_str()).exists())
     };
     if !taken(&base)? {
@@ -247,7 +233,5 @@ fn free_slug(
             return Ok(candidate);
         }
     }
-    Err(crate::store::StoreError::Conflict(format!(
-        "no free slug for {name}"
-    )))
+    Err(OpsError::Conflict(format!("no free slug for {name}")))
 }

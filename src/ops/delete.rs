@@ -52,19 +52,16 @@ impl Ops {
         whole_client: bool,
     ) -> Result<DeletionReport, OpsError> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        self.store
-            .call({
-                let ids = ids.clone();
-                move |conn| {
-                    let tx = conn.transaction()?;
-                    for id in &ids {
-                        instances::mark_absent(&tx, *id)?;
-                    }
-                    tx.commit()?;
-                    Ok(())
+        self.write({
+            let ids = ids.clone();
+            move |tx| {
+                for id in &ids {
+                    instances::mark_absent(tx, *id)?;
                 }
-            })
-            .await?;
+                Ok(())
+            }
+        })
+        .await?;
         self.wake();
         self.wait_removed(&ids).await?;
         crate::testhook::pause_at("delete-data").await;
@@ -127,32 +124,29 @@ impl Ops {
             actor.clone(),
             serde_json::to_value(&report).unwrap_or_default(),
         );
-        self.store
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                for id in &ids {
-                    instances::delete(&tx, *id)?;
-                }
-                let action = if whole_client {
-                    "client.delete"
-                } else {
-                    "instance.remove"
-                };
-                if whole_client {
-                    clients::delete(&tx, client_id)?;
-                }
-                audit::record(
-                    &tx,
-                    &actor,
-                    action,
-                    &slug,
-                    Some(&slug),
-                    json!({ "report": summary }),
-                )?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
+        self.write(move |tx| {
+            for id in &ids {
+                instances::delete(tx, *id)?;
+            }
+            let action = if whole_client {
+                "client.delete"
+            } else {
+                "instance.remove"
+            };
+            if whole_client {
+                clients::delete(tx, client_id)?;
+            }
+            audit::record(
+                tx,
+                &actor,
+                action,
+                &slug,
+                Some(&slug),
+                json!({ "report": summary }),
+            )?;
+            Ok(())
+        })
+        .await?;
         self.wake();
         report.instances.sort_by_key(|i| i.id);
         Ok(report)

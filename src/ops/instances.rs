@@ -1,7 +1,6 @@
 use std::collections::BTreeMap;
 
 use rand::distr::{Alphanumeric, SampleString};
-use rusqlite::{Connection, TransactionBehavior};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -10,7 +9,7 @@ use crate::audit::{self, Actor};
 use crate::blueprint::Blueprints;
 use crate::config::Config;
 use crate::domain::{parse_env, ClientStatus, DesiredState, Hostname, InstanceName};
-use crate::store::{clients, instances, plans, ClientRow, InstanceRow, NewInstance, StoreError};
+use crate::store::{clients, instances, plans, ClientRow, Conn, InstanceRow, NewInstance};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,10 +92,10 @@ impl NewInstanceInput {
 
 /// A tenant domain matched by a `[[caddy.routes]]` host would take (or be
 /// hidden behind) the provider's own route, such as the admin UI's.
-pub(crate) fn not_reserved(config: &Config, domains: &[Hostname]) -> Result<(), StoreError> {
+pub(crate) fn not_reserved(config: &Config, domains: &[Hostname]) -> Result<(), OpsError> {
     for d in domains {
         if let Some(r) = config.caddy.routes.iter().find(|r| d.matched_by(&r.host)) {
-            return Err(StoreError::Invalid(format!(
+            return Err(OpsError::Refused(format!(
                 "domain {d} is reserved for berth's own route {} ([[caddy.routes]] in the config)",
                 r.host
             )));
@@ -108,17 +107,17 @@ pub(crate) fn not_reserved(config: &Config, domains: &[Hostname]) -> Result<(), 
 /// Inserts an instance inside the caller's transaction: checks the plan's
 /// instance cap, picks the lowest free port, generates its secrets once.
 pub(crate) fn insert(
-    conn: &Connection,
+    conn: &Conn,
     config: &Config,
     blueprints: &Blueprints,
     client: &ClientRow,
     plan: InstancePlan,
-) -> Result<i64, StoreError> {
+) -> Result<i64, OpsError> {
     let limits = plans::get(conn, &client.plan)?;
     let count = instances::count_for_client(conn, client.id)?;
     if let Some(max) = limits.max_instances {
         if count >= max {
-            return Err(StoreError::Invalid(format!(
+            return Err(OpsError::Refused(format!(
                 "plan {} allows {max} instance(s) and client {} has {count}",
                 limits.name, client.slug
             )));
@@ -134,7 +133,7 @@ pub(crate) fn insert(
                 format!("{}-{}", client.slug, plan.name)
             };
             Hostname::parse(&format!("{label}.{}", config.base_domain))
-                .map_err(|e| StoreError::Invalid(e.to_string()))?
+                .map_err(|e| OpsError::Refused(e.to_string()))?
         }
     };
     not_reserved(config, std::slice::from_ref(&domain))?;
@@ -163,7 +162,7 @@ pub(crate) fn insert(
         secrets: &secrets,
         domains: std::slice::from_ref(&domain),
     };
-    instances::insert(conn, &new, port)
+    Ok(instances::insert(conn, &new, port)?)
 }
 
 impl Ops {
@@ -176,14 +175,11 @@ impl Ops {
         let plan = input.parse(&self.blueprints, false)?;
         let (ops, slug, actor) = (self.clone(), slug.to_owned(), actor.clone());
         let row = self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let client = clients::get(&tx, &slug)?;
-                let id = insert(&tx, &ops.config, &ops.blueprints, &client, plan)?;
-                let row = instances::get(&tx, id)?;
-                audit::record(&tx, &actor, "instance.add", &format!("{slug}/{}", row.name), Some(&slug), json!({ "blueprint": row.blueprint, "port": row.host_port, "domains": row.domains }))?;
-                tx.commit()?;
+            .write(move |tx| {
+                let client = clients::get(tx, &slug)?;
+                let id = insert(tx, &ops.config, &ops.blueprints, &client, plan)?;
+                let row = instances::get(tx, id)?;
+                audit::record(tx, &actor, "instance.add", &format!("{slug}/{}", row.name), Some(&slug), json!({ "blueprint": row.blueprint, "port": row.host_port, "domains": row.domains }))?;
                 Ok(row)
             })
             .await?;
@@ -217,22 +213,20 @@ impl Ops {
         };
         let actor = actor.clone();
         let row = self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let before = instances::get(&tx, id)?;
+            .write(move |tx| {
+                let before = instances::get(tx, id)?;
                 if before.desired == DesiredState::Absent {
-                    return Err(StoreError::NotFound(format!(
+                    return Err(OpsError::NotFound(format!(
                         "instance {id} is being removed"
                     )));
                 }
                 let mut changed = serde_json::Map::new();
                 if let Some(env) = &env {
-                    instances::set_env(&tx, id, env)?;
+                    instances::set_env(tx, id, env)?;
                     changed.insert("env_keys".into(), json!(env.keys().collect::<Vec<_>>()));
                 }
                 if let Some(domains) = &domains {
-                    instances::set_domains(&tx, id, domains)?;
+                    instances::set_domains(tx, id, domains)?;
                     changed.insert(
                         "domains".into(),
                         json!({ "before": before.domains, "after": domains }),
@@ -240,16 +234,14 @@ impl Ops {
                 }
                 let target = format!("{}/{}", before.client_slug, before.name);
                 audit::record(
-                    &tx,
+                    tx,
                     &actor,
                     "instance.edit",
                     &target,
                     Some(&before.client_slug),
                     serde_json::Value::Object(changed),
                 )?;
-                let after = instances::get(&tx, id)?;
-                tx.commit()?;
-                Ok(after)
+                Ok(instances::get(tx, id)?)
             })
             .await?;
         self.wake();
@@ -286,47 +278,43 @@ impl Ops {
     ) -> Result<InstanceRow, OpsError> {
         let actor = actor.clone();
         let row = self
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let row = instances::get(&tx, id)?;
+            .write(move |tx| {
+                let row = instances::get(tx, id)?;
                 if row.desired == DesiredState::Absent {
-                    return Err(StoreError::NotFound(format!(
+                    return Err(OpsError::NotFound(format!(
                         "instance {id} is being removed"
                     )));
                 }
                 if row.client_status == ClientStatus::Suspended && action != InstanceAction::Stop {
-                    return Err(StoreError::Invalid(format!(
+                    return Err(OpsError::Refused(format!(
                         "client {} is suspended; resume it first",
                         row.client_slug
                     )));
                 }
                 let name = match action {
                     InstanceAction::Start => {
-                        instances::set_desired(&tx, id, DesiredState::Running)?;
+                        instances::set_desired(tx, id, DesiredState::Running)?;
                         "instance.start"
                     }
                     InstanceAction::Stop => {
-                        instances::set_desired(&tx, id, DesiredState::Stopped)?;
+                        instances::set_desired(tx, id, DesiredState::Stopped)?;
                         "instance.stop"
                     }
                     InstanceAction::Restart => {
-                        instances::set_desired(&tx, id, DesiredState::Running)?;
-                        instances::request_restart(&tx, id)?;
+                        instances::set_desired(tx, id, DesiredState::Running)?;
+                        instances::request_restart(tx, id)?;
                         "instance.restart"
                     }
                 };
                 audit::record(
-                    &tx,
+                    tx,
                     &actor,
                     name,
                     &format!("{}/{}", row.client_slug, row.name),
                     Some(&row.client_slug),
                     json!({}),
                 )?;
-                let after = instances::get(&tx, id)?;
-                tx.commit()?;
-                Ok(after)
+                Ok(instances::get(tx, id)?)
             })
             .await?;
         self.wake();

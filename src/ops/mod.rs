@@ -32,7 +32,7 @@ pub use users::{check_password, check_user_name, LoginGate, THROTTLE_FAILURES, T
 use crate::blueprint::Blueprints;
 use crate::config::Config;
 use crate::domain::DomainError;
-use crate::store::{Store, StoreError};
+use crate::store::{Conn, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -109,6 +109,18 @@ impl Ops {
 
     pub fn wake_handle(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+}
+
+impl Ops {
+    /// Runs `f` in one immediate transaction ([`Store::write`]) that speaks
+    /// `OpsError`: a refusal inside it rolls the change back and reaches the
+    /// caller as itself.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Conn) -> Result<T, OpsError> + Send + 'static,
+    ) -> Result<T, OpsError> {
+        self.store.write(f).await
     }
 }
 

@@ -78,25 +78,19 @@ impl Ops {
     pub async fn create_plan(&self, actor: &Actor, input: PlanInput) -> Result<PlanRow, OpsError> {
         let spec = input.parse()?;
         let actor = actor.clone();
-        let row = self
-            .store
-            .call(move |conn| {
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let row = plans::insert(&tx, &spec)?;
-                audit::record(
-                    &tx,
-                    &actor,
-                    "plan.create",
-                    &row.name,
-                    None,
-                    json!({ "plan": &row }),
-                )?;
-                tx.commit()?;
-                Ok(row)
-            })
-            .await?;
-        Ok(row)
+        self.write(move |tx| {
+            let row = plans::insert(tx, &spec)?;
+            audit::record(
+                tx,
+                &actor,
+                "plan.create",
+                &row.name,
+                None,
+                json!({ "plan": &row }),
+            )?;
+            Ok(row)
+        })
+        .await
     }
 
     pub async fn list_plans(&self) -> Result<Vec<PlanRow>, OpsError> {
@@ -118,24 +112,20 @@ impl Ops {
     ) -> Result<PlanRow, OpsError> {
         let (name, actor) = (name.to_owned(), actor.clone());
         let row = self
-            .store
-            .call(move |conn| {
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let before = plans::get(&tx, &name)?;
+            .write(move |tx| {
+                let before = plans::get(tx, &name)?;
                 let spec = apply(&before, &edit)
                     .parse()
-                    .map_err(|e| crate::store::StoreError::Invalid(e.to_string()))?;
-                let after = plans::update(&tx, &name, &spec)?;
+                    .map_err(|e| OpsError::Refused(e.to_string()))?;
+                let after = plans::update(tx, &name, &spec)?;
                 audit::record(
-                    &tx,
+                    tx,
                     &actor,
                     "plan.edit",
                     &name,
                     None,
                     json!({ "before": &before, "after": &after }),
                 )?;
-                tx.commit()?;
                 Ok(after)
             })
             .await?;
@@ -145,16 +135,11 @@ impl Ops {
 
     pub async fn delete_plan(&self, actor: &Actor, name: &str) -> Result<(), OpsError> {
         let (name, actor) = (name.to_owned(), actor.clone());
-        self.store
-            .call(move |conn| {
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                plans::delete(&tx, &name)?;
-                audit::record(&tx, &actor, "plan.delete", &name, None, json!({}))?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
-        Ok(())
+        self.write(move |tx| {
+            plans::delete(tx, &name)?;
+            audit::record(tx, &actor, "plan.delete", &name, None, json!({}))?;
+            Ok(())
+        })
+        .await
     }
 }

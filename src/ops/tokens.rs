@@ -28,15 +28,12 @@ impl Ops {
         }
         let token = format!("berth_{}", Alphanumeric.sample_string(&mut rand::rng(), 40));
         let (hash, actor) = (hash_token(&token), actor.clone());
-        self.store
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                tokens::insert(&tx, &name, &hash)?;
-                audit::record(&tx, &actor, "token.create", &name, None, json!({}))?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
+        self.write(move |tx| {
+            tokens::insert(tx, &name, &hash)?;
+            audit::record(tx, &actor, "token.create", &name, None, json!({}))?;
+            Ok(())
+        })
+        .await?;
         Ok(token)
     }
 
@@ -55,15 +52,11 @@ impl Ops {
 
     pub async fn revoke_token(&self, actor: &Actor, name: &str) -> Result<(), OpsError> {
         let (name, actor) = (name.to_owned(), actor.clone());
-        self.store
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                tokens::revoke(&tx, &name)?;
-                audit::record(&tx, &actor, "token.revoke", &name, None, json!({}))?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
-        Ok(())
+        self.write(move |tx| {
+            tokens::revoke(tx, &name)?;
+            audit::record(tx, &actor, "token.revoke", &name, None, json!({}))?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::{Ops, OpsError};
+use crate::domain::rollup::{align, totals, Bucket};
 use crate::domain::{ClientStatus, DesiredState};
 use crate::metrics::export::{self, BillingLine, BillingMonth};
 use crate::metrics::quota::FREQUENT_OOM_PER_DAY;
-use crate::metrics::rollup::{align, totals, Bucket};
 use crate::metrics::{unix_now, Range};
 use crate::store::metrics::HostSample;
 use crate::store::usage::{self, QuotaWarning};
-use crate::store::{clients, instances, InstanceRow};
+use crate::store::{clients, instances, Conn, InstanceRow, StoreError};
 
 /// One chart point: averages over the bucket, plus its peaks.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -143,11 +143,11 @@ pub fn window(range: Range) -> (i64, i64) {
 }
 
 fn instance_usage(
-    conn: &rusqlite::Connection,
+    conn: &Conn,
     row: &InstanceRow,
     disk: &HashMap<i64, u64>,
     range: Range,
-) -> Result<InstanceUsage, crate::store::StoreError> {
+) -> Result<InstanceUsage, StoreError> {
     let (from, to) = window(range);
     let series = usage::buckets(conn, row.id, from, to, range.step())?
         .iter()

@@ -17,13 +17,12 @@ use tokio::sync::Semaphore;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
-use rusqlite::TransactionBehavior;
 use serde_json::json;
 
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
 use crate::domain::DomainError;
-use crate::store::{users, StoreError, UserRow};
+use crate::store::{users, UserRow};
 
 /// At most this many failed logins per IP and per account within [`THROTTLE_WINDOW`].
 pub const THROTTLE_FAILURES: u32 = 5;
@@ -219,28 +218,24 @@ impl Ops {
         check_password(password)?;
         let hash = hash(&self.login, password.to_owned()).await?;
         let actor = actor.clone();
-        self.store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                if first && users::count(&tx)? > 0 {
-                    return Err(StoreError::Invalid(
-                        "an account exists already; sign in instead".into(),
-                    ));
-                }
-                users::insert(&tx, &name, &hash)?;
-                audit::record(
-                    &tx,
-                    &actor,
-                    "user.create",
-                    &name,
-                    None,
-                    json!({ "first_run": first }),
-                )?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
-        Ok(())
+        self.write(move |tx| {
+            if first && users::count(tx)? > 0 {
+                return Err(OpsError::Refused(
+                    "an account exists already; sign in instead".into(),
+                ));
+            }
+            users::insert(tx, &name, &hash)?;
+            audit::record(
+                tx,
+                &actor,
+                "user.create",
+                &name,
+                None,
+                json!({ "first_run": first }),
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn reset_password(
@@ -252,16 +247,12 @@ impl Ops {
         check_password(password)?;
         let hash = hash(&self.login, password.to_owned()).await?;
         let (name, actor) = (name.to_owned(), actor.clone());
-        self.store
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                users::set_password(&tx, &name, &hash)?;
-                audit::record(&tx, &actor, "user.reset-password", &name, None, json!({}))?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
-        Ok(())
+        self.write(move |tx| {
+            users::set_password(tx, &name, &hash)?;
+            audit::record(tx, &actor, "user.reset-password", &name, None, json!({}))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Refuses to delete the acting user or the last account: either would
@@ -273,24 +264,20 @@ impl Ops {
             ));
         }
         let (name, actor) = (name.to_owned(), actor.clone());
-        self.store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                if users::password_hash(&tx, &name)?.is_none() {
-                    return Err(StoreError::NotFound(format!("user {name} not found")));
-                }
-                if users::count(&tx)? <= 1 {
-                    return Err(StoreError::Invalid(
-                        "the last account cannot be deleted".into(),
-                    ));
-                }
-                users::delete(&tx, &name)?;
-                audit::record(&tx, &actor, "user.delete", &name, None, json!({}))?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
-        Ok(())
+        self.write(move |tx| {
+            if users::password_hash(tx, &name)?.is_none() {
+                return Err(OpsError::NotFound(format!("user {name} not found")));
+            }
+            if users::count(tx)? <= 1 {
+                return Err(OpsError::Refused(
+                    "the last account cannot be deleted".into(),
+                ));
+            }
+            users::delete(tx, &name)?;
+            audit::record(tx, &actor, "user.delete", &name, None, json!({}))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Checks a login. Refused without checking the password while the IP or
@@ -301,19 +288,16 @@ impl Ops {
         let (account, ip_owned) = (name.trim().to_owned(), ip.to_owned());
         let window = self.login.window();
         let reserved = self
-            .store
-            .call({
+            .write({
                 let (account, ip) = (account.clone(), ip_owned.clone());
-                move |conn| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                move |tx| {
                     let since = crate::store::now_minus(window);
-                    let (by_ip, by_account) = users::failures_since(&tx, &ip, &account, &since)?;
+                    let (by_ip, by_account) = users::failures_since(tx, &ip, &account, &since)?;
                     if by_ip >= THROTTLE_FAILURES || by_account >= THROTTLE_FAILURES {
                         return Ok(None);
                     }
-                    let attempt = users::record_failure(&tx, &ip, &account)?;
-                    let stored = users::password_hash(&tx, &account)?;
-                    tx.commit()?;
+                    let attempt = users::record_failure(tx, &ip, &account)?;
+                    let stored = users::password_hash(tx, &account)?;
                     Ok(Some((attempt, stored)))
                 }
             })
@@ -326,29 +310,26 @@ impl Ops {
         };
         let ok = verify(&self.login, password.to_owned(), stored).await;
         let actor = Actor::user(&account, Some(ip_owned.clone()));
-        self.store
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                if ok {
-                    // Forgives this attempt and this IP's earlier failures
-                    // for the account.
-                    users::clear_failures(&tx, &ip_owned, &account)?;
-                    audit::record(&tx, &actor, "user.login", &account, None, json!({}))?;
-                } else {
-                    // The reservation stays: it is the recorded failure.
-                    audit::record(
-                        &tx,
-                        &actor,
-                        "user.login-failed",
-                        &account,
-                        None,
-                        json!({ "attempt": attempt }),
-                    )?;
-                }
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
+        self.write(move |tx| {
+            if ok {
+                // Forgives this attempt and this IP's earlier failures
+                // for the account.
+                users::clear_failures(tx, &ip_owned, &account)?;
+                audit::record(tx, &actor, "user.login", &account, None, json!({}))?;
+            } else {
+                // The reservation stays: it is the recorded failure.
+                audit::record(
+                    tx,
+                    &actor,
+                    "user.login-failed",
+                    &account,
+                    None,
+                    json!({ "attempt": attempt }),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
         if ok {
             Ok(())
         } else {

@@ -2,7 +2,6 @@
 //! Failures do not stop the pass: they become the instance's error phase.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 
@@ -17,14 +16,7 @@ use crate::store::instances;
 /// Docker overlaps creates and starts well up to a few dozen; beyond that
 /// they only queue inside the engine.
 const CONCURRENCY: usize = 24;
-/// A failed pull is retried after this long, not on every pass.
-const PULL_RETRY: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT_S: i64 = 10;
-
-pub enum PullState {
-    Running(String),
-    Failed { message: String, at: Instant },
-}
 
 enum Outcome {
     Done,
@@ -226,53 +218,7 @@ impl Reconciler {
             }
             return Ok(None);
         }
-        self.pull_in_background(image)
-    }
-
-    fn pull_in_background(&self, image: &str) -> Result<Option<String>, String> {
-        let mut pulls = self.pulls.lock().unwrap_or_else(|p| p.into_inner());
-        match pulls.get(image) {
-            Some(PullState::Running(progress)) => return Ok(Some(progress.clone())),
-            Some(PullState::Failed { message, at }) if at.elapsed() < PULL_RETRY => {
-                return Err(message.clone())
-            }
-            _ => {}
-        }
-        pulls.insert(image.to_owned(), PullState::Running("pull starting".into()));
-        let (me, image) = (self.clone(), image.to_owned());
-        tokio::spawn(async move {
-            let progress_map = me.pulls.clone();
-            let key = image.clone();
-            let result = me
-                .docker
-                .pull(&image, move |line| {
-                    progress_map
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(key.clone(), PullState::Running(line));
-                })
-                .await;
-            let mut pulls = me.pulls.lock().unwrap_or_else(|p| p.into_inner());
-            match result {
-                Ok(()) => {
-                    pulls.remove(&image);
-                    tracing::info!(%image, "image pulled");
-                }
-                Err(e) => {
-                    tracing::warn!(%image, error = %e, "pull failed");
-                    pulls.insert(
-                        image,
-                        PullState::Failed {
-                            message: e.to_string(),
-                            at: Instant::now(),
-                        },
-                    );
-                }
-            }
-            drop(pulls);
-            me.wake.notify_one();
-        });
-        Ok(Some("pull starting".into()))
+        self.pulls.ensure(&self.docker, &self.wake, image)
     }
 
     /// Creates the instance's data dir (owned by the blueprint's container

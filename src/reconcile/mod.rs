@@ -1,10 +1,13 @@
 //! The reconciler: the only part of berth that talks to Docker and Caddy.
-//! `plan` and `desired` decide (pure); `worker` does and records.
+//! `plan` and `desired` decide (pure); `worker` does and records, with
+//! `apply` carrying out a plan's actions and `pulls` the image pulls they
+//! start in the background.
 
 mod apply;
 pub mod desired;
 pub mod observe;
 pub mod plan;
+mod pulls;
 mod worker;
 
 pub use worker::{ReconcileStats, Reconciler};

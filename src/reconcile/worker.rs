@@ -1,22 +1,22 @@
 //! The loop: wake on a store change, a Docker event or the timer; compute
 //! the plan; apply it; sync Caddy; write what was observed back.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 
-use super::apply::PullState;
 use super::desired::{caddy_settings, desired, routes, shadowed};
 use super::observe::observe;
 use super::plan::plan;
+use super::pulls::Pulls;
 use crate::blueprint::Blueprints;
 use crate::caddy::{config_hash, generate, CaddyAdmin};
 use crate::config::Config;
 use crate::docker::Docker;
+use crate::domain::ReconcileCounts;
 use crate::store::{instances, Store};
 
 /// Counters for `/metrics` and `berth doctor`.
@@ -29,6 +29,20 @@ pub struct ReconcileStats {
     pub caddy_errors: AtomicU64,
 }
 
+impl ReconcileStats {
+    /// The counters as plain numbers, for `/metrics`.
+    pub fn snapshot(&self) -> ReconcileCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ReconcileCounts {
+            passes: get(&self.passes),
+            errors: get(&self.errors),
+            actions: get(&self.actions),
+            caddy_loads: get(&self.caddy_loads),
+            caddy_errors: get(&self.caddy_errors),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Reconciler {
     pub(super) store: Store,
@@ -37,7 +51,7 @@ pub struct Reconciler {
     pub(super) docker: Docker,
     pub(super) caddy: CaddyAdmin,
     pub(super) wake: Arc<Notify>,
-    pub(super) pulls: Arc<Mutex<HashMap<String, PullState>>>,
+    pub(super) pulls: Pulls,
     /// One image build at a time; concurrent creates of a new blueprint wait for it.
     pub(super) build_lock: Arc<tokio::sync::Mutex<()>>,
     pub stats: Arc<ReconcileStats>,
@@ -59,7 +73,7 @@ impl Reconciler {
             docker,
             caddy,
             wake,
-            pulls: Arc::default(),
+            pulls: Pulls::default(),
             build_lock: Arc::default(),
             stats: Arc::default(),
         }

@@ -246,7 +246,7 @@ pub fn path_known(conn: &Connection, path: &str) -> Result<bool, StoreError> {
 pub fn insert_imported(
     conn: &Connection,
     instance_id: Option<i64>,
-    m: &crate::backup::Manifest,
+    m: &crate::domain::Manifest,
     path: &str,
 ) -> Result<i64, StoreError> {
     conn.execute(
@@ -290,4 +290,15 @@ pub fn newest_ok_by_name(
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// Each instance's newest good backup.
+pub fn newest_ok_ids(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT MAX(id) FROM backups WHERE status = 'ok' AND instance_id IS NOT NULL GROUP BY instance_id",
+    )?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
 }

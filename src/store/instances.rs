@@ -159,6 +159,18 @@ pub fn get(conn: &Connection, id: i64) -> Result<InstanceRow, StoreError> {
         .ok_or_else(|| StoreError::NotFound(format!("instance {id} not found")))
 }
 
+/// The instance a backup manifest names, by client slug and instance name;
+/// `None` when there is none (nor any way to tell), so the archive is
+/// imported unattached and stays restorable as a clone.
+pub fn id_by_name(conn: &Connection, client_slug: &str, name: &str) -> Option<i64> {
+    conn.query_row(
+        "SELECT i.id FROM instances i JOIN clients c ON c.id = i.client_id WHERE c.slug = ?1 AND i.name = ?2",
+        [client_slug, name],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
 pub fn list_all(conn: &Connection) -> Result<Vec<InstanceRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!("{SELECT} ORDER BY i.id"))?;
     let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;

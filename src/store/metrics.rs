@@ -3,9 +3,10 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::StoreError;
-use crate::metrics::rollup::{align, rollup, Bucket, Marks, Sample, Tier};
-use crate::metrics::{FIVE_MIN_KEEP_SECS, HOURLY_KEEP_SECS, RAW_KEEP_SECS};
+use super::{get_u64, StoreError};
+use crate::domain::rollup::{
+    align, rollup, Bucket, Marks, Sample, Tier, FIVE_MIN_KEEP_SECS, HOURLY_KEEP_SECS, RAW_KEEP_SECS,
+};
 
 /// Host numbers at one moment.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -134,22 +135,23 @@ pub fn read_tier(
              FROM samples_raw WHERE instance_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
         )?;
         let rows = stmt.query_map(params![id, from, to], |r| {
+            let u = |i| get_u64(r, i);
             Ok(Sample {
                 instance_id: r.get(0)?,
                 ts: r.get(1)?,
                 secs: r.get(2)?,
                 up: r.get(3)?,
                 cpu: r.get(4)?,
-                mem: r.get::<_, i64>(5)? as u64,
-                mem_limit: r.get::<_, i64>(6)? as u64,
-                disk: r.get::<_, i64>(7)? as u64,
-                rx: r.get::<_, i64>(8)? as u64,
-                tx: r.get::<_, i64>(9)? as u64,
-                blk_read: r.get::<_, i64>(10)? as u64,
-                blk_write: r.get::<_, i64>(11)? as u64,
-                pids: r.get::<_, i64>(12)? as u64,
-                oom_kills: r.get::<_, i64>(13)? as u64,
-                mem_hits: r.get::<_, i64>(14)? as u64,
+                mem: u(5)?,
+                mem_limit: u(6)?,
+                disk: u(7)?,
+                rx: u(8)?,
+                tx: u(9)?,
+                blk_read: u(10)?,
+                blk_write: u(11)?,
+                pids: u(12)?,
+                oom_kills: u(13)?,
+                mem_hits: u(14)?,
             })
         })?;
         return rows.map(|s| Ok(Bucket::from_sample(&s?, 0))).collect();
@@ -161,7 +163,7 @@ pub fn read_tier(
         table(tier)
     ))?;
     let rows = stmt.query_map(params![id, from, to], |r| {
-        let u = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+        let u = |i| get_u64(r, i);
         Ok(Bucket {
             instance_id: r.get(0)?,
             ts: r.get(1)?,

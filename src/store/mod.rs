@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use backups::{BackupPolicy, BackupRow, RestoreRow};
@@ -33,6 +33,11 @@ pub use instances::{InstanceRow, NewInstance, Observation};
 pub use plans::PlanRow;
 pub use tokens::TokenRow;
 pub use users::UserRow;
+
+/// The handle every `store::` function takes. Callers outside the store name
+/// it only to hand it on (inside [`Store::write`] it is the open
+/// transaction), never to run SQL of their own.
+pub type Conn = Connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -117,6 +122,42 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
     }
+
+    /// Runs `f` in one immediate transaction off the async runtime: committed
+    /// when `f` returns `Ok`, rolled back when it returns `Err`. `E` is the
+    /// caller's own error, so a business refusal inside the transaction
+    /// travels as itself, not dressed as a database error.
+    ///
+    /// Immediate, because every caller reads before it writes (a quota, a
+    /// free port, a throttle count): taking the write lock up front means a
+    /// second process (the CLI) waits instead of failing the upgrade.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            in_transaction(&mut guard, f)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+fn in_transaction<T, E: From<StoreError>>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Conn) -> Result<T, E>,
+) -> Result<T, E> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(StoreError::from)?;
+    // On Err, `tx` is dropped here, which rolls it back.
+    let value = f(&tx)?;
+    tx.commit().map_err(StoreError::from)?;
+    Ok(value)
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -125,6 +166,13 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
+}
+
+/// A count or size kept in an INTEGER column. SQLite integers are i64 and
+/// no byte or event count berth stores comes near `i64::MAX`, so the cast
+/// loses nothing.
+pub(crate) fn get_u64(row: &rusqlite::Row, idx: usize) -> rusqlite::Result<u64> {
+    Ok(row.get::<_, i64>(idx)? as u64)
 }
 
 /// A change counter that moves when *another* connection commits; lets the
@@ -148,4 +196,71 @@ pub(crate) fn now() -> String {
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caller's own error, as ops' is: a refusal or a store failure.
+    #[derive(Debug)]
+    enum Refusal {
+        No,
+        Store(String),
+    }
+
+    impl From<StoreError> for Refusal {
+        fn from(e: StoreError) -> Self {
+            Refusal::Store(e.to_string())
+        }
+    }
+
+    fn set(conn: &Conn, key: &str) -> Result<(), StoreError> {
+        conn.execute(
+            "INSERT INTO metrics_state (key, value) VALUES (?1, 1)",
+            [key],
+        )?;
+        Ok(())
+    }
+
+    async fn keys(store: &Store) -> Vec<String> {
+        store
+            .call(|c| {
+                let mut stmt = c.prepare("SELECT key FROM metrics_state ORDER BY key")?;
+                let keys = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                Ok(keys)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn write_commits_on_ok_and_rolls_back_on_err() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .write(|tx| -> Result<_, Refusal> { Ok(set(tx, "kept")?) })
+            .await
+            .unwrap();
+        let refused = store
+            .write(|tx| -> Result<(), Refusal> {
+                set(tx, "dropped")?;
+                Err(Refusal::No)
+            })
+            .await;
+        assert!(matches!(refused, Err(Refusal::No)), "{refused:?}");
+        let failed = store
+            .write(|tx| -> Result<(), Refusal> {
+                set(tx, "also dropped")?;
+                set(tx, "kept")?; // a UNIQUE violation
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(&failed, Err(Refusal::Store(m)) if m.contains("UNIQUE")),
+            "{failed:?}"
+        );
+        assert_eq!(keys(&store).await, ["kept"]);
+    }
 }

@@ -7,8 +7,8 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use super::metrics::{marks, read_tier, HostSample};
-use super::{now, StoreError};
-use crate::metrics::rollup::{plan_reads, rollup, totals, Bucket};
+use super::{get_u64, now, StoreError};
+use crate::domain::rollup::{plan_reads, rollup, totals, Bucket};
 
 /// The buckets of one instance over `[from, to)`, `width` seconds wide (0:
 /// one per raw sample), each read from the coarsest tier that has it.
@@ -95,10 +95,11 @@ pub fn host_series(
                 ts: r.get(0)?,
                 cpu_used: r.get(1)?,
                 cpus: r.get(2)?,
+                // An average, so REAL; whole bytes are enough.
                 mem_used: r.get::<_, f64>(3)? as u64,
-                mem_total: r.get::<_, i64>(4)? as u64,
-                disk_used: r.get::<_, i64>(5)? as u64,
-                disk_total: r.get::<_, i64>(6)? as u64,
+                mem_total: get_u64(r, 4)?,
+                disk_used: get_u64(r, 5)?,
+                disk_total: get_u64(r, 6)?,
                 load1: r.get(7)?,
             })
         })?
@@ -115,7 +116,7 @@ pub fn latest_host(conn: &Connection) -> Result<Option<HostSample>, StoreError> 
 pub fn disk_usage(conn: &Connection) -> Result<HashMap<i64, u64>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT instance_id, bytes FROM disk_usage")?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .query_map([], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
@@ -180,8 +181,8 @@ pub fn warnings(
                 instance: r.get(1)?,
                 client_slug: r.get(2)?,
                 kind: r.get(3)?,
-                used: r.get::<_, i64>(4)? as u64,
-                quota: r.get::<_, i64>(5)? as u64,
+                used: get_u64(r, 4)?,
+                quota: get_u64(r, 5)?,
                 since: r.get(6)?,
             })
         })?

@@ -3,8 +3,7 @@
 
 use proptest::prelude::*;
 
-use crate::metrics::rollup::{totals, Bucket, Sample, Tier};
-use crate::metrics::{FIVE_MIN_KEEP_SECS, RAW_KEEP_SECS};
+use crate::domain::rollup::{totals, Bucket, Sample, Tier, FIVE_MIN_KEEP_SECS, RAW_KEEP_SECS};
 use crate::store::metrics::{insert_sample, prune, read_tier, roll, upsert_subject};
 use crate::store::usage::{buckets, totals_between};
 use crate::store::Store;

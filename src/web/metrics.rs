@@ -19,7 +19,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    let mut body = prometheus::render(&s.live.snapshot(), &s.stats);
+    let mut body = prometheus::render(&s.live.snapshot(), &s.stats.snapshot());
     prometheus::render_backup_ages(&mut body, &s.ops.backup_ages().await?);
     Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], body))
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use berth::metrics::rollup::Sample;
+use berth::domain::rollup::Sample;
 use berth::store::{metrics, usage};
 
 use crate::harness::{eventually, skip_docker, TestApp};

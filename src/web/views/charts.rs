@@ -26,21 +26,7 @@ impl Unit {
     }
 }
 
-/// 1.5 GiB, 12 MiB, 900 B.
-pub fn bytes(v: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = v.max(0.0);
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 || v >= 100.0 {
-        format!("{v:.0} {}", UNITS[i])
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
-}
+pub use crate::domain::size::human_bytes as bytes;
 
 /// One line; `area` fills under it.
 pub struct Series<'a> {

@@ -9,6 +9,13 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+/// Raw samples are kept this long.
+pub const RAW_KEEP_SECS: i64 = 48 * 3600;
+/// 5-minute rollups are kept this long.
+pub const FIVE_MIN_KEEP_SECS: i64 = 35 * 86400;
+/// Hourly rollups are kept this long.
+pub const HOURLY_KEEP_SECS: i64 = 400 * 86400;
+
 /// What one instance used during the `secs` before `ts` (unix seconds).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
