@@ -98,12 +98,8 @@ mod tests {
             ..Config::default()
         };
         let blueprints = Arc::new(Blueprints::load_dir(&config.blueprint_dir()).unwrap());
-        let ops = Ops::new(
-            Store::open_in_memory().unwrap(),
-            Arc::new(config),
-            blueprints,
-            Arc::default(),
-        );
+        let store = Store::open_in_memory().unwrap();
+        let ops = Ops::new(store.clone(), Arc::new(config), blueprints, Arc::default());
         // Hand-made ages around the 30-day line: a year, a day past it, an
         // hour past it; an hour inside it, a day inside it, now.
         let entries = [
@@ -114,7 +110,7 @@ mod tests {
             ("e-29-days", ago(29, 0)),
             ("f-now", ago(0, 0)),
         ];
-        ops.store
+        store
             .call(move |conn| {
                 for (action, at) in &entries {
                     conn.execute(

@@ -104,20 +104,7 @@ impl Ops {
             .store
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut queued = Vec::new();
-                for id in ids {
-                    let inst = instances::get(&tx, id)?;
-                    if inst.desired == "absent" || rows::active_for(&tx, id)?.is_some() {
-                        continue;
-                    }
-                    queued.push(rows::enqueue(
-                        &tx,
-                        id,
-                        &inst.client_slug,
-                        &inst.name,
-                        trigger.as_str(),
-                    )?);
-                }
+                let queued = rows::enqueue_many(&tx, &ids, trigger.as_str())?;
                 if !queued.is_empty() {
                     audit::record(
                         &tx,
@@ -213,19 +200,16 @@ impl Ops {
             .store
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let newest: Vec<i64> = {
-                    let mut stmt = tx.prepare("SELECT MAX(id) FROM backups WHERE status = 'ok' AND instance_id IS NOT NULL GROUP BY instance_id")?;
-                    let ids = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-                    ids
-                };
-                let mut queued = Vec::new();
-                for id in newest {
-                    if rows::request_verify(&tx, id)? {
-                        queued.push(id);
-                    }
-                }
+                let queued = rows::request_verify_newest(&tx)?;
                 if !queued.is_empty() {
-                    audit::record(&tx, &actor, "backup.verify", "backups", None, json!({ "backups": queued }))?;
+                    audit::record(
+                        &tx,
+                        &actor,
+                        "backup.verify",
+                        "backups",
+                        None,
+                        json!({ "backups": queued }),
+                    )?;
                 }
                 tx.commit()?;
                 Ok(queued)
