@@ -143,7 +143,7 @@ async fn seed(ops: &Ops, clients: u32, per_client: u32) -> Result<(), Failure> {
         };
         ops.create_plan(&cli, input).await.map_err(fail)?;
     }
-    let blueprint = ops.shared().blueprints.default_name().map(str::to_owned);
+    let blueprint = ops.default_blueprint().map(str::to_owned);
     for n in 0..clients {
         let plan = ["small", "medium", "large"][n as usize % 3];
         let input = NewClientInput {
