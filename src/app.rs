@@ -144,7 +144,9 @@ impl App {
         }
         let housekeeping = tokio::spawn(
             Housekeeping {
-                ops: self.ops.clone(),
+                store: self.store.clone(),
+                audit_retention: self.config.audit.retention,
+                login_window: self.ops.login_gate().window(),
                 sessions: state.ui.sessions.clone(),
             }
             .run(stopped(stop_rx.clone())),
