@@ -7,15 +7,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
-use crate::blueprint::Blueprints;
 use crate::caddy::{self, CaddyAdmin};
 use crate::config::Config;
 use crate::docker::Docker;
 use crate::housekeeping::Housekeeping;
 use crate::metrics::{Live, Sampler};
-use crate::ops::Ops;
+use crate::ops::{Ops, Shared};
 use crate::reconcile::{desired, Reconciler};
 use crate::store::{instances, Store};
 use crate::web::{self, AppState};
@@ -23,6 +22,8 @@ use crate::web::{self, AppState};
 pub struct App {
     config: Arc<Config>,
     ops: Ops,
+    /// The workers' handle on the store (tests and benches inspect it too).
+    store: Store,
     reconciler: Reconciler,
     sampler: Option<Sampler>,
     live: Live,
@@ -36,27 +37,31 @@ impl App {
     /// web listener; fails with a message naming what is missing.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         crate::tls::install_crypto_provider();
-        let config = Arc::new(config);
-        let store = Store::open(&config.db_path())
-            .with_context(|| format!("opening {}", config.db_path().display()))?;
-        let blueprints = Arc::new(Blueprints::load_dir(&config.blueprint_dir())?);
+        let ops = Ops::open(&config)?;
+        // The workers get their own handles on what the operations run on:
+        // the same store (one writer), blueprints and reconciler wake-up.
+        let Shared {
+            store,
+            config,
+            blueprints,
+            wake,
+        } = ops.shared();
         let docker = Docker::connect(&config.docker.socket, &config.docker.owner).await?;
         let caddy = CaddyAdmin::new(&config.caddy.admin)?;
-        let wake = Arc::new(Notify::new());
-        let ops = Ops::new(
+        let backups = crate::backup::Runner::new(
             store.clone(),
             config.clone(),
             blueprints.clone(),
+            docker.clone(),
             wake.clone(),
         );
-        let backups = crate::backup::Runner::new(ops.clone(), docker.clone());
         let live = Live::default();
         let sampler = config
             .metrics
             .enabled
             .then(|| Sampler::new(store.clone(), config.clone(), docker.clone(), live.clone()));
         let reconciler = Reconciler::new(
-            store,
+            store.clone(),
             config.clone(),
             blueprints,
             docker,
@@ -69,6 +74,7 @@ impl App {
         Ok(Self {
             config,
             ops,
+            store,
             reconciler,
             sampler,
             live,
@@ -88,6 +94,12 @@ impl App {
         &self.ops
     }
 
+    /// The store the daemon runs on, for tests and benches that inspect or
+    /// seed rows no operation exposes.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -99,11 +111,7 @@ impl App {
 
         let caddy_status = caddy::CaddyStatus::default();
         let managed_caddy = if self.config.caddy.manage && !self.caddy.is_up().await {
-            let rows = self
-                .ops
-                .store
-                .call(|conn| instances::list_all(conn))
-                .await?;
+            let rows = self.store.call(|conn| instances::list_all(conn)).await?;
             let bootstrap = caddy::generate(
                 &desired::caddy_settings(&self.config),
                 &desired::routes(&rows, &self.config),
@@ -136,7 +144,9 @@ impl App {
         }
         let housekeeping = tokio::spawn(
             Housekeeping {
-                ops: self.ops.clone(),
+                store: self.store.clone(),
+                audit_retention: self.config.audit.retention,
+                login_window: self.ops.login_gate().window(),
                 sessions: state.ui.sessions.clone(),
             }
             .run(stopped(stop_rx.clone())),

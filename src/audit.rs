@@ -67,3 +67,21 @@ pub fn record(
         },
     )
 }
+
+/// Deletes entries older than `before` (an RFC 3339 UTC time) and records
+/// the pruning when it removed anything, so a gap in the log is explained
+/// by the log; returns how many went.
+pub fn prune(conn: &Connection, actor: &Actor, before: &str) -> Result<usize, StoreError> {
+    let removed = rows::prune(conn, before)?;
+    if removed > 0 {
+        record(
+            conn,
+            actor,
+            "audit.prune",
+            "audit_log",
+            None,
+            serde_json::json!({ "removed": removed, "before": before }),
+        )?;
+    }
+    Ok(removed)
+}

@@ -1,6 +1,6 @@
 //! Housekeeping worker: prunes the audit log past its retention (and stale
 //! login failures) once a day, and expired UI sessions once an hour. Started
-//! from `app.rs` like the reconciler; talks only to the store.
+//! from `app.rs` like the reconciler; talks only to the store, through its own handle.
 
 use std::time::Duration;
 
@@ -8,14 +8,19 @@ use tokio::time::{sleep_until, Instant};
 use tower_sessions::ExpiredDeletion;
 use tower_sessions_rusqlite_store::RusqliteStore;
 
-use crate::audit::Actor;
-use crate::ops::Ops;
+use crate::audit::{self, Actor};
+use crate::store::{users, Store, StoreError};
 
 const AUDIT_EVERY: Duration = Duration::from_secs(24 * 3600);
 const SESSIONS_EVERY: Duration = Duration::from_secs(3600);
 
+/// A worker with its own handles (built in `app.rs`), not an `Ops`.
 pub struct Housekeeping {
-    pub ops: Ops,
+    pub store: Store,
+    /// How long audit entries are kept (`audit.retention`).
+    pub audit_retention: Duration,
+    /// How long a failed login counts for the throttle; older ones go.
+    pub login_window: Duration,
     pub sessions: RusqliteStore,
 }
 
@@ -34,7 +39,7 @@ impl Housekeeping {
             }
             let now = Instant::now();
             if now >= next_audit {
-                match self.ops.prune_audit(&Actor::system()).await {
+                match self.prune_audit().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "pruned audit log"),
                     Err(e) => tracing::warn!(error = %e, "pruning audit log"),
@@ -49,6 +54,39 @@ impl Housekeeping {
             }
         }
     }
+
+    /// Deletes audit entries past their retention (recording the pruning)
+    /// and login failures past the throttle window, in one transaction.
+    async fn prune_audit(&self) -> Result<usize, StoreError> {
+        let before = cutoff(self.audit_retention);
+        let failures_before = cutoff(self.login_window);
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let removed = audit::prune(&tx, &Actor::system(), &before)?;
+                users::prune_failures(&tx, &failures_before)?;
+                tx.commit()?;
+                Ok(removed)
+            })
+            .await
+    }
+}
+
+/// `age` ago, in whole seconds like the stored timestamps, so string order
+/// is time order. A retention longer than the calendar (e.g. "100000y")
+/// keeps everything.
+fn cutoff(age: Duration) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.replace_nanosecond(0)
+            .unwrap_or(t)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    time::Duration::try_from(age)
+        .ok()
+        .and_then(|d| now.checked_sub(d))
+        .map_or_else(|| "0000".to_owned(), fmt)
 }
 
 #[cfg(test)]
@@ -98,12 +136,8 @@ mod tests {
             ..Config::default()
         };
         let blueprints = Arc::new(Blueprints::load_dir(&config.blueprint_dir()).unwrap());
-        let ops = Ops::new(
-            Store::open_in_memory().unwrap(),
-            Arc::new(config),
-            blueprints,
-            Arc::default(),
-        );
+        let store = Store::open_in_memory().unwrap();
+        let ops = Ops::new(store.clone(), Arc::new(config), blueprints, Arc::default());
         // Hand-made ages around the 30-day line: a year, a day past it, an
         // hour past it; an hour inside it, a day inside it, now.
         let entries = [
@@ -114,7 +148,7 @@ mod tests {
             ("e-29-days", ago(29, 0)),
             ("f-now", ago(0, 0)),
         ];
-        ops.store
+        store
             .call(move |conn| {
                 for (action, at) in &entries {
                     conn.execute(
@@ -132,7 +166,9 @@ mod tests {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(
             Housekeeping {
-                ops: ops.clone(),
+                store: store.clone(),
+                audit_retention: ops.config().audit.retention,
+                login_window: ops.login_gate().window(),
                 sessions,
             }
             .run(async {

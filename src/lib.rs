@@ -17,7 +17,10 @@
 //! - [`caddy`]: Caddy admin API client, config generation, managed child.
 //! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it.
 //! - [`backup`]: archives (tar + zstd + sha256), consistency, verify,
-//!   retention, restore; the runner that does queued backup jobs.
+//!   retention, restore; the runner that does queued backup jobs. The one
+//!   named exception to "only the reconciler talks to Docker": it holds a
+//!   tenant still (pause, stop, exec, start) through `backup::Hold`, and
+//!   the reconciler leaves a held instance alone.
 //! - [`web`]: axum: the admin pages (sessions, CSRF, maud views) and the
 //!   JSON API v1 (bearer tokens), built from one route table, behind one
 //!   Host/Origin allowlist (`web::origin`).

@@ -1,25 +1,18 @@
 //! The archive format: a tar stream of the data directory, compressed with
 //! multi-threaded zstd, hashed (sha256) as it is written. Written to a
 //! `.partial` file and fsynced; only [`commit`] gives it its final name, so
-//! a half-written file never looks like a backup. Reading one back is
-//! [`super::unpack`].
+//! a half-written file never looks like a backup. Walking the tenant's
+//! directory is `walk`; reading an archive back is `unpack`.
 
-use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
-use rustix::fs::{
-    fgetxattr, fgetxattr_query, flistxattr, flistxattr_query, fstat, openat, readlinkat, statat,
-    AtFlags, FileType, Mode, OFlags, Stat, CWD,
-};
-use rustix::io::Errno;
+use rustix::fs::CWD;
 use sha2::{Digest, Sha256};
 
-use crate::fsutil::{dir_names, open_dir_nofollow, path_error};
+use crate::fsutil::{open_dir_nofollow, path_error};
 
 pub use super::unpack::{extract, extract_tree};
 
@@ -109,14 +102,7 @@ pub fn create(
     encoder.include_checksum(true)?;
     let mut tar = tar::Builder::new(BufWriter::with_capacity(BUF, encoder));
     let root = open_dir_nofollow(CWD, src).map_err(|e| path_error(src, e))?;
-    let mut walker = Walker {
-        tar: &mut tar,
-        progress,
-        files: 0,
-        bytes: 0,
-    };
-    walker.dir(root, src, Path::new("./"))?;
-    let (files, source_bytes) = (walker.files, walker.bytes);
+    let (files, source_bytes) = super::walk::walk(&mut tar, progress, root, src)?;
     let encoder = tar
         .into_inner()
         .map_err(|e| path_error(partial, e))?
@@ -135,196 +121,6 @@ pub fn create(
         size: out.bytes,
         sha256: hex::encode(out.hasher.finalize()),
     })
-}
-
-/// The archive-writing walk: one open directory fd per level.
-struct Walker<'a, W: Write> {
-    tar: &'a mut tar::Builder<W>,
-    progress: &'a AtomicU64,
-    files: u64,
-    bytes: u64,
-}
-
-impl<W: Write> Walker<'_, W> {
-    /// Appends the directory open as `fd` (at `path`, named `name` in the
-    /// archive), then its entries in name order. Sockets, fifos and devices
-    /// are skipped: they are not data.
-    fn dir(&mut self, fd: OwnedFd, path: &Path, name: &Path) -> io::Result<()> {
-        let stat = fstat(&fd).map_err(|e| path_error(path, e))?;
-        self.pax_xattrs(&fd, path)?;
-        let mut header = header_of(&stat, tar::EntryType::Directory, 0);
-        self.tar
-            .append_data(&mut header, name, io::empty())
-            .map_err(|e| path_error(path, e))?;
-        let rel = if name == Path::new("./") {
-            Path::new("")
-        } else {
-            name
-        };
-        for entry in dir_names(&fd).map_err(|e| path_error(path, e))? {
-            let os = OsStr::from_bytes(entry.as_bytes());
-            let (path, name) = (path.join(os), rel.join(os));
-            let stat = match statat(&fd, &entry, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(s) => s,
-                // Deleted since the listing (a temp file): nothing to keep.
-                Err(Errno::NOENT) => continue,
-                Err(e) => return Err(path_error(&path, e)),
-            };
-            match FileType::from_raw_mode(stat.st_mode) {
-                FileType::Directory => {
-                    let sub = open_dir_nofollow(&fd, &entry).map_err(|e| path_error(&path, e))?;
-                    self.dir(sub, &path, &name)?;
-                }
-                FileType::RegularFile => self.file(&fd, &entry, &path, &name)?,
-                FileType::Symlink => {
-                    let target =
-                        readlinkat(&fd, &entry, Vec::new()).map_err(|e| path_error(&path, e))?;
-                    let target = OsStr::from_bytes(target.as_bytes());
-                    let mut header = header_of(&stat, tar::EntryType::Symlink, 0);
-                    self.tar
-                        .append_link(&mut header, &name, target)
-                        .map_err(|e| path_error(&path, e))?;
-                    self.files += 1;
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn file(&mut self, dir: &OwnedFd, entry: &CStr, path: &Path, name: &Path) -> io::Result<()> {
-        // NONBLOCK: a name swapped for a fifo since the stat must not hang
-        // the backup; the fstat below then skips it.
-        let fd = openat(
-            dir,
-            entry,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| path_error(path, e))?;
-        let stat = fstat(&fd).map_err(|e| path_error(path, e))?;
-        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-            return Ok(());
-        }
-        self.pax_xattrs(&fd, path)?;
-        let size = stat.st_size as u64;
-        let mut header = header_of(&stat, tar::EntryType::Regular, size);
-        let data = ExactLen {
-            inner: File::from(fd).take(size),
-            left: size,
-        };
-        self.tar
-            .append_data(&mut header, name, data)
-            .map_err(|e| path_error(path, e))?;
-        self.files += 1;
-        self.bytes += size;
-        self.progress.fetch_add(size, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Writes a PAX header carrying the `user.*` xattrs of `fd`, if any;
-    /// it applies to the entry appended next. Other namespaces stay out on
-    /// purpose: `security.capability` would be a privilege like a setuid
-    /// bit, and `trusted.*` needs CAP_SYS_ADMIN.
-    fn pax_xattrs(&mut self, fd: &OwnedFd, path: &Path) -> io::Result<()> {
-        let xattrs = user_xattrs(fd).map_err(|e| path_error(path, e))?;
-        if xattrs.is_empty() {
-            return Ok(());
-        }
-        let mut records = Vec::new();
-        for (key, value) in &xattrs {
-            let mut k = b"SCHILY.xattr.".to_vec();
-            k.extend_from_slice(key);
-            pax_record(&mut records, &k, value);
-        }
-        let mut header = tar::Header::new_ustar();
-        header.set_entry_type(tar::EntryType::XHeader);
-        header.set_mode(0o644);
-        header.set_size(records.len() as u64);
-        self.tar
-            .append_data(&mut header, "PaxHeader", records.as_slice())
-            .map_err(|e| path_error(path, e))
-    }
-}
-
-/// A tar header with the owner, mode and mtime of `stat`.
-fn header_of(stat: &Stat, kind: tar::EntryType, size: u64) -> tar::Header {
-    let mut header = tar::Header::new_gnu();
-    header.set_entry_type(kind);
-    header.set_mode(stat.st_mode & 0o7777);
-    header.set_uid(u64::from(stat.st_uid));
-    header.set_gid(u64::from(stat.st_gid));
-    header.set_mtime(stat.st_mtime.max(0) as u64);
-    header.set_size(size);
-    header
-}
-
-/// Reads exactly `left` bytes: a file that shrank while it was read is
-/// padded with zeros, one that grew is cut, so the tar stream stays whole.
-struct ExactLen<R> {
-    inner: R,
-    left: u64,
-}
-
-impl<R: Read> Read for ExactLen<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = buf.len().min(self.left as usize);
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = match self.inner.read(&mut buf[..want])? {
-            0 => {
-                buf[..want].fill(0);
-                want
-            }
-            n => n,
-        };
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
-/// One PAX record: "<len> <key>=<value>\n", where len counts itself.
-fn pax_record(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
-    let rest = key.len() + value.len() + 3;
-    let mut len = rest + 1;
-    while len != rest + len.to_string().len() {
-        len = rest + len.to_string().len();
-    }
-    out.extend_from_slice(len.to_string().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(key);
-    out.push(b'=');
-    out.extend_from_slice(value);
-    out.push(b'\n');
-}
-
-/// The `user.*` extended attributes of an open file, by name. A file
-/// system without xattrs has none.
-fn user_xattrs(fd: &OwnedFd) -> rustix::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let len = match flistxattr_query(fd) {
-        Ok(0) | Err(Errno::NOTSUP) => return Ok(Vec::new()),
-        Ok(n) => n,
-        Err(e) => return Err(e),
-    };
-    let mut names = vec![0u8; len];
-    let len = flistxattr(fd, &mut names[..])?;
-    names.truncate(len);
-    let mut out = Vec::new();
-    for name in names.split(|b| *b == 0).filter(|n| n.starts_with(b"user.")) {
-        let cname = CString::new(name).map_err(|_| Errno::INVAL)?;
-        let size = match fgetxattr_query(fd, &cname) {
-            Ok(n) => n,
-            // Removed between the listing and now.
-            Err(Errno::NODATA) => continue,
-            Err(e) => return Err(e),
-        };
-        let mut value = vec![0u8; size];
-        let size = fgetxattr(fd, &cname, &mut value[..])?;
-        value.truncate(size);
-        out.push((name.to_vec(), value));
-    }
-    Ok(out)
 }
 
 /// Publishes a written archive: manifest first (written, fsynced), then the
@@ -367,7 +163,10 @@ pub fn file_sha256(path: &Path) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustix::fs::{fsetxattr, utimensat, Timestamps, XattrFlags};
+    use rustix::fs::{
+        fgetxattr, fsetxattr, utimensat, AtFlags, FileType, Mode, Timestamps, XattrFlags,
+    };
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn round_trip_keeps_content_modes_and_links() {

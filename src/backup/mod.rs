@@ -1,12 +1,20 @@
 //! Backups of instance data directories: archived consistently, checksummed,
 //! verified, pruned and restorable.
 //!
-//! Requests (API, CLI, UI, schedule) only queue rows in the store through
+//! Requests (API, CLI, UI) only queue rows in the store through
 //! [`crate::ops`]; a [`Runner`] claims them and does the work. The daemon's
 //! [`worker`] runs one for queued jobs and the schedule; `berth backup run`
-//! runs one in the CLI process for a system cron. Like the reconciler, the
-//! runner is an infrastructure worker: it talks to Docker (pause, stop,
-//! exec, start) and to the filesystem, never to Caddy.
+//! runs one in the CLI process for a system cron. The runner is a worker
+//! with its own handles (store, config, blueprints, wake-up), not an `Ops`,
+//! and talks to the filesystem, never to Caddy.
+//!
+//! The one named exception to "only the reconciler changes containers":
+//! backup pauses, stops, starts and execs in a tenant's container itself,
+//! through one narrow handle, [`Hold`]. Consistency needs the tenant still
+//! at a moment the runner chooses and only for as long as the archive
+//! takes; while it stops a container or swaps its data it holds the
+//! instance in the store, and the reconciler leaves held instances alone
+//! (`store::backup_jobs::held`).
 //!
 //! - [`archive`]: tar + zstd (multi-threaded) + sha256, `.partial` → rename;
 //!   `unpack` reads one back without following links.
@@ -16,9 +24,12 @@
 //! - [`retention`]: pure GFS selection. Cron parsing and what is due:
 //!   [`crate::domain::schedule`].
 //! - `run` (a backup job), `restore` (in place with rollback, or a clone),
-//!   `recover` (settles a restore a crash cut off), [`worker`].
+//!   `recover` (settles a restore a crash cut off), [`worker`]; `hold`: the
+//!   Docker calls above.
 
 pub mod archive;
+mod decompress;
+mod hold;
 pub mod manifest;
 mod prune;
 mod recover;
@@ -27,68 +38,73 @@ pub mod retention;
 mod run;
 mod unpack;
 pub mod verify;
+mod walk;
 pub mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use hold::Hold;
 pub use prune::prune;
 
+use tokio::sync::Notify;
+
+use crate::blueprint::Blueprints;
+use crate::config::Config;
 use crate::docker::Docker;
-use crate::ops::Ops;
-use crate::store::{backup_jobs, StoreError};
+use crate::store::Store;
 
 /// Does queued backup, verify and restore jobs. Cheap to clone.
+///
+/// A worker with its own handles (built in `app.rs`, or by `berth backup
+/// run` for its own process), not an [`crate::ops::Ops`]: it writes the rows
+/// of the jobs it runs and reaches the tenant's container only through
+/// [`Hold`].
 #[derive(Clone)]
 pub struct Runner {
-    pub(crate) ops: Ops,
-    pub(crate) docker: Docker,
-    pub(crate) http: reqwest::Client,
-    pid: u32,
+    store: Store,
+    config: Arc<Config>,
+    blueprints: Arc<Blueprints>,
+    tenant: Hold,
+    wake: Arc<Notify>,
+    http: reqwest::Client,
 }
 
 impl Runner {
-    pub fn new(ops: Ops, docker: Docker) -> Self {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        blueprints: Arc<Blueprints>,
+        docker: Docker,
+        wake: Arc<Notify>,
+    ) -> Self {
         let http = crate::tls::client_builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .unwrap_or_default();
         Self {
-            ops,
-            docker,
+            tenant: Hold::new(docker, store.clone()),
+            store,
+            config,
+            blueprints,
+            wake,
             http,
-            pid: std::process::id(),
         }
     }
 
-    /// Takes this process's hold on the instance, so the reconciler leaves
-    /// its container and data alone while `reason` works on them.
-    async fn hold(&self, instance_id: i64, reason: &'static str) -> Result<(), StoreError> {
-        let pid = self.pid;
-        self.ops
-            .store
-            .call(move |c| backup_jobs::hold(c, instance_id, reason, pid))
-            .await
-    }
-
-    /// Gives the hold back. A failure is ignored: the hold names this
-    /// process, and the recovery sweep drops holds of a process that is gone.
-    async fn release(&self, instance_id: i64) {
-        let pid = self.pid;
-        let _ = self
-            .ops
-            .store
-            .call(move |c| backup_jobs::release(c, instance_id, pid))
-            .await;
+    /// Tells the reconciler an instance may need it (a container started
+    /// again, a hold given back, a restored clone to start).
+    fn wake(&self) {
+        self.wake.notify_one();
     }
 
     fn backup_root(&self) -> PathBuf {
-        self.ops.config.backup_dir()
+        self.config.backup_dir()
     }
 
     /// Tells the operator's webhook (if any) that something failed. Never fails itself.
     pub(crate) async fn notify_failure(&self, event: &str, id: i64, instance: &str, error: &str) {
-        let Some(url) = self.ops.config.backup.failure_webhook.clone() else {
+        let Some(url) = self.config.backup.failure_webhook.clone() else {
             return;
         };
         let body =

@@ -17,10 +17,9 @@ use crate::store::{backup_jobs, instances, plans, StoreError};
 /// Applies the instance's retention (its plan's policy over the global
 /// one) and deletes what falls out, files first; one audit entry per prune.
 pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, StoreError> {
-    let config = runner.ops.config.clone();
+    let config = runner.config.clone();
     let root = config.backup_dir();
     let (list, rules, inst) = runner
-        .ops
         .store
         .call(move |c| {
             let inst = instances::get(c, instance_id)?;
@@ -78,7 +77,6 @@ pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, Sto
         format!("{}/{}", inst.client_slug, inst.name),
     );
     runner
-        .ops
         .store
         .call(move |c| {
             let tx = c.transaction()?;

@@ -102,31 +102,26 @@ impl Runner {
     /// Settles restore `id`, whose process died, and records the outcome.
     pub(super) async fn recover_restore(&self, id: i64) -> Result<(), StoreError> {
         let job = self
-            .ops
             .store
             .call(move |c| backup_jobs::get_restore(c, id))
             .await?;
         let iid = job.instance_id;
-        let inst = match self.ops.store.call(move |c| instances::get(c, iid)).await {
+        let inst = match self.store.call(move |c| instances::get(c, iid)).await {
             Ok(inst) => inst,
             Err(StoreError::NotFound(_)) => {
                 let why = "interrupted: berth ended during the restore; the instance is gone";
                 return self
-                    .ops
                     .store
                     .call(move |c| backup_jobs::finish_restore(c, id, false, why))
                     .await;
             }
             Err(e) => return Err(e),
         };
-        let data = self
-            .ops
-            .config
-            .instance_data_dir(&inst.client_slug, &inst.name);
+        let data = self.config.instance_data_dir(&inst.client_slug, &inst.name);
         let staging = staging_dir(&data, &inst.name, id);
         // The dead process's hold no longer counts: take it, so the
         // reconciler does not start the container on a directory about to move.
-        if let Err(e) = self.hold(iid, "restore").await {
+        if let Err(e) = self.tenant.take(iid, "restore").await {
             // Another live process works on the instance: settle it next sweep.
             tracing::info!(restore = id, error = %e, "interrupted restore waits for the instance");
             return Ok(());
@@ -139,7 +134,7 @@ impl Runner {
             // A container mounts the directory, not the path: stop any that
             // was started on the restored data before moving it away.
             if let Ok(Some(c)) = self.container_of(iid).await {
-                let _ = self.docker.stop(&c, 30).await;
+                let _ = self.tenant.stop(&c, 30).await;
             }
         }
         let (ok, message) = blocking(move || Ok(settle(&data, &staging)))
@@ -148,12 +143,11 @@ impl Runner {
         tracing::warn!(restore = id, ok, %message, "settled an interrupted restore");
         let msg = message.clone();
         let result = self
-            .ops
             .store
             .call(move |c| backup_jobs::finish_restore(c, id, ok, &msg))
             .await;
-        self.release(iid).await;
-        self.ops.wake();
+        self.tenant.give_back(iid).await;
+        self.wake();
         result
     }
 }

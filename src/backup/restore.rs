@@ -16,9 +16,8 @@ use crate::store::{backup_jobs, instances, InstanceRow, RestoreRow, StoreError};
 impl Runner {
     /// Runs queued restore `id` if this process can claim it.
     pub async fn run_restore(&self, id: i64) -> Result<bool, StoreError> {
-        let pid = self.pid;
+        let pid = self.tenant.pid();
         if !self
-            .ops
             .store
             .call(move |c| backup_jobs::claim_restore(c, id, pid))
             .await?
@@ -26,7 +25,6 @@ impl Runner {
             return Ok(false);
         }
         let job = self
-            .ops
             .store
             .call(move |c| backup_jobs::get_restore(c, id))
             .await?;
@@ -36,8 +34,7 @@ impl Runner {
             Err(e) => (false, e.clone()),
         };
         let msg = message.clone();
-        self.ops
-            .store
+        self.store
             .call(move |c| backup_jobs::finish_restore(c, id, ok, &msg))
             .await?;
         if !ok {
@@ -51,7 +48,6 @@ impl Runner {
     async fn restore(&self, job: &RestoreRow) -> Result<String, String> {
         let (bid, iid) = (job.backup_id, job.instance_id);
         let (backup, inst) = self
-            .ops
             .store
             .call(move |c| Ok((rows::get(c, bid)?, instances::get(c, iid)?)))
             .await
@@ -61,10 +57,7 @@ impl Runner {
             .as_ref()
             .map(|p| self.backup_root().join(p))
             .ok_or("backup has no archive")?;
-        let data = self
-            .ops
-            .config
-            .instance_data_dir(&inst.client_slug, &inst.name);
+        let data = self.config.instance_data_dir(&inst.client_slug, &inst.name);
         let staging = super::recover::staging_dir(&data, &inst.name, job.id);
         let (f, s, sha) = (
             file.clone(),
@@ -100,19 +93,21 @@ impl Runner {
         .await?;
         std::fs::create_dir_all(&data).map_err(|e| format!("creating {}: {e}", data.display()))?;
 
-        self.hold(iid, "restore").await.map_err(|e| e.to_string())?;
+        self.tenant
+            .take(iid, "restore")
+            .await
+            .map_err(|e| e.to_string())?;
         let outcome = self
             .swap_and_check(&inst, &data, &staging, job.mode == RestoreMode::Clone)
             .await;
-        self.release(iid).await;
+        self.tenant.give_back(iid).await;
         if job.mode == RestoreMode::Clone && outcome.is_ok() {
             let _ = self
-                .ops
                 .store
                 .call(move |c| instances::set_desired(c, iid, DesiredState::Running))
                 .await;
         }
-        self.ops.wake();
+        self.wake();
         outcome
     }
 
@@ -125,7 +120,7 @@ impl Runner {
     ) -> Result<String, String> {
         let container = self.container_of(inst.id).await?;
         if let Some(c) = &container {
-            self.docker
+            self.tenant
                 .stop(c, 30)
                 .await
                 .map_err(|e| format!("stopping the container: {e}"))?;
@@ -152,7 +147,7 @@ impl Runner {
             commit_and_remove(staging.to_path_buf()).await;
             return Ok("restored; the instance was not running".into());
         };
-        let health = match self.docker.start(&c).await {
+        let health = match self.tenant.start(&c).await {
             Ok(()) => self.wait_healthy(inst).await,
             Err(e) => Err(format!("starting the container: {e}")),
         };
@@ -162,10 +157,10 @@ impl Runner {
                 Ok("restored; the instance is healthy".into())
             }
             Err(why) => {
-                let _ = self.docker.stop(&c, 30).await;
+                let _ = self.tenant.stop(&c, 30).await;
                 fsutil::exchange(staging, data)
                     .map_err(|e| format!("{why}; rolling back failed too: {e}"))?;
-                let _ = self.docker.start(&c).await;
+                let _ = self.tenant.start(&c).await;
                 remove_later(staging.to_path_buf());
                 Err(format!("{why}; rolled back to the previous data"))
             }
@@ -173,22 +168,18 @@ impl Runner {
     }
 
     pub(super) async fn container_of(&self, instance_id: i64) -> Result<Option<String>, String> {
-        let list = self
-            .docker
-            .list_managed()
+        let found = self
+            .tenant
+            .container(instance_id)
             .await
             .map_err(|e| format!("docker: {e}"))?;
-        Ok(list
-            .into_iter()
-            .find(|c| c.instance_id == Some(instance_id))
-            .map(|c| c.id))
+        Ok(found.map(|c| c.id))
     }
 
     /// Healthy: running and its health check passing (or, without one, still
     /// running after a few seconds). Unhealthy or exited fails at once.
     async fn wait_healthy(&self, inst: &InstanceRow) -> Result<(), String> {
         let start_period = self
-            .ops
             .blueprints
             .get(&inst.blueprint)
             .and_then(|b| b.health.as_ref())
@@ -197,12 +188,12 @@ impl Runner {
         let deadline = Instant::now() + Duration::from_secs(u64::from(start_period) + 90);
         let first = Instant::now();
         loop {
-            let list = self
-                .docker
-                .list_managed()
+            let found = self
+                .tenant
+                .container(inst.id)
                 .await
                 .map_err(|e| format!("docker: {e}"))?;
-            match list.into_iter().find(|c| c.instance_id == Some(inst.id)) {
+            match found {
                 Some(c) if c.state == ContainerState::Running => match c.health {
                     Some(Health::Healthy) => return Ok(()),
                     Some(Health::Unhealthy) => {

@@ -2,14 +2,14 @@
 //! archive, thaw, publish with manifest, record, prune. Any failure leaves a
 //! failed row with its cause, no partial file, and older backups untouched.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::archive::{self, ArchiveStats};
 use super::{blocking, prune, Progress, Runner};
 use crate::blueprint::Consistency;
-use crate::docker::ContainerState;
+use crate::docker::{ContainerState, ObservedContainer};
 use crate::domain::{DesiredState, Manifest};
 use crate::store::backups::{self as rows, BackupResult};
 use crate::store::{instances, InstanceRow, StoreError};
@@ -20,39 +20,34 @@ struct Frozen {
     note: String,
 }
 
+/// Why a backup failed, and how long the tenant was held still before it
+/// did (`None`: it never was).
+type Failed = (String, Option<u64>);
+
 impl Runner {
     /// Runs queued backup `id` if this process can claim it; returns whether it ran.
     pub async fn run_backup(&self, id: i64) -> Result<bool, StoreError> {
-        let row = self.ops.store.call(move |c| rows::get(c, id)).await?;
+        let row = self.store.call(move |c| rows::get(c, id)).await?;
         let Some(instance_id) = row.instance_id else {
             return Ok(false);
         };
         let inst = self
-            .ops
             .store
             .call(move |c| instances::get(c, instance_id))
             .await?;
         let consistency = self
-            .ops
             .blueprints
             .get(&inst.blueprint)
             .map(|b| b.backup_consistency)
             .unwrap_or_default();
-        let stamp = time::OffsetDateTime::now_utc();
-        let name = format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z.tar.zst",
-            stamp.year(),
-            u8::from(stamp.month()),
-            stamp.day(),
-            stamp.hour(),
-            stamp.minute(),
-            stamp.second(),
-            stamp.millisecond()
-        );
+        let name = archive_name(time::OffsetDateTime::now_utc());
         let rel = format!("{}/{}/{name}", inst.client_slug, inst.name);
-        let (pid, rel_c, mode) = (self.pid, rel.clone(), consistency_name(consistency));
+        let (pid, rel_c, mode) = (
+            self.tenant.pid(),
+            rel.clone(),
+            consistency_name(consistency),
+        );
         if !self
-            .ops
             .store
             .call(move |c| rows::claim(c, id, pid, &rel_c, mode))
             .await?
@@ -69,8 +64,7 @@ impl Runner {
         reporter.abort();
         match outcome {
             Ok(result) => {
-                self.ops
-                    .store
+                self.store
                     .call(move |c| rows::finish_ok(c, id, &result))
                     .await?;
                 if let Err(e) = prune(self, instance_id).await {
@@ -78,17 +72,10 @@ impl Runner {
                 }
             }
             Err((why, freeze_ms)) => {
-                let (partial, manifest) = (
-                    archive::partial_path(&archive),
-                    archive::manifest_path(&archive),
-                );
-                let _ = tokio::fs::remove_file(&partial).await;
-                let _ = tokio::fs::remove_file(&manifest).await;
-                let _ = tokio::fs::remove_file(&archive).await;
+                discard(&archive).await;
                 tracing::warn!(backup = id, instance = %rel, error = %why, "backup failed");
                 let msg = why.clone();
-                self.ops
-                    .store
+                self.store
                     .call(move |c| rows::finish_failed(c, id, &msg, freeze_ms))
                     .await?;
                 self.notify_failure(
@@ -103,6 +90,7 @@ impl Runner {
         Ok(true)
     }
 
+    /// Measure, hold still, archive, publish: the steps of one backup.
     async fn backup(
         &self,
         inst: &InstanceRow,
@@ -110,117 +98,26 @@ impl Runner {
         archive: &Path,
         progress: &Progress,
         started: Instant,
-    ) -> Result<BackupResult, (String, Option<u64>)> {
-        let data = self
-            .ops
-            .config
-            .instance_data_dir(&inst.client_slug, &inst.name);
-        if !data.is_dir() {
-            return Err((
-                format!("data directory {} is missing", data.display()),
-                None,
-            ));
-        }
-        let (src, id) = (data.clone(), inst.id);
-        let total = blocking(move || Ok(crate::fsutil::dir_usage(&src).0))
-            .await
-            .map_err(|e| (e, None))?;
-        let _ = self
-            .ops
-            .store
-            .call(move |c| rows::progress(c, id, 0, Some(total)))
-            .await;
-
-        let containers = self
-            .docker
-            .list_managed()
+    ) -> Result<BackupResult, Failed> {
+        let data = self.measure_source(inst).await?;
+        let container = self
+            .tenant
+            .container(inst.id)
             .await
             .map_err(|e| (format!("docker: {e}"), None))?;
-        let container = containers
-            .into_iter()
-            .find(|c| c.instance_id == Some(inst.id));
-        let running = container
-            .as_ref()
-            .filter(|c| matches!(c.state, ContainerState::Running));
-        let level = self.ops.config.backup.level;
-        let threads = self.ops.config.backup.threads;
+        let level = self.config.backup.level;
+        let threads = self.config.backup.threads;
         let partial = archive::partial_path(archive);
         let work = {
-            let (data, partial, progress) = (data.clone(), partial.clone(), progress.clone());
+            let (partial, progress) = (partial.clone(), progress.clone());
             move || {
                 archive::create(&data, &partial, level, threads, &progress)
                     .map_err(|e| describe_io(&e))
             }
         };
-        let (stats, frozen) = match (running, consistency) {
-            (None, _) => {
-                let note = match &container {
-                    None if inst.desired == DesiredState::Running => {
-                        return Err((
-                            format!(
-                                "container gone: instance {}/{} has no container",
-                                inst.client_slug, inst.name
-                            ),
-                            None,
-                        ))
-                    }
-                    _ => "instance not running: archived as it is".to_owned(),
-                };
-                (
-                    blocking(work).await.map_err(|e| (e, None))?,
-                    Frozen { freeze_ms: 0, note },
-                )
-            }
-            (Some(c), Consistency::Pause) => {
-                self.docker
-                    .pause(&c.id)
-                    .await
-                    .map_err(|e| (gone_or(e, "pausing"), None))?;
-                let frozen_at = Instant::now();
-                let result = blocking(work).await;
-                let thawed = self.docker.unpause(&c.id).await;
-                let freeze_ms = frozen_at.elapsed().as_millis() as u64;
-                let stats = result.map_err(|e| (e, Some(freeze_ms)))?;
-                let note = match thawed {
-                    Ok(()) => String::new(),
-                    Err(e) => format!("unpausing failed afterwards: {e}"),
-                };
-                (stats, Frozen { freeze_ms, note })
-            }
-            (Some(c), Consistency::Stop) => self.stopped_archive(inst, &c.id, work).await?,
-            (Some(c), Consistency::Exec) => {
-                let hook = self
-                    .ops
-                    .blueprints
-                    .get(&inst.blueprint)
-                    .and_then(|b| b.backup_exec.clone())
-                    .unwrap_or_default();
-                let args: Vec<&str> = hook.iter().map(String::as_str).collect();
-                match tokio::time::timeout(Duration::from_secs(600), self.docker.exec(&c.id, &args))
-                    .await
-                {
-                    Ok(Ok((0, _))) => {}
-                    Ok(Ok((code, out))) => {
-                        let out: String = out.chars().take(300).collect();
-                        return Err((
-                            format!("backup hook exited with code {code}: {}", out.trim()),
-                            None,
-                        ));
-                    }
-                    Ok(Err(e)) => return Err((gone_or(e, "running the backup hook"), None)),
-                    Err(_) => {
-                        return Err(("backup hook did not finish within 10 minutes".into(), None))
-                    }
-                }
-                (
-                    blocking(work).await.map_err(|e| (e, None))?,
-                    Frozen {
-                        freeze_ms: 0,
-                        note: String::new(),
-                    },
-                )
-            }
-        };
+        let (stats, frozen) = self
+            .archive_still(inst, consistency, container, work)
+            .await?;
         let duration_ms = started.elapsed().as_millis() as u64;
         self.publish(
             inst,
@@ -245,25 +142,131 @@ impl Runner {
         })
     }
 
+    /// The instance's data directory; its total size becomes the job's
+    /// progress target.
+    async fn measure_source(&self, inst: &InstanceRow) -> Result<PathBuf, Failed> {
+        let data = self.config.instance_data_dir(&inst.client_slug, &inst.name);
+        if !data.is_dir() {
+            return Err((
+                format!("data directory {} is missing", data.display()),
+                None,
+            ));
+        }
+        let (src, id) = (data.clone(), inst.id);
+        let total = blocking(move || Ok(crate::fsutil::dir_usage(&src).0))
+            .await
+            .map_err(|e| (e, None))?;
+        let _ = self
+            .store
+            .call(move |c| rows::progress(c, id, 0, Some(total)))
+            .await;
+        Ok(data)
+    }
+
+    /// Runs `work` with the tenant held still the way its blueprint asks; a
+    /// container that is not running is archived as it is.
+    async fn archive_still(
+        &self,
+        inst: &InstanceRow,
+        consistency: Consistency,
+        container: Option<ObservedContainer>,
+        work: impl FnOnce() -> Result<ArchiveStats, String> + Send + 'static,
+    ) -> Result<(ArchiveStats, Frozen), Failed> {
+        let running = container
+            .as_ref()
+            .filter(|c| matches!(c.state, ContainerState::Running));
+        match (running, consistency) {
+            (None, _) => {
+                if container.is_none() && inst.desired == DesiredState::Running {
+                    return Err((
+                        format!(
+                            "container gone: instance {}/{} has no container",
+                            inst.client_slug, inst.name
+                        ),
+                        None,
+                    ));
+                }
+                let note = "instance not running: archived as it is".to_owned();
+                let stats = blocking(work).await.map_err(|e| (e, None))?;
+                Ok((stats, Frozen { freeze_ms: 0, note }))
+            }
+            (Some(c), Consistency::Pause) => self.paused_archive(&c.id, work).await,
+            (Some(c), Consistency::Stop) => self.stopped_archive(inst, &c.id, work).await,
+            (Some(c), Consistency::Exec) => {
+                self.run_hook(inst, &c.id).await?;
+                let stats = blocking(work).await.map_err(|e| (e, None))?;
+                let note = String::new();
+                Ok((stats, Frozen { freeze_ms: 0, note }))
+            }
+        }
+    }
+
+    /// `pause` consistency: freeze, archive, thaw.
+    async fn paused_archive(
+        &self,
+        container: &str,
+        work: impl FnOnce() -> Result<ArchiveStats, String> + Send + 'static,
+    ) -> Result<(ArchiveStats, Frozen), Failed> {
+        self.tenant
+            .pause(container)
+            .await
+            .map_err(|e| (gone_or(e, "pausing"), None))?;
+        let frozen_at = Instant::now();
+        let result = blocking(work).await;
+        let thawed = self.tenant.unpause(container).await;
+        let freeze_ms = frozen_at.elapsed().as_millis() as u64;
+        let stats = result.map_err(|e| (e, Some(freeze_ms)))?;
+        let note = match thawed {
+            Ok(()) => String::new(),
+            Err(e) => format!("unpausing failed afterwards: {e}"),
+        };
+        Ok((stats, Frozen { freeze_ms, note }))
+    }
+
+    /// `exec` consistency: the blueprint's hook quiesces the app (e.g. a
+    /// database dump) before the archive; it must succeed within 10 minutes.
+    async fn run_hook(&self, inst: &InstanceRow, container: &str) -> Result<(), Failed> {
+        let hook = self
+            .blueprints
+            .get(&inst.blueprint)
+            .and_then(|b| b.backup_exec.clone())
+            .unwrap_or_default();
+        let args: Vec<&str> = hook.iter().map(String::as_str).collect();
+        let ran = self.tenant.exec(container, &args);
+        match tokio::time::timeout(Duration::from_secs(600), ran).await {
+            Ok(Ok((0, _))) => Ok(()),
+            Ok(Ok((code, out))) => {
+                let out: String = out.chars().take(300).collect();
+                Err((
+                    format!("backup hook exited with code {code}: {}", out.trim()),
+                    None,
+                ))
+            }
+            Ok(Err(e)) => Err((gone_or(e, "running the backup hook"), None)),
+            Err(_) => Err(("backup hook did not finish within 10 minutes".into(), None)),
+        }
+    }
+
     /// `stop` consistency: hold off the reconciler, stop, archive, start.
     async fn stopped_archive(
         &self,
         inst: &InstanceRow,
         container: &str,
         work: impl FnOnce() -> Result<ArchiveStats, String> + Send + 'static,
-    ) -> Result<(ArchiveStats, Frozen), (String, Option<u64>)> {
+    ) -> Result<(ArchiveStats, Frozen), Failed> {
         let id = inst.id;
-        self.hold(id, "backup")
+        self.tenant
+            .take(id, "backup")
             .await
             .map_err(|e| (e.to_string(), None))?;
         let stopped_at = Instant::now();
-        let result = match self.docker.stop(container, 30).await {
+        let result = match self.tenant.stop(container, 30).await {
             Ok(()) => blocking(work).await,
             Err(e) => Err(gone_or(e, "stopping")),
         };
-        let started = self.docker.start(container).await;
-        self.release(id).await;
-        self.ops.wake();
+        let started = self.tenant.start(container).await;
+        self.tenant.give_back(id).await;
+        self.wake();
         let freeze_ms = stopped_at.elapsed().as_millis() as u64;
         let stats = result.map_err(|e| (e, Some(freeze_ms)))?;
         let note = started
@@ -294,7 +297,7 @@ impl Runner {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             consistency: consistency_name(consistency).into(),
-            level: self.ops.config.backup.level,
+            level: self.config.backup.level,
             source_bytes: stats.source_bytes,
             size: stats.size,
             files: stats.files,
@@ -312,13 +315,33 @@ impl Runner {
     }
 }
 
+/// `20250101T020000.123Z.tar.zst`: sorts by time, unique per instance.
+fn archive_name(stamp: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z.tar.zst",
+        stamp.year(),
+        u8::from(stamp.month()),
+        stamp.day(),
+        stamp.hour(),
+        stamp.minute(),
+        stamp.second(),
+        stamp.millisecond()
+    )
+}
+
+/// A failed backup leaves no file behind: partial, manifest or archive.
+async fn discard(archive: &Path) {
+    let _ = tokio::fs::remove_file(archive::partial_path(archive)).await;
+    let _ = tokio::fs::remove_file(archive::manifest_path(archive)).await;
+    let _ = tokio::fs::remove_file(archive).await;
+}
+
 /// Writes progress to the store every half second, also as the heartbeat.
 async fn report_progress(runner: Runner, id: i64, progress: Progress) {
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let done = progress.load(Ordering::Relaxed);
         let _ = runner
-            .ops
             .store
             .call(move |c| rows::progress(c, id, done, None))
             .await;

@@ -17,8 +17,6 @@ use rustix::io::Errno;
 
 use crate::fsutil::{open_dir_nofollow, path_error};
 
-const BUF: usize = 1 << 20;
-
 /// Unpacks an archive into `dest` (created, or an empty directory) with
 /// owners, modes, mtimes and `user.*` xattrs as archived, except that
 /// setuid and setgid bits are dropped: a restore must not mint privileged
@@ -38,43 +36,8 @@ pub fn extract_tree(archive: &Path, dest: &Path) -> io::Result<bool> {
     std::fs::create_dir_all(dest).map_err(|e| path_error(dest, e))?;
     let root = open_dir_nofollow(CWD, dest).map_err(|e| path_error(dest, e))?;
     let file = File::open(archive).map_err(|e| path_error(archive, e))?;
-    let mut decoder = zstd::stream::read::Decoder::new(file)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(8);
-    let producer = std::thread::spawn(move || loop {
-        let mut buf = vec![0u8; BUF];
-        let mut filled = 0;
-        let result = loop {
-            match decoder.read(&mut buf[filled..]) {
-                Ok(0) => break Ok(filled),
-                Ok(n) => {
-                    filled += n;
-                    if filled == buf.len() {
-                        break Ok(filled);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        match result {
-            Ok(0) => return,
-            Ok(n) => {
-                buf.truncate(n);
-                if tx.send(Ok(buf)).is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
-        }
-    });
-    let mut tar = tar::Archive::new(ChannelReader {
-        rx,
-        current: Vec::new(),
-        pos: 0,
-    });
+    let (reader, producer) = super::decompress::spawn(file)?;
+    let mut tar = tar::Archive::new(reader);
     let mut unpacker = Unpacker {
         root,
         dest,
@@ -349,31 +312,6 @@ fn retry_after_unlink<T>(
             create()
         }
         other => other,
-    }
-}
-
-/// Reads the decompressed chunks the producer thread sends.
-struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
-    current: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.current.len() {
-            match self.rx.recv() {
-                Ok(chunk) => {
-                    self.current = chunk?;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.current.len() - self.pos);
-        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
 }
 

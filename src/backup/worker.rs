@@ -8,14 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use super::{archive, verify, Runner};
+use crate::audit::{self, Actor};
 use crate::domain::schedule;
 use crate::domain::{BackupStatus, Phase, Trigger};
 use crate::store::backups as rows;
-use crate::store::{backup_jobs, StoreError};
+use crate::store::{backup_jobs, instances, StoreError};
 
 /// How often queued work is looked for; the CLI queues from another process.
 const POLL: Duration = Duration::from_millis(500);
@@ -25,18 +27,8 @@ impl Runner {
         if let Err(e) = self.sweep().await {
             tracing::warn!(error = %e, "backup sweep failed");
         }
-        // A verification cut off by the last shutdown starts over.
-        let _ = self
-            .ops
-            .store
-            .call(|c| {
-                Ok(c.execute(
-                    "UPDATE backups SET verify_state = 'queued' WHERE verify_state = 'running'",
-                    [],
-                )?)
-            })
-            .await;
-        let permits = Arc::new(Semaphore::new(self.ops.config.backup.concurrency));
+        let _ = self.store.call(|c| rows::requeue_running_verifies(c)).await;
+        let permits = Arc::new(Semaphore::new(self.config.backup.concurrency));
         let in_flight: Arc<Mutex<HashSet<(char, i64)>>> = Arc::default();
         // Cron expressions have minute resolution: tokio-cron-scheduler ticks
         // once a minute (`backup.schedule_tick`) and each tick fires what
@@ -71,7 +63,7 @@ impl Runner {
     async fn start_schedule_ticker(&self) -> Option<JobScheduler> {
         let last_tick = Arc::new(Mutex::new(Utc::now()));
         let runner = self.clone();
-        let tick = self.ops.config.backup.schedule_tick;
+        let tick = self.config.backup.schedule_tick;
         let result = async {
             let scheduler = JobScheduler::new().await?;
             let fire = move |_, _| {
@@ -108,7 +100,6 @@ impl Runner {
         in_flight: &Arc<Mutex<HashSet<(char, i64)>>>,
     ) -> Result<(), StoreError> {
         let (backups, verifies, restores) = self
-            .ops
             .store
             .call(|c| {
                 Ok((
@@ -161,18 +152,18 @@ impl Runner {
     /// Queues backups for instances whose schedule (plan's or global) fired
     /// in (after, now], and verifications of newest backups on the verify schedule.
     async fn fire_schedules(&self, after: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) {
-        let global = self.ops.config.backup.schedule.clone();
+        let global = self.config.backup.schedule.clone();
         let result = async {
-            let policies = self.ops.store.call(backup_jobs::all_policies).await?;
-            let instances = self.ops.list_instances(None).await?;
+            let (policies, instances) = self
+                .store
+                .call(|c| Ok((backup_jobs::all_policies(c)?, instances::list_all(c)?)))
+                .await?;
+            let instances = instances.into_iter().filter(|i| i.desired.is_live());
             let mut due = Vec::new();
             for inst in instances {
                 // Created but never provisioned yet: there is nothing to back
                 // up, and a "data directory is missing" failure would be noise.
-                let data = self
-                    .ops
-                    .config
-                    .instance_data_dir(&inst.client_slug, &inst.name);
+                let data = self.config.instance_data_dir(&inst.client_slug, &inst.name);
                 if inst.phase == Phase::Pending && !data.is_dir() {
                     continue;
                 }
@@ -189,20 +180,14 @@ impl Runner {
             }
             if !due.is_empty() {
                 tracing::info!(instances = due.len(), "scheduled backups due");
-                self.ops
-                    .queue_backups(&crate::audit::Actor::system(), &due, Trigger::Schedule)
-                    .await?;
+                self.store.call(move |c| queue_scheduled(c, &due)).await?;
             }
-            if let Ok(Some(cron)) =
-                schedule::parse_optional(&self.ops.config.backup.verify_schedule)
-            {
+            if let Ok(Some(cron)) = schedule::parse_optional(&self.config.backup.verify_schedule) {
                 if schedule::fired(&cron, after, now) {
-                    self.ops
-                        .verify_newest(&crate::audit::Actor::system())
-                        .await?;
+                    self.store.call(queue_scheduled_verifies).await?;
                 }
             }
-            Ok::<_, crate::ops::OpsError>(())
+            Ok::<_, StoreError>(())
         }
         .await;
         if let Err(e) = result {
@@ -212,15 +197,17 @@ impl Runner {
 
     /// A backup that died while its container was paused must not leave the tenant frozen.
     async fn thaw(&self, instance_id: Option<i64>) {
-        let Ok(list) = self.docker.list_managed().await else {
+        let Some(instance_id) = instance_id else {
             return;
         };
-        for c in list.iter().filter(|c| {
-            c.instance_id.is_some()
-                && c.instance_id == instance_id
-                && c.state == crate::docker::ContainerState::Paused
-        }) {
-            match self.docker.unpause(&c.id).await {
+        let Ok(list) = self.tenant.containers(instance_id).await else {
+            return;
+        };
+        for c in list
+            .iter()
+            .filter(|c| c.state == crate::docker::ContainerState::Paused)
+        {
+            match self.tenant.unpause(&c.id).await {
                 Ok(()) => {
                     tracing::warn!(container = %c.name, "unpaused a container left paused by an interrupted backup")
                 }
@@ -231,17 +218,12 @@ impl Runner {
 
     /// Verifies backup `id` if this process can claim the job.
     pub async fn run_verify(&self, id: i64) -> Result<bool, StoreError> {
-        if !self
-            .ops
-            .store
-            .call(move |c| rows::claim_verify(c, id))
-            .await?
-        {
+        if !self.store.call(move |c| rows::claim_verify(c, id)).await? {
             return Ok(false);
         }
-        let row = self.ops.store.call(move |c| rows::get(c, id)).await?;
+        let row = self.store.call(move |c| rows::get(c, id)).await?;
         let root = self.backup_root();
-        let scratch = root.join(format!(".verify-{id}-{}", self.pid));
+        let scratch = root.join(format!(".verify-{id}-{}", self.tenant.pid()));
         let result = match (&row.path, &row.sha256) {
             (Some(p), Some(sha)) => {
                 let (file, sha) = (root.join(p), sha.clone());
@@ -256,8 +238,7 @@ impl Runner {
             Err(e) => (false, e),
         };
         let msg = message.clone();
-        self.ops
-            .store
+        self.store
             .call(move |c| rows::finish_verify(c, id, ok, &msg))
             .await?;
         if !ok {
@@ -278,7 +259,6 @@ impl Runner {
     /// is failed with its partial file removed. Also voids dead holds.
     pub async fn sweep(&self) -> Result<(), StoreError> {
         let running = self
-            .ops
             .store
             .call(|c| rows::list_by_status(c, BackupStatus::Running))
             .await?;
@@ -306,8 +286,7 @@ impl Runner {
                         freeze_ms: m.freeze_ms,
                         message: "recovered from its manifest after an interruption".into(),
                     };
-                    self.ops
-                        .store
+                    self.store
                         .call(move |c| rows::finish_ok(c, id, &result))
                         .await?;
                 }
@@ -327,18 +306,47 @@ impl Runner {
                         "interrupted: the berth process (pid {}) ended during the backup",
                         row.runner_pid.unwrap_or(0)
                     );
-                    self.ops
-                        .store
+                    self.store
                         .call(move |c| rows::finish_failed(c, id, &why, None))
                         .await?;
                     tracing::warn!(backup = id, "marked an interrupted backup failed");
                 }
             }
         }
-        for id in self.ops.store.call(backup_jobs::orphaned_restores).await? {
+        for id in self.store.call(backup_jobs::orphaned_restores).await? {
             self.recover_restore(id).await?;
         }
-        self.ops.store.call(backup_jobs::release_dead).await?;
+        self.store.call(backup_jobs::release_dead).await?;
         Ok(())
     }
+}
+
+/// The schedule's backups, audited like any other request (the system asks).
+fn queue_scheduled(conn: &mut rusqlite::Connection, due: &[i64]) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let queued = rows::enqueue_many(&tx, due, Trigger::Schedule)?;
+    if !queued.is_empty() {
+        let details = json!({ "backups": queued, "trigger": Trigger::Schedule.as_str() });
+        let actor = Actor::system();
+        audit::record(&tx, &actor, "backup.request", "instances", None, details)?;
+    }
+    Ok(tx.commit()?)
+}
+
+/// The verify schedule: every instance's newest good backup, audited.
+fn queue_scheduled_verifies(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let queued = rows::request_verify_newest(&tx)?;
+    if !queued.is_empty() {
+        let details = json!({ "backups": queued });
+        audit::record(
+            &tx,
+            &Actor::system(),
+            "backup.verify",
+            "backups",
+            None,
+            details,
+        )?;
+    }
+    Ok(tx.commit()?)
 }

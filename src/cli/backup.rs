@@ -103,7 +103,7 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
             ops.queue_backups(&actor, &ids, Trigger::Cli).await?;
             let queued = ops.pending_backups(&ids).await?;
             let permits =
-                std::sync::Arc::new(tokio::sync::Semaphore::new(ops.config.backup.concurrency));
+                std::sync::Arc::new(tokio::sync::Semaphore::new(ops.config().backup.concurrency));
             let jobs = queued.iter().map(|id| {
                 let (runner, permits, id) = (runner.clone(), permits.clone(), *id);
                 async move {
@@ -263,13 +263,22 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
 }
 
 async fn runner(ops: &Ops) -> Result<Runner, Failure> {
-    let docker = Docker::connect(&ops.config.docker.socket, &ops.config.docker.owner)
+    // This process runs the jobs itself (a system cron, no daemon needed):
+    // a worker beside the operations, on their store.
+    let shared = ops.shared();
+    let docker = Docker::connect(&shared.config.docker.socket, &shared.config.docker.owner)
         .await
         .map_err(|e| Failure {
             code: 1,
             message: e.to_string(),
         })?;
-    Ok(Runner::new(ops.clone(), docker))
+    Ok(Runner::new(
+        shared.store,
+        shared.config,
+        shared.blueprints,
+        docker,
+        shared.wake,
+    ))
 }
 
 /// Jobs the daemon claimed first finish there; wait for them too.

@@ -12,10 +12,8 @@ use tokio::net::TcpListener;
 use super::run::Failure;
 use super::BenchCmd;
 use crate::audit::Actor;
-use crate::blueprint::Blueprints;
 use crate::config::Config;
 use crate::ops::{NewClientInput, NewInstanceInput, Ops, PlanInput};
-use crate::store::Store;
 use crate::web::{self, AppState};
 
 const USER: &str = "bench";
@@ -70,9 +68,7 @@ async fn bench(
     connections: u32,
     duration: &str,
 ) -> Result<(), Failure> {
-    let store = Store::open(&config.db_path()).map_err(fail)?;
-    let blueprints = Arc::new(Blueprints::load_dir(&config.blueprint_dir()).map_err(fail)?);
-    let ops = Ops::new(store, Arc::new(config), blueprints, Arc::default());
+    let ops = Ops::open(&config).map_err(fail)?;
     let started = Instant::now();
     seed(&ops, clients, per_client).await?;
     eprintln!(
@@ -147,7 +143,7 @@ async fn seed(ops: &Ops, clients: u32, per_client: u32) -> Result<(), Failure> {
         };
         ops.create_plan(&cli, input).await.map_err(fail)?;
     }
-    let blueprint = ops.blueprints.default_name().map(str::to_owned);
+    let blueprint = ops.default_blueprint().map(str::to_owned);
     for n in 0..clients {
         let plan = ["small", "medium", "large"][n as usize % 3];
         let input = NewClientInput {
@@ -173,7 +169,8 @@ async fn seed(ops: &Ops, clients: u32, per_client: u32) -> Result<(), Failure> {
         }
     }
     // A realistic mix of phases: mostly running, some stopped or failing.
-    ops.store
+    ops.shared()
+        .store
         .call(|conn| {
             conn.execute_batch(
                 "UPDATE instances SET phase = CASE id % 20 WHEN 0 THEN 'error' WHEN 1 THEN 'stopped' WHEN 2 THEN 'unhealthy' ELSE 'running' END,

@@ -142,6 +142,7 @@ async fn bench(config: &Config, n: u32, window: Duration) -> Result<(), Failure>
         .await
         .map_err(|e| fail(format!("{e:#}")))?;
     let ops = app.ops().clone();
+    let store = app.store().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(app.run(async {
         let _ = stopped.await;
@@ -207,7 +208,7 @@ async fn bench(config: &Config, n: u32, window: Duration) -> Result<(), Failure>
     let sampling = Arc::new(sampling);
     let live = Live::default();
     let mut sampler = Sampler::new(
-        ops.store.clone(),
+        store.clone(),
         sampling.clone(),
         docker.clone(),
         live.clone(),
@@ -231,7 +232,7 @@ async fn bench(config: &Config, n: u32, window: Duration) -> Result<(), Failure>
     );
 
     let (cpu0, t0) = (cpu_secs(), Instant::now());
-    let sampler = Sampler::new(ops.store.clone(), sampling.clone(), docker, live.clone());
+    let sampler = Sampler::new(store.clone(), sampling.clone(), docker, live.clone());
     sampler.run(tokio::time::sleep(window)).await;
     let (cpu, wall) = (cpu_secs() - cpu0, t0.elapsed().as_secs_f64());
     let snap = live.snapshot();
@@ -255,7 +256,8 @@ async fn chart_pages(ops: &crate::ops::Ops, config: &Config, live: &Live) -> Res
     let inst = list.first().ok_or_else(|| fail("no instance"))?.clone();
     let now = unix_now();
     let id = inst.id;
-    ops.store
+    ops.shared()
+        .store
         .call(move |conn| {
             let marks = metrics::marks(conn)?;
             let tx = conn.transaction()?;

@@ -1,18 +1,16 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use super::views::{self, ClientListOut, ClientOut, InstanceOut, PlanOut, TokenOut};
 use super::{output, Cli, ClientCmd, Command, ConfigCmd, InstanceCmd, PlanArgs, PlanCmd, TokenCmd};
 use crate::audit::Actor;
-use crate::blueprint::Blueprints;
 use crate::config::Config;
 use crate::domain::{size::SizeInput, ClientStatus};
 use crate::ops::{
     ClientEdit, ClientView, InstanceAction, InstanceEdit, NewClientInput, NewInstanceInput, Ops,
     OpsError, PlanEdit, PlanInput,
 };
-use crate::store::{InstanceRow, Store};
+use crate::store::InstanceRow;
 
 /// A failure already explained to the user, with its exit code.
 pub struct Failure {
@@ -118,18 +116,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 }
 
 fn open_ops(config: Config) -> Result<Ops, Failure> {
-    let store = Store::open(&config.db_path()).map_err(|e| Failure {
-        code: 1,
-        message: format!("opening {}: {e}", config.db_path().display()),
-    })?;
-    let blueprints =
-        Blueprints::load_dir(&config.blueprint_dir()).map_err(|e| Failure::usage(e.to_string()))?;
-    Ok(Ops::new(
-        store,
-        Arc::new(config),
-        Arc::new(blueprints),
-        Arc::default(),
-    ))
+    Ops::open(&config).map_err(|e| match e {
+        // A blueprint directory that does not load is bad configuration.
+        OpsError::Refused(m) => Failure::usage(m),
+        other => Failure::from(other),
+    })
 }
 
 fn plan_edit(args: PlanArgs, rename: Option<String>) -> PlanEdit {
@@ -161,9 +152,9 @@ pub(super) fn done(as_json: bool, key: &str, name: &str, line: String) {
 
 async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failure> {
     let actor = Actor::cli();
-    let config = ops.config.clone();
-    let instance = |row: InstanceRow| InstanceOut::new(row, &config);
-    let client = |view: ClientView| ClientOut::new(view, &config);
+    let config = ops.config();
+    let instance = |row: InstanceRow| InstanceOut::new(row, config);
+    let client = |view: ClientView| ClientOut::new(view, config);
     match command {
         Command::Token(TokenCmd::Create { name }) => {
             let token = ops.create_token(&actor, &name).await?;

@@ -77,20 +77,7 @@ impl Ops {
     ) -> Result<Vec<i64>, OpsError> {
         let (actor, ids) = (actor.clone(), instance_ids.to_vec());
         self.write(move |tx| {
-            let mut queued = Vec::new();
-            for id in ids {
-                let inst = instances::get(tx, id)?;
-                if !inst.desired.is_live() || rows::active_for(tx, id)?.is_some() {
-                    continue;
-                }
-                queued.push(rows::enqueue(
-                    tx,
-                    id,
-                    &inst.client_slug,
-                    &inst.name,
-                    trigger,
-                )?);
-            }
+            let queued = rows::enqueue_many(tx, &ids, trigger)?;
             if !queued.is_empty() {
                 audit::record(
                     tx,
@@ -177,12 +164,7 @@ impl Ops {
     pub async fn verify_newest(&self, actor: &Actor) -> Result<Vec<i64>, OpsError> {
         let actor = actor.clone();
         self.write(move |tx| {
-            let mut queued = Vec::new();
-            for id in rows::newest_ok_ids(tx)? {
-                if rows::request_verify(tx, id)? {
-                    queued.push(id);
-                }
-            }
+            let queued = rows::request_verify_newest(tx)?;
             if !queued.is_empty() {
                 audit::record(
                     tx,

@@ -68,18 +68,49 @@ impl From<StoreError> for OpsError {
     }
 }
 
-/// Everything an operation needs; cheap to clone.
+/// Everything an operation needs; cheap to clone. The fields are private:
+/// front ends call operations, and workers get their own handles (see
+/// [`Ops::shared`]), so every change of desired state goes through here.
 #[derive(Clone)]
 pub struct Ops {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub blueprints: Arc<Blueprints>,
+    store: Store,
+    config: Arc<Config>,
+    blueprints: Arc<Blueprints>,
     wake: Arc<Notify>,
     caches: Arc<overview::Caches>,
     login: Arc<users::LoginGate>,
 }
 
+/// The handles the operations run on, for wiring the workers of the same
+/// process (`app.rs`, the CLI's in-process backup runner): they share the
+/// store's one writer and the reconciler's wake-up. Front ends never use it.
+#[derive(Clone)]
+pub struct Shared {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub blueprints: Arc<Blueprints>,
+    pub wake: Arc<Notify>,
+}
+
 impl Ops {
+    /// Opens the store and loads the blueprints `config` names: the one
+    /// wiring of the daemon, the CLI and the benches. A blueprint directory
+    /// that does not load is bad configuration ([`OpsError::Refused`]); a
+    /// database that does not open is [`OpsError::Io`].
+    pub fn open(config: &Config) -> Result<Ops, OpsError> {
+        let db = config.db_path();
+        let store =
+            Store::open(&db).map_err(|e| OpsError::Io(format!("opening {}: {e}", db.display())))?;
+        let blueprints = Blueprints::load_dir(&config.blueprint_dir())
+            .map_err(|e| OpsError::Refused(e.to_string()))?;
+        Ok(Self::new(
+            store,
+            Arc::new(config.clone()),
+            Arc::new(blueprints),
+            Arc::default(),
+        ))
+    }
+
     pub fn new(
         store: Store,
         config: Arc<Config>,
@@ -107,8 +138,37 @@ impl Ops {
         self.wake.notify_one();
     }
 
-    pub fn wake_handle(&self) -> Arc<Notify> {
-        self.wake.clone()
+    /// The configuration, read-only, for what a front end presents (base
+    /// domain, policy defaults, URLs); changes go through operations.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The blueprints a new instance can use: (name, description), for
+    /// form choices.
+    pub fn blueprint_choices(&self) -> Vec<(String, String)> {
+        self.blueprints
+            .names()
+            .map(|n| {
+                let about = self.blueprints.get(n).map(|b| b.description.clone());
+                (n.to_owned(), about.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// The blueprint a new instance gets when none is named.
+    pub fn default_blueprint(&self) -> Option<&str> {
+        self.blueprints.default_name()
+    }
+
+    /// The handles behind these operations, for wiring workers; see [`Shared`].
+    pub fn shared(&self) -> Shared {
+        Shared {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            blueprints: self.blueprints.clone(),
+            wake: self.wake.clone(),
+        }
     }
 }
 

@@ -210,6 +210,51 @@ pub fn request_verify(conn: &Connection, id: i64) -> Result<bool, StoreError> {
     )? > 0)
 }
 
+/// Queues a backup of each instance that is not being removed and has none
+/// queued or running (the schedule, `backup run --all`); returns the new ids.
+pub fn enqueue_many(
+    conn: &Connection,
+    instance_ids: &[i64],
+    trigger: Trigger,
+) -> Result<Vec<i64>, StoreError> {
+    let mut queued = Vec::new();
+    for &id in instance_ids {
+        let inst = super::instances::get(conn, id)?;
+        if !inst.desired.is_live() || active_for(conn, id)?.is_some() {
+            continue;
+        }
+        queued.push(enqueue(conn, id, &inst.client_slug, &inst.name, trigger)?);
+    }
+    Ok(queued)
+}
+
+/// Queues verification of every instance's newest good backup; returns
+/// those not already queued or running.
+pub fn request_verify_newest(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT MAX(id) FROM backups WHERE status = 'ok' AND instance_id IS NOT NULL GROUP BY instance_id",
+    )?;
+    let newest: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut queued = Vec::new();
+    for id in newest {
+        if request_verify(conn, id)? {
+            queued.push(id);
+        }
+    }
+    Ok(queued)
+}
+
+/// A verification cut off by the last shutdown starts over.
+pub fn requeue_running_verifies(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE backups SET verify_state = 'queued' WHERE verify_state = 'running'",
+        [],
+    )?;
+    Ok(())
+}
+
 pub fn claim_verify(conn: &Connection, id: i64) -> Result<bool, StoreError> {
     Ok(conn.execute(
         "UPDATE backups SET verify_state = ?2 WHERE id = ?1 AND verify_state = ?3",

@@ -59,7 +59,7 @@ pub struct UiState {
 impl AppState {
     /// Opens the session store (`<data_dir>/sessions.db`) beside `ops`.
     pub async fn new(ops: Ops, stats: Arc<ReconcileStats>) -> anyhow::Result<Self> {
-        let config = ops.config.clone();
+        let config = ops.config();
         std::fs::create_dir_all(&config.data_dir)?;
         let sessions = session::open_store(&config.data_dir.join("sessions.db")).await?;
         let ui = UiState {
@@ -82,7 +82,7 @@ impl AppState {
 /// Every route, behind the Host/Origin check for `listen` (the address
 /// actually bound: tests bind port 0).
 pub fn router(state: AppState, listen: SocketAddr) -> Router {
-    let hosts = Arc::new(origin::HostPolicy::new(&state.ops.config, listen));
+    let hosts = Arc::new(origin::HostPolicy::new(state.ops.config(), listen));
     let (mut public, mut pages, mut api) = (Router::new(), Router::new(), Router::new());
     for r in routes::all() {
         match r.access {

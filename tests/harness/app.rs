@@ -31,6 +31,7 @@ pub struct TestApp {
     task: Option<tokio::task::JoinHandle<()>>,
     pub guard: DockerGuard,
     ops: berth::ops::Ops,
+    store: berth::store::Store,
 }
 
 /// A block of ports none of which is bound right now, below the kernel's
@@ -87,6 +88,7 @@ impl TestApp {
             .expect("berth builds");
         let api = format!("http://{}", app.local_addr());
         let ops = app.ops().clone();
+        let store = app.store().clone();
         let token = app
             .ops()
             .create_token(&berth::audit::Actor::cli(), "test")
@@ -117,6 +119,7 @@ impl TestApp {
             task: Some(task),
             guard,
             ops,
+            store,
         }
     }
 
@@ -248,6 +251,11 @@ impl TestApp {
     /// The operations layer of this berth, for looking at the store directly.
     pub fn ops(&self) -> &berth::ops::Ops {
         &self.ops
+    }
+
+    /// The daemon's store, for seeding and inspecting rows no operation exposes.
+    pub fn store(&self) -> &berth::store::Store {
+        &self.store
     }
 
     pub fn data_dir(&self) -> PathBuf {

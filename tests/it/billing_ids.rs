@@ -50,8 +50,7 @@ async fn a_deleted_clients_usage_never_moves_to_a_new_client() {
         oom_kills: 0,
         mem_hits: 0,
     };
-    app.ops()
-        .store
+    app.store()
         .call(move |conn| {
             metrics::upsert_subject(conn, old_instance, old_client, "billa", "main")?;
             metrics::insert_sample(conn, &sample)
@@ -74,7 +73,7 @@ async fn a_deleted_clients_usage_never_moves_to_a_new_client() {
     );
     // The sampler has seen the new instance (and recorded its subject).
     eventually("the new instance is sampled", UP, || async {
-        let subjects = app.ops().store.call(|c| usage::subjects(c)).await.unwrap();
+        let subjects = app.store().call(|c| usage::subjects(c)).await.unwrap();
         subjects
             .iter()
             .any(|s| s.instance_id == new_instance)

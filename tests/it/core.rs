@@ -567,8 +567,7 @@ async fn instance_env_and_domains_can_change_and_secrets_stay_out_of_the_audit()
     assert_eq!(bad.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.1);
 
     let audit = app
-        .ops()
-        .store
+        .store()
         .call(|conn| berth::store::audit::query(conn, &Default::default()))
         .await
         .unwrap();

@@ -111,8 +111,7 @@ async fn a_second_in_place_restore_of_one_instance_is_a_conflict() {
     // A restore in progress: claimed by a live process (this one), so no
     // runner takes it over while the test asks for another.
     let busy = app
-        .ops()
-        .store
+        .store()
         .call(move |conn| {
             let r = backup_jobs::enqueue_restore(conn, backup_id, id, RestoreMode::InPlace)?;
             backup_jobs::claim_restore(conn, r, std::process::id())?;
@@ -134,8 +133,7 @@ async fn a_second_in_place_restore_of_one_instance_is_a_conflict() {
     let (status, body) = app.post(&restore, json!({ "into": "copy" })).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
-    app.ops()
-        .store
+    app.store()
         .call(move |conn| backup_jobs::finish_restore(conn, busy, false, "test"))
         .await
         .unwrap();

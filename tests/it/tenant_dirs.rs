@@ -160,7 +160,7 @@ async fn the_disk_walk_does_not_follow_a_link_to_a_big_host_dir() {
     let seeded = std::fs::metadata(data.join("index.html")).unwrap().len();
 
     let disk = Mutex::default();
-    berth::metrics::disk::walk_once(&app.ops().store, &app.config, &disk)
+    berth::metrics::disk::walk_once(app.store(), &app.config, &disk)
         .await
         .unwrap();
     let bytes = disk.lock().unwrap()[&id];

@@ -82,23 +82,15 @@ async fn client_form(
         .collect();
     let blueprints: Vec<(String, String)> = s
         .ops
-        .blueprints
-        .names()
-        .map(|n| {
-            let d = s
-                .ops
-                .blueprints
-                .get(n)
-                .map(|b| b.description.clone())
-                .unwrap_or_default();
-            (
-                n.to_owned(),
-                if d.is_empty() {
-                    n.to_owned()
-                } else {
-                    format!("{n} — {d}")
-                },
-            )
+        .blueprint_choices()
+        .into_iter()
+        .map(|(n, d)| {
+            let label = if d.is_empty() {
+                n.clone()
+            } else {
+                format!("{n} — {d}")
+            };
+            (n, label)
         })
         .collect();
     let body = html! {
@@ -114,7 +106,7 @@ async fn client_form(
                 (select("Plan", "plan", &plans, &f.plan, errors))
                 @if new {
                     (select("App (blueprint)", "blueprint", &blueprints, &f.blueprint, errors))
-                    (field("Domain", "domain", &f.domain, Input { hint: Some(&format!("optional; default <slug>.{}", s.ops.config.base_domain)), ..TEXT }, errors))
+                    (field("Domain", "domain", &f.domain, Input { hint: Some(&format!("optional; default <slug>.{}", s.ops.config().base_domain)), ..TEXT }, errors))
                 }
                 (notes_field(&f.notes, errors))
                 div { button type="submit" { (if new { "Create client" } else { "Save" }) } }
@@ -126,12 +118,7 @@ async fn client_form(
 
 async fn new_form(State(s): State<AppState>, ui: Ui) -> PageResult {
     let f = ClientForm {
-        blueprint: s
-            .ops
-            .blueprints
-            .default_name()
-            .unwrap_or_default()
-            .to_owned(),
+        blueprint: s.ops.default_blueprint().unwrap_or_default().to_owned(),
         ..Default::default()
     };
     Ok(client_form(

@@ -202,7 +202,7 @@ fn instances_table(s: &AppState, ui: &Ui, slug: &str, list: &[InstanceRow]) -> M
             tbody { @for i in list { tr data-instance=(i.id) {
                 td { (i.name) div.muted { (i.blueprint) } }
                 td { (phase_badge(i.phase)) div.muted data-message { (i.message) } }
-                td { @for d in &i.domains { a href=(domain_url(&s.ops.config, d)) rel="noopener" { (d) } br; } }
+                td { @for d in &i.domains { a href=(domain_url(s.ops.config(), d)) rel="noopener" { (d) } br; } }
                 td.optional { (i.host_port) }
                 td.optional { (i.cpus) " CPU, " (size(i.memory)) }
                 td { div.actions {

@@ -44,9 +44,9 @@ pub struct InstanceForm {
 fn form_body(s: &AppState, ui: &Ui, slug: &str, f: &InstanceForm, errors: &FormErrors) -> Markup {
     let blueprints: Vec<(String, String)> = s
         .ops
-        .blueprints
-        .names()
-        .map(|n| (n.to_owned(), n.to_owned()))
+        .blueprint_choices()
+        .into_iter()
+        .map(|(n, _)| (n.clone(), n))
         .collect();
     html! {
         h1 { "Add an instance to " (slug) }
@@ -55,7 +55,7 @@ fn form_body(s: &AppState, ui: &Ui, slug: &str, f: &InstanceForm, errors: &FormE
             (csrf_field(&ui.csrf))
             (field("Instance name", "instance", &f.name, Input { hint: Some("e.g. staging; a-z, 0-9, '-'"), ..REQUIRED }, errors))
             (select("App (blueprint)", "blueprint", &blueprints, &f.blueprint, errors))
-            (field("Domain", "domain", &f.domain, Input { hint: Some(&format!("optional; default {slug}-<name>.{}", s.ops.config.base_domain)), ..TEXT }, errors))
+            (field("Domain", "domain", &f.domain, Input { hint: Some(&format!("optional; default {slug}-<name>.{}", s.ops.config().base_domain)), ..TEXT }, errors))
             div { button type="submit" { "Add instance" } }
         }
     }
@@ -64,12 +64,7 @@ fn form_body(s: &AppState, ui: &Ui, slug: &str, f: &InstanceForm, errors: &FormE
 async fn new_form(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> PageResult {
     let client = s.ops.get_client(&slug).await?.client;
     let f = InstanceForm {
-        blueprint: s
-            .ops
-            .blueprints
-            .default_name()
-            .unwrap_or_default()
-            .to_owned(),
+        blueprint: s.ops.default_blueprint().unwrap_or_default().to_owned(),
         ..Default::default()
     };
     let body = form_body(&s, &ui, &client.slug, &f, &FormErrors::default());

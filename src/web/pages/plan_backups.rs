@@ -134,7 +134,7 @@ async fn save(
             let none = FormErrors::default();
             let body = html! {
                 (form_body(&ui, "Edit plan", &action, &PlanForm::from_row(&plan), &none))
-                (policy_form(&ui, &name, &s.ops.config.backup, &f, &errors))
+                (policy_form(&ui, &name, &s.ops.config().backup, &f, &errors))
             };
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -189,7 +189,7 @@ async fn policy_section(s: &AppState, ui: &Ui, name: &str) -> PageResult<Markup>
     let policy = s.ops.get_backup_policy(name).await?;
     let f = PolicyForm::from_policy(&policy);
     let none = FormErrors::default();
-    Ok(policy_form(ui, name, &s.ops.config.backup, &f, &none))
+    Ok(policy_form(ui, name, &s.ops.config().backup, &f, &none))
 }
 
 async fn edit(

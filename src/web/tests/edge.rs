@@ -138,7 +138,7 @@ async fn metrics_through_a_proxy_need_the_token() {
 }
 
 fn session_rows(w: &Web) -> i64 {
-    let db = w.ops.config.data_dir.join("sessions.db");
+    let db = w.ops.config().data_dir.join("sessions.db");
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row("SELECT COUNT(*) FROM ui_sessions", [], |r| r.get(0))
         .unwrap()
