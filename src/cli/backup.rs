@@ -12,7 +12,7 @@ use super::views;
 use crate::audit::Actor;
 use crate::backup::Runner;
 use crate::docker::Docker;
-use crate::ops::{BackupTrigger, Ops, RestoreInput};
+use crate::ops::{BackupTrigger, BackupView, Ops, RestoreInput};
 use crate::store::{BackupPolicy, BackupRow};
 
 #[derive(Subcommand)]
@@ -124,9 +124,12 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
             }
         }
         BackupCmd::List { instance } => print_backups(&ops.list_backups(instance).await?, as_json),
-        BackupCmd::Show { id } => show(as_json, &ops.get_backup(id).await?, |b| {
-            output::fields(&views::backup_details(b))
-        }),
+        BackupCmd::Show { id } => {
+            let row = ops.get_backup(id).await?;
+            show(as_json, &BackupView::from(row.clone()), |_| {
+                output::fields(&views::backup_details(&row))
+            })
+        }
         BackupCmd::Verify { id } => {
             ops.request_verify(&actor, id).await?;
             runner(ops)
@@ -143,7 +146,7 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
                 })
             })
             .await?;
-            show(as_json, &row, |b| {
+            show(as_json, &BackupView::from(row.clone()), |b| {
                 println!(
                     "Backup {id} {}: {}",
                     if b.verify_state.as_deref() == Some("ok") {
@@ -300,7 +303,7 @@ where
 
 fn print_backups(rows: &[BackupRow], as_json: bool) {
     if as_json {
-        return output::json(&rows);
+        return output::json(&crate::ops::views::<_, BackupView>(rows.to_vec()));
     }
     let cells = rows.iter().map(|b| {
         vec![

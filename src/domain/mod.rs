@@ -2,6 +2,7 @@
 //! is valid. Nothing here imports axum, maud, bollard, rusqlite or reqwest.
 
 mod client;
+mod deletion;
 mod hostname;
 mod instance;
 mod plan;
@@ -9,6 +10,7 @@ pub mod size;
 mod slug;
 
 pub use client::{ClientStatus, ClientUpdate, DisplayName, Email, Notes};
+pub use deletion::{DeletionReport, DeletionStatus, RemovedInstance};
 pub use hostname::Hostname;
 pub use instance::{parse_env, DesiredState, InstanceName, Phase};
 pub use plan::{Limits, PlanName, PlanSpec};

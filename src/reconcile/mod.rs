@@ -2,6 +2,7 @@
 //! `plan` and `desired` decide (pure); `worker` does and records.
 
 mod apply;
+pub mod deletions;
 pub mod desired;
 pub mod observe;
 pub mod plan;

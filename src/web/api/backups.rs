@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use crate::audit::Actor;
-use crate::ops::{BackupStatus, BackupTrigger, ImportReport, RestoreInput};
-use crate::store::{BackupPolicy, BackupRow, RestoreRow};
+use crate::ops::{views, BackupStatus, BackupTrigger, BackupView, ImportReport, RestoreInput};
+use crate::store::{BackupPolicy, RestoreRow};
 use crate::web::json::{ApiJson, ApiPath};
 use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
@@ -37,25 +37,30 @@ async fn create(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<(StatusCode, Json<BackupRow>), AppError> {
+) -> Result<(StatusCode, Json<BackupView>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(s.ops.request_backup(&a, id, BackupTrigger::Api).await?),
+        Json(
+            s.ops
+                .request_backup(&a, id, BackupTrigger::Api)
+                .await?
+                .into(),
+        ),
     ))
 }
 
 async fn list(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Vec<BackupRow>>, AppError> {
-    Ok(Json(s.ops.list_backups(id).await?))
+) -> Result<Json<Vec<BackupView>>, AppError> {
+    Ok(Json(views(s.ops.list_backups(id).await?)))
 }
 
 async fn show(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<BackupRow>, AppError> {
-    Ok(Json(s.ops.get_backup(id).await?))
+) -> Result<Json<BackupView>, AppError> {
+    Ok(Json(s.ops.get_backup(id).await?.into()))
 }
 
 async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupStatus>>, AppError> {
@@ -66,10 +71,10 @@ async fn verify(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<(StatusCode, Json<BackupRow>), AppError> {
+) -> Result<(StatusCode, Json<BackupView>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(s.ops.request_verify(&a, id).await?),
+        Json(s.ops.request_verify(&a, id).await?.into()),
     ))
 }
 
