@@ -66,9 +66,25 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
         .call(move |conn| deletions::set_running(conn, id))
         .await?;
     crate::testhook::pause_at("delete-data").await;
+    let instances = remove_data(config, &rows).await?;
+    let backups_removed = remove_client_backups(config, job, &rows).await?;
+    if job.whole_client {
+        let client_dir = config.instances_dir().join(&job.client_slug);
+        let _ = tokio::fs::remove_dir(&client_dir).await;
+    }
+    let report = report(config, job, instances, backups_removed).await?;
+    crate::testhook::pause_at("delete-rows").await;
+    delete_rows(store, job, report).await?;
+    Ok(true)
+}
 
+/// Removes each instance's data directory; what it held goes in the report.
+async fn remove_data(
+    config: &Config,
+    rows: &[InstanceRow],
+) -> Result<Vec<RemovedInstance>, DeletionError> {
     let mut removed = Vec::new();
-    for row in &rows {
+    for row in rows {
         let data_dir = config.instance_data_dir(&row.client_slug, &row.name);
         let (data_bytes, data_files) = remove_dir(data_dir.clone()).await?;
         removed.push(RemovedInstance {
@@ -83,6 +99,16 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
             data_files,
         });
     }
+    removed.sort_by_key(|i| i.id);
+    Ok(removed)
+}
+
+/// The whole client's backup directory, or only the removed instances'.
+async fn remove_client_backups(
+    config: &Config,
+    job: &DeletionRow,
+    rows: &[InstanceRow],
+) -> Result<Vec<String>, DeletionError> {
     let backups_root = config.backup_dir().join(&job.client_slug);
     let backup_dirs: Vec<PathBuf> = if job.whole_client {
         vec![backups_root.clone()]
@@ -93,23 +119,27 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
     for dir in backup_dirs {
         backups_removed.extend(remove_backups(dir).await?);
     }
-    if job.whole_client {
-        let client_dir = config.instances_dir().join(&job.client_slug);
-        let _ = tokio::fs::remove_dir(&client_dir).await;
-    }
+    Ok(backups_removed)
+}
 
+/// The report, written to its file before any row goes.
+async fn report(
+    config: &Config,
+    job: &DeletionRow,
+    instances: Vec<RemovedInstance>,
+    backups_removed: Vec<String>,
+) -> Result<DeletionReport, DeletionError> {
     let now = crate::store::now();
     let report_path = config.reports_dir().join(format!(
         "deleted-{}-{}.json",
         job.client_slug,
         now.replace(':', "")
     ));
-    removed.sort_by_key(|i| i.id);
     let report = DeletionReport {
         client: job.client_slug.clone(),
         client_name: job.client_name.clone(),
         client_deleted: job.whole_client,
-        instances: removed,
+        instances,
         backups_removed,
         deleted_at: now,
         deleted_by: job.requested_by.clone(),
@@ -118,10 +148,21 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
     write_report(&report_path, &report)
         .await
         .map_err(|e| DeletionError::Io(format!("writing deletion report: {e}")))?;
-    crate::testhook::pause_at("delete-rows").await;
+    Ok(report)
+}
 
-    let (ids, client_id, whole_client) =
-        (job.instance_ids.clone(), job.client_id, job.whole_client);
+/// The rows go and the job is done in one transaction.
+async fn delete_rows(
+    store: &Store,
+    job: &DeletionRow,
+    report: DeletionReport,
+) -> Result<(), DeletionError> {
+    let (id, ids, client_id, whole_client) = (
+        job.id,
+        job.instance_ids.clone(),
+        job.client_id,
+        job.whole_client,
+    );
     store
         .call(move |conn| {
             let tx = conn.transaction()?;
@@ -136,7 +177,7 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
             Ok(())
         })
         .await?;
-    Ok(true)
+    Ok(())
 }
 
 /// The job's instances that still have rows (another job may have finished
