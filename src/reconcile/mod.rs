@@ -1,5 +1,6 @@
 //! The reconciler: the only part of berth that talks to Docker and Caddy.
-//! `plan` and `desired` decide (pure); `worker` does and records.
+//! `plan` and `desired` decide (pure); `worker` does and records;
+//! `deletions` finishes a confirmed delete once its containers are gone.
 
 mod apply;
 pub mod deletions;
