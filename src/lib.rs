@@ -15,7 +15,8 @@
 //!   transaction, audit, wake the reconciler.
 //! - [`docker`]: the bollard adapter; labels are the contract with the engine.
 //! - [`caddy`]: Caddy admin API client, config generation, managed child.
-//! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it.
+//! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it;
+//!   after each pass it finishes confirmed deletes (jobs in the store).
 //! - [`backup`]: archives (tar + zstd + sha256), consistency, verify,
 //!   retention, restore; the runner that does queued backup jobs. The one
 //!   named exception to "only the reconciler talks to Docker": it holds a

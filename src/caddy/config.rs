@@ -5,7 +5,8 @@
 //! everything from the store and loads it whenever [`config_hash`] changes.
 
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+
+pub use super::hash::config_hash;
 
 /// The server name inside `apps.http.servers`; fixed so configs stay comparable.
 const SERVER: &str = "berth";
@@ -173,51 +174,6 @@ fn handler(target: &RouteTarget) -> Value {
             "status_code": status,
             "body": body,
         }),
-    }
-}
-
-/// Hex SHA-256 of a canonical serialisation (object keys sorted at every
-/// level, no whitespace). Sorting is done here rather than relied upon from
-/// serde_json, because any crate in the graph enabling serde_json's
-/// `preserve_order` would silently change `Map` iteration order.
-///
-/// Caddy 2.6 hands back exactly what was loaded on `GET /config/` (it keeps
-/// the raw JSON and re-marshals it, which sorts keys), so the hash of a
-/// generated config equals the hash of the live config when nothing drifted;
-/// `tests/caddy_adapter.rs` checks this against a real Caddy.
-pub fn config_hash(config: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(config, &mut out);
-    hex::encode(Sha256::digest(out.as_bytes()))
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
     }
 }
 
@@ -421,15 +377,5 @@ mod tests {
             policy["issuers"],
             json!([{ "module": "acme", "email": "ops@example.com" }])
         );
-    }
-
-    #[test]
-    fn hash_ignores_key_order_but_not_content() {
-        let a: Value = serde_json::from_str(r#"{"b":1,"a":{"y":[1,2],"x":"s"}}"#).unwrap();
-        let b: Value = serde_json::from_str(r#"{"a":{"x":"s","y":[1,2]},"b":1}"#).unwrap();
-        let c: Value = serde_json::from_str(r#"{"a":{"x":"s","y":[2,1]},"b":1}"#).unwrap();
-        assert_eq!(config_hash(&a), config_hash(&b));
-        assert_ne!(config_hash(&a), config_hash(&c));
-        assert_eq!(config_hash(&a).len(), 64);
     }
 }

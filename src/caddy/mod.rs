@@ -1,14 +1,17 @@
 //! Caddy, programmed only through its JSON admin API.
 //!
-//! - [`config`]: pure `routes → serde_json::Value` plus [`config_hash`]; the
-//!   reconciler loads a new config only when the live one's hash differs.
+//! - [`config`]: pure `routes → serde_json::Value`; `hash` gives [`config_hash`]:
+//!   the reconciler loads a new config only when the live one's hash differs.
 //! - [`admin`]: a small HTTP client for `GET /config/` and `POST /load`.
 //! - [`supervisor`]: `[caddy] manage = true` — berth runs Caddy as a child;
-//!   `child_log` forwards its output and keeps its last error.
+//!   `child` starts and stops the process, `child_log` forwards its output
+//!   and keeps its last error.
 
 pub mod admin;
+mod child;
 mod child_log;
 pub mod config;
+mod hash;
 pub mod supervisor;
 
 pub use admin::CaddyAdmin;

@@ -13,7 +13,7 @@ use crate::audit::Actor;
 use crate::backup::Runner;
 use crate::docker::Docker;
 use crate::domain::{BackupStatus, Trigger};
-use crate::ops::{Ops, RestoreInput};
+use crate::ops::{BackupView, Ops, RestoreInput};
 use crate::store::{BackupPolicy, BackupRow};
 
 #[derive(Subcommand)]
@@ -128,9 +128,12 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
             }
         }
         BackupCmd::List { instance } => print_backups(&ops.list_backups(instance).await?, as_json),
-        BackupCmd::Show { id } => show(as_json, &ops.get_backup(id).await?, |b| {
-            output::fields(&views::backup_details(b))
-        }),
+        BackupCmd::Show { id } => {
+            let row = ops.get_backup(id).await?;
+            show(as_json, &BackupView::from(row.clone()), |_| {
+                output::fields(&views::backup_details(&row))
+            })
+        }
         BackupCmd::Verify { id } => {
             ops.request_verify(&actor, id).await?;
             runner(ops)
@@ -146,7 +149,7 @@ pub async fn run(ops: &Ops, cmd: BackupCmd, as_json: bool) -> Result<(), Failure
                 })
             })
             .await?;
-            show(as_json, &row, |b| {
+            show(as_json, &BackupView::from(row.clone()), |b| {
                 println!(
                     "Backup {id} {}: {}",
                     if b.verify_state == Some(BackupStatus::Ok) {
@@ -312,7 +315,7 @@ where
 
 fn print_backups(rows: &[BackupRow], as_json: bool) {
     if as_json {
-        return output::json(&rows);
+        return output::json(&crate::ops::views::<_, BackupView>(rows.to_vec()));
     }
     let cells = rows.iter().map(|b| {
         vec![

@@ -6,6 +6,7 @@ mod backup;
 mod bench;
 mod bench_usage;
 mod doctor;
+mod follow;
 mod output;
 mod run;
 mod usage;

@@ -329,7 +329,8 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                 Some(c) => c,
                 None => ask(&format!("This deletes client {slug} with all containers, data and backups. Type the slug to confirm: "))?,
             };
-            let report = ops.delete_client(&actor, &slug, &confirm).await?;
+            let job = ops.delete_client(&actor, &slug, &confirm).await?;
+            let report = super::follow::deletion(ops, job).await?;
             show(as_json, &report, |r| {
                 println!("{}", views::deletion_summary(r))
             });
@@ -415,7 +416,8 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
                 Some(c) => c,
                 None => ask("This removes the instance with its container and data. Type <slug>/<name> to confirm: ")?,
             };
-            let report = ops.remove_instance(&actor, id, &confirm).await?;
+            let job = ops.remove_instance(&actor, id, &confirm).await?;
+            let report = super::follow::deletion(ops, job).await?;
             show(as_json, &report, |r| {
                 println!("{}", views::deletion_summary(r))
             });

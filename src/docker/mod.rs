@@ -5,6 +5,7 @@
 
 mod client;
 mod containers;
+mod create;
 mod events;
 mod images;
 pub mod labels;

@@ -6,6 +6,7 @@
 
 mod client;
 mod counters;
+mod deletion;
 mod hostname;
 mod instance;
 mod manifest;
@@ -18,6 +19,7 @@ mod state;
 
 pub use client::{ClientUpdate, DisplayName, Email, Notes};
 pub use counters::ReconcileCounts;
+pub use deletion::{DeletionReport, DeletionStatus, RemovedInstance};
 pub use hostname::Hostname;
 pub use manifest::Manifest;
 pub use instance::{parse_env, InstanceName};

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::instances::{self as new_instance, NewInstanceInput};
-use super::{referenced, DeletionReport, Ops, OpsError};
+use super::{referenced, DeletionJob, Ops, OpsError};
 use crate::audit::{self, Actor};
 use crate::domain::{ClientStatus, ClientUpdate, DisplayName, Email, Notes, PlanName, Slug};
 use crate::store::{clients, instances, plans, ClientRow, Conn, InstanceRow, NewClient};
@@ -35,6 +35,7 @@ pub struct ClientEdit {
 pub struct ClientView {
     #[serde(flatten)]
     pub client: ClientRow,
+    #[serde(serialize_with = "super::views::as_instance_views")]
     pub instances: Vec<InstanceRow>,
     /// Quotas this client's instances exceed right now (see `metrics::quota`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -191,13 +192,13 @@ impl Ops {
     }
 
     /// Deletes a client: containers, networks, routes, data and backups.
-    /// `confirm` must repeat the slug.
+    /// `confirm` must repeat the slug. Returns the job that finishes it.
     pub async fn delete_client(
         &self,
         actor: &Actor,
         slug: &str,
         confirm: &str,
-    ) -> Result<DeletionReport, OpsError> {
+    ) -> Result<DeletionJob, OpsError> {
         let view = self.get_client(slug).await?;
         if confirm != view.client.slug {
             return Err(OpsError::Refused(format!(
@@ -213,7 +214,7 @@ impl Ops {
                 })
                 .await,
         )?;
-        self.delete_instances(actor, &view.client, all, true).await
+        self.request_deletion(actor, &view.client, all, true).await
     }
 }
 

@@ -1,233 +1,125 @@
 //! Confirmed deletion: the only path by which client data leaves the disk.
-//! Order matters for crash safety: mark absent → the reconciler removes
-//! containers, networks and routes → remove data → delete rows. A crash at
-//! any step leaves the rows in place, so running the delete again finishes it.
-
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+//! Here the delete is confirmed and recorded: its instances are marked
+//! absent, a deletion job and its audit entry are written in one
+//! transaction, and the reconciler is woken. The reconciler's deletion
+//! worker (`reconcile::deletions`) finishes the job once the containers are
+//! gone, so no request waits for Docker and a crash leaves a job to resume.
 
 use serde::Serialize;
 use serde_json::json;
 
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
-use crate::domain::Phase;
-use crate::store::{clients, instances, ClientRow, InstanceRow};
+use crate::domain::{DeletionReport, DeletionStatus};
+use crate::store::{deletions, instances, ClientRow, DeletionRow, InstanceRow, NewDeletion};
 
-/// How long a delete waits for the reconciler to take containers down.
-const REMOVAL_DEADLINE: Duration = Duration::from_secs(60);
-
+/// A deletion job as front ends show it; `report` is set once it is done.
 #[derive(Debug, Clone, Serialize)]
-pub struct DeletionReport {
+pub struct DeletionJob {
+    pub id: i64,
+    pub status: DeletionStatus,
     pub client: String,
     pub client_name: String,
-    /// True when the client itself was deleted, false when one instance was.
     pub client_deleted: bool,
-    pub instances: Vec<RemovedInstance>,
-    pub backups_removed: Vec<String>,
-    pub deleted_at: String,
-    pub deleted_by: String,
-    pub report_file: String,
+    pub instance_ids: Vec<i64>,
+    pub requested_by: String,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    /// Why a failed job failed; empty otherwise.
+    pub error: String,
+    pub report: Option<DeletionReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RemovedInstance {
-    pub id: i64,
-    pub name: String,
-    pub container: String,
-    pub network: String,
-    pub domains: Vec<String>,
-    pub host_port: u16,
-    pub data_dir: String,
-    pub data_bytes: u64,
-    pub data_files: u64,
+impl DeletionJob {
+    /// Where the API answers with this job's status.
+    pub fn api_path(&self) -> String {
+        format!("/api/v1/deletions/{}", self.id)
+    }
+}
+
+impl From<DeletionRow> for DeletionJob {
+    fn from(r: DeletionRow) -> Self {
+        Self {
+            id: r.id,
+            status: r.status,
+            client: r.client_slug,
+            client_name: r.client_name,
+            client_deleted: r.whole_client,
+            instance_ids: r.instance_ids,
+            requested_by: r.requested_by,
+            created_at: r.created_at,
+            finished_at: r.finished_at,
+            error: r.error,
+            report: r.report,
+        }
+    }
 }
 
 impl Ops {
-    pub(crate) async fn delete_instances(
+    /// Records a confirmed delete of `rows` (all of the client's when
+    /// `whole_client`) and returns its job. Asking again while a job for the
+    /// same instances is unfinished returns that job instead of a second one.
+    pub(crate) async fn request_deletion(
         &self,
         actor: &Actor,
         client: &ClientRow,
         rows: Vec<InstanceRow>,
         whole_client: bool,
-    ) -> Result<DeletionReport, OpsError> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        self.write({
-            let ids = ids.clone();
-            move |tx| {
+    ) -> Result<DeletionJob, OpsError> {
+        let (client, actor) = (client.clone(), actor.clone());
+        let job = self
+            .write(move |tx| {
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let covering = deletions::unfinished(tx)?.into_iter().find(|j| {
+                    j.client_id == client.id
+                        && (j.whole_client
+                            || (!whole_client && ids.iter().all(|i| j.instance_ids.contains(i))))
+                });
+                if let Some(job) = covering {
+                    return Ok(job);
+                }
                 for id in &ids {
                     instances::mark_absent(tx, *id)?;
                 }
-                Ok(())
-            }
-        })
-        .await?;
+                let id = deletions::insert(
+                    tx,
+                    &NewDeletion {
+                        client_id: client.id,
+                        client_slug: &client.slug,
+                        client_name: &client.name,
+                        whole_client,
+                        instance_ids: &ids,
+                        requested_by: &actor.name,
+                    },
+                )?;
+                let (action, names) = (
+                    if whole_client {
+                        "client.delete"
+                    } else {
+                        "instance.remove"
+                    },
+                    rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+                );
+                audit::record(
+                    tx,
+                    &actor,
+                    action,
+                    &client.slug,
+                    Some(&client.slug),
+                    json!({ "deletion": id, "instances": names }),
+                )?;
+                Ok(deletions::get(tx, id)?)
+            })
+            .await?;
         self.wake();
-        self.wait_removed(&ids).await?;
-        crate::testhook::pause_at("delete-data").await;
-
-        let mut removed = Vec::new();
-        for row in &rows {
-            let data_dir = self.config.instance_data_dir(&row.client_slug, &row.name);
-            let (data_bytes, data_files) = remove_dir(data_dir.clone()).await?;
-            removed.push(RemovedInstance {
-                id: row.id,
-                name: row.name.clone(),
-                container: self.config.container_name(&row.client_slug, &row.name),
-                network: self.config.container_name(&row.client_slug, &row.name),
-                domains: row.domains.clone(),
-                host_port: row.host_port,
-                data_dir: data_dir.display().to_string(),
-                data_bytes,
-                data_files,
-            });
-        }
-        let backups_root = self.config.backup_dir().join(&client.slug);
-        let backup_dirs: Vec<PathBuf> = if whole_client {
-            vec![backups_root.clone()]
-        } else {
-            rows.iter().map(|r| backups_root.join(&r.name)).collect()
-        };
-        let mut backups_removed = Vec::new();
-        for dir in backup_dirs {
-            backups_removed.extend(remove_backups(dir).await?);
-        }
-        if whole_client {
-            let client_dir = self.config.instances_dir().join(&client.slug);
-            let _ = tokio::fs::remove_dir(&client_dir).await;
-        }
-
-        let now = crate::store::now();
-        let report_path = self.config.reports_dir().join(format!(
-            "deleted-{}-{}.json",
-            client.slug,
-            now.replace(':', "")
-        ));
-        let mut report = DeletionReport {
-            client: client.slug.clone(),
-            client_name: client.name.clone(),
-            client_deleted: whole_client,
-            instances: removed,
-            backups_removed,
-            deleted_at: now,
-            deleted_by: actor.name.clone(),
-            report_file: report_path.display().to_string(),
-        };
-        write_report(&report_path, &report)
-            .await
-            .map_err(|e| OpsError::Io(format!("writing deletion report: {e}")))?;
-        crate::testhook::pause_at("delete-rows").await;
-
-        let (client_id, slug, actor, summary) = (
-            client.id,
-            client.slug.clone(),
-            actor.clone(),
-            serde_json::to_value(&report).unwrap_or_default(),
-        );
-        self.write(move |tx| {
-            for id in &ids {
-                instances::delete(tx, *id)?;
-            }
-            let action = if whole_client {
-                "client.delete"
-            } else {
-                "instance.remove"
-            };
-            if whole_client {
-                clients::delete(tx, client_id)?;
-            }
-            audit::record(
-                tx,
-                &actor,
-                action,
-                &slug,
-                Some(&slug),
-                json!({ "report": summary }),
-            )?;
-            Ok(())
-        })
-        .await?;
-        self.wake();
-        report.instances.sort_by_key(|i| i.id);
-        Ok(report)
+        Ok(job.into())
     }
 
-    async fn wait_removed(&self, ids: &[i64]) -> Result<(), OpsError> {
-        let deadline = tokio::time::Instant::now() + REMOVAL_DEADLINE;
-        loop {
-            let ids = ids.to_vec();
-            let pending = self
-                .store
-                .call(move |conn| {
-                    let mut pending = 0;
-                    for id in ids {
-                        if instances::get(conn, id)?.phase != Phase::Removed {
-                            pending += 1;
-                        }
-                    }
-                    Ok(pending)
-                })
-                .await?;
-            if pending == 0 {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(OpsError::Timeout(format!(
-                    "{pending} container(s) were not removed within {}s; is `berth serve` running? The delete is recorded; run it again to finish",
-                    REMOVAL_DEADLINE.as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    pub async fn get_deletion(&self, id: i64) -> Result<DeletionJob, OpsError> {
+        Ok(self
+            .store
+            .call(move |conn| deletions::get(conn, id))
+            .await?
+            .into())
     }
-}
-
-/// Removes a tenant's directory tree, returning the bytes and files it
-/// held. The tree is hostile: links in it are removed, never followed, and
-/// the error names the entry that could not go (a root-owned file when
-/// berth lacks the unit's capabilities, say).
-async fn remove_dir(dir: PathBuf) -> Result<(u64, u64), OpsError> {
-    tokio::task::spawn_blocking(move || {
-        if std::fs::symlink_metadata(&dir).is_err() {
-            return Ok((0, 0));
-        }
-        let usage = crate::fsutil::dir_usage(&dir);
-        crate::fsutil::remove_tree(&dir).map_err(|e| OpsError::Io(format!("removing {e}")))?;
-        Ok(usage)
-    })
-    .await
-    .map_err(|e| OpsError::Io(e.to_string()))?
-}
-
-async fn remove_backups(dir: PathBuf) -> Result<Vec<String>, OpsError> {
-    tokio::task::spawn_blocking(move || {
-        let mut files = Vec::new();
-        collect_files(&dir, &mut files);
-        crate::fsutil::remove_tree(&dir).map_err(|e| OpsError::Io(format!("removing {e}")))?;
-        Ok(files)
-    })
-    .await
-    .map_err(|e| OpsError::Io(e.to_string()))?
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => collect_files(&path, out),
-            Ok(_) => out.push(path.display().to_string()),
-            Err(_) => {}
-        }
-    }
-}
-
-async fn write_report(path: &Path, report: &DeletionReport) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let text = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
-    tokio::fs::write(path, text).await
 }

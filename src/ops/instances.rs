@@ -322,13 +322,13 @@ impl Ops {
     }
 
     /// Removes one instance with its container, network, route and data.
-    /// `confirm` must repeat "<slug>/<instance>".
+    /// `confirm` must repeat "<slug>/<instance>". Returns the job that finishes it.
     pub async fn remove_instance(
         &self,
         actor: &Actor,
         id: i64,
         confirm: &str,
-    ) -> Result<super::DeletionReport, OpsError> {
+    ) -> Result<super::DeletionJob, OpsError> {
         let row = self.get_instance(id).await?;
         let expected = format!("{}/{}", row.client_slug, row.name);
         if confirm != expected {
@@ -344,7 +344,7 @@ impl Ops {
                 })
                 .await,
         )?;
-        self.delete_instances(actor, &client, vec![row], false)
+        self.request_deletion(actor, &client, vec![row], false)
             .await
     }
 }

@@ -14,20 +14,23 @@ mod plans;
 mod tokens;
 mod usage;
 mod users;
+mod views;
 
 use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+pub use crate::domain::{DeletionReport, DeletionStatus, RemovedInstance};
 pub use backup_admin::{BackupHealth, ImportReport, RestoreInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
-pub use delete::{DeletionReport, RemovedInstance};
+pub use delete::DeletionJob;
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use plans::{PlanEdit, PlanInput};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };
 pub use users::{check_password, check_user_name, LoginGate, THROTTLE_FAILURES, THROTTLE_WINDOW};
+pub use views::{views, BackupView, InstanceView};
 
 use crate::blueprint::Blueprints;
 use crate::config::Config;

@@ -1,9 +1,11 @@
 //! The reconciler: the only part of berth that talks to Docker and Caddy.
 //! `plan` and `desired` decide (pure); `worker` does and records, with
 //! `apply` carrying out a plan's actions and `pulls` the image pulls they
-//! start in the background.
+//! start in the background; `deletions` finishes a confirmed delete once
+//! its containers are gone.
 
 mod apply;
+pub mod deletions;
 pub mod desired;
 pub mod observe;
 pub mod plan;

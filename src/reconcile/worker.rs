@@ -107,6 +107,8 @@ impl Reconciler {
                     tracing::warn!(error = %e, "reconcile pass failed");
                 }
             }
+            // A pass is what takes a deleted instance's containers down.
+            super::deletions::finish_ready(&self.store, &self.config).await;
             // Back off after errors (Docker down) but never beyond the interval.
             let wait = if failures > 0 {
                 Duration::from_millis(250 << failures.min(6)).min(self.config.reconcile_interval)

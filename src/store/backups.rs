@@ -10,7 +10,7 @@ use crate::domain::{BackupStatus, Trigger};
 
 pub use super::backup_jobs::{BackupPolicy, RestoreRow};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BackupRow {
     pub id: i64,
     pub instance_id: Option<i64>,
@@ -42,7 +42,6 @@ pub struct BackupRow {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
-    #[serde(skip)]
     pub runner_pid: Option<i64>,
 }
 

@@ -1,14 +1,13 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::Serialize;
 
 use super::{now, StoreError};
 use crate::config::PortRange;
 use crate::domain::{ClientStatus, DesiredState, Hostname, InstanceName, Phase};
 
 /// An instance with what the reconciler needs from its client and plan.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InstanceRow {
     pub id: i64,
     pub client_id: i64,
@@ -21,7 +20,6 @@ pub struct InstanceRow {
     pub host_port: u16,
     pub desired: DesiredState,
     pub env: BTreeMap<String, String>,
-    #[serde(skip)]
     pub secrets: BTreeMap<String, String>,
     pub restart_gen: i64,
     pub restart_done_gen: i64,

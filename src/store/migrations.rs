@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_accounts.sql"),
     include_str!("migrations/004_metrics.sql"),
     include_str!("migrations/005_ids_never_reused.sql"),
+    include_str!("migrations/006_deletions.sql"),
 ];
 
 /// Foreign keys are off while migrating: rebuilding a table (the only way to

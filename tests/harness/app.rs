@@ -168,6 +168,12 @@ impl TestApp {
         self.call(reqwest::Method::DELETE, path, Some(body)).await
     }
 
+    /// A confirmed delete: asserts the 202 and its job, follows the job to
+    /// the end and returns its report.
+    pub async fn delete_and_follow(&self, path: &str, body: Value) -> Value {
+        super::delete_and_follow(&self.http, &self.api, &self.token, path, body).await
+    }
+
     pub async fn create_plan(&self, name: &str, cpus: f64, memory: &str) -> Value {
         let (status, body) = self
             .post(

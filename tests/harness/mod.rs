@@ -10,6 +10,7 @@
 //! - [`http_get`], [`try_http_get`]: a tiny blocking HTTP/1.0 client, so a test
 //!   can hit Caddy with any Host header.
 //! - [`CaddyProcess`]: a private `caddy run` on loopback ports.
+//! - [`delete_and_follow`]: a confirmed delete through the API, followed to its report.
 //! - [`DockerGuard`]: removes a test's containers, networks, volumes and images.
 //! - [`docker`], [`assert_absent`]: the docker CLI, failing loudly; absence
 //!   proven by the engine's own "no such ..." answer.
@@ -18,6 +19,7 @@
 
 mod app;
 mod caddy;
+mod deletion;
 mod docker;
 mod http;
 mod names;
@@ -26,6 +28,7 @@ mod wait;
 
 pub use app::{api_call, eventually, free_port_block, test_config, TestApp, PORTS_PER_APP};
 pub use caddy::CaddyProcess;
+pub use deletion::{delete_and_follow, follow_deletion};
 pub use docker::{assert_absent, docker, refuse_skip_vars, skip_docker, DockerGuard};
 pub use http::{http_get, try_http_get};
 pub use names::{free_port, unique};

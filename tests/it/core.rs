@@ -349,10 +349,9 @@ async fn delete_needs_the_slug_and_leaves_nothing_behind() {
     assert!(body["error"].as_str().unwrap().contains("goner"));
     assert_eq!(app.get("/api/v1/clients/goner").await.0, StatusCode::OK);
 
-    let (status, report) = app
-        .delete("/api/v1/clients/goner", json!({ "confirm": "goner" }))
+    let report = app
+        .delete_and_follow("/api/v1/clients/goner", json!({ "confirm": "goner" }))
         .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
     let removed = &report["instances"][0];
     assert_eq!(
         removed["container"],
@@ -468,13 +467,13 @@ async fn instances_start_stop_restart_and_respect_the_plan_cap() {
     );
     app.wait_caddy(&domain, 200, UP).await;
 
-    let (status, body) = app
-        .delete(
+    let report = app
+        .delete_and_follow(
             &format!("/api/v1/instances/{}", second["id"]),
             json!({ "confirm": "capped/staging" }),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(report["client_deleted"], false, "{report}");
     app.wait_caddy("capped-staging.berth.test", 404, UP).await;
 }
 

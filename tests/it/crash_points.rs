@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::harness::{
-    api_call, api_client, docker, eventually, skip_docker, try_http_get, BerthProcess,
-    CaddyProcess, ChildSetup, DockerGuard,
+    api_call, api_client, docker, eventually, follow_deletion, skip_docker, try_http_get,
+    BerthProcess, CaddyProcess, ChildSetup, DockerGuard,
 };
 
 const UP: Duration = Duration::from_secs(90);
@@ -339,8 +339,9 @@ async fn killed_after_the_restore_committed_keeps_the_restored_data() {
     rig.wait_served(&domain, "/", Some(ONE)).await;
 }
 
-/// A client with data and a backup; its confirmed delete is killed at
-/// `step`, berth restarted, the delete run again: everything is gone.
+/// A client with data and a backup; its confirmed delete (a job) is killed
+/// at `step`, berth restarted: the restarted berth finishes the job and
+/// everything is gone.
 async fn delete_killed_at(step: &str) {
     let mut rig = Rig::new().await;
     rig.start(Some(step)).await;
@@ -355,44 +356,40 @@ async fn delete_killed_at(step: &str) {
         .join(backup["path"].as_str().unwrap());
     assert!(archive.is_file());
 
-    let request = {
-        let (http, url, token) = (
-            rig.http.clone(),
-            format!("http://{}/api/v1/clients/leaver", rig.config.listen),
-            rig.token.clone(),
-        );
-        tokio::spawn(async move {
-            http.delete(url)
-                .bearer_auth(token)
-                .json(&json!({ "confirm": "leaver" }))
-                .send()
-                .await
-        })
-    };
-    rig.kill_when_paused(step).await;
-    assert!(
-        request.await.unwrap().is_err(),
-        "the delete died with berth"
-    );
-    // Where the kill landed: containers already gone; data gone only at the later step.
-    assert_eq!(rig.containers(), Vec::<String>::new());
-    assert_eq!(data.exists(), step == "delete-data", "{}", data.display());
-
-    rig.start(None).await;
-    // The rows survived, so the delete can be run again; nothing came back.
-    let (status, client) = rig.get("/api/v1/clients/leaver").await;
-    assert_eq!(status, StatusCode::OK, "{client}");
-    rig.wait_phase(id, "removed").await;
-    assert_eq!(rig.containers(), Vec::<String>::new());
-
-    let (status, report) = rig
+    // The request only records the job; the worker pauses at `step`.
+    let (status, job) = rig
         .call(
             Method::DELETE,
             "/api/v1/clients/leaver",
             Some(json!({ "confirm": "leaver" })),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let location = format!("/api/v1/deletions/{}", job["id"]);
+    rig.kill_when_paused(step).await;
+    // Where the kill landed: containers already gone; data gone only at the later step.
+    assert_eq!(rig.containers(), Vec::<String>::new());
+    assert_eq!(data.exists(), step == "delete-data", "{}", data.display());
+    // The rows and the unfinished job survived the kill.
+    {
+        let store = berth::store::Store::open(&rig.config.db_path()).unwrap();
+        let job_id = job["id"].as_i64().unwrap();
+        let (client, job) = store
+            .call(move |conn| {
+                Ok((
+                    berth::store::clients::get(conn, "leaver"),
+                    berth::store::deletions::get(conn, job_id)?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert!(client.is_ok(), "the client row went before the job ended");
+        assert!(!job.status.is_finished(), "{job:?}");
+    }
+
+    rig.start(None).await;
+    let api = format!("http://{}", rig.config.listen);
+    let report = follow_deletion(&rig.http, &api, &rig.token, &location).await;
     assert_eq!(report["client_deleted"], true, "{report}");
     let (status, _) = rig.get("/api/v1/clients/leaver").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

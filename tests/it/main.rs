@@ -14,6 +14,7 @@ mod cli;
 mod core;
 mod crash;
 mod crash_points;
+mod deletion_jobs;
 mod docker_adapter;
 mod harness_smoke;
 mod names;

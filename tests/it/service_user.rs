@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    api_call, api_client, berth_cli_as, eventually, skip_docker, BerthProcess, CaddyProcess,
-    ChildSetup, DockerGuard, ServiceUser,
+    api_call, api_client, berth_cli_as, delete_and_follow, eventually, skip_docker, BerthProcess,
+    CaddyProcess, ChildSetup, DockerGuard, ServiceUser,
 };
 
 const UP: Duration = Duration::from_secs(90);
@@ -359,14 +359,16 @@ async fn backup_verify_restore_clone_and_delete_work_as_the_service_user() {
     assert_eq!(code, 0, "{out}{err}");
     d.run().await;
 
-    let (status, report) = d
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/clients/{slug}"),
-            json!({ "confirm": slug }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let api = format!("http://{}", d.config.listen);
+    let report = delete_and_follow(
+        &d.http,
+        &api,
+        &d.token,
+        &format!("/api/v1/clients/{slug}"),
+        json!({ "confirm": slug }),
+    )
+    .await;
+    assert_eq!(report["client_deleted"], true, "{report}");
     let backups = d.config.backup_dir().join(&slug);
     for dir in [
         &data,

@@ -9,8 +9,8 @@ use axum::{Extension, Json};
 
 use crate::audit::Actor;
 use crate::domain::Trigger;
-use crate::ops::{BackupHealth, ImportReport, RestoreInput};
-use crate::store::{BackupPolicy, BackupRow, RestoreRow};
+use crate::ops::{views, BackupHealth, BackupView, ImportReport, RestoreInput};
+use crate::store::{BackupPolicy, RestoreRow};
 use crate::web::json::{ApiJson, ApiPath};
 use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
@@ -38,25 +38,30 @@ async fn create(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<(StatusCode, Json<BackupRow>), AppError> {
+) -> Result<(StatusCode, Json<BackupView>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(s.ops.request_backup(&a, id, Trigger::Api).await?),
+        Json(
+            s.ops
+                .request_backup(&a, id, Trigger::Api)
+                .await?
+                .into(),
+        ),
     ))
 }
 
 async fn list(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Vec<BackupRow>>, AppError> {
-    Ok(Json(s.ops.list_backups(id).await?))
+) -> Result<Json<Vec<BackupView>>, AppError> {
+    Ok(Json(views(s.ops.list_backups(id).await?)))
 }
 
 async fn show(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<BackupRow>, AppError> {
-    Ok(Json(s.ops.get_backup(id).await?))
+) -> Result<Json<BackupView>, AppError> {
+    Ok(Json(s.ops.get_backup(id).await?.into()))
 }
 
 async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupHealth>>, AppError> {
@@ -67,10 +72,10 @@ async fn verify(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<(StatusCode, Json<BackupRow>), AppError> {
+) -> Result<(StatusCode, Json<BackupView>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(s.ops.request_verify(&a, id).await?),
+        Json(s.ops.request_verify(&a, id).await?.into()),
     ))
 }
 

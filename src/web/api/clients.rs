@@ -1,12 +1,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{Extension, Json};
 use serde::Deserialize;
 
 use crate::audit::Actor;
 use crate::domain::ClientStatus;
-use crate::ops::{ClientEdit, ClientView, DeletionReport, NewClientInput, NewInstanceInput};
-use crate::store::{ClientRow, InstanceRow};
+use crate::ops::{views, ClientEdit, ClientView, InstanceView, NewClientInput, NewInstanceInput};
+use crate::store::ClientRow;
 use crate::web::json::{ApiJson, ApiPath};
 use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
@@ -68,8 +69,9 @@ async fn remove(
     Extension(actor): Extension<Actor>,
     ApiPath(slug): ApiPath<String>,
     ApiJson(c): ApiJson<Confirm>,
-) -> Result<Json<DeletionReport>, AppError> {
-    Ok(Json(s.ops.delete_client(&actor, &slug, &c.confirm).await?))
+) -> Result<Response, AppError> {
+    let job = s.ops.delete_client(&actor, &slug, &c.confirm).await?;
+    Ok(super::deletions::accepted(job))
 }
 
 async fn suspend(
@@ -99,8 +101,8 @@ async fn resume(
 async fn instances(
     State(s): State<AppState>,
     ApiPath(slug): ApiPath<String>,
-) -> Result<Json<Vec<InstanceRow>>, AppError> {
-    Ok(Json(s.ops.list_instances(Some(&slug)).await?))
+) -> Result<Json<Vec<InstanceView>>, AppError> {
+    Ok(Json(views(s.ops.list_instances(Some(&slug)).await?)))
 }
 
 async fn add_instance(
@@ -108,9 +110,9 @@ async fn add_instance(
     Extension(actor): Extension<Actor>,
     ApiPath(slug): ApiPath<String>,
     ApiJson(input): ApiJson<NewInstanceInput>,
-) -> Result<(StatusCode, Json<InstanceRow>), AppError> {
+) -> Result<(StatusCode, Json<InstanceView>), AppError> {
     Ok((
         StatusCode::CREATED,
-        Json(s.ops.add_instance(&actor, &slug, input).await?),
+        Json(s.ops.add_instance(&actor, &slug, input).await?.into()),
     ))
 }

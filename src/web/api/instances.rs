@@ -1,10 +1,10 @@
 use axum::extract::State;
+use axum::response::Response;
 use axum::{Extension, Json};
 
 use super::clients::Confirm;
 use crate::audit::Actor;
-use crate::ops::{DeletionReport, InstanceAction, InstanceEdit};
-use crate::store::InstanceRow;
+use crate::ops::{views, InstanceAction, InstanceEdit, InstanceView};
 use crate::web::json::{ApiJson, ApiPath};
 use crate::web::routes::{Access, Route};
 use crate::web::{AppError, AppState};
@@ -22,15 +22,15 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceRow>>, AppError> {
-    Ok(Json(s.ops.list_instances(None).await?))
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceView>>, AppError> {
+    Ok(Json(views(s.ops.list_instances(None).await?)))
 }
 
 async fn show(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceRow>, AppError> {
-    Ok(Json(s.ops.get_instance(id).await?))
+) -> Result<Json<InstanceView>, AppError> {
+    Ok(Json(s.ops.get_instance(id).await?.into()))
 }
 
 async fn edit(
@@ -38,8 +38,8 @@ async fn edit(
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(edit): ApiJson<InstanceEdit>,
-) -> Result<Json<InstanceRow>, AppError> {
-    Ok(Json(s.ops.edit_instance(&a, id, edit).await?))
+) -> Result<Json<InstanceView>, AppError> {
+    Ok(Json(s.ops.edit_instance(&a, id, edit).await?.into()))
 }
 
 async fn act(
@@ -47,15 +47,17 @@ async fn act(
     actor: Actor,
     id: i64,
     action: InstanceAction,
-) -> Result<Json<InstanceRow>, AppError> {
-    Ok(Json(s.ops.instance_action(&actor, id, action).await?))
+) -> Result<Json<InstanceView>, AppError> {
+    Ok(Json(
+        s.ops.instance_action(&actor, id, action).await?.into(),
+    ))
 }
 
 async fn start(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceRow>, AppError> {
+) -> Result<Json<InstanceView>, AppError> {
     act(s, a, id, InstanceAction::Start).await
 }
 
@@ -63,7 +65,7 @@ async fn stop(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceRow>, AppError> {
+) -> Result<Json<InstanceView>, AppError> {
     act(s, a, id, InstanceAction::Stop).await
 }
 
@@ -71,7 +73,7 @@ async fn restart(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceRow>, AppError> {
+) -> Result<Json<InstanceView>, AppError> {
     act(s, a, id, InstanceAction::Restart).await
 }
 
@@ -80,6 +82,7 @@ async fn remove(
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<Confirm>,
-) -> Result<Json<DeletionReport>, AppError> {
-    Ok(Json(s.ops.remove_instance(&a, id, &c.confirm).await?))
+) -> Result<Response, AppError> {
+    let job = s.ops.remove_instance(&a, id, &c.confirm).await?;
+    Ok(super::deletions::accepted(job))
 }

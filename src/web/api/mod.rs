@@ -2,6 +2,7 @@
 
 mod backups;
 mod clients;
+mod deletions;
 mod instances;
 mod plans;
 pub(crate) mod usage;
@@ -22,6 +23,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(plans::routes());
     routes.extend(clients::routes());
     routes.extend(instances::routes());
+    routes.extend(deletions::routes());
     routes.extend(backups::routes());
     routes.extend(usage::routes());
     routes

@@ -321,17 +321,14 @@ async fn delete(
         )
             .into_response());
     }
-    let report = s
+    let job = s
         .ops
         .delete_client(&ui.actor(), &slug, f.confirm.trim())
         .await?;
-    Ok(ui
-        .page("Deleted", Nav::Clients, report_body(&report))
-        .await
-        .into_response())
+    Ok(see_other(&format!("/deletions/{}", job.id)))
 }
 
-/// What a delete removed, shown once right after it (also kept as a file).
+/// What a delete removed, shown once it is done (also kept as a file).
 pub fn report_body(r: &DeletionReport) -> Markup {
     html! {
         h1 { @if r.client_deleted { "Client " (r.client_name) " deleted" } @else { "Instance removed from " (r.client_name) } }

@@ -8,7 +8,7 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::client_forms::{confirm_page_body, report_body, ConfirmForm};
+use super::client_forms::{confirm_page_body, ConfirmForm};
 use super::{see_other, seg, PageResult};
 use crate::ops::{InstanceAction, NewInstanceInput};
 use crate::web::routes::{Access, Route};
@@ -176,9 +176,6 @@ async fn remove(
         )
             .into_response());
     }
-    let report = s.ops.remove_instance(&ui.actor(), id, &expected).await?;
-    Ok(ui
-        .page("Removed", Nav::Clients, report_body(&report))
-        .await
-        .into_response())
+    let job = s.ops.remove_instance(&ui.actor(), id, &expected).await?;
+    Ok(see_other(&format!("/deletions/{}", job.id)))
 }

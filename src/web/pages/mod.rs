@@ -8,6 +8,7 @@ pub mod backups;
 pub mod client_forms;
 pub mod clients;
 pub mod dashboard;
+pub mod deletions;
 pub mod instances;
 pub mod plan_backups;
 pub mod plans;
@@ -30,6 +31,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(dashboard::routes());
     r.extend(clients::routes());
     r.extend(instances::routes());
+    r.extend(deletions::routes());
     r.extend(backups::routes());
     r.extend(plans::routes());
     r.extend(plan_backups::routes());

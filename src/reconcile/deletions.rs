@@ -1,0 +1,245 @@
+//! The deletion worker: finishes confirmed deletes (jobs in the store) once
+//! the reconciler has taken their containers, networks and routes down.
+//! Order matters for crash safety: data → backups → report file → rows and
+//! "done" in one transaction. A kill at any step leaves the job unfinished
+//! and its rows in place, so the next pass after a restart runs it again.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::domain::{DeletionReport, Phase, RemovedInstance};
+use crate::store::{clients, deletions, instances, DeletionRow, InstanceRow, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeletionError {
+    /// The store is busy or gone: try again next pass.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file could not be removed or written: the job fails with this.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Finishes every unfinished deletion whose containers are gone; the rest
+/// wait for a later pass. Runs after each reconcile pass, which is what
+/// takes the containers down.
+pub async fn finish_ready(store: &Store, config: &Config) {
+    let jobs = match store.call(|conn| deletions::unfinished(conn)).await {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read deletion jobs");
+            return;
+        }
+    };
+    for job in jobs {
+        match finish(store, config, &job).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!(deletion = job.id, client = %job.client_slug, "deletion done")
+            }
+            Err(DeletionError::Store(e)) => {
+                tracing::warn!(deletion = job.id, error = %e, "deletion interrupted; retrying next pass")
+            }
+            Err(DeletionError::Io(message)) => {
+                tracing::error!(deletion = job.id, error = %message, "deletion failed");
+                let id = job.id;
+                if let Err(e) = store
+                    .call(move |conn| deletions::set_failed(conn, id, &message))
+                    .await
+                {
+                    tracing::warn!(deletion = id, error = %e, "cannot record the failure");
+                }
+            }
+        }
+    }
+}
+
+/// Returns false while a container of the job is still there.
+async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<bool, DeletionError> {
+    let ids = job.instance_ids.clone();
+    let rows = store.call(move |conn| present(conn, &ids)).await?;
+    if rows.iter().any(|r| r.phase != Phase::Removed) {
+        return Ok(false);
+    }
+    let id = job.id;
+    store
+        .call(move |conn| deletions::set_running(conn, id))
+        .await?;
+    crate::testhook::pause_at("delete-data").await;
+    let instances = remove_data(config, &rows).await?;
+    let backups_removed = remove_client_backups(config, job, &rows).await?;
+    if job.whole_client {
+        let client_dir = config.instances_dir().join(&job.client_slug);
+        let _ = tokio::fs::remove_dir(&client_dir).await;
+    }
+    let report = report(config, job, instances, backups_removed).await?;
+    crate::testhook::pause_at("delete-rows").await;
+    delete_rows(store, job, report).await?;
+    Ok(true)
+}
+
+/// Removes each instance's data directory; what it held goes in the report.
+async fn remove_data(
+    config: &Config,
+    rows: &[InstanceRow],
+) -> Result<Vec<RemovedInstance>, DeletionError> {
+    let mut removed = Vec::new();
+    for row in rows {
+        let data_dir = config.instance_data_dir(&row.client_slug, &row.name);
+        let (data_bytes, data_files) = remove_dir(data_dir.clone()).await?;
+        removed.push(RemovedInstance {
+            id: row.id,
+            name: row.name.clone(),
+            container: config.container_name(&row.client_slug, &row.name),
+            network: config.container_name(&row.client_slug, &row.name),
+            domains: row.domains.clone(),
+            host_port: row.host_port,
+            data_dir: data_dir.display().to_string(),
+            data_bytes,
+            data_files,
+        });
+    }
+    removed.sort_by_key(|i| i.id);
+    Ok(removed)
+}
+
+/// The whole client's backup directory, or only the removed instances'.
+async fn remove_client_backups(
+    config: &Config,
+    job: &DeletionRow,
+    rows: &[InstanceRow],
+) -> Result<Vec<String>, DeletionError> {
+    let backups_root = config.backup_dir().join(&job.client_slug);
+    let backup_dirs: Vec<PathBuf> = if job.whole_client {
+        vec![backups_root.clone()]
+    } else {
+        rows.iter().map(|r| backups_root.join(&r.name)).collect()
+    };
+    let mut backups_removed = Vec::new();
+    for dir in backup_dirs {
+        backups_removed.extend(remove_backups(dir).await?);
+    }
+    Ok(backups_removed)
+}
+
+/// The report, written to its file before any row goes.
+async fn report(
+    config: &Config,
+    job: &DeletionRow,
+    instances: Vec<RemovedInstance>,
+    backups_removed: Vec<String>,
+) -> Result<DeletionReport, DeletionError> {
+    let now = crate::store::now();
+    let report_path = config.reports_dir().join(format!(
+        "deleted-{}-{}.json",
+        job.client_slug,
+        now.replace(':', "")
+    ));
+    let report = DeletionReport {
+        client: job.client_slug.clone(),
+        client_name: job.client_name.clone(),
+        client_deleted: job.whole_client,
+        instances,
+        backups_removed,
+        deleted_at: now,
+        deleted_by: job.requested_by.clone(),
+        report_file: report_path.display().to_string(),
+    };
+    write_report(&report_path, &report)
+        .await
+        .map_err(|e| DeletionError::Io(format!("writing deletion report: {e}")))?;
+    Ok(report)
+}
+
+/// The rows go and the job is done in one transaction.
+async fn delete_rows(
+    store: &Store,
+    job: &DeletionRow,
+    report: DeletionReport,
+) -> Result<(), DeletionError> {
+    let (id, ids, client_id, whole_client) = (
+        job.id,
+        job.instance_ids.clone(),
+        job.client_id,
+        job.whole_client,
+    );
+    store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            for id in &ids {
+                instances::delete(&tx, *id)?;
+            }
+            if whole_client {
+                clients::delete(&tx, client_id)?;
+            }
+            deletions::set_done(&tx, id, &report)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// The job's instances that still have rows (another job may have finished
+/// one of them already).
+fn present(conn: &rusqlite::Connection, ids: &[i64]) -> Result<Vec<InstanceRow>, StoreError> {
+    let mut rows = Vec::new();
+    for id in ids {
+        match instances::get(conn, *id) {
+            Ok(row) => rows.push(row),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(rows)
+}
+
+/// Removes a tenant's directory tree, returning the bytes and files it
+/// held. The tree is hostile: links in it are removed, never followed, and
+/// the error names the entry that could not go (a root-owned file when
+/// berth lacks the unit's capabilities, say).
+async fn remove_dir(dir: PathBuf) -> Result<(u64, u64), DeletionError> {
+    tokio::task::spawn_blocking(move || {
+        if std::fs::symlink_metadata(&dir).is_err() {
+            return Ok((0, 0));
+        }
+        let usage = crate::fsutil::dir_usage(&dir);
+        crate::fsutil::remove_tree(&dir).map_err(|e| DeletionError::Io(format!("removing {e}")))?;
+        Ok(usage)
+    })
+    .await
+    .map_err(|e| DeletionError::Io(e.to_string()))?
+}
+
+async fn remove_backups(dir: PathBuf) -> Result<Vec<String>, DeletionError> {
+    tokio::task::spawn_blocking(move || {
+        let mut files = Vec::new();
+        collect_files(&dir, &mut files);
+        crate::fsutil::remove_tree(&dir).map_err(|e| DeletionError::Io(format!("removing {e}")))?;
+        Ok(files)
+    })
+    .await
+    .map_err(|e| DeletionError::Io(e.to_string()))?
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => collect_files(&path, out),
+            Ok(_) => out.push(path.display().to_string()),
+            Err(_) => {}
+        }
+    }
+}
+
+async fn write_report(path: &Path, report: &DeletionReport) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let text = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    tokio::fs::write(path, text).await
+}
