@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::error::Failure;
 use super::output;
-use super::run::Failure;
 use crate::blueprint::Blueprints;
 use crate::caddy::CaddyAdmin;
 use crate::config::Config;
@@ -172,10 +172,7 @@ pub async fn doctor(config: &Config, json: bool) -> Result<(), Failure> {
         output::json(&r.checks);
     }
     if r.failures() > 0 {
-        return Err(Failure {
-            code: 1,
-            message: format!("{} check(s) failed", r.failures()),
-        });
+        return Err(Failure::failed(format!("{} check(s) failed", r.failures())));
     }
     Ok(())
 }

@@ -1,11 +1,31 @@
 //! `berth usage export|show`: the same reads as the API, on the store.
 
+use clap::Subcommand;
+
+use super::error::Failure;
 use super::output;
-use super::run::Failure;
-use super::UsageCmd;
 use crate::metrics::{export, Range};
 use crate::ops::Ops;
 use crate::web::views::charts::bytes;
+
+#[derive(Subcommand)]
+pub enum UsageCmd {
+    /// Per-client billing lines of one calendar month (UTC).
+    Export {
+        /// YYYY-MM, e.g. 2026-11.
+        #[arg(long)]
+        month: String,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+        format: String,
+    },
+    /// What a client's instances used over a range.
+    Show {
+        slug: String,
+        /// 1h, 24h, 7d or 30d.
+        #[arg(long, default_value = "24h")]
+        range: String,
+    },
+}
 
 pub async fn run(ops: &Ops, cmd: UsageCmd, as_json: bool) -> Result<(), Failure> {
     match cmd {
