@@ -281,3 +281,49 @@ fn policy_summary(plan: &str, p: &BackupPolicy) -> String {
         or_default(p.keep_monthly)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(schedule: Option<&str>, keep_last: Option<u32>) -> BackupPolicy {
+        BackupPolicy {
+            schedule: schedule.map(str::to_owned),
+            keep_last,
+            keep_daily: Some(7),
+            keep_weekly: None,
+            keep_monthly: None,
+        }
+    }
+
+    fn change(schedule: Option<&str>, keep_last: Option<u32>) -> PolicyChange {
+        PolicyChange {
+            schedule: schedule.map(str::to_owned),
+            keep_last,
+            keep_daily: None,
+            keep_weekly: None,
+            keep_monthly: None,
+        }
+    }
+
+    #[test]
+    fn a_policy_changes_only_in_the_values_given() {
+        let old = policy(Some("0 3 * * *"), Some(5));
+        assert!(change(None, None).applied_to(&old).is_none());
+        let new = change(None, Some(9)).applied_to(&old).unwrap();
+        assert_eq!(new, policy(Some("0 3 * * *"), Some(9)));
+        let off = change(Some(""), None).applied_to(&old).unwrap();
+        assert_eq!(off, policy(Some(""), Some(5)));
+    }
+
+    #[test]
+    fn a_policy_reads_default_off_or_its_cron() {
+        assert_eq!(
+            policy_summary("small", &policy(None, None)),
+            "Plan small: schedule default, keep last default, daily 7, weekly default, monthly default."
+        );
+        assert!(policy_summary("small", &policy(Some(""), None)).contains("schedule off,"));
+        assert!(policy_summary("small", &policy(Some("0 3 * * *"), Some(2)))
+            .contains("schedule \"0 3 * * *\", keep last 2,"));
+    }
+}

@@ -26,10 +26,14 @@ impl Failure {
     }
 
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(match self {
+        ExitCode::from(self.code())
+    }
+
+    fn code(&self) -> u8 {
+        match self {
             Self::Usage(_) => 2,
             Self::Failed(_) => 1,
-        })
+        }
     }
 }
 
@@ -43,5 +47,29 @@ impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         // One line: the outermost context and its causes.
         Self::Failed(format!("{e:#}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_exit_1_and_usage_errors_exit_2() {
+        let refused = Failure::from(OpsError::Refused("quota reached".into()));
+        assert_eq!(
+            (refused.code(), refused.to_string().as_str()),
+            (1, "quota reached")
+        );
+        assert_eq!(Failure::usage("--cpus is required").code(), 2);
+    }
+
+    #[test]
+    fn an_error_chain_is_one_line() {
+        let e = anyhow::anyhow!("permission denied").context("opening /var/lib/berth/berth.db");
+        assert_eq!(
+            Failure::from(e).to_string(),
+            "opening /var/lib/berth/berth.db: permission denied"
+        );
     }
 }
