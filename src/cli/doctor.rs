@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::error::Failure;
 use super::output;
-use super::run::Failure;
 use crate::blueprint::Blueprints;
 use crate::caddy::CaddyAdmin;
 use crate::config::Config;
@@ -97,6 +97,34 @@ pub async fn doctor(config: &Config, json: bool) -> Result<(), Failure> {
             ))
         },
     );
+    check_caddy(&mut r, config).await;
+    // A running berth holds its own listen address; that is not a problem.
+    if running.is_none() {
+        r.check(
+            "listen address",
+            port_free(&config.listen.to_string())
+                .map_err(|e| format!("{e} (and what answers there is not berth)")),
+        );
+    }
+    r.check(
+        "port range",
+        Ok(format!(
+            "{} ({} ports)",
+            config.port_range,
+            config.port_range.len()
+        )),
+    );
+    if json {
+        output::json(&r.checks);
+    }
+    if r.failures() > 0 {
+        return Err(Failure::failed(format!("{} check(s) failed", r.failures())));
+    }
+    Ok(())
+}
+
+/// An answering Caddy, or one berth can start on free ports.
+async fn check_caddy(r: &mut Report, config: &Config) {
     let caddy_up = match CaddyAdmin::new(&config.caddy.admin) {
         Ok(admin) => admin.is_up().await,
         Err(_) => false,
@@ -152,32 +180,6 @@ pub async fn doctor(config: &Config, json: bool) -> Result<(), Failure> {
             )),
         );
     }
-    // A running berth holds its own listen address; that is not a problem.
-    if running.is_none() {
-        r.check(
-            "listen address",
-            port_free(&config.listen.to_string())
-                .map_err(|e| format!("{e} (and what answers there is not berth)")),
-        );
-    }
-    r.check(
-        "port range",
-        Ok(format!(
-            "{} ({} ports)",
-            config.port_range,
-            config.port_range.len()
-        )),
-    );
-    if json {
-        output::json(&r.checks);
-    }
-    if r.failures() > 0 {
-        return Err(Failure {
-            code: 1,
-            message: format!("{} check(s) failed", r.failures()),
-        });
-    }
-    Ok(())
 }
 
 /// The health answer of a berth listening on `listen`, if that is what

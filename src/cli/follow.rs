@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::run::Failure;
+use super::Failure;
 use crate::domain::{DeletionReport, DeletionStatus};
 use crate::ops::{DeletionJob, Ops};
 
@@ -20,24 +20,18 @@ pub async fn deletion(ops: &Ops, job: DeletionJob) -> Result<DeletionReport, Fai
         match (job.status, job.report) {
             (DeletionStatus::Done, Some(report)) => return Ok(report),
             (DeletionStatus::Failed, _) => {
-                return Err(Failure {
-                    code: 1,
-                    message: format!(
+                return Err(Failure::failed(format!(
                         "deletion {} failed: {}; confirm the delete again to finish it",
                         job.id, job.error
-                    ),
-                })
+                    )))
             }
             (status, _) if tokio::time::Instant::now() > deadline => {
-                return Err(Failure {
-                    code: 1,
-                    message: format!(
+                return Err(Failure::failed(format!(
                         "deletion {} is still {} after {}s; is `berth serve` running? The delete is recorded and finishes once it runs",
                         job.id,
                         status.as_str(),
                         DELETION_DEADLINE.as_secs()
-                    ),
-                })
+                    )))
             }
             _ => {}
         }

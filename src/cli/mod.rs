@@ -1,14 +1,25 @@
 //! The `berth` command line: `serve` runs the daemon; every other command
 //! performs the same operations as the JSON API, directly on the store (the
 //! running daemon notices the change within a second).
+//!
+//! This file owns the top-level commands and the dispatch, and names the one
+//! error type (`Failure`, in `error.rs` so that every command file imports
+//! it downwards); each command group lives in its own file with its clap
+//! enum and the function that carries it out. `output` and `views` are how
+//! results are printed, `prompt` what is read back from the terminal.
 
-mod backup;
-mod bench;
-mod bench_usage;
+mod backup_jobs;
+mod backups;
+mod clients;
+mod config;
 mod doctor;
+mod error;
 mod follow;
+mod instances;
 mod output;
-mod run;
+mod plans;
+mod prompt;
+mod tokens;
 mod usage;
 mod users;
 mod views;
@@ -16,7 +27,13 @@ mod views;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+
+pub use error::Failure;
+
+use crate::audit::Actor;
+use crate::config::Config;
+use crate::ops::{Ops, OpsError};
 
 #[derive(Parser)]
 #[command(
@@ -42,261 +59,103 @@ pub enum Command {
     /// Check what berth needs: Docker, Caddy, free ports, writable dirs.
     Doctor,
     #[command(subcommand)]
-    Config(ConfigCmd),
+    Config(config::ConfigCmd),
     #[command(subcommand)]
-    Token(TokenCmd),
+    Token(tokens::TokenCmd),
     #[command(subcommand)]
-    Plan(PlanCmd),
+    Plan(plans::PlanCmd),
     #[command(subcommand)]
-    Client(ClientCmd),
+    Client(clients::ClientCmd),
     #[command(subcommand)]
-    Instance(InstanceCmd),
+    Instance(instances::InstanceCmd),
     /// Backups: run, list, verify, restore, status, retention policy.
     #[command(subcommand)]
-    Backup(backup::BackupCmd),
+    Backup(backups::BackupCmd),
     #[command(subcommand)]
-    Usage(UsageCmd),
+    Usage(usage::UsageCmd),
     /// Admin accounts for the web UI.
     #[command(subcommand)]
-    User(UserCmd),
-    /// Measure berth: `bench ui` on generated data, `bench usage` with real containers.
-    #[command(subcommand)]
-    Bench(BenchCmd),
-}
-
-#[derive(Subcommand)]
-pub enum UsageCmd {
-    /// Per-client billing lines of one calendar month (UTC).
-    Export {
-        /// YYYY-MM, e.g. 2026-11.
-        #[arg(long)]
-        month: String,
-        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
-        format: String,
-    },
-    /// What a client's instances used over a range.
-    Show {
-        slug: String,
-        /// 1h, 24h, 7d or 30d.
-        #[arg(long, default_value = "24h")]
-        range: String,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum UserCmd {
-    /// Create an admin account. The password is asked for, or read from stdin.
-    Create {
-        name: String,
-        /// Read the password from the first line of stdin, without a prompt.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// Set a new password; the account's sessions end.
-    ResetPassword {
-        name: String,
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    List,
-    Delete {
-        name: String,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum BenchCmd {
-    /// Sampling sweep time, sampler CPU and 30-day chart page time with N
-    /// busybox instances under a throwaway owner label.
-    Usage {
-        #[arg(long, default_value_t = 200)]
-        instances: u32,
-        /// How long to run the sampler at its normal cadence to measure CPU.
-        #[arg(long, default_value = "2m")]
-        cpu_window: String,
-    },
-    /// Seed a throwaway store with clients and instances, serve the UI (no
-    /// reconciler), and load the dashboard and clients list with wrk.
-    Ui {
-        #[arg(long, default_value_t = 500)]
-        clients: u32,
-        /// Instances per client (the first comes with the client).
-        #[arg(long, default_value_t = 2)]
-        instances_per_client: u32,
-        #[arg(long, default_value_t = 32)]
-        connections: u32,
-        #[arg(long, default_value = "10s")]
-        duration: String,
-        /// Keep the generated data directory here instead of a temp dir.
-        #[arg(long)]
-        dir: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum ConfigCmd {
-    /// Print the documented example configuration.
-    Example,
-    /// Load and check the configuration, then print it.
-    Check,
-}
-
-#[derive(Subcommand)]
-pub enum TokenCmd {
-    /// Create an API token; it is printed once and only its hash is stored.
-    Create {
-        name: String,
-    },
-    List,
-    Revoke {
-        name: String,
-    },
-}
-
-#[derive(Args)]
-pub struct PlanArgs {
-    /// CPU cores per instance, e.g. 0.5.
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// Memory limit, e.g. 512MiB or 2GiB.
-    #[arg(long)]
-    pub memory: Option<String>,
-    #[arg(long)]
-    pub memory_reservation: Option<String>,
-    /// Storage quota, e.g. 10GiB.
-    #[arg(long)]
-    pub storage: Option<String>,
-    #[arg(long)]
-    pub max_instances: Option<u32>,
-}
-
-#[derive(Subcommand)]
-pub enum PlanCmd {
-    Create {
-        name: String,
-        #[command(flatten)]
-        args: PlanArgs,
-    },
-    List,
-    Edit {
-        name: String,
-        #[arg(long)]
-        rename: Option<String>,
-        #[command(flatten)]
-        args: PlanArgs,
-    },
-    Delete {
-        name: String,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum ClientCmd {
-    /// Create a client with its first instance.
-    Create {
-        name: String,
-        #[arg(long)]
-        email: String,
-        #[arg(long)]
-        plan: String,
-        #[arg(long)]
-        blueprint: Option<String>,
-        #[arg(long)]
-        domain: Option<String>,
-        #[arg(long, default_value = "")]
-        notes: String,
-        /// Env of the first instance, KEY=VALUE; repeatable.
-        #[arg(long = "env", value_parser = parse_key_value)]
-        env: Vec<(String, String)>,
-    },
-    List,
-    Show {
-        slug: String,
-    },
-    Edit {
-        slug: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        plan: Option<String>,
-        #[arg(long)]
-        notes: Option<String>,
-    },
-    Suspend {
-        slug: String,
-    },
-    Resume {
-        slug: String,
-    },
-    /// Delete the client with its containers, data and backups. Needs the slug typed back.
-    Delete {
-        slug: String,
-        /// The slug again; asked for interactively when missing.
-        #[arg(long)]
-        confirm: Option<String>,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum InstanceCmd {
-    Add {
-        slug: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        blueprint: Option<String>,
-        #[arg(long)]
-        domain: Option<String>,
-        /// KEY=VALUE; repeatable.
-        #[arg(long = "env", value_parser = parse_key_value)]
-        env: Vec<(String, String)>,
-    },
-    /// Replace an instance's env and/or domains (recreates its container, data kept).
-    Edit {
-        id: i64,
-        /// KEY=VALUE; repeatable; replaces all of the instance's own variables.
-        #[arg(long = "env", value_parser = parse_key_value)]
-        env: Vec<(String, String)>,
-        /// Remove all of the instance's own variables.
-        #[arg(long, conflicts_with = "env")]
-        clear_env: bool,
-        /// Repeatable; replaces the instance's domains.
-        #[arg(long = "domain")]
-        domains: Vec<String>,
-    },
-    List {
-        slug: Option<String>,
-    },
-    Show {
-        id: i64,
-    },
-    Start {
-        id: i64,
-    },
-    Stop {
-        id: i64,
-    },
-    Restart {
-        id: i64,
-    },
-    /// Remove the instance with its container and data. Needs "<slug>/<name>" typed back.
-    Remove {
-        id: i64,
-        #[arg(long)]
-        confirm: Option<String>,
-    },
-}
-
-fn parse_key_value(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+    User(users::UserCmd),
 }
 
 /// Exit codes: 0 done, 1 the operation was refused or failed, 2 bad usage or configuration.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    run::run(cli)
+    crate::tls::install_crypto_provider();
+    init_tracing(matches!(cli.command, Command::Serve));
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("berth: {f}");
+            f.exit_code()
+        }
+    }
+}
+
+fn init_tracing(daemon: bool) {
+    let default = if daemon { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let load = || {
+        Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())
+            .map_err(|e| Failure::usage(e.to_string()))
+    };
+    // Config commands work without a runtime; `example` even without a valid config.
+    if let Command::Config(cmd) = &cli.command {
+        return config::run(cmd, load);
+    }
+    let config = load()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::failed(format!("starting runtime: {e}")))?;
+    match cli.command {
+        Command::Serve => rt.block_on(serve(config)),
+        Command::Doctor => rt.block_on(doctor::doctor(&config, cli.json)),
+        command => {
+            let ops = open_ops(config)?;
+            rt.block_on(operate(&ops, command, cli.json))
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    let app = crate::app::App::build(config).await?;
+    app.run(crate::app::shutdown_signal()).await?;
+    Ok(())
+}
+
+/// The operations layer on the configured store and blueprints, without the
+/// daemon's workers: what every command but `serve` and `doctor` runs on.
+/// The benchmarks under `benches/` use it too, so there is one such wiring.
+pub fn open_ops(config: Config) -> Result<Ops, Failure> {
+    Ops::open(&config).map_err(|e| match e {
+        // A blueprint directory that does not load is bad configuration.
+        OpsError::Refused(m) => Failure::usage(m),
+        other => Failure::from(other),
+    })
+}
+
+/// The commands that work on the store, each group in its own file.
+async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failure> {
+    let actor = Actor::cli();
+    match command {
+        Command::Token(cmd) => tokens::run(ops, &actor, cmd, as_json).await,
+        Command::Plan(cmd) => plans::run(ops, &actor, cmd, as_json).await,
+        Command::Client(cmd) => clients::run(ops, &actor, cmd, as_json).await,
+        Command::Instance(cmd) => instances::run(ops, &actor, cmd, as_json).await,
+        Command::Backup(cmd) => backups::run(ops, &actor, cmd, as_json).await,
+        Command::Usage(cmd) => usage::run(ops, cmd, as_json).await,
+        Command::User(cmd) => users::run(ops, &actor, cmd, as_json).await,
+        Command::Serve | Command::Doctor | Command::Config(_) => {
+            unreachable!("handled before opening the store")
+        }
+    }
 }

@@ -2,6 +2,56 @@
 
 use serde::Serialize;
 
+/// Prints `value` as JSON for scripts, or `human` for people.
+pub fn show<T: Serialize>(as_json: bool, value: &T, human: impl FnOnce(&T)) {
+    if as_json {
+        json(value);
+    } else {
+        human(value);
+    }
+}
+
+/// What a command that changes something and has nothing else to show prints.
+pub fn done(as_json: bool, key: &str, name: &str, line: String) {
+    show(as_json, &serde_json::json!({ key: name }), |_| {
+        println!("{line}")
+    });
+}
+
+/// A document that list commands print as one table row.
+pub trait Row: Serialize {
+    const HEADER: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+}
+
+/// `found` (store rows or ops views) as their documents: JSON, or a table.
+pub fn rows<T: Row>(as_json: bool, found: Vec<impl Into<T>>) {
+    let items: Vec<T> = found.into_iter().map(Into::into).collect();
+    if as_json {
+        json(&items);
+    } else {
+        table_of(&items);
+    }
+}
+
+pub fn table_of<T: Row>(items: &[T]) {
+    table(T::HEADER, items.iter().map(T::cells).collect());
+}
+
+/// A list as JSON, or as a table of `cells` under `header`.
+pub fn list<T: Serialize>(
+    as_json: bool,
+    items: &[T],
+    header: &[&str],
+    cells: impl Fn(&T) -> Vec<String>,
+) {
+    if as_json {
+        json(&items);
+    } else {
+        table(header, items.iter().map(cells).collect());
+    }
+}
+
 pub fn json<T: Serialize>(value: &T) {
     println!(
         "{}",

@@ -1,11 +1,31 @@
 //! `berth usage export|show`: the same reads as the API, on the store.
 
+use clap::Subcommand;
+
+use super::error::Failure;
 use super::output;
-use super::run::Failure;
-use super::UsageCmd;
 use crate::metrics::{export, Range};
-use crate::ops::Ops;
+use crate::ops::{ClientUsage, Ops};
 use crate::web::views::charts::bytes;
+
+#[derive(Subcommand)]
+pub enum UsageCmd {
+    /// Per-client billing lines of one calendar month (UTC).
+    Export {
+        /// YYYY-MM, e.g. 2026-11.
+        #[arg(long)]
+        month: String,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+        format: String,
+    },
+    /// What a client's instances used over a range.
+    Show {
+        slug: String,
+        /// 1h, 24h, 7d or 30d.
+        #[arg(long, default_value = "24h")]
+        range: String,
+    },
+}
 
 pub async fn run(ops: &Ops, cmd: UsageCmd, as_json: bool) -> Result<(), Failure> {
     match cmd {
@@ -20,64 +40,65 @@ pub async fn run(ops: &Ops, cmd: UsageCmd, as_json: bool) -> Result<(), Failure>
         UsageCmd::Show { slug, range } => {
             let range = Range::parse(&range).map_err(Failure::usage)?;
             let usage = ops.client_usage(&slug, range).await?;
-            if as_json {
-                output::json(&usage);
-                return Ok(());
-            }
-            let rows = usage
-                .instances
-                .iter()
-                .map(|i| {
-                    let secs: f64 = i.series.len() as f64;
-                    let avg = |f: fn(&crate::ops::Point) -> f64| {
-                        if secs > 0.0 {
-                            i.series.iter().map(f).sum::<f64>() / secs
-                        } else {
-                            0.0
-                        }
-                    };
-                    let peak = i.series.iter().map(|p| p.mem_max).max().unwrap_or(0);
-                    vec![
-                        i.name.clone(),
-                        format!("{:.2} / {}", avg(|p| p.cpu), i.cpus),
-                        format!("{} / {}", bytes(peak as f64), bytes(i.memory_limit as f64)),
-                        format!(
-                            "{} / {}",
-                            bytes(i.disk as f64),
-                            i.storage_quota.map_or("-".into(), |q| bytes(q as f64))
-                        ),
-                        format!("{}/s", bytes(avg(|p| p.rx_rate))),
-                        format!("{}/s", bytes(avg(|p| p.tx_rate))),
-                        i.series
-                            .iter()
-                            .map(|p| p.oom_kills)
-                            .sum::<u64>()
-                            .to_string(),
-                    ]
-                })
-                .collect();
-            println!("{} over {}", usage.client, range.as_str());
-            output::table(
-                &[
-                    "instance",
-                    "cpu avg / plan",
-                    "mem peak / limit",
-                    "disk / quota",
-                    "net in",
-                    "net out",
-                    "oom kills",
-                ],
-                rows,
-            );
-            for w in usage.warnings {
-                println!(
-                    "warning: {} is over its storage quota ({} of {})",
-                    w.instance,
-                    bytes(w.used as f64),
-                    bytes(w.quota as f64)
-                );
-            }
+            output::show(as_json, &usage, |u| print_usage(u, range));
         }
     }
     Ok(())
+}
+
+/// A line per instance: averages and peaks against the plan, then the quota warnings.
+fn print_usage(u: &ClientUsage, range: Range) {
+    let rows = u
+        .instances
+        .iter()
+        .map(|i| {
+            let secs: f64 = i.series.len() as f64;
+            let avg = |f: fn(&crate::ops::Point) -> f64| {
+                if secs > 0.0 {
+                    i.series.iter().map(f).sum::<f64>() / secs
+                } else {
+                    0.0
+                }
+            };
+            let peak = i.series.iter().map(|p| p.mem_max).max().unwrap_or(0);
+            vec![
+                i.name.clone(),
+                format!("{:.2} / {}", avg(|p| p.cpu), i.cpus),
+                format!("{} / {}", bytes(peak as f64), bytes(i.memory_limit as f64)),
+                format!(
+                    "{} / {}",
+                    bytes(i.disk as f64),
+                    i.storage_quota.map_or("-".into(), |q| bytes(q as f64))
+                ),
+                format!("{}/s", bytes(avg(|p| p.rx_rate))),
+                format!("{}/s", bytes(avg(|p| p.tx_rate))),
+                i.series
+                    .iter()
+                    .map(|p| p.oom_kills)
+                    .sum::<u64>()
+                    .to_string(),
+            ]
+        })
+        .collect();
+    println!("{} over {}", u.client, range.as_str());
+    output::table(
+        &[
+            "instance",
+            "cpu avg / plan",
+            "mem peak / limit",
+            "disk / quota",
+            "net in",
+            "net out",
+            "oom kills",
+        ],
+        rows,
+    );
+    for w in &u.warnings {
+        println!(
+            "warning: {} is over its storage quota ({} of {})",
+            w.instance,
+            bytes(w.used as f64),
+            bytes(w.quota as f64)
+        );
+    }
 }

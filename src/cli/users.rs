@@ -1,12 +1,35 @@
 //! `berth user ...`: admin accounts from the shell (e.g. when locked out).
 
-use std::io::{BufRead, IsTerminal, Write};
+use clap::Subcommand;
+use serde::Serialize;
 
-use super::run::{done, Failure};
-use super::views::UserOut;
-use super::{output, UserCmd};
+use super::error::Failure;
+use super::output::{self, done, Row};
+use super::prompt;
 use crate::audit::Actor;
 use crate::ops::Ops;
+use crate::store::UserRow;
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Create an admin account. The password is asked for, or read from stdin.
+    Create {
+        name: String,
+        /// Read the password from the first line of stdin, without a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password; the account's sessions end.
+    ResetPassword {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List,
+    Delete {
+        name: String,
+    },
+}
 
 pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Result<(), Failure> {
     match cmd {
@@ -14,7 +37,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Resul
             name,
             password_stdin,
         } => {
-            let password = read_password(password_stdin)?;
+            let password = prompt::password(password_stdin)?;
             ops.create_user(actor, &name, &password).await?;
             done(as_json, "created", &name, format!("User {name} created."));
         }
@@ -22,7 +45,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Resul
             name,
             password_stdin,
         } => {
-            let password = read_password(password_stdin)?;
+            let password = prompt::password(password_stdin)?;
             ops.reset_password(actor, &name, &password).await?;
             done(
                 as_json,
@@ -32,23 +55,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Resul
             );
         }
         UserCmd::List => {
-            let users: Vec<UserOut> = ops
-                .list_users()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect();
-            if as_json {
-                output::json(&users);
-            } else {
-                output::table(
-                    &["name", "created", "password changed"],
-                    users
-                        .into_iter()
-                        .map(|u| vec![u.name, u.created_at, u.password_changed_at])
-                        .collect(),
-                );
-            }
+            output::rows::<UserOut>(as_json, ops.list_users().await?);
         }
         UserCmd::Delete { name } => {
             ops.delete_user(actor, &name).await?;
@@ -58,41 +65,32 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Resul
     Ok(())
 }
 
-/// From stdin's first line (`--password-stdin` or stdin is not a terminal),
-/// else prompted twice on the terminal with echo off.
-fn read_password(from_stdin: bool) -> Result<String, Failure> {
-    let stdin = std::io::stdin();
-    if from_stdin || !stdin.is_terminal() {
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| Failure::usage(format!("reading password: {e}")))?;
-        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
-    }
-    let first = prompt_hidden("Password: ")?;
-    let second = prompt_hidden("Again: ")?;
-    if first != second {
-        return Err(Failure::usage("the passwords differ"));
-    }
-    Ok(first)
+/// An account as `user list` shows it: never its password hash.
+#[derive(Serialize)]
+pub struct UserOut {
+    pub name: String,
+    pub created_at: String,
+    pub password_changed_at: String,
 }
 
-fn prompt_hidden(prompt: &str) -> Result<String, Failure> {
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
-    // stty acts on the terminal it inherits as stdin; no crate needed for this.
-    let stty = |arg: &str| {
-        std::process::Command::new("stty")
-            .arg(arg)
-            .stdin(std::process::Stdio::inherit())
-            .status()
-    };
-    let _ = stty("-echo");
-    let mut line = String::new();
-    let read = std::io::stdin().lock().read_line(&mut line);
-    let _ = stty("echo");
-    eprintln!();
-    read.map_err(|e| Failure::usage(format!("reading password: {e}")))?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+impl Row for UserOut {
+    const HEADER: &'static [&'static str] = &["name", "created", "password changed"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.created_at.clone(),
+            self.password_changed_at.clone(),
+        ]
+    }
+}
+
+impl From<UserRow> for UserOut {
+    fn from(u: UserRow) -> Self {
+        Self {
+            name: u.name,
+            created_at: u.created_at,
+            password_changed_at: u.password_changed_at,
+        }
+    }
 }

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::output::{self, size};
+use super::output::{self, size, Row};
 use crate::config::Config;
 use crate::domain::{ClientStatus, DesiredState, Phase};
 use crate::ops::{ClientView, DeletionReport};
 use crate::store::usage::QuotaWarning;
-use crate::store::{BackupRow, ClientRow, InstanceRow, PlanRow, RestoreRow, TokenRow, UserRow};
+use crate::store::{ClientRow, InstanceRow, PlanRow};
 
 #[derive(Serialize)]
 pub struct PlanOut {
@@ -56,8 +56,13 @@ impl PlanOut {
                 .unwrap_or_else(|| "any number of".into()),
         )
     }
+}
 
-    pub fn cells(&self) -> Vec<String> {
+impl Row for PlanOut {
+    const HEADER: &'static [&'static str] =
+        &["name", "cpus", "memory", "storage", "max inst.", "in use"];
+
+    fn cells(&self) -> Vec<String> {
         vec![
             self.name.clone(),
             self.cpus.to_string(),
@@ -69,9 +74,6 @@ impl PlanOut {
             self.instances.to_string(),
         ]
     }
-
-    pub const HEADER: &'static [&'static str] =
-        &["name", "cpus", "memory", "storage", "max inst.", "in use"];
 }
 
 #[derive(Serialize)]
@@ -162,8 +164,21 @@ impl InstanceOut {
             ("created", self.created_at.clone()),
         ]
     }
+}
 
-    pub fn cells(&self) -> Vec<String> {
+impl Row for InstanceOut {
+    const HEADER: &'static [&'static str] = &[
+        "id",
+        "client",
+        "name",
+        "blueprint",
+        "port",
+        "domains",
+        "phase",
+        "message",
+    ];
+
+    fn cells(&self) -> Vec<String> {
         vec![
             self.id.to_string(),
             self.client.clone(),
@@ -175,17 +190,6 @@ impl InstanceOut {
             self.message.clone(),
         ]
     }
-
-    pub const HEADER: &'static [&'static str] = &[
-        "id",
-        "client",
-        "name",
-        "blueprint",
-        "port",
-        "domains",
-        "phase",
-        "message",
-    ];
 }
 
 #[derive(Serialize)]
@@ -246,10 +250,7 @@ impl ClientOut {
     pub fn print(&self, verb: &str) {
         println!("{}", self.summary(verb));
         if !self.instances.is_empty() {
-            output::table(
-                InstanceOut::HEADER,
-                self.instances.iter().map(InstanceOut::cells).collect(),
-            );
+            output::table_of(&self.instances);
         }
     }
 
@@ -264,10 +265,7 @@ impl ClientOut {
             ("created", self.created_at.clone()),
         ]);
         println!();
-        output::table(
-            InstanceOut::HEADER,
-            self.instances.iter().map(InstanceOut::cells).collect(),
-        );
+        output::table_of(&self.instances);
         for w in &self.warnings {
             println!(
                 "warning: {} is over its {} quota ({} of {})",
@@ -291,6 +289,22 @@ pub struct ClientListOut {
     pub created_at: String,
 }
 
+impl Row for ClientListOut {
+    const HEADER: &'static [&'static str] =
+        &["slug", "name", "plan", "instances", "status", "created"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.slug.clone(),
+            self.name.clone(),
+            self.plan.clone(),
+            self.instances.to_string(),
+            self.status.to_string(),
+            self.created_at.clone(),
+        ]
+    }
+}
+
 impl From<ClientRow> for ClientListOut {
     fn from(c: ClientRow) -> Self {
         Self {
@@ -301,40 +315,6 @@ impl From<ClientRow> for ClientListOut {
             status: c.status,
             instances: c.instance_count,
             created_at: c.created_at,
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub struct TokenOut {
-    pub name: String,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-}
-
-impl From<TokenRow> for TokenOut {
-    fn from(t: TokenRow) -> Self {
-        Self {
-            name: t.name,
-            created_at: t.created_at,
-            last_used_at: t.last_used_at,
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub struct UserOut {
-    pub name: String,
-    pub created_at: String,
-    pub password_changed_at: String,
-}
-
-impl From<UserRow> for UserOut {
-    fn from(u: UserRow) -> Self {
-        Self {
-            name: u.name,
-            created_at: u.created_at,
-            password_changed_at: u.password_changed_at,
         }
     }
 }
@@ -353,47 +333,5 @@ pub fn deletion_summary(r: &DeletionReport) -> String {
         size(bytes),
         r.backups_removed.len(),
         r.report_file
-    )
-}
-
-pub fn backup_details(b: &BackupRow) -> Vec<(&'static str, String)> {
-    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    vec![
-        ("id", b.id.to_string()),
-        ("instance", format!("{}/{}", b.client_slug, b.instance_name)),
-        ("status", b.status.to_string()),
-        ("trigger", b.trigger.to_string()),
-        ("created", b.created_at.clone()),
-        ("finished", opt(b.finished_at.clone())),
-        ("archive", opt(b.path.clone())),
-        ("size", opt(b.size.map(size))),
-        ("source", opt(b.source_bytes.map(size))),
-        ("files", opt(b.files.map(|f| f.to_string()))),
-        ("sha256", opt(b.sha256.clone())),
-        ("consistency", b.consistency.clone()),
-        (
-            "verified",
-            match &b.verify_state {
-                Some(s) => format!("{s} {}", b.verify_message).trim_end().to_owned(),
-                None => "-".into(),
-            },
-        ),
-        ("message", b.message.clone()),
-    ]
-}
-
-pub fn restore_summary(r: &RestoreRow) -> String {
-    let tail = if r.message.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", r.message)
-    };
-    format!(
-        "Restore {} of backup {} into instance {} ({}): {}{tail}",
-        r.id,
-        r.backup_id,
-        r.instance_id,
-        r.mode.as_str().replace('_', " "),
-        r.status
     )
 }

@@ -1,6 +1,6 @@
 //! Reads behind the pages every admin keeps open. They go through
 //! [`ReadCache`]s: with hundreds of clients, recomputing them per request
-//! would make the store lock the bottleneck (see `berth bench ui`).
+//! would make the store lock the bottleneck (see `cargo bench --bench ui`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

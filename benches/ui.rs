@@ -1,95 +1,91 @@
-//! `berth bench ui`: the admin UI under load, reproducibly. Seeds a
-//! throwaway store (clients, instances, varied phases), serves the UI in
-//! this process without a reconciler (no Docker needed), signs in, and runs
-//! `wrk` against the dashboard and the clients list. Prints wrk's latency
+//! The admin UI under load, reproducibly. Seeds a throwaway store (clients,
+//! instances, varied phases), serves the UI in this process without a
+//! reconciler (no Docker needed), signs in, and runs `wrk` (Debian package
+//! `wrk`) against the dashboard and the clients list. Prints wrk's latency
 //! percentiles and this process's resident memory.
+//!
+//!     cargo bench --bench ui                                   # 500 clients, 1,000 instances, 32 connections, 10 s
+//!     cargo bench --bench ui -- --clients 50 --duration 2s     # a quick look
+//!
+//! A config file in `BERTH_CONFIG` and `BERTH_*` variables apply as for
+//! `berth`; the data dir, listen address and port range are the bench's own.
 
-use std::sync::Arc;
+mod support;
+
+use std::path::PathBuf;
 use std::time::Instant;
 
-use tokio::net::TcpListener;
-
-use super::run::Failure;
-use super::BenchCmd;
-use crate::audit::Actor;
-use crate::config::Config;
-use crate::ops::{NewClientInput, NewInstanceInput, Ops, PlanInput};
-use crate::web::{self, AppState};
+use anyhow::{anyhow, bail, Context, Result};
+use berth::audit::Actor;
+use berth::config::Config;
+use berth::domain::size::SizeInput;
+use berth::ops::{NewClientInput, NewInstanceInput, Ops, PlanInput};
+use berth::store::Store;
+use clap::Parser;
 
 const USER: &str = "bench";
 const PASSWORD: &str = "bench-password-1";
 
-pub async fn run(mut config: Config, cmd: BenchCmd) -> Result<(), Failure> {
-    let BenchCmd::Ui {
-        clients,
-        instances_per_client,
-        connections,
-        duration,
-        dir,
-    } = cmd
-    else {
-        return Err(Failure::usage("not bench ui"));
-    };
-    let (dir, temporary) = match dir {
-        Some(d) => (d, false),
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value_t = 500)]
+    clients: u32,
+    /// Instances per client (the first comes with the client).
+    #[arg(long, default_value_t = 2)]
+    instances_per_client: u32,
+    #[arg(long, default_value_t = 32)]
+    connections: u32,
+    #[arg(long, default_value = "10s")]
+    duration: String,
+    /// Keep the generated data directory here instead of a temp dir.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// `cargo bench` passes this to every benchmark; nothing to do with it.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    berth::tls::install_crypto_provider();
+    let args = Args::parse();
+    let (dir, temporary) = match &args.dir {
+        Some(d) => (d.clone(), false),
         None => (
             std::env::temp_dir().join(format!("berth-bench-{}", std::process::id())),
             true,
         ),
     };
+    let file = std::env::var_os("BERTH_CONFIG").map(PathBuf::from);
+    let mut config = Config::load(file.as_deref(), |k| std::env::var(k).ok())?;
     config.data_dir = dir.clone();
-    config.listen = "127.0.0.1:0".parse().expect("literal");
-    config.port_range = "10000-19999".parse().expect("literal");
-    let result = bench(
-        config,
-        clients,
-        instances_per_client,
-        connections,
-        &duration,
-    )
-    .await;
+    config.listen = "127.0.0.1:0".parse()?;
+    config.port_range = "10000-19999".parse().map_err(|e| anyhow!("{e}"))?;
+    let result = bench(config, &args).await;
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
 }
 
-fn fail(m: impl std::fmt::Display) -> Failure {
-    Failure {
-        code: 1,
-        message: m.to_string(),
-    }
-}
-
-async fn bench(
-    config: Config,
-    clients: u32,
-    per_client: u32,
-    connections: u32,
-    duration: &str,
-) -> Result<(), Failure> {
-    let ops = Ops::open(&config).map_err(fail)?;
+async fn bench(config: Config, args: &Args) -> Result<()> {
+    let (clients, per_client) = (args.clients, args.instances_per_client);
+    let (connections, duration) = (args.connections, &args.duration);
+    // A second handle on the same database, for the phases no operation sets.
+    let store = Store::open(&config.db_path())?;
+    let ops = berth::cli::open_ops(config)?;
     let started = Instant::now();
-    seed(&ops, clients, per_client).await?;
+    seed(&ops, &store, clients, per_client).await?;
     eprintln!(
         "seeded {clients} clients, {} instances in {:.1?}",
         clients * per_client,
         started.elapsed()
     );
 
-    let state = AppState::new(ops.clone(), Arc::default())
-        .await
-        .map_err(fail)?;
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(fail)?;
-    let base = format!("http://{}", listener.local_addr().map_err(fail)?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(web::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    let cookie = sign_in(&base).await?;
-
+    let server = support::serve_web(ops, Default::default()).await?;
+    let cookie = sign_in(&server.base).await?;
     for path in ["/", "/clients"] {
-        let url = format!("{base}{path}");
+        let url = format!("{}{path}", server.base);
         let args = [
             "-t2".to_owned(),
             format!("-c{connections}"),
@@ -97,13 +93,13 @@ async fn bench(
             "--latency".to_owned(),
             "-H".to_owned(),
             format!("Cookie: {cookie}"),
-            url.clone(),
+            url,
         ];
         let out = tokio::process::Command::new("wrk")
             .args(&args)
             .output()
             .await
-            .map_err(|e| fail(format!("running wrk (Debian package wrk): {e}")))?;
+            .context("running wrk (Debian package wrk)")?;
         let text = String::from_utf8_lossy(&out.stdout);
         println!("== GET {path} ({connections} connections, {duration})");
         for line in text.lines() {
@@ -121,12 +117,11 @@ async fn bench(
         }
     }
     println!("berth RSS: {}", rss());
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
     Ok(())
 }
 
-async fn seed(ops: &Ops, clients: u32, per_client: u32) -> Result<(), Failure> {
+async fn seed(ops: &Ops, store: &Store, clients: u32, per_client: u32) -> Result<()> {
     let cli = Actor::cli();
     for (name, cpus, memory) in [
         ("small", 0.5, "512MiB"),
@@ -136,41 +131,38 @@ async fn seed(ops: &Ops, clients: u32, per_client: u32) -> Result<(), Failure> {
         let input = PlanInput {
             name: name.into(),
             cpus,
-            memory: crate::domain::size::SizeInput::Text(memory.into()),
+            memory: SizeInput::Text(memory.into()),
             memory_reservation: None,
             storage: None,
             max_instances: None,
         };
-        ops.create_plan(&cli, input).await.map_err(fail)?;
+        ops.create_plan(&cli, input).await?;
     }
-    let blueprint = ops.default_blueprint().map(str::to_owned);
     for n in 0..clients {
         let plan = ["small", "medium", "large"][n as usize % 3];
+        // No blueprint named: every instance gets the default one.
         let input = NewClientInput {
             name: format!("Client {n:04} <b>GmbH</b>"),
             email: format!("ops{n}@example.com"),
             plan: plan.into(),
             notes: String::new(),
-            blueprint: blueprint.clone(),
+            blueprint: None,
             domain: None,
             env: None,
         };
-        let view = ops.create_client(&cli, input).await.map_err(fail)?;
+        let view = ops.create_client(&cli, input).await?;
         for i in 1..per_client {
             let extra = NewInstanceInput {
                 name: Some(format!("extra{i}")),
-                blueprint: blueprint.clone(),
+                blueprint: None,
                 domain: None,
                 env: None,
             };
-            ops.add_instance(&cli, &view.client.slug, extra)
-                .await
-                .map_err(fail)?;
+            ops.add_instance(&cli, &view.client.slug, extra).await?;
         }
     }
     // A realistic mix of phases: mostly running, some stopped or failing.
-    ops.shared()
-        .store
+    store
         .call(|conn| {
             conn.execute_batch(
                 "UPDATE instances SET phase = CASE id % 20 WHEN 0 THEN 'error' WHEN 1 THEN 'stopped' WHEN 2 THEN 'unhealthy' ELSE 'running' END,
@@ -179,32 +171,25 @@ async fn seed(ops: &Ops, clients: u32, per_client: u32) -> Result<(), Failure> {
             )?;
             Ok(())
         })
-        .await
-        .map_err(fail)?;
-    ops.create_user(&cli, USER, PASSWORD).await.map_err(fail)?;
+        .await?;
+    ops.create_user(&cli, USER, PASSWORD).await?;
     Ok(())
 }
 
 /// GET /login for the CSRF token, POST it; returns the session cookie.
-async fn sign_in(base: &str) -> Result<String, Failure> {
-    let http = crate::tls::client_builder()
+async fn sign_in(base: &str) -> Result<String> {
+    let http = berth::tls::client_builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(fail)?;
-    let page = http
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .map_err(fail)?;
-    let cookie =
-        cookie_named(&page, "berth_csrf").ok_or_else(|| fail("no CSRF cookie from /login"))?;
-    let html = page.text().await.map_err(fail)?;
+        .build()?;
+    let page = http.get(format!("{base}/login")).send().await?;
+    let cookie = cookie_named(&page, "berth_csrf").context("no CSRF cookie from /login")?;
+    let html = page.text().await?;
     let token = html
         .split("name=\"_csrf\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
-        .ok_or_else(|| fail("no CSRF field on /login"))?;
+        .context("no CSRF field on /login")?;
     let body = format!("_csrf={token}&name={USER}&password={PASSWORD}");
     let res = http
         .post(format!("{base}/login"))
@@ -212,16 +197,11 @@ async fn sign_in(base: &str) -> Result<String, Failure> {
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
-        .await
-        .map_err(fail)?;
+        .await?;
     if !res.status().is_redirection() {
-        return Err(fail(format!("sign-in answered {}", res.status())));
+        bail!("sign-in answered {}", res.status());
     }
-    session_cookie(&res).ok_or_else(|| fail("no session cookie after sign-in"))
-}
-
-fn session_cookie(res: &reqwest::Response) -> Option<String> {
-    cookie_named(res, "berth_session")
+    cookie_named(&res, "berth_session").context("no session cookie after sign-in")
 }
 
 fn cookie_named(res: &reqwest::Response, name: &str) -> Option<String> {

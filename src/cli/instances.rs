@@ -1,0 +1,151 @@
+//! `berth instance ...`: a client's instances (containers with their data).
+
+use clap::Subcommand;
+
+use super::error::Failure;
+use super::output::{self, show};
+use super::prompt;
+use super::views::{self, InstanceOut};
+use crate::audit::Actor;
+use crate::ops::{InstanceAction, InstanceEdit, NewInstanceInput, Ops};
+
+#[derive(Subcommand)]
+pub enum InstanceCmd {
+    Add {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        blueprint: Option<String>,
+        #[arg(long)]
+        domain: Option<String>,
+        /// KEY=VALUE; repeatable.
+        #[arg(long = "env", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
+    },
+    /// Replace an instance's env and/or domains (recreates its container, data kept).
+    Edit {
+        id: i64,
+        /// KEY=VALUE; repeatable; replaces all of the instance's own variables.
+        #[arg(long = "env", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
+        /// Remove all of the instance's own variables.
+        #[arg(long, conflicts_with = "env")]
+        clear_env: bool,
+        /// Repeatable; replaces the instance's domains.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+    },
+    List {
+        slug: Option<String>,
+    },
+    Show {
+        id: i64,
+    },
+    Start {
+        id: i64,
+    },
+    Stop {
+        id: i64,
+    },
+    Restart {
+        id: i64,
+    },
+    /// Remove the instance with its container and data. Needs "<slug>/<name>" typed back.
+    Remove {
+        id: i64,
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+/// `--env KEY=VALUE`, for an instance's own variables.
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+pub async fn run(ops: &Ops, actor: &Actor, cmd: InstanceCmd, as_json: bool) -> Result<(), Failure> {
+    let instance = |row| InstanceOut::new(row, ops.config());
+    let summary = |verb: &'static str| move |i: &InstanceOut| println!("{}", i.summary(verb));
+    match cmd {
+        InstanceCmd::Add {
+            slug,
+            name,
+            blueprint,
+            domain,
+            env,
+        } => {
+            let input = NewInstanceInput {
+                name: Some(name),
+                blueprint,
+                domain,
+                env: (!env.is_empty()).then(|| env.into_iter().collect()),
+            };
+            let row = ops.add_instance(actor, &slug, input).await?;
+            show(as_json, &instance(row), summary("created"));
+        }
+        InstanceCmd::List { slug } => {
+            let list = ops.list_instances(slug.as_deref()).await?;
+            output::rows::<InstanceOut>(as_json, list.into_iter().map(instance).collect());
+        }
+        InstanceCmd::Edit {
+            id,
+            env,
+            clear_env,
+            domains,
+        } => {
+            let edit = InstanceEdit {
+                env: (clear_env || !env.is_empty()).then(|| env.into_iter().collect()),
+                domains: (!domains.is_empty()).then_some(domains),
+            };
+            let row = ops.edit_instance(actor, id, edit).await?;
+            show(as_json, &instance(row), summary("changed"));
+        }
+        InstanceCmd::Show { id } => show(as_json, &instance(ops.get_instance(id).await?), |i| {
+            output::fields(&i.details())
+        }),
+        InstanceCmd::Start { id } => {
+            let row = ops
+                .instance_action(actor, id, InstanceAction::Start)
+                .await?;
+            show(as_json, &instance(row), summary("starting"));
+        }
+        InstanceCmd::Stop { id } => {
+            let row = ops.instance_action(actor, id, InstanceAction::Stop).await?;
+            show(as_json, &instance(row), summary("stopping"));
+        }
+        InstanceCmd::Restart { id } => {
+            let row = ops
+                .instance_action(actor, id, InstanceAction::Restart)
+                .await?;
+            show(as_json, &instance(row), summary("restarting"));
+        }
+        InstanceCmd::Remove { id, confirm } => {
+            remove_instance(ops, actor, id, confirm, as_json).await?
+        }
+    }
+    Ok(())
+}
+
+/// `berth instance remove`: "<slug>/<name>" typed back, then the instance
+/// goes with its container and data; prints what was removed.
+async fn remove_instance(
+    ops: &Ops,
+    actor: &Actor,
+    id: i64,
+    confirm: Option<String>,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let confirm = prompt::confirmation(
+        confirm,
+        "This removes the instance with its container and data. Type <slug>/<name> to confirm: ",
+    )?;
+    let job = ops.remove_instance(actor, id, &confirm).await?;
+    let report = super::follow::deletion(ops, job).await?;
+    show(as_json, &report, |r| {
+        println!("{}", views::deletion_summary(r))
+    });
+    Ok(())
+}
