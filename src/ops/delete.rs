@@ -123,3 +123,78 @@ impl Ops {
             .into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use crate::audit::Actor;
+    use crate::blueprint::Blueprints;
+    use crate::config::Config;
+    use crate::domain::size::SizeInput;
+    use crate::ops::{NewClientInput, NewInstanceInput, Ops, OpsError, PlanInput};
+    use crate::store::Store;
+
+    /// Operations over an in-memory store with no daemon: a delete job stays
+    /// pending, as it does between the request and the reconciler's pass.
+    async fn ops_with_client(dir: &std::path::Path) -> Ops {
+        let config = Config {
+            data_dir: dir.to_owned(),
+            blueprint_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates")),
+            ..Config::default()
+        };
+        let blueprints = Blueprints::load_dir(&config.blueprint_dir()).unwrap();
+        let ops = Ops::new(
+            Store::open_in_memory().unwrap(),
+            Arc::new(config),
+            Arc::new(blueprints),
+            Arc::default(),
+        );
+        let plan = PlanInput {
+            name: "p".into(),
+            cpus: 0.5,
+            memory: SizeInput::Text("64MiB".into()),
+            memory_reservation: None,
+            storage: None,
+            max_instances: None,
+        };
+        ops.create_plan(&Actor::cli(), plan).await.unwrap();
+        let client = NewClientInput {
+            name: "Gone".into(),
+            email: "a@example.com".into(),
+            plan: "p".into(),
+            notes: String::new(),
+            blueprint: Some("static-site".into()),
+            domain: None,
+            env: None,
+        };
+        ops.create_client(&Actor::cli(), client).await.unwrap();
+        ops
+    }
+
+    #[tokio::test]
+    async fn no_instance_joins_a_client_whose_delete_is_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = ops_with_client(dir.path()).await;
+        ops.delete_client(&Actor::cli(), "gone", "gone")
+            .await
+            .unwrap();
+        let added = ops
+            .add_instance(
+                &Actor::cli(),
+                "gone",
+                NewInstanceInput {
+                    name: Some("late".into()),
+                    blueprint: Some("static-site".into()),
+                    domain: None,
+                    env: None,
+                },
+            )
+            .await;
+        match added {
+            Err(OpsError::Conflict(m)) => assert!(m.contains("being deleted"), "{m}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+}

@@ -113,6 +113,17 @@ pub(crate) fn insert(
     client: &ClientRow,
     plan: InstancePlan,
 ) -> Result<i64, OpsError> {
+    // The delete job would cascade this row away with the client and leave
+    // its data directory behind.
+    if crate::store::deletions::unfinished(conn)?
+        .iter()
+        .any(|job| job.client_id == client.id && job.whole_client)
+    {
+        return Err(OpsError::Conflict(format!(
+            "client {} is being deleted; no instance can be added",
+            client.slug
+        )));
+    }
     let limits = plans::get(conn, &client.plan)?;
     let count = instances::count_for_client(conn, client.id)?;
     if let Some(max) = limits.max_instances {
