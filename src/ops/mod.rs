@@ -69,6 +69,18 @@ impl From<StoreError> for OpsError {
     }
 }
 
+impl OpsError {
+    /// The refusal of a well-formed request, worded for the person who made
+    /// it (a form shows it as a flash and stays put); `None` for every other
+    /// failure, which the web edge turns into its status page.
+    pub fn user_message(&self) -> Option<&str> {
+        match self {
+            Self::Refused(m) | Self::Conflict(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
 /// Everything an operation needs; cheap to clone.
 #[derive(Clone)]
 pub struct Ops {

@@ -11,8 +11,9 @@ use crate::audit::Actor;
 use crate::ops::{BackupStatus, BackupTrigger, ImportReport, RestoreInput};
 use crate::store::{BackupPolicy, BackupRow, RestoreRow};
 use crate::web::json::{ApiJson, ApiPath};
-use crate::web::routes::{Access, Route};
-use crate::web::{AppError, AppState};
+use crate::web::route::{Access, Route};
+use crate::web::error::WebError;
+use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {
     const T: Access = Access::Token;
@@ -37,7 +38,7 @@ async fn create(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<(StatusCode, Json<BackupRow>), AppError> {
+) -> Result<(StatusCode, Json<BackupRow>), WebError> {
     Ok((
         StatusCode::ACCEPTED,
         Json(s.ops.request_backup(&a, id, BackupTrigger::Api).await?),
@@ -47,18 +48,18 @@ async fn create(
 async fn list(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Vec<BackupRow>>, AppError> {
+) -> Result<Json<Vec<BackupRow>>, WebError> {
     Ok(Json(s.ops.list_backups(id).await?))
 }
 
 async fn show(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<BackupRow>, AppError> {
+) -> Result<Json<BackupRow>, WebError> {
     Ok(Json(s.ops.get_backup(id).await?))
 }
 
-async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupStatus>>, AppError> {
+async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupStatus>>, WebError> {
     Ok(Json(s.ops.backup_status().await?))
 }
 
@@ -66,7 +67,7 @@ async fn verify(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<(StatusCode, Json<BackupRow>), AppError> {
+) -> Result<(StatusCode, Json<BackupRow>), WebError> {
     Ok((
         StatusCode::ACCEPTED,
         Json(s.ops.request_verify(&a, id).await?),
@@ -79,12 +80,12 @@ async fn restore(
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
     body: Bytes,
-) -> Result<(StatusCode, Json<RestoreRow>), AppError> {
+) -> Result<(StatusCode, Json<RestoreRow>), WebError> {
     let input: RestoreInput = if body.iter().all(u8::is_ascii_whitespace) {
         RestoreInput::default()
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
+            .map_err(|e| WebError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
     };
     Ok((
         StatusCode::ACCEPTED,
@@ -95,21 +96,21 @@ async fn restore(
 async fn show_restore(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<RestoreRow>, AppError> {
+) -> Result<Json<RestoreRow>, WebError> {
     Ok(Json(s.ops.get_restore(id).await?))
 }
 
 async fn import(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-) -> Result<Json<ImportReport>, AppError> {
+) -> Result<Json<ImportReport>, WebError> {
     Ok(Json(s.ops.import_manifests(&a).await?))
 }
 
 async fn policy(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<BackupPolicy>, AppError> {
+) -> Result<Json<BackupPolicy>, WebError> {
     Ok(Json(s.ops.get_backup_policy(&name).await?))
 }
 
@@ -118,7 +119,7 @@ async fn set_policy(
     Extension(a): Extension<Actor>,
     ApiPath(name): ApiPath<String>,
     ApiJson(p): ApiJson<BackupPolicy>,
-) -> Result<Json<BackupPolicy>, AppError> {
+) -> Result<Json<BackupPolicy>, WebError> {
     Ok(Json(s.ops.set_backup_policy(&a, &name, p).await?))
 }
 
@@ -126,11 +127,11 @@ async fn set_policy(
 async fn download(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let path = s.ops.backup_file(id).await?;
     let file = tokio::fs::File::open(&path)
         .await
-        .map_err(|e| AppError::new(StatusCode::NOT_FOUND, format!("archive unreadable: {e}")))?;
+        .map_err(|e| WebError::new(StatusCode::NOT_FOUND, format!("archive unreadable: {e}")))?;
     let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     let name = path
         .file_name()

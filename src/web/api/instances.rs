@@ -1,13 +1,13 @@
 use axum::extract::State;
 use axum::{Extension, Json};
 
-use super::clients::Confirm;
 use crate::audit::Actor;
 use crate::ops::{DeletionReport, InstanceAction, InstanceEdit};
 use crate::store::InstanceRow;
-use crate::web::json::{ApiJson, ApiPath};
-use crate::web::routes::{Access, Route};
-use crate::web::{AppError, AppState};
+use crate::web::json::{ApiJson, ApiPath, Confirm};
+use crate::web::route::{Access, Route};
+use crate::web::error::WebError;
+use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {
     const T: Access = Access::Token;
@@ -22,14 +22,14 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceRow>>, AppError> {
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceRow>>, WebError> {
     Ok(Json(s.ops.list_instances(None).await?))
 }
 
 async fn show(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceRow>, AppError> {
+) -> Result<Json<InstanceRow>, WebError> {
     Ok(Json(s.ops.get_instance(id).await?))
 }
 
@@ -38,7 +38,7 @@ async fn edit(
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(edit): ApiJson<InstanceEdit>,
-) -> Result<Json<InstanceRow>, AppError> {
+) -> Result<Json<InstanceRow>, WebError> {
     Ok(Json(s.ops.edit_instance(&a, id, edit).await?))
 }
 
@@ -47,7 +47,7 @@ async fn act(
     actor: Actor,
     id: i64,
     action: InstanceAction,
-) -> Result<Json<InstanceRow>, AppError> {
+) -> Result<Json<InstanceRow>, WebError> {
     Ok(Json(s.ops.instance_action(&actor, id, action).await?))
 }
 
@@ -55,7 +55,7 @@ async fn start(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceRow>, AppError> {
+) -> Result<Json<InstanceRow>, WebError> {
     act(s, a, id, InstanceAction::Start).await
 }
 
@@ -63,7 +63,7 @@ async fn stop(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceRow>, AppError> {
+) -> Result<Json<InstanceRow>, WebError> {
     act(s, a, id, InstanceAction::Stop).await
 }
 
@@ -71,7 +71,7 @@ async fn restart(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceRow>, AppError> {
+) -> Result<Json<InstanceRow>, WebError> {
     act(s, a, id, InstanceAction::Restart).await
 }
 
@@ -80,6 +80,6 @@ async fn remove(
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<Confirm>,
-) -> Result<Json<DeletionReport>, AppError> {
+) -> Result<Json<DeletionReport>, WebError> {
     Ok(Json(s.ops.remove_instance(&a, id, &c.confirm).await?))
 }

@@ -2,12 +2,20 @@ use std::collections::BTreeMap;
 
 use maud::{html, Markup};
 
+use super::layout::Flash;
 use crate::ops::OpsError;
-use crate::web::csrf;
-use crate::web::session::Flash;
+
+/// The hidden form field carrying the CSRF token (checked by `web::csrf`).
+pub const CSRF_FIELD: &str = "_csrf";
 
 pub fn csrf_field(token: &str) -> Markup {
-    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
+    html! { input type="hidden" name=(CSRF_FIELD) value=(token); }
+}
+
+/// A path segment for a URL built from user data (slugs and names are
+/// already URL-safe; this keeps it so if that ever changes).
+pub fn seg(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 pub fn flashes(list: &[Flash]) -> Markup {
