@@ -11,10 +11,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
+use super::csrf;
 use super::error::{internal_error, WebError};
 use super::session::{self, Ui};
 use super::state::AppState;
-use super::csrf;
 use crate::audit::Actor;
 
 /// Requires `Authorization: Bearer <token>`; puts the token's [`Actor`] (with
@@ -90,7 +90,12 @@ pub async fn require_user(
     let Some(user) = user else {
         return Redirect::to("/login").into_response();
     };
-    let login_at: i64 = session.get(session::LOGIN_AT).await.ok().flatten().unwrap_or(0);
+    let login_at: i64 = session
+        .get(session::LOGIN_AT)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0);
     let valid = match state.ops.password_changed_at(&user).await {
         Ok(Some(changed)) => session::changed_micros(&changed) <= login_at,
         Ok(None) => false,
@@ -105,9 +110,16 @@ pub async fn require_user(
     }
     let idle = state.ui.session_idle;
     let touch_every = (idle / 8).min(Duration::from_secs(60)).as_micros() as i64;
-    let touched: i64 = session.get(session::TOUCHED).await.ok().flatten().unwrap_or(0);
+    let touched: i64 = session
+        .get(session::TOUCHED)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0);
     if session::now_micros() - touched >= touch_every {
-        let _ = session.insert(session::TOUCHED, session::now_micros()).await;
+        let _ = session
+            .insert(session::TOUCHED, session::now_micros())
+            .await;
     }
     let csrf = csrf::ensure(&session).await;
     let ip = session::peer_ip(req.extensions());

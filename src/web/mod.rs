@@ -83,9 +83,7 @@ fn guard(access: Access, group: Router<AppState>, state: &AppState) -> Router<Ap
         Access::Session => group
             .route_layer(from_fn(csrf::verify))
             .route_layer(from_fn_with_state(state.clone(), auth::require_user)),
-        Access::Token => {
-            group.route_layer(from_fn_with_state(state.clone(), auth::require_token))
-        }
+        Access::Token => group.route_layer(from_fn_with_state(state.clone(), auth::require_token)),
         Access::LoopbackOrToken => {
             group.route_layer(from_fn_with_state(state.clone(), auth::loopback_or_token))
         }

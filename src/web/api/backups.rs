@@ -10,9 +10,9 @@ use axum::{Extension, Json};
 use crate::audit::Actor;
 use crate::ops::{BackupStatus, BackupTrigger, ImportReport, RestoreInput};
 use crate::store::{BackupPolicy, BackupRow, RestoreRow};
+use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath};
 use crate::web::route::{Access, Route};
-use crate::web::error::WebError;
 use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {

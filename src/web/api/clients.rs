@@ -6,9 +6,9 @@ use crate::audit::Actor;
 use crate::domain::ClientStatus;
 use crate::ops::{ClientEdit, ClientView, DeletionReport, NewClientInput, NewInstanceInput};
 use crate::store::{ClientRow, InstanceRow};
+use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath, Confirm};
 use crate::web::route::{Access, Route};
-use crate::web::error::WebError;
 use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {

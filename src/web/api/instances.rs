@@ -4,9 +4,9 @@ use axum::{Extension, Json};
 use crate::audit::Actor;
 use crate::ops::{DeletionReport, InstanceAction, InstanceEdit};
 use crate::store::InstanceRow;
+use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath, Confirm};
 use crate::web::route::{Access, Route};
-use crate::web::error::WebError;
 use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {

@@ -5,9 +5,9 @@ use axum::{Extension, Json};
 use crate::audit::Actor;
 use crate::ops::{PlanEdit, PlanInput};
 use crate::store::PlanRow;
+use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath};
 use crate::web::route::{Access, Route};
-use crate::web::error::WebError;
 use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {

@@ -10,9 +10,9 @@ use crate::metrics::export;
 use crate::metrics::Range;
 use crate::ops::{ClientUsage, Consumer, HostUsage, InstanceUsage};
 use crate::store::usage::QuotaWarning;
+use crate::web::error::WebError;
 use crate::web::json::ApiPath;
 use crate::web::route::{Access, Route};
-use crate::web::error::WebError;
 use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {

@@ -34,7 +34,13 @@ async fn page(State(s): State<AppState>, ui: Ui, Query(q): Query<AuditQuery>) ->
     } else {
         StatusCode::OK
     };
-    let page = view::page(&ui.chrome().await, &q, &entries, error.as_deref(), PAGE_LIMIT);
+    let page = view::page(
+        &ui.chrome().await,
+        &q,
+        &entries,
+        error.as_deref(),
+        PAGE_LIMIT,
+    );
     // A bad filter still shows the page (to fix the filter), as a 422.
     Ok((status, page).into_response())
 }
@@ -95,5 +101,4 @@ mod tests {
         assert_eq!(super::csv_cell("a\"b"), "\"a\"\"b\"");
         assert_eq!(super::csv_cell("=1+1"), "\"'=1+1\"");
     }
-
 }

@@ -28,7 +28,13 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-async fn form_page(s: &AppState, ui: &Ui, slug: &str, f: &InstanceForm, errors: &FormErrors) -> maud::Markup {
+async fn form_page(
+    s: &AppState,
+    ui: &Ui,
+    slug: &str,
+    f: &InstanceForm,
+    errors: &FormErrors,
+) -> maud::Markup {
     let blueprints: Vec<(String, String)> = s
         .ops
         .blueprints
@@ -51,7 +57,9 @@ async fn new_form(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -
         ..Default::default()
     };
     let none = FormErrors::default();
-    Ok(form_page(&s, &ui, &client.slug, &f, &none).await.into_response())
+    Ok(form_page(&s, &ui, &client.slug, &f, &none)
+        .await
+        .into_response())
 }
 
 async fn add(

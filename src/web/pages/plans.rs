@@ -50,7 +50,11 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<PlanForm>) -> W
         }
         Err(e) => {
             let errors = FormErrors::from_ops(e)?;
-            Ok(unprocessable(view::new_plan(&ui.chrome().await, &f, &errors)))
+            Ok(unprocessable(view::new_plan(
+                &ui.chrome().await,
+                &f,
+                &errors,
+            )))
         }
     }
 }

@@ -62,7 +62,12 @@ async fn restore(
         Ok(r) => r,
         Err(e) => {
             let errors = FormErrors::from_ops(e)?;
-            return Ok(unprocessable(view::page(&ui.chrome().await, &b, &f, &errors)));
+            return Ok(unprocessable(view::page(
+                &ui.chrome().await,
+                &b,
+                &f,
+                &errors,
+            )));
         }
     };
     let into = if r.mode == "clone" {

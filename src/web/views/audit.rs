@@ -9,7 +9,13 @@ use crate::store::AuditEntry;
 use crate::web::forms::AuditQuery;
 
 /// `error`: why the filter was not applied; `limit`: the most entries shown.
-pub fn page(chrome: &Chrome, q: &AuditQuery, entries: &[AuditEntry], error: Option<&str>, limit: u32) -> Markup {
+pub fn page(
+    chrome: &Chrome,
+    q: &AuditQuery,
+    entries: &[AuditEntry],
+    error: Option<&str>,
+    limit: u32,
+) -> Markup {
     let body = html! {
         h1 { "Audit log" }
         form.toolbar method="get" action="/audit" {
@@ -63,4 +69,3 @@ fn details(e: &AuditEntry) -> String {
         None => text,
     }
 }
-

@@ -4,7 +4,7 @@
 use maud::{html, Markup};
 
 use super::components::{
-    csrf_field, empty, field, select, seg, size, FormErrors, Input, REQUIRED, TEXT,
+    csrf_field, empty, field, seg, select, size, FormErrors, Input, REQUIRED, TEXT,
 };
 use super::layout::{page, Chrome, Nav};
 use crate::ops::DeletionReport;
@@ -80,7 +80,14 @@ pub fn instance_form(
 }
 
 /// "Type the name back" confirmation shared by client and instance deletes.
-fn confirm(title: &str, warning: Markup, expected: &str, action: &str, csrf: &str, error: Option<&str>) -> Markup {
+fn confirm(
+    title: &str,
+    warning: Markup,
+    expected: &str,
+    action: &str,
+    csrf: &str,
+    error: Option<&str>,
+) -> Markup {
     let mut errors = FormErrors::default();
     if let Some(e) = error {
         errors.fields.insert("confirm", e.to_owned());
@@ -97,7 +104,13 @@ fn confirm(title: &str, warning: Markup, expected: &str, action: &str, csrf: &st
 }
 
 /// `error`: why the last attempt deleted nothing.
-pub fn delete_client(chrome: &Chrome, slug: &str, name: &str, instances: usize, error: Option<&str>) -> Markup {
+pub fn delete_client(
+    chrome: &Chrome,
+    slug: &str,
+    name: &str,
+    instances: usize,
+    error: Option<&str>,
+) -> Markup {
     let warning = html! {
         p { "This deletes " strong { (name) } " with its " (instances) " instance(s): containers, networks, routes, all data and all backups. It cannot be undone." }
     };
@@ -110,7 +123,14 @@ pub fn delete_client(chrome: &Chrome, slug: &str, name: &str, instances: usize, 
 pub fn remove_instance(chrome: &Chrome, id: i64, expected: &str, error: Option<&str>) -> Markup {
     let warning = html! { p { "This removes instance " strong { (expected) } " with its container, route and all its data and backups." } };
     let action = format!("/instances/{id}/remove");
-    let body = confirm("Remove instance", warning, expected, &action, &chrome.csrf, error);
+    let body = confirm(
+        "Remove instance",
+        warning,
+        expected,
+        &action,
+        &chrome.csrf,
+        error,
+    );
     page("Remove instance", Nav::Clients, chrome, body)
 }
 

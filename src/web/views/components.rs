@@ -2,7 +2,6 @@ use std::collections::BTreeMap;
 
 use maud::{html, Markup};
 
-use super::layout::Flash;
 use crate::ops::OpsError;
 
 /// The hidden form field carrying the CSRF token (checked by `web::csrf`).
@@ -16,14 +15,6 @@ pub fn csrf_field(token: &str) -> Markup {
 /// already URL-safe; this keeps it so if that ever changes).
 pub fn seg(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-pub fn flashes(list: &[Flash]) -> Markup {
-    html! {
-        @for f in list {
-            div class={ "flash " (if f.ok { "flash-ok" } else { "flash-error" }) } role="status" { (f.text) }
-        }
-    }
 }
 
 pub fn phase_badge(phase: &str) -> Markup {

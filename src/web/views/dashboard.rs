@@ -10,8 +10,8 @@ use super::components::{caddy_alert, empty, phase_badge, seg, size};
 use super::layout::{page, Chrome, Nav};
 use crate::caddy::CaddyState;
 use crate::ops::BackupStatus;
-use crate::store::overview::Overview;
 use crate::store::metrics::HostSample;
+use crate::store::overview::Overview;
 use crate::store::AuditEntry;
 
 /// Everything the dashboard shows, read by its handler.

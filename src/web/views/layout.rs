@@ -98,7 +98,7 @@ fn layout(title: &str, nav: Nav, chrome: Option<&Chrome>, body: Markup) -> Marku
                     }
                 }
                 main {
-                    (super::components::flashes(flashes))
+                    (flash_list(flashes))
                     (body)
                 }
             }
@@ -109,4 +109,12 @@ fn layout(title: &str, nav: Nav, chrome: Option<&Chrome>, body: Markup) -> Marku
 /// A page outside the signed-in layout (login, setup, errors).
 pub fn bare(title: &str, body: Markup) -> Markup {
     layout(title, Nav::None, None, body)
+}
+
+fn flash_list(list: &[Flash]) -> Markup {
+    html! {
+        @for f in list {
+            div class={ "flash " (if f.ok { "flash-ok" } else { "flash-error" }) } role="status" { (f.text) }
+        }
+    }
 }

@@ -3,7 +3,9 @@
 
 use maud::{html, Markup};
 
-use super::components::{action_button, csrf_field, empty, field, seg, size, FormErrors, Input, REQUIRED, TEXT};
+use super::components::{
+    action_button, csrf_field, empty, field, seg, size, FormErrors, Input, REQUIRED, TEXT,
+};
 use super::layout::{page, Chrome, Nav};
 use crate::config::BackupConfig;
 use crate::store::PlanRow;
@@ -77,7 +79,13 @@ pub fn edit_plan(chrome: &Chrome, p: &PlanEditPage) -> Markup {
     page("Edit plan", Nav::Plans, chrome, body)
 }
 
-fn policy_form(csrf: &str, plan: &str, global: &BackupConfig, f: &PolicyForm, errors: &FormErrors) -> Markup {
+fn policy_form(
+    csrf: &str,
+    plan: &str,
+    global: &BackupConfig,
+    f: &PolicyForm,
+    errors: &FormErrors,
+) -> Markup {
     let hint = |v: String| format!("empty: the global {v}");
     let num = |label: &str, name: &str, value: &str, global: u32| {
         let h = hint(global.to_string());

@@ -7,10 +7,10 @@
 use maud::{html, Markup};
 
 use super::charts::{bytes, chart, Chart, Limit, Series, Unit, BLUE_, GREEN_, ORANGE};
+use super::layout::{page, Chrome, Nav};
 use crate::metrics::Range;
 use crate::ops::{ClientUsage, Consumer, HostUsage, InstanceUsage};
 use crate::store::usage::QuotaWarning;
-use super::layout::{page, Chrome, Nav};
 
 /// The shared admin layout with "Usage" selected.
 pub fn layout(title: &str, chrome: &Chrome, body: Markup) -> Markup {
@@ -41,7 +41,12 @@ fn pct(used: f64, of: f64) -> String {
     }
 }
 
-pub fn dashboard(chrome: &Chrome, top: &[Consumer], warnings: &[QuotaWarning], host: &HostUsage) -> Markup {
+pub fn dashboard(
+    chrome: &Chrome,
+    top: &[Consumer],
+    warnings: &[QuotaWarning],
+    host: &HostUsage,
+) -> Markup {
     let oom: Vec<&Consumer> = top.iter().filter(|c| c.frequent_oom).collect();
     let body = html! {
         (capacity(host))
