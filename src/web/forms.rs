@@ -4,10 +4,11 @@
 use serde::Deserialize;
 
 use crate::domain::size::SizeInput;
+use crate::domain::ByteSize;
 use crate::domain::DomainError;
 use crate::ops::{OpsError, PlanInput};
 use crate::store::{AuditFilter, BackupPolicy, PlanRow};
-use crate::web::views::components::{seg, size};
+use crate::web::urls::{history_url, seg};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -84,6 +85,7 @@ pub struct PlanForm {
 
 impl PlanForm {
     pub fn from_row(p: &PlanRow) -> Self {
+        let size = |b: u64| ByteSize(b).to_string();
         Self {
             name: p.name.clone(),
             cpus: p.cpus.to_string(),
@@ -195,10 +197,6 @@ impl BackForm {
             _ => format!("/clients/{}", seg(client_slug)),
         }
     }
-}
-
-pub fn history_url(instance_id: i64) -> String {
-    format!("/instances/{instance_id}/backups")
 }
 
 #[derive(Deserialize)]

@@ -17,6 +17,7 @@ pub mod routes;
 mod security_headers;
 pub mod session;
 pub mod state;
+mod urls;
 pub mod views;
 
 #[cfg(test)]

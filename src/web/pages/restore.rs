@@ -9,10 +9,11 @@ use super::reply::{see_other, unprocessable};
 use crate::domain::InstanceName;
 use crate::ops::{OpsError, RestoreInput};
 use crate::web::error::WebResult;
-use crate::web::forms::{history_url, RestoreForm};
+use crate::web::forms::RestoreForm;
 use crate::web::route::{Access, Route};
 use crate::web::session::Ui;
 use crate::web::state::AppState;
+use crate::web::urls::history_url;
 use crate::web::views::components::{seg, FormErrors};
 use crate::web::views::restore as view;
 

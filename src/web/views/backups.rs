@@ -6,7 +6,7 @@ use maud::{html, Markup};
 use super::components::{seg, size, status_badge};
 use super::layout::{page, Chrome, Nav};
 use crate::store::{BackupRow, InstanceRow};
-use crate::web::forms::history_url;
+use crate::web::urls::history_url;
 
 /// Backups per instance on the client page; the rest are on the history page.
 const NEWEST: usize = 3;

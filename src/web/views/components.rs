@@ -11,11 +11,7 @@ pub fn csrf_field(token: &str) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(token); }
 }
 
-/// A path segment for a URL built from user data (slugs and names are
-/// already URL-safe; this keeps it so if that ever changes).
-pub fn seg(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+pub use crate::web::urls::seg;
 
 pub fn phase_badge(phase: &str) -> Markup {
     html! { span class={ "badge phase-" (phase) } { (phase) } }
