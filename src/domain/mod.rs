@@ -19,14 +19,16 @@ mod state;
 
 pub use client::{ClientUpdate, DisplayName, Email, Notes};
 pub use counters::ReconcileCounts;
-pub use deletion::{DeletionReport, DeletionStatus, RemovedInstance};
+pub use deletion::{DeletionReport, RemovedInstance};
 pub use hostname::Hostname;
-pub use manifest::Manifest;
 pub use instance::{parse_env, InstanceName};
+pub use manifest::Manifest;
 pub use plan::{Limits, PlanName, PlanSpec};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
-pub use state::{BackupStatus, ClientStatus, DesiredState, Phase, RestoreMode, Trigger};
+pub use state::{
+    BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RestoreMode, Trigger,
+};
 
 /// A value that failed its checks; the message names the field and the problem
 /// and is safe to show to whoever typed it.

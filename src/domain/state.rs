@@ -136,6 +136,25 @@ state_enum! {
     }
 }
 
+state_enum! {
+    /// How far a confirmed delete got.
+    DeletionStatus, "deletion_status" {
+        /// Instances are marked absent; waiting for their containers to go.
+        Pending = "pending",
+        /// Containers are gone; data, backups and rows are being removed.
+        Running = "running",
+        Done = "done",
+        Failed = "failed",
+    }
+}
+
+impl DeletionStatus {
+    /// Done or failed: nothing more will happen to this job.
+    pub fn is_finished(self) -> bool {
+        matches!(self, DeletionStatus::Done | DeletionStatus::Failed)
+    }
+}
+
 impl DesiredState {
     /// Still an instance (not on its way out).
     pub fn is_live(self) -> bool {
@@ -205,6 +224,11 @@ mod tests {
         );
         round_trips(Trigger::ALL, Trigger::as_str, "api cli schedule ui import");
         round_trips(RestoreMode::ALL, RestoreMode::as_str, "in_place clone");
+        round_trips(
+            DeletionStatus::ALL,
+            DeletionStatus::as_str,
+            "pending running done failed",
+        );
     }
 
     #[test]
@@ -229,5 +253,7 @@ mod tests {
         assert!(BackupStatus::Ok.is_finished() && BackupStatus::Failed.is_finished());
         assert_eq!(BackupStatus::finished(true), BackupStatus::Ok);
         assert_eq!(BackupStatus::finished(false), BackupStatus::Failed);
+        assert!(DeletionStatus::Done.is_finished() && DeletionStatus::Failed.is_finished());
+        assert!(!DeletionStatus::Running.is_finished());
     }
 }

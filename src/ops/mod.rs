@@ -51,9 +51,6 @@ pub enum OpsError {
     /// Too many recent attempts (the login throttle): 429.
     #[error("{0}")]
     Throttled(String),
-    /// The daemon did not finish its part in time (e.g. removing containers).
-    #[error("{0}")]
-    Timeout(String),
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]
@@ -67,6 +64,18 @@ impl From<StoreError> for OpsError {
             StoreError::Conflict(m) => OpsError::Conflict(m),
             StoreError::Invalid(m) => OpsError::Refused(m),
             other => OpsError::Store(other),
+        }
+    }
+}
+
+impl OpsError {
+    /// The refusal of a well-formed request, worded for the person who made
+    /// it (a form shows it as a flash and stays put); `None` for every other
+    /// failure, which the web edge turns into its status page.
+    pub fn user_message(&self) -> Option<&str> {
+        match self {
+            Self::Refused(m) | Self::Conflict(m) => Some(m),
+            _ => None,
         }
     }
 }

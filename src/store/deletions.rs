@@ -1,8 +1,7 @@
 //! Deletion jobs: one row per confirmed delete, from "pending" (instances
 //! marked absent) to "done" (rows gone, report kept here and in a file).
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{now, StoreError};
 use crate::domain::{DeletionReport, DeletionStatus};
@@ -32,18 +31,6 @@ pub struct NewDeletion<'a> {
     pub whole_client: bool,
     pub instance_ids: &'a [i64],
     pub requested_by: &'a str,
-}
-
-impl ToSql for DeletionStatus {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for DeletionStatus {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        DeletionStatus::parse(value.as_str()?).map_err(|e| FromSqlError::Other(Box::new(e)))
-    }
 }
 
 const SELECT: &str = "SELECT id, client_id, client_slug, client_name, whole_client, instance_ids,

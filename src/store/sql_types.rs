@@ -4,7 +4,9 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::domain::{BackupStatus, ClientStatus, DesiredState, Phase, RestoreMode, Trigger};
+use crate::domain::{
+    BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RestoreMode, Trigger,
+};
 
 macro_rules! sql_text {
     ($($state:ty),+ $(,)?) => {
@@ -27,6 +29,7 @@ macro_rules! sql_text {
 sql_text!(
     BackupStatus,
     ClientStatus,
+    DeletionStatus,
     DesiredState,
     Phase,
     RestoreMode,

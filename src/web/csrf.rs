@@ -18,8 +18,10 @@ use axum::response::{IntoResponse, Response};
 use rand::distr::{Alphanumeric, SampleString};
 use tower_sessions::Session;
 
+use super::views::message;
+
 pub const KEY: &str = "csrf";
-pub const FIELD: &str = "_csrf";
+pub use super::views::components::CSRF_FIELD as FIELD;
 const MAX_FORM: usize = 64 * 1024;
 
 pub fn new_token() -> String {
@@ -92,27 +94,24 @@ pub fn with_cookie(mut res: Response, token: &str, fresh: bool, secure: bool) ->
     res
 }
 
-/// For the public forms (sign-in, setup): the field must match the cookie.
-pub async fn verify_anonymous(
-    State(state): State<super::AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// For the public forms (sign-in, setup): the field must match the cookie
+/// (its name depends on `secure`, whether cookies are TLS-only).
+pub async fn verify_anonymous(State(secure): State<bool>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }
-    let expected = cookie_token(req.headers(), state.ui.secure_cookies);
+    let expected = cookie_token(req.headers(), secure);
     check(expected, req, next).await
 }
 
 async fn check(expected: Option<String>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_FORM).await else {
-        return super::pages::message_page(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        let page = message::page(
             "Form too large",
             "This form sent more than berth accepts; nothing was changed.",
         );
+        return (StatusCode::PAYLOAD_TOO_LARGE, page).into_response();
     };
     if !matches!((&expected, sent(&bytes)), (Some(e), Some(s)) if constant_time_eq(e.as_bytes(), s.as_bytes()))
     {
@@ -129,18 +128,11 @@ fn sent(form: &Bytes) -> Option<String> {
 }
 
 fn forbidden() -> Response {
-    let body = super::views::layout::bare(
-        "Form expired",
-        maud::html! {
-            h1 { "This form has expired" }
-            p { "The page was open too long or was sent from another site. Nothing was changed. "
-                a href="/" { "Go back" } ", reload the page and try again." }
-        },
-    );
-    (StatusCode::FORBIDDEN, body).into_response()
+    (StatusCode::FORBIDDEN, message::form_expired()).into_response()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets without leaking, through timing, how much matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

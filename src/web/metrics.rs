@@ -3,22 +3,17 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 
-use super::{auth, AppError, AppState};
+use super::error::WebError;
+use super::route::{Access, Route};
+use super::state::AppState;
 use crate::metrics::prometheus;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state,
-            auth::loopback_or_token,
-        ))
+pub fn routes() -> Vec<Route> {
+    vec![Route::get("/metrics", Access::LoopbackOrToken, metrics)]
 }
 
-async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, AppError> {
+async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, WebError> {
     let mut body = prometheus::render(&s.live.snapshot(), &s.stats.snapshot());
     prometheus::render_backup_ages(&mut body, &s.ops.backup_ages().await?);
     Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], body))

@@ -1,20 +1,23 @@
-//! The HTTP edge (axum only): the admin pages and the JSON API v1, both
-//! built from one route table ([`routes`]). Handlers extract, call one `ops`
-//! function, and render; they never talk to Docker or Caddy.
+//! The HTTP edge (axum only): the admin pages, the JSON API v1 and
+//! `/metrics`, all built from one route table ([`routes`]). Handlers
+//! extract, call one `ops` function, and render a view or JSON; they never
+//! talk to Docker or Caddy.
 
 mod api;
 mod auth;
 pub mod csrf;
 mod error;
-pub mod host;
+mod forms;
 mod json;
 mod metrics;
 pub mod origin;
 pub mod pages;
+pub mod route;
 pub mod routes;
 mod security_headers;
 pub mod session;
-mod usage_pages;
+pub mod state;
+mod urls;
 pub mod views;
 
 #[cfg(test)]
@@ -22,110 +25,71 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tower_sessions_rusqlite_store::RusqliteStore;
 
-pub use error::AppError;
+pub use state::AppState;
 
-use crate::ops::Ops;
-use crate::reconcile::ReconcileStats;
-use routes::Access;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub ops: Ops,
-    pub stats: Arc<ReconcileStats>,
-    pub ui: Arc<UiState>,
-    /// The usage sampler's latest readings, for `/metrics`.
-    pub live: crate::metrics::Live,
-    /// The managed Caddy's state, for `/api/v1/health` and the dashboard.
-    pub caddy: crate::caddy::CaddyStatus,
-}
-
-/// What the admin pages need beyond `Ops`.
-pub struct UiState {
-    pub sessions: RusqliteStore,
-    pub session_idle: Duration,
-    pub secure_cookies: bool,
-    pub host: host::Host,
-    /// Lets the first admin be created from a non-loopback address; printed
-    /// in the log at start-up while no account exists.
-    pub setup_code: String,
-}
-
-impl AppState {
-    /// Opens the session store (`<data_dir>/sessions.db`) beside `ops`.
-    pub async fn new(ops: Ops, stats: Arc<ReconcileStats>) -> anyhow::Result<Self> {
-        let config = ops.config();
-        std::fs::create_dir_all(&config.data_dir)?;
-        let sessions = session::open_store(&config.data_dir.join("sessions.db")).await?;
-        let ui = UiState {
-            sessions,
-            session_idle: config.web.session_idle,
-            secure_cookies: config.caddy.tls,
-            host: host::Host::new(config.data_dir.clone()),
-            setup_code: pages::auth::new_setup_code(),
-        };
-        Ok(Self {
-            ops,
-            stats,
-            ui: Arc::new(ui),
-            live: crate::metrics::Live::default(),
-            caddy: crate::caddy::CaddyStatus::default(),
-        })
-    }
-}
+use route::Access;
 
 /// Every route, behind the Host/Origin check for `listen` (the address
 /// actually bound: tests bind port 0).
 pub fn router(state: AppState, listen: SocketAddr) -> Router {
     let hosts = Arc::new(origin::HostPolicy::new(state.ops.config(), listen));
-    let (mut public, mut pages, mut api) = (Router::new(), Router::new(), Router::new());
+    let mut groups: [(Access, Router<AppState>); 4] = [
+        (Access::Public, Router::new()),
+        (Access::Session, Router::new()),
+        (Access::Token, Router::new()),
+        (Access::LoopbackOrToken, Router::new()),
+    ];
     for r in routes::all() {
-        match r.access {
-            Access::Public => public = public.route(r.path, r.endpoint),
-            Access::Session => pages = pages.route(r.path, r.endpoint),
-            Access::Token => api = api.route(r.path, r.endpoint),
-        }
+        let (_, group) = groups
+            .iter_mut()
+            .find(|(a, _)| *a == r.access)
+            .expect("a group per access");
+        *group = std::mem::take(group).route(r.path, r.endpoint);
     }
-    // route_layer: the last one added runs first, so the session check
-    // answers before the CSRF check reads the body.
-    let pages = pages
-        .route_layer(axum::middleware::from_fn(csrf::verify))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            session::require_user,
-        ));
-    // Login and setup have no session yet: their token is a double-submit cookie.
-    let public = public.route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        csrf::verify_anonymous,
-    ));
+    let [public, pages, api, metrics] = groups.map(|(access, group)| guard(access, group, &state));
     let ui = public
         .merge(pages)
-        .fallback(pages::not_found)
+        .fallback(error::not_found)
         .layer(session::layer(
             state.ui.sessions.clone(),
             state.ui.session_idle,
             state.ui.secure_cookies,
         ));
-    let api = api
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ))
-        .route_layer(axum::middleware::from_fn(api::json_errors));
     Router::new()
         .merge(api)
+        .merge(metrics)
         .merge(ui)
-        .merge(metrics::router(state.clone()))
         .layer(axum::middleware::from_fn(security_headers::add))
         .layer(axum::middleware::from_fn_with_state(hosts, origin::check))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
+}
+
+/// The checks an access level stands for, and its error shape outermost so
+/// it also shapes the checks' own refusals. route_layer: the last one added
+/// runs first, so the session check answers before the CSRF check reads
+/// the body.
+fn guard(access: Access, group: Router<AppState>, state: &AppState) -> Router<AppState> {
+    use axum::middleware::{from_fn, from_fn_with_state};
+    let group = match access {
+        // Login and setup have no session yet: their token is a double-submit cookie.
+        Access::Public => group.route_layer(from_fn_with_state(
+            state.ui.secure_cookies,
+            csrf::verify_anonymous,
+        )),
+        Access::Session => group
+            .route_layer(from_fn(csrf::verify))
+            .route_layer(from_fn_with_state(state.clone(), auth::require_user)),
+        Access::Token => group.route_layer(from_fn_with_state(state.clone(), auth::require_token)),
+        Access::LoopbackOrToken => {
+            group.route_layer(from_fn_with_state(state.clone(), auth::loopback_or_token))
+        }
+    };
+    group.route_layer(from_fn_with_state(access, error::render))
 }
 
 /// Serves until `shutdown` resolves; the caller owns the listener (tests bind port 0).

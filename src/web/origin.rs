@@ -16,8 +16,9 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
+use super::error;
 use crate::config::Config;
 
 /// The allowlist, built once from the config and the bound listen address.
@@ -162,9 +163,9 @@ fn foreign_origin(policy: &HostPolicy, headers: &HeaderMap) -> Option<String> {
 
 fn refuse(path: &str, status: StatusCode, message: &str) -> Response {
     if path.starts_with("/api/") || path == "/metrics" {
-        return super::AppError::new(status, message).into_response();
+        return error::json(status, message);
     }
-    super::pages::message_page(status, "Refused", message)
+    error::message_page(status, "Refused", message)
 }
 
 #[cfg(test)]

@@ -15,23 +15,20 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::Markup;
-use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_rusqlite_store::{tokio_rusqlite, RusqliteStore};
 
-use super::views::layout::{self, Nav};
-use super::{csrf, AppState};
+use super::csrf;
+use super::views::layout::{Chrome, Flash};
 use crate::audit::Actor;
 
-const USER: &str = "user";
-const LOGIN_AT: &str = "login_at";
-const TOUCHED: &str = "touched";
+pub(super) const USER: &str = "user";
+pub(super) const LOGIN_AT: &str = "login_at";
+pub(super) const TOUCHED: &str = "touched";
 const FLASH: &str = "flash";
 
 pub async fn open_store(path: &Path) -> anyhow::Result<RusqliteStore> {
@@ -70,17 +67,11 @@ fn to_time(d: Duration) -> time::Duration {
     time::Duration::try_from(d).unwrap_or(time::Duration::days(1))
 }
 
-fn now_micros() -> i64 {
+pub(super) fn now_micros() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Flash {
-    pub ok: bool,
-    pub text: String,
-}
-
-/// The signed-in user on a page request, put there by [`require_user`].
+/// The signed-in user on a page request, put there by `auth::require_user`.
 #[derive(Clone)]
 pub struct Ui {
     pub user: String,
@@ -112,8 +103,18 @@ impl Ui {
         }
     }
 
-    /// Renders a page in the layout, with any pending flash messages.
-    pub async fn page(&self, title: &str, nav: Nav, body: Markup) -> Markup {
+    /// The layout's chrome for a page that leaves pending flash messages
+    /// for the next one (the usage pages, often opened beside another).
+    pub fn chrome_without_flash(&self) -> Chrome {
+        Chrome {
+            user: self.user.clone(),
+            flash: Vec::new(),
+            csrf: self.csrf.clone(),
+        }
+    }
+
+    /// What the layout shows around a page, taking the pending flash messages.
+    pub async fn chrome(&self) -> Chrome {
         // Session::remove marks the session modified (a write) even when the
         // key is absent, so look first.
         let flashes: Vec<Flash> = match self.session.get(FLASH).await.ok().flatten() {
@@ -123,7 +124,11 @@ impl Ui {
             }
             None => Vec::new(),
         };
-        layout::page(title, nav, Some(self), &flashes, body)
+        Chrome {
+            user: self.user.clone(),
+            flash: flashes,
+            csrf: self.csrf.clone(),
+        }
     }
 }
 
@@ -157,49 +162,7 @@ pub async fn sign_in(session: &Session, user: &str) -> Result<(), tower_sessions
     Ok(())
 }
 
-/// Guards every admin page: no valid session → redirect to /login. A
-/// session is void once its user is deleted or its password reset.
-pub async fn require_user(
-    State(state): State<AppState>,
-    session: Session,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let user: Option<String> = session.get(USER).await.ok().flatten();
-    let Some(user) = user else {
-        return Redirect::to("/login").into_response();
-    };
-    let login_at: i64 = session.get(LOGIN_AT).await.ok().flatten().unwrap_or(0);
-    let valid = match state.ops.password_changed_at(&user).await {
-        Ok(Some(changed)) => changed_micros(&changed) <= login_at,
-        Ok(None) => false,
-        Err(e) => {
-            tracing::error!(error = %e, "checking session user");
-            return super::pages::internal_error();
-        }
-    };
-    if !valid {
-        let _ = session.flush().await;
-        return Redirect::to("/login").into_response();
-    }
-    let idle = state.ui.session_idle;
-    let touch_every = (idle / 8).min(Duration::from_secs(60)).as_micros() as i64;
-    let touched: i64 = session.get(TOUCHED).await.ok().flatten().unwrap_or(0);
-    if now_micros() - touched >= touch_every {
-        let _ = session.insert(TOUCHED, now_micros()).await;
-    }
-    let csrf = csrf::ensure(&session).await;
-    let ip = peer_ip(req.extensions());
-    req.extensions_mut().insert(Ui {
-        user,
-        csrf,
-        ip,
-        session,
-    });
-    next.run(req).await
-}
-
-fn changed_micros(rfc3339: &str) -> i64 {
+pub(super) fn changed_micros(rfc3339: &str) -> i64 {
     time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
         .map(|t| (t.unix_timestamp_nanos() / 1000) as i64)
         .unwrap_or(i64::MAX)

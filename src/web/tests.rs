@@ -290,6 +290,25 @@ async fn every_route_but_the_public_few_needs_a_session_or_a_token() {
                 assert_eq!(res.status, StatusCode::SEE_OTHER, "{} {}", r.method, r.path);
                 assert_eq!(res.location(), "/login", "{} {}", r.method, r.path);
             }
+            Access::LoopbackOrToken => {
+                // From this host it answers; through a proxy it wants a token.
+                let proxied = w
+                    .send_with(
+                        r.method.clone(),
+                        &concrete(r.path),
+                        None,
+                        form,
+                        &[("x-forwarded-for", "203.0.113.9")],
+                    )
+                    .await;
+                assert_eq!(
+                    proxied.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{} {}",
+                    r.method,
+                    r.path
+                );
+            }
             Access::Public => unreachable!(),
         }
         checked += 1;

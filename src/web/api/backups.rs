@@ -11,9 +11,10 @@ use crate::audit::Actor;
 use crate::domain::Trigger;
 use crate::ops::{views, BackupHealth, BackupView, ImportReport, RestoreInput};
 use crate::store::{BackupPolicy, RestoreRow};
+use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath};
-use crate::web::routes::{Access, Route};
-use crate::web::{AppError, AppState};
+use crate::web::route::{Access, Route};
+use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {
     const T: Access = Access::Token;
@@ -38,33 +39,28 @@ async fn create(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<(StatusCode, Json<BackupView>), AppError> {
+) -> Result<(StatusCode, Json<BackupView>), WebError> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(
-            s.ops
-                .request_backup(&a, id, Trigger::Api)
-                .await?
-                .into(),
-        ),
+        Json(s.ops.request_backup(&a, id, Trigger::Api).await?.into()),
     ))
 }
 
 async fn list(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Vec<BackupView>>, AppError> {
+) -> Result<Json<Vec<BackupView>>, WebError> {
     Ok(Json(views(s.ops.list_backups(id).await?)))
 }
 
 async fn show(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<BackupView>, AppError> {
+) -> Result<Json<BackupView>, WebError> {
     Ok(Json(s.ops.get_backup(id).await?.into()))
 }
 
-async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupHealth>>, AppError> {
+async fn status(State(s): State<AppState>) -> Result<Json<Vec<BackupHealth>>, WebError> {
     Ok(Json(s.ops.backup_status().await?))
 }
 
@@ -72,7 +68,7 @@ async fn verify(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<(StatusCode, Json<BackupView>), AppError> {
+) -> Result<(StatusCode, Json<BackupView>), WebError> {
     Ok((
         StatusCode::ACCEPTED,
         Json(s.ops.request_verify(&a, id).await?.into()),
@@ -85,12 +81,12 @@ async fn restore(
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
     body: Bytes,
-) -> Result<(StatusCode, Json<RestoreRow>), AppError> {
+) -> Result<(StatusCode, Json<RestoreRow>), WebError> {
     let input: RestoreInput = if body.iter().all(u8::is_ascii_whitespace) {
         RestoreInput::default()
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
+            .map_err(|e| WebError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
     };
     Ok((
         StatusCode::ACCEPTED,
@@ -101,21 +97,21 @@ async fn restore(
 async fn show_restore(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<RestoreRow>, AppError> {
+) -> Result<Json<RestoreRow>, WebError> {
     Ok(Json(s.ops.get_restore(id).await?))
 }
 
 async fn import(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
-) -> Result<Json<ImportReport>, AppError> {
+) -> Result<Json<ImportReport>, WebError> {
     Ok(Json(s.ops.import_manifests(&a).await?))
 }
 
 async fn policy(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<BackupPolicy>, AppError> {
+) -> Result<Json<BackupPolicy>, WebError> {
     Ok(Json(s.ops.get_backup_policy(&name).await?))
 }
 
@@ -124,7 +120,7 @@ async fn set_policy(
     Extension(a): Extension<Actor>,
     ApiPath(name): ApiPath<String>,
     ApiJson(p): ApiJson<BackupPolicy>,
-) -> Result<Json<BackupPolicy>, AppError> {
+) -> Result<Json<BackupPolicy>, WebError> {
     Ok(Json(s.ops.set_backup_policy(&a, &name, p).await?))
 }
 
@@ -132,11 +128,11 @@ async fn set_policy(
 async fn download(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let path = s.ops.backup_file(id).await?;
     let file = tokio::fs::File::open(&path)
         .await
-        .map_err(|e| AppError::new(StatusCode::NOT_FOUND, format!("archive unreadable: {e}")))?;
+        .map_err(|e| WebError::new(StatusCode::NOT_FOUND, format!("archive unreadable: {e}")))?;
     let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     let name = path
         .file_name()

@@ -2,15 +2,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
-use serde::Deserialize;
 
 use crate::audit::Actor;
 use crate::domain::ClientStatus;
 use crate::ops::{views, ClientEdit, ClientView, InstanceView, NewClientInput, NewInstanceInput};
 use crate::store::ClientRow;
-use crate::web::json::{ApiJson, ApiPath};
-use crate::web::routes::{Access, Route};
-use crate::web::{AppError, AppState};
+use crate::web::error::WebError;
+use crate::web::json::{ApiJson, ApiPath, Confirm};
+use crate::web::route::{Access, Route};
+use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {
     const T: Access = Access::Token;
@@ -27,13 +27,7 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Confirm {
-    pub confirm: String,
-}
-
-async fn list(State(s): State<AppState>) -> Result<Json<Vec<ClientRow>>, AppError> {
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<ClientRow>>, WebError> {
     Ok(Json(s.ops.list_clients().await?))
 }
 
@@ -41,7 +35,7 @@ async fn create(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
     ApiJson(input): ApiJson<NewClientInput>,
-) -> Result<(StatusCode, Json<ClientView>), AppError> {
+) -> Result<(StatusCode, Json<ClientView>), WebError> {
     Ok((
         StatusCode::CREATED,
         Json(s.ops.create_client(&actor, input).await?),
@@ -51,7 +45,7 @@ async fn create(
 async fn show(
     State(s): State<AppState>,
     ApiPath(slug): ApiPath<String>,
-) -> Result<Json<ClientView>, AppError> {
+) -> Result<Json<ClientView>, WebError> {
     Ok(Json(s.ops.get_client(&slug).await?))
 }
 
@@ -60,7 +54,7 @@ async fn edit(
     Extension(actor): Extension<Actor>,
     ApiPath(slug): ApiPath<String>,
     ApiJson(edit): ApiJson<ClientEdit>,
-) -> Result<Json<ClientView>, AppError> {
+) -> Result<Json<ClientView>, WebError> {
     Ok(Json(s.ops.edit_client(&actor, &slug, edit).await?))
 }
 
@@ -69,7 +63,7 @@ async fn remove(
     Extension(actor): Extension<Actor>,
     ApiPath(slug): ApiPath<String>,
     ApiJson(c): ApiJson<Confirm>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let job = s.ops.delete_client(&actor, &slug, &c.confirm).await?;
     Ok(super::deletions::accepted(job))
 }
@@ -78,30 +72,31 @@ async fn suspend(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
     ApiPath(slug): ApiPath<String>,
-) -> Result<Json<ClientView>, AppError> {
-    Ok(Json(
-        s.ops
-            .set_client_status(&actor, &slug, ClientStatus::Suspended)
-            .await?,
-    ))
+) -> Result<Json<ClientView>, WebError> {
+    set_status(s, actor, slug, ClientStatus::Suspended).await
 }
 
 async fn resume(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
     ApiPath(slug): ApiPath<String>,
-) -> Result<Json<ClientView>, AppError> {
-    Ok(Json(
-        s.ops
-            .set_client_status(&actor, &slug, ClientStatus::Active)
-            .await?,
-    ))
+) -> Result<Json<ClientView>, WebError> {
+    set_status(s, actor, slug, ClientStatus::Active).await
+}
+
+async fn set_status(
+    s: AppState,
+    actor: Actor,
+    slug: String,
+    status: ClientStatus,
+) -> Result<Json<ClientView>, WebError> {
+    Ok(Json(s.ops.set_client_status(&actor, &slug, status).await?))
 }
 
 async fn instances(
     State(s): State<AppState>,
     ApiPath(slug): ApiPath<String>,
-) -> Result<Json<Vec<InstanceView>>, AppError> {
+) -> Result<Json<Vec<InstanceView>>, WebError> {
     Ok(Json(views(s.ops.list_instances(Some(&slug)).await?)))
 }
 
@@ -110,7 +105,7 @@ async fn add_instance(
     Extension(actor): Extension<Actor>,
     ApiPath(slug): ApiPath<String>,
     ApiJson(input): ApiJson<NewInstanceInput>,
-) -> Result<(StatusCode, Json<InstanceView>), AppError> {
+) -> Result<(StatusCode, Json<InstanceView>), WebError> {
     Ok((
         StatusCode::CREATED,
         Json(s.ops.add_instance(&actor, &slug, input).await?.into()),

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::ops::DeletionJob;
+use crate::web::error::WebError;
 use crate::web::json::ApiPath;
-use crate::web::routes::{Access, Route};
-use crate::web::{AppError, AppState};
+use crate::web::route::{Access, Route};
+use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {
     vec![Route::get("/api/v1/deletions/{id}", Access::Token, show)]
@@ -19,7 +20,7 @@ pub fn routes() -> Vec<Route> {
 async fn show(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<DeletionJob>, AppError> {
+) -> Result<Json<DeletionJob>, WebError> {
     Ok(Json(s.ops.get_deletion(id).await?))
 }
 

@@ -2,12 +2,12 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
 
-use super::clients::Confirm;
 use crate::audit::Actor;
 use crate::ops::{views, InstanceAction, InstanceEdit, InstanceView};
-use crate::web::json::{ApiJson, ApiPath};
-use crate::web::routes::{Access, Route};
-use crate::web::{AppError, AppState};
+use crate::web::error::WebError;
+use crate::web::json::{ApiJson, ApiPath, Confirm};
+use crate::web::route::{Access, Route};
+use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {
     const T: Access = Access::Token;
@@ -22,14 +22,14 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceView>>, AppError> {
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<InstanceView>>, WebError> {
     Ok(Json(views(s.ops.list_instances(None).await?)))
 }
 
 async fn show(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceView>, AppError> {
+) -> Result<Json<InstanceView>, WebError> {
     Ok(Json(s.ops.get_instance(id).await?.into()))
 }
 
@@ -38,7 +38,7 @@ async fn edit(
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(edit): ApiJson<InstanceEdit>,
-) -> Result<Json<InstanceView>, AppError> {
+) -> Result<Json<InstanceView>, WebError> {
     Ok(Json(s.ops.edit_instance(&a, id, edit).await?.into()))
 }
 
@@ -47,7 +47,7 @@ async fn act(
     actor: Actor,
     id: i64,
     action: InstanceAction,
-) -> Result<Json<InstanceView>, AppError> {
+) -> Result<Json<InstanceView>, WebError> {
     Ok(Json(
         s.ops.instance_action(&actor, id, action).await?.into(),
     ))
@@ -57,7 +57,7 @@ async fn start(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceView>, AppError> {
+) -> Result<Json<InstanceView>, WebError> {
     act(s, a, id, InstanceAction::Start).await
 }
 
@@ -65,7 +65,7 @@ async fn stop(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceView>, AppError> {
+) -> Result<Json<InstanceView>, WebError> {
     act(s, a, id, InstanceAction::Stop).await
 }
 
@@ -73,7 +73,7 @@ async fn restart(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<InstanceView>, AppError> {
+) -> Result<Json<InstanceView>, WebError> {
     act(s, a, id, InstanceAction::Restart).await
 }
 
@@ -82,7 +82,7 @@ async fn remove(
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<Confirm>,
-) -> Result<Response, AppError> {
+) -> Result<Response, WebError> {
     let job = s.ops.remove_instance(&a, id, &c.confirm).await?;
     Ok(super::deletions::accepted(job))
 }

@@ -5,9 +5,10 @@ use axum::{Extension, Json};
 use crate::audit::Actor;
 use crate::ops::{PlanEdit, PlanInput};
 use crate::store::PlanRow;
+use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath};
-use crate::web::routes::{Access, Route};
-use crate::web::{AppError, AppState};
+use crate::web::route::{Access, Route};
+use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {
     const T: Access = Access::Token;
@@ -20,7 +21,7 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-async fn list(State(s): State<AppState>) -> Result<Json<Vec<PlanRow>>, AppError> {
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<PlanRow>>, WebError> {
     Ok(Json(s.ops.list_plans().await?))
 }
 
@@ -28,7 +29,7 @@ async fn create(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
     ApiJson(input): ApiJson<PlanInput>,
-) -> Result<(StatusCode, Json<PlanRow>), AppError> {
+) -> Result<(StatusCode, Json<PlanRow>), WebError> {
     Ok((
         StatusCode::CREATED,
         Json(s.ops.create_plan(&actor, input).await?),
@@ -38,7 +39,7 @@ async fn create(
 async fn show(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<PlanRow>, AppError> {
+) -> Result<Json<PlanRow>, WebError> {
     Ok(Json(s.ops.get_plan(&name).await?))
 }
 
@@ -47,7 +48,7 @@ async fn edit(
     Extension(actor): Extension<Actor>,
     ApiPath(name): ApiPath<String>,
     ApiJson(edit): ApiJson<PlanEdit>,
-) -> Result<Json<PlanRow>, AppError> {
+) -> Result<Json<PlanRow>, WebError> {
     Ok(Json(s.ops.edit_plan(&actor, &name, edit).await?))
 }
 
@@ -55,7 +56,7 @@ async fn remove(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
     ApiPath(name): ApiPath<String>,
-) -> Result<StatusCode, AppError> {
+) -> Result<StatusCode, WebError> {
     s.ops.delete_plan(&actor, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

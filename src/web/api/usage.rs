@@ -10,9 +10,10 @@ use crate::metrics::export;
 use crate::metrics::Range;
 use crate::ops::{ClientUsage, Consumer, HostUsage, InstanceUsage};
 use crate::store::usage::QuotaWarning;
+use crate::web::error::WebError;
 use crate::web::json::ApiPath;
-use crate::web::routes::{Access, Route};
-use crate::web::{AppError, AppState};
+use crate::web::route::{Access, Route};
+use crate::web::state::AppState;
 
 pub fn routes() -> Vec<Route> {
     const T: Access = Access::Token;
@@ -29,19 +30,19 @@ pub fn routes() -> Vec<Route> {
 pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// `?range=` (default 24h) as a 422 on anything but 1h, 24h, 7d, 30d.
-pub fn range(q: &Params) -> Result<Range, AppError> {
+pub fn range(q: &Params) -> Result<Range, WebError> {
     let q = q
         .as_ref()
-        .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+        .map_err(|e| WebError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     Range::parse(q.get("range").map_or("24h", String::as_str))
-        .map_err(|e| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, e))
+        .map_err(|e| WebError::new(StatusCode::UNPROCESSABLE_ENTITY, e))
 }
 
 async fn client(
     State(s): State<AppState>,
     ApiPath(slug): ApiPath<String>,
     q: Params,
-) -> Result<Json<ClientUsage>, AppError> {
+) -> Result<Json<ClientUsage>, WebError> {
     Ok(Json(s.ops.client_usage(&slug, range(&q)?).await?))
 }
 
@@ -49,26 +50,26 @@ async fn instance(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     q: Params,
-) -> Result<Json<InstanceUsage>, AppError> {
+) -> Result<Json<InstanceUsage>, WebError> {
     Ok(Json(s.ops.instance_usage(id, range(&q)?).await?))
 }
 
-async fn top(State(s): State<AppState>, q: Params) -> Result<Json<Vec<Consumer>>, AppError> {
+async fn top(State(s): State<AppState>, q: Params) -> Result<Json<Vec<Consumer>>, WebError> {
     Ok(Json(s.ops.top_consumers(range(&q)?).await?))
 }
 
-async fn host(State(s): State<AppState>, q: Params) -> Result<Json<HostUsage>, AppError> {
+async fn host(State(s): State<AppState>, q: Params) -> Result<Json<HostUsage>, WebError> {
     Ok(Json(s.ops.host_usage(range(&q)?).await?))
 }
 
-async fn warnings(State(s): State<AppState>) -> Result<Json<Vec<QuotaWarning>>, AppError> {
+async fn warnings(State(s): State<AppState>) -> Result<Json<Vec<QuotaWarning>>, WebError> {
     Ok(Json(s.ops.quota_warnings().await?))
 }
 
-async fn export_month(State(s): State<AppState>, q: Params) -> Result<Response, AppError> {
-    let q = q.map_err(|e| AppError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+async fn export_month(State(s): State<AppState>, q: Params) -> Result<Response, WebError> {
+    let q = q.map_err(|e| WebError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     let month = q.get("month").ok_or_else(|| {
-        AppError::new(
+        WebError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "month=YYYY-MM is required",
         )
@@ -87,7 +88,7 @@ async fn export_month(State(s): State<AppState>, q: Params) -> Result<Response, 
             export::csv(&lines),
         )
             .into_response()),
-        other => Err(AppError::new(
+        other => Err(WebError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("format {other:?} is not csv or json"),
         )),

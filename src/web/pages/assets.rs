@@ -6,7 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::web::routes::{Access, Route};
+use crate::web::route::{Access, Route};
 use crate::web::views::layout::{asset_version, CSS, JS};
 
 pub fn routes() -> Vec<Route> {

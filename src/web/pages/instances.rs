@@ -2,20 +2,18 @@
 //! confirmed removal.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Form;
-use maud::{html, Markup};
-use serde::Deserialize;
 
-use super::client_forms::{confirm_page_body, ConfirmForm};
-use super::{see_other, seg, PageResult};
+use super::reply::{see_other, unprocessable};
 use crate::ops::{InstanceAction, NewInstanceInput};
-use crate::web::routes::{Access, Route};
+use crate::web::error::WebResult;
+use crate::web::forms::{ConfirmForm, InstanceForm};
+use crate::web::route::{Access, Route};
 use crate::web::session::Ui;
-use crate::web::views::components::{csrf_field, field, select, FormErrors, Input, REQUIRED, TEXT};
-use crate::web::views::layout::Nav;
-use crate::web::AppState;
+use crate::web::state::AppState;
+use crate::web::views::client_forms as view;
+use crate::web::views::components::{seg, FormErrors};
 
 pub fn routes() -> Vec<Route> {
     const S: Access = Access::Session;
@@ -30,46 +28,31 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct InstanceForm {
-    /// Named like the domain error's field, so the error lands beside it.
-    #[serde(default, rename = "instance")]
-    name: String,
-    #[serde(default)]
-    blueprint: String,
-    #[serde(default)]
-    domain: String,
-}
-
-fn form_body(s: &AppState, ui: &Ui, slug: &str, f: &InstanceForm, errors: &FormErrors) -> Markup {
+async fn form_page(
+    s: &AppState,
+    ui: &Ui,
+    slug: &str,
+    f: &InstanceForm,
+    errors: &FormErrors,
+) -> maud::Markup {
     let blueprints: Vec<(String, String)> = s
         .ops
         .blueprint_choices()
         .into_iter()
         .map(|(n, _)| (n.clone(), n))
         .collect();
-    html! {
-        h1 { "Add an instance to " (slug) }
-        (errors.render_general())
-        form.stack.card method="post" action={ "/clients/" (seg(slug)) "/instances" } {
-            (csrf_field(&ui.csrf))
-            (field("Instance name", "instance", &f.name, Input { hint: Some("e.g. staging; a-z, 0-9, '-'"), ..REQUIRED }, errors))
-            (select("App (blueprint)", "blueprint", &blueprints, &f.blueprint, errors))
-            (field("Domain", "domain", &f.domain, Input { hint: Some(&format!("optional; default {slug}-<name>.{}", s.ops.config().base_domain)), ..TEXT }, errors))
-            div { button type="submit" { "Add instance" } }
-        }
-    }
+    let choices = (blueprints.as_slice(), s.ops.config().base_domain.as_str());
+    view::instance_form(&ui.chrome().await, slug, choices, f, errors)
 }
 
-async fn new_form(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> PageResult {
+async fn new_form(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> WebResult {
     let client = s.ops.get_client(&slug).await?.client;
     let f = InstanceForm {
         blueprint: s.ops.default_blueprint().unwrap_or_default().to_owned(),
         ..Default::default()
     };
-    let body = form_body(&s, &ui, &client.slug, &f, &FormErrors::default());
-    Ok(ui
-        .page("Add instance", Nav::Clients, body)
+    let none = FormErrors::default();
+    Ok(form_page(&s, &ui, &client.slug, &f, &none)
         .await
         .into_response())
 }
@@ -79,7 +62,7 @@ async fn add(
     ui: Ui,
     Path(slug): Path<String>,
     Form(f): Form<InstanceForm>,
-) -> PageResult {
+) -> WebResult {
     let input = NewInstanceInput {
         name: Some(f.name.trim().to_owned()),
         blueprint: Some(f.blueprint.clone()).filter(|b| !b.is_empty()),
@@ -88,26 +71,18 @@ async fn add(
     };
     match s.ops.add_instance(&ui.actor(), &slug, input).await {
         Ok(row) => {
-            ui.flash(
-                true,
-                format!("Instance {} added; it is starting.", row.name),
-            )
-            .await;
+            let text = format!("Instance {} added; it is starting.", row.name);
+            ui.flash(true, text).await;
             Ok(see_other(&format!("/clients/{}", seg(&slug))))
         }
         Err(e) => {
             let errors = FormErrors::from_ops(e)?;
-            let body = form_body(&s, &ui, &slug, &f, &errors);
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ui.page("Add instance", Nav::Clients, body).await,
-            )
-                .into_response())
+            Ok(unprocessable(form_page(&s, &ui, &slug, &f, &errors).await))
         }
     }
 }
 
-async fn act(s: AppState, ui: Ui, id: i64, action: InstanceAction) -> PageResult {
+async fn act(s: AppState, ui: Ui, id: i64, action: InstanceAction) -> WebResult {
     let row = s.ops.instance_action(&ui.actor(), id, action).await?;
     let verb = match action {
         InstanceAction::Start => "starting",
@@ -122,37 +97,23 @@ async fn act(s: AppState, ui: Ui, id: i64, action: InstanceAction) -> PageResult
     Ok(see_other(&format!("/clients/{}", seg(&row.client_slug))))
 }
 
-async fn start(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> PageResult {
+async fn start(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> WebResult {
     act(s, ui, id, InstanceAction::Start).await
 }
 
-async fn stop(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> PageResult {
+async fn stop(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> WebResult {
     act(s, ui, id, InstanceAction::Stop).await
 }
 
-async fn restart(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> PageResult {
+async fn restart(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> WebResult {
     act(s, ui, id, InstanceAction::Restart).await
 }
 
-fn remove_body(ui: &Ui, id: i64, expected: &str, error: Option<&str>) -> Markup {
-    let warning = html! { p { "This removes instance " strong { (expected) } " with its container, route and all its data and backups." } };
-    confirm_page_body(
-        "Remove instance",
-        warning,
-        expected,
-        &format!("/instances/{id}/remove"),
-        &ui.csrf,
-        error,
-    )
-}
-
-async fn remove_form(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> PageResult {
+async fn remove_form(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> WebResult {
     let row = s.ops.get_instance(id).await?;
-    let body = remove_body(&ui, id, &format!("{}/{}", row.client_slug, row.name), None);
-    Ok(ui
-        .page("Remove instance", Nav::Clients, body)
-        .await
-        .into_response())
+    let expected = format!("{}/{}", row.client_slug, row.name);
+    let page = view::remove_instance(&ui.chrome().await, id, &expected, None);
+    Ok(page.into_response())
 }
 
 async fn remove(
@@ -160,21 +121,13 @@ async fn remove(
     ui: Ui,
     Path(id): Path<i64>,
     Form(f): Form<ConfirmForm>,
-) -> PageResult {
+) -> WebResult {
     let row = s.ops.get_instance(id).await?;
     let expected = format!("{}/{}", row.client_slug, row.name);
     if f.confirm.trim() != expected {
-        let body = remove_body(
-            &ui,
-            id,
-            &expected,
-            Some("does not match; nothing was removed"),
-        );
-        return Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ui.page("Remove instance", Nav::Clients, body).await,
-        )
-            .into_response());
+        let why = Some("does not match; nothing was removed");
+        let page = view::remove_instance(&ui.chrome().await, id, &expected, why);
+        return Ok(unprocessable(page));
     }
     let job = s.ops.remove_instance(&ui.actor(), id, &expected).await?;
     Ok(see_other(&format!("/deletions/{}", job.id)))

@@ -1,25 +1,19 @@
 //! Plans: list, create, edit (with the backup policy), delete.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Form;
-use maud::{html, Markup};
-use serde::Deserialize;
+use maud::Markup;
 
-use super::plan_backups::{policy_form, PolicyForm};
-use super::{see_other, seg, PageResult};
-use crate::domain::size::SizeInput;
-use crate::domain::DomainError;
-use crate::ops::{OpsError, PlanEdit, PlanInput};
-use crate::store::PlanRow;
-use crate::web::routes::{Access, Route};
+use super::reply::{flash_refusal, see_other, unprocessable};
+use crate::ops::{OpsError, PlanEdit};
+use crate::web::error::WebResult;
+use crate::web::forms::{PlanForm, PolicyForm};
+use crate::web::route::{Access, Route};
 use crate::web::session::Ui;
-use crate::web::views::components::{
-    action_button, csrf_field, empty, field, size, FormErrors, Input, REQUIRED, TEXT,
-};
-use crate::web::views::layout::Nav;
-use crate::web::AppState;
+use crate::web::state::AppState;
+use crate::web::views::components::FormErrors;
+use crate::web::views::plans::{self as view, PlanEditPage};
 
 pub fn routes() -> Vec<Route> {
     const S: Access = Access::Session;
@@ -33,126 +27,18 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-async fn list(State(s): State<AppState>, ui: Ui) -> PageResult {
+async fn list(State(s): State<AppState>, ui: Ui) -> WebResult {
     let plans = s.ops.list_plans().await?;
-    let body = html! {
-        h1 { "Plans" }
-        p.actions { a.button href="/plans/new" { "New plan" } }
-        @if plans.is_empty() {
-            (empty("No plans yet. A plan sets the CPU, memory and storage limits of a client's instances.", Some(("/plans/new", "Create the first plan"))))
-        } @else {
-            div.table-wrap { table {
-                thead { tr { th { "Name" } th { "CPU" } th { "Memory" } th.optional { "Storage" } th.optional { "Max instances" } th { "In use" } th { "Actions" } } }
-                tbody { @for p in &plans { tr {
-                    td { (p.name) }
-                    td { (p.cpus) }
-                    td { (size(p.memory)) }
-                    td.optional { (p.storage.map(size).unwrap_or_else(|| "-".into())) }
-                    td.optional { (p.max_instances.map(|m| m.to_string()).unwrap_or_else(|| "-".into())) }
-                    td { (p.instances) }
-                    td { div.actions {
-                        a href={ "/plans/" (seg(&p.name)) "/edit" } { "Edit" }
-                        (action_button(&format!("/plans/{}/delete", seg(&p.name)), "Delete", &ui.csrf, "secondary"))
-                    } }
-                } } }
-            } }
-        }
-    };
-    Ok(ui.page("Plans", Nav::Plans, body).await.into_response())
+    Ok(view::list(&ui.chrome().await, &plans).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct PlanForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    cpus: String,
-    #[serde(default)]
-    memory: String,
-    #[serde(default)]
-    memory_reservation: String,
-    #[serde(default)]
-    storage: String,
-    #[serde(default)]
-    max_instances: String,
+async fn new_form(ui: Ui) -> WebResult {
+    let none = FormErrors::default();
+    let page = view::new_plan(&ui.chrome().await, &PlanForm::default(), &none);
+    Ok(page.into_response())
 }
 
-impl PlanForm {
-    pub(super) fn from_row(p: &PlanRow) -> Self {
-        Self {
-            name: p.name.clone(),
-            cpus: p.cpus.to_string(),
-            memory: size(p.memory),
-            memory_reservation: p.memory_reservation.map(size).unwrap_or_default(),
-            storage: p.storage.map(size).unwrap_or_default(),
-            max_instances: p.max_instances.map(|m| m.to_string()).unwrap_or_default(),
-        }
-    }
-
-    fn parse(&self) -> Result<PlanInput, OpsError> {
-        let cpus = self
-            .cpus
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| DomainError::new("cpus", "must be a number like 0.5 or 2"))?;
-        let opt = |s: &str| {
-            Some(s.trim())
-                .filter(|s| !s.is_empty())
-                .map(|s| SizeInput::Text(s.to_owned()))
-        };
-        let max_instances = match self.max_instances.trim() {
-            "" => None,
-            m => Some(
-                m.parse::<u32>()
-                    .map_err(|_| DomainError::new("max_instances", "must be a whole number"))?,
-            ),
-        };
-        Ok(PlanInput {
-            name: self.name.trim().to_owned(),
-            cpus,
-            memory: SizeInput::Text(self.memory.trim().to_owned()),
-            memory_reservation: opt(&self.memory_reservation),
-            storage: opt(&self.storage),
-            max_instances,
-        })
-    }
-}
-
-pub(super) fn form_body(
-    ui: &Ui,
-    title: &str,
-    action: &str,
-    f: &PlanForm,
-    errors: &FormErrors,
-) -> Markup {
-    html! {
-        h1 { (title) }
-        (errors.render_general())
-        form.stack.card method="post" action=(action) {
-            (csrf_field(&ui.csrf))
-            (field("Name", "name", &f.name, REQUIRED, errors))
-            (field("CPU cores", "cpus", &f.cpus, Input { hint: Some("per instance, e.g. 0.5"), ..REQUIRED }, errors))
-            (field("Memory limit", "memory", &f.memory, Input { hint: Some("e.g. 512MiB or 2GiB"), ..REQUIRED }, errors))
-            (field("Memory reservation", "memory_reservation", &f.memory_reservation, Input { hint: Some("optional soft limit"), ..TEXT }, errors))
-            (field("Storage quota", "storage", &f.storage, Input { hint: Some("optional, e.g. 10GiB"), ..TEXT }, errors))
-            (field("Max instances per client", "max_instances", &f.max_instances, Input { hint: Some("optional"), ..TEXT }, errors))
-            div { button type="submit" { "Save plan" } }
-        }
-    }
-}
-
-async fn new_form(ui: Ui) -> PageResult {
-    let body = form_body(
-        &ui,
-        "New plan",
-        "/plans",
-        &PlanForm::default(),
-        &FormErrors::default(),
-    );
-    Ok(ui.page("New plan", Nav::Plans, body).await.into_response())
-}
-
-async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<PlanForm>) -> PageResult {
+async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<PlanForm>) -> WebResult {
     let result = match f.parse() {
         Ok(input) => s.ops.create_plan(&ui.actor(), input).await,
         Err(e) => Err(e),
@@ -163,33 +49,51 @@ async fn create(State(s): State<AppState>, ui: Ui, Form(f): Form<PlanForm>) -> P
             Ok(see_other("/plans"))
         }
         Err(e) => {
-            let body = form_body(&ui, "New plan", "/plans", &f, &FormErrors::from_ops(e)?);
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ui.page("New plan", Nav::Plans, body).await,
-            )
-                .into_response())
+            let errors = FormErrors::from_ops(e)?;
+            Ok(unprocessable(view::new_plan(
+                &ui.chrome().await,
+                &f,
+                &errors,
+            )))
         }
     }
 }
 
-async fn edit_form(State(s): State<AppState>, ui: Ui, Path(name): Path<String>) -> PageResult {
-    let plan = s.ops.get_plan(&name).await?;
-    let action = format!("/plans/{}/edit", seg(&name));
-    let none = FormErrors::default();
-    let body = html! {
-        (form_body(&ui, "Edit plan", &action, &PlanForm::from_row(&plan), &none))
-        (policy_section(&s, &ui, &name).await?)
+/// A plan's edit page; a form not given (with its errors) is shown as saved.
+pub(super) async fn edit_page(
+    s: &AppState,
+    ui: &Ui,
+    name: &str,
+    plan: Option<(&PlanForm, FormErrors)>,
+    policy: Option<(&PolicyForm, FormErrors)>,
+) -> Result<Markup, OpsError> {
+    let saved_plan;
+    let (plan_form, plan_errors) = match plan {
+        Some((f, e)) => (f, e),
+        None => {
+            saved_plan = PlanForm::from_row(&s.ops.get_plan(name).await?);
+            (&saved_plan, FormErrors::default())
+        }
     };
-    Ok(ui.page("Edit plan", Nav::Plans, body).await.into_response())
+    let saved_policy;
+    let (policy_form, policy_errors) = match policy {
+        Some((f, e)) => (f, e),
+        None => {
+            saved_policy = PolicyForm::from_policy(&s.ops.get_backup_policy(name).await?);
+            (&saved_policy, FormErrors::default())
+        }
+    };
+    let page = PlanEditPage {
+        name,
+        plan: (plan_form, &plan_errors),
+        policy: (policy_form, &policy_errors),
+        global: &s.ops.config().backup,
+    };
+    Ok(view::edit_plan(&ui.chrome().await, &page))
 }
 
-/// The plan's backup policy form, as saved.
-async fn policy_section(s: &AppState, ui: &Ui, name: &str) -> PageResult<Markup> {
-    let policy = s.ops.get_backup_policy(name).await?;
-    let f = PolicyForm::from_policy(&policy);
-    let none = FormErrors::default();
-    Ok(policy_form(ui, name, &s.ops.config().backup, &f, &none))
+async fn edit_form(State(s): State<AppState>, ui: Ui, Path(name): Path<String>) -> WebResult {
+    Ok(edit_page(&s, &ui, &name, None, None).await?.into_response())
 }
 
 async fn edit(
@@ -197,7 +101,7 @@ async fn edit(
     ui: Ui,
     Path(name): Path<String>,
     Form(f): Form<PlanForm>,
-) -> PageResult {
+) -> WebResult {
     // Checked here too so a bad value is reported beside its field.
     let result = match f.parse().and_then(|p| p.parse().map(|_| p)) {
         Ok(p) => {
@@ -226,25 +130,17 @@ async fn edit(
             Ok(see_other("/plans"))
         }
         Err(e) => {
-            let action = format!("/plans/{}/edit", seg(&name));
-            let body = html! {
-                (form_body(&ui, "Edit plan", &action, &f, &FormErrors::from_ops(e)?))
-                (policy_section(&s, &ui, &name).await?)
-            };
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ui.page("Edit plan", Nav::Plans, body).await,
-            )
-                .into_response())
+            let errors = FormErrors::from_ops(e)?;
+            let page = edit_page(&s, &ui, &name, Some((&f, errors)), None).await?;
+            Ok(unprocessable(page))
         }
     }
 }
 
-async fn delete(State(s): State<AppState>, ui: Ui, Path(name): Path<String>) -> PageResult {
+async fn delete(State(s): State<AppState>, ui: Ui, Path(name): Path<String>) -> WebResult {
     match s.ops.delete_plan(&ui.actor(), &name).await {
         Ok(()) => ui.flash(true, format!("Plan {name} deleted.")).await,
-        Err(OpsError::Conflict(m)) | Err(OpsError::Refused(m)) => ui.flash(false, m).await,
-        Err(e) => return Err(e.into()),
+        Err(e) => flash_refusal(&ui, e).await?,
     }
     Ok(see_other("/plans"))
 }

@@ -2,22 +2,20 @@
 //! "<client>/<instance>", as it replaces the data) or into a new instance.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Form;
-use maud::{html, Markup};
-use serde::Deserialize;
 
-use super::backups::history_url;
-use super::{see_other, seg, PageResult};
+use super::reply::{see_other, unprocessable};
 use crate::domain::{InstanceName, RestoreMode};
 use crate::ops::{OpsError, RestoreInput};
-use crate::store::BackupRow;
-use crate::web::routes::{Access, Route};
+use crate::web::error::WebResult;
+use crate::web::forms::RestoreForm;
+use crate::web::route::{Access, Route};
 use crate::web::session::Ui;
-use crate::web::views::components::{csrf_field, field, size, FormErrors, Input, REQUIRED};
-use crate::web::views::layout::Nav;
-use crate::web::AppState;
+use crate::web::state::AppState;
+use crate::web::urls::history_url;
+use crate::web::views::components::{seg, FormErrors};
+use crate::web::views::restore as view;
 
 pub fn routes() -> Vec<Route> {
     const S: Access = Access::Session;
@@ -27,66 +25,11 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct RestoreForm {
-    /// "in_place" or "clone".
-    #[serde(default)]
-    mode: String,
-    #[serde(default)]
-    confirm: String,
-    /// Named like the domain error's field, so the error lands beside it.
-    #[serde(default)]
-    instance: String,
-}
-
-impl RestoreForm {
-    /// Anything but a clone is the in-place form, which asks for a confirmation.
-    fn mode(&self) -> RestoreMode {
-        RestoreMode::parse(&self.mode).unwrap_or(RestoreMode::InPlace)
-    }
-}
-
-fn body(ui: &Ui, b: &BackupRow, f: &RestoreForm, errors: &FormErrors) -> Markup {
-    let expected = format!("{}/{}", b.client_slug, b.instance_name);
-    let action = format!("/backups/{}/restore", b.id);
-    let none = FormErrors::default();
-    let (in_place, clone) = if f.mode() == RestoreMode::Clone {
-        (&none, errors)
-    } else {
-        (errors, &none)
-    };
-    html! {
-        h1 { "Restore backup " (b.id) }
-        (errors.render_general())
-        div.card { p {
-            "Backup of " strong { (expected) } " taken " (b.started_at.as_deref().unwrap_or(&b.created_at)) " UTC, "
-            (b.size.map(size).unwrap_or_default()) ", sha256 " code { (b.sha256.as_deref().unwrap_or("-")) } "."
-        } }
-        @if b.instance_id.is_some() {
-            h2 { "Into " (expected) }
-            form.stack.card method="post" action=(action) {
-                (csrf_field(&ui.csrf))
-                input type="hidden" name="mode" value="in_place";
-                p { "The instance is stopped and its data replaced by this backup. The current data is kept until the restored instance is healthy, and put back if it is not." }
-                (field(&format!("Type {expected} to confirm"), "confirm", "", REQUIRED, in_place))
-                div { button.danger type="submit" { "Replace the data" } }
-            }
-        }
-        h2 { "Into a new instance" }
-        form.stack.card method="post" action=(action) {
-            (csrf_field(&ui.csrf))
-            input type="hidden" name="mode" value="clone";
-            p { "A new instance of " (b.client_slug) " with the same app, started with this backup's data." }
-            (field("New instance name", "instance", &f.instance, Input { hint: Some("a-z, 0-9, '-'"), ..REQUIRED }, clone))
-            div { button type="submit" { "Restore as a new instance" } }
-        }
-    }
-}
-
-async fn form(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> PageResult {
+async fn form(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> WebResult {
     let b = s.ops.get_backup(id).await?;
-    let page = body(&ui, &b, &RestoreForm::default(), &FormErrors::default());
-    Ok(ui.page("Restore", Nav::Clients, page).await.into_response())
+    let none = FormErrors::default();
+    let page = view::page(&ui.chrome().await, &b, &RestoreForm::default(), &none);
+    Ok(page.into_response())
 }
 
 async fn restore(
@@ -94,7 +37,7 @@ async fn restore(
     ui: Ui,
     Path(id): Path<i64>,
     Form(f): Form<RestoreForm>,
-) -> PageResult {
+) -> WebResult {
     let b = s.ops.get_backup(id).await?;
     let expected = format!("{}/{}", b.client_slug, b.instance_name);
     let input = if f.mode() == RestoreMode::Clone {
@@ -118,7 +61,15 @@ async fn restore(
     };
     let r = match outcome {
         Ok(r) => r,
-        Err(e) => return failed(&ui, &b, &f, FormErrors::from_ops(e)?).await,
+        Err(e) => {
+            let errors = FormErrors::from_ops(e)?;
+            return Ok(unprocessable(view::page(
+                &ui.chrome().await,
+                &b,
+                &f,
+                &errors,
+            )));
+        }
     };
     let into = if r.mode == RestoreMode::Clone {
         format!("new instance {}", f.instance.trim())
@@ -132,13 +83,4 @@ async fn restore(
         _ => format!("/clients/{}", seg(&b.client_slug)),
     };
     Ok(see_other(&back))
-}
-
-async fn failed(ui: &Ui, b: &BackupRow, f: &RestoreForm, errors: FormErrors) -> PageResult {
-    let page = body(ui, b, f, &errors);
-    Ok((
-        StatusCode::UNPROCESSABLE_ENTITY,
-        ui.page("Restore", Nav::Clients, page).await,
-    )
-        .into_response())
 }

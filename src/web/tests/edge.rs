@@ -274,3 +274,33 @@ async fn billing_months_past_the_calendar_are_refused() {
         );
     }
 }
+
+/// One error, two shapes: the same failure is a page on a page route and
+/// `{"error": ...}` on an API route, with the same status and message.
+#[tokio::test]
+async fn an_error_is_a_page_or_json_by_the_routes_access() {
+    let w = web(|_| {}).await;
+    let (cookie, _) = w.admin().await;
+    let page = w.get("/clients/nobody", &cookie).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.body);
+    assert!(page.body.contains("<h1>Not done</h1>"), "{}", page.body);
+    assert!(
+        page.body.contains("client nobody not found"),
+        "{}",
+        page.body
+    );
+    let token = w.ops.create_token(&Actor::cli(), "t").await.unwrap();
+    let bearer = format!("Bearer {token}");
+    let api = w
+        .send_with(
+            Method::GET,
+            "/api/v1/clients/nobody",
+            None,
+            None,
+            &[("authorization", &bearer)],
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND, "{}", api.body);
+    let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    assert_eq!(json["error"], "client nobody not found");
+}

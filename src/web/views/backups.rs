@@ -3,9 +3,14 @@
 
 use maud::{html, Markup};
 
-use super::components::{size, status_badge};
+use super::components::{seg, size, status_badge};
+use super::layout::{page, Chrome, Nav};
 use crate::domain::BackupStatus;
-use crate::store::BackupRow;
+use crate::store::{BackupRow, InstanceRow};
+use crate::web::urls::history_url;
+
+/// Backups per instance on the client page; the rest are on the history page.
+const NEWEST: usize = 3;
 
 /// Where a row's action sends the browser back to: the client page or the history.
 #[derive(Clone, Copy)]
@@ -152,4 +157,42 @@ pub fn dashboard_section(list: &[crate::ops::BackupHealth]) -> Markup {
             } }
         }
     }
+}
+
+/// The client page's backups: per instance the newest few and its actions.
+pub fn client_section(parts: &[(&InstanceRow, Vec<BackupRow>)], csrf: &str) -> Markup {
+    html! {
+        @for (i, rows) in parts {
+            h3 { (i.name) " " a.muted href=(history_url(i.id)) { "all backups (" (rows.len()) ")" } }
+            @if rows.is_empty() {
+                (none_yet(i.id, csrf, Back::Client))
+            } @else {
+                div.actions { (backup_button(i.id, csrf, Back::Client)) }
+                (table(&rows[..rows.len().min(NEWEST)], csrf, Back::Client))
+            }
+        }
+    }
+}
+
+/// Every backup of one instance, newest first.
+pub fn history(chrome: &Chrome, inst: &InstanceRow, rows: &[BackupRow]) -> Markup {
+    let (id, csrf) = (inst.id, chrome.csrf.as_str());
+    let title = format!("Backups of {}/{}", inst.client_slug, inst.name);
+    let client_url = format!("/clients/{}", seg(&inst.client_slug));
+    let body = html! {
+        h1 { (title) }
+        div.actions {
+            (backup_button(id, csrf, Back::History))
+            a href=(client_url) { "Back to " (inst.client_slug) }
+        }
+        @if rows.is_empty() {
+            (none_yet(id, csrf, Back::History))
+        } @else {
+            p.muted { (rows.len()) " backups, newest first" }
+            div data-status-url={ (client_url) "/status" } {
+                (table(rows, csrf, Back::History))
+            }
+        }
+    };
+    page(&title, Nav::Clients, chrome, body)
 }

@@ -4,20 +4,15 @@ use maud::{html, Markup};
 
 use crate::domain::Phase;
 use crate::ops::OpsError;
-use crate::web::csrf;
-use crate::web::session::Flash;
+
+/// The hidden form field carrying the CSRF token (checked by `web::csrf`).
+pub const CSRF_FIELD: &str = "_csrf";
 
 pub fn csrf_field(token: &str) -> Markup {
-    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
+    html! { input type="hidden" name=(CSRF_FIELD) value=(token); }
 }
 
-pub fn flashes(list: &[Flash]) -> Markup {
-    html! {
-        @for f in list {
-            div class={ "flash " (if f.ok { "flash-ok" } else { "flash-error" }) } role="status" { (f.text) }
-        }
-    }
-}
+pub use crate::web::urls::seg;
 
 pub fn phase_badge(phase: Phase) -> Markup {
     html! { span class={ "badge phase-" (phase) } { (phase) } }

@@ -3,7 +3,7 @@ use std::sync::OnceLock;
 use maud::{html, Markup, DOCTYPE};
 use sha2::{Digest, Sha256};
 
-use crate::web::session::{Flash, Ui};
+use serde::{Deserialize, Serialize};
 
 pub const CSS: &str = include_str!("../assets/berth.css");
 pub const JS: &str = include_str!("../assets/status.js");
@@ -18,6 +18,22 @@ pub fn asset_version() -> &'static str {
         h.update(JS);
         hex::encode(&h.finalize()[..6])
     })
+}
+
+/// A message for the next page a session sees (kept in the session).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Flash {
+    pub ok: bool,
+    pub text: String,
+}
+
+/// What the signed-in layout shows around a page: who is signed in, the
+/// messages waiting for them, and the CSRF token every form carries.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    pub user: String,
+    pub flash: Vec<Flash>,
+    pub csrf: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +72,12 @@ fn head(title: &str) -> Markup {
 }
 
 /// The one layout: navigation, sign-out, flash messages, then the page.
-pub fn page(title: &str, nav: Nav, ui: Option<&Ui>, flashes: &[Flash], body: Markup) -> Markup {
+pub fn page(title: &str, nav: Nav, chrome: &Chrome, body: Markup) -> Markup {
+    layout(title, nav, Some(chrome), body)
+}
+
+fn layout(title: &str, nav: Nav, chrome: Option<&Chrome>, body: Markup) -> Markup {
+    let flashes = chrome.map(|c| c.flash.as_slice()).unwrap_or_default();
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -64,20 +85,20 @@ pub fn page(title: &str, nav: Nav, ui: Option<&Ui>, flashes: &[Flash], body: Mar
             body {
                 header.top {
                     a.brand href="/" { "berth" }
-                    @if let Some(ui) = ui {
+                    @if let Some(chrome) = chrome {
                         nav {
                             @for (item, href, label) in NAV {
                                 a href=(href) class=[(*item == nav).then_some("current")] { (label) }
                             }
                         }
                         form.inline method="post" action="/logout" {
-                            (super::components::csrf_field(&ui.csrf))
-                            button.link type="submit" { "Sign out " (ui.user) }
+                            (super::components::csrf_field(&chrome.csrf))
+                            button.link type="submit" { "Sign out " (chrome.user) }
                         }
                     }
                 }
                 main {
-                    (super::components::flashes(flashes))
+                    (flash_list(flashes))
                     (body)
                 }
             }
@@ -87,5 +108,13 @@ pub fn page(title: &str, nav: Nav, ui: Option<&Ui>, flashes: &[Flash], body: Mar
 
 /// A page outside the signed-in layout (login, setup, errors).
 pub fn bare(title: &str, body: Markup) -> Markup {
-    page(title, Nav::None, None, &[], body)
+    layout(title, Nav::None, None, body)
+}
+
+fn flash_list(list: &[Flash]) -> Markup {
+    html! {
+        @for f in list {
+            div class={ "flash " (if f.ok { "flash-ok" } else { "flash-error" }) } role="status" { (f.text) }
+        }
+    }
 }

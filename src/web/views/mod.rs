@@ -1,9 +1,22 @@
-//! maud views: one layout, shared components, SVG charts. Pages compose
-//! them in `web::pages` (and `web::usage_pages`). maud escapes every
-//! interpolated value, so client names with markup in them are shown as text.
+//! maud views: markup only, from plain data (no axum types). One layout
+//! with its [`layout::Chrome`], shared components, SVG charts, and one file
+//! per page group; the handlers in `web::pages` fill them. maud escapes
+//! every interpolated value, so client names with markup in them are shown
+//! as text.
 
+pub mod audit;
+pub mod auth;
 pub mod backups;
 pub mod charts;
+pub mod client_forms;
+pub mod clients;
 pub mod components;
+pub mod dashboard;
+pub mod deletions;
 pub mod layout;
+pub mod message;
+pub mod plans;
+pub mod restore;
+pub mod tokens;
 pub mod usage;
+pub mod users;

@@ -7,19 +7,17 @@
 use maud::{html, Markup};
 
 use super::charts::{bytes, chart, Chart, Limit, Series, Unit, BLUE_, GREEN_, ORANGE};
+use super::layout::{page, Chrome, Nav};
 use crate::metrics::Range;
 use crate::ops::{ClientUsage, Consumer, HostUsage, InstanceUsage};
 use crate::store::usage::QuotaWarning;
-use crate::web::session::Ui;
-use crate::web::views::layout::{page, Nav};
 
 /// The shared admin layout with "Usage" selected.
-pub fn layout(title: &str, ui: &Ui, body: Markup) -> Markup {
+pub fn layout(title: &str, chrome: &Chrome, body: Markup) -> Markup {
     page(
         title,
         Nav::Usage,
-        Some(ui),
-        &[],
+        chrome,
         html! { h1 { (title) } nav.subnav { a href="/usage" { "Top consumers" } " " a href="/usage/host" { "Host" } } (body) },
     )
 }
@@ -43,7 +41,12 @@ fn pct(used: f64, of: f64) -> String {
     }
 }
 
-pub fn dashboard(ui: &Ui, top: &[Consumer], warnings: &[QuotaWarning], host: &HostUsage) -> Markup {
+pub fn dashboard(
+    chrome: &Chrome,
+    top: &[Consumer],
+    warnings: &[QuotaWarning],
+    host: &HostUsage,
+) -> Markup {
     let oom: Vec<&Consumer> = top.iter().filter(|c| c.frequent_oom).collect();
     let body = html! {
         (capacity(host))
@@ -71,7 +74,7 @@ pub fn dashboard(ui: &Ui, top: &[Consumer], warnings: &[QuotaWarning], host: &Ho
         h2 { "Top consumers (last 24 h)" }
         (consumers(top))
     };
-    layout("Usage", ui, body)
+    layout("Usage", chrome, body)
 }
 
 fn consumers(top: &[Consumer]) -> Markup {
@@ -127,7 +130,7 @@ fn capacity(host: &HostUsage) -> Markup {
     }
 }
 
-pub fn host_page(ui: &Ui, host: &HostUsage) -> Markup {
+pub fn host_page(chrome: &Chrome, host: &HostUsage) -> Markup {
     let (from, to) = crate::ops::usage_window(host.range);
     let pts = |f: fn(&crate::store::metrics::HostSample) -> f64| {
         host.series.iter().map(|h| (h.ts, f(h))).collect::<Vec<_>>()
@@ -149,7 +152,7 @@ pub fn host_page(ui: &Ui, host: &HostUsage) -> Markup {
                 limits: vec![Limit { label: "total", value: c.disk_total as f64 }] }))
         }
     };
-    layout("Host", ui, body)
+    layout("Host", chrome, body)
 }
 
 /// The four charts of one instance.
@@ -189,7 +192,7 @@ pub fn instance_charts(u: &InstanceUsage, range: Range) -> Markup {
     }
 }
 
-pub fn client_page(ui: &Ui, u: &ClientUsage) -> Markup {
+pub fn client_page(chrome: &Chrome, u: &ClientUsage) -> Markup {
     let body = html! {
         (ranges(&format!("/usage/clients/{}", u.client), u.range))
         @for w in &u.warnings {
@@ -198,13 +201,13 @@ pub fn client_page(ui: &Ui, u: &ClientUsage) -> Markup {
         @for i in &u.instances { (instance_charts(i, u.range)) }
         @if u.instances.is_empty() { p { "No instances." } }
     };
-    layout(&format!("Usage of {}", u.client), ui, body)
+    layout(&format!("Usage of {}", u.client), chrome, body)
 }
 
-pub fn instance_page(ui: &Ui, u: &InstanceUsage, range: Range) -> Markup {
+pub fn instance_page(chrome: &Chrome, u: &InstanceUsage, range: Range) -> Markup {
     let body = html! {
         (ranges(&format!("/usage/instances/{}", u.id), range))
         (instance_charts(u, range))
     };
-    layout(&format!("Usage of {} / {}", u.client, u.name), ui, body)
+    layout(&format!("Usage of {} / {}", u.client, u.name), chrome, body)
 }
