@@ -332,6 +332,22 @@ mod tests {
             .unwrap();
     }
 
+    /// A phase this berth does not know (no CHECK guards the column) makes
+    /// reading the row an error naming the word, not a panic or a default.
+    #[test]
+    fn an_unknown_phase_in_the_store_is_an_error() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .call_blocking(|conn| {
+                seed(conn, &[8001]);
+                conn.execute("UPDATE instances SET phase = 'hibernating'", [])?;
+                let err = list_all(conn).unwrap_err();
+                assert!(err.to_string().contains("hibernating"), "{err}");
+                Ok(())
+            })
+            .unwrap();
+    }
+
     #[test]
     fn duplicate_port_is_a_conflict() {
         let store = Store::open_in_memory().unwrap();
