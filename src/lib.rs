@@ -1,38 +1,48 @@
 //! berth turns one Linux server into a multi-client hosting appliance.
 //!
-//! The one idea: every user action (web UI, JSON API, CLI) only writes
-//! *desired state* to SQLite and wakes the reconciler; the reconciler alone
-//! talks to Docker and Caddy and writes what it observed back.
+//! The one idea: every user action (admin page, API call, CLI command) goes
+//! through one door, [`ops`], which validates it into domain types, writes
+//! *desired state* and its audit entry in one transaction and wakes the
+//! worker that carries it out. Only workers talk to the outside world.
 //!
-//! A tour of the rooms:
-//! - [`domain`]: plain types with checked constructors (Slug, Hostname, Plan,
-//!   Limits, ...). No IO.
-//! - [`blueprint`]: app templates (`templates/*.toml`) and how an instance's
-//!   container is derived from one.
-//! - [`config`]: typed configuration: defaults → TOML file → `BERTH_*` env.
-//! - [`store`]: SQLite (WAL, foreign keys, migrations) behind `spawn_blocking`.
-//! - [`ops`]: the operations every front end shares: validate, write one
-//!   transaction, audit, wake the reconciler.
+//! The rooms, in the order of `ARCHITECTURE.md`'s map (imports point down
+//! this list from the front ends to `domain`):
+//! - [`cli`]: clap commands; `cli/mod.rs` owns dispatch and the error type,
+//!   one file per command group.
+//! - [`config`]: typed Config: defaults → TOML → `BERTH_*` env; paths made
+//!   absolute at load; secrets masked.
+//! - [`app`]: builds the web edge and every worker from one Config and runs
+//!   them until shutdown.
+//! - [`domain`]: plain types with checked constructors and the pure maths:
+//!   Slug, Hostname, Plan, Limits, the state enums, rollups, the backup
+//!   manifest, cron schedules. No IO.
+//! - [`blueprint`]: app templates (`templates/*.toml`) → what an instance's
+//!   container looks like.
+//! - [`ops`]: THE door: every operation of every front end. Private fields;
+//!   no rusqlite, no Docker. Returns view types (`InstanceView`, ...).
+//! - [`store`]: SQLite: migrations, `Store::write` (one immediate
+//!   transaction), `ToSql`/`FromSql` for the domain's states.
 //! - [`docker`]: the bollard adapter; labels are the contract with the engine.
-//! - [`caddy`]: Caddy admin API client, config generation, managed child.
-//! - [`reconcile`]: pure `plan(desired, actual)` and the worker that applies it;
-//!   after each pass it finishes confirmed deletes (jobs in the store).
+//! - [`caddy`]: config generation (pure), admin API client, managed child.
+//! - [`reconcile`]: `desired` + `plan` (pure) and the worker that applies a
+//!   plan; after each pass it finishes confirmed deletes (jobs in the store).
 //! - [`backup`]: archives (tar + zstd + sha256), consistency, verify,
-//!   retention, restore; the runner that does queued backup jobs. The one
-//!   named exception to "only the reconciler talks to Docker": it holds a
-//!   tenant still (pause, stop, exec, start) through `backup::Hold`, and
-//!   the reconciler leaves a held instance alone.
-//! - [`web`]: axum: the admin pages (sessions, CSRF, maud views) and the
-//!   JSON API v1 (bearer tokens), built from one route table, behind one
-//!   Host/Origin allowlist (`web::origin`).
-//! - [`audit`]: who did what, when, from where; one entry per operation.
-//! - [`housekeeping`]: prunes the audit log and expired sessions.
-//! - [`fsutil`]: file work inside tenant data dirs that never follows a link
-//!   (data dir, seeds, sizes); [`tls`]: the crypto provider for HTTPS webhooks.
-//! - [`metrics`]: the usage sampler, history rollups, billing export and
-//!   Prometheus text.
-//! - [`cli`]: clap commands; [`app`] wires the long-running parts together.
-//! - [`testhook`]: named pause points for kill -9 tests, inert unless set.
+//!   retention, restore; the runner that does queued jobs. The one named
+//!   exception to "only the reconciler talks to Docker": it holds a tenant
+//!   still (pause, stop, exec, start) through `backup::Hold`, and the
+//!   reconciler leaves a held instance alone.
+//! - [`metrics`]: the usage sampler, disk walks, billing export, Prometheus
+//!   text.
+//! - [`audit`]: who did what, when, from where; record, query, retention.
+//! - [`web`]: axum only: one route table with an `Access` per route, one
+//!   `WebError`, `state.rs`; `pages/` (admin handlers), `api/` (JSON v1) and
+//!   `views/` (maud markup only).
+//!
+//! Small rooms the map does not draw: [`housekeeping`] (the daily audit and
+//! session pruning worker), [`fsutil`] (file work inside hostile tenant dirs
+//! that never follows a link), [`tls`] (the crypto provider for HTTPS
+//! webhooks) and [`testhook`] (named pause points for kill -9 tests, inert
+//! unless set).
 
 pub mod app;
 pub mod audit;
