@@ -94,7 +94,9 @@ at_end=$(machine)
     echo
     echo "| figure | target | value | ratio | pass |"
     echo "|---|---|---|---|---|"
-    jq -r '"| \(.figure) | \(.target) | \(.value) | \(.ratio) | \(if .pass == null then "-" elif .pass then "yes" else "**NO**" end) |"' \
+    # A "|" inside a cell (tar|zstd) would split it: escape it for Markdown.
+    jq -r 'def cell: gsub("\\|"; "\\|");
+        "| \(.figure | cell) | \(.target) | \(.value) | \(.ratio) | \(if .pass == null then "-" elif .pass then "yes" else "**NO**" end) |"' \
         "$BERTH_BENCH_RESULTS"
     for b in "${broken[@]}"; do echo "benchmark failed: $b"; done
 } >"$out/table.md"

@@ -91,7 +91,13 @@ impl Row {
                 self.value / quo,
                 fmt(*quo, self.unit)
             ),
-            None => format!("{:.2}x target", self.value / self.target.limit()),
+            None => {
+                let of = match self.target {
+                    Target::Reference(_) => "ref",
+                    _ => "target",
+                };
+                format!("{:.2}x {of}", self.value / self.target.limit())
+            }
         };
         let line = serde_json::json!({
             "figure": self.figure,
