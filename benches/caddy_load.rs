@@ -7,11 +7,14 @@
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
+#[path = "support/results.rs"]
+mod results;
 
 use std::time::{Duration, Instant};
 
 use berth::caddy::{config_hash, generate, CaddyAdmin, CaddySettings, Route, RouteTarget};
 use harness::{free_port, CaddyProcess};
+use results::{Row, Target};
 
 const RUNS: usize = 5;
 
@@ -67,10 +70,20 @@ async fn main() {
             config_hash(&config),
             "read-back differs"
         );
+        let (first, again) = (median(first), median(again));
         println!(
-            "caddy /load of {n:>4} routes: first {:?}, identical again {:?} (median of {RUNS})",
-            median(first),
-            median(again)
+            "caddy /load of {n:>4} routes: first {first:?}, identical again {again:?} (median of {RUNS})"
         );
+        if n == 1000 {
+            // No target of its own (it is part of every create's budget);
+            // the reference is what STACK-NOTES measured on this machine kind.
+            Row::new(
+                "caddy /load, 1000 routes (median of 5)",
+                Target::Reference(80.0),
+                first.as_secs_f64() * 1e3,
+                "ms",
+            )
+            .record();
+        }
     }
 }

@@ -5,11 +5,17 @@
 //!
 //!     cargo bench --bench core            # needs Docker, caddy, docker-compose
 //!     BENCH_IDLE=0 cargo bench --bench core   # skip the 200-instance RSS part
+//!     cargo bench --bench core -- --runs 1 --concurrent 5 --idle 0   # a quick look
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
+#[path = "support/results.rs"]
+mod results;
 
 use std::time::{Duration, Instant};
+
+use clap::Parser;
+use results::{Row, Target};
 
 use harness::{
     berth_cli, free_port, free_port_block, test_config, unique, BerthProcess, CaddyProcess,
@@ -215,50 +221,92 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+#[derive(Parser)]
+struct Args {
+    /// Single creates timed one after another (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Clients created at once.
+    #[arg(long, default_value_t = 20)]
+    concurrent: usize,
+    /// Instances running when the idle RSS is read; 0 skips that part.
+    #[arg(long, default_value_t = 200)]
+    idle: usize,
+    /// `cargo bench` passes this to every benchmark; nothing to do with it.
+    #[arg(long, hide = true)]
+    bench: bool,
+    /// `cargo test --benches` asks for a list; there is none.
+    #[arg(long, hide = true)]
+    list: bool,
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args = Args::parse();
+    if args.list {
         return;
     }
-    let bench = start(260).await;
+    let idle = match std::env::var("BENCH_IDLE").as_deref() {
+        Ok("0") => 0,
+        _ => args.idle,
+    };
+    let before_idle = 1 + args.runs + args.concurrent;
+    let bench = start((before_idle.max(idle) + 60) as u16).await;
     // Warm-up: the first create also builds the static-site image.
     let host = bench.create("Warmup".into()).await;
     bench.wait_200(&host).await;
 
     let mut one = Vec::new();
-    for i in 0..5 {
+    for i in 0..args.runs.max(1) {
         let t = Instant::now();
         let host = bench.create(format!("One {i}")).await;
         bench.wait_200(&host).await;
         one.push(t.elapsed());
     }
-    println!(
-        "berth: 1 client, POST -> first 200 via Caddy: median {:?} (runs {:?})",
-        median(one.clone()),
-        one
-    );
+    let one_median = median(one.clone());
+    println!("berth: 1 client, POST -> first 200 via Caddy: median {one_median:?} (runs {one:?})");
 
+    let n = args.concurrent;
     let t = Instant::now();
     let hosts =
-        futures_util::future::join_all((0..20).map(|i| bench.create(format!("Twenty {i}")))).await;
+        futures_util::future::join_all((0..n).map(|i| bench.create(format!("Batch {i}")))).await;
     for h in &hosts {
         bench.wait_200(h).await;
     }
-    println!(
-        "berth: 20 clients concurrently, all answering 200: {:?}",
-        t.elapsed()
-    );
+    let many = t.elapsed();
+    println!("berth: {n} clients concurrently, all answering 200: {many:?}");
 
     let mut routes = Vec::new();
     let base1 = tokio::task::block_in_place(|| compose_baseline(&bench, 1, &mut routes));
     let mut routes = Vec::new();
-    let base20 = tokio::task::block_in_place(|| compose_baseline(&bench, 20, &mut routes));
-    println!("status quo (docker-compose + caddy load): 1 client {base1:?}, 20 clients {base20:?}");
-    println!("berth RSS with {} instances: {} KiB", 27, bench.rss_kib());
+    let base_n = tokio::task::block_in_place(|| compose_baseline(&bench, n, &mut routes));
+    println!("status quo (docker-compose + caddy load): 1 client {base1:?}, {n} clients {base_n:?}");
+    println!(
+        "berth RSS with {before_idle} instances: {} KiB",
+        bench.rss_kib()
+    );
+    let runs = one.len();
+    Row::new(
+        format!("1 client -> 200 via Caddy (median of {runs})"),
+        Target::AtMost(0.5),
+        one_median.as_secs_f64(),
+        "s",
+    )
+    .versus("compose", base1.as_secs_f64())
+    .record();
+    Row::new(
+        format!("{n} clients at once -> all 200 via Caddy"),
+        Target::AtMost(3.0),
+        many.as_secs_f64(),
+        "s",
+    )
+    .versus("compose", base_n.as_secs_f64())
+    .record();
 
-    if std::env::var("BENCH_IDLE").as_deref() != Ok("0") {
+    if idle > 0 {
         let t = Instant::now();
-        for chunk in (0..173).collect::<Vec<_>>().chunks(20) {
+        let more = idle.saturating_sub(before_idle);
+        for chunk in (0..more).collect::<Vec<_>>().chunks(20) {
             let hosts = futures_util::future::join_all(
                 chunk.iter().map(|i| bench.create(format!("Idle {i}"))),
             )
@@ -268,11 +316,21 @@ async fn main() {
             }
         }
         println!(
-            "berth: 200 instances running and routed after {:?}",
+            "berth: {} instances running and routed after {:?}",
+            before_idle.max(idle),
             t.elapsed()
         );
         // Let the reconciler settle into idle passes.
         tokio::time::sleep(Duration::from_secs(35)).await;
-        println!("berth RSS with 200 idle instances: {} KiB", bench.rss_kib());
+        let rss = bench.rss_kib();
+        let total = before_idle.max(idle);
+        println!("berth RSS with {total} idle instances: {rss} KiB");
+        Row::new(
+            format!("daemon RSS, {total} idle instances"),
+            Target::Below(40.0),
+            rss as f64 / 1024.0,
+            "MiB",
+        )
+        .record();
     }
 }

@@ -10,6 +10,8 @@
 //! A config file in `BERTH_CONFIG` and `BERTH_*` variables apply as for
 //! `berth`; the data dir, listen address and port range are the bench's own.
 
+#[path = "support/results.rs"]
+mod results;
 mod support;
 
 use std::path::PathBuf;
@@ -22,6 +24,7 @@ use berth::domain::size::SizeInput;
 use berth::ops::{NewClientInput, NewInstanceInput, Ops, PlanInput};
 use berth::store::Store;
 use clap::Parser;
+use results::{Row, Target};
 
 const USER: &str = "bench";
 const PASSWORD: &str = "bench-password-1";
@@ -102,6 +105,17 @@ async fn bench(config: Config, args: &Args) -> Result<()> {
             .context("running wrk (Debian package wrk)")?;
         let text = String::from_utf8_lossy(&out.stdout);
         println!("== GET {path} ({connections} connections, {duration})");
+        let page = if path == "/" { "dashboard" } else { "clients list" };
+        match p99_ms(&text) {
+            Some(p99) => Row::new(
+                format!("{page} p99, {clients} clients, {connections} conns"),
+                Target::Below(20.0),
+                p99,
+                "ms",
+            )
+            .record(),
+            None => eprintln!("no 99% line in wrk's output for {path}"),
+        }
         for line in text.lines() {
             let l = line.trim_start();
             if l.starts_with("50%")
@@ -117,6 +131,13 @@ async fn bench(config: Config, args: &Args) -> Result<()> {
         }
     }
     println!("berth RSS: {}", rss());
+    Row::new(
+        "RSS after the UI bench",
+        Target::Below(40.0),
+        rss_kib("VmRSS:") as f64 / 1024.0,
+        "MiB",
+    )
+    .record();
     server.stop().await;
     Ok(())
 }
@@ -212,6 +233,34 @@ fn cookie_named(res: &reqwest::Response, name: &str) -> Option<String> {
         .find(|v| v.starts_with(&format!("{name}=")))
         .and_then(|v| v.split(';').next())
         .map(str::to_owned)
+}
+
+/// wrk's 99th percentile ("99%  12.34ms", also "us" and "s") in ms.
+fn p99_ms(wrk_output: &str) -> Option<f64> {
+    let value = wrk_output
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("99%"))?
+        .trim();
+    let (number, scale) = if let Some(v) = value.strip_suffix("us") {
+        (v, 1e-3)
+    } else if let Some(v) = value.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = value.strip_suffix("m") {
+        (v, 60e3)
+    } else {
+        (value.strip_suffix('s')?, 1e3)
+    };
+    Some(number.parse::<f64>().ok()? * scale)
+}
+
+/// A `/proc/self/status` field in KiB (VmRSS: now, VmHWM: peak).
+fn rss_kib(key: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn rss() -> String {

@@ -10,6 +10,8 @@
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
+#[path = "support/results.rs"]
+mod results;
 mod support;
 
 use std::path::Path;
@@ -27,6 +29,7 @@ use berth::ops::{NewClientInput, Ops, PlanInput};
 use berth::store::{metrics, Store};
 use clap::Parser;
 use harness::{free_port_block, TestApp};
+use results::{Row, Target};
 
 #[derive(Parser)]
 struct Args {
@@ -200,11 +203,20 @@ async fn measure_sampler(config: &Config, store: &Store, window: Duration) -> Re
         let r = sampler.sweep().await?;
         times.push(r.elapsed.as_secs_f64());
     }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
     println!(
         "sweep of {} containers (target < 500 ms): {}",
         cold.containers,
         stats(times)
     );
+    Row::new(
+        format!("sampler sweep, {} containers (median)", cold.containers),
+        Target::Below(500.0),
+        sorted[sorted.len() / 2] * 1e3,
+        "ms",
+    )
+    .record();
 
     let (cpu0, t0) = (cpu_secs(), Instant::now());
     let sampler = Sampler::new(store.clone(), sampling.clone(), docker, live.clone());
@@ -215,6 +227,13 @@ async fn measure_sampler(config: &Config, store: &Store, window: Duration) -> Re
         "sampler at {:?} cadence for {:.0} s: {} sweeps, {:.2} s CPU = {:.3} % of one core (target < 1 %)",
         sampling.metrics.interval, wall, snap.sweeps, cpu, cpu / wall * 100.0
     );
+    Row::new(
+        format!("sampler CPU, {} containers, {wall:.0} s", cold.containers),
+        Target::Below(1.0),
+        cpu / wall * 100.0,
+        "%",
+    )
+    .record();
 
     Ok(live)
 }

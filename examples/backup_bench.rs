@@ -1,8 +1,9 @@
 //! Backup and restore throughput against the CLI pipeline on the same data.
 //!
-//!     cargo run --release --example backup_bench -- [DIR] [LEVEL]
+//!     cargo run --release --example backup_bench -- [DIR] [LEVEL] [SCALE]
 //!
-//! Builds ~800 MB of mixed data in DIR (default /tmp/berth-bench): a large
+//! Builds ~800 MB (times SCALE, default 1) of mixed data in DIR (default
+//! /tmp/berth-bench), kept there for the next run: a large
 //! compressible SQLite-like file, random blobs and 20k small files; then
 //! times berth's archive::create / extract against
 //! `tar -cf - . | zstd -3 -T0` and `zstd -d | tar -x` (best of 3, warm cache).
@@ -15,13 +16,24 @@ use std::time::{Duration, Instant};
 
 use berth::backup::archive;
 
+#[path = "../benches/support/results.rs"]
+mod results;
+
+use results::{Row, Target};
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let root = PathBuf::from(args.next().unwrap_or_else(|| "/tmp/berth-bench".into()));
     let level: i32 = args.next().map(|l| l.parse().expect("level")).unwrap_or(3);
-    let src = root.join("src");
+    let scale: f64 = args.next().map(|s| s.parse().expect("scale")).unwrap_or(1.0);
+    // Each scale keeps its own data, so a quick run does not evict the full set.
+    let src = if scale == 1.0 {
+        root.join("src")
+    } else {
+        root.join(format!("src-{scale}"))
+    };
     if !src.join("done").exists() {
-        make_data(&src);
+        make_data(&src, scale);
     }
     let (bytes, files) = berth::fsutil::dir_usage(&src);
     println!(
@@ -98,16 +110,37 @@ fn main() {
         r_cli.as_secs_f64(),
         mb / r_cli.as_secs_f64()
     );
+    let backup_ratio = t_cli.as_secs_f64() / t_ours.as_secs_f64();
+    let size_ratio = stats.size as f64 / cli_size as f64;
+    let restore_ratio = r_cli.as_secs_f64() / r_ours.as_secs_f64();
     println!(
-        "ratios: backup throughput {:.2}x cli (target >= 0.9), size {:.3}x cli (target <= 1.02), restore throughput {:.2}x cli (target >= 0.9)",
-        t_cli.as_secs_f64() / t_ours.as_secs_f64(),
-        stats.size as f64 / cli_size as f64,
-        r_cli.as_secs_f64() / r_ours.as_secs_f64()
+        "ratios: backup throughput {backup_ratio:.2}x cli (target >= 1.0), size {size_ratio:.3}x cli (target <= 1.02), restore throughput {restore_ratio:.2}x cli (target >= 0.9)"
     );
     println!(
-        "pause window for this size (a paused tenant is frozen for the whole archive): {:.2}s",
+        "archive time for this size (a tenant paused for the whole archive is frozen this long): {:.2}s",
         t_ours.as_secs_f64()
     );
+    Row::new(
+        format!("backup throughput vs tar|zstd -{level} -T0, {mb:.0} MB"),
+        Target::AtLeast(1.0),
+        backup_ratio,
+        "x",
+    )
+    .record();
+    Row::new(
+        "backup size vs tar|zstd",
+        Target::AtMost(1.02),
+        size_ratio,
+        "x",
+    )
+    .record();
+    Row::new(
+        "restore throughput vs zstd -d|tar -x",
+        Target::AtLeast(0.9),
+        restore_ratio,
+        "x",
+    )
+    .record();
 }
 
 /// Best of 3 for each, alternating, each run after `prepare` and a sync
@@ -177,7 +210,9 @@ impl Rng {
     }
 }
 
-fn make_data(src: &Path) {
+/// `scale` shrinks every part alike (1.0 is the ~800 MB set).
+fn make_data(src: &Path, scale: f64) {
+    let part = |n: f64| ((n * scale) as u64).max(1);
     let _ = std::fs::remove_dir_all(src);
     std::fs::create_dir_all(src.join("blobs")).unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -198,7 +233,7 @@ fn make_data(src: &Path) {
         "and",
     ];
     let mut page = Vec::with_capacity(4096);
-    for p in 0..110_000u64 {
+    for p in 0..part(110_000.0) {
         page.clear();
         while page.len() < 4000 {
             let r = rng.next();
@@ -220,12 +255,12 @@ fn make_data(src: &Path) {
     db.flush().unwrap();
     // ~250 MB incompressible blobs (uploads, vector indexes).
     let mut buf = vec![0u8; 10 << 20];
-    for i in 0..25 {
+    for i in 0..part(25.0) {
         rng.fill(&mut buf);
         std::fs::write(src.join("blobs").join(format!("blob-{i}.bin")), &buf).unwrap();
     }
     // 20k small files (~4 KiB each, half compressible).
-    for d in 0..100 {
+    for d in 0..part(100.0) {
         let dir = src.join("cache").join(format!("{d:02}"));
         std::fs::create_dir_all(&dir).unwrap();
         for f in 0..200 {
