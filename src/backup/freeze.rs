@@ -89,6 +89,7 @@ impl Runner {
             .await
             .map_err(|e| (gone_or(e, "pausing"), None))?;
         let frozen_at = Instant::now();
+        crate::testhook::pause_at("backup-frozen").await;
         let refreshed = blocking(move || {
             let r = snap.refresh();
             Ok((snap, r))

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicU64;
 use rustix::fs::{fsetxattr, mknodat, FileType, Mode, XattrFlags, CWD};
 
 use super::*;
-use crate::backup::archive::{create, create_from_snapshot, partial_path};
+use crate::backup::archive::{create, create_from_snapshot};
 
 /// A tree with nested dirs, modes, an xattr, a link out of it and a fifo.
 fn tenant_tree(root: &Path) -> PathBuf {
