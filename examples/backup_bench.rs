@@ -116,13 +116,13 @@ fn main() {
         "pause window without a staging copy (frozen for the whole archive): {:.2}s",
         t_ours.as_secs_f64()
     );
-    freeze_distribution(&src, &root, freezes);
+    freeze_distribution(&src, freezes);
 }
 
 /// Times `freezes` staging copies and their paused catch-ups, with a
 /// writer changing a live file (64 KiB appended, one page rewritten) while
 /// the copy is taken, as a running app would.
-fn freeze_distribution(src: &Path, root: &Path, freezes: usize) {
+fn freeze_distribution(src: &Path, freezes: usize) {
     use berth::backup::snapshot::{staging_dir, Snapshot};
     let live = src.join("live.db");
     std::fs::write(&live, vec![1u8; 1 << 20]).unwrap();
