@@ -46,7 +46,13 @@ impl Ops {
                     "backup {other} of this instance is already queued or running"
                 )));
             }
-            let id = rows::enqueue(tx, instance_id, &inst.client_slug, &inst.name, trigger)?;
+            let id = rows::enqueue(
+                tx,
+                instance_id,
+                &inst.client_slug,
+                &inst.name,
+                trigger,
+            )?;
             let target = format!("{}/{}", inst.client_slug, inst.name);
             audit::record(
                 tx,

@@ -41,7 +41,12 @@ async fn create(
 ) -> Result<(StatusCode, Json<BackupView>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(s.ops.request_backup(&a, id, Trigger::Api).await?.into()),
+        Json(
+            s.ops
+                .request_backup(&a, id, Trigger::Api)
+                .await?
+                .into(),
+        ),
     ))
 }
 
