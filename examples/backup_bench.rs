@@ -7,8 +7,8 @@
 //! times berth's archive::create / extract against
 //! `tar -cf - . | zstd -3 -T0` and `zstd -d | tar -x` (best of 3, warm cache).
 //! Last, the freeze of a `pause` backup over FREEZES backups (default 20):
-//! the staging copy is taken while a writer appends to a live file, and the
-//! catch-up that runs with the tenant paused is timed (p50/p99/max). The
+//! a live file changes after the staging copy took it, and the catch-up
+//! that runs with the tenant paused is timed (p50/p99/max). The
 //! freeze_ms in a backup's history adds the engine's unpause call to it.
 
 use std::io::Write;
@@ -119,9 +119,9 @@ fn main() {
     freeze_distribution(&src, freezes);
 }
 
-/// Times `freezes` staging copies and their paused catch-ups, with a
-/// writer changing a live file (64 KiB appended, one page rewritten) while
-/// the copy is taken, as a running app would.
+/// Times `freezes` staging copies and their paused catch-ups, with a live
+/// file changed (64 KiB appended) after the copy took
+/// it, as a running app would.
 fn freeze_distribution(src: &Path, freezes: usize) {
     use berth::backup::snapshot::{staging_dir, Snapshot};
     let live = src.join("live.db");
@@ -131,20 +131,14 @@ fn freeze_distribution(src: &Path, freezes: usize) {
         let staging = staging_dir(src, n as i64);
         sh("sync");
         let start = Instant::now();
-        let writer = {
-            let live = live.clone();
-            std::thread::spawn(move || {
-                let mut f = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(&live)
-                    .unwrap();
-                f.write_all(&[n as u8; 64 << 10]).unwrap();
-                use std::os::unix::fs::FileExt;
-                f.write_all_at(&[n as u8; 4096], 8192).unwrap();
-            })
-        };
         let mut snap = Snapshot::take(src, &staging).unwrap();
-        writer.join().unwrap();
+        // What the app wrote after the copy passed its file: the catch-up
+        // must copy it again while the tenant is paused.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&live)
+            .unwrap();
+        f.write_all(&[n as u8; 64 << 10]).unwrap();
         copy_s.push(start.elapsed().as_secs_f64());
         let frozen = Instant::now();
         snap.refresh().unwrap();
