@@ -7,6 +7,8 @@
 //! compressible SQLite-like file, random blobs and 20k small files; then
 //! times berth's archive::create / extract against
 //! `tar -cf - . | zstd -3 -T0` and `zstd -d | tar -x` (best of 3, warm cache).
+//! The freeze of a `pause` backup as the daemon records it is
+//! `cargo bench --bench freeze`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

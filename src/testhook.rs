@@ -13,7 +13,9 @@
 //! it, not yet committed), `restore-committed` (kept, previous data not yet
 //! removed), `delete-data` (containers gone, data not yet removed),
 //! `delete-rows` (data removed, rows not yet deleted), `recreate-removed`
-//! (an outdated container removed, its successor not yet created).
+//! (an outdated container removed, its successor not yet created),
+//! `backup-frozen` (a `pause` backup's tenant paused, its staging copy not
+//! yet brought up to date).
 
 /// Pauses forever at `step` when the test environment asks for it.
 pub async fn pause_at(step: &str) {

@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicU64;
 use rustix::fs::CWD;
 use sha2::{Digest, Sha256};
 
+use super::snapshot::Snapshot;
 use crate::fsutil::{open_dir_nofollow, path_error};
 
 pub use super::unpack::{extract, extract_tree};
@@ -87,6 +88,38 @@ pub fn create(
     threads: u32,
     progress: &AtomicU64,
 ) -> io::Result<ArchiveStats> {
+    write(partial, level, threads, |tar| {
+        let root = open_dir_nofollow(CWD, src).map_err(|e| path_error(src, e))?;
+        super::walk::walk(tar, progress, root, src)
+    })
+}
+
+/// [`create`] from a staging copy: the archive holds the tree as it was at
+/// the snapshot's last refresh, entry for entry what [`create`] would have
+/// written from the tree at that moment.
+pub fn create_from_snapshot(
+    snap: &Snapshot,
+    partial: &Path,
+    level: i32,
+    threads: u32,
+    progress: &AtomicU64,
+) -> io::Result<ArchiveStats> {
+    write(partial, level, threads, |tar| {
+        super::walk::walk_snapshot(tar, progress, snap)
+    })
+}
+
+type Tar =
+    tar::Builder<BufWriter<zstd::stream::write::Encoder<'static, HashingWriter<BufWriter<File>>>>>;
+
+/// Creates `partial`, lets `entries` append to the tar stream (returning
+/// files and source bytes), finishes, fsyncs and hashes it.
+fn write(
+    partial: &Path,
+    level: i32,
+    threads: u32,
+    entries: impl FnOnce(&mut Tar) -> io::Result<(u64, u64)>,
+) -> io::Result<ArchiveStats> {
     if let Some(dir) = partial.parent() {
         std::fs::create_dir_all(dir).map_err(|e| path_error(dir, e))?;
     }
@@ -101,8 +134,7 @@ pub fn create(
     // A frame checksum lets a restore or verify notice a damaged archive.
     encoder.include_checksum(true)?;
     let mut tar = tar::Builder::new(BufWriter::with_capacity(BUF, encoder));
-    let root = open_dir_nofollow(CWD, src).map_err(|e| path_error(src, e))?;
-    let (files, source_bytes) = super::walk::walk(&mut tar, progress, root, src)?;
+    let (files, source_bytes) = entries(&mut tar)?;
     let encoder = tar
         .into_inner()
         .map_err(|e| path_error(partial, e))?

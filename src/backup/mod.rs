@@ -23,12 +23,14 @@
 //! - [`verify`]: sha256, tar structure and SQLite integrity_check.
 //! - [`retention`]: pure GFS selection. Cron parsing and what is due:
 //!   [`crate::domain::schedule`].
-//! - `run` (a backup job), `restore` (in place with rollback, or a clone),
+//! - `run` (a backup job; `freeze` holds a `pause` tenant still only while
+//!   a [`snapshot`] staging copy catches up), `restore` (in place with rollback, or a clone),
 //!   `recover` (settles a restore a crash cut off), [`worker`]; `hold`: the
 //!   Docker calls above.
 
 pub mod archive;
 mod decompress;
+mod freeze;
 mod hold;
 pub mod manifest;
 mod prune;
@@ -36,6 +38,7 @@ mod recover;
 mod restore;
 pub mod retention;
 mod run;
+pub mod snapshot;
 mod unpack;
 pub mod verify;
 mod walk;

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::archive::{self, ArchiveStats};
+use super::freeze::ArchiveJob;
 use super::{blocking, prune, Progress, Runner};
 use crate::blueprint::Consistency;
 use crate::docker::{ContainerState, ObservedContainer};
@@ -15,14 +16,14 @@ use crate::store::backups::{self as rows, BackupResult};
 use crate::store::{instances, InstanceRow, StoreError};
 
 /// How the container was held still, and for how long.
-struct Frozen {
-    freeze_ms: u64,
-    note: String,
+pub(super) struct Frozen {
+    pub freeze_ms: u64,
+    pub note: String,
 }
 
 /// Why a backup failed, and how long the tenant was held still before it
 /// did (`None`: it never was).
-type Failed = (String, Option<u64>);
+pub(super) type Failed = (String, Option<u64>);
 
 impl Runner {
     /// Runs queued backup `id` if this process can claim it; returns whether it ran.
@@ -59,7 +60,7 @@ impl Runner {
         let progress = Progress::default();
         let reporter = tokio::spawn(report_progress(self.clone(), id, progress.clone()));
         let outcome = self
-            .backup(&inst, consistency, &archive, &progress, started)
+            .backup(id, &inst, consistency, &archive, &progress, started)
             .await;
         reporter.abort();
         match outcome {
@@ -93,30 +94,32 @@ impl Runner {
     /// Measure, hold still, archive, publish: the steps of one backup.
     async fn backup(
         &self,
+        id: i64,
         inst: &InstanceRow,
         consistency: Consistency,
         archive: &Path,
         progress: &Progress,
         started: Instant,
     ) -> Result<BackupResult, Failed> {
-        let data = self.measure_source(inst).await?;
+        let (data, total) = self.measure_source(inst).await?;
         let container = self
             .tenant
             .container(inst.id)
             .await
             .map_err(|e| (format!("docker: {e}"), None))?;
         let level = self.config.backup.level;
-        let threads = self.config.backup.threads;
         let partial = archive::partial_path(archive);
-        let work = {
-            let (partial, progress) = (partial.clone(), progress.clone());
-            move || {
-                archive::create(&data, &partial, level, threads, &progress)
-                    .map_err(|e| describe_io(&e))
-            }
+        let job = ArchiveJob {
+            id,
+            data,
+            total,
+            partial: partial.clone(),
+            level,
+            threads: self.config.backup.threads,
+            progress: progress.clone(),
         };
         let (stats, frozen) = self
-            .archive_still(inst, consistency, container, work)
+            .archive_still(inst, consistency, container, &job)
             .await?;
         let duration_ms = started.elapsed().as_millis() as u64;
         self.publish(
@@ -142,9 +145,9 @@ impl Runner {
         })
     }
 
-    /// The instance's data directory; its total size becomes the job's
-    /// progress target.
-    async fn measure_source(&self, inst: &InstanceRow) -> Result<PathBuf, Failed> {
+    /// The instance's data directory and its total size, which becomes the
+    /// job's progress target.
+    async fn measure_source(&self, inst: &InstanceRow) -> Result<(PathBuf, u64), Failed> {
         let data = self.config.instance_data_dir(&inst.client_slug, &inst.name);
         if !data.is_dir() {
             return Err((
@@ -160,7 +163,7 @@ impl Runner {
             .store
             .call(move |c| rows::progress(c, id, 0, Some(total)))
             .await;
-        Ok(data)
+        Ok((data, total))
     }
 
     /// Runs `work` with the tenant held still the way its blueprint asks; a
@@ -170,8 +173,9 @@ impl Runner {
         inst: &InstanceRow,
         consistency: Consistency,
         container: Option<ObservedContainer>,
-        work: impl FnOnce() -> Result<ArchiveStats, String> + Send + 'static,
+        job: &ArchiveJob,
     ) -> Result<(ArchiveStats, Frozen), Failed> {
+        let work = job.live_tree();
         let running = container
             .as_ref()
             .filter(|c| matches!(c.state, ContainerState::Running));
@@ -190,7 +194,7 @@ impl Runner {
                 let stats = blocking(work).await.map_err(|e| (e, None))?;
                 Ok((stats, Frozen { freeze_ms: 0, note }))
             }
-            (Some(c), Consistency::Pause) => self.paused_archive(&c.id, work).await,
+            (Some(c), Consistency::Pause) => self.paused_archive(&c.id, job).await,
             (Some(c), Consistency::Stop) => self.stopped_archive(inst, &c.id, work).await,
             (Some(c), Consistency::Exec) => {
                 self.run_hook(inst, &c.id).await?;
@@ -199,28 +203,6 @@ impl Runner {
                 Ok((stats, Frozen { freeze_ms: 0, note }))
             }
         }
-    }
-
-    /// `pause` consistency: freeze, archive, thaw.
-    async fn paused_archive(
-        &self,
-        container: &str,
-        work: impl FnOnce() -> Result<ArchiveStats, String> + Send + 'static,
-    ) -> Result<(ArchiveStats, Frozen), Failed> {
-        self.tenant
-            .pause(container)
-            .await
-            .map_err(|e| (gone_or(e, "pausing"), None))?;
-        let frozen_at = Instant::now();
-        let result = blocking(work).await;
-        let thawed = self.tenant.unpause(container).await;
-        let freeze_ms = frozen_at.elapsed().as_millis() as u64;
-        let stats = result.map_err(|e| (e, Some(freeze_ms)))?;
-        let note = match thawed {
-            Ok(()) => String::new(),
-            Err(e) => format!("unpausing failed afterwards: {e}"),
-        };
-        Ok((stats, Frozen { freeze_ms, note }))
     }
 
     /// `exec` consistency: the blueprint's hook quiesces the app (e.g. a
@@ -356,7 +338,7 @@ pub(super) fn consistency_name(c: Consistency) -> &'static str {
     }
 }
 
-fn describe_io(e: &std::io::Error) -> String {
+pub(super) fn describe_io(e: &std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::StorageFull {
         format!("disk full: {e}")
     } else {
@@ -364,7 +346,7 @@ fn describe_io(e: &std::io::Error) -> String {
     }
 }
 
-fn gone_or(e: crate::docker::DockerError, doing: &str) -> String {
+pub(super) fn gone_or(e: crate::docker::DockerError, doing: &str) -> String {
     match e {
         crate::docker::DockerError::NotFound(what) => {
             format!("container gone while {doing}: {what} not found")

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{
@@ -17,6 +17,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
+use super::snapshot::{Kind, Snapshot};
 use crate::fsutil::{dir_names, open_dir_nofollow, path_error};
 
 /// Appends the directory open as `root` (at `src`) to `tar` as the entry
@@ -124,28 +125,88 @@ impl<W: Write> Walker<'_, W> {
     }
 
     /// Writes a PAX header carrying the `user.*` xattrs of `fd`, if any;
-    /// it applies to the entry appended next. Other namespaces stay out on
-    /// purpose: `security.capability` would be a privilege like a setuid
-    /// bit, and `trusted.*` needs CAP_SYS_ADMIN.
+    /// it applies to the entry appended next.
     fn pax_xattrs(&mut self, fd: &OwnedFd, path: &Path) -> io::Result<()> {
         let xattrs = user_xattrs(fd).map_err(|e| path_error(path, e))?;
-        if xattrs.is_empty() {
-            return Ok(());
-        }
-        let mut records = Vec::new();
-        for (key, value) in &xattrs {
-            let mut k = b"SCHILY.xattr.".to_vec();
-            k.extend_from_slice(key);
-            pax_record(&mut records, &k, value);
-        }
-        let mut header = tar::Header::new_ustar();
-        header.set_entry_type(tar::EntryType::XHeader);
-        header.set_mode(0o644);
-        header.set_size(records.len() as u64);
-        self.tar
-            .append_data(&mut header, "PaxHeader", records.as_slice())
-            .map_err(|e| path_error(path, e))
+        pax_xattrs(self.tar, &xattrs, path)
     }
+}
+
+/// Writes a PAX header carrying `xattrs`, if any; it applies to the entry
+/// appended next. Only `user.*` ones are ever read ([`user_xattrs`]):
+/// `security.capability` would be a privilege like a setuid bit, and
+/// `trusted.*` needs CAP_SYS_ADMIN.
+fn pax_xattrs<W: Write>(
+    tar: &mut tar::Builder<W>,
+    xattrs: &[(Vec<u8>, Vec<u8>)],
+    path: &Path,
+) -> io::Result<()> {
+    if xattrs.is_empty() {
+        return Ok(());
+    }
+    let mut records = Vec::new();
+    for (key, value) in xattrs {
+        let mut k = b"SCHILY.xattr.".to_vec();
+        k.extend_from_slice(key);
+        pax_record(&mut records, &k, value);
+    }
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(tar::EntryType::XHeader);
+    header.set_mode(0o644);
+    header.set_size(records.len() as u64);
+    tar.append_data(&mut header, "PaxHeader", records.as_slice())
+        .map_err(|e| path_error(path, e))
+}
+
+/// Appends a staging copy to `tar` exactly as [`walk`] would append the
+/// tree it was copied from at its last refresh: the same entries in the
+/// same order with the source's owners, modes, mtimes and xattrs; only the
+/// bytes come from the copy. Returns the files and source bytes archived.
+pub(super) fn walk_snapshot<W: Write>(
+    tar: &mut tar::Builder<W>,
+    progress: &AtomicU64,
+    snap: &Snapshot,
+) -> io::Result<(u64, u64)> {
+    let (mut files, mut bytes) = (0, 0);
+    for (key, entry) in snap.entries() {
+        let name = if key.is_empty() {
+            PathBuf::from("./")
+        } else {
+            key.split(|b| *b == 0).map(OsStr::from_bytes).collect()
+        };
+        let path = snap.source_path(key);
+        let stat = &entry.stat;
+        match &entry.kind {
+            Kind::Dir => {
+                pax_xattrs(tar, &entry.xattrs, &path)?;
+                let mut header = header_of(stat, tar::EntryType::Directory, 0);
+                tar.append_data(&mut header, &name, io::empty())
+                    .map_err(|e| path_error(&path, e))?;
+            }
+            Kind::File(copy) => {
+                let file = snap.open_copy(*copy, key)?;
+                pax_xattrs(tar, &entry.xattrs, &path)?;
+                let size = stat.st_size as u64;
+                let mut header = header_of(stat, tar::EntryType::Regular, size);
+                let data = ExactLen {
+                    inner: file.take(size),
+                    left: size,
+                };
+                tar.append_data(&mut header, &name, data)
+                    .map_err(|e| path_error(&path, e))?;
+                files += 1;
+                bytes += size;
+                progress.fetch_add(size, Ordering::Relaxed);
+            }
+            Kind::Link(target) => {
+                let mut header = header_of(stat, tar::EntryType::Symlink, 0);
+                tar.append_link(&mut header, &name, OsStr::from_bytes(target))
+                    .map_err(|e| path_error(&path, e))?;
+                files += 1;
+            }
+        }
+    }
+    Ok((files, bytes))
 }
 
 /// A tar header with the owner, mode and mtime of `stat`.
@@ -202,7 +263,7 @@ fn pax_record(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
 
 /// The `user.*` extended attributes of an open file, by name. A file
 /// system without xattrs has none.
-fn user_xattrs(fd: &OwnedFd) -> rustix::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub(super) fn user_xattrs(fd: &OwnedFd) -> rustix::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let len = match flistxattr_query(fd) {
         Ok(0) | Err(Errno::NOTSUP) => return Ok(Vec::new()),
         Ok(n) => n,

@@ -16,6 +16,7 @@ use super::{archive, verify, Runner};
 use crate::audit::{self, Actor};
 use crate::domain::schedule;
 use crate::domain::{BackupStatus, Phase, Trigger};
+use crate::fsutil::remove_tree;
 use crate::store::backups as rows;
 use crate::store::{backup_jobs, instances, StoreError};
 
@@ -274,6 +275,16 @@ impl Runner {
                 (f.is_file() && std::fs::metadata(f).ok()?.len() == m.size).then_some(m)
             });
             let id = row.id;
+            // A copy staged for the dead backup (`freeze`): gone either way.
+            let data = self
+                .config
+                .instance_data_dir(&row.client_slug, &row.instance_name);
+            let staging = super::snapshot::staging_dir(&data, id);
+            if let Err(e) =
+                super::blocking(move || remove_tree(&staging).map_err(|e| e.to_string())).await
+            {
+                tracing::warn!(backup = id, error = %e, "cannot remove an interrupted backup's staging copy");
+            }
             match recovered {
                 Some(m) => {
                     let result = crate::store::backups::BackupResult {

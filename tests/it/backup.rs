@@ -355,9 +355,17 @@ async fn kill_nine_during_a_backup_leaves_no_partial_archive() {
         .as_str()
         .unwrap()
         .to_owned();
+    // `pause` archives a staging copy taken in one short freeze: the
+    // tenant runs while the archive is written.
     assert_eq!(
         app.docker(&["inspect", "-f", "{{.State.Paused}}", &container]),
-        "true"
+        "false",
+        "the tenant is paused while its archive is written"
+    );
+    let staging = berth::backup::snapshot::staging_dir(&data, running["id"].as_i64().unwrap());
+    assert!(
+        staging.is_dir(),
+        "the archive is written from a staging copy"
     );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -373,10 +381,48 @@ async fn kill_nine_during_a_backup_leaves_no_partial_archive() {
         "a failed backup lists no archive: {failed}"
     );
     assert!(!partial.exists(), "partial archive removed");
+    assert!(!staging.exists(), "staging copy removed");
+
+    // Killed inside the freeze itself (the tenant paused, the copy being
+    // brought up to date): the sweep thaws the tenant and removes the copy.
+    let pause_file = tempfile::tempdir().unwrap();
+    let pause_file = pause_file.path().join("paused");
+    let mut child = cli(&app, &["backup", "run", "--instance", &id.to_string()], 3)
+        .env("BERTH_TEST_PAUSE_AT", "backup-frozen")
+        .env("BERTH_TEST_PAUSE_FILE", &pause_file)
+        .spawn()
+        .unwrap();
+    eventually("the CLI's backup is frozen", UP, || async {
+        (std::fs::read_to_string(&pause_file).ok()? == "backup-frozen").then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.docker(&["inspect", "-f", "{{.State.Paused}}", &container]),
+        "true"
+    );
+    let (_, list) = app.get(&format!("/api/v1/instances/{id}/backups")).await;
+    let frozen = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["status"] == "running")
+        .cloned()
+        .expect("a running backup");
+    let staging = berth::backup::snapshot::staging_dir(&data, frozen["id"].as_i64().unwrap());
+    assert!(staging.is_dir(), "{} is staged", staging.display());
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let failed = wait_backup(&app, frozen["id"].as_i64().unwrap()).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("interrupted"),
+        "{failed}"
+    );
     eventually("the tenant is thawed", UP, || async {
         (app.docker(&["inspect", "-f", "{{.State.Paused}}", &container]) == "false").then_some(())
     })
     .await;
+    assert!(!staging.exists(), "staging copy removed");
 
     std::fs::remove_file(data.join("blob.bin")).unwrap();
     let next = backup_now(&app, id).await;
