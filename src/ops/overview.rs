@@ -5,10 +5,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Ops, OpsError};
+use time::OffsetDateTime;
+
+use super::{BackupHealth, Ops, OpsError};
 use crate::domain::Phase;
 use crate::store::cache::ReadCache;
-use crate::store::overview::{self, Overview};
+use crate::store::overview::{self, BackupTimes, Overview};
 use crate::store::{audit, clients, users, AuditEntry, AuditFilter, ClientRow};
 
 #[derive(Default)]
@@ -18,6 +20,28 @@ pub(super) struct Caches {
     phases: Arc<ReadCache<HashMap<i64, Vec<Phase>>>>,
     password_changes: Arc<ReadCache<HashMap<String, String>>>,
     failed_logins: Arc<ReadCache<Vec<AuditEntry>>>,
+    backups: Arc<ReadCache<Vec<BackupRecord>>>,
+}
+
+/// An instance's backup times with the moment its staleness counts from
+/// (newest good backup, else creation), parsed once per change: only the
+/// comparison with the clock is left for each request.
+struct BackupRecord {
+    times: BackupTimes,
+    reference: Option<OffsetDateTime>,
+}
+
+/// The dashboard's backup health: counts over every instance, rows only for
+/// the first few lacking a recent good backup, so the page stays a few KB
+/// with a thousand instances.
+#[derive(Debug, Clone, Default)]
+pub struct BackupSummary {
+    pub instances: usize,
+    /// Never backed up or stale.
+    pub missing: usize,
+    pub never: usize,
+    /// The first `missing` rows, by instance id, at most the limit asked for.
+    pub shown: Vec<BackupHealth>,
 }
 
 impl Ops {
@@ -58,6 +82,76 @@ impl Ops {
                 audit::query(conn, &filter)
             })
             .await?)
+    }
+
+    /// Every instance's newest good and failed backup, flagged stale when the
+    /// newest good one is older than `backup.stale_after` (or missing).
+    pub async fn backup_status(&self) -> Result<Vec<BackupHealth>, OpsError> {
+        let (records, health) = self.backup_health().await?;
+        Ok(records.iter().map(health).collect())
+    }
+
+    /// [`Ops::backup_status`] counted, with at most `limit` of the instances
+    /// that lack a recent good backup.
+    pub async fn backup_summary(&self, limit: usize) -> Result<BackupSummary, OpsError> {
+        let (records, health) = self.backup_health().await?;
+        let mut summary = BackupSummary {
+            instances: records.len(),
+            ..Default::default()
+        };
+        for b in records.iter().map(health) {
+            if b.last_ok_at.is_none() || b.stale {
+                summary.missing += 1;
+                summary.never += usize::from(b.last_ok_at.is_none());
+                if summary.shown.len() < limit {
+                    summary.shown.push(b);
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// The cached records and how to judge one against the clock now.
+    async fn backup_health(
+        &self,
+    ) -> Result<
+        (
+            Arc<Vec<BackupRecord>>,
+            impl Fn(&BackupRecord) -> BackupHealth,
+        ),
+        OpsError,
+    > {
+        let stale_after =
+            time::Duration::try_from(self.config.backup.stale_after).unwrap_or(time::Duration::DAY);
+        let records = self
+            .store
+            .call_cached(&self.caches.backups, |conn| {
+                let parse = |s: &str| {
+                    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+                };
+                Ok(overview::backup_times(conn)?
+                    .into_iter()
+                    .map(|times| BackupRecord {
+                        reference: times
+                            .last_ok_at
+                            .as_deref()
+                            .and_then(parse)
+                            .or_else(|| parse(&times.created_at)),
+                        times,
+                    })
+                    .collect())
+            })
+            .await?;
+        let now = OffsetDateTime::now_utc();
+        let health = move |r: &BackupRecord| BackupHealth {
+            instance_id: r.times.instance_id,
+            client: r.times.client_slug.clone(),
+            instance: r.times.instance.clone(),
+            stale: r.reference.is_some_and(|at| now - at > stale_after),
+            last_ok_at: r.times.last_ok_at.clone(),
+            last_failed_at: r.times.last_failed_at.clone(),
+        };
+        Ok((records, health))
     }
 
     /// When `name`'s password last changed; None when the account is gone.
