@@ -21,7 +21,7 @@ async fn a_long_write_does_not_hold_up_the_pages() {
     super::seed_client(&w.ops, "Acme", "").await;
 
     let (held, written) = tokio::sync::oneshot::channel();
-    let store = w.ops.store.clone();
+    let store = w.ops.shared().store;
     let holder = tokio::task::spawn_blocking(move || {
         store.call_blocking(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
