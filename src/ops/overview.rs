@@ -31,6 +31,23 @@ struct BackupRecord {
     reference: Option<OffsetDateTime>,
 }
 
+impl BackupRecord {
+    fn health(&self, stale: bool) -> BackupHealth {
+        BackupHealth {
+            instance_id: self.times.instance_id,
+            client: self.times.client_slug.clone(),
+            instance: self.times.instance.clone(),
+            last_ok_at: self.times.last_ok_at.clone(),
+            last_failed_at: self.times.last_failed_at.clone(),
+            stale,
+        }
+    }
+}
+
+fn parse_utc(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
 /// The dashboard's backup health: counts over every instance, rows only for
 /// the first few lacking a recent good backup, so the page stays a few KB
 /// with a thousand instances.
@@ -87,71 +104,59 @@ impl Ops {
     /// Every instance's newest good and failed backup, flagged stale when the
     /// newest good one is older than `backup.stale_after` (or missing).
     pub async fn backup_status(&self) -> Result<Vec<BackupHealth>, OpsError> {
-        let (records, health) = self.backup_health().await?;
-        Ok(records.iter().map(health).collect())
+        let records = self.backup_records().await?;
+        let stale = self.staleness();
+        Ok(records.iter().map(|r| r.health(stale(r))).collect())
     }
 
     /// [`Ops::backup_status`] counted, with at most `limit` of the instances
     /// that lack a recent good backup.
     pub async fn backup_summary(&self, limit: usize) -> Result<BackupSummary, OpsError> {
-        let (records, health) = self.backup_health().await?;
+        let records = self.backup_records().await?;
+        let stale = self.staleness();
         let mut summary = BackupSummary {
             instances: records.len(),
             ..Default::default()
         };
-        for b in records.iter().map(health) {
-            if b.last_ok_at.is_none() || b.stale {
+        for r in records.iter() {
+            let (never, stale) = (r.times.last_ok_at.is_none(), stale(r));
+            if never || stale {
                 summary.missing += 1;
-                summary.never += usize::from(b.last_ok_at.is_none());
+                summary.never += usize::from(never);
                 if summary.shown.len() < limit {
-                    summary.shown.push(b);
+                    summary.shown.push(r.health(stale));
                 }
             }
         }
         Ok(summary)
     }
 
-    /// The cached records and how to judge one against the clock now.
-    async fn backup_health(
-        &self,
-    ) -> Result<
-        (
-            Arc<Vec<BackupRecord>>,
-            impl Fn(&BackupRecord) -> BackupHealth,
-        ),
-        OpsError,
-    > {
-        let stale_after =
-            time::Duration::try_from(self.config.backup.stale_after).unwrap_or(time::Duration::DAY);
-        let records = self
+    async fn backup_records(&self) -> Result<Arc<Vec<BackupRecord>>, OpsError> {
+        Ok(self
             .store
             .call_cached(&self.caches.backups, |conn| {
-                let parse = |s: &str| {
-                    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-                };
                 Ok(overview::backup_times(conn)?
                     .into_iter()
                     .map(|times| BackupRecord {
                         reference: times
                             .last_ok_at
                             .as_deref()
-                            .and_then(parse)
-                            .or_else(|| parse(&times.created_at)),
+                            .and_then(parse_utc)
+                            .or_else(|| parse_utc(&times.created_at)),
                         times,
                     })
                     .collect())
             })
-            .await?;
+            .await?)
+    }
+
+    /// Whether a record is stale now: its reference is older than
+    /// `backup.stale_after`.
+    fn staleness(&self) -> impl Fn(&BackupRecord) -> bool {
+        let stale_after =
+            time::Duration::try_from(self.config.backup.stale_after).unwrap_or(time::Duration::DAY);
         let now = OffsetDateTime::now_utc();
-        let health = move |r: &BackupRecord| BackupHealth {
-            instance_id: r.times.instance_id,
-            client: r.times.client_slug.clone(),
-            instance: r.times.instance.clone(),
-            stale: r.reference.is_some_and(|at| now - at > stale_after),
-            last_ok_at: r.times.last_ok_at.clone(),
-            last_failed_at: r.times.last_failed_at.clone(),
-        };
-        Ok((records, health))
+        move |r| r.reference.is_some_and(|at| now - at > stale_after)
     }
 
     /// When `name`'s password last changed; None when the account is gone.
