@@ -15,7 +15,7 @@ use crate::store::{instances, Conn, InstanceRow};
 impl Ops {
     /// Seconds since each live instance's newest good backup (None: never), for `/metrics`.
     pub async fn backup_ages(&self) -> Result<Vec<(String, String, Option<f64>)>, OpsError> {
-        let rows = self.store.read(|c| rows::newest_ok_by_name(c)).await?;
+        let rows = self.store.read(rows::newest_ok_by_name).await?;
         let now = time::OffsetDateTime::now_utc();
         let age = |at: &str| {
             time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)

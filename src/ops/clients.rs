@@ -100,7 +100,7 @@ impl Ops {
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRow>, OpsError> {
-        Ok(self.store.read(|conn| clients::list(conn)).await?)
+        Ok(self.store.read(clients::list).await?)
     }
 
     pub async fn get_client(&self, slug: &str) -> Result<ClientView, OpsError> {

@@ -66,7 +66,7 @@ impl Ops {
     pub async fn overview(&self) -> Result<Arc<Overview>, OpsError> {
         Ok(self
             .store
-            .call_cached(&self.caches.overview, |conn| overview::overview(conn))
+            .call_cached(&self.caches.overview, overview::overview)
             .await?)
     }
 
@@ -74,7 +74,7 @@ impl Ops {
     pub async fn clients_snapshot(&self) -> Result<Arc<Vec<ClientRow>>, OpsError> {
         Ok(self
             .store
-            .call_cached(&self.caches.clients, |conn| clients::list(conn))
+            .call_cached(&self.caches.clients, clients::list)
             .await?)
     }
 
@@ -82,7 +82,7 @@ impl Ops {
     pub async fn client_phases(&self) -> Result<Arc<HashMap<i64, Vec<Phase>>>, OpsError> {
         Ok(self
             .store
-            .call_cached(&self.caches.phases, |conn| overview::client_phases(conn))
+            .call_cached(&self.caches.phases, overview::client_phases)
             .await?)
     }
 

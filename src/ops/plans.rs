@@ -94,7 +94,7 @@ impl Ops {
     }
 
     pub async fn list_plans(&self) -> Result<Vec<PlanRow>, OpsError> {
-        Ok(self.store.read(|conn| plans::list(conn)).await?)
+        Ok(self.store.read(plans::list).await?)
     }
 
     pub async fn get_plan(&self, name: &str) -> Result<PlanRow, OpsError> {

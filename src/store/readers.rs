@@ -181,7 +181,7 @@ mod tests {
         let path = dir.path().join("berth.db");
         let (daemon, cli) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
         let cache: Arc<ReadCache<i64>> = Arc::default();
-        let cached = || daemon.call_cached(&cache, |c| count(c));
+        let cached = || daemon.call_cached(&cache, count);
         let insert = |store: &Store, key: &'static str| {
             store.call_blocking(move |c| {
                 c.execute(
@@ -206,12 +206,12 @@ mod tests {
         let cache: Arc<ReadCache<i64>> = Arc::default();
         let holder = hold_writer(&store);
         let started = Instant::now();
-        let seen = tokio::time::timeout(DEADLINE, store.call_cached(&cache, |c| count(c)))
+        let seen = tokio::time::timeout(DEADLINE, store.call_cached(&cache, count))
             .await
             .expect("a cached read waited for the writer")
             .unwrap();
         assert_eq!(*seen, 0, "read in {:?}", started.elapsed());
         holder.join().unwrap();
-        assert_eq!(*store.call_cached(&cache, |c| count(c)).await.unwrap(), 1);
+        assert_eq!(*store.call_cached(&cache, count).await.unwrap(), 1);
     }
 }
