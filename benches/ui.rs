@@ -48,8 +48,13 @@ struct Args {
     bench: bool,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// On berth's own runtime, so the RSS printed is the daemon's, not that of
+/// tokio's defaults.
+fn main() -> Result<()> {
+    berth::cli::runtime()?.block_on(run())
+}
+
+async fn run() -> Result<()> {
     berth::tls::install_crypto_provider();
     let args = Args::parse();
     let (dir, temporary) = match &args.dir {

@@ -5,7 +5,7 @@ impl Ops {
     pub async fn query_audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, OpsError> {
         Ok(self
             .store
-            .call(move |conn| rows::query(conn, &filter))
+            .read(move |conn| rows::query(conn, &filter))
             .await?)
     }
 }

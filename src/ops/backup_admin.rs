@@ -96,51 +96,15 @@ impl Ops {
     pub async fn get_restore(&self, id: i64) -> Result<RestoreRow, OpsError> {
         Ok(self
             .store
-            .call(move |conn| backup_jobs::get_restore(conn, id))
+            .read(move |conn| backup_jobs::get_restore(conn, id))
             .await?)
-    }
-
-    /// Every instance's newest good and failed backup, flagged stale when the
-    /// newest good one is older than `backup.stale_after` (or missing).
-    pub async fn backup_status(&self) -> Result<Vec<BackupHealth>, OpsError> {
-        let stale_after =
-            time::Duration::try_from(self.config.backup.stale_after).unwrap_or(time::Duration::DAY);
-        let (last, list) = self
-            .store
-            .call(|conn| {
-                Ok((
-                    rows::last_ok_per_instance(conn)?,
-                    instances::list_all(conn)?,
-                ))
-            })
-            .await?;
-        let now = time::OffsetDateTime::now_utc();
-        let parse = |s: &str| {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-        };
-        Ok(last
-            .into_iter()
-            .filter_map(|(id, ok, failed)| {
-                let inst = list.iter().find(|i| i.id == id)?;
-                let created = parse(&inst.created_at).unwrap_or(now);
-                let reference = ok.as_deref().and_then(parse).unwrap_or(created);
-                Some(BackupHealth {
-                    instance_id: id,
-                    client: inst.client_slug.clone(),
-                    instance: inst.name.clone(),
-                    stale: now - reference > stale_after,
-                    last_ok_at: ok,
-                    last_failed_at: failed,
-                })
-            })
-            .collect())
     }
 
     pub async fn get_backup_policy(&self, plan: &str) -> Result<BackupPolicy, OpsError> {
         let plan = plan.to_owned();
         Ok(self
             .store
-            .call(move |conn| backup_jobs::policy(conn, plans::get(conn, &plan)?.id))
+            .read(move |conn| backup_jobs::policy(conn, plans::get(conn, &plan)?.id))
             .await?)
     }
 

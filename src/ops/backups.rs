@@ -15,7 +15,7 @@ use crate::store::{instances, Conn, InstanceRow};
 impl Ops {
     /// Seconds since each live instance's newest good backup (None: never), for `/metrics`.
     pub async fn backup_ages(&self) -> Result<Vec<(String, String, Option<f64>)>, OpsError> {
-        let rows = self.store.call(|c| rows::newest_ok_by_name(c)).await?;
+        let rows = self.store.read(rows::newest_ok_by_name).await?;
         let now = time::OffsetDateTime::now_utc();
         let age = |at: &str| {
             time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
@@ -93,7 +93,7 @@ impl Ops {
         let ids = instance_ids.to_vec();
         let queued = self
             .store
-            .call(|conn| rows::list_by_status(conn, BackupStatus::Queued))
+            .read(|conn| rows::list_by_status(conn, BackupStatus::Queued))
             .await?;
         Ok(queued
             .into_iter()
@@ -105,7 +105,7 @@ impl Ops {
     pub async fn list_backups(&self, instance_id: i64) -> Result<Vec<BackupRow>, OpsError> {
         Ok(self
             .store
-            .call(move |conn| {
+            .read(move |conn| {
                 instances::get(conn, instance_id)?;
                 rows::list_for_instance(conn, instance_id)
             })
@@ -113,7 +113,7 @@ impl Ops {
     }
 
     pub async fn get_backup(&self, id: i64) -> Result<BackupRow, OpsError> {
-        Ok(self.store.call(move |conn| rows::get(conn, id)).await?)
+        Ok(self.store.read(move |conn| rows::get(conn, id)).await?)
     }
 
     /// The archive of a good backup, for download.

@@ -100,14 +100,14 @@ impl Ops {
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRow>, OpsError> {
-        Ok(self.store.call(|conn| clients::list(conn)).await?)
+        Ok(self.store.read(clients::list).await?)
     }
 
     pub async fn get_client(&self, slug: &str) -> Result<ClientView, OpsError> {
         let slug = slug.to_owned();
         Ok(self
             .store
-            .call(move |conn| {
+            .read(move |conn| {
                 let client = clients::get(conn, &slug)?;
                 let instances = instances::list_for_client(conn, client.id)?
                     .into_iter()
@@ -208,7 +208,7 @@ impl Ops {
         }
         let all = referenced(
             self.store
-                .call({
+                .read({
                     let id = view.client.id;
                     move |conn| instances::list_for_client(conn, id)
                 })

@@ -118,7 +118,7 @@ impl Ops {
     pub async fn get_deletion(&self, id: i64) -> Result<DeletionJob, OpsError> {
         Ok(self
             .store
-            .call(move |conn| deletions::get(conn, id))
+            .read(move |conn| deletions::get(conn, id))
             .await?
             .into())
     }

@@ -262,7 +262,7 @@ impl Ops {
     pub async fn get_instance(&self, id: i64) -> Result<InstanceRow, OpsError> {
         Ok(self
             .store
-            .call(move |conn| instances::get(conn, id))
+            .read(move |conn| instances::get(conn, id))
             .await?)
     }
 
@@ -270,7 +270,7 @@ impl Ops {
         let slug = slug.map(str::to_owned);
         Ok(self
             .store
-            .call(move |conn| match slug {
+            .read(move |conn| match slug {
                 Some(s) => instances::list_for_client(conn, clients::get(conn, &s)?.id),
                 None => instances::list_all(conn),
             })
@@ -349,7 +349,7 @@ impl Ops {
         }
         let client = referenced(
             self.store
-                .call({
+                .read({
                     let slug = row.client_slug.clone();
                     move |conn| clients::get(conn, &slug)
                 })

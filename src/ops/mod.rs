@@ -25,6 +25,7 @@ pub use backup_admin::{BackupHealth, ImportReport, RestoreInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::DeletionJob;
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
+pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,

@@ -94,12 +94,12 @@ impl Ops {
     }
 
     pub async fn list_plans(&self) -> Result<Vec<PlanRow>, OpsError> {
-        Ok(self.store.call(|conn| plans::list(conn)).await?)
+        Ok(self.store.read(plans::list).await?)
     }
 
     pub async fn get_plan(&self, name: &str) -> Result<PlanRow, OpsError> {
         let name = name.to_owned();
-        Ok(self.store.call(move |conn| plans::get(conn, &name)).await?)
+        Ok(self.store.read(move |conn| plans::get(conn, &name)).await?)
     }
 
     /// Changing limits recreates the plan's containers (new limits, same data).

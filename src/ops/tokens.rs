@@ -47,7 +47,7 @@ impl Ops {
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenRow>, OpsError> {
-        Ok(self.store.call(|conn| tokens::list(conn)).await?)
+        Ok(self.store.read(tokens::list).await?)
     }
 
     pub async fn revoke_token(&self, actor: &Actor, name: &str) -> Result<(), OpsError> {

@@ -170,7 +170,7 @@ impl Ops {
         let slug = slug.to_owned();
         Ok(self
             .store
-            .call(move |conn| {
+            .read(move |conn| {
                 let client = clients::get(conn, &slug)?;
                 let disk = usage::disk_usage(conn)?;
                 let (from, to) = window(range);
@@ -195,7 +195,7 @@ impl Ops {
     pub async fn instance_usage(&self, id: i64, range: Range) -> Result<InstanceUsage, OpsError> {
         Ok(self
             .store
-            .call(move |conn| {
+            .read(move |conn| {
                 let row = instances::get(conn, id)?;
                 instance_usage(conn, &row, &usage::disk_usage(conn)?, range)
             })
@@ -203,14 +203,14 @@ impl Ops {
     }
 
     pub async fn quota_warnings(&self) -> Result<Vec<QuotaWarning>, OpsError> {
-        Ok(self.store.call(|conn| usage::warnings(conn, None)).await?)
+        Ok(self.store.read(|conn| usage::warnings(conn, None)).await?)
     }
 
     /// Instances by CPU used over `range`, with their limits and flags.
     pub async fn top_consumers(&self, range: Range) -> Result<Vec<Consumer>, OpsError> {
         let mut list = self
             .store
-            .call(move |conn| {
+            .read(move |conn| {
                 let (from, to) = window(range);
                 let disk = usage::disk_usage(conn)?;
                 let warned = usage::warnings(conn, None)?;
@@ -265,7 +265,7 @@ impl Ops {
     pub async fn host_usage(&self, range: Range) -> Result<HostUsage, OpsError> {
         Ok(self
             .store
-            .call(move |conn| {
+            .read(move |conn| {
                 let (from, to) = window(range);
                 let latest = usage::latest_host(conn)?;
                 let rows: Vec<InstanceRow> = instances::list_all(conn)?
@@ -300,7 +300,7 @@ impl Ops {
         let month = BillingMonth::parse(month).map_err(OpsError::Refused)?;
         let totals = self
             .store
-            .call(move |conn| usage::totals_between(conn, month.start_ts(), month.end_ts()))
+            .read(move |conn| usage::totals_between(conn, month.start_ts(), month.end_ts()))
             .await?;
         Ok(export::lines(&month, &totals))
     }

@@ -180,11 +180,11 @@ async fn verify(gate: &LoginGate, password: String, stored: Option<String>) -> b
 
 impl Ops {
     pub async fn user_count(&self) -> Result<u32, OpsError> {
-        Ok(self.store.call(|conn| users::count(conn)).await?)
+        Ok(self.store.read(users::count).await?)
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserRow>, OpsError> {
-        Ok(self.store.call(|conn| users::list(conn)).await?)
+        Ok(self.store.read(users::list).await?)
     }
 
     pub async fn create_user(

@@ -1,8 +1,8 @@
 //! Results of read queries kept until the database changes. The key is
-//! SQLite's own change counters: `data_version` moves when another
-//! connection (the CLI) commits, `total_changes` when this one writes. So a
-//! cached answer is never stale, and the pages that every admin keeps open
-//! (dashboard, clients list) cost one counter read while nothing changes.
+//! SQLite's own change counter: `data_version` on a connection that never
+//! writes moves whenever anyone commits (this daemon's writer or the CLI).
+//! So a cached answer is never stale, and the pages that every admin keeps
+//! open (dashboard, clients list) cost one counter read while nothing changes.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +10,9 @@ use rusqlite::Connection;
 
 use super::{data_version, Store, StoreError};
 
+/// In-memory stores have one connection, whose `data_version` does not see
+/// its own commits: `total_changes` covers those. With readers the second
+/// half is always 0.
 type Generation = (i64, u64);
 
 pub struct ReadCache<T> {
@@ -24,13 +27,9 @@ impl<T> Default for ReadCache<T> {
     }
 }
 
-fn generation(conn: &Connection) -> Result<Generation, StoreError> {
-    Ok((data_version(conn)?, conn.total_changes()))
-}
-
 impl Store {
     /// `f`'s result, computed again only when the database changed since
-    /// it was cached. Runs under the store lock, like [`Store::call`].
+    /// it was cached. Runs on a reader, like [`Store::read`].
     pub async fn call_cached<T, F>(
         &self,
         cache: &Arc<ReadCache<T>>,
@@ -38,23 +37,50 @@ impl Store {
     ) -> Result<Arc<T>, StoreError>
     where
         T: Send + Sync + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let cache = cache.clone();
-        self.call(move |conn| {
-            let now = generation(conn)?;
-            let mut slot = cache.slot.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, value)) = slot.as_ref() {
-                if *at == now {
-                    return Ok(value.clone());
-                }
-            }
-            let value = Arc::new(f(conn)?);
-            *slot = Some((now, value.clone()));
-            Ok(value)
-        })
-        .await
+        let (cache, store) = (cache.clone(), self.clone());
+        tokio::task::spawn_blocking(move || store.cached_blocking(&cache, f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
+
+    fn cached_blocking<T>(
+        &self,
+        cache: &ReadCache<T>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<Arc<T>, StoreError> {
+        let Some(readers) = &self.readers else {
+            return self.call_blocking(|conn| {
+                let now = (data_version(conn)?, conn.total_changes());
+                fill(cache, || Ok(now), || f(conn))
+            });
+        };
+        fill(cache, || Ok((readers.version()?, 0)), || readers.with(f))
+    }
+}
+
+/// The slot stays locked while `f` runs: when a change invalidates a page
+/// that 32 connections are loading, one computes it and the rest wait for
+/// that answer instead of each running the same query. The generation is
+/// read under the lock (so a waiter compares against the newest entry) and
+/// before the snapshot `f` sees: a commit in between leaves the entry tagged
+/// older than its contents, recomputed once more, never served stale.
+fn fill<T>(
+    cache: &ReadCache<T>,
+    generation: impl FnOnce() -> Result<Generation, StoreError>,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<Arc<T>, StoreError> {
+    let mut slot = cache.slot.lock().unwrap_or_else(|p| p.into_inner());
+    let now = generation()?;
+    if let Some((at, value)) = slot.as_ref() {
+        if *at == now {
+            return Ok(value.clone());
+        }
+    }
+    let value = Arc::new(f()?);
+    *slot = Some((now, value.clone()));
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
-//! SQLite holds the desired state (and what was last observed). One
+//! SQLite holds the desired state (and what was last observed). One writer
 //! connection behind a mutex, used from `spawn_blocking`: berth's writes are
 //! tiny and serialising them is what keeps port and slug allocation simple.
+//! Reads that pages wait on go to a few read-only connections instead
+//! ([`Store::read`], `readers.rs`): with WAL they see the last commit while
+//! a write is open, so no page queues behind the sampler or a backup.
 //! Uniqueness of ports, slugs and domains is still enforced by the schema, so
 //! a second process (the CLI) can never break it.
 
@@ -15,6 +18,7 @@ pub mod metrics;
 mod migrations;
 pub mod overview;
 pub mod plans;
+mod readers;
 mod rows;
 mod sql_types;
 pub mod tokens;
@@ -26,6 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+
+use readers::Readers;
 
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use backups::{BackupPolicy, BackupRow, RestoreRow};
@@ -72,6 +78,9 @@ impl StoreError {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// None for an in-memory store: a second connection would open a second,
+    /// empty database, so reads share the writer there.
+    readers: Option<Arc<Readers>>,
 }
 
 impl Store {
@@ -84,8 +93,11 @@ impl Store {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrations::run(&mut conn)?;
+        // After the migrations: a reader opened earlier could see an old schema.
+        let readers = Readers::open(path)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Some(Arc::new(readers)),
         })
     }
 
@@ -95,10 +107,38 @@ impl Store {
         migrations::run(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: None,
         })
     }
 
-    /// Runs `f` on the connection off the async runtime.
+    /// Runs `f` on a read-only connection off the async runtime. It never
+    /// waits for the writer, only for an idle reader; a write inside `f`
+    /// fails ("attempt to write a readonly database").
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_blocking(f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// The same as [`Store::read`] for code already off the runtime.
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.readers {
+            Some(readers) => readers.with(f),
+            None => self.call_blocking(|conn| f(conn)),
+        }
+    }
+
+    /// Runs `f` on the writer connection off the async runtime: for writes
+    /// that need no transaction of their own, and for reads that must see
+    /// only what other processes committed (`data_version` on the writer).
     pub async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,

@@ -91,3 +91,39 @@ pub fn client_phases(conn: &Connection) -> Result<HashMap<i64, Vec<Phase>>, Stor
     }
     Ok(out)
 }
+
+/// A live instance's backup times, for the dashboard's backup health.
+#[derive(Debug, Clone)]
+pub struct BackupTimes {
+    pub instance_id: i64,
+    pub client_slug: String,
+    pub instance: String,
+    pub created_at: String,
+    pub last_ok_at: Option<String>,
+    pub last_failed_at: Option<String>,
+}
+
+/// Every live instance's newest good and failed backup, in one query (the
+/// clients joined in SQL, not looked up per row).
+pub fn backup_times(conn: &Connection) -> Result<Vec<BackupTimes>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.id, c.slug, i.name, i.created_at,
+                (SELECT MAX(finished_at) FROM backups b WHERE b.instance_id = i.id AND b.status = 'ok'),
+                (SELECT MAX(finished_at) FROM backups b WHERE b.instance_id = i.id AND b.status = 'failed')
+         FROM instances i JOIN clients c ON c.id = i.client_id
+         WHERE i.desired != 'absent' ORDER BY i.id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(BackupTimes {
+                instance_id: r.get(0)?,
+                client_slug: r.get(1)?,
+                instance: r.get(2)?,
+                created_at: r.get(3)?,
+                last_ok_at: r.get(4)?,
+                last_failed_at: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}

@@ -4,6 +4,7 @@
 
 mod backups;
 mod edge;
+mod reads;
 mod security;
 mod throttle;
 

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 
 use crate::web::error::WebResult;
@@ -13,11 +13,31 @@ use crate::web::session::Ui;
 use crate::web::state::AppState;
 use crate::web::views::dashboard::{self as view, Dashboard};
 
+/// Rows of instances lacking a backup shown before "show all": enough to
+/// act on, few enough that 32 admins refreshing stay cheap.
+const BACKUP_ROWS: usize = 20;
+
+#[derive(serde::Deserialize)]
+struct DashboardQuery {
+    /// `all`: every instance lacking a recent backup, not only the first.
+    #[serde(default)]
+    backups: String,
+}
+
 pub fn routes() -> Vec<Route> {
     vec![Route::get("/", Access::Session, dashboard)]
 }
 
-async fn dashboard(State(s): State<AppState>, ui: Ui) -> WebResult {
+async fn dashboard(
+    State(s): State<AppState>,
+    ui: Ui,
+    Query(q): Query<DashboardQuery>,
+) -> WebResult {
+    let backup_rows = if q.backups == "all" {
+        usize::MAX
+    } else {
+        BACKUP_ROWS
+    };
     let host_state = s.ui.clone();
     let host = tokio::task::spawn_blocking(move || host_state.host.read())
         .await
@@ -27,7 +47,7 @@ async fn dashboard(State(s): State<AppState>, ui: Ui) -> WebResult {
         caddy: s.caddy.get(),
         overview: s.ops.overview().await?,
         failed_logins: s.ops.recent_failed_logins().await?,
-        backups: s.ops.backup_status().await?,
+        backups: s.ops.backup_summary(backup_rows).await?,
         reconcile_errors: s.stats.errors.load(Ordering::Relaxed),
     };
     Ok(view::dashboard(&ui.chrome().await, &d).into_response())

@@ -128,37 +128,6 @@ pub fn none_yet(instance_id: i64, csrf: &str, back: Back) -> Markup {
     }
 }
 
-/// The dashboard's backup health: how many instances lack a recent good
-/// backup (never backed up, or stale: the schedule may have stopped), and which.
-pub fn dashboard_section(list: &[crate::ops::BackupHealth]) -> Markup {
-    let missing: Vec<_> = list
-        .iter()
-        .filter(|b| b.stale || b.last_ok_at.is_none())
-        .collect();
-    let never = missing.iter().filter(|b| b.last_ok_at.is_none()).count();
-    html! {
-        div.grid {
-            div.card {
-                div.muted { "Instances without a recent backup" }
-                div.stat id="backups-missing" { (missing.len()) }
-                div.muted { (never) " never backed up, " (missing.len() - never) " stale, of " (list.len()) }
-            }
-        }
-        @if missing.is_empty() {
-            p.muted { "Every instance has a recent good backup." }
-        } @else {
-            div.table-wrap { table {
-                thead { tr { th { "Instance" } th { "Last good backup (UTC)" } th.optional { "Last failure (UTC)" } } }
-                tbody { @for b in &missing { tr {
-                    td { a href={ "/instances/" (b.instance_id) "/backups" } { (b.client) "/" (b.instance) } }
-                    td { @if let Some(at) = &b.last_ok_at { (at) " " span.badge.status-failed { "stale" } } @else { span.muted { "never" } } }
-                    td.optional { (b.last_failed_at.as_deref().unwrap_or("-")) }
-                } } }
-            } }
-        }
-    }
-}
-
 /// The client page's backups: per instance the newest few and its actions.
 pub fn client_section(parts: &[(&InstanceRow, Vec<BackupRow>)], csrf: &str) -> Markup {
     html! {

@@ -9,7 +9,7 @@ use maud::{html, Markup};
 use super::components::{caddy_alert, empty, phase_badge, seg, size};
 use super::layout::{page, Chrome, Nav};
 use crate::caddy::CaddyState;
-use crate::ops::BackupHealth;
+use crate::ops::BackupSummary;
 use crate::store::metrics::HostSample;
 use crate::store::overview::Overview;
 use crate::store::AuditEntry;
@@ -20,7 +20,7 @@ pub struct Dashboard {
     pub caddy: CaddyState,
     pub overview: Arc<Overview>,
     pub failed_logins: Arc<Vec<AuditEntry>>,
-    pub backups: Vec<BackupHealth>,
+    pub backups: BackupSummary,
     /// Reconcile passes that failed since start-up.
     pub reconcile_errors: u64,
 }
@@ -38,6 +38,36 @@ fn meter(label: &str, used: f64, total: f64, text: String) -> Markup {
             // <meter>, not a styled div: the CSP forbids inline styles.
             meter min="0" max="100" low="70" high="90" optimum="0" value=(format!("{:.0}", pct.min(100.0))) { (format!("{pct:.0}%")) }
             div.muted { (text) }
+        }
+    }
+}
+
+/// How many instances lack a recent good backup (never backed up, or stale:
+/// the schedule may have stopped), and the first of them; the rest behind a
+/// link, so the page stays small with a thousand instances.
+fn backup_section(b: &BackupSummary) -> Markup {
+    html! {
+        div.grid {
+            div.card {
+                div.muted { "Instances without a recent backup" }
+                div.stat id="backups-missing" { (b.missing) }
+                div.muted { (b.never) " never backed up, " (b.missing - b.never) " stale, of " (b.instances) }
+            }
+        }
+        @if b.missing == 0 {
+            p.muted { "Every instance has a recent good backup." }
+        } @else {
+            div.table-wrap { table {
+                thead { tr { th { "Instance" } th { "Last good backup (UTC)" } th.optional { "Last failure (UTC)" } } }
+                tbody { @for b in &b.shown { tr {
+                    td { a href={ "/instances/" (b.instance_id) "/backups" } { (b.client) "/" (b.instance) } }
+                    td { @if let Some(at) = &b.last_ok_at { (at) " " span.badge.status-failed { "stale" } } @else { span.muted { "never" } } }
+                    td.optional { (b.last_failed_at.as_deref().unwrap_or("-")) }
+                } } }
+            } }
+            @if b.shown.len() < b.missing {
+                p { a href="/?backups=all" { "Show all " (b.missing) " instances without a recent backup" } }
+            }
         }
     }
 }
@@ -84,7 +114,7 @@ pub fn dashboard(chrome: &Chrome, d: &Dashboard) -> Markup {
             (empty("No clients yet. Create a plan, then your first client.", Some(("/clients/new", "New client"))))
         }
         h2 { "Backups" }
-        (super::backups::dashboard_section(&d.backups))
+        (backup_section(&d.backups))
         h2 { "Recent failures" }
         @if d.reconcile_errors > 0 {
             p { (d.reconcile_errors) " reconcile passes failed since start-up; see berth's log." }
