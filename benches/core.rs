@@ -5,6 +5,10 @@
 //!
 //!     cargo bench --bench core            # needs Docker, caddy, docker-compose
 //!     BENCH_IDLE=0 cargo bench --bench core   # skip the 200-instance RSS part
+//!     BENCH_COMPOSE=0 cargo bench --bench core   # skip the status quo
+//!
+//! The daemon logs the reconciler's `timing` lines (debug); after each
+//! create figure the bench prints where that create spent its time.
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
@@ -17,8 +21,11 @@ use harness::{
 };
 use serde_json::json;
 
+#[path = "core/trace.rs"]
+mod trace;
+
 struct Bench {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     caddy: CaddyProcess,
     daemon: BerthProcess,
     token: String,
@@ -52,7 +59,10 @@ async fn start(ports: u16) -> Bench {
         &config,
         &["plan", "create", "p", "--cpus", "0.1", "--memory", "32MiB"],
     );
-    let daemon = BerthProcess::start(&config);
+    let daemon = BerthProcess::start_with_env(
+        &config,
+        &[("RUST_LOG", "info,berth::reconcile=debug".into())],
+    );
     let http = berth::tls::client_builder().no_proxy().build().unwrap();
     let api = daemon.api.clone();
     let up = Instant::now();
@@ -69,7 +79,7 @@ async fn start(ports: u16) -> Bench {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Bench {
-        _dir: dir,
+        dir,
         caddy,
         daemon,
         token,
@@ -104,6 +114,12 @@ impl Bench {
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// The reconciler's timing lines logged since `since`.
+    fn trace_since(&self, since: std::time::SystemTime) -> trace::Trace {
+        let log = std::fs::read_to_string(self.dir.path().join("berth.log")).unwrap_or_default();
+        trace::Trace::parse(&log, since)
     }
 
     fn rss_kib(&self) -> u64 {
@@ -226,34 +242,50 @@ async fn main() {
     bench.wait_200(&host).await;
 
     let mut one = Vec::new();
+    let mut last_trace = None;
     for i in 0..5 {
-        let t = Instant::now();
+        // Let the passes that follow the last create's events settle, so
+        // each run starts from an idle reconciler as a lone create would.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (t, wall) = (Instant::now(), std::time::SystemTime::now());
         let host = bench.create(format!("One {i}")).await;
         bench.wait_200(&host).await;
         one.push(t.elapsed());
+        last_trace = Some(bench.trace_since(wall).until(t.elapsed()));
     }
     println!(
         "berth: 1 client, POST -> first 200 via Caddy: median {:?} (runs {:?})",
         median(one.clone()),
         one
     );
+    if let Some(trace) = last_trace {
+        println!("trace of the last 1-client run (ms after the POST):\n{trace}");
+    }
 
-    let t = Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (t, wall) = (Instant::now(), std::time::SystemTime::now());
     let hosts =
         futures_util::future::join_all((0..20).map(|i| bench.create(format!("Twenty {i}")))).await;
+    let posted = t.elapsed();
     for h in &hosts {
         bench.wait_200(h).await;
     }
+    let twenty = t.elapsed();
+    println!("berth: 20 clients concurrently, all answering 200: {twenty:?} (all POSTs answered after {posted:?})");
     println!(
-        "berth: 20 clients concurrently, all answering 200: {:?}",
-        t.elapsed()
+        "trace of the 20-client run (ms after the first POST):\n{}",
+        bench.trace_since(wall).until(twenty).summary()
     );
 
-    let mut routes = Vec::new();
-    let base1 = tokio::task::block_in_place(|| compose_baseline(&bench, 1, &mut routes));
-    let mut routes = Vec::new();
-    let base20 = tokio::task::block_in_place(|| compose_baseline(&bench, 20, &mut routes));
-    println!("status quo (docker-compose + caddy load): 1 client {base1:?}, 20 clients {base20:?}");
+    if std::env::var("BENCH_COMPOSE").as_deref() != Ok("0") {
+        let mut routes = Vec::new();
+        let base1 = tokio::task::block_in_place(|| compose_baseline(&bench, 1, &mut routes));
+        let mut routes = Vec::new();
+        let base20 = tokio::task::block_in_place(|| compose_baseline(&bench, 20, &mut routes));
+        println!(
+            "status quo (docker-compose + caddy load): 1 client {base1:?}, 20 clients {base20:?}"
+        );
+    }
     println!("berth RSS with {} instances: {} KiB", 27, bench.rss_kib());
 
     if std::env::var("BENCH_IDLE").as_deref() != Ok("0") {

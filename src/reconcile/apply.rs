@@ -64,7 +64,14 @@ impl Reconciler {
                 let id = chain.first().and_then(Action::instance_id);
                 let mut last = Ok(Outcome::Done);
                 for action in &chain {
+                    let started = std::time::Instant::now();
                     last = self.apply_one(action, desired).await;
+                    tracing::debug!(
+                        instance = id,
+                        step = action.kind(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "timing action"
+                    );
                     match &last {
                         Err(e) => {
                             tracing::warn!(?action, error = %e, "action failed");
@@ -162,10 +169,21 @@ impl Reconciler {
     }
 
     async fn create(&self, d: &DesiredInstance, start: bool) -> Result<Outcome, String> {
+        let started = std::time::Instant::now();
+        let lap = |step: &'static str| {
+            tracing::debug!(
+                instance = d.id,
+                step,
+                at_ms = started.elapsed().as_millis() as u64,
+                "timing create"
+            )
+        };
         if let Some(progress) = self.ensure_image(d).await? {
             return Ok(Outcome::Pulling(progress));
         }
+        lap("image");
         self.prepare_data_dir(d).await?;
+        lap("data_dir");
         let id = match self.docker.create(&d.spec).await {
             Ok(id) => id,
             Err(DockerError::Conflict(_)) => {
@@ -176,8 +194,10 @@ impl Reconciler {
             }
             Err(e) => return Err(e.to_string()),
         };
+        lap("container");
         if start {
             self.docker.start(&id).await.map_err(text)?;
+            lap("start");
         }
         // A restart requested before the container existed is satisfied by creating it.
         if let Some(generation) = d.restart {

@@ -140,10 +140,13 @@ impl Reconciler {
     /// One full pass; returns how many actions it took.
     pub async fn pass(&self) -> anyhow::Result<usize> {
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
+        let mut clock = PassClock::start();
         let rows = self.store.call(|conn| instances::list_all(conn)).await?;
         let want = desired(&rows, &self.blueprints, &self.config);
+        clock.lap("read");
         let containers = self.docker.list_managed().await?;
         let networks = self.docker.list_managed_networks_labelled().await?;
+        clock.lap("list");
         let mut actions = plan(&want.instances, &want.known, &containers, &networks);
         // A backup or restore that stopped a container owns it until it is done.
         let held = self
@@ -161,7 +164,9 @@ impl Reconciler {
         // loaded earlier sends the first visitors to a half-started container
         // (measured: the first 200 came ~0.7 s later that way).
         let notes = self.apply(actions, &want.instances).await;
+        clock.lap("apply");
         self.sync_caddy(&rows).await;
+        clock.lap("caddy");
         let (containers, networks) = if taken > 0 {
             (
                 self.docker.list_managed().await?,
@@ -170,6 +175,7 @@ impl Reconciler {
         } else {
             (containers, networks)
         };
+        clock.lap("relist");
         let observations = observe(
             &want.instances,
             &want.invalid,
@@ -180,6 +186,8 @@ impl Reconciler {
         self.store
             .call(move |conn| instances::record(conn, &observations))
             .await?;
+        clock.lap("record");
+        clock.report(taken);
         Ok(taken)
     }
 
@@ -188,9 +196,16 @@ impl Reconciler {
     async fn sync_caddy(&self, rows: &[crate::store::InstanceRow]) {
         let wanted = generate(&caddy_settings(&self.config), &routes(rows, &self.config));
         let result = async {
+            let started = Instant::now();
             let live = self.caddy.config().await?;
+            let read_ms = started.elapsed().as_millis() as u64;
             if config_hash(&live) != config_hash(&wanted) {
                 self.caddy.load(&wanted).await?;
+                tracing::debug!(
+                    read_ms,
+                    load_ms = started.elapsed().as_millis() as u64 - read_ms,
+                    "timing caddy"
+                );
                 self.stats.caddy_loads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(routes = rows.len(), "caddy config loaded");
             }
@@ -201,6 +216,50 @@ impl Reconciler {
             self.stats.caddy_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "caddy not in sync");
         }
+    }
+}
+
+/// Where a pass spends its time, as one debug line (`timing pass`) that
+/// `benches/core.rs` reads back: the create path is tuned from this.
+struct PassClock {
+    started: Instant,
+    last: Instant,
+    laps: Vec<(&'static str, u64)>,
+}
+
+impl PassClock {
+    fn start() -> Self {
+        let now = Instant::now();
+        Self {
+            started: now,
+            last: now,
+            laps: Vec::with_capacity(8),
+        }
+    }
+
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.laps
+            .push((phase, now.duration_since(self.last).as_millis() as u64));
+        self.last = now;
+    }
+
+    /// Idle passes (no actions) stay quiet: they are the 30 s heartbeat.
+    fn report(&self, actions: usize) {
+        if actions == 0 {
+            return;
+        }
+        let laps: Vec<String> = self
+            .laps
+            .iter()
+            .map(|(p, ms)| format!("{p}={ms}"))
+            .collect();
+        tracing::debug!(
+            actions,
+            total_ms = self.started.elapsed().as_millis() as u64,
+            laps = %laps.join(","),
+            "timing pass"
+        );
     }
 }
 
