@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::desired::{caddy_settings, desired, routes, shadowed};
+use super::late::PassWork;
 use super::observe::observe;
 use super::plan::plan;
 use super::pulls::Pulls;
@@ -144,28 +145,32 @@ impl Reconciler {
         let rows = self.store.call(|conn| instances::list_all(conn)).await?;
         let want = desired(&rows, &self.blueprints, &self.config);
         clock.lap("read");
-        let containers = self.docker.list_managed().await?;
-        let networks = self.docker.list_managed_networks_labelled().await?;
+        // Independent reads: asked together, they cost the slowest of them.
+        let (containers, networks, held) = tokio::join!(
+            self.docker.list_managed(),
+            self.docker.list_managed_networks_labelled(),
+            self.store
+                .call(|conn| crate::store::backup_jobs::held(conn)),
+        );
+        let (containers, networks, held) = (containers?, networks?, held?);
         clock.lap("list");
         let mut actions = plan(&want.instances, &want.known, &containers, &networks);
         // A backup or restore that stopped a container owns it until it is done.
-        let held = self
-            .store
-            .call(|conn| crate::store::backup_jobs::held(conn))
-            .await?;
         if !held.is_empty() {
             actions.retain(|a| a.instance_id().is_none_or(|id| !held.contains(&id)));
         }
-        let taken = actions.len();
-        self.stats
-            .actions
-            .fetch_add(taken as u64, Ordering::Relaxed);
+        let planned = actions.len();
+        let mut work = PassWork::new(rows, want.instances, want.invalid);
         // Caddy learns new routes once their containers are started: a route
         // loaded earlier sends the first visitors to a half-started container
         // (measured: the first 200 came ~0.7 s later that way).
-        let notes = self.apply(actions, &want.instances).await;
+        let notes = self.apply(actions, &mut work).await;
         clock.lap("apply");
-        self.sync_caddy(&rows).await;
+        let taken = planned + work.joined_actions;
+        self.stats
+            .actions
+            .fetch_add(taken as u64, Ordering::Relaxed);
+        self.sync_caddy(&work.rows).await;
         clock.lap("caddy");
         let (containers, networks) = if taken > 0 {
             (
@@ -177,8 +182,8 @@ impl Reconciler {
         };
         clock.lap("relist");
         let observations = observe(
-            &want.instances,
-            &want.invalid,
+            &work.instances,
+            &work.invalid,
             &containers,
             &networks,
             &notes,
@@ -188,6 +193,11 @@ impl Reconciler {
             .await?;
         clock.lap("record");
         clock.report(taken);
+        if work.woke {
+            // The wake taken inside the pass may have been about something
+            // else than a new instance (an edit, a Docker event): look again.
+            self.wake.notify_one();
+        }
         Ok(taken)
     }
 
