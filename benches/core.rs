@@ -6,6 +6,9 @@
 //!     cargo bench --bench core            # needs Docker, caddy, docker-compose
 //!     BENCH_IDLE=0 cargo bench --bench core   # skip the 200-instance RSS part
 //!     cargo bench --bench core -- --runs 1 --concurrent 5 --idle 0   # a quick look
+//!
+//! The daemon logs the reconciler's `timing` lines (debug); after each
+//! create figure the bench prints where that create spent its time.
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
@@ -23,8 +26,11 @@ use harness::{
 };
 use serde_json::json;
 
+#[path = "core/trace.rs"]
+mod trace;
+
 struct Bench {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     caddy: CaddyProcess,
     daemon: BerthProcess,
     token: String,
@@ -58,7 +64,10 @@ async fn start(ports: u16) -> Bench {
         &config,
         &["plan", "create", "p", "--cpus", "0.1", "--memory", "32MiB"],
     );
-    let daemon = BerthProcess::start(&config);
+    let daemon = BerthProcess::start_with_env(
+        &config,
+        &[("RUST_LOG", "info,berth::reconcile=debug".into())],
+    );
     let http = berth::tls::client_builder().no_proxy().build().unwrap();
     let api = daemon.api.clone();
     let up = Instant::now();
@@ -75,7 +84,7 @@ async fn start(ports: u16) -> Bench {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Bench {
-        _dir: dir,
+        dir,
         caddy,
         daemon,
         token,
@@ -110,6 +119,12 @@ impl Bench {
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// The reconciler's timing lines logged since `since`.
+    fn trace_since(&self, since: std::time::SystemTime) -> trace::Trace {
+        let log = std::fs::read_to_string(self.dir.path().join("berth.log")).unwrap_or_default();
+        trace::Trace::parse(&log, since)
     }
 
     fn rss_kib(&self) -> u64 {
@@ -257,30 +272,46 @@ async fn main() {
     bench.wait_200(&host).await;
 
     let mut one = Vec::new();
+    let mut last_trace = None;
     for i in 0..args.runs.max(1) {
-        let t = Instant::now();
+        // Let the passes that follow the last create's events settle, so
+        // each run starts from an idle reconciler as a lone create would.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (t, wall) = (Instant::now(), std::time::SystemTime::now());
         let host = bench.create(format!("One {i}")).await;
         bench.wait_200(&host).await;
         one.push(t.elapsed());
+        last_trace = Some(bench.trace_since(wall).until(t.elapsed()));
     }
     let one_median = median(one.clone());
     println!("berth: 1 client, POST -> first 200 via Caddy: median {one_median:?} (runs {one:?})");
+    if let Some(trace) = last_trace {
+        println!("trace of the last 1-client run (ms after the POST):\n{trace}");
+    }
 
     let n = args.concurrent;
-    let t = Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (t, wall) = (Instant::now(), std::time::SystemTime::now());
     let hosts =
         futures_util::future::join_all((0..n).map(|i| bench.create(format!("Batch {i}")))).await;
+    let posted = t.elapsed();
     for h in &hosts {
         bench.wait_200(h).await;
     }
     let many = t.elapsed();
-    println!("berth: {n} clients concurrently, all answering 200: {many:?}");
+    println!("berth: {n} clients concurrently, all answering 200: {many:?} (all POSTs answered after {posted:?})");
+    println!(
+        "trace of the {n}-client run (ms after the first POST):\n{}",
+        bench.trace_since(wall).until(many).summary()
+    );
 
     let mut routes = Vec::new();
     let base1 = tokio::task::block_in_place(|| compose_baseline(&bench, 1, &mut routes));
     let mut routes = Vec::new();
     let base_n = tokio::task::block_in_place(|| compose_baseline(&bench, n, &mut routes));
-    println!("status quo (docker-compose + caddy load): 1 client {base1:?}, {n} clients {base_n:?}");
+    println!(
+        "status quo (docker-compose + caddy load): 1 client {base1:?}, {n} clients {base_n:?}"
+    );
     println!(
         "berth RSS with {before_idle} instances: {} KiB",
         bench.rss_kib()

@@ -1,10 +1,13 @@
 //! Carries out a plan's actions, stage by stage, concurrently within a stage.
 //! Failures do not stop the pass: they become the instance's error phase.
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Arc;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
+use super::late::{Chain, PassWork};
 use super::observe::PassNotes;
 use super::plan::{Action, DesiredInstance, RemoveReason};
 use super::worker::Reconciler;
@@ -26,70 +29,82 @@ enum Outcome {
 impl Reconciler {
     /// Orphans go first, then each instance's actions run as one chain (in
     /// stage order), chains concurrently: a new instance's create does not
-    /// wait for every other instance's network. Networks are removed last,
-    /// once their containers are gone. A failed step ends its chain.
-    pub(super) async fn apply(
-        &self,
-        actions: Vec<Action>,
-        desired: &[DesiredInstance],
-    ) -> PassNotes {
+    /// wait for every other instance's network. Instances created meanwhile
+    /// join `work` and run their chains alongside (see `late`). Networks are
+    /// removed last, once their containers are gone. A failed step ends its chain.
+    pub(super) async fn apply(&self, actions: Vec<Action>, work: &mut PassWork) -> PassNotes {
+        let desired: Arc<[DesiredInstance]> = work.instances.clone().into();
         let mut notes = PassNotes::default();
         let mut orphans = Vec::new();
         let mut chains: std::collections::BTreeMap<i64, Vec<Action>> = Default::default();
         let mut networks = Vec::new();
         for a in actions {
             match (a.instance_id(), &a) {
-                (None, Action::RemoveNetwork { .. }) => networks.push(a),
+                (None, Action::RemoveNetwork { .. }) => networks.push((vec![a], desired.clone())),
                 (Some(id), _) => chains.entry(id).or_default().push(a),
-                (None, _) => orphans.push(a),
+                (None, _) => orphans.push((vec![a], desired.clone())),
             }
         }
-        self.run_all(orphans.into_iter().map(|a| vec![a]), desired, &mut notes)
-            .await;
-        self.run_all(chains.into_values(), desired, &mut notes)
-            .await;
-        self.run_all(networks.into_iter().map(|a| vec![a]), desired, &mut notes)
-            .await;
+        let chains = chains.into_values().map(|c| (c, desired.clone()));
+        self.run_all(orphans, None, &mut notes).await;
+        self.run_all(chains, Some(work), &mut notes).await;
+        self.run_all(networks, None, &mut notes).await;
         notes
     }
 
+    /// Runs `chains`, [`CONCURRENCY`] at a time; with `join`, a wake-up
+    /// meanwhile adds the chains of newly created instances.
     async fn run_all(
         &self,
-        chains: impl Iterator<Item = Vec<Action>>,
-        desired: &[DesiredInstance],
+        chains: impl IntoIterator<Item = Chain>,
+        mut join: Option<&mut PassWork>,
         notes: &mut PassNotes,
     ) {
-        let results: Vec<(Option<i64>, Result<Outcome, String>)> = stream::iter(chains)
-            .map(|chain| async move {
-                let id = chain.first().and_then(Action::instance_id);
-                let mut last = Ok(Outcome::Done);
-                for action in &chain {
-                    last = self.apply_one(action, desired).await;
-                    match &last {
-                        Err(e) => {
-                            tracing::warn!(?action, error = %e, "action failed");
-                            break;
-                        }
-                        Ok(Outcome::Pulling(_)) => break,
-                        Ok(Outcome::Done) => {}
+        let mut queue: VecDeque<Chain> = chains.into_iter().collect();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < CONCURRENCY {
+                let Some(chain) = queue.pop_front() else {
+                    break;
+                };
+                running.push(self.run_chain(chain));
+            }
+            if running.is_empty() {
+                break;
+            }
+            tokio::select! {
+                Some((id, result)) = running.next() => note(notes, id, result),
+                _ = self.wake.notified(), if join.is_some() => {
+                    if let Some(work) = join.as_deref_mut() {
+                        queue.extend(self.join_late(work).await);
                     }
                 }
-                (id, last)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        for (id, result) in results {
-            match (id, result) {
-                (Some(id), Err(e)) => {
-                    notes.errors.insert(id, e);
-                }
-                (Some(id), Ok(Outcome::Pulling(p))) => {
-                    notes.pulling.insert(id, p);
-                }
-                _ => {}
             }
         }
+    }
+
+    async fn run_chain(&self, (chain, desired): Chain) -> (Option<i64>, Result<Outcome, String>) {
+        let id = chain.first().and_then(Action::instance_id);
+        let mut last = Ok(Outcome::Done);
+        for action in &chain {
+            let started = std::time::Instant::now();
+            last = self.apply_one(action, &desired).await;
+            tracing::debug!(
+                instance = id,
+                step = action.kind(),
+                ms = started.elapsed().as_millis() as u64,
+                "timing action"
+            );
+            match &last {
+                Err(e) => {
+                    tracing::warn!(?action, error = %e, "action failed");
+                    break;
+                }
+                Ok(Outcome::Pulling(_)) => break,
+                Ok(Outcome::Done) => {}
+            }
+        }
+        (id, last)
     }
 
     async fn apply_one(
@@ -162,10 +177,21 @@ impl Reconciler {
     }
 
     async fn create(&self, d: &DesiredInstance, start: bool) -> Result<Outcome, String> {
+        let started = std::time::Instant::now();
+        let lap = |step: &'static str| {
+            tracing::debug!(
+                instance = d.id,
+                step,
+                at_ms = started.elapsed().as_millis() as u64,
+                "timing create"
+            )
+        };
         if let Some(progress) = self.ensure_image(d).await? {
             return Ok(Outcome::Pulling(progress));
         }
+        lap("image");
         self.prepare_data_dir(d).await?;
+        lap("data_dir");
         let id = match self.docker.create(&d.spec).await {
             Ok(id) => id,
             Err(DockerError::Conflict(_)) => {
@@ -176,8 +202,10 @@ impl Reconciler {
             }
             Err(e) => return Err(e.to_string()),
         };
+        lap("container");
         if start {
             self.docker.start(&id).await.map_err(text)?;
+            lap("start");
         }
         // A restart requested before the container existed is satisfied by creating it.
         if let Some(generation) = d.restart {
@@ -256,6 +284,18 @@ fn write_seeds(dir: &Path, seeds: &[(String, String)], owner: Owner) -> Result<(
         fsutil::create_new_file(&fd, dir, file, body.as_bytes(), owner)?;
     }
     Ok(())
+}
+
+fn note(notes: &mut PassNotes, id: Option<i64>, result: Result<Outcome, String>) {
+    match (id, result) {
+        (Some(id), Err(e)) => {
+            notes.errors.insert(id, e);
+        }
+        (Some(id), Ok(Outcome::Pulling(p))) => {
+            notes.pulling.insert(id, p);
+        }
+        _ => {}
+    }
 }
 
 fn text(e: impl std::fmt::Display) -> String {

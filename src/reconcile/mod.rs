@@ -7,6 +7,7 @@
 mod apply;
 pub mod deletions;
 pub mod desired;
+mod late;
 pub mod observe;
 pub mod plan;
 mod pulls;

@@ -86,6 +86,19 @@ impl Action {
         }
     }
 
+    /// A short name for logs and timings.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Remove { .. } => "remove",
+            Action::Stop { .. } => "stop",
+            Action::CreateNetwork { .. } => "network",
+            Action::Create { .. } => "create",
+            Action::Start { .. } => "start",
+            Action::Restart { .. } => "restart",
+            Action::RemoveNetwork { .. } => "remove_network",
+        }
+    }
+
     /// The order actions of one instance run in (see `apply`); removals of
     /// networks come last of all.
     pub fn stage(&self) -> u8 {

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::desired::{caddy_settings, desired, routes, shadowed};
+use super::late::PassWork;
 use super::observe::observe;
 use super::plan::plan;
 use super::pulls::Pulls;
@@ -140,28 +141,37 @@ impl Reconciler {
     /// One full pass; returns how many actions it took.
     pub async fn pass(&self) -> anyhow::Result<usize> {
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
+        let mut clock = PassClock::start();
         let rows = self.store.call(|conn| instances::list_all(conn)).await?;
         let want = desired(&rows, &self.blueprints, &self.config);
-        let containers = self.docker.list_managed().await?;
-        let networks = self.docker.list_managed_networks_labelled().await?;
+        clock.lap("read");
+        // Independent reads: asked together, they cost the slowest of them.
+        let (containers, networks, held) = tokio::join!(
+            self.docker.list_managed(),
+            self.docker.list_managed_networks_labelled(),
+            self.store
+                .call(|conn| crate::store::backup_jobs::held(conn)),
+        );
+        let (containers, networks, held) = (containers?, networks?, held?);
+        clock.lap("list");
         let mut actions = plan(&want.instances, &want.known, &containers, &networks);
         // A backup or restore that stopped a container owns it until it is done.
-        let held = self
-            .store
-            .call(|conn| crate::store::backup_jobs::held(conn))
-            .await?;
         if !held.is_empty() {
             actions.retain(|a| a.instance_id().is_none_or(|id| !held.contains(&id)));
         }
-        let taken = actions.len();
-        self.stats
-            .actions
-            .fetch_add(taken as u64, Ordering::Relaxed);
+        let planned = actions.len();
+        let mut work = PassWork::new(rows, want.instances, want.invalid);
         // Caddy learns new routes once their containers are started: a route
         // loaded earlier sends the first visitors to a half-started container
         // (measured: the first 200 came ~0.7 s later that way).
-        let notes = self.apply(actions, &want.instances).await;
-        self.sync_caddy(&rows).await;
+        let notes = self.apply(actions, &mut work).await;
+        clock.lap("apply");
+        let taken = planned + work.joined_actions;
+        self.stats
+            .actions
+            .fetch_add(taken as u64, Ordering::Relaxed);
+        self.sync_caddy(&work.rows).await;
+        clock.lap("caddy");
         let (containers, networks) = if taken > 0 {
             (
                 self.docker.list_managed().await?,
@@ -170,9 +180,10 @@ impl Reconciler {
         } else {
             (containers, networks)
         };
+        clock.lap("relist");
         let observations = observe(
-            &want.instances,
-            &want.invalid,
+            &work.instances,
+            &work.invalid,
             &containers,
             &networks,
             &notes,
@@ -180,6 +191,13 @@ impl Reconciler {
         self.store
             .call(move |conn| instances::record(conn, &observations))
             .await?;
+        clock.lap("record");
+        clock.report(taken);
+        if work.woke {
+            // The wake taken inside the pass may have been about something
+            // else than a new instance (an edit, a Docker event): look again.
+            self.wake.notify_one();
+        }
         Ok(taken)
     }
 
@@ -188,9 +206,16 @@ impl Reconciler {
     async fn sync_caddy(&self, rows: &[crate::store::InstanceRow]) {
         let wanted = generate(&caddy_settings(&self.config), &routes(rows, &self.config));
         let result = async {
+            let started = Instant::now();
             let live = self.caddy.config().await?;
+            let read_ms = started.elapsed().as_millis() as u64;
             if config_hash(&live) != config_hash(&wanted) {
                 self.caddy.load(&wanted).await?;
+                tracing::debug!(
+                    read_ms,
+                    load_ms = started.elapsed().as_millis() as u64 - read_ms,
+                    "timing caddy"
+                );
                 self.stats.caddy_loads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(routes = rows.len(), "caddy config loaded");
             }
@@ -201,6 +226,50 @@ impl Reconciler {
             self.stats.caddy_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "caddy not in sync");
         }
+    }
+}
+
+/// Where a pass spends its time, as one debug line (`timing pass`) that
+/// `benches/core.rs` reads back: the create path is tuned from this.
+struct PassClock {
+    started: Instant,
+    last: Instant,
+    laps: Vec<(&'static str, u64)>,
+}
+
+impl PassClock {
+    fn start() -> Self {
+        let now = Instant::now();
+        Self {
+            started: now,
+            last: now,
+            laps: Vec::with_capacity(8),
+        }
+    }
+
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.laps
+            .push((phase, now.duration_since(self.last).as_millis() as u64));
+        self.last = now;
+    }
+
+    /// Idle passes (no actions) stay quiet: they are the 30 s heartbeat.
+    fn report(&self, actions: usize) {
+        if actions == 0 {
+            return;
+        }
+        let laps: Vec<String> = self
+            .laps
+            .iter()
+            .map(|(p, ms)| format!("{p}={ms}"))
+            .collect();
+        tracing::debug!(
+            actions,
+            total_ms = self.started.elapsed().as_millis() as u64,
+            laps = %laps.join(","),
+            "timing pass"
+        );
     }
 }
 

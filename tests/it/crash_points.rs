@@ -477,3 +477,53 @@ async fn killed_between_remove_and_create_of_a_plan_change_the_instance_comes_ba
     rig.wait_served(&domain, "/data.txt", Some("precious"))
         .await;
 }
+
+/// A create that arrives while a pass is busy joins that pass instead of
+/// waiting for it to end: here the pass is held at a recreate for good, and
+/// the new client's container still comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_during_a_busy_pass_joins_it() {
+    if skip_docker() {
+        return;
+    }
+    let mut rig = Rig::new().await;
+    rig.start(Some("recreate-removed")).await;
+    rig.plan("small", 0.25, "64MiB").await;
+    rig.plan("large", 1.0, "128MiB").await;
+    rig.client("Grower", "small").await;
+    let (status, body) = rig
+        .call(
+            Method::PATCH,
+            "/api/v1/clients/grower",
+            Some(json!({ "plan": "large" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let file = rig.pause_file.clone();
+    eventually("the pass held at the recreate", UP, || {
+        let file = file.clone();
+        async move { (std::fs::read_to_string(&file).ok()? == "recreate-removed").then_some(()) }
+    })
+    .await;
+    // Not `rig.client`: phases are recorded when the held pass ends, never here.
+    let (status, body) = rig
+        .post(
+            "/api/v1/clients",
+            json!({ "name": "Late", "email": "ops@example.com", "plan": "small", "blueprint": "static-site" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let instance = format!("label=berth.instance={}", body["instances"][0]["id"]);
+    eventually("the late client's container running", UP, || async {
+        let running = docker_lines(&[
+            "ps",
+            "-q",
+            "--filter",
+            &rig.guard.label_filter(),
+            "--filter",
+            &instance,
+        ]);
+        (!running.is_empty()).then_some(())
+    })
+    .await;
+}

@@ -104,7 +104,10 @@ async fn the_throttle_ends_with_its_window() {
             assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
             break (w, form, dir);
         }
-        assert!(window < Duration::from_secs(30), "five sign-ins took over 30 s");
+        assert!(
+            window < Duration::from_secs(30),
+            "five sign-ins took over 30 s"
+        );
         window *= 4;
     };
     // Throttled tries record nothing, so polling does not extend the window.
