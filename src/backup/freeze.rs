@@ -13,6 +13,7 @@ use super::archive::{self, ArchiveStats};
 use super::run::{describe_io, gone_or, Failed, Frozen};
 use super::snapshot::{staging_dir, Snapshot, SnapshotError};
 use super::{blocking, Progress, Runner};
+use crate::docker::DockerError;
 
 /// Room kept free beyond the copy itself, so a backup never fills the disk
 /// the tenants write to.
@@ -84,19 +85,12 @@ impl Runner {
         job: &ArchiveJob,
         mut snap: Snapshot,
     ) -> Result<(ArchiveStats, Frozen), Failed> {
-        self.tenant
-            .pause(container)
-            .await
-            .map_err(|e| (gone_or(e, "pausing"), None))?;
-        let frozen_at = Instant::now();
-        crate::testhook::pause_at("backup-frozen").await;
-        let refreshed = blocking(move || {
-            let r = snap.refresh();
-            Ok((snap, r))
-        })
-        .await;
-        let thawed = self.tenant.unpause(container).await;
-        let freeze_ms = frozen_at.elapsed().as_millis() as u64;
+        let (refreshed, freeze_ms, thawed) = self
+            .while_paused(container, move || {
+                let r = snap.refresh();
+                Ok((snap, r))
+            })
+            .await?;
         let snap = match refreshed {
             Ok((snap, Ok(()))) => snap,
             Ok((_, Err(e))) => return Err((snapshot_error(&e), Some(freeze_ms))),
@@ -117,6 +111,24 @@ impl Runner {
         Ok((stats, Frozen { freeze_ms, note }))
     }
 
+    /// Runs `work` off the runtime with the tenant paused; returns its
+    /// result, how long the tenant was frozen and how the unpause went.
+    async fn while_paused<T: Send + 'static>(
+        &self,
+        container: &str,
+        work: impl FnOnce() -> Result<T, String> + Send + 'static,
+    ) -> Result<(Result<T, String>, u64, Result<(), DockerError>), Failed> {
+        self.tenant
+            .pause(container)
+            .await
+            .map_err(|e| (gone_or(e, "pausing"), None))?;
+        let frozen_at = Instant::now();
+        crate::testhook::pause_at("backup-frozen").await;
+        let result = blocking(work).await;
+        let thawed = self.tenant.unpause(container).await;
+        Ok((result, frozen_at.elapsed().as_millis() as u64, thawed))
+    }
+
     /// The old way: the tenant stays paused while the live tree is archived.
     async fn paused_whole(
         &self,
@@ -124,14 +136,7 @@ impl Runner {
         job: &ArchiveJob,
         note: String,
     ) -> Result<(ArchiveStats, Frozen), Failed> {
-        self.tenant
-            .pause(container)
-            .await
-            .map_err(|e| (gone_or(e, "pausing"), None))?;
-        let frozen_at = Instant::now();
-        let result = blocking(job.live_tree()).await;
-        let thawed = self.tenant.unpause(container).await;
-        let freeze_ms = frozen_at.elapsed().as_millis() as u64;
+        let (result, freeze_ms, thawed) = self.while_paused(container, job.live_tree()).await?;
         let stats = result.map_err(|e| (e, Some(freeze_ms)))?;
         let note = match thawed {
             Ok(()) => note,
