@@ -280,7 +280,9 @@ async fn main() {
     let base1 = tokio::task::block_in_place(|| compose_baseline(&bench, 1, &mut routes));
     let mut routes = Vec::new();
     let base_n = tokio::task::block_in_place(|| compose_baseline(&bench, n, &mut routes));
-    println!("status quo (docker-compose + caddy load): 1 client {base1:?}, {n} clients {base_n:?}");
+    println!(
+        "status quo (docker-compose + caddy load): 1 client {base1:?}, {n} clients {base_n:?}"
+    );
     println!(
         "berth RSS with {before_idle} instances: {} KiB",
         bench.rss_kib()

@@ -56,11 +56,7 @@ async fn main() -> Result<()> {
         inst["name"].as_str().context("instance name")?,
     );
     let written = fill(&dir, args.mb * 1_000_000)?;
-    println!(
-        "data dir {}: {:.0} MB",
-        dir.display(),
-        written as f64 / 1e6
-    );
+    println!("data dir {}: {:.0} MB", dir.display(), written as f64 / 1e6);
 
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -144,7 +140,12 @@ fn fill(dir: &Path, bytes: u64) -> Result<u64> {
     let mut db = std::io::BufWriter::new(std::fs::File::create(dir.join("app.db"))?);
     while written < bytes / 2 {
         let r = next();
-        let line = format!("{}|user {}|assistant message {}\n", written, r % 1000, r >> 40);
+        let line = format!(
+            "{}|user {}|assistant message {}\n",
+            written,
+            r % 1000,
+            r >> 40
+        );
         db.write_all(line.as_bytes())?;
         written += line.len() as u64;
     }
@@ -197,7 +198,11 @@ fn keep_writing(file: &Path, stop: &AtomicBool) -> u64 {
         n += 1;
         page[..8].copy_from_slice(&n.to_le_bytes());
         let offset = (n * 2_654_435_761 % PAGES) * 4096;
-        if file.write_all_at(&page, offset).and_then(|_| file.sync_data()).is_err() {
+        if file
+            .write_all_at(&page, offset)
+            .and_then(|_| file.sync_data())
+            .is_err()
+        {
             break;
         }
         total += page.len() as u64;

@@ -105,7 +105,11 @@ async fn bench(config: Config, args: &Args) -> Result<()> {
             .context("running wrk (Debian package wrk)")?;
         let text = String::from_utf8_lossy(&out.stdout);
         println!("== GET {path} ({connections} connections, {duration})");
-        let page = if path == "/" { "dashboard" } else { "clients list" };
+        let page = if path == "/" {
+            "dashboard"
+        } else {
+            "clients list"
+        };
         match p99_ms(&text) {
             Some(p99) => Row::new(
                 format!("{page} p99, {clients} clients, {connections} conns"),

@@ -22,8 +22,8 @@ use anyhow::{bail, Context, Result};
 use berth::audit::Actor;
 use berth::config::Config;
 use berth::docker::Docker;
-use berth::domain::size::SizeInput;
 use berth::domain::rollup::{align, Bucket, Tier};
+use berth::domain::size::SizeInput;
 use berth::metrics::{unix_now, Live, Range, Sampler};
 use berth::ops::{NewClientInput, Ops, PlanInput};
 use berth::store::{metrics, Store};
@@ -157,7 +157,10 @@ async fn start_instances(ops: &Ops, n: u32) -> Result<()> {
     }
     loop {
         let list = ops.list_instances(None).await?;
-        let running = list.iter().filter(|i| i.phase == berth::domain::Phase::Running).count();
+        let running = list
+            .iter()
+            .filter(|i| i.phase == berth::domain::Phase::Running)
+            .count();
         if running == n as usize {
             break;
         }

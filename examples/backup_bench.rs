@@ -25,7 +25,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let root = PathBuf::from(args.next().unwrap_or_else(|| "/tmp/berth-bench".into()));
     let level: i32 = args.next().map(|l| l.parse().expect("level")).unwrap_or(3);
-    let scale: f64 = args.next().map(|s| s.parse().expect("scale")).unwrap_or(1.0);
+    let scale: f64 = args
+        .next()
+        .map(|s| s.parse().expect("scale"))
+        .unwrap_or(1.0);
     // Each scale keeps its own data, so a quick run does not evict the full set.
     let src = if scale == 1.0 {
         root.join("src")

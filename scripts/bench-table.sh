@@ -105,7 +105,8 @@ cat "$out/table.md"
 echo "(table and logs in $out)"
 
 [ ${#broken[@]} -eq 0 ] || exit 2
-if [ "$mode" = full ] && jq -e 'select(.pass == false)' "$BERTH_BENCH_RESULTS" >/dev/null; then
+if [ "$mode" = full ] &&
+    jq -n -e '[inputs | select(.pass == false)] | length > 0' "$BERTH_BENCH_RESULTS" >/dev/null; then
     exit 1
 fi
 exit 0

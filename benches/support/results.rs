@@ -86,11 +86,9 @@ impl Row {
             return;
         };
         let ratio = match &self.versus {
-            Some((name, quo)) => format!(
-                "{:.2}x {name} ({})",
-                self.value / quo,
-                fmt(*quo, self.unit)
-            ),
+            Some((name, quo)) => {
+                format!("{:.2}x {name} ({})", self.value / quo, fmt(*quo, self.unit))
+            }
             None => {
                 let of = match self.target {
                     Target::Reference(_) => "ref",
