@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark, then one table: figure | target | value | ratio | pass.
 #
-#   scripts/bench-table.sh            # full sizes (~15 min on 2 cores, after the build)
+#   scripts/bench-table.sh            # full sizes (~20 min on 2 cores, after the build)
 #   scripts/bench-table.sh --quick    # small sizes: proves every bench runs and
 #                                     # reports; its figures are not the targets' sizes
 #
