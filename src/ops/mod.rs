@@ -11,6 +11,7 @@ mod delete;
 mod instances;
 mod overview;
 mod plans;
+mod requests;
 mod tokens;
 mod usage;
 mod users;
@@ -27,6 +28,7 @@ pub use delete::DeletionJob;
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
+pub use requests::{RequestFilter, RequestInput, Requester};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };

@@ -5,7 +5,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RestoreMode, Trigger,
+    Approval, BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RequestStatus,
+    RestoreMode, Trigger,
 };
 
 macro_rules! sql_text {
@@ -27,11 +28,13 @@ macro_rules! sql_text {
 }
 
 sql_text!(
+    Approval,
     BackupStatus,
     ClientStatus,
     DeletionStatus,
     DesiredState,
     Phase,
+    RequestStatus,
     RestoreMode,
     Trigger
 );
@@ -64,6 +67,8 @@ mod tests {
         round_trip(&conn, BackupStatus::ALL, BackupStatus::as_str);
         round_trip(&conn, Trigger::ALL, Trigger::as_str);
         round_trip(&conn, RestoreMode::ALL, RestoreMode::as_str);
+        round_trip(&conn, Approval::ALL, Approval::as_str);
+        round_trip(&conn, RequestStatus::ALL, RequestStatus::as_str);
     }
 
     #[test]

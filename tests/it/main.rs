@@ -22,6 +22,7 @@ mod ops_conflicts;
 mod package;
 mod pull;
 mod readme_run;
+mod requests;
 mod scheduler;
 mod service_user;
 mod tenant_dirs;

@@ -5,6 +5,7 @@ mod clients;
 mod deletions;
 mod instances;
 mod plans;
+mod requests;
 pub(crate) mod usage;
 
 use axum::extract::State;
@@ -18,6 +19,7 @@ use super::state::AppState;
 pub fn routes() -> Vec<Route> {
     let mut routes = vec![Route::get("/api/v1/health", Access::Public, health)];
     routes.extend(plans::routes());
+    routes.extend(requests::routes());
     routes.extend(clients::routes());
     routes.extend(instances::routes());
     routes.extend(deletions::routes());
