@@ -16,6 +16,7 @@ mod portal_auth;
 #[cfg(test)]
 mod portal_tests;
 mod portal_view;
+mod requests;
 mod tokens;
 mod usage;
 mod users;
@@ -35,6 +36,7 @@ pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
 pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
 pub use portal_view::PortalInstance;
+pub use requests::{RequestFilter, RequestInput, Requester};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };

@@ -5,7 +5,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind, Phase,
+    Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind, Phase,
+    RequestStatus,
     RestoreMode, Trigger,
 };
 
@@ -28,6 +29,7 @@ macro_rules! sql_text {
 }
 
 sql_text!(
+    Approval,
     BackupStatus,
     ClientRole,
     ClientStatus,
@@ -35,6 +37,7 @@ sql_text!(
     DeletionStatus,
     DesiredState,
     Phase,
+    RequestStatus,
     RestoreMode,
     Trigger
 );
@@ -67,6 +70,8 @@ mod tests {
         round_trip(&conn, BackupStatus::ALL, BackupStatus::as_str);
         round_trip(&conn, Trigger::ALL, Trigger::as_str);
         round_trip(&conn, RestoreMode::ALL, RestoreMode::as_str);
+        round_trip(&conn, Approval::ALL, Approval::as_str);
+        round_trip(&conn, RequestStatus::ALL, RequestStatus::as_str);
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod ops_conflicts;
 mod package;
 mod pull;
 mod readme_run;
+mod requests;
 mod scheduler;
 mod service_user;
 mod tenant_dirs;
