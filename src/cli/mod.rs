@@ -14,6 +14,7 @@ mod clients;
 mod config;
 mod doctor;
 mod error;
+mod export;
 mod follow;
 mod instances;
 mod output;

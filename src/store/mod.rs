@@ -13,6 +13,7 @@ pub mod backups;
 pub mod cache;
 pub mod clients;
 pub mod deletions;
+pub mod erasure;
 pub mod instances;
 pub mod metrics;
 mod migrations;

@@ -3,6 +3,7 @@
 mod backups;
 mod clients;
 mod deletions;
+mod export;
 mod instances;
 mod plans;
 pub(crate) mod usage;
@@ -21,6 +22,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(clients::routes());
     routes.extend(instances::routes());
     routes.extend(deletions::routes());
+    routes.extend(export::routes());
     routes.extend(backups::routes());
     routes.extend(usage::routes());
     routes

@@ -10,6 +10,7 @@ pub mod client_forms;
 pub mod clients;
 pub mod dashboard;
 pub mod deletions;
+pub mod export;
 pub mod instances;
 pub mod plan_backups;
 pub mod plans;
@@ -30,6 +31,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(client_forms::routes());
     r.extend(instances::routes());
     r.extend(deletions::routes());
+    r.extend(export::routes());
     r.extend(backups::routes());
     r.extend(restore::routes());
     r.extend(plans::routes());
