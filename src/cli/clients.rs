@@ -60,6 +60,11 @@ pub enum ClientCmd {
         #[arg(long, value_name = "FILE")]
         archives: Option<std::path::PathBuf>,
     },
+    /// The client's portal users.
+    User {
+        #[command(subcommand)]
+        cmd: super::client_users::ClientUserCmd,
+    },
     /// Delete the client with its containers, data and backups. Needs the slug typed back.
     Delete {
         slug: String,
@@ -128,6 +133,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: ClientCmd, as_json: bool) -> Res
         ClientCmd::Export { slug, archives } => {
             super::export::client(ops, actor, &slug, archives).await?
         }
+        ClientCmd::User { cmd } => super::client_users::run(ops, actor, cmd, as_json).await?,
         ClientCmd::Delete { slug, confirm } => {
             delete_client(ops, actor, &slug, confirm, as_json).await?
         }

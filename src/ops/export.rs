@@ -13,8 +13,10 @@ use super::views::BackupView;
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
 use crate::domain::rollup::Bucket;
+use crate::domain::ClientRole;
 use crate::domain::{BackupStatus, ClientStatus, DesiredState, Phase};
 use crate::metrics::export::{monthly, BillingLine};
+use crate::store::client_users::{self, ClientUserRow, PortalIdentity};
 use crate::store::{audit as audit_rows, backups, clients, instances, plans, usage, AuditEntry};
 
 /// The version of the document's shape; bumped when a field changes meaning.
@@ -29,6 +31,8 @@ pub struct ClientExport {
     pub generated_at: String,
     pub client: ExportClient,
     pub plan: ExportPlan,
+    /// Its portal users: never a password hash or a link token.
+    pub users: Vec<ClientUserRow>,
     pub instances: Vec<ExportInstance>,
     pub usage: ExportUsage,
     pub backups: Vec<BackupView>,
@@ -101,7 +105,7 @@ impl ExportBundle {
 impl Ops {
     /// Everything about the client named `slug`, as the document; audited.
     pub async fn export_client(&self, actor: &Actor, slug: &str) -> Result<ClientExport, OpsError> {
-        let export = self.read_export(slug.to_owned()).await?;
+        let export = self.read_export(slug.to_owned(), None).await?;
         self.audit_export(actor, &export, false).await?;
         Ok(export)
     }
@@ -109,7 +113,7 @@ impl Ops {
     /// The document and the newest good backup archive of each instance,
     /// for [`ExportBundle::write_to`]; audited.
     pub async fn export_bundle(&self, actor: &Actor, slug: &str) -> Result<ExportBundle, OpsError> {
-        let export = self.read_export(slug.to_owned()).await?;
+        let export = self.read_export(slug.to_owned(), None).await?;
         let mut newest: BTreeMap<&str, &BackupView> = BTreeMap::new();
         for b in &export.backups {
             if b.status == BackupStatus::Ok && b.path.is_some() {
@@ -154,12 +158,43 @@ impl Ops {
         .await
     }
 
-    async fn read_export(&self, slug: String) -> Result<ClientExport, OpsError> {
+    /// An owner's export of their own client (the portal); a member is
+    /// refused: the export holds every user's address and the audit log.
+    pub async fn portal_export(
+        &self,
+        actor: &Actor,
+        me: &PortalIdentity,
+    ) -> Result<ClientExport, OpsError> {
+        if me.role != ClientRole::Owner {
+            return Err(OpsError::Refused(
+                "only an owner of your account can export its data".into(),
+            ));
+        }
+        let export = self
+            .read_export(me.client_slug.clone(), Some(me.client_id))
+            .await?;
+        self.audit_export(actor, &export, false).await?;
+        Ok(export)
+    }
+
+    /// `client_id`, when given, must be the client's: a portal session
+    /// never reaches another client, even one that took a freed slug.
+    async fn read_export(
+        &self,
+        slug: String,
+        client_id: Option<i64>,
+    ) -> Result<ClientExport, OpsError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         Ok(self
             .store
             .read(move |conn| {
                 let client = clients::get(conn, &slug)?;
+                if client_id.is_some_and(|id| id != client.id) {
+                    return Err(crate::store::StoreError::NotFound(format!(
+                        "client {slug} not found"
+                    )));
+                }
+                let users = client_users::list(conn, client.id)?;
                 let plan = plans::get(conn, &client.plan)?;
                 let rows = instances::list_for_client(conn, client.id)?;
                 let (subjects, hourly) = usage::client_history(conn, client.id, now + 3600)?;
@@ -177,6 +212,7 @@ impl Ops {
                         storage: plan.storage,
                         max_instances: plan.max_instances,
                     },
+                    users,
                     instances: rows.into_iter().map(export_instance).collect(),
                     usage: ExportUsage {
                         instances: subjects

@@ -6,12 +6,17 @@
 mod audit_log;
 mod backup_admin;
 mod backups;
+mod client_users;
 mod clients;
 mod delete;
 mod export;
 mod instances;
 mod overview;
 mod plans;
+mod portal_auth;
+#[cfg(test)]
+mod portal_tests;
+mod portal_view;
 mod tokens;
 mod usage;
 mod users;
@@ -23,12 +28,15 @@ use tokio::sync::Notify;
 
 pub use crate::domain::{DeletionReport, DeletionStatus, RemovedInstance};
 pub use backup_admin::{BackupHealth, ImportReport, RestoreInput};
+pub use client_users::{Invitation, NewClientUserInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::DeletionJob;
 pub use export::{ClientExport, ExportBundle, EXPORT_SCHEMA, SECRET};
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
+pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
+pub use portal_view::PortalInstance;
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };

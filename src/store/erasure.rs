@@ -50,8 +50,9 @@ pub struct Subject<'a> {
 
 /// Every other row about the client, after [`remove_instances`]: backup
 /// records left by imported manifests, the usage history of every
-/// instance it ever had, failed portal logins of its users
-/// and the client row itself are deleted; audit entries are pseudonymised.
+/// instance it ever had, its portal users with their links and failed
+/// sign-ins, and the client row itself are deleted; audit entries are
+/// pseudonymised.
 pub fn erase_client(conn: &Connection, s: &Subject) -> Result<Vec<Category>, StoreError> {
     let mut out = Vec::new();
     // Imported manifests have no instance; their records name the client.
@@ -66,12 +67,7 @@ pub fn erase_client(conn: &Connection, s: &Subject) -> Result<Vec<Category>, Sto
         restores as u64,
     ));
     out.extend(erase_usage(conn, s.client_id)?);
-    // i11-users' client users and tokens are erased in `client_users`.
-    let failures = conn.execute(
-        "DELETE FROM login_failures WHERE account IN (SELECT 'portal:' || email FROM clients WHERE id = ?1)",
-        [s.client_id],
-    )?;
-    out.push(Category::erased("failed portal logins", failures as u64));
+    out.extend(erase_users(conn, s.client_id)?);
     let clients = conn.execute("DELETE FROM clients WHERE id = ?1", [s.client_id])?;
     out.push(Category::erased("client profile", clients as u64));
     out.push(Category::pseudonymised(
@@ -79,6 +75,28 @@ pub fn erase_client(conn: &Connection, s: &Subject) -> Result<Vec<Category>, Sto
         pseudonymise_audit(conn, s)? as u64,
     ));
     Ok(out)
+}
+
+/// The client's portal users, their one-time links and the failed sign-ins
+/// counted against their addresses. Portal sessions hold only a user id,
+/// so they end with the user (the next request finds no one).
+fn erase_users(conn: &Connection, client_id: i64) -> Result<Vec<Category>, StoreError> {
+    let failures = conn.execute(
+        "DELETE FROM login_failures WHERE account IN
+            (SELECT 'portal:' || lower(email) FROM client_users WHERE client_id = ?1)",
+        [client_id],
+    )?;
+    let links = conn.execute(
+        "DELETE FROM client_user_tokens WHERE user_id IN
+            (SELECT id FROM client_users WHERE client_id = ?1)",
+        [client_id],
+    )?;
+    let users = conn.execute("DELETE FROM client_users WHERE client_id = ?1", [client_id])?;
+    Ok(vec![
+        Category::erased("client users", users as u64),
+        Category::erased("invitation and reset links", links as u64),
+        Category::erased("failed portal sign-ins", failures as u64),
+    ])
 }
 
 /// The usage history of every instance the client ever had, the removed

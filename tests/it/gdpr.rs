@@ -104,6 +104,42 @@ async fn usage(app: &TestApp, client: i64, instance: i64, slug: &str) {
         .unwrap();
 }
 
+/// An owner with an invitation link, a failed sign-in against their
+/// address and an audit entry of their own; returns the link's token.
+async fn portal_user(app: &TestApp, slug: &str, email: &str) -> String {
+    let (status, invite) = app
+        .post(
+            &format!("/api/v1/clients/{slug}/users"),
+            json!({ "email": email, "role": "owner" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invite}");
+    let token = invite["link"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let actor = berth::audit::Actor::client_user(email, slug, Some("192.0.2.44".into()));
+    let (slug, account) = (slug.to_owned(), format!("portal:{email}"));
+    app.store()
+        .call(move |conn| {
+            berth::store::users::record_failure(conn, "192.0.2.45", &account)?;
+            berth::audit::record(
+                conn,
+                &actor,
+                "instance.restart",
+                &format!("{slug}/main"),
+                Some(&slug),
+                json!({}),
+            )
+        })
+        .await
+        .unwrap();
+    token
+}
+
 async fn secrets(app: &TestApp, instance: i64) -> Vec<String> {
     let row = app
         .store()
@@ -120,18 +156,25 @@ async fn the_export_holds_every_category_and_no_secret() {
     let (client, instance, slug) = create(&app, "Exporta Ltd", "dpo@exporta.example").await;
     let taken = backup(&app, instance).await;
     usage(&app, client, instance, &slug).await;
+    let link = portal_user(&app, &slug, "boss@exporta.example").await;
     let secrets = secrets(&app, instance).await;
     assert!(!secrets.is_empty() && secrets.iter().all(|s| s.len() == 40));
 
     let (status, doc) = app.get(&format!("/api/v1/clients/{slug}/export")).await;
     assert_eq!(status, StatusCode::OK, "{doc}");
     let text = doc.to_string();
-    for secret in secrets.iter().map(String::as_str).chain([API_TOKEN]) {
+    for secret in secrets
+        .iter()
+        .map(String::as_str)
+        .chain([API_TOKEN, link.as_str()])
+    {
         assert!(!text.contains(secret), "a secret leaked into the export");
     }
     assert_eq!(doc["schema"], "berth.client-export/1");
     assert_eq!(doc["client"]["email"], "dpo@exporta.example");
     assert_eq!(doc["plan"]["name"], "p");
+    assert_eq!(doc["users"][0]["email"], "boss@exporta.example", "{doc}");
+    assert!(!text.contains("password_hash") && !text.contains("$argon2"));
     let inst = &doc["instances"][0];
     assert_eq!(inst["env"]["API_TOKEN"], "[secret]", "{inst}");
     assert_eq!(inst["env"]["SITE_TITLE"], "Welcome", "{inst}");
@@ -280,6 +323,7 @@ async fn erasure_leaves_no_trace_and_its_report_counts_what_was_there() {
     backup(&app, instance).await;
     backup(&app, keep_instance).await;
     usage(&app, client, instance, &slug).await;
+    portal_user(&app, &slug, "boss@gdprgone.example").await;
     let secrets = secrets(&app, instance).await;
 
     // What is there before: files and rows the report must account for.
@@ -352,6 +396,9 @@ async fn erasure_leaves_no_trace_and_its_report_counts_what_was_there() {
     assert_eq!(category("hourly usage rollups")["count"], hourly);
     assert!(category("raw usage samples")["count"].as_u64().unwrap() >= 2);
     assert_eq!(category("client profile")["count"], 1);
+    assert_eq!(category("client users")["count"], 1);
+    assert_eq!(category("invitation and reset links")["count"], 1);
+    assert_eq!(category("failed portal sign-ins")["count"], 1);
     assert_eq!(category("instances")["count"], 1);
     // The delete itself added one entry about the client.
     assert_eq!(
@@ -368,11 +415,16 @@ async fn erasure_leaves_no_trace_and_its_report_counts_what_was_there() {
 
     // The kept report names nobody but can be matched to the client.
     let text = report.to_string().to_lowercase();
-    let needles: Vec<String> = [slug.as_str(), "gdprgone", "dpo@gdprgone.example"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(secrets.iter().map(|s| s.to_lowercase()))
-        .collect();
+    let needles: Vec<String> = [
+        slug.as_str(),
+        "gdprgone",
+        "dpo@gdprgone.example",
+        "192.0.2.44",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(secrets.iter().map(|s| s.to_lowercase()))
+    .collect();
     for n in &needles {
         assert!(!text.contains(n.as_str()), "the report names {n}: {report}");
     }
