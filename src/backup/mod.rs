@@ -29,6 +29,7 @@
 //!   Docker calls above.
 
 pub mod archive;
+pub mod bundle;
 mod decompress;
 mod freeze;
 mod hold;

@@ -51,6 +51,15 @@ pub enum ClientCmd {
     Resume {
         slug: String,
     },
+    /// GDPR export: everything berth holds about the client, without
+    /// secrets, as JSON on stdout (`berth client export acme > acme.json`).
+    Export {
+        slug: String,
+        /// Write a tar with the document and the newest backup archive of
+        /// each instance to this file instead.
+        #[arg(long, value_name = "FILE")]
+        archives: Option<std::path::PathBuf>,
+    },
     /// The client's portal users.
     User {
         #[command(subcommand)]
@@ -121,6 +130,9 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: ClientCmd, as_json: bool) -> Res
         ClientCmd::Resume { slug } => {
             set_status(ops, actor, &slug, ClientStatus::Active, as_json).await?
         }
+        ClientCmd::Export { slug, archives } => {
+            super::export::client(ops, actor, &slug, archives).await?
+        }
         ClientCmd::User { cmd } => super::client_users::run(ops, actor, cmd, as_json).await?,
         ClientCmd::Delete { slug, confirm } => {
             delete_client(ops, actor, &slug, confirm, as_json).await?
@@ -163,7 +175,7 @@ async fn delete_client(
     let job = ops.delete_client(actor, slug, &confirm).await?;
     let report = super::follow::deletion(ops, job).await?;
     show(as_json, &report, |r| {
-        println!("{}", views::deletion_summary(r))
+        println!("{}", views::deletion_summary(r, slug))
     });
     Ok(())
 }

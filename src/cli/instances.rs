@@ -145,7 +145,7 @@ async fn remove_instance(
     let job = ops.remove_instance(actor, id, &confirm).await?;
     let report = super::follow::deletion(ops, job).await?;
     show(as_json, &report, |r| {
-        println!("{}", views::deletion_summary(r))
+        println!("{}", views::deletion_summary(r, &r.client))
     });
     Ok(())
 }

@@ -15,6 +15,7 @@ mod clients;
 mod config;
 mod doctor;
 mod error;
+mod export;
 mod follow;
 mod instances;
 mod output;

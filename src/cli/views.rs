@@ -335,19 +335,23 @@ impl From<ClientRow> for ClientListOut {
     }
 }
 
-pub fn deletion_summary(r: &DeletionReport) -> String {
+/// One line about a finished delete. `client` is the slug the command was
+/// given: an erased client's report no longer names it.
+pub fn deletion_summary(r: &DeletionReport, client: &str) -> String {
     let bytes: u64 = r.instances.iter().map(|i| i.data_bytes).sum();
     let what = if r.client_deleted {
-        format!("client {}", r.client)
+        format!("client {client}")
     } else {
         let names: Vec<&str> = r.instances.iter().map(|i| i.name.as_str()).collect();
-        format!("instance {}/{}", r.client, names.join(","))
+        format!("instance {client}/{}", names.join(","))
     };
+    let backups = r.category("backup archives").map_or(0, |c| c.count);
     format!(
-        "Deleted {what}: {} instance(s), {} of data, {} backup(s); report in {}",
+        "Deleted {what}: {} instance(s), {} of data, {} backup(s); report {} in {}",
         r.instances.len(),
         size(bytes),
-        r.backups_removed.len(),
+        backups,
+        r.deletion_id,
         r.report_file
     )
 }

@@ -20,7 +20,10 @@ mod state;
 
 pub use client::{ClientUpdate, DisplayName, Email, Notes};
 pub use counters::ReconcileCounts;
-pub use deletion::{DeletionReport, RemovedInstance};
+pub use deletion::{
+    erased_label, Category, DeletionReport, Disposition, KeptBillingMonth, RemovedInstance,
+    SubjectProof, REPORT_SCHEMA,
+};
 pub use hostname::Hostname;
 pub use instance::{parse_env, InstanceName};
 pub use manifest::Manifest;

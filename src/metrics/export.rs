@@ -111,6 +111,33 @@ pub fn lines(month: &BillingMonth, totals: &[(Subject, Bucket)]) -> Vec<BillingL
     by_client.into_values().collect()
 }
 
+/// One client's billing lines for every month its hourly history covers,
+/// oldest first: [`lines`] per month over the hours that fall in it (an
+/// hour never straddles two months).
+pub fn monthly(subjects: &[Subject], hourly: &[Bucket]) -> Vec<BillingLine> {
+    let mut months: BTreeMap<String, Vec<Bucket>> = BTreeMap::new();
+    for b in hourly {
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp(b.ts) else {
+            continue;
+        };
+        let label = format!("{:04}-{:02}", t.year(), u8::from(t.month()));
+        months.entry(label).or_default().push(b.clone());
+    }
+    let mut out = Vec::new();
+    for (label, rows) in months {
+        let Ok(month) = BillingMonth::parse(&label) else {
+            continue;
+        };
+        let totals = crate::domain::rollup::totals(rows);
+        let per_instance: Vec<(Subject, Bucket)> = subjects
+            .iter()
+            .filter_map(|s| Some((s.clone(), totals.get(&s.instance_id)?.clone())))
+            .collect();
+        out.extend(lines(&month, &per_instance));
+    }
+    out
+}
+
 pub fn csv(lines: &[BillingLine]) -> String {
     let mut out = String::from(
         "month,client,instances,instance_hours,cpu_core_hours,memory_gib_hours,storage_gib_months,network_in_gib,network_out_gib,oom_kills,client_id,client_deleted\n",

@@ -18,6 +18,9 @@ use crate::store::{deletions, instances, ClientRow, DeletionRow, InstanceRow, Ne
 pub struct DeletionJob {
     pub id: i64,
     pub status: DeletionStatus,
+    /// The client's internal id: all an erased client is known by.
+    pub client_id: i64,
+    /// Its slug, or its pseudonym once erased.
     pub client: String,
     pub client_name: String,
     pub client_deleted: bool,
@@ -42,6 +45,7 @@ impl From<DeletionRow> for DeletionJob {
         Self {
             id: r.id,
             status: r.status,
+            client_id: r.client_id,
             client: r.client_slug,
             client_name: r.client_name,
             client_deleted: r.whole_client,
@@ -113,6 +117,23 @@ impl Ops {
             .await?;
         self.wake();
         Ok(job.into())
+    }
+
+    /// Every deletion, newest first: the provider's record of what went.
+    pub async fn list_deletions(&self) -> Result<Vec<DeletionJob>, OpsError> {
+        let rows = self.store.read(deletions::list).await?;
+        Ok(rows.into_iter().map(DeletionJob::from).collect())
+    }
+
+    /// A finished deletion's report; an unfinished one has none yet.
+    pub async fn deletion_report(&self, id: i64) -> Result<DeletionReport, OpsError> {
+        let job = self.get_deletion(id).await?;
+        job.report.ok_or_else(|| {
+            OpsError::Conflict(format!(
+                "deletion {id} is {}: its report is written when it is done",
+                job.status
+            ))
+        })
     }
 
     pub async fn get_deletion(&self, id: i64) -> Result<DeletionJob, OpsError> {

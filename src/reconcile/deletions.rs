@@ -1,14 +1,14 @@
 //! The deletion worker: finishes confirmed deletes (jobs in the store) once
 //! the reconciler has taken their containers, networks and routes down.
-//! Order matters for crash safety: data → backups → report file → rows and
-//! "done" in one transaction. A kill at any step leaves the job unfinished
+//! Order matters for crash safety: data → backups → rows, report (row and
+//! file) and "done" in one transaction (`erasure.rs`). A kill at any step leaves the job unfinished
 //! and its rows in place, so the next pass after a restart runs it again.
 
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::domain::{DeletionReport, Phase, RemovedInstance};
-use crate::store::{clients, deletions, instances, DeletionRow, InstanceRow, Store, StoreError};
+use crate::domain::{Phase, RemovedInstance};
+use crate::store::{deletions, instances, DeletionRow, InstanceRow, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeletionError {
@@ -67,15 +67,31 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
         .await?;
     crate::testhook::pause_at("delete-data").await;
     let instances = remove_data(config, &rows).await?;
-    let backups_removed = remove_client_backups(config, job, &rows).await?;
+    let backup_files = remove_client_backups(config, job, &rows).await?;
     if job.whole_client {
         let client_dir = config.instances_dir().join(&job.client_slug);
         let _ = tokio::fs::remove_dir(&client_dir).await;
     }
-    let report = report(config, job, instances, backups_removed).await?;
     crate::testhook::pause_at("delete-rows").await;
-    delete_rows(store, job, report).await?;
+    let removed = Removed {
+        instances,
+        backup_files,
+    };
+    super::erasure::commit(store, config, job, removed).await?;
     Ok(true)
+}
+
+/// What the worker took off the disk before the rows go.
+pub(super) struct Removed {
+    pub instances: Vec<RemovedInstance>,
+    pub backup_files: BackupFiles,
+}
+
+/// Backup files removed: archives (and partial files) and their manifests.
+#[derive(Default)]
+pub(super) struct BackupFiles {
+    pub archives: (u64, u64),
+    pub manifests: (u64, u64),
 }
 
 /// Removes each instance's data directory; what it held goes in the report.
@@ -86,15 +102,10 @@ async fn remove_data(
     let mut removed = Vec::new();
     for row in rows {
         let data_dir = config.instance_data_dir(&row.client_slug, &row.name);
-        let (data_bytes, data_files) = remove_dir(data_dir.clone()).await?;
+        let (data_bytes, data_files) = remove_dir(data_dir).await?;
         removed.push(RemovedInstance {
             id: row.id,
             name: row.name.clone(),
-            container: config.container_name(&row.client_slug, &row.name),
-            network: config.container_name(&row.client_slug, &row.name),
-            domains: row.domains.clone(),
-            host_port: row.host_port,
-            data_dir: data_dir.display().to_string(),
             data_bytes,
             data_files,
         });
@@ -108,76 +119,18 @@ async fn remove_client_backups(
     config: &Config,
     job: &DeletionRow,
     rows: &[InstanceRow],
-) -> Result<Vec<String>, DeletionError> {
+) -> Result<BackupFiles, DeletionError> {
     let backups_root = config.backup_dir().join(&job.client_slug);
     let backup_dirs: Vec<PathBuf> = if job.whole_client {
         vec![backups_root.clone()]
     } else {
         rows.iter().map(|r| backups_root.join(&r.name)).collect()
     };
-    let mut backups_removed = Vec::new();
+    let mut files = BackupFiles::default();
     for dir in backup_dirs {
-        backups_removed.extend(remove_backups(dir).await?);
+        remove_backups(dir, &mut files).await?;
     }
-    Ok(backups_removed)
-}
-
-/// The report, written to its file before any row goes.
-async fn report(
-    config: &Config,
-    job: &DeletionRow,
-    instances: Vec<RemovedInstance>,
-    backups_removed: Vec<String>,
-) -> Result<DeletionReport, DeletionError> {
-    let now = crate::store::now();
-    let report_path = config.reports_dir().join(format!(
-        "deleted-{}-{}.json",
-        job.client_slug,
-        now.replace(':', "")
-    ));
-    let report = DeletionReport {
-        client: job.client_slug.clone(),
-        client_name: job.client_name.clone(),
-        client_deleted: job.whole_client,
-        instances,
-        backups_removed,
-        deleted_at: now,
-        deleted_by: job.requested_by.clone(),
-        report_file: report_path.display().to_string(),
-    };
-    write_report(&report_path, &report)
-        .await
-        .map_err(|e| DeletionError::Io(format!("writing deletion report: {e}")))?;
-    Ok(report)
-}
-
-/// The rows go and the job is done in one transaction.
-async fn delete_rows(
-    store: &Store,
-    job: &DeletionRow,
-    report: DeletionReport,
-) -> Result<(), DeletionError> {
-    let (id, ids, client_id, whole_client) = (
-        job.id,
-        job.instance_ids.clone(),
-        job.client_id,
-        job.whole_client,
-    );
-    store
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            for id in &ids {
-                instances::delete(&tx, *id)?;
-            }
-            if whole_client {
-                clients::delete(&tx, client_id)?;
-            }
-            deletions::set_done(&tx, id, &report)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
-    Ok(())
+    Ok(files)
 }
 
 /// The job's instances that still have rows (another job may have finished
@@ -211,35 +164,46 @@ async fn remove_dir(dir: PathBuf) -> Result<(u64, u64), DeletionError> {
     .map_err(|e| DeletionError::Io(e.to_string()))?
 }
 
-async fn remove_backups(dir: PathBuf) -> Result<Vec<String>, DeletionError> {
-    tokio::task::spawn_blocking(move || {
-        let mut files = Vec::new();
-        collect_files(&dir, &mut files);
+async fn remove_backups(dir: PathBuf, totals: &mut BackupFiles) -> Result<(), DeletionError> {
+    let found = tokio::task::spawn_blocking(move || {
+        let mut found = BackupFiles::default();
+        count_files(&dir, &mut found);
         crate::fsutil::remove_tree(&dir).map_err(|e| DeletionError::Io(format!("removing {e}")))?;
-        Ok(files)
+        Ok::<_, DeletionError>(found)
     })
     .await
-    .map_err(|e| DeletionError::Io(e.to_string()))?
+    .map_err(|e| DeletionError::Io(e.to_string()))??;
+    for (total, part) in [
+        (&mut totals.archives, found.archives),
+        (&mut totals.manifests, found.manifests),
+    ] {
+        total.0 += part.0;
+        total.1 += part.1;
+    }
+    Ok(())
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<String>) {
+/// Counts files without following links (a backup dir holds only berth's
+/// own files, but a link there must not make the report count its target).
+fn count_files(dir: &Path, out: &mut BackupFiles) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => collect_files(&path, out),
-            Ok(_) => out.push(path.display().to_string()),
-            Err(_) => {}
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            count_files(&path, out);
+            continue;
         }
+        let slot = if path.extension().is_some_and(|e| e == "json") {
+            &mut out.manifests
+        } else {
+            &mut out.archives
+        };
+        slot.0 += 1;
+        slot.1 += meta.len();
     }
-}
-
-async fn write_report(path: &Path, report: &DeletionReport) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let text = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
-    tokio::fs::write(path, text).await
 }

@@ -6,6 +6,7 @@
 
 mod apply;
 pub mod deletions;
+mod erasure;
 pub mod desired;
 mod late;
 pub mod observe;

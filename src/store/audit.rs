@@ -53,19 +53,34 @@ pub fn query(conn: &Connection, f: &AuditFilter) -> Result<Vec<AuditEntry>, Stor
     let rows = stmt
         .query_map(
             params![f.actor, f.action, f.client_slug, f.since, f.until, limit],
-            |r| {
-                Ok(AuditEntry {
-                    id: r.get(0)?,
-                    at: r.get(1)?,
-                    actor: r.get(2)?,
-                    action: r.get(3)?,
-                    target: r.get(4)?,
-                    client_slug: r.get(5)?,
-                    details: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-                    ip: r.get(7)?,
-                })
-            },
+            from_row,
         )?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        target: r.get(4)?,
+        client_slug: r.get(5)?,
+        details: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+        ip: r.get(7)?,
+    })
+}
+
+/// Every entry about one client, oldest first, without a limit (its GDPR
+/// export): those filed under its slug and those its users made.
+pub fn for_client(conn: &Connection, slug: &str) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, actor, action, target, client_slug, details, ip FROM audit_log
+         WHERE client_slug = ?1 OR actor LIKE 'client:' || ?1 || ':%' ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([slug], from_row)?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }

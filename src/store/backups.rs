@@ -109,6 +109,21 @@ pub fn list_for_instance(
     all(conn, &sql, [instance_id], BackupRow::from_row)
 }
 
+/// Every backup record of a client, oldest first: its instances' (removed
+/// ones' records went with them) and those imported from manifests.
+pub fn list_for_client(
+    conn: &Connection,
+    client_id: i64,
+    slug: &str,
+) -> Result<Vec<BackupRow>, StoreError> {
+    let sql = format!(
+        "{} WHERE instance_id IN (SELECT id FROM instances WHERE client_id = ?1)
+            OR (instance_id IS NULL AND client_slug = ?2) ORDER BY id",
+        BackupRow::SELECT
+    );
+    all(conn, &sql, params![client_id, slug], BackupRow::from_row)
+}
+
 pub fn list_by_status(
     conn: &Connection,
     status: BackupStatus,

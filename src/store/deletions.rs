@@ -95,6 +95,42 @@ pub fn unfinished(conn: &Connection) -> Result<Vec<DeletionRow>, StoreError> {
     Ok(rows)
 }
 
+/// Every job, newest first: the record of what was deleted.
+pub fn list(conn: &Connection) -> Result<Vec<DeletionRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} ORDER BY id DESC"))?;
+    let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Every job of one client, oldest first.
+pub fn for_client(conn: &Connection, client_id: i64) -> Result<Vec<DeletionRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE client_id = ?1 ORDER BY id"))?;
+    let rows = stmt
+        .query_map([client_id], from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Replaces the client's slug and name on a job (its erasure's pseudonym)
+/// and, when given, its report.
+pub fn rename_client(
+    conn: &Connection,
+    id: i64,
+    label: &str,
+    report: Option<&DeletionReport>,
+) -> Result<(), StoreError> {
+    let text = report
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    conn.execute(
+        "UPDATE deletions SET client_slug = ?2, client_name = '', report = COALESCE(?3, report)
+         WHERE id = ?1",
+        params![id, label, text],
+    )?;
+    Ok(())
+}
+
 pub fn set_running(conn: &Connection, id: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE deletions SET status = ?2 WHERE id = ?1",
@@ -127,14 +163,23 @@ mod tests {
 
     fn report() -> DeletionReport {
         DeletionReport {
+            schema: crate::domain::REPORT_SCHEMA.into(),
+            deletion_id: 1,
+            client_id: 7,
             client: "c".into(),
             client_name: "C".into(),
             client_deleted: true,
+            subject_proof: None,
             instances: Vec::new(),
-            backups_removed: vec!["/b/x.tar.zst".into()],
+            categories: vec![crate::domain::Category::erased_files(
+                "backup archives",
+                1,
+                9,
+            )],
+            billing_kept: Vec::new(),
             deleted_at: "now".into(),
             deleted_by: "admin".into(),
-            report_file: "/r/deleted-c.json".into(),
+            report_file: "/r/deletion-1.json".into(),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod client_users;
 pub mod clients;
 pub mod deletions;
+pub mod erasure;
 pub mod instances;
 pub mod metrics;
 mod migrations;

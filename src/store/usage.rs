@@ -76,6 +76,26 @@ pub fn totals_between(
     Ok(out)
 }
 
+/// Everything recorded about one client's usage, hour by hour: the
+/// instances it ever had (removed ones too) and their hourly buckets up to
+/// `to`, sorted by instance then time. For its GDPR export and the billing
+/// months an erasure keeps.
+pub fn client_history(
+    conn: &Connection,
+    client_id: i64,
+    to: i64,
+) -> Result<(Vec<Subject>, Vec<Bucket>), StoreError> {
+    let subjects: Vec<Subject> = subjects(conn)?
+        .into_iter()
+        .filter(|s| s.client_id == Some(client_id))
+        .collect();
+    let mut hourly = Vec::new();
+    for s in &subjects {
+        hourly.extend(buckets(conn, s.instance_id, 0, to, 3600)?);
+    }
+    Ok((subjects, hourly))
+}
+
 /// Host samples averaged into `width`-second buckets.
 pub fn host_series(
     conn: &Connection,

@@ -6,6 +6,7 @@
 
 mod api;
 mod auth;
+mod bundle;
 pub mod csrf;
 mod error;
 mod forms;

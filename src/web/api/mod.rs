@@ -4,6 +4,7 @@ mod backups;
 mod client_users;
 mod clients;
 mod deletions;
+mod export;
 mod instances;
 mod plans;
 mod requests;
@@ -25,6 +26,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(client_users::routes());
     routes.extend(instances::routes());
     routes.extend(deletions::routes());
+    routes.extend(export::routes());
     routes.extend(backups::routes());
     routes.extend(usage::routes());
     routes

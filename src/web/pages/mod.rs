@@ -11,6 +11,7 @@ pub mod client_users;
 pub mod clients;
 pub mod dashboard;
 pub mod deletions;
+pub mod export;
 pub mod instances;
 pub mod plan_backups;
 pub mod plans;
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(client_users::routes());
     r.extend(instances::routes());
     r.extend(deletions::routes());
+    r.extend(export::routes());
     r.extend(backups::routes());
     r.extend(restore::routes());
     r.extend(plans::routes());

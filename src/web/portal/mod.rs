@@ -5,6 +5,7 @@
 //! [`PortalUi`]: super::portal_session::PortalUi
 
 mod auth;
+mod export;
 mod home;
 mod members;
 
@@ -14,5 +15,6 @@ pub fn routes() -> Vec<Route> {
     let mut r = auth::routes();
     r.extend(home::routes());
     r.extend(members::routes());
+    r.extend(export::routes());
     r
 }

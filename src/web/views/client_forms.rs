@@ -1,13 +1,13 @@
-//! Client and instance forms: new and edit client, add instance, the
-//! "type the name back" confirmation of a delete, and its report.
+//! Client and instance forms: new and edit client, add instance, and the
+//! "type the name back" confirmation of a delete (its report is in
+//! `deletions.rs`).
 
 use maud::{html, Markup};
 
 use super::components::{
-    csrf_field, empty, field, seg, select, size, FormErrors, Input, REQUIRED, TEXT,
+    csrf_field, empty, field, seg, select, FormErrors, Input, REQUIRED, TEXT,
 };
 use super::layout::{page, Chrome, Nav};
-use crate::ops::DeletionReport;
 use crate::web::forms::{ClientForm, InstanceForm};
 
 /// What the client form offers to choose from: (value, label) pairs.
@@ -132,23 +132,4 @@ pub fn remove_instance(chrome: &Chrome, id: i64, expected: &str, error: Option<&
         error,
     );
     page("Remove instance", Nav::Clients, chrome, body)
-}
-
-/// What a delete removed, shown once right after it (also kept as a file).
-pub fn report(chrome: &Chrome, title: &str, r: &DeletionReport) -> Markup {
-    let body = html! {
-        h1 { @if r.client_deleted { "Client " (r.client_name) " deleted" } @else { "Instance removed from " (r.client_name) } }
-        div.flash.flash-ok role="status" { "Done. A copy of this report is kept at " code { (r.report_file) } "." }
-        div.table-wrap { table {
-            thead { tr { th { "Instance" } th { "Container" } th.optional { "Domains" } th { "Data removed" } } }
-            tbody { @for i in &r.instances { tr {
-                td { (i.name) } td { (i.container) }
-                td.optional { (i.domains.join(", ")) }
-                td { (size(i.data_bytes)) " in " (i.data_files) " files" div.muted { (i.data_dir) } }
-            } } }
-        } }
-        p { (r.backups_removed.len()) " backup file(s) removed. Deleted by " (r.deleted_by) " at " (r.deleted_at) " (UTC)." }
-        p { a.button href="/clients" { "Back to clients" } }
-    };
-    page(title, Nav::Clients, chrome, body)
 }

@@ -46,6 +46,7 @@ pub fn list(chrome: &Chrome, l: &ClientList) -> Markup {
             input type="hidden" name="dir" value=(if desc { "desc" } else { "asc" });
             button.secondary type="submit" { "Search" }
             a.button href="/clients/new" { "New client" }
+            a href="/deletions" { "Deletions" }
         }
         @if l.total == 0 {
             (empty("No clients yet. A client gets its own container, port and domain.", Some(("/clients/new", "Create the first client"))))
@@ -139,6 +140,8 @@ pub fn detail(
                 (action_button(&format!("{base}/suspend"), "Suspend", csrf, "secondary"))
             }
             a.button.secondary href={ (base) "/instances/new" } { "Add instance" }
+            a.button.secondary href={ (base) "/export" } download title="GDPR export: everything berth holds about this client, without secrets (JSON)" { "Export data" }
+            a href={ (base) "/export.tar" } download title="The export with the newest backup of each instance (tar)" { "Export with archives" }
             a href={ (base) "/delete" } { "Delete client…" }
         }
         div.card { dl.facts {

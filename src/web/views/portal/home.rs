@@ -27,6 +27,9 @@ pub fn home(chrome: &PortalChrome, config: &Config, instances: &[PortalInstance]
                     } } }
                 } }
             }
+            @if chrome.who.as_ref().is_some_and(|w| w.is_owner) {
+                p { a href="/portal/export" download { "Download all data we hold about you (JSON)" } }
+            }
         },
     )
 }
