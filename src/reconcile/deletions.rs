@@ -91,7 +91,7 @@ async fn remove_data(
             id: row.id,
             name: row.name.clone(),
             container: config.container_name(&row.client_slug, &row.name),
-            network: config.container_name(&row.client_slug, &row.name),
+            network: super::desired::network_of(row, config),
             domains: row.domains.clone(),
             host_port: row.host_port,
             data_dir: data_dir.display().to_string(),

@@ -16,6 +16,7 @@ pub mod deletions;
 pub mod instances;
 pub mod metrics;
 mod migrations;
+pub mod networks;
 pub mod overview;
 pub mod plans;
 mod readers;

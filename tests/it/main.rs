@@ -18,6 +18,7 @@ mod deletion_jobs;
 mod docker_adapter;
 mod harness_smoke;
 mod names;
+mod network_pool;
 mod ops_conflicts;
 mod package;
 mod pull;
