@@ -6,6 +6,7 @@
 //!     cargo bench --bench core            # needs Docker, caddy, docker-compose
 //!     BENCH_IDLE=0 cargo bench --bench core   # skip the 200-instance RSS part
 //!     cargo bench --bench core -- --runs 1 --concurrent 5 --idle 0   # a quick look
+//!     cargo bench --bench core -- --network-pool 0   # every create makes its network
 //!
 //! The daemon logs the reconciler's `timing` lines (debug); after each
 //! create figure the bench prints where that create spent its time.
@@ -21,8 +22,8 @@ use clap::Parser;
 use results::{Row, Target};
 
 use harness::{
-    berth_cli, free_port, free_port_block, test_config, unique, BerthProcess, CaddyProcess,
-    DockerGuard,
+    berth_cli, free_port, free_port_block, test_config, unique, wait_pool_full, BerthProcess,
+    CaddyProcess, DockerGuard,
 };
 use serde_json::json;
 
@@ -39,7 +40,7 @@ struct Bench {
     guard: DockerGuard,
 }
 
-async fn start(ports: u16) -> Bench {
+async fn start(ports: u16, network_pool: Option<usize>) -> Bench {
     let dir = tempfile::Builder::new()
         .prefix("berth-bench-")
         .tempdir()
@@ -54,6 +55,9 @@ async fn start(ports: u16) -> Bench {
         let (first, last) = free_port_block(ports);
         c.port_range = format!("{first}-{last}").parse().unwrap();
         c.reconcile_interval = Duration::from_secs(30);
+        if let Some(size) = network_pool {
+            c.docker.network_pool = size;
+        }
     });
     std::fs::create_dir_all(&config.data_dir).unwrap();
     let token = berth_cli(&config, &["token", "create", "bench"])
@@ -247,6 +251,10 @@ struct Args {
     /// Instances running when the idle RSS is read; 0 skips that part.
     #[arg(long, default_value_t = 200)]
     idle: usize,
+    /// `[docker] network_pool` of the daemon (default: the config's); 0
+    /// makes every create wait for its own network, as before the pool.
+    #[arg(long)]
+    network_pool: Option<usize>,
     /// `cargo bench` passes this to every benchmark; nothing to do with it.
     #[arg(long, hide = true)]
     bench: bool,
@@ -266,7 +274,10 @@ async fn main() {
         _ => args.idle,
     };
     let before_idle = 1 + args.runs + args.concurrent;
-    let bench = start((before_idle.max(idle) + 60) as u16).await;
+    let bench = start((before_idle.max(idle) + 60) as u16, args.network_pool).await;
+    let pool = args
+        .network_pool
+        .unwrap_or(berth::config::Config::default().docker.network_pool);
     // Warm-up: the first create also builds the static-site image.
     let host = bench.create("Warmup".into()).await;
     bench.wait_200(&host).await;
@@ -291,6 +302,8 @@ async fn main() {
 
     let n = args.concurrent;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // A server between bursts has a full pool: the singles above used some.
+    wait_pool_full(&bench.guard, pool, Duration::from_secs(60)).await;
     let (t, wall) = (Instant::now(), std::time::SystemTime::now());
     let hosts =
         futures_util::future::join_all((0..n).map(|i| bench.create(format!("Batch {i}")))).await;

@@ -15,7 +15,9 @@
 //! `delete-rows` (data removed, rows not yet deleted), `recreate-removed`
 //! (an outdated container removed, its successor not yet created),
 //! `backup-frozen` (a `pause` backup's tenant paused, its staging copy not
-//! yet brought up to date).
+//! yet brought up to date), `pool-taken` (pool networks taken for new
+//! instances, not yet recorded), `pool-adopted` (recorded, no container
+//! created on them yet).
 
 /// Pauses forever at `step` when the test environment asks for it.
 pub async fn pause_at(step: &str) {

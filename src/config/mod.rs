@@ -100,6 +100,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_DOCKER_OWNER", "docker.owner"),
     ("BERTH_DOCKER_NAME_PREFIX", "docker.name_prefix"),
     ("BERTH_DOCKER_BUSYBOX", "docker.busybox"),
+    ("BERTH_DOCKER_NETWORK_POOL", "docker.network_pool"),
     ("BERTH_CADDY_ADMIN", "caddy.admin"),
     ("BERTH_CADDY_TLS", "caddy.tls"),
     ("BERTH_CADDY_HTTP_PORT", "caddy.http_port"),
@@ -318,14 +319,6 @@ impl Config {
         } else {
             format!("{}-{slug}--{instance}", self.docker.name_prefix)
         }
-    }
-
-    /// The instance network's own /28, derived from its unique host port.
-    pub fn instance_subnet(&self, host_port: u16) -> String {
-        let (base, _) =
-            parse_pool(&self.docker.subnet_pool, self.port_range).expect("validated at load");
-        let net = std::net::Ipv4Addr::from(base + u32::from(host_port) * 16);
-        format!("{net}/28")
     }
 
     pub fn reports_dir(&self) -> PathBuf {

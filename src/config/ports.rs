@@ -81,3 +81,14 @@ pub(super) fn parse_pool(pool: &str, range: PortRange) -> Result<(u32, u8), Stri
     }
     Ok((base, prefix))
 }
+
+impl super::Config {
+    /// The instance network's own /28, derived from its unique host port.
+    /// A pool network made for a port gets the same one.
+    pub fn instance_subnet(&self, host_port: u16) -> String {
+        let (base, _) =
+            parse_pool(&self.docker.subnet_pool, self.port_range).expect("validated at load");
+        let net = std::net::Ipv4Addr::from(base + u32::from(host_port) * 16);
+        format!("{net}/28")
+    }
+}

@@ -128,6 +128,10 @@ pub struct DockerConfig {
     /// pool: unique because host ports are, and the engine's default pools
     /// run out after ~30 networks.
     pub subnet_pool: String,
+    /// Instance networks made ahead of need, so a create adopts one instead
+    /// of waiting for the engine, which makes networks one at a time.
+    /// 0: every create makes its own.
+    pub network_pool: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -171,6 +175,7 @@ impl Default for DockerConfig {
             busybox: PathBuf::from("/bin/busybox"),
             pids_limit: 512,
             subnet_pool: "10.208.0.0/12".into(),
+            network_pool: 8,
         }
     }
 }

@@ -9,6 +9,11 @@ pub const MANAGED: &str = "berth.managed";
 pub const INSTANCE: &str = "berth.instance";
 /// Client slug, for humans reading `docker ps`.
 pub const CLIENT: &str = "berth.client";
+/// On networks made ahead of need for the warm pool; the value is the host
+/// port it was made for (its subnet is that port's). A pool network carries
+/// no INSTANCE label: which instance adopted it is recorded in the store,
+/// since the engine cannot relabel a network.
+pub const POOL: &str = "berth.pool";
 /// Hash of the [`ContainerSpec`](super::ContainerSpec) the container was created from.
 pub const SPEC_HASH: &str = "berth.spec-hash";
 

@@ -17,6 +17,9 @@ pub struct ObservedNetwork {
     pub name: String,
     /// From the INSTANCE label; a renamed instance's old network still has it.
     pub instance_id: Option<i64>,
+    /// Made for the warm pool ([`labels::POOL`]), for this host port; its
+    /// instance, if any, is in the store.
+    pub pool_port: Option<u16>,
 }
 
 impl Docker {
@@ -42,14 +45,15 @@ impl Docker {
             .await?
             .into_iter()
             .filter_map(|n| {
-                let instance_id = n
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(labels::INSTANCE))
-                    .and_then(|v| v.parse().ok());
+                let label = |key| n.labels.as_ref().and_then(|l| l.get(key));
+                let instance_id = label(labels::INSTANCE).and_then(|v| v.parse().ok());
+                // A pool label that is not a port is not one berth wrote:
+                // port 0 keeps it a pool network that no instance adopts.
+                let pool_port = label(labels::POOL).map(|v| v.parse().unwrap_or(0));
                 Some(ObservedNetwork {
                     name: n.name?,
                     instance_id,
+                    pool_port,
                 })
             })
             .collect();
@@ -119,6 +123,40 @@ impl Docker {
             .await
             .map_err(|e| classify(e, || format!("network {name}")))?;
         Ok(())
+    }
+
+    /// A network for the warm pool, made for the instance that will get
+    /// `port`: owner and POOL labels, no instance. `Ok(false)` when `subnet`
+    /// overlaps a network that exists already (made outside berth, say).
+    pub async fn create_pool_network(
+        &self,
+        name: &str,
+        port: u16,
+        subnet: &str,
+    ) -> Result<bool, DockerError> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(HashMap::from([
+                (labels::MANAGED.to_string(), self.owner.to_string()),
+                (labels::POOL.to_string(), port.to_string()),
+            ])),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        match self.inner.create_network(request).await {
+            Ok(_) => Ok(true),
+            Err(e) if status_code(&e) == Some(403) && e.to_string().contains("overlaps") => {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e, || format!("network {name}"))),
+        }
     }
 
     /// Gone is fine. Fails while containers are still attached.

@@ -176,6 +176,7 @@ mod tests {
             memory: 64,
             memory_reservation: None,
             storage: None,
+            network: None,
         };
         let json = serde_json::to_string(&InstanceView::from(row)).unwrap();
         assert!(!json.contains("hunter2"), "{json}");

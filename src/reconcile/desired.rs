@@ -28,8 +28,7 @@ pub fn desired(rows: &[InstanceRow], blueprints: &Blueprints, config: &Config) -
         invalid: Vec::new(),
     };
     for row in rows {
-        out.known
-            .insert(row.id, config.container_name(&row.client_slug, &row.name));
+        out.known.insert(row.id, network_of(row, config));
         match spec_for(row, blueprints, config) {
             Ok(spec) => {
                 // A suspended client's instances stay, stopped.
@@ -93,13 +92,22 @@ pub fn spec_for(
             retries: h.retries,
             start_period_s: h.start_period,
         }),
-        network: name,
+        network: network_of(row, config),
         owner: config.docker.owner.clone(),
         instance_id: row.id,
         client: row.client_slug.clone(),
         user: bp.user.clone(),
         cap_add: bp.cap_add.clone(),
     })
+}
+
+/// The instance's network: the pool network it adopted, else (made before
+/// the pool, or while it was empty) one named like its container.
+pub fn network_of(row: &InstanceRow, config: &Config) -> String {
+    match &row.network {
+        Some(adopted) => adopted.clone(),
+        None => config.container_name(&row.client_slug, &row.name),
+    }
 }
 
 /// What an instance's blueprint placeholders are filled with: its first
@@ -253,6 +261,7 @@ mod tests {
             memory: 64 << 20,
             memory_reservation: None,
             storage: None,
+            network: None,
         }
     }
 

@@ -56,7 +56,7 @@ impl Reconciler {
     pub(super) async fn join_late(&self, work: &mut PassWork) -> Vec<Chain> {
         work.woke = true;
         let started = Instant::now();
-        let Ok(rows) = self.store.call(|conn| instances::list_all(conn)).await else {
+        let Ok(mut rows) = self.store.call(|conn| instances::list_all(conn)).await else {
             return Vec::new();
         };
         let fresh: HashSet<i64> = rows
@@ -67,7 +67,6 @@ impl Reconciler {
         if fresh.is_empty() {
             return Vec::new();
         }
-        let want = desired(&rows, &self.blueprints, &self.config);
         let (containers, networks) = tokio::join!(
             self.docker.list_managed(),
             self.docker.list_managed_networks_labelled()
@@ -75,6 +74,16 @@ impl Reconciler {
         let (Ok(containers), Ok(networks)) = (containers, networks) else {
             return Vec::new();
         };
+        // Only the fresh ones: the pass's own are mid-chain on the network
+        // they were planned with.
+        let (mut fresh_rows, mut rows): (Vec<_>, Vec<_>) =
+            rows.drain(..).partition(|r| fresh.contains(&r.id));
+        self.pool
+            .adopt(&mut fresh_rows, &containers, &networks)
+            .await;
+        rows.append(&mut fresh_rows);
+        rows.sort_by_key(|r| r.id);
+        let want = desired(&rows, &self.blueprints, &self.config);
         let mut chains: BTreeMap<i64, Vec<Action>> = BTreeMap::new();
         for action in plan(&want.instances, &want.known, &containers, &networks) {
             if let Some(id) = action.instance_id().filter(|id| fresh.contains(id)) {

@@ -1,8 +1,8 @@
 //! The reconciler: the only part of berth that talks to Docker and Caddy.
 //! `plan` and `desired` decide (pure); `worker` does and records, with
-//! `apply` carrying out a plan's actions and `pulls` the image pulls they
-//! start in the background; `deletions` finishes a confirmed delete once
-//! its containers are gone.
+//! `apply` carrying out a plan's actions, `pulls` the image pulls they
+//! start in the background and `pool` making networks ahead of need;
+//! `deletions` finishes a confirmed delete once its containers are gone.
 
 mod apply;
 pub mod deletions;
@@ -11,6 +11,7 @@ pub mod desired;
 mod late;
 pub mod observe;
 pub mod plan;
+mod pool;
 mod pulls;
 mod worker;
 

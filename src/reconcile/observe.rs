@@ -186,7 +186,8 @@ mod tests {
                     &[],
                     &[crate::docker::ObservedNetwork {
                         name: "berth-c1".into(),
-                        instance_id: Some(1)
+                        instance_id: Some(1),
+                        pool_port: None,
                     }],
                     &PassNotes::default()
                 ),

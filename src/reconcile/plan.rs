@@ -118,7 +118,8 @@ impl Action {
     }
 }
 
-/// `known` maps every instance id in the store to its network name, including
+/// `known` maps every instance id in the store to its network name (a pool
+/// network it adopted, or one named like its container), including
 /// instances that could not be turned into a desired spec (missing
 /// blueprint): their containers and networks are left alone rather than
 /// treated as orphans. A network labelled with an instance but not named as
@@ -230,7 +231,12 @@ pub fn plan(
             }
         }
     }
+    let adopted: HashSet<&str> = known.values().map(String::as_str).collect();
     for n in networks {
+        // A pool network no instance adopted is the pool's to keep or remove.
+        if n.pool_port.is_some() && !adopted.contains(n.name.as_str()) {
+            continue;
+        }
         let wanted = match n.instance_id {
             // An instance without a spec (missing blueprint) is left alone.
             Some(id) if known.contains_key(&id) && !desired_ids.contains(&id) => true,

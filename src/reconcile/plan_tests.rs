@@ -14,6 +14,7 @@ fn nets(ids: &[i64]) -> Vec<ObservedNetwork> {
         .map(|id| ObservedNetwork {
             name: format!("berth-c{id}"),
             instance_id: Some(*id),
+            pool_port: None,
         })
         .collect()
 }
@@ -241,6 +242,7 @@ fn renamed_instance_moves_to_its_new_network() {
     let old = [ObservedNetwork {
         name: "berth-old-name".into(),
         instance_id: Some(1),
+        pool_port: None,
     }];
     let actions = plan(&[want(1, Running)], &known(&[1]), &c, &old);
     assert_eq!(
@@ -285,6 +287,7 @@ fn a_network_named_like_mine_but_labelled_for_another_is_not_mine() {
     let taken = [ObservedNetwork {
         name: "berth-c1".into(),
         instance_id: Some(2),
+        pool_port: None,
     }];
     let actions = plan(&[want(1, Running)], &known(&[1, 2]), &[], &taken);
     assert_eq!(
@@ -297,6 +300,68 @@ fn a_network_named_like_mine_but_labelled_for_another_is_not_mine() {
             Action::Create {
                 instance_id: 1,
                 start: true
+            },
+        ]
+    );
+}
+
+fn pool_net(port: u16) -> ObservedNetwork {
+    ObservedNetwork {
+        name: format!("berth-pool-{port}"),
+        instance_id: None,
+        pool_port: Some(port),
+    }
+}
+
+/// A pool network no instance adopted is left to the pool: never removed
+/// as an orphan, never joined by an instance that did not adopt it.
+#[test]
+fn free_pool_networks_are_left_alone() {
+    let c = [container("a", Some(1), "h1", ContainerState::Running)];
+    let mut n = nets(&[1]);
+    n.push(pool_net(8002));
+    assert!(plan(&[want(1, Running)], &known(&[1]), &c, &n).is_empty());
+    // Instance 2 (port 8002) has not adopted it: it asks for its own network.
+    let actions = plan(&[want(2, Running)], &known(&[2]), &[], &[pool_net(8002)]);
+    assert_eq!(
+        actions[0],
+        Action::CreateNetwork {
+            instance_id: 2,
+            name: "berth-c2".into()
+        }
+    );
+}
+
+/// Adopted (recorded in the store as the instance's network), a pool
+/// network is the instance's: used as is, kept while it lives, removed with it.
+#[test]
+fn an_adopted_pool_network_is_the_instances_own() {
+    let mut d = want(2, Running);
+    d.spec.network = "berth-pool-8002".into();
+    let known = HashMap::from([(2, "berth-pool-8002".to_string())]);
+    let net = [pool_net(8002)];
+    assert_eq!(
+        plan(&[d.clone()], &known, &[], &net),
+        vec![Action::Create {
+            instance_id: 2,
+            start: true
+        }]
+    );
+    let c = [container("a", Some(2), "h2", ContainerState::Running)];
+    assert!(plan(&[d.clone()], &known, &c, &net).is_empty());
+    d.want = Absent;
+    assert_eq!(
+        plan(&[d], &known, &c, &net),
+        vec![
+            Action::Remove {
+                instance_id: Some(2),
+                container_id: "a".into(),
+                name: "n-a".into(),
+                reason: RemoveReason::Absent
+            },
+            Action::RemoveNetwork {
+                name: "berth-pool-8002".into(),
+                instance_id: None
             },
         ]
     );

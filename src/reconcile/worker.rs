@@ -12,6 +12,7 @@ use super::desired::{caddy_settings, desired, routes, shadowed};
 use super::late::PassWork;
 use super::observe::observe;
 use super::plan::plan;
+use super::pool::NetworkPool;
 use super::pulls::Pulls;
 use crate::blueprint::Blueprints;
 use crate::caddy::{config_hash, generate, CaddyAdmin};
@@ -53,6 +54,7 @@ pub struct Reconciler {
     pub(super) caddy: CaddyAdmin,
     pub(super) wake: Arc<Notify>,
     pub(super) pulls: Pulls,
+    pub(super) pool: Arc<NetworkPool>,
     /// One image build at a time; concurrent creates of a new blueprint wait for it.
     pub(super) build_lock: Arc<tokio::sync::Mutex<()>>,
     pub stats: Arc<ReconcileStats>,
@@ -67,7 +69,13 @@ impl Reconciler {
         caddy: CaddyAdmin,
         wake: Arc<Notify>,
     ) -> Self {
+        let pool = Arc::new(NetworkPool::new(
+            docker.clone(),
+            store.clone(),
+            config.clone(),
+        ));
         Self {
+            pool,
             store,
             config,
             blueprints,
@@ -86,6 +94,13 @@ impl Reconciler {
             self.wake.clone(),
         ));
         let external = tokio::spawn(watch_external_writes(self.store.clone(), self.wake.clone()));
+        // Before the first pass: leftovers of the last run hold the subnets
+        // of their ports, so creates for those ports must adopt them.
+        self.pool.scan().await;
+        let (stop_pool, pool_stopped) = tokio::sync::oneshot::channel::<()>();
+        let pool = tokio::spawn(self.pool.clone().run(async {
+            let _ = pool_stopped.await;
+        }));
         tokio::pin!(shutdown);
         self.log_shadowed_domains().await;
         let mut failures = 0u32;
@@ -124,6 +139,11 @@ impl Reconciler {
         }
         events.abort();
         external.abort();
+        // The pool removes its free networks; adopted ones stay with their instances.
+        let _ = stop_pool.send(());
+        if let Err(e) = pool.await {
+            tracing::error!(error = %e, "network pool task panicked");
+        }
         tracing::info!("reconciler stopped");
     }
 
@@ -140,10 +160,16 @@ impl Reconciler {
 
     /// One full pass; returns how many actions it took.
     pub async fn pass(&self) -> anyhow::Result<usize> {
+        self.pool.pass_started();
+        let result = self.pass_inner().await;
+        self.pool.pass_ended();
+        result
+    }
+
+    async fn pass_inner(&self) -> anyhow::Result<usize> {
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
         let mut clock = PassClock::start();
-        let rows = self.store.call(|conn| instances::list_all(conn)).await?;
-        let want = desired(&rows, &self.blueprints, &self.config);
+        let mut rows = self.store.call(|conn| instances::list_all(conn)).await?;
         clock.lap("read");
         // Independent reads: asked together, they cost the slowest of them.
         let (containers, networks, held) = tokio::join!(
@@ -154,6 +180,9 @@ impl Reconciler {
         );
         let (containers, networks, held) = (containers?, networks?, held?);
         clock.lap("list");
+        self.pool.adopt(&mut rows, &containers, &networks).await;
+        let want = desired(&rows, &self.blueprints, &self.config);
+        clock.lap("adopt");
         let mut actions = plan(&want.instances, &want.known, &containers, &networks);
         // A backup or restore that stopped a container owns it until it is done.
         if !held.is_empty() {

@@ -34,6 +34,8 @@ pub struct InstanceRow {
     pub memory: u64,
     pub memory_reservation: Option<u64>,
     pub storage: Option<u64>,
+    /// The pool network it adopted; `None`: the network is named like the container.
+    pub network: Option<String>,
 }
 
 pub struct NewInstance<'a> {
@@ -58,7 +60,7 @@ pub struct Observation {
 const SELECT: &str = "SELECT i.id, i.client_id, c.slug, c.name, c.status, i.name, i.blueprint, i.image, i.host_port, i.desired,
     i.env, i.secrets, i.restart_gen, i.restart_done_gen, i.phase, i.message, i.container_id, i.observed_at, i.created_at,
     (SELECT group_concat(hostname, ' ') FROM (SELECT hostname FROM domains d WHERE d.instance_id = i.id ORDER BY hostname)),
-    p.name, p.cpus, p.memory, p.memory_reservation, p.storage
+    p.name, p.cpus, p.memory, p.memory_reservation, p.storage, i.network
     FROM instances i JOIN clients c ON c.id = i.client_id JOIN plans p ON p.id = c.plan_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
@@ -93,6 +95,7 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
         memory: r.get::<_, i64>(22)? as u64,
         memory_reservation: r.get::<_, Option<i64>>(23)?.map(|v| v as u64),
         storage: r.get::<_, Option<i64>>(24)?.map(|v| v as u64),
+        network: r.get(25)?,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod erasure;
 pub mod instances;
 pub mod metrics;
 mod migrations;
+pub mod networks;
 pub mod overview;
 pub mod plans;
 mod readers;

@@ -15,6 +15,7 @@
 //! - [`DockerGuard`]: removes a test's containers, networks, volumes and images.
 //! - [`docker`], [`assert_absent`]: the docker CLI, failing loudly; absence
 //!   proven by the engine's own "no such ..." answer.
+//! - [`pool_networks`], [`wait_pool_full`]: the warm network pool in the engine.
 //! - No opt-outs: a Docker or Caddy test never skips ([`refuse_skip_vars`]).
 #![allow(dead_code, unused_imports)]
 
@@ -24,6 +25,7 @@ mod deletion;
 mod docker;
 mod http;
 mod names;
+mod pool;
 mod process;
 mod smtp;
 mod wait;
@@ -34,6 +36,7 @@ pub use deletion::{delete_and_follow, follow_deletion};
 pub use docker::{assert_absent, docker, refuse_skip_vars, skip_docker, DockerGuard};
 pub use http::{http_get, try_http_get};
 pub use names::{free_port, unique};
+pub use pool::{free_pool_networks, pool_networks, wait_pool_full, PoolNetwork};
 pub use process::{
     api_client, berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe,
     ChildSetup, ServiceUser,

@@ -35,6 +35,10 @@ pub fn env_for(config: &Config) -> Vec<(&'static str, String)> {
             "BERTH_DOCKER_NAME_PREFIX",
             config.docker.name_prefix.clone(),
         ),
+        (
+            "BERTH_DOCKER_NETWORK_POOL",
+            config.docker.network_pool.to_string(),
+        ),
         ("BERTH_CADDY_ADMIN", config.caddy.admin.clone()),
         ("BERTH_CADDY_MANAGE", "false".into()),
         ("BERTH_CADDY_HTTP_PORT", config.caddy.http_port.to_string()),

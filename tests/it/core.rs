@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{assert_absent, eventually, TestApp};
+use crate::harness::{assert_absent, eventually, wait_pool_full, TestApp};
 
 const UP: Duration = Duration::from_secs(60);
 
@@ -320,8 +320,11 @@ async fn caddy_restarted_empty_gets_its_routes_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_needs_the_slug_and_leaves_nothing_behind() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|c| c.docker.network_pool = 2).await;
     app.create_plan("p", 0.5, "64MiB").await;
+    // Warm: the instance adopts the pool network made for its port, and the
+    // delete must take that network too, as it would one made for it.
+    wait_pool_full(&app.guard, 2, UP).await;
     let client = app.create_client("Goner", "p").await;
     let keep = app.create_client("Keeper", "p").await;
     let (id, domain) = first_instance(&client);
@@ -337,7 +340,17 @@ async fn delete_needs_the_slug_and_leaves_nothing_behind() {
         &container,
         "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}}{{end}}",
     );
-    assert!(network.contains("goner"), "{network}");
+    let port = client["instances"][0]["host_port"].as_u64().unwrap();
+    assert_eq!(
+        network,
+        format!("{}-pool-{port}", app.config.docker.name_prefix)
+    );
+    // By id: once the port is free again, the pool makes a network of the same name.
+    let network_id = inspect(
+        &app,
+        &container,
+        "{{range .NetworkSettings.Networks}}{{.NetworkID}}{{end}}",
+    );
     let backups = app.config.backup_dir().join("goner/main");
     std::fs::create_dir_all(&backups).unwrap();
     std::fs::write(backups.join("old.tar.zst"), "x").unwrap();
@@ -369,7 +382,7 @@ async fn delete_needs_the_slug_and_leaves_nothing_behind() {
         StatusCode::NOT_FOUND
     );
     assert_absent("container", &container);
-    assert_absent("network", &network);
+    assert_absent("network", &network_id);
     assert!(!app.data_dir().join("instances/goner").exists());
     assert!(!app.config.backup_dir().join("goner").exists());
     app.wait_caddy(&domain, 404, UP).await;

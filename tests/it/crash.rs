@@ -1,6 +1,7 @@
 //! kill -9 in the middle of creates: the restarted daemon converges. Every
 //! create answered 201 before the kill is still there; no container,
-//! network or data directory belongs to nothing; Docker binds each port
+//! network or data directory belongs to nothing (free pool networks aside,
+//! up to the pool's size), no network is shared; Docker binds each port
 //! once; every route is present.
 
 use std::collections::{BTreeSet, HashSet};
@@ -9,7 +10,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    api_client, berth_cli, docker, eventually, try_http_get, BerthProcess, ChildSetup,
+    api_client, berth_cli, docker, eventually, free_pool_networks, try_http_get, BerthProcess,
+    ChildSetup,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,11 +193,23 @@ async fn killed_mid_creates_the_daemon_converges_after_restart() {
         bound.len(),
         "a host port bound twice: {bound:?}"
     );
-    // Networks: exactly the ones the instances' containers use.
-    let networks: BTreeSet<String> = networks
+    // Networks: one of its own per container (none shared), and besides
+    // them only free pool networks, no more than the pool holds.
+    let networks: Vec<String> = networks
         .iter()
         .flat_map(|n| n.split_whitespace().map(str::to_owned))
         .collect();
+    assert_eq!(
+        networks.len(),
+        containers.len(),
+        "one network per container: {networks:?}"
+    );
+    let networks: BTreeSet<String> = networks.into_iter().collect();
+    assert_eq!(
+        networks.len(),
+        containers.len(),
+        "a network shared: {networks:?}"
+    );
     let labelled: BTreeSet<String> = docker(&[
         "network",
         "ls",
@@ -207,7 +221,17 @@ async fn killed_mid_creates_the_daemon_converges_after_restart() {
     .lines()
     .map(str::to_owned)
     .collect();
-    assert_eq!(labelled, networks, "orphaned or missing networks");
+    let free = free_pool_networks(&guard);
+    assert!(
+        free.len() <= config.docker.network_pool,
+        "more free pool networks than the pool holds: {free:?}"
+    );
+    let free: BTreeSet<String> = free.into_iter().map(|n| n.name).collect();
+    assert_eq!(
+        labelled.difference(&free).cloned().collect::<BTreeSet<_>>(),
+        networks,
+        "orphaned or missing networks"
+    );
     // Data directories: exactly one per instance.
     let expected: BTreeSet<String> = instances
         .iter()

@@ -20,6 +20,7 @@ mod docker_adapter;
 mod gdpr;
 mod harness_smoke;
 mod names;
+mod network_pool;
 mod ops_conflicts;
 mod package;
 mod pull;

@@ -1,7 +1,10 @@
 //! Container and network names are unambiguous (`<prefix>-<client>--<instance>`),
 //! and containers named the old way (`<prefix>-<client>-<instance>`, which
 //! let client `coll` instance `x` and client `coll-x` collide) are recreated
-//! under the new name with the same data.
+//! under the new name with the same data. Names are pinned with the network
+//! pool off: a network made for the instance is named like its container.
+//! (An adopted pool network is named by its instance's unique port; see
+//! `network_pool.rs`.)
 
 use std::time::Duration;
 
@@ -11,6 +14,11 @@ use serde_json::json;
 use crate::harness::{eventually, skip_docker, TestApp};
 
 const UP: Duration = Duration::from_secs(60);
+
+/// No pool: every network is made for its instance and named like it.
+async fn spawn_without_pool() -> TestApp {
+    TestApp::spawn_with(|c| c.docker.network_pool = 0).await
+}
 
 fn inspect(app: &TestApp, kind: &str, object: &str, format: &str) -> String {
     app.docker(&["inspect", "--type", kind, "-f", format, object])
@@ -53,7 +61,7 @@ async fn client_coll_instance_x_and_client_coll_x_run_side_by_side() {
     if skip_docker() {
         return;
     }
-    let app = TestApp::spawn().await;
+    let app = spawn_without_pool().await;
     app.create_plan("p", 0.5, "64MiB").await;
     app.create_client("Coll", "p").await;
     let (status, x) = app
@@ -104,7 +112,7 @@ async fn old_style_names_are_migrated_keeping_the_data() {
     if skip_docker() {
         return;
     }
-    let mut app = TestApp::spawn().await;
+    let mut app = spawn_without_pool().await;
     app.create_plan("p", 0.5, "64MiB").await;
     app.create_client("Mig", "p").await;
     let (status, side) = app
