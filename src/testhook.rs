@@ -15,7 +15,8 @@
 //! `delete-rows` (data removed, rows not yet deleted), `recreate-removed`
 //! (an outdated container removed, its successor not yet created),
 //! `backup-frozen` (a `pause` backup's tenant paused, its staging copy not
-//! yet brought up to date).
+//! yet brought up to date), `llm-created` (an LLM key made at the provider,
+//! its answer not yet stored).
 
 /// Pauses forever at `step` when the test environment asks for it.
 pub async fn pause_at(step: &str) {

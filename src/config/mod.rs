@@ -9,12 +9,14 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod duration;
+mod llm;
 mod ports;
 mod sections;
 #[cfg(test)]
 mod tests;
 
 use duration as humantime_serde_lite;
+pub use llm::{LlmConfig, ManagementKey, MANAGEMENT_KEY_ENV};
 use ports::parse_pool;
 pub use ports::PortRange;
 pub use sections::{
@@ -46,6 +48,7 @@ pub struct Config {
     pub web: WebConfig,
     pub audit: AuditConfig,
     pub metrics: MetricsConfig,
+    pub llm: LlmConfig,
 }
 
 impl Default for Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             web: WebConfig::default(),
             audit: AuditConfig::default(),
             metrics: MetricsConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }
@@ -108,6 +112,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_METRICS_ENABLED", "metrics.enabled"),
     ("BERTH_METRICS_INTERVAL", "metrics.interval"),
     ("BERTH_METRICS_QUOTA_WEBHOOK", "metrics.quota_webhook"),
+    ("BERTH_LLM_PROVIDER", "llm.provider"),
+    ("BERTH_LLM_BASE_URL", "llm.base_url"),
+    ("BERTH_LLM_MANAGEMENT_KEY_FILE", "llm.management_key_file"),
+    ("BERTH_LLM_POLL_INTERVAL", "llm.poll_interval"),
 ];
 
 impl Config {
@@ -138,6 +146,7 @@ impl Config {
         let cwd = std::env::current_dir()
             .map_err(|e| ConfigError(format!("cannot read the current directory: {e}")))?;
         config.resolve_paths(&cwd);
+        config.llm.load_key(&env)?;
         Ok(config)
     }
 
@@ -168,6 +177,7 @@ impl Config {
         if self.caddy.bin.components().count() > 1 {
             abs(&mut self.caddy.bin);
         }
+        self.llm.resolve_paths(cwd, &self.data_dir);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -262,6 +272,7 @@ impl Config {
                 return bad("backup.failure_webhook", format!("{url:?} is not a URL"));
             }
         }
+        self.llm.validate()?;
         for (i, route) in self.caddy.routes.iter().enumerate() {
             if let Err(e) = crate::domain::Hostname::parse(&route.host) {
                 return bad(&format!("caddy.routes[{i}].host"), e.problem);
@@ -393,6 +404,7 @@ impl fmt::Debug for Config {
             .field("web", &self.web)
             .field("audit", &self.audit)
             .field("metrics", &self.metrics)
+            .field("llm", &self.llm)
             .finish_non_exhaustive()
     }
 }

@@ -12,6 +12,13 @@ pub struct DeletionReport {
     pub client_deleted: bool,
     pub instances: Vec<RemovedInstance>,
     pub backups_removed: Vec<String>,
+    /// The client's LLM keys deleted at the provider, by label.
+    #[serde(default)]
+    pub llm_keys_deleted: Vec<String>,
+    /// Keys that could not be deleted because no provider is configured any
+    /// more: delete them by hand (the label is their name there).
+    #[serde(default)]
+    pub llm_keys_left: Vec<String>,
     pub deleted_at: String,
     pub deleted_by: String,
     pub report_file: String,

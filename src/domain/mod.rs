@@ -9,6 +9,7 @@ mod counters;
 mod deletion;
 mod hostname;
 mod instance;
+pub mod llm;
 mod manifest;
 mod plan;
 pub mod rollup;
@@ -27,7 +28,8 @@ pub use plan::{Limits, PlanName, PlanSpec};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
 pub use state::{
-    BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RestoreMode, Trigger,
+    BackupStatus, ClientStatus, DeletionStatus, DesiredState, LimitReset, LlmKeyStatus,
+    LlmProvider, Phase, RestoreMode, Trigger,
 };
 
 /// A value that failed its checks; the message names the field and the problem

@@ -9,6 +9,8 @@ mod backups;
 mod clients;
 mod delete;
 mod instances;
+mod llm;
+mod llm_views;
 mod overview;
 mod plans;
 mod tokens;
@@ -25,6 +27,8 @@ pub use backup_admin::{BackupHealth, ImportReport, RestoreInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::DeletionJob;
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
+pub use llm::{LlmBudgetInput, PlanLlmInput};
+pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, Spender};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
 pub use usage::{
@@ -90,6 +94,9 @@ pub struct Ops {
     config: Arc<Config>,
     blueprints: Arc<Blueprints>,
     wake: Arc<Notify>,
+    /// The LLM key worker's wake-up: a `Notify` wakes one waiter, and the
+    /// key worker waits beside the reconciler, not behind it.
+    llm_wake: Arc<Notify>,
     caches: Arc<overview::Caches>,
     login: Arc<users::LoginGate>,
 }
@@ -103,6 +110,7 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub blueprints: Arc<Blueprints>,
     pub wake: Arc<Notify>,
+    pub llm_wake: Arc<Notify>,
 }
 
 impl Ops {
@@ -135,6 +143,7 @@ impl Ops {
             config,
             blueprints,
             wake,
+            llm_wake: Arc::default(),
             caches: Arc::default(),
             login: Arc::default(),
         }
@@ -149,6 +158,7 @@ impl Ops {
     /// Tells the reconciler desired state changed.
     pub fn wake(&self) {
         self.wake.notify_one();
+        self.llm_wake.notify_one();
     }
 
     /// The configuration, read-only, for what a front end presents (base
@@ -181,6 +191,7 @@ impl Ops {
             config: self.config.clone(),
             blueprints: self.blueprints.clone(),
             wake: self.wake.clone(),
+            llm_wake: self.llm_wake.clone(),
         }
     }
 }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::domain::{DeletionReport, Phase, RemovedInstance};
-use crate::store::{clients, deletions, instances, DeletionRow, InstanceRow, Store, StoreError};
+use crate::store::{
+    clients, deletions, instances, llm, DeletionRow, InstanceRow, Store, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeletionError {
@@ -61,6 +63,25 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
     if rows.iter().any(|r| r.phase != Phase::Removed) {
         return Ok(false);
     }
+    // The client's LLM keys go at the provider first (the key worker does
+    // that): once its rows are gone nothing would remember them.
+    let llm_keys = if job.whole_client {
+        let client_id = job.client_id;
+        let keys = store
+            .call(move |c| {
+                Ok((
+                    llm::deleted_labels(c, client_id)?,
+                    llm::undeleted_labels(c, client_id)?,
+                ))
+            })
+            .await?;
+        if !keys.1.is_empty() && config.llm.enabled() {
+            return Ok(false);
+        }
+        keys
+    } else {
+        Default::default()
+    };
     let id = job.id;
     store
         .call(move |conn| deletions::set_running(conn, id))
@@ -72,7 +93,7 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
         let client_dir = config.instances_dir().join(&job.client_slug);
         let _ = tokio::fs::remove_dir(&client_dir).await;
     }
-    let report = report(config, job, instances, backups_removed).await?;
+    let report = report(config, job, instances, backups_removed, llm_keys).await?;
     crate::testhook::pause_at("delete-rows").await;
     delete_rows(store, job, report).await?;
     Ok(true)
@@ -128,6 +149,7 @@ async fn report(
     job: &DeletionRow,
     instances: Vec<RemovedInstance>,
     backups_removed: Vec<String>,
+    (llm_keys_deleted, llm_keys_left): (Vec<String>, Vec<String>),
 ) -> Result<DeletionReport, DeletionError> {
     let now = crate::store::now();
     let report_path = config.reports_dir().join(format!(
@@ -141,6 +163,8 @@ async fn report(
         client_deleted: job.whole_client,
         instances,
         backups_removed,
+        llm_keys_deleted,
+        llm_keys_left,
         deleted_at: now,
         deleted_by: job.requested_by.clone(),
         report_file: report_path.display().to_string(),

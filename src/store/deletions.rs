@@ -132,6 +132,8 @@ mod tests {
             client_deleted: true,
             instances: Vec::new(),
             backups_removed: vec!["/b/x.tar.zst".into()],
+            llm_keys_deleted: Vec::new(),
+            llm_keys_left: Vec::new(),
             deleted_at: "now".into(),
             deleted_by: "admin".into(),
             report_file: "/r/deleted-c.json".into(),

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod clients;
 pub mod deletions;
 pub mod instances;
+pub mod llm;
 pub mod metrics;
 mod migrations;
 pub mod overview;

@@ -5,7 +5,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RestoreMode, Trigger,
+    BackupStatus, ClientStatus, DeletionStatus, DesiredState, LimitReset, LlmKeyStatus,
+    LlmProvider, Phase, RestoreMode, Trigger,
 };
 
 macro_rules! sql_text {
@@ -33,7 +34,10 @@ sql_text!(
     DesiredState,
     Phase,
     RestoreMode,
-    Trigger
+    Trigger,
+    LlmProvider,
+    LlmKeyStatus,
+    LimitReset
 );
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ mod crash_points;
 mod deletion_jobs;
 mod docker_adapter;
 mod harness_smoke;
+mod llm;
+mod llm_api;
 mod names;
 mod ops_conflicts;
 mod package;

@@ -4,6 +4,7 @@ mod backups;
 mod clients;
 mod deletions;
 mod instances;
+mod llm;
 mod plans;
 pub(crate) mod usage;
 
@@ -23,6 +24,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(deletions::routes());
     routes.extend(backups::routes());
     routes.extend(usage::routes());
+    routes.extend(llm::routes());
     routes
 }
 
