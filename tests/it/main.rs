@@ -19,6 +19,7 @@ mod docker_adapter;
 mod harness_smoke;
 mod llm;
 mod llm_api;
+mod llm_failures;
 mod names;
 mod ops_conflicts;
 mod package;

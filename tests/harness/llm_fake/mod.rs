@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 mod litellm;
+mod openrouter;
 
 /// One key the fake holds. `key` is the plaintext.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,12 +97,17 @@ impl LlmFake {
             management_key: management_key.clone(),
         };
         let app = Router::new()
-            .route("/api/v1/keys", get(or_list).post(or_create))
+            .route(
+                "/api/v1/keys",
+                get(openrouter::list).post(openrouter::create),
+            )
             .route(
                 "/api/v1/keys/{hash}",
-                get(or_get).patch(or_patch).delete(or_delete),
+                get(openrouter::get)
+                    .patch(openrouter::patch)
+                    .delete(openrouter::delete),
             )
-            .route("/api/v1/credits", get(or_credits))
+            .route("/api/v1/credits", get(openrouter::credits))
             .route("/key/generate", post(litellm::generate))
             .route("/key/info", get(litellm::info))
             .route("/key/update", post(litellm::update))
@@ -268,139 +274,4 @@ fn crashed() -> Response {
         Err::<axum::body::Bytes, _>(std::io::Error::other("crashed after create"))
     });
     (StatusCode::CREATED, Body::from_stream(body)).into_response()
-}
-
-fn or_data(k: &FakeKey) -> Value {
-    json!({
-        "hash": k.hash, "name": k.name,
-        "label": format!("{}...{}", &k.key[..12], &k.key[k.key.len() - 3..]),
-        "disabled": k.disabled, "limit": k.limit,
-        "limit_remaining": k.limit.map(|l| (l - k.usage_monthly).max(0.0)),
-        "limit_reset": k.limit_reset, "include_byok_in_limit": true,
-        "usage": k.usage, "usage_daily": 0.0, "usage_weekly": 0.0,
-        "usage_monthly": k.usage_monthly, "byok_usage": 0.0,
-        "created_at": "2026-12-01T00:00:00Z", "updated_at": null,
-    })
-}
-
-async fn or_create(
-    State(s): State<Shared>,
-    m: Method,
-    u: Uri,
-    h: HeaderMap,
-    Json(b): Json<Value>,
-) -> Response {
-    let crash = match gate(&s, &m, &u, &h).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let Some(name) = b["name"].as_str() else {
-        return error(400, "name is required");
-    };
-    let made = new_key(
-        &mut s.state.lock().unwrap(),
-        name,
-        None,
-        b["limit"].as_f64(),
-        b["limit_reset"].as_str().map(str::to_owned),
-    );
-    if crash {
-        return crashed();
-    }
-    (
-        StatusCode::CREATED,
-        Json(json!({ "data": or_data(&made), "key": made.key })),
-    )
-        .into_response()
-}
-
-async fn or_list(
-    State(s): State<Shared>,
-    m: Method,
-    u: Uri,
-    h: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Response {
-    if let Err(r) = gate(&s, &m, &u, &h).await {
-        return r;
-    }
-    let offset: usize = q
-        .iter()
-        .find(|(k, _)| k == "offset")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let st = s.state.lock().unwrap();
-    let page: Vec<Value> = st.keys.iter().skip(offset).take(100).map(or_data).collect();
-    Json(json!({ "data": page })).into_response()
-}
-
-async fn or_get(
-    State(s): State<Shared>,
-    m: Method,
-    u: Uri,
-    h: HeaderMap,
-    Path(hash): Path<String>,
-) -> Response {
-    if let Err(r) = gate(&s, &m, &u, &h).await {
-        return r;
-    }
-    let st = s.state.lock().unwrap();
-    match st.keys.iter().find(|k| k.hash == hash) {
-        Some(k) => Json(json!({ "data": or_data(k) })).into_response(),
-        None => error(404, "Key not found"),
-    }
-}
-
-async fn or_patch(
-    State(s): State<Shared>,
-    m: Method,
-    u: Uri,
-    h: HeaderMap,
-    Path(hash): Path<String>,
-    Json(b): Json<Value>,
-) -> Response {
-    if let Err(r) = gate(&s, &m, &u, &h).await {
-        return r;
-    }
-    let mut st = s.state.lock().unwrap();
-    let Some(k) = st.keys.iter_mut().find(|k| k.hash == hash) else {
-        return error(404, "Key not found");
-    };
-    if let Some(d) = b.get("disabled").and_then(Value::as_bool) {
-        k.disabled = d;
-    }
-    if let Some(limit) = b.get("limit") {
-        k.limit = limit.as_f64();
-    }
-    if let Some(reset) = b.get("limit_reset") {
-        k.limit_reset = reset.as_str().map(str::to_owned);
-    }
-    Json(json!({ "data": or_data(k) })).into_response()
-}
-
-async fn or_delete(
-    State(s): State<Shared>,
-    m: Method,
-    u: Uri,
-    h: HeaderMap,
-    Path(hash): Path<String>,
-) -> Response {
-    if let Err(r) = gate(&s, &m, &u, &h).await {
-        return r;
-    }
-    let mut st = s.state.lock().unwrap();
-    let before = st.keys.len();
-    st.keys.retain(|k| k.hash != hash);
-    if st.keys.len() == before {
-        return error(404, "Key not found");
-    }
-    Json(json!({ "deleted": true })).into_response()
-}
-
-async fn or_credits(State(s): State<Shared>, m: Method, u: Uri, h: HeaderMap) -> Response {
-    if let Err(r) = gate(&s, &m, &u, &h).await {
-        return r;
-    }
-    let (total, used) = s.state.lock().unwrap().credits;
-    Json(json!({ "data": { "total_credits": total, "total_usage": used } })).into_response()
 }
