@@ -1,5 +1,5 @@
 //! Wires the long-running parts together: web server, reconciler, backup
-//! worker, usage sampler and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
+//! worker, usage sampler, LLM key worker and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
 //! starts them, waits for the shutdown signal and logs how each one ended.
 
 use std::net::SocketAddr;
@@ -29,6 +29,8 @@ pub struct App {
     live: Live,
     caddy: CaddyAdmin,
     backups: crate::backup::Runner,
+    /// None when `[llm]` names no provider.
+    llm: Option<crate::llm::KeyWorker>,
     listener: TcpListener,
 }
 
@@ -45,6 +47,7 @@ impl App {
             config,
             blueprints,
             wake,
+            llm_wake,
         } = ops.shared();
         let docker = Docker::connect(&config.docker.socket, &config.docker.owner).await?;
         let caddy = CaddyAdmin::new(&config.caddy.admin)?;
@@ -55,6 +58,13 @@ impl App {
             docker.clone(),
             wake.clone(),
         );
+        let llm = crate::llm::KeyWorker::from_config(
+            store.clone(),
+            config.clone(),
+            llm_wake,
+            wake.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
         let live = Live::default();
         let sampler = config
             .metrics
@@ -80,6 +90,7 @@ impl App {
             live,
             caddy,
             backups,
+            llm,
             listener,
         })
     }
@@ -157,6 +168,9 @@ impl App {
         let sampler = self
             .sampler
             .map(|s| tokio::spawn(s.run(stopped(stop_rx.clone()))));
+        let llm = self
+            .llm
+            .map(|w| tokio::spawn(w.run(stopped(stop_rx.clone()))));
 
         shutdown.await;
         tracing::info!("shutting down");
@@ -180,6 +194,12 @@ impl App {
             None => None,
         } {
             tracing::error!(error = %e, "usage sampler task panicked");
+        }
+        if let Some(Err(e)) = match llm {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            tracing::error!(error = %e, "llm key worker task panicked");
         }
         if let Some(task) = managed_caddy {
             match task.await {

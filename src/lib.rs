@@ -33,6 +33,9 @@
 //!   reconciler leaves a held instance alone.
 //! - [`metrics`]: the usage sampler, disk walks, billing export, Prometheus
 //!   text.
+//! - [`llm`]: clients' LLM keys at OpenRouter or LiteLLM: the key worker
+//!   (create, disable, budget, rotate, delete; beside the reconciler, never
+//!   in its pass) and the spend meter.
 //! - [`audit`]: who did what, when, from where; record, query, retention.
 //! - [`web`]: axum only: one route table with an `Access` per route, one
 //!   `WebError`, `state.rs`; `pages/` (admin handlers), `api/` (JSON v1) and
@@ -57,6 +60,7 @@ pub mod domain;
 pub mod fsutil;
 pub mod housekeeping;
 pub mod mail;
+pub mod llm;
 pub mod metrics;
 pub mod ops;
 pub mod reconcile;

@@ -17,7 +17,8 @@
 //! `backup-frozen` (a `pause` backup's tenant paused, its staging copy not
 //! yet brought up to date), `pool-taken` (pool networks taken for new
 //! instances, not yet recorded), `pool-adopted` (recorded, no container
-//! created on them yet).
+//! created on them yet), `llm-created` (an LLM key made at the provider,
+//! its answer not yet stored).
 
 /// Pauses forever at `step` when the test environment asks for it.
 pub async fn pause_at(step: &str) {

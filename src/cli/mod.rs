@@ -18,6 +18,7 @@ mod error;
 mod export;
 mod follow;
 mod instances;
+mod llm;
 mod output;
 mod plans;
 mod prompt;
@@ -82,6 +83,9 @@ pub enum Command {
     /// Admin accounts for the web UI.
     #[command(subcommand)]
     User(users::UserCmd),
+    /// Clients' LLM keys: status, rotation, budgets.
+    #[command(subcommand)]
+    Llm(llm::LlmCmd),
 }
 
 /// Exit codes: 0 done, 1 the operation was refused or failed, 2 bad usage or configuration.
@@ -174,6 +178,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
         Command::Backup(cmd) => backups::run(ops, &actor, cmd, as_json).await,
         Command::Usage(cmd) => usage::run(ops, cmd, as_json).await,
         Command::User(cmd) => users::run(ops, &actor, cmd, as_json).await,
+        Command::Llm(cmd) => llm::run(ops, &actor, cmd, as_json).await,
         Command::Serve | Command::Doctor | Command::Config(_) => {
             unreachable!("handled before opening the store")
         }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 mod duration;
 mod env;
 mod portal;
+mod llm;
 mod ports;
 mod sections;
 #[cfg(test)]
@@ -19,6 +20,7 @@ mod tests;
 use duration as humantime_serde_lite;
 use env::{env_value, set_dotted};
 pub use portal::{PortalConfig, SmtpConfig, SmtpTls};
+pub use llm::{LlmConfig, ManagementKey, MANAGEMENT_KEY_ENV};
 use ports::parse_pool;
 pub use ports::PortRange;
 pub use sections::{
@@ -53,6 +55,7 @@ pub struct Config {
     /// Mails invitation and reset links when present.
     pub smtp: Option<SmtpConfig>,
     pub portal: PortalConfig,
+    pub llm: LlmConfig,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             smtp: None,
             portal: PortalConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }
@@ -118,6 +122,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_METRICS_ENABLED", "metrics.enabled"),
     ("BERTH_METRICS_INTERVAL", "metrics.interval"),
     ("BERTH_METRICS_QUOTA_WEBHOOK", "metrics.quota_webhook"),
+    ("BERTH_LLM_PROVIDER", "llm.provider"),
+    ("BERTH_LLM_BASE_URL", "llm.base_url"),
+    ("BERTH_LLM_MANAGEMENT_KEY_FILE", "llm.management_key_file"),
+    ("BERTH_LLM_POLL_INTERVAL", "llm.poll_interval"),
 ];
 
 impl Config {
@@ -149,6 +157,7 @@ impl Config {
         let cwd = std::env::current_dir()
             .map_err(|e| ConfigError(format!("cannot read the current directory: {e}")))?;
         config.resolve_paths(&cwd);
+        config.llm.load_key(&env)?;
         Ok(config)
     }
 
@@ -180,6 +189,7 @@ impl Config {
         if self.caddy.bin.components().count() > 1 {
             abs(&mut self.caddy.bin);
         }
+        self.llm.resolve_paths(cwd, &self.data_dir);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -275,6 +285,7 @@ impl Config {
             }
         }
         self.validate_portal()?;
+        self.llm.validate()?;
         for (i, route) in self.caddy.routes.iter().enumerate() {
             if let Err(e) = crate::domain::Hostname::parse(&route.host) {
                 return bad(&format!("caddy.routes[{i}].host"), e.problem);
@@ -371,6 +382,7 @@ impl fmt::Debug for Config {
             .field("metrics", &self.metrics)
             .field("smtp", &self.smtp)
             .field("portal", &self.portal)
+            .field("llm", &self.llm)
             .finish_non_exhaustive()
     }
 }

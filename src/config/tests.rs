@@ -115,3 +115,39 @@ fn schedule_tick_defaults_to_a_minute_and_stays_within_one() {
         assert!(e.contains("backup.schedule_tick"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn llm_management_key_comes_from_env_or_file_and_is_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mgmt");
+    std::fs::write(&file, "sk-or-mgmt-from-file\n").unwrap();
+    let text = format!(
+        "[llm]\nprovider = \"openrouter\"\nmanagement_key_file = {:?}\n",
+        file.display().to_string()
+    );
+    let c = load(&text, &[]).unwrap();
+    let key = c.llm.management_key.clone().unwrap();
+    assert_eq!(key.expose(), "sk-or-mgmt-from-file");
+    assert_eq!(c.llm.poll_interval, Duration::from_secs(300));
+    let c = load(&text, &[(MANAGEMENT_KEY_ENV, "sk-from-env")]).unwrap();
+    assert_eq!(
+        c.llm.management_key.as_ref().unwrap().expose(),
+        "sk-from-env"
+    );
+    let shown = format!("{c:?}");
+    assert!(
+        !shown.contains("sk-from-env") && shown.contains("<set>"),
+        "{shown}"
+    );
+    let none = load("[llm]\nprovider = \"litellm\"\n", &[]).unwrap_err();
+    assert!(none.to_string().contains(MANAGEMENT_KEY_ENV), "{none}");
+    let in_toml = load("[llm]\nmanagement_key = \"x\"\n", &[]).unwrap_err();
+    assert!(in_toml.to_string().contains("management_key"), "{in_toml}");
+    assert!(load("[llm]\nprovider = \"azure\"\n", &[]).is_err());
+    let url = load(
+        "[llm]\nprovider = \"litellm\"\nbase_url = \"ftp://x\"\n",
+        &[(MANAGEMENT_KEY_ENV, "k")],
+    )
+    .unwrap_err();
+    assert!(url.to_string().contains("llm.base_url"), "{url}");
+}

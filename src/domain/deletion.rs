@@ -47,6 +47,14 @@ pub struct DeletionReport {
     /// books (invoices must be kept for years; see docs/gdpr.md).
     #[serde(default)]
     pub billing_kept: Vec<KeptBillingMonth>,
+    /// The client's LLM keys deleted at the provider, by label (the name
+    /// berth gave them there; it carries no personal data).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llm_keys_deleted: Vec<String>,
+    /// Keys that could not be deleted because no provider is configured any
+    /// more: delete them by hand (the label is their name there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llm_keys_left: Vec<String>,
     pub deleted_at: String,
     pub deleted_by: String,
     pub report_file: String,

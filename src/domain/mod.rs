@@ -9,6 +9,7 @@ mod counters;
 mod deletion;
 mod hostname;
 mod instance;
+pub mod llm;
 mod manifest;
 mod plan;
 mod request;
@@ -32,9 +33,8 @@ pub use request::{InstanceQuota, Transition};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
 pub use state::{
-    Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind, Phase,
-    RequestStatus,
-    RestoreMode, Trigger,
+    Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset,
+    LinkKind, LlmKeyStatus, LlmProvider, Phase, RequestStatus, RestoreMode, Trigger,
 };
 
 /// A value that failed its checks; the message names the field and the problem

@@ -195,6 +195,37 @@ state_enum! {
     }
 }
 
+state_enum! {
+    /// Which LLM key API berth manages keys through (`[llm] provider`).
+    LlmProvider, "provider" {
+        OpenRouter = "openrouter",
+        LiteLlm = "litellm",
+    }
+}
+
+state_enum! {
+    /// Where a client's LLM key stands at its provider, as last observed.
+    LlmKeyStatus, "llm_key_status" {
+        /// The row is written and the provider's create has not been
+        /// confirmed: a crash here leaves a key to find by its label.
+        Creating = "creating",
+        Active = "active",
+        /// Exists but refuses requests (the client is suspended).
+        Disabled = "disabled",
+        /// Gone at the provider; the row stays as the record until its client goes.
+        Deleted = "deleted",
+    }
+}
+
+state_enum! {
+    /// When a key's spend limit starts again (midnight UTC at the provider).
+    LimitReset, "limit_reset" {
+        Daily = "daily",
+        Weekly = "weekly",
+        Monthly = "monthly",
+    }
+}
+
 impl DeletionStatus {
     /// Done or failed: nothing more will happen to this job.
     pub fn is_finished(self) -> bool {
@@ -282,6 +313,13 @@ mod tests {
             DeletionStatus::as_str,
             "pending running done failed",
         );
+        round_trips(LlmProvider::ALL, LlmProvider::as_str, "openrouter litellm");
+        round_trips(
+            LlmKeyStatus::ALL,
+            LlmKeyStatus::as_str,
+            "creating active disabled deleted",
+        );
+        round_trips(LimitReset::ALL, LimitReset::as_str, "daily weekly monthly");
     }
 
     #[test]

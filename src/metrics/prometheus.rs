@@ -95,6 +95,32 @@ pub fn render_backup_ages(out: &mut String, ages: &BackupAges) {
     let _ = writeln!(out, "# HELP {name} Instances that never had a successful backup.\n# TYPE {name} gauge\n{name} {never}");
 }
 
+/// Appends each client's LLM spend this month (or over the key's life where
+/// the provider has no monthly figure) and its limit; nothing without keys.
+pub fn render_llm(out: &mut String, gauges: &[(String, f64, Option<f64>)]) {
+    if gauges.is_empty() {
+        return;
+    }
+    let name = "berth_llm_spend_usd";
+    let _ = writeln!(
+        out,
+        "# HELP {name} LLM spend of the client's key this month, USD.\n# TYPE {name} gauge"
+    );
+    for (client, spend, _) in gauges {
+        let _ = writeln!(out, "{name}{{client=\"{}\"}} {spend}", escape(client));
+    }
+    let name = "berth_llm_limit_usd";
+    let _ = writeln!(
+        out,
+        "# HELP {name} The client's LLM budget, USD (absent: no limit).\n# TYPE {name} gauge"
+    );
+    for (client, _, limit) in gauges {
+        if let Some(limit) = limit {
+            let _ = writeln!(out, "{name}{{client=\"{}\"}} {limit}", escape(client));
+        }
+    }
+}
+
 pub fn render(live: &LiveSnapshot, stats: &ReconcileCounts) -> String {
     let mut out = String::with_capacity(256 + live.instances.len() * 700);
     for (name, kind, help, value) in INSTANCE_METRICS {

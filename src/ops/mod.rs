@@ -11,6 +11,8 @@ mod clients;
 mod delete;
 mod export;
 mod instances;
+mod llm;
+mod llm_views;
 mod overview;
 mod plans;
 mod portal_auth;
@@ -34,6 +36,8 @@ pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::DeletionJob;
 pub use export::{ClientExport, ExportBundle, EXPORT_SCHEMA, SECRET};
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
+pub use llm::{LlmBudgetInput, PlanLlmInput};
+pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, Spender};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
 pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
@@ -102,6 +106,9 @@ pub struct Ops {
     config: Arc<Config>,
     blueprints: Arc<Blueprints>,
     wake: Arc<Notify>,
+    /// The LLM key worker's wake-up: a `Notify` wakes one waiter, and the
+    /// key worker waits beside the reconciler, not behind it.
+    llm_wake: Arc<Notify>,
     caches: Arc<overview::Caches>,
     login: Arc<users::LoginGate>,
 }
@@ -115,6 +122,7 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub blueprints: Arc<Blueprints>,
     pub wake: Arc<Notify>,
+    pub llm_wake: Arc<Notify>,
 }
 
 impl Ops {
@@ -147,6 +155,7 @@ impl Ops {
             config,
             blueprints,
             wake,
+            llm_wake: Arc::default(),
             caches: Arc::default(),
             login: Arc::default(),
         }
@@ -161,6 +170,7 @@ impl Ops {
     /// Tells the reconciler desired state changed.
     pub fn wake(&self) {
         self.wake.notify_one();
+        self.llm_wake.notify_one();
     }
 
     /// The configuration, read-only, for what a front end presents (base
@@ -193,6 +203,7 @@ impl Ops {
             config: self.config.clone(),
             blueprints: self.blueprints.clone(),
             wake: self.wake.clone(),
+            llm_wake: self.llm_wake.clone(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::domain::{Phase, RemovedInstance};
-use crate::store::{deletions, instances, DeletionRow, InstanceRow, Store, StoreError};
+use crate::store::{deletions, instances, llm, DeletionRow, InstanceRow, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeletionError {
@@ -61,6 +61,25 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
     if rows.iter().any(|r| r.phase != Phase::Removed) {
         return Ok(false);
     }
+    // The client's LLM keys go at the provider first (the key worker does
+    // that): once its rows are gone nothing would remember them.
+    let llm_keys = if job.whole_client {
+        let client_id = job.client_id;
+        let keys = store
+            .call(move |c| {
+                Ok((
+                    llm::deleted_labels(c, client_id)?,
+                    llm::undeleted_labels(c, client_id)?,
+                ))
+            })
+            .await?;
+        if !keys.1.is_empty() && config.llm.enabled() {
+            return Ok(false);
+        }
+        keys
+    } else {
+        Default::default()
+    };
     let id = job.id;
     store
         .call(move |conn| deletions::set_running(conn, id))
@@ -76,6 +95,7 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
     let removed = Removed {
         instances,
         backup_files,
+        llm_keys,
     };
     super::erasure::commit(store, config, job, removed).await?;
     Ok(true)
@@ -85,6 +105,8 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
 pub(super) struct Removed {
     pub instances: Vec<RemovedInstance>,
     pub backup_files: BackupFiles,
+    /// LLM key labels: deleted at the provider, and left there (no provider configured).
+    pub llm_keys: (Vec<String>, Vec<String>),
 }
 
 /// Backup files removed: archives (and partial files) and their manifests.

@@ -72,6 +72,10 @@ fn rows_and_report(
     reports_dir: &Path,
 ) -> Result<DeletionReport, StoreError> {
     let mut categories = file_categories(&removed);
+    categories.push(Category::erased(
+        "LLM keys deleted at the provider",
+        removed.llm_keys.0.len() as u64,
+    ));
     categories.extend(erasure::remove_instances(tx, &job.instance_ids)?);
     let mut report = DeletionReport {
         schema: REPORT_SCHEMA.into(),
@@ -84,6 +88,8 @@ fn rows_and_report(
         instances: removed.instances,
         categories,
         billing_kept: Vec::new(),
+        llm_keys_deleted: removed.llm_keys.0,
+        llm_keys_left: removed.llm_keys.1,
         deleted_at: crate::store::now(),
         deleted_by: job.requested_by.clone(),
         report_file: report_path(reports_dir, job.id).display().to_string(),

@@ -177,6 +177,8 @@ mod tests {
                 9,
             )],
             billing_kept: Vec::new(),
+            llm_keys_deleted: Vec::new(),
+            llm_keys_left: Vec::new(),
             deleted_at: "now".into(),
             deleted_by: "admin".into(),
             report_file: "/r/deletion-1.json".into(),

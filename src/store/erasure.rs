@@ -68,6 +68,7 @@ pub fn erase_client(conn: &Connection, s: &Subject) -> Result<Vec<Category>, Sto
     ));
     out.extend(erase_usage(conn, s.client_id)?);
     out.extend(erase_users(conn, s.client_id)?);
+    out.extend(erase_llm(conn, s)?);
     let clients = conn.execute("DELETE FROM clients WHERE id = ?1", [s.client_id])?;
     out.push(Category::erased("client profile", clients as u64));
     out.push(Category::pseudonymised(
@@ -75,6 +76,21 @@ pub fn erase_client(conn: &Connection, s: &Subject) -> Result<Vec<Category>, Sto
         pseudonymise_audit(conn, s)? as u64,
     ));
     Ok(out)
+}
+
+/// The client's LLM key rows (the keys themselves are gone at the provider
+/// by now) and their spend series, which names the client by slug.
+fn erase_llm(conn: &Connection, s: &Subject) -> Result<Vec<Category>, StoreError> {
+    let spend = conn.execute("DELETE FROM llm_spend WHERE client_slug = ?1", [s.slug])?;
+    conn.execute(
+        "DELETE FROM llm_budget_overrides WHERE client_id = ?1",
+        [s.client_id],
+    )?;
+    let keys = conn.execute("DELETE FROM llm_keys WHERE client_id = ?1", [s.client_id])?;
+    Ok(vec![
+        Category::erased("LLM key records", keys as u64),
+        Category::erased("LLM spend samples", spend as u64),
+    ])
 }
 
 /// The client's portal users, their one-time links and the failed sign-ins

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_client_users.sql"),
     include_str!("migrations/008_requests.sql"),
     include_str!("migrations/010_instance_networks.sql"),
+    include_str!("migrations/011_llm_keys.sql"),
 ];
 
 /// Foreign keys are off while migrating: rebuilding a table (the only way to

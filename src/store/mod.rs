@@ -16,6 +16,7 @@ pub mod clients;
 pub mod deletions;
 pub mod erasure;
 pub mod instances;
+pub mod llm;
 pub mod metrics;
 mod migrations;
 pub mod networks;

@@ -5,9 +5,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind, Phase,
-    RequestStatus,
-    RestoreMode, Trigger,
+    Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset,
+    LinkKind, LlmKeyStatus, LlmProvider, Phase, RequestStatus, RestoreMode, Trigger,
 };
 
 macro_rules! sql_text {
@@ -39,7 +38,10 @@ sql_text!(
     Phase,
     RequestStatus,
     RestoreMode,
-    Trigger
+    Trigger,
+    LlmProvider,
+    LlmKeyStatus,
+    LimitReset
 );
 
 #[cfg(test)]

@@ -16,5 +16,6 @@ pub fn routes() -> Vec<Route> {
 async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, WebError> {
     let mut body = prometheus::render(&s.live.snapshot(), &s.stats.snapshot());
     prometheus::render_backup_ages(&mut body, &s.ops.backup_ages().await?);
+    prometheus::render_llm(&mut body, &s.ops.llm_gauges().await?);
     Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], body))
 }

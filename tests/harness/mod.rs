@@ -12,6 +12,8 @@
 //! - [`CaddyProcess`]: a private `caddy run` on loopback ports.
 //! - [`delete_and_follow`]: a confirmed delete through the API, followed to its report.
 //! - [`SmtpServer`]: a tiny SMTP listener that hands each received mail to the test.
+//! - [`LlmFake`]: OpenRouter's and LiteLLM's key APIs on loopback, with
+//!   injectable failures ([`Fault`]).
 //! - [`DockerGuard`]: removes a test's containers, networks, volumes and images.
 //! - [`docker`], [`assert_absent`]: the docker CLI, failing loudly; absence
 //!   proven by the engine's own "no such ..." answer.
@@ -24,6 +26,7 @@ mod caddy;
 mod deletion;
 mod docker;
 mod http;
+mod llm_fake;
 mod names;
 mod pool;
 mod process;
@@ -35,6 +38,7 @@ pub use caddy::CaddyProcess;
 pub use deletion::{delete_and_follow, follow_deletion};
 pub use docker::{assert_absent, docker, refuse_skip_vars, skip_docker, DockerGuard};
 pub use http::{http_get, try_http_get};
+pub use llm_fake::{FakeKey, Fault, LlmFake};
 pub use names::{free_port, unique};
 pub use pool::{free_pool_networks, pool_networks, wait_pool_full, PoolNetwork};
 pub use process::{

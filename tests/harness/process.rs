@@ -327,6 +327,7 @@ impl BerthServe {
 /// `env` (and the built-in defaults) configure berth.
 fn clean_env(cmd: &mut Command, env: &[(&'static str, String)]) {
     cmd.env_remove("BERTH_CONFIG");
+    cmd.env_remove(berth::config::MANAGEMENT_KEY_ENV);
     for (var, _) in berth::config::ENV_KEYS {
         cmd.env_remove(var);
     }

@@ -6,6 +6,7 @@ mod clients;
 mod deletions;
 mod export;
 mod instances;
+mod llm;
 mod plans;
 mod requests;
 pub(crate) mod usage;
@@ -29,6 +30,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(export::routes());
     routes.extend(backups::routes());
     routes.extend(usage::routes());
+    routes.extend(llm::routes());
     routes
 }
 

@@ -1,0 +1,121 @@
+//! LLM keys as values: a plan's (or a client's own) budget, and the name
+//! berth gives a key at its provider. The name is how berth finds a key it
+//! created but never stored (a crash between the provider's answer and the
+//! commit): it is derived, never random.
+
+use serde::{Deserialize, Serialize};
+
+use super::{DomainError, LimitReset};
+
+/// The most a budget may be: far above any real client, low enough that a
+/// typo (an extra four zeros) is refused rather than sent to the provider.
+pub const MAX_LIMIT_USD: f64 = 100_000.0;
+
+/// A spend limit in USD (None: no limit) and when it starts again (None:
+/// never, the limit is for the key's lifetime).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LlmBudget {
+    pub limit_usd: Option<f64>,
+    pub limit_reset: Option<LimitReset>,
+}
+
+impl LlmBudget {
+    pub const UNLIMITED: LlmBudget = LlmBudget {
+        limit_usd: None,
+        limit_reset: None,
+    };
+
+    pub fn new(
+        limit_usd: Option<f64>,
+        limit_reset: Option<LimitReset>,
+    ) -> Result<Self, DomainError> {
+        if let Some(usd) = limit_usd {
+            if !usd.is_finite() || !(0.0..=MAX_LIMIT_USD).contains(&usd) {
+                return Err(DomainError::new(
+                    "limit_usd",
+                    format!("{usd} is out of range (0 to {MAX_LIMIT_USD} USD)"),
+                ));
+            }
+        }
+        if limit_usd.is_none() && limit_reset.is_some() {
+            return Err(DomainError::new(
+                "limit_reset",
+                "a reset period needs a limit (limit_usd)",
+            ));
+        }
+        // Cents: the providers store more digits, but a budget typed as
+        // 12.345 is a mistake, and equal budgets must compare equal.
+        let limit_usd = limit_usd.map(|u| (u * 100.0).round() / 100.0);
+        Ok(Self {
+            limit_usd,
+            limit_reset,
+        })
+    }
+
+    /// The budget the plan-less default means: a monthly limit.
+    pub fn monthly(limit_usd: f64) -> Result<Self, DomainError> {
+        Self::new(Some(limit_usd), Some(LimitReset::Monthly))
+    }
+}
+
+/// Parses "monthly", "weekly", "daily" or "none"/"" (no reset).
+pub fn parse_reset(value: &str) -> Result<Option<LimitReset>, DomainError> {
+    match value.trim() {
+        "" | "none" => Ok(None),
+        other => LimitReset::parse(other).map(Some),
+    }
+}
+
+/// The name of a client's key at its provider: `berth/<owner>/<slug>/<n>`,
+/// with `n` the key row's id. `/` occurs in neither an owner nor a slug, so
+/// [`key_prefix`] matches exactly this berth's keys and nobody else's.
+pub fn key_label(owner: &str, slug: &str, n: i64) -> String {
+    format!("{}{slug}/{n}", key_prefix(owner))
+}
+
+/// The start every key name of this berth (its `docker.owner`) shares.
+pub fn key_prefix(owner: &str) -> String {
+    format!("berth/{owner}/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_are_checked_and_rounded_to_cents() {
+        let b = LlmBudget::monthly(12.345).unwrap();
+        assert_eq!(b.limit_usd, Some(12.35));
+        assert_eq!(b.limit_reset, Some(LimitReset::Monthly));
+        assert!(LlmBudget::new(Some(-1.0), None).is_err());
+        assert!(LlmBudget::new(Some(f64::NAN), None).is_err());
+        assert!(LlmBudget::new(Some(1e9), None).is_err());
+        assert_eq!(
+            LlmBudget::new(None, Some(LimitReset::Daily))
+                .unwrap_err()
+                .field,
+            "limit_reset"
+        );
+        assert_eq!(LlmBudget::new(None, None).unwrap(), LlmBudget::UNLIMITED);
+        assert_eq!(
+            LlmBudget::new(Some(0.0), None).unwrap().limit_usd,
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn resets_parse_with_none() {
+        assert_eq!(parse_reset("none").unwrap(), None);
+        assert_eq!(parse_reset("").unwrap(), None);
+        assert_eq!(parse_reset("weekly").unwrap(), Some(LimitReset::Weekly));
+        assert!(parse_reset("yearly").is_err());
+    }
+
+    #[test]
+    fn labels_share_the_owner_prefix_and_no_other() {
+        let label = key_label("berth", "acme", 7);
+        assert_eq!(label, "berth/berth/acme/7");
+        assert!(label.starts_with(&key_prefix("berth")));
+        assert!(!key_label("berth-2", "acme", 7).starts_with(&key_prefix("berth")));
+    }
+}
