@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 mod duration;
 mod env;
-mod portal;
 mod llm;
+mod portal;
 mod ports;
 mod sections;
 #[cfg(test)]
@@ -19,8 +19,8 @@ mod tests;
 
 use duration as humantime_serde_lite;
 use env::{env_value, set_dotted};
-pub use portal::{PortalConfig, SmtpConfig, SmtpTls};
 pub use llm::{LlmConfig, ManagementKey, MANAGEMENT_KEY_ENV};
+pub use portal::{PortalConfig, SmtpConfig, SmtpTls};
 use ports::parse_pool;
 pub use ports::PortRange;
 pub use sections::{

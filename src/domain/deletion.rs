@@ -65,6 +65,16 @@ impl DeletionReport {
     /// erasure's pseudonym: what an earlier instance removal's report
     /// becomes once its whole client is erased.
     pub fn pseudonymised(mut self, deletion_id: i64) -> Self {
+        // Key labels are `berth/<owner>/<slug>/<n>`: the slug goes too. Keys
+        // left at the provider keep their real name: the provider must find
+        // them there to delete them by hand.
+        let (slug, erased) = (
+            format!("/{}/", self.client),
+            format!("/{}/", erased_label(deletion_id)),
+        );
+        for label in &mut self.llm_keys_deleted {
+            *label = label.replace(&slug, &erased);
+        }
         self.client = erased_label(deletion_id);
         self.client_name.clear();
         for i in &mut self.instances {
@@ -203,6 +213,8 @@ mod tests {
                 data_files: 1,
             }],
             categories: vec![Category::erased("instances", 1)],
+            llm_keys_deleted: vec!["berth/o/acme/1".into()],
+            llm_keys_left: Vec::new(),
             billing_kept: Vec::new(),
             deleted_at: "t".into(),
             deleted_by: "user:admin".into(),

@@ -6,8 +6,8 @@
 
 mod apply;
 pub mod deletions;
-mod erasure;
 pub mod desired;
+mod erasure;
 mod late;
 pub mod observe;
 pub mod plan;

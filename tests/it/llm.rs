@@ -65,6 +65,9 @@ pub(crate) async fn setup(provider: LlmProvider) -> Setup {
         memory_reservation: None,
         storage: None,
         max_instances: None,
+        approval: Default::default(),
+        portal_restore: false,
+        blueprints: None,
     };
     ops.create_plan(&actor, plan).await.unwrap();
     ops.set_plan_llm(&actor, "ai", plan_llm(Some(10.0)))

@@ -4,9 +4,7 @@
 
 use maud::{html, Markup};
 
-use super::components::{
-    csrf_field, empty, field, seg, select, FormErrors, Input, REQUIRED, TEXT,
-};
+use super::components::{csrf_field, empty, field, seg, select, FormErrors, Input, REQUIRED, TEXT};
 use super::layout::{page, Chrome, Nav};
 use crate::web::forms::{ClientForm, InstanceForm};
 
