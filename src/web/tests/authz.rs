@@ -303,6 +303,7 @@ fn check(role: Role, kind: Kind, method: &Method, res: &Answer, what: &str) {
                         StatusCode::NOT_FOUND,
                         "{what}: another client's thing"
                     );
+                    assert!(res.body.contains("Back to your portal"), "{what}");
                 }
             }
         }
