@@ -21,6 +21,7 @@ mod harness_smoke;
 mod names;
 mod ops_conflicts;
 mod package;
+mod portal_flow;
 mod pull;
 mod readme_run;
 mod scheduler;
