@@ -188,3 +188,24 @@ async fn owners_invite_and_remove_members_from_the_portal() {
     assert_eq!(audit[0].actor, format!("client:{slug}:o@alpha.example"));
     assert_eq!(audit[0].ip.as_deref(), Some("127.0.0.1"));
 }
+
+#[tokio::test]
+async fn the_portal_wears_the_providers_brand_and_logo() {
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("logo.svg");
+    std::fs::write(&logo, "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").unwrap();
+    let w = web(|c| {
+        c.portal.brand_name = "Harbour Hosting".into();
+        c.portal.logo_file = Some(logo);
+    })
+    .await;
+    let login = w.send(Method::GET, "/portal/login", None, None).await;
+    assert!(login.body.contains("Harbour Hosting") && login.body.contains("src=\"/portal/logo\""));
+    let res = w.send(Method::GET, "/portal/logo", None, None).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.headers[header::CONTENT_TYPE], "image/svg+xml");
+    assert!(res.body.starts_with("<svg"));
+    let plain = web(|_| {}).await;
+    let res = plain.send(Method::GET, "/portal/logo", None, None).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+}
