@@ -26,6 +26,7 @@ mod names;
 mod network_pool;
 mod ops_conflicts;
 mod package;
+mod portal_flow;
 mod pull;
 mod readme_run;
 mod requests;
