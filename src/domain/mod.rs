@@ -29,8 +29,8 @@ pub use request::{InstanceQuota, Transition};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
 pub use state::{
-    Approval, BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RequestStatus,
-    RestoreMode, Trigger,
+    Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind,
+    Phase, RequestStatus, RestoreMode, Trigger,
 };
 
 /// A value that failed its checks; the message names the field and the problem

@@ -118,6 +118,15 @@ state_enum! {
 }
 
 state_enum! {
+    /// What a client's user may do in the portal: an owner also invites and
+    /// removes the client's members and asks for new instances.
+    ClientRole, "role" {
+        Owner = "owner",
+        Member = "member",
+    }
+}
+
+state_enum! {
     /// Where a client's request for a new instance stands: requested →
     /// approved → provisioning → running, or rejected (with a reason) /
     /// failed (with the message). The store keeps only the decision
@@ -131,6 +140,15 @@ state_enum! {
         Running = "running",
         Rejected = "rejected",
         Failed = "failed",
+    }
+}
+
+state_enum! {
+    /// What a one-time link in a mail is for: a first password (an
+    /// invitation, valid 72 h) or a forgotten one (valid 2 h).
+    LinkKind, "kind" {
+        Invite = "invite",
+        Reset = "reset",
     }
 }
 

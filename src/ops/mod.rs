@@ -6,11 +6,16 @@
 mod audit_log;
 mod backup_admin;
 mod backups;
+mod client_users;
 mod clients;
 mod delete;
 mod instances;
 mod overview;
 mod plans;
+mod portal_auth;
+#[cfg(test)]
+mod portal_tests;
+mod portal_view;
 mod requests;
 mod tokens;
 mod usage;
@@ -23,11 +28,14 @@ use tokio::sync::Notify;
 
 pub use crate::domain::{DeletionReport, DeletionStatus, RemovedInstance};
 pub use backup_admin::{BackupHealth, ImportReport, RestoreInput};
+pub use client_users::{Invitation, NewClientUserInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::DeletionJob;
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
+pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
+pub use portal_view::PortalInstance;
 pub use requests::{RequestFilter, RequestInput, Requester};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,

@@ -12,7 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_metrics.sql"),
     include_str!("migrations/005_ids_never_reused.sql"),
     include_str!("migrations/006_deletions.sql"),
-    // 007 (client users, issue 11) goes here, before 008, when merged.
+    include_str!("migrations/007_client_users.sql"),
     include_str!("migrations/008_requests.sql"),
 ];
 

@@ -5,8 +5,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    Approval, BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RequestStatus,
-    RestoreMode, Trigger,
+    Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind,
+    Phase, RequestStatus, RestoreMode, Trigger,
 };
 
 macro_rules! sql_text {
@@ -30,7 +30,9 @@ macro_rules! sql_text {
 sql_text!(
     Approval,
     BackupStatus,
+    ClientRole,
     ClientStatus,
+    LinkKind,
     DeletionStatus,
     DesiredState,
     Phase,
