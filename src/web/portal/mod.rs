@@ -7,6 +7,7 @@
 mod auth;
 mod home;
 mod members;
+mod requests;
 
 use super::route::Route;
 
@@ -14,5 +15,6 @@ pub fn routes() -> Vec<Route> {
     let mut r = auth::routes();
     r.extend(home::routes());
     r.extend(members::routes());
+    r.extend(requests::routes());
     r
 }
