@@ -27,10 +27,11 @@ pub struct PortalRequest {
 
 impl From<RequestRow> for PortalRequest {
     fn from(r: RequestRow) -> Self {
-        let why = if r.reason.is_empty() {
-            r.error
-        } else {
-            r.reason
+        let why = match (r.decision, r.reason.is_empty()) {
+            (_, false) => r.reason,
+            (RequestStatus::Failed, true) => client_safe(r.error),
+            // Failed later: the instance's own message, as the portal's instance list shows it.
+            _ => r.error,
         };
         Self {
             id: r.id,
@@ -42,6 +43,18 @@ impl From<RequestRow> for PortalRequest {
             created_at: r.created_at,
             decided_at: r.decided_at,
         }
+    }
+}
+
+/// Why the instance of a request could not be created, as its client may
+/// read it. The plan's limits are the client's own business; anything else
+/// (a domain another client holds, the host's ports) is told to the
+/// provider only, who sees the full message.
+fn client_safe(error: String) -> String {
+    if error.starts_with("plan ") {
+        error
+    } else {
+        "the instance could not be created; your provider has the details".into()
     }
 }
 
@@ -141,5 +154,21 @@ impl Ops {
             .request_instance(actor, &me.client_slug, requester, input)
             .await?;
         Ok(row.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_tells_the_client_only_what_is_theirs() {
+        let plan = "plan p allows 2 instance(s) and client acme has 2".to_owned();
+        assert_eq!(client_safe(plan.clone()), plan);
+        let clash = client_safe("domain acme-web.example.com is already in use".into());
+        assert!(
+            !clash.contains("acme-web") && clash.contains("provider"),
+            "{clash}"
+        );
     }
 }
