@@ -16,6 +16,7 @@ mod llm_views;
 mod overview;
 mod plans;
 mod portal_auth;
+mod portal_requests;
 #[cfg(test)]
 mod portal_tests;
 mod portal_view;
@@ -41,6 +42,7 @@ pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, Spender};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
 pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
+pub use portal_requests::{PortalRequest, RequestOptions};
 pub use portal_view::PortalInstance;
 pub use requests::{RequestFilter, RequestInput, Requester};
 pub use usage::{

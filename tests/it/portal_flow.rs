@@ -129,6 +129,9 @@ async fn invited_by_mail_signed_in_suspended_out_resumed_in() {
         memory_reservation: None,
         storage: None,
         max_instances: None,
+        approval: Default::default(),
+        portal_restore: false,
+        blueprints: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     let client = NewClientInput {

@@ -8,6 +8,7 @@ mod auth;
 mod export;
 mod home;
 mod members;
+mod requests;
 
 use super::route::Route;
 
@@ -16,5 +17,6 @@ pub fn routes() -> Vec<Route> {
     r.extend(home::routes());
     r.extend(members::routes());
     r.extend(export::routes());
+    r.extend(requests::routes());
     r
 }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod home;
 pub mod members;
+pub mod requests;
 
 use maud::{html, Markup, DOCTYPE};
 
@@ -44,7 +45,11 @@ impl PortalChrome {
 
 /// Portal pages a signed-in user can reach from the header; later pages
 /// (usage, backups, requests) add their entry here.
-const NAV: &[(&str, &str)] = &[("/portal", "Instances"), ("/portal/members", "Users")];
+const NAV: &[(&str, &str)] = &[
+    ("/portal", "Instances"),
+    ("/portal/requests", "Requests"),
+    ("/portal/members", "Users"),
+];
 
 pub fn page(title: &str, chrome: &PortalChrome, body: Markup) -> Markup {
     html! {
