@@ -1,10 +1,13 @@
 //! The deletion worker: finishes confirmed deletes (jobs in the store) once
 //! the reconciler has taken their containers, networks and routes down.
-//! Order matters for crash safety: data → backups → rows, report (row and
-//! file) and "done" in one transaction (`erasure.rs`). A kill at any step leaves the job unfinished
+//! Order matters for crash safety: measure the files (recorded in the
+//! job) → data → backups → rows, report (row and file) and "done" in one
+//! transaction (`erasure.rs`). A kill at any step leaves the job unfinished
 //! and its rows in place, so the next pass after a restart runs it again.
 
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::domain::{Phase, RemovedInstance};
@@ -85,74 +88,106 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
         .call(move |conn| deletions::set_running(conn, id))
         .await?;
     crate::testhook::pause_at("delete-data").await;
-    let instances = remove_data(config, &rows).await?;
-    let backup_files = remove_client_backups(config, job, &rows).await?;
+    let dirs = Dirs::of(config, job, &rows);
+    let removed = match job.measured.clone().map(serde_json::from_value::<Removed>) {
+        Some(Ok(measured)) => measured,
+        _ => {
+            let measured = measure(&dirs, &rows).await?;
+            let value =
+                serde_json::to_value(&measured).map_err(|e| DeletionError::Io(e.to_string()))?;
+            store
+                .call(move |conn| deletions::set_measured(conn, id, &value))
+                .await?;
+            measured
+        }
+    };
+    for dir in dirs.data.into_iter().chain(dirs.backups) {
+        remove_tree(dir).await?;
+    }
     if job.whole_client {
         let client_dir = config.instances_dir().join(&job.client_slug);
         let _ = tokio::fs::remove_dir(&client_dir).await;
     }
     crate::testhook::pause_at("delete-rows").await;
-    let removed = Removed {
-        instances,
-        backup_files,
-        llm_keys,
-    };
-    super::erasure::commit(store, config, job, removed).await?;
+    super::erasure::commit(store, config, job, removed, llm_keys).await?;
     Ok(true)
 }
 
-/// What the worker took off the disk before the rows go.
+/// What the job found on disk before removing it; recorded in the job so
+/// a run after a crash (the files already gone) reports the same.
+#[derive(Serialize, Deserialize)]
 pub(super) struct Removed {
     pub instances: Vec<RemovedInstance>,
     pub backup_files: BackupFiles,
-    /// LLM key labels: deleted at the provider, and left there (no provider configured).
-    pub llm_keys: (Vec<String>, Vec<String>),
 }
 
-/// Backup files removed: archives (and partial files) and their manifests.
-#[derive(Default)]
+/// Backup files: archives (and partial files) and their manifests, each
+/// as (files, bytes).
+#[derive(Default, Serialize, Deserialize)]
 pub(super) struct BackupFiles {
     pub archives: (u64, u64),
     pub manifests: (u64, u64),
 }
 
-/// Removes each instance's data directory; what it held goes in the report.
-async fn remove_data(
-    config: &Config,
-    rows: &[InstanceRow],
-) -> Result<Vec<RemovedInstance>, DeletionError> {
-    let mut removed = Vec::new();
-    for row in rows {
-        let data_dir = config.instance_data_dir(&row.client_slug, &row.name);
-        let (data_bytes, data_files) = remove_dir(data_dir).await?;
-        removed.push(RemovedInstance {
-            id: row.id,
-            name: row.name.clone(),
-            data_bytes,
-            data_files,
-        });
-    }
-    removed.sort_by_key(|i| i.id);
-    Ok(removed)
+/// The directories a job removes: each instance's data, and the whole
+/// client's backup directory or only the removed instances'.
+struct Dirs {
+    data: Vec<PathBuf>,
+    backups: Vec<PathBuf>,
 }
 
-/// The whole client's backup directory, or only the removed instances'.
-async fn remove_client_backups(
-    config: &Config,
-    job: &DeletionRow,
-    rows: &[InstanceRow],
-) -> Result<BackupFiles, DeletionError> {
-    let backups_root = config.backup_dir().join(&job.client_slug);
-    let backup_dirs: Vec<PathBuf> = if job.whole_client {
-        vec![backups_root.clone()]
-    } else {
-        rows.iter().map(|r| backups_root.join(&r.name)).collect()
-    };
-    let mut files = BackupFiles::default();
-    for dir in backup_dirs {
-        remove_backups(dir, &mut files).await?;
+impl Dirs {
+    fn of(config: &Config, job: &DeletionRow, rows: &[InstanceRow]) -> Self {
+        let backups_root = config.backup_dir().join(&job.client_slug);
+        Self {
+            data: rows
+                .iter()
+                .map(|r| config.instance_data_dir(&r.client_slug, &r.name))
+                .collect(),
+            backups: if job.whole_client {
+                vec![backups_root]
+            } else {
+                rows.iter().map(|r| backups_root.join(&r.name)).collect()
+            },
+        }
     }
-    Ok(files)
+}
+
+/// Counts what the directories hold without following a link (tenant
+/// trees are hostile).
+async fn measure(dirs: &Dirs, rows: &[InstanceRow]) -> Result<Removed, DeletionError> {
+    let (data, backups) = (dirs.data.clone(), dirs.backups.clone());
+    let named: Vec<(i64, String)> = rows.iter().map(|r| (r.id, r.name.clone())).collect();
+    tokio::task::spawn_blocking(move || {
+        let mut instances: Vec<RemovedInstance> = named
+            .into_iter()
+            .zip(data)
+            .map(|((id, name), dir)| {
+                let (data_bytes, data_files) = if std::fs::symlink_metadata(&dir).is_ok() {
+                    crate::fsutil::dir_usage(&dir)
+                } else {
+                    (0, 0)
+                };
+                RemovedInstance {
+                    id,
+                    name,
+                    data_bytes,
+                    data_files,
+                }
+            })
+            .collect();
+        instances.sort_by_key(|i| i.id);
+        let mut backup_files = BackupFiles::default();
+        for dir in &backups {
+            count_files(dir, &mut backup_files);
+        }
+        Removed {
+            instances,
+            backup_files,
+        }
+    })
+    .await
+    .map_err(|e| DeletionError::Io(e.to_string()))
 }
 
 /// The job's instances that still have rows (another job may have finished
@@ -169,40 +204,15 @@ fn present(conn: &rusqlite::Connection, ids: &[i64]) -> Result<Vec<InstanceRow>,
     Ok(rows)
 }
 
-/// Removes a tenant's directory tree, returning the bytes and files it
-/// held. The tree is hostile: links in it are removed, never followed, and
-/// the error names the entry that could not go (a root-owned file when
-/// berth lacks the unit's capabilities, say).
-async fn remove_dir(dir: PathBuf) -> Result<(u64, u64), DeletionError> {
+/// Removes a tenant's directory tree. The tree is hostile: links in it
+/// are removed, never followed, and the error names the entry that could
+/// not go (a root-owned file when berth lacks the unit's capabilities, say).
+async fn remove_tree(dir: PathBuf) -> Result<(), DeletionError> {
     tokio::task::spawn_blocking(move || {
-        if std::fs::symlink_metadata(&dir).is_err() {
-            return Ok((0, 0));
-        }
-        let usage = crate::fsutil::dir_usage(&dir);
-        crate::fsutil::remove_tree(&dir).map_err(|e| DeletionError::Io(format!("removing {e}")))?;
-        Ok(usage)
+        crate::fsutil::remove_tree(&dir).map_err(|e| DeletionError::Io(format!("removing {e}")))
     })
     .await
     .map_err(|e| DeletionError::Io(e.to_string()))?
-}
-
-async fn remove_backups(dir: PathBuf, totals: &mut BackupFiles) -> Result<(), DeletionError> {
-    let found = tokio::task::spawn_blocking(move || {
-        let mut found = BackupFiles::default();
-        count_files(&dir, &mut found);
-        crate::fsutil::remove_tree(&dir).map_err(|e| DeletionError::Io(format!("removing {e}")))?;
-        Ok::<_, DeletionError>(found)
-    })
-    .await
-    .map_err(|e| DeletionError::Io(e.to_string()))??;
-    for (total, part) in [
-        (&mut totals.archives, found.archives),
-        (&mut totals.manifests, found.manifests),
-    ] {
-        total.0 += part.0;
-        total.1 += part.1;
-    }
-    Ok(())
 }
 
 /// Counts files without following links (a backup dir holds only berth's

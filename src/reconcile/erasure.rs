@@ -18,17 +18,21 @@ use crate::metrics::export;
 use crate::store::erasure::{self, Subject};
 use crate::store::{clients, deletions, usage, Conn, DeletionRow, Store, StoreError};
 
+/// LLM key labels: deleted at the provider, and left there (no provider configured).
+pub(super) type LlmKeys = (Vec<String>, Vec<String>);
+
 pub(super) async fn commit(
     store: &Store,
     config: &Config,
     job: &DeletionRow,
     removed: Removed,
+    llm_keys: LlmKeys,
 ) -> Result<(), DeletionError> {
     let (job, reports_dir) = (job.clone(), config.reports_dir());
     store
         .call(move |conn| {
             let tx = conn.transaction()?;
-            let report = rows_and_report(&tx, &job, removed, &reports_dir)?;
+            let report = rows_and_report(&tx, &job, removed, llm_keys, &reports_dir)?;
             deletions::set_done(&tx, job.id, &report)?;
             let mut files = vec![(report.report_file.clone(), report)];
             if job.whole_client {
@@ -69,12 +73,13 @@ fn rows_and_report(
     tx: &Conn,
     job: &DeletionRow,
     removed: Removed,
+    (llm_keys_deleted, llm_keys_left): LlmKeys,
     reports_dir: &Path,
 ) -> Result<DeletionReport, StoreError> {
     let mut categories = file_categories(&removed);
     categories.push(Category::erased(
         "LLM keys deleted at the provider",
-        removed.llm_keys.0.len() as u64,
+        llm_keys_deleted.len() as u64,
     ));
     categories.extend(erasure::remove_instances(tx, &job.instance_ids)?);
     let mut report = DeletionReport {
@@ -88,8 +93,8 @@ fn rows_and_report(
         instances: removed.instances,
         categories,
         billing_kept: Vec::new(),
-        llm_keys_deleted: removed.llm_keys.0,
-        llm_keys_left: removed.llm_keys.1,
+        llm_keys_deleted,
+        llm_keys_left,
         deleted_at: crate::store::now(),
         deleted_by: job.requested_by.clone(),
         report_file: report_path(reports_dir, job.id).display().to_string(),

@@ -22,6 +22,8 @@ pub struct DeletionRow {
     pub error: String,
     pub created_at: String,
     pub finished_at: Option<String>,
+    /// What the worker found on disk before removing it (its own JSON).
+    pub measured: Option<serde_json::Value>,
 }
 
 pub struct NewDeletion<'a> {
@@ -34,7 +36,7 @@ pub struct NewDeletion<'a> {
 }
 
 const SELECT: &str = "SELECT id, client_id, client_slug, client_name, whole_client, instance_ids,
-    requested_by, status, report, error, created_at, finished_at FROM deletions";
+    requested_by, status, report, error, created_at, finished_at, measured FROM deletions";
 
 fn from_row(r: &Row) -> rusqlite::Result<DeletionRow> {
     let json_col = |i: usize, e: serde_json::Error| {
@@ -42,6 +44,7 @@ fn from_row(r: &Row) -> rusqlite::Result<DeletionRow> {
     };
     let ids: String = r.get(5)?;
     let report: Option<String> = r.get(8)?;
+    let measured: Option<String> = r.get(12)?;
     Ok(DeletionRow {
         id: r.get(0)?,
         client_id: r.get(1)?,
@@ -58,6 +61,10 @@ fn from_row(r: &Row) -> rusqlite::Result<DeletionRow> {
         error: r.get(9)?,
         created_at: r.get(10)?,
         finished_at: r.get(11)?,
+        measured: measured
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| json_col(12, e))?,
     })
 }
 
@@ -127,6 +134,19 @@ pub fn rename_client(
         "UPDATE deletions SET client_slug = ?2, client_name = '', report = COALESCE(?3, report)
          WHERE id = ?1",
         params![id, label, text],
+    )?;
+    Ok(())
+}
+
+/// Records what the job found on disk, before it removes anything.
+pub fn set_measured(
+    conn: &Connection,
+    id: i64,
+    measured: &serde_json::Value,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE deletions SET measured = ?2 WHERE id = ?1",
+        params![id, measured.to_string()],
     )?;
     Ok(())
 }

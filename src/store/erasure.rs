@@ -69,6 +69,11 @@ pub fn erase_client(conn: &Connection, s: &Subject) -> Result<Vec<Category>, Sto
     out.extend(erase_usage(conn, s.client_id)?);
     out.extend(erase_users(conn, s.client_id)?);
     out.extend(erase_llm(conn, s)?);
+    let requests = conn.execute(
+        "DELETE FROM instance_requests WHERE client_id = ?1",
+        [s.client_id],
+    )?;
+    out.push(Category::erased("instance requests", requests as u64));
     let clients = conn.execute("DELETE FROM clients WHERE id = ?1", [s.client_id])?;
     out.push(Category::erased("client profile", clients as u64));
     out.push(Category::pseudonymised(

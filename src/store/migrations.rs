@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_deletions.sql"),
     include_str!("migrations/007_client_users.sql"),
     include_str!("migrations/008_requests.sql"),
+    include_str!("migrations/009_deletion_measure.sql"),
     include_str!("migrations/010_instance_networks.sql"),
     include_str!("migrations/011_llm_keys.sql"),
 ];

@@ -8,6 +8,7 @@ mod authz_matrix;
 mod backups;
 mod client_users;
 mod edge;
+mod gdpr;
 mod portal;
 mod portal_requests;
 mod reads;

@@ -391,6 +391,12 @@ async fn delete_killed_at(step: &str) {
     let api = format!("http://{}", rig.config.listen);
     let report = follow_deletion(&rig.http, &api, &rig.token, &location).await;
     assert_eq!(report["client_deleted"], true, "{report}");
+    // Measured before anything went: a run after the kill reports the data
+    // even though it is already gone.
+    assert!(
+        report["instances"][0]["data_bytes"].as_u64().unwrap() > 0,
+        "{report}"
+    );
     let (status, _) = rig.get("/api/v1/clients/leaver").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = rig.get(&format!("/api/v1/instances/{id}")).await;

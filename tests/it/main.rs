@@ -17,6 +17,7 @@ mod crash;
 mod crash_points;
 mod deletion_jobs;
 mod docker_adapter;
+mod erasure;
 mod gdpr;
 mod harness_smoke;
 mod llm;
