@@ -28,8 +28,8 @@ pub use plan::{Limits, PlanName, PlanSpec};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
 pub use state::{
-    BackupStatus, ClientStatus, DeletionStatus, DesiredState, LimitReset, LlmKeyStatus,
-    LlmProvider, Phase, RestoreMode, Trigger,
+    BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset, LinkKind,
+    LlmKeyStatus, LlmProvider, Phase, RestoreMode, Trigger,
 };
 
 /// A value that failed its checks; the message names the field and the problem

@@ -6,6 +6,7 @@
 mod audit_log;
 mod backup_admin;
 mod backups;
+mod client_users;
 mod clients;
 mod delete;
 mod instances;
@@ -13,6 +14,10 @@ mod llm;
 mod llm_views;
 mod overview;
 mod plans;
+mod portal_auth;
+#[cfg(test)]
+mod portal_tests;
+mod portal_view;
 mod tokens;
 mod usage;
 mod users;
@@ -24,6 +29,7 @@ use tokio::sync::Notify;
 
 pub use crate::domain::{DeletionReport, DeletionStatus, RemovedInstance};
 pub use backup_admin::{BackupHealth, ImportReport, RestoreInput};
+pub use client_users::{Invitation, NewClientUserInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::DeletionJob;
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
@@ -31,6 +37,8 @@ pub use llm::{LlmBudgetInput, PlanLlmInput};
 pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, Spender};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
+pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
+pub use portal_view::PortalInstance;
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };

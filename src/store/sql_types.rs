@@ -5,8 +5,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    BackupStatus, ClientStatus, DeletionStatus, DesiredState, LimitReset, LlmKeyStatus,
-    LlmProvider, Phase, RestoreMode, Trigger,
+    BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset, LinkKind,
+    LlmKeyStatus, LlmProvider, Phase, RestoreMode, Trigger,
 };
 
 macro_rules! sql_text {
@@ -29,7 +29,9 @@ macro_rules! sql_text {
 
 sql_text!(
     BackupStatus,
+    ClientRole,
     ClientStatus,
+    LinkKind,
     DeletionStatus,
     DesiredState,
     Phase,
