@@ -29,7 +29,7 @@ pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
 pub use state::{
     BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset, LinkKind,
-    LlmKeyStatus, LlmProvider, Phase, RestoreMode, Trigger,
+    LlmKeyStatus, LlmProvider, Phase, RestoreMode, SpendWarning, Trigger,
 };
 
 /// A value that failed its checks; the message names the field and the problem
