@@ -38,8 +38,9 @@
 //!   in its pass) and the spend meter.
 //! - [`audit`]: who did what, when, from where; record, query, retention.
 //! - [`web`]: axum only: one route table with an `Access` per route, one
-//!   `WebError`, `state.rs`; `pages/` (admin handlers), `api/` (JSON v1) and
-//!   `views/` (maud markup only).
+//!   `WebError`, `state.rs`; `pages/` (admin handlers), `portal/` (client
+//!   users' handlers under `/portal`, their own sessions in
+//!   `portal_session.rs`), `api/` (JSON v1) and `views/` (maud markup only).
 //!
 //! Small rooms the map does not draw: [`housekeeping`] (the daily audit and
 //! session pruning worker), [`fsutil`] (file work inside hostile tenant dirs

@@ -151,3 +151,60 @@ fn llm_management_key_comes_from_env_or_file_and_is_masked() {
     .unwrap_err();
     assert!(url.to_string().contains("llm.base_url"), "{url}");
 }
+
+#[test]
+fn smtp_and_portal_sections_load_with_defaults_and_masked_password() {
+    let c = load(
+        "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"Hosting <no@example.com>\"\nusername = \"u\"\ntls = \"tls\"\n[portal]\nbrand_name = \"Harbour\"\npublic_url = \"https://panel.example.com/\"\n",
+        &[("BERTH_SMTP_PASSWORD", "s3cret-value")],
+    )
+    .unwrap();
+    let smtp = c.smtp.as_ref().unwrap();
+    assert_eq!((smtp.port(), smtp.tls), (465, SmtpTls::Tls));
+    assert_eq!(smtp.password.as_deref(), Some("s3cret-value"));
+    assert!(!format!("{c:?}").contains("s3cret-value"), "Debug masks it");
+    assert_eq!(c.portal_base_url(), "https://panel.example.com");
+    let plain = load("", &[]).unwrap();
+    assert!(plain.smtp.is_none());
+    assert_eq!(plain.portal.brand_name, "berth");
+    assert_eq!(plain.portal_base_url(), "http://127.0.0.1:7070");
+}
+
+#[test]
+fn smtp_and_portal_mistakes_name_the_key() {
+    for (text, key) in [
+        (
+            "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"not a mailbox\"\n",
+            "smtp.from",
+        ),
+        (
+            "[smtp]\nhost = \"bad host!\"\nfrom = \"a@b.example\"\n",
+            "smtp.host",
+        ),
+        (
+            "[smtp]\nhost = \"h.example\"\nfrom = \"a@b.example\"\nusername = \"u\"\n",
+            "smtp.username",
+        ),
+        (
+            "[smtp]\nhost = \"h.example\"\nfrom = \"a@b.example\"\ntls = \"ssl\"\n",
+            "ssl",
+        ),
+        (
+            "[portal]\npublic_url = \"ftp://x.example\"\n",
+            "portal.public_url",
+        ),
+        ("[portal]\nbrand_name = \"\"\n", "portal.brand_name"),
+    ] {
+        let err = load(text, &[]).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let text = format!(
+        "[smtp]\nhost = \"h.example\"\nfrom = \"a@b.example\"\nusername = \"u\"\npassword_file = {:?}\n",
+        file.display().to_string()
+    );
+    let c = load(&text, &[]).unwrap();
+    assert_eq!(c.smtp.unwrap().password.as_deref(), Some("from-file"));
+}

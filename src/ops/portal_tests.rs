@@ -229,3 +229,29 @@ async fn owners_manage_members_of_their_own_client_only() {
         .collect();
     assert_eq!(left, ["n@a.example", "o2@a.example"]);
 }
+
+#[tokio::test]
+async fn a_client_being_deleted_or_suspended_closes_its_portal() {
+    let ops = ops_with_clients(&["Alpha", "Beta"]).await;
+    let a = active(&ops, "alpha", "o@a.example", ClientRole::Owner).await;
+    let b = active(&ops, "beta", "o@b.example", ClientRole::Owner).await;
+    assert!(a.client_open && b.client_open);
+    ops.set_client_status(
+        &Actor::cli(),
+        "alpha",
+        crate::domain::ClientStatus::Suspended,
+    )
+    .await
+    .unwrap();
+    ops.delete_client(&Actor::cli(), "beta", "beta")
+        .await
+        .unwrap();
+    for who in [a, b] {
+        let now = ops.portal_identity(who.user_id).await.unwrap().unwrap();
+        assert!(!now.client_open, "{}", who.client_slug);
+        let login = ops
+            .portal_login(&who.email, "long-enough-1", "10.0.0.1")
+            .await;
+        assert!(matches!(login, Err(OpsError::Refused(m)) if m.contains("suspended")));
+    }
+}

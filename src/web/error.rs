@@ -98,6 +98,9 @@ pub async fn render(State(access): State<Access>, req: Request, next: Next) -> R
         return match (access.speaks_json(), message) {
             (true, Some(m)) => json(status, &m),
             (true, None) => json(status, INTERNAL_JSON),
+            (false, Some(m)) if access.is_portal() => {
+                (status, message::portal_page("Not done", &m)).into_response()
+            }
             (false, Some(m)) => message_page(status, "Not done", &m),
             (false, None) => internal_error(),
         };

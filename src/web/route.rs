@@ -30,6 +30,11 @@ impl Access {
     pub fn speaks_json(self) -> bool {
         matches!(self, Self::Token | Self::LoopbackOrToken)
     }
+
+    /// Whether this route's pages are the client portal's.
+    pub fn is_portal(self) -> bool {
+        matches!(self, Self::PortalPublic | Self::Portal)
+    }
 }
 
 pub struct Route {

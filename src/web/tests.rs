@@ -4,7 +4,9 @@
 //! authorization matrix of every route.
 
 mod authz;
+mod authz_matrix;
 mod backups;
+mod client_users;
 mod edge;
 mod portal;
 mod reads;

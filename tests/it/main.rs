@@ -24,6 +24,7 @@ mod llm_failures;
 mod names;
 mod ops_conflicts;
 mod package;
+mod portal_flow;
 mod pull;
 mod readme_run;
 mod scheduler;

@@ -11,6 +11,15 @@ pub fn page(title: &str, text: &str) -> Markup {
     )
 }
 
+/// The same for a client user: the way back is their portal, not the
+/// admin dashboard.
+pub fn portal_page(title: &str, text: &str) -> Markup {
+    layout::bare(
+        title,
+        html! { h1 { (title) } p { (text) } p { a href="/portal" { "Back to your portal" } } },
+    )
+}
+
 pub fn internal_error() -> Markup {
     page(
         "Something went wrong",
