@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DomainError, LimitReset};
+use super::{DomainError, LimitReset, SpendWarning};
 
 /// The most a budget may be: far above any real client, low enough that a
 /// typo (an extra four zeros) is refused rather than sent to the provider.
@@ -78,6 +78,32 @@ pub fn key_prefix(owner: &str) -> String {
     format!("berth/{owner}/")
 }
 
+/// The fraction of a limit spent from which a key is near it.
+pub const NEAR_LIMIT: f64 = 0.8;
+
+/// Whether a key is near or at its limit. The provider's remaining amount
+/// is the truth where it gives one (it knows the reset period); otherwise
+/// `spent` (this period's spend) against the limit. No limit, no warning.
+pub fn spend_warning(
+    limit_usd: Option<f64>,
+    remaining_usd: Option<f64>,
+    spent_usd: Option<f64>,
+) -> Option<SpendWarning> {
+    let limit = limit_usd.filter(|l| *l > 0.0)?;
+    let used = match remaining_usd {
+        Some(left) => limit - left,
+        None => spent_usd?,
+    };
+    let fraction = used / limit;
+    if fraction >= 1.0 {
+        Some(SpendWarning::LimitReached)
+    } else if fraction >= NEAR_LIMIT {
+        Some(SpendWarning::NearLimit)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +127,26 @@ mod tests {
             LlmBudget::new(Some(0.0), None).unwrap().limit_usd,
             Some(0.0)
         );
+    }
+
+    #[test]
+    fn warnings_start_at_80_percent_and_trust_the_provider() {
+        use SpendWarning::*;
+        assert_eq!(spend_warning(Some(10.0), Some(5.0), Some(9.9)), None);
+        assert_eq!(spend_warning(Some(10.0), Some(2.0), None), Some(NearLimit));
+        assert_eq!(
+            spend_warning(Some(10.0), Some(0.0), None),
+            Some(LimitReached)
+        );
+        assert_eq!(spend_warning(Some(10.0), None, Some(7.99)), None);
+        assert_eq!(spend_warning(Some(10.0), None, Some(8.0)), Some(NearLimit));
+        assert_eq!(
+            spend_warning(Some(10.0), None, Some(12.0)),
+            Some(LimitReached)
+        );
+        assert_eq!(spend_warning(None, None, Some(1e6)), None);
+        assert_eq!(spend_warning(Some(0.0), Some(0.0), None), None);
+        assert_eq!(spend_warning(Some(10.0), None, None), None);
     }
 
     #[test]

@@ -226,6 +226,14 @@ state_enum! {
     }
 }
 
+state_enum! {
+    /// How close a key's spend is to its limit: past 80 %, or at it.
+    SpendWarning, "spend_warning" {
+        NearLimit = "near_limit",
+        LimitReached = "limit_reached",
+    }
+}
+
 impl DeletionStatus {
     /// Done or failed: nothing more will happen to this job.
     pub fn is_finished(self) -> bool {
@@ -320,6 +328,11 @@ mod tests {
             "creating active disabled deleted",
         );
         round_trips(LimitReset::ALL, LimitReset::as_str, "daily weekly monthly");
+        round_trips(
+            SpendWarning::ALL,
+            SpendWarning::as_str,
+            "near_limit limit_reached",
+        );
     }
 
     #[test]

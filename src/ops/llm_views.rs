@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
+use crate::domain::llm::spend_warning;
 use crate::domain::llm::LlmBudget;
-use crate::domain::{LlmKeyStatus, LlmProvider};
+use crate::domain::{LlmKeyStatus, LlmProvider, SpendWarning};
 use crate::store::llm::{ClientLlm, KeyRow, ProviderState, SpendPoint};
 
 /// A client's LLM key. `sync` says whether the provider matches what berth
@@ -26,6 +27,8 @@ pub struct LlmKeyView {
     pub usage_usd: Option<f64>,
     pub usage_monthly_usd: Option<f64>,
     pub limit_remaining_usd: Option<f64>,
+    /// Past 80 % of the key's limit, or at it (as last polled).
+    pub warning: Option<SpendWarning>,
     pub polled_at: Option<String>,
     pub error: Option<String>,
     pub retry_at: Option<String>,
@@ -57,6 +60,8 @@ pub struct LlmOverview {
     /// Keys whose last provider call failed.
     pub failing: usize,
     pub spend_usd: f64,
+    /// Clients past 80 % of their key's limit, or at it.
+    pub near_limit: Vec<Spender>,
     /// The biggest spenders this month, with their limits.
     pub top: Vec<Spender>,
 }
@@ -66,6 +71,7 @@ pub struct Spender {
     pub client: String,
     pub usage_monthly_usd: f64,
     pub limit_usd: Option<f64>,
+    pub warning: Option<SpendWarning>,
 }
 
 /// The key that serves the client: the newest one not on its way out and
@@ -82,6 +88,14 @@ fn current(c: &ClientLlm) -> Option<&KeyRow> {
         .or_else(|| live.iter().rev().find(|k| k.rotating))
         .or_else(|| live.last())
         .copied()
+}
+
+fn warning(key: &KeyRow) -> Option<SpendWarning> {
+    spend_warning(
+        key.budget.limit_usd,
+        key.limit_remaining_usd,
+        key.usage_monthly_usd.or(key.usage_usd),
+    )
 }
 
 pub(super) fn key_view(c: &ClientLlm, provider: Option<LlmProvider>) -> LlmKeyView {
@@ -116,6 +130,7 @@ pub(super) fn key_view(c: &ClientLlm, provider: Option<LlmProvider>) -> LlmKeyVi
         usage_usd: key.and_then(|k| k.usage_usd),
         usage_monthly_usd: key.and_then(|k| k.usage_monthly_usd),
         limit_remaining_usd: key.and_then(|k| k.limit_remaining_usd),
+        warning: key.and_then(warning),
         polled_at: key.and_then(|k| k.polled_at.clone()),
         error: failing.map(|k| k.last_error.clone()),
         retry_at: failing.and_then(|k| k.next_retry_at.clone()),
@@ -158,11 +173,17 @@ pub(super) fn overview(
                 client: c.slug.clone(),
                 usage_monthly_usd: key.usage_monthly_usd.or(key.usage_usd)?,
                 limit_usd: key.budget.limit_usd,
+                warning: warning(key),
             })
         })
         .collect();
     top.sort_by(|a, b| b.usage_monthly_usd.total_cmp(&a.usage_monthly_usd));
     let spend_usd = top.iter().map(|s| s.usage_monthly_usd).sum();
+    let near_limit = top
+        .iter()
+        .filter(|s| s.warning.is_some())
+        .cloned()
+        .collect();
     top.truncate(10);
     LlmOverview {
         provider,
@@ -178,5 +199,6 @@ pub(super) fn overview(
             .count(),
         spend_usd,
         top,
+        near_limit,
     }
 }

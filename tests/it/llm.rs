@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use berth::audit::Actor;
 use berth::config::{Config, ManagementKey};
-use berth::domain::{ClientStatus, LlmKeyStatus, LlmProvider};
+use berth::domain::{ClientStatus, LlmKeyStatus, LlmProvider, SpendWarning};
 use berth::llm::secret::Sealer;
 use berth::llm::KeyWorker;
 use berth::ops::{LlmBudgetInput, NewClientInput, Ops, PlanInput, PlanLlmInput};
@@ -238,6 +238,20 @@ async fn lifecycle(provider: LlmProvider) {
     assert_eq!(
         (at.limit, at.limit_reset.as_deref()),
         (Some(3.0), Some("daily"))
+    );
+
+    // Past 80 % of the limit the key is near it, then at it.
+    s.fake.set_usage(&label, 2.9, 2.9);
+    s.worker.poll().await.unwrap();
+    let view = s.ops.llm_status(&s.slug).await.unwrap();
+    assert_eq!(view.warning, Some(SpendWarning::NearLimit), "{view:?}");
+    s.fake.set_usage(&label, 3.0, 3.0);
+    s.worker.poll().await.unwrap();
+    let overview = s.ops.llm_overview().await.unwrap();
+    assert_eq!(overview.near_limit.len(), 1);
+    assert_eq!(
+        overview.near_limit[0].warning,
+        Some(SpendWarning::LimitReached)
     );
 
     // Rotation: a new key, then the old one goes.

@@ -137,11 +137,15 @@ async fn keys_follow_the_client_through_the_api() {
         )
         .await;
     assert!(fake.keys().is_empty());
+    // Erased: the labels name the client by its pseudonym, not its slug.
+    let erased = format!("/erased:{}/", report["deletion_id"]);
+    let pseudonym = |l: &str| json!(l.replace(&format!("/{slug}/"), &erased));
     let deleted = report["llm_keys_deleted"].as_array().unwrap();
     assert!(
-        deleted.contains(&json!(label)) && deleted.contains(&json!(new_label)),
+        deleted.contains(&pseudonym(&label)) && deleted.contains(&pseudonym(&new_label)),
         "{report}"
     );
+    assert!(!report.to_string().contains(&slug), "{report}");
     let (code, _) = app.get(&format!("/api/v1/clients/{slug}/llm")).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }

@@ -199,3 +199,30 @@ async fn a_rejected_budget_is_refused_before_the_provider() {
     assert!(missing.to_string().contains("being made"), "{missing}");
     assert!(s.ops.llm_status("nobody").await.is_err());
 }
+
+/// The poll reads every page of OpenRouter's list (100 keys each) in one
+/// pass: with 250 other keys first, this berth's key is on page three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poll_reads_every_page_once() {
+    let s = setup(LlmProvider::OpenRouter).await;
+    for n in 0..250 {
+        s.fake.plant(&format!("another-app-{n}"));
+    }
+    s.settle().await;
+    let label = s.keys().await[0].label.clone();
+    s.fake.set_usage(&label, 7.0, 6.0);
+    s.fake.clear_requests();
+    let started = std::time::Instant::now();
+    let polled = s.worker.poll().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!((polled.keys, polled.orphans_deleted), (1, 0));
+    let requests = s.fake.requests();
+    let pages = requests
+        .iter()
+        .filter(|r| r.starts_with("GET /api/v1/keys"))
+        .count();
+    assert_eq!((pages, requests.len()), (3, 4), "{requests:?}");
+    eprintln!("poll of 251 keys: {} requests, {took:?}", requests.len());
+    let view = s.ops.llm_status(&s.slug).await.unwrap();
+    assert_eq!(view.usage_monthly_usd, Some(6.0));
+}
