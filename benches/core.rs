@@ -255,6 +255,10 @@ struct Args {
     /// makes every create wait for its own network, as before the pool.
     #[arg(long)]
     network_pool: Option<usize>,
+    /// Skip the docker-compose status quo (minutes on a loaded machine), to
+    /// compare berth with itself, e.g. across `--network-pool` sizes.
+    #[arg(long)]
+    no_status_quo: bool,
     /// `cargo bench` passes this to every benchmark; nothing to do with it.
     #[arg(long, hide = true)]
     bench: bool,
@@ -318,33 +322,46 @@ async fn main() {
         bench.trace_since(wall).until(many).summary()
     );
 
-    let mut routes = Vec::new();
-    let base1 = tokio::task::block_in_place(|| compose_baseline(&bench, 1, &mut routes));
-    let mut routes = Vec::new();
-    let base_n = tokio::task::block_in_place(|| compose_baseline(&bench, n, &mut routes));
-    println!(
-        "status quo (docker-compose + caddy load): 1 client {base1:?}, {n} clients {base_n:?}"
-    );
+    let (base1, base_n) = if args.no_status_quo {
+        (None, None)
+    } else {
+        let mut routes = Vec::new();
+        let base1 = tokio::task::block_in_place(|| compose_baseline(&bench, 1, &mut routes));
+        let mut routes = Vec::new();
+        let base_n = tokio::task::block_in_place(|| compose_baseline(&bench, n, &mut routes));
+        println!(
+            "status quo (docker-compose + caddy load): 1 client {base1:?}, {n} clients {base_n:?}"
+        );
+        (Some(base1), Some(base_n))
+    };
+    let versus = |row: Row, base: Option<Duration>| match base {
+        Some(b) => row.versus("compose", b.as_secs_f64()),
+        None => row,
+    };
     println!(
         "berth RSS with {before_idle} instances: {} KiB",
         bench.rss_kib()
     );
     let runs = one.len();
-    Row::new(
-        format!("1 client -> 200 via Caddy (median of {runs})"),
-        Target::AtMost(0.5),
-        one_median.as_secs_f64(),
-        "s",
+    versus(
+        Row::new(
+            format!("1 client -> 200 via Caddy (median of {runs})"),
+            Target::AtMost(0.5),
+            one_median.as_secs_f64(),
+            "s",
+        ),
+        base1,
     )
-    .versus("compose", base1.as_secs_f64())
     .record();
-    Row::new(
-        format!("{n} clients at once -> all 200 via Caddy"),
-        Target::AtMost(3.0),
-        many.as_secs_f64(),
-        "s",
+    versus(
+        Row::new(
+            format!("{n} clients at once -> all 200 via Caddy"),
+            Target::AtMost(3.0),
+            many.as_secs_f64(),
+            "s",
+        ),
+        base_n,
     )
-    .versus("compose", base_n.as_secs_f64())
     .record();
 
     if idle > 0 {

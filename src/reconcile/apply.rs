@@ -254,7 +254,9 @@ impl Reconciler {
     /// data is never overwritten and no link in it is ever followed.
     async fn prepare_data_dir(&self, d: &DesiredInstance) -> Result<(), String> {
         let dir = d.spec.data_dir.clone();
-        let rows = self.store.call({
+        // A reader: in a burst the writer is busy with the creates' own
+        // inserts, and every chain would queue behind them here.
+        let rows = self.store.read({
             let id = d.id;
             move |conn| instances::get(conn, id)
         });
