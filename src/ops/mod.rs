@@ -11,6 +11,9 @@ mod delete;
 mod instances;
 mod overview;
 mod plans;
+mod portal;
+mod portal_data;
+mod portal_logs;
 mod tokens;
 mod usage;
 mod users;
@@ -27,6 +30,9 @@ pub use delete::DeletionJob;
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
+pub use portal::{ClientScope, PortalHome, PortalInstance, PortalPlan};
+pub use portal_data::{ActivityEntry, ActivityPage, InstanceBackups, PortalBackup, PortalBackups};
+pub use portal_logs::{LogTail, LOG_LINES};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };
@@ -92,6 +98,8 @@ pub struct Ops {
     wake: Arc<Notify>,
     caches: Arc<overview::Caches>,
     login: Arc<users::LoginGate>,
+    /// For reading instances' logs ([`Ops::portal_logs`]); absent in the CLI.
+    docker: Option<crate::docker::Docker>,
 }
 
 /// The handles the operations run on, for wiring the workers of the same
@@ -137,7 +145,14 @@ impl Ops {
             wake,
             caches: Arc::default(),
             login: Arc::default(),
+            docker: None,
         }
+    }
+
+    /// The same operations able to read instances' logs (the daemon's).
+    pub fn with_docker(mut self, docker: crate::docker::Docker) -> Self {
+        self.docker = Some(docker);
+        self
     }
 
     /// The same operations with another login-throttle window (tests).

@@ -53,19 +53,39 @@ pub fn query(conn: &Connection, f: &AuditFilter) -> Result<Vec<AuditEntry>, Stor
     let rows = stmt
         .query_map(
             params![f.actor, f.action, f.client_slug, f.since, f.until, limit],
-            |r| {
-                Ok(AuditEntry {
-                    id: r.get(0)?,
-                    at: r.get(1)?,
-                    actor: r.get(2)?,
-                    action: r.get(3)?,
-                    target: r.get(4)?,
-                    client_slug: r.get(5)?,
-                    details: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-                    ip: r.get(7)?,
-                })
-            },
+            from_row,
         )?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        target: r.get(4)?,
+        client_slug: r.get(5)?,
+        details: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+        ip: r.get(7)?,
+    })
+}
+
+/// Up to `limit` entries about one client, newest first, older than the
+/// entry `before` when given: pages that stay put while entries are added.
+pub fn page_for_client(
+    conn: &Connection,
+    client_slug: &str,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, actor, action, target, client_slug, details, ip FROM audit_log
+         WHERE client_slug = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = stmt
+        .query_map(params![client_slug, before, limit], from_row)?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }

@@ -20,6 +20,7 @@ mod harness_smoke;
 mod names;
 mod ops_conflicts;
 mod package;
+mod portal_scope;
 mod pull;
 mod readme_run;
 mod scheduler;

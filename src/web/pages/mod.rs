@@ -13,7 +13,7 @@ pub mod deletions;
 pub mod instances;
 pub mod plan_backups;
 pub mod plans;
-mod reply;
+pub(crate) mod reply;
 pub mod restore;
 pub mod tokens;
 pub mod usage;

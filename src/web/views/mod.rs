@@ -16,6 +16,7 @@ pub mod deletions;
 pub mod layout;
 pub mod message;
 pub mod plans;
+pub mod portal;
 pub mod restore;
 pub mod tokens;
 pub mod usage;
