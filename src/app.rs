@@ -149,7 +149,7 @@ impl App {
                 store: self.store.clone(),
                 audit_retention: self.config.audit.retention,
                 login_window: self.ops.login_gate().window(),
-                sessions: state.ui.sessions.clone(),
+                sessions: vec![state.ui.sessions.clone(), state.ui.portal_sessions.clone()],
             }
             .run(stopped(stop_rx.clone())),
         );

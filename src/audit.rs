@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::store::{audit as rows, NewAuditEntry, StoreError};
 
-/// The one doing an operation: a signed-in user, an API token, or the CLI.
+/// The one doing an operation: a signed-in user, an API token, the CLI or
+/// a client's user in the portal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {
     pub name: String,
@@ -32,6 +33,15 @@ impl Actor {
     pub fn user(name: &str, ip: Option<String>) -> Self {
         Self {
             name: format!("user:{name}"),
+            ip,
+        }
+    }
+
+    /// A client's user in the portal: `client:{slug}:{email}`, so the
+    /// log tells which client acted and who of them.
+    pub fn client_user(email: &str, client_slug: &str, ip: Option<String>) -> Self {
+        Self {
+            name: format!("client:{client_slug}:{email}"),
             ip,
         }
     }

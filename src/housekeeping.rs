@@ -9,10 +9,12 @@ use tower_sessions::ExpiredDeletion;
 use tower_sessions_rusqlite_store::RusqliteStore;
 
 use crate::audit::{self, Actor};
-use crate::store::{users, Store, StoreError};
+use crate::store::{client_users, users, Store, StoreError};
 
 const AUDIT_EVERY: Duration = Duration::from_secs(24 * 3600);
 const SESSIONS_EVERY: Duration = Duration::from_secs(3600);
+/// An expired portal link is kept this long so its page can say "expired".
+const LINKS_KEPT: Duration = Duration::from_secs(7 * 86400);
 
 /// A worker with its own handles (built in `app.rs`), not an `Ops`.
 pub struct Housekeeping {
@@ -21,7 +23,8 @@ pub struct Housekeeping {
     pub audit_retention: Duration,
     /// How long a failed login counts for the throttle; older ones go.
     pub login_window: Duration,
-    pub sessions: RusqliteStore,
+    /// Every session table: the admin pages' and the portal's.
+    pub sessions: Vec<RusqliteStore>,
 }
 
 impl Housekeeping {
@@ -47,8 +50,10 @@ impl Housekeeping {
                 next_audit = now + AUDIT_EVERY;
             }
             if now >= next_sessions {
-                if let Err(e) = self.sessions.delete_expired().await {
-                    tracing::warn!(error = %e, "deleting expired sessions");
+                for sessions in &self.sessions {
+                    if let Err(e) = sessions.delete_expired().await {
+                        tracing::warn!(error = %e, "deleting expired sessions");
+                    }
                 }
                 next_sessions = now + SESSIONS_EVERY;
             }
@@ -60,11 +65,13 @@ impl Housekeeping {
     async fn prune_audit(&self) -> Result<usize, StoreError> {
         let before = cutoff(self.audit_retention);
         let failures_before = cutoff(self.login_window);
+        let links_before = cutoff(LINKS_KEPT);
         self.store
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 let removed = audit::prune(&tx, &Actor::system(), &before)?;
                 users::prune_failures(&tx, &failures_before)?;
+                client_users::prune_links(&tx, &links_before)?;
                 tx.commit()?;
                 Ok(removed)
             })
@@ -169,7 +176,7 @@ mod tests {
                 store: store.clone(),
                 audit_retention: ops.config().audit.retention,
                 login_window: ops.login_gate().window(),
-                sessions,
+                sessions: vec![sessions],
             }
             .run(async {
                 let _ = stopped.await;

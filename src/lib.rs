@@ -41,7 +41,8 @@
 //!
 //! Small rooms the map does not draw: [`housekeeping`] (the daily audit and
 //! session pruning worker), [`fsutil`] (file work inside hostile tenant dirs
-//! that never follows a link), [`tls`] (the crypto provider for HTTPS
+//! that never follows a link), [`mail`] (invitation and reset links through
+//! `[smtp]`), [`tls`] (the crypto provider for HTTPS
 //! webhooks) and [`testhook`] (named pause points for kill -9 tests, inert
 //! unless set).
 
@@ -56,6 +57,7 @@ pub mod docker;
 pub mod domain;
 pub mod fsutil;
 pub mod housekeeping;
+pub mod mail;
 pub mod metrics;
 pub mod ops;
 pub mod reconcile;

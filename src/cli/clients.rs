@@ -51,6 +51,11 @@ pub enum ClientCmd {
     Resume {
         slug: String,
     },
+    /// The client's portal users.
+    User {
+        #[command(subcommand)]
+        cmd: super::client_users::ClientUserCmd,
+    },
     /// Delete the client with its containers, data and backups. Needs the slug typed back.
     Delete {
         slug: String,
@@ -116,6 +121,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: ClientCmd, as_json: bool) -> Res
         ClientCmd::Resume { slug } => {
             set_status(ops, actor, &slug, ClientStatus::Active, as_json).await?
         }
+        ClientCmd::User { cmd } => super::client_users::run(ops, actor, cmd, as_json).await?,
         ClientCmd::Delete { slug, confirm } => {
             delete_client(ops, actor, &slug, confirm, as_json).await?
         }

@@ -10,6 +10,7 @@
 
 mod backup_jobs;
 mod backups;
+mod client_users;
 mod clients;
 mod config;
 mod doctor;

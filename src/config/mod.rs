@@ -9,12 +9,16 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod duration;
+mod env;
+mod portal;
 mod ports;
 mod sections;
 #[cfg(test)]
 mod tests;
 
 use duration as humantime_serde_lite;
+use env::{env_value, set_dotted};
+pub use portal::{PortalConfig, SmtpConfig, SmtpTls};
 use ports::parse_pool;
 pub use ports::PortRange;
 pub use sections::{
@@ -46,6 +50,9 @@ pub struct Config {
     pub web: WebConfig,
     pub audit: AuditConfig,
     pub metrics: MetricsConfig,
+    /// Mails invitation and reset links when present.
+    pub smtp: Option<SmtpConfig>,
+    pub portal: PortalConfig,
 }
 
 impl Default for Config {
@@ -68,6 +75,8 @@ impl Default for Config {
             web: WebConfig::default(),
             audit: AuditConfig::default(),
             metrics: MetricsConfig::default(),
+            smtp: None,
+            portal: PortalConfig::default(),
         }
     }
 }
@@ -134,6 +143,7 @@ impl Config {
         let mut config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError(one_line(&e.to_string())))?;
+        config.resolve_smtp_password(&env)?;
         config.validate()?;
         let cwd = std::env::current_dir()
             .map_err(|e| ConfigError(format!("cannot read the current directory: {e}")))?;
@@ -161,6 +171,7 @@ impl Config {
             // The default is decided now too, so a later chdir cannot change it.
             None => self.blueprint_dir = Some(default_blueprint_dir(cwd)),
         }
+        self.portal.resolve_paths(cwd);
         abs(&mut self.docker.socket);
         abs(&mut self.docker.busybox);
         // A bare name ("caddy") is looked up in PATH at spawn; only a path
@@ -262,6 +273,7 @@ impl Config {
                 return bad("backup.failure_webhook", format!("{url:?} is not a URL"));
             }
         }
+        self.validate_portal()?;
         for (i, route) in self.caddy.routes.iter().enumerate() {
             if let Err(e) = crate::domain::Hostname::parse(&route.host) {
                 return bad(&format!("caddy.routes[{i}].host"), e.problem);
@@ -342,35 +354,6 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Environment values are strings; numbers and booleans become typed so
-/// `BERTH_CADDY_HTTP_PORT=80` works.
-fn env_value(raw: &str) -> toml::Value {
-    if let Ok(n) = raw.parse::<i64>() {
-        return toml::Value::Integer(n);
-    }
-    match raw {
-        "true" => toml::Value::Boolean(true),
-        "false" => toml::Value::Boolean(false),
-        _ => toml::Value::String(raw.to_owned()),
-    }
-}
-
-fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
-    match key.split_once('.') {
-        None => {
-            table.insert(key.to_owned(), value);
-        }
-        Some((head, rest)) => {
-            let entry = table
-                .entry(head)
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if let toml::Value::Table(inner) = entry {
-                set_dotted(inner, rest, value);
-            }
-        }
-    }
-}
-
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // No secrets live in the config yet; keep Debug explicit so adding one
@@ -393,6 +376,8 @@ impl fmt::Debug for Config {
             .field("web", &self.web)
             .field("audit", &self.audit)
             .field("metrics", &self.metrics)
+            .field("smtp", &self.smtp)
+            .field("portal", &self.portal)
             .finish_non_exhaustive()
     }
 }

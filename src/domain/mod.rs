@@ -27,7 +27,8 @@ pub use plan::{Limits, PlanName, PlanSpec};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
 pub use state::{
-    BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RestoreMode, Trigger,
+    BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind, Phase,
+    RestoreMode, Trigger,
 };
 
 /// A value that failed its checks; the message names the field and the problem

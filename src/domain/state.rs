@@ -106,6 +106,24 @@ state_enum! {
 }
 
 state_enum! {
+    /// What a client's user may do in the portal: an owner also invites and
+    /// removes the client's members and asks for new instances.
+    ClientRole, "role" {
+        Owner = "owner",
+        Member = "member",
+    }
+}
+
+state_enum! {
+    /// What a one-time link in a mail is for: a first password (an
+    /// invitation, valid 72 h) or a forgotten one (valid 2 h).
+    LinkKind, "kind" {
+        Invite = "invite",
+        Reset = "reset",
+    }
+}
+
+state_enum! {
     /// Where a backup job stands: a backup, its verification, or a restore
     /// from it (the three columns share this life: queued → running → ok | failed).
     BackupStatus, "status" {

@@ -6,14 +6,18 @@
 mod audit_log;
 mod backup_admin;
 mod backups;
+mod client_users;
 mod clients;
 mod delete;
 mod instances;
 mod overview;
 mod plans;
 mod portal;
+mod portal_auth;
 mod portal_data;
 mod portal_logs;
+#[cfg(test)]
+mod portal_tests;
 mod tokens;
 mod usage;
 mod users;
@@ -25,12 +29,14 @@ use tokio::sync::Notify;
 
 pub use crate::domain::{DeletionReport, DeletionStatus, RemovedInstance};
 pub use backup_admin::{BackupHealth, ImportReport, RestoreInput};
+pub use client_users::{Invitation, NewClientUserInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::DeletionJob;
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
-pub use portal::{ClientScope, PortalHome, PortalInstance, PortalPlan};
+pub use portal::{PortalHome, PortalInstance, PortalPlan};
+pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
 pub use portal_data::{ActivityEntry, ActivityPage, InstanceBackups, PortalBackup, PortalBackups};
 pub use portal_logs::{LogTail, LOG_LINES};
 pub use usage::{

@@ -1,8 +1,8 @@
 //! The client portal's operations: what a client user may see and do, and
-//! nothing of any other client. Every function takes the [`ClientScope`]
-//! of the signed-in user's session (never a client named in a URL) and
-//! looks instances up *within* it, so another client's instance answers
-//! exactly like a missing one.
+//! nothing of any other client. Every function takes the signed-in user's
+//! [`PortalIdentity`] (from their session, never a client named in a URL)
+//! and looks instances up *within* its client, so another client's
+//! instance answers exactly like a missing one.
 //!
 //! The views here carry no secrets and nothing of the host: no env values
 //! (the provider's per-client keys live there), no ports, images or
@@ -14,14 +14,7 @@ use super::instances::{act, InstanceAction};
 use super::{Ops, OpsError};
 use crate::audit::Actor;
 use crate::domain::{DesiredState, Phase};
-use crate::store::{clients, instances, plans, ClientRow, Conn, InstanceRow};
-
-/// The client a portal session belongs to, as its session says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientScope {
-    pub id: i64,
-    pub slug: String,
-}
+use crate::store::{clients, instances, plans, ClientRow, Conn, InstanceRow, PortalIdentity};
 
 /// An instance as its client sees it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -80,23 +73,23 @@ pub struct PortalHome {
     pub instances: Vec<PortalInstance>,
 }
 
-/// The scope's client row; a slug now naming another client (deleted and
-/// made again) is the scope's client gone.
-pub(crate) fn scoped_client(conn: &Conn, scope: &ClientScope) -> Result<ClientRow, OpsError> {
-    match clients::get(conn, &scope.slug) {
-        Ok(c) if c.id == scope.id => Ok(c),
+/// The user's client row; a slug now naming another client (deleted and
+/// made again) is the user's client gone.
+pub(crate) fn scoped_client(conn: &Conn, me: &PortalIdentity) -> Result<ClientRow, OpsError> {
+    match clients::get(conn, &me.client_slug) {
+        Ok(c) if c.id == me.client_id => Ok(c),
         Ok(_) => Err(OpsError::NotFound(format!(
             "client {} not found",
-            scope.slug
+            me.client_slug
         ))),
         Err(e) => Err(e.into()),
     }
 }
 
-/// The scope's live instance called `name`; anything else (another
+/// The user's client's live instance called `name`; anything else (another
 /// client's, one being removed, none) is the same "not found".
-pub(crate) fn owned(conn: &Conn, scope: &ClientScope, name: &str) -> Result<InstanceRow, OpsError> {
-    instances::list_for_client(conn, scope.id)?
+pub(crate) fn owned(conn: &Conn, me: &PortalIdentity, name: &str) -> Result<InstanceRow, OpsError> {
+    instances::list_for_client(conn, me.client_id)?
         .into_iter()
         .find(|i| i.name == name && i.desired.is_live())
         .ok_or_else(|| OpsError::NotFound(format!("instance {name} not found")))
@@ -111,12 +104,12 @@ impl Ops {
         self.store.read(move |conn| Ok(f(conn))).await?
     }
 
-    pub async fn portal_home(&self, scope: &ClientScope) -> Result<PortalHome, OpsError> {
-        let scope = scope.clone();
+    pub async fn portal_home(&self, me: &PortalIdentity) -> Result<PortalHome, OpsError> {
+        let me = me.clone();
         self.read_scoped(move |conn| {
-            let client = scoped_client(conn, &scope)?;
+            let client = scoped_client(conn, &me)?;
             let plan = plans::get(conn, &client.plan)?;
-            let instances = instances::list_for_client(conn, scope.id)?
+            let instances = instances::list_for_client(conn, me.client_id)?
                 .iter()
                 .filter(|i| i.desired.is_live())
                 .map(PortalInstance::from)
@@ -138,11 +131,11 @@ impl Ops {
 
     pub async fn portal_instance(
         &self,
-        scope: &ClientScope,
+        me: &PortalIdentity,
         name: &str,
     ) -> Result<PortalInstance, OpsError> {
-        let (scope, name) = (scope.clone(), name.to_owned());
-        self.read_scoped(move |conn| Ok(PortalInstance::from(&owned(conn, &scope, &name)?)))
+        let (me, name) = (me.clone(), name.to_owned());
+        self.read_scoped(move |conn| Ok(PortalInstance::from(&owned(conn, &me, &name)?)))
             .await
     }
 
@@ -151,14 +144,14 @@ impl Ops {
     pub async fn portal_action(
         &self,
         actor: &Actor,
-        scope: &ClientScope,
+        me: &PortalIdentity,
         name: &str,
         action: InstanceAction,
     ) -> Result<PortalInstance, OpsError> {
-        let (actor, scope, name) = (actor.clone(), scope.clone(), name.to_owned());
+        let (actor, me, name) = (actor.clone(), me.clone(), name.to_owned());
         let row = self
             .write(move |tx| {
-                let row = owned(tx, &scope, &name)?;
+                let row = owned(tx, &me, &name)?;
                 act(tx, &actor, &row, action)?;
                 Ok(PortalInstance::from(&instances::get(tx, row.id)?))
             })

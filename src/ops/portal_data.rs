@@ -1,13 +1,13 @@
 //! The client portal's reads beyond its instances: usage against the plan,
 //! backups (list, download, restore) and the activity log about the
-//! client. Scoped like [`super::portal`]: by the session's client only.
+//! client. Scoped like [`super::portal`]: by the signed-in user's client only.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::json;
 
-use super::portal::{scoped_client, ClientScope, PortalInstance};
+use super::portal::{scoped_client, PortalInstance};
 use super::portal_logs::HostPaths;
 use super::usage::usage_of;
 use super::{ClientUsage, Ops, OpsError};
@@ -15,7 +15,7 @@ use crate::audit::{self, Actor};
 use crate::domain::{BackupStatus, Trigger};
 use crate::metrics::Range;
 use crate::store::backups::{self as backup_rows, BackupRow};
-use crate::store::{audit as audit_rows, instances, Conn};
+use crate::store::{audit as audit_rows, instances, Conn, PortalIdentity};
 
 /// Entries per activity page.
 pub const ACTIVITY_PAGE: u32 = 50;
@@ -100,13 +100,13 @@ fn who(actor: &str, slug: &str) -> (String, bool) {
     }
 }
 
-/// A backup of one of the scope's live instances; any other is "not found".
-fn owned_backup(conn: &Conn, scope: &ClientScope, id: i64) -> Result<BackupRow, OpsError> {
+/// A backup of one of the user's client's live instances; any other is "not found".
+fn owned_backup(conn: &Conn, me: &PortalIdentity, id: i64) -> Result<BackupRow, OpsError> {
     let missing = || OpsError::NotFound(format!("backup {id} not found"));
     let b = backup_rows::get(conn, id).map_err(|_| missing())?;
     let instance = b.instance_id.ok_or_else(missing)?;
     match instances::get(conn, instance) {
-        Ok(i) if i.client_id == scope.id && i.desired.is_live() => Ok(b),
+        Ok(i) if i.client_id == me.client_id && i.desired.is_live() => Ok(b),
         _ => Err(missing()),
     }
 }
@@ -115,21 +115,21 @@ impl Ops {
     /// The client's usage charts over `range`, each against its plan limits.
     pub async fn portal_usage(
         &self,
-        scope: &ClientScope,
+        me: &PortalIdentity,
         range: Range,
     ) -> Result<ClientUsage, OpsError> {
-        let scope = scope.clone();
-        self.read_scoped(move |conn| Ok(usage_of(conn, scoped_client(conn, &scope)?, range)?))
+        let me = me.clone();
+        self.read_scoped(move |conn| Ok(usage_of(conn, scoped_client(conn, &me)?, range)?))
             .await
     }
 
-    pub async fn portal_backups(&self, scope: &ClientScope) -> Result<PortalBackups, OpsError> {
-        let scope = scope.clone();
+    pub async fn portal_backups(&self, me: &PortalIdentity) -> Result<PortalBackups, OpsError> {
+        let me = me.clone();
         let paths = HostPaths::new(&self.config);
         self.read_scoped(move |conn| {
-            scoped_client(conn, &scope)?;
+            scoped_client(conn, &me)?;
             let mut list = Vec::new();
-            for i in instances::list_for_client(conn, scope.id)? {
+            for i in instances::list_for_client(conn, me.client_id)? {
                 if !i.desired.is_live() {
                     continue;
                 }
@@ -152,19 +152,19 @@ impl Ops {
     pub async fn portal_backup_file(
         &self,
         actor: &Actor,
-        scope: &ClientScope,
+        me: &PortalIdentity,
         id: i64,
     ) -> Result<PathBuf, OpsError> {
-        let (actor, scope2) = (actor.clone(), scope.clone());
+        let (actor, me2) = (actor.clone(), me.clone());
         self.write(move |tx| {
-            let b = owned_backup(tx, &scope2, id)?;
+            let b = owned_backup(tx, &me2, id)?;
             let target = format!("{}/{}", b.client_slug, b.instance_name);
             audit::record(
                 tx,
                 &actor,
                 "backup.download",
                 &target,
-                Some(&scope2.slug),
+                Some(&me2.client_slug),
                 json!({ "backup": id }),
             )?;
             Ok(())
@@ -176,21 +176,21 @@ impl Ops {
     /// One page of the entries about the client, newest first.
     pub async fn portal_activity(
         &self,
-        scope: &ClientScope,
+        me: &PortalIdentity,
         before: Option<i64>,
     ) -> Result<ActivityPage, OpsError> {
-        let scope = scope.clone();
+        let me = me.clone();
         self.read_scoped(move |conn| {
-            scoped_client(conn, &scope)?;
+            scoped_client(conn, &me)?;
             let mut rows =
-                audit_rows::page_for_client(conn, &scope.slug, before, ACTIVITY_PAGE + 1)?;
+                audit_rows::page_for_client(conn, &me.client_slug, before, ACTIVITY_PAGE + 1)?;
             let more = rows.len() > ACTIVITY_PAGE as usize;
             rows.truncate(ACTIVITY_PAGE as usize);
             let older = more.then(|| rows.last().map(|e| e.id)).flatten();
             let entries = rows
                 .into_iter()
                 .map(|e| {
-                    let (who, own) = who(&e.actor, &scope.slug);
+                    let (who, own) = who(&e.actor, &me.client_slug);
                     ActivityEntry {
                         id: e.id,
                         at: e.at,

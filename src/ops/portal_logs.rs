@@ -9,9 +9,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::portal::{owned, ClientScope};
+use super::portal::owned;
 use super::{Ops, OpsError};
 use crate::config::Config;
+use crate::store::PortalIdentity;
 
 /// How many lines the portal shows.
 pub const LOG_LINES: usize = 500;
@@ -80,11 +81,11 @@ pub(crate) fn clean_line(raw: &[u8], paths: &HostPaths) -> String {
 impl Ops {
     /// The last [`LOG_LINES`] lines of one of the client's instances.
     /// Engine trouble is a note on the page, not a failed page.
-    pub async fn portal_logs(&self, scope: &ClientScope, name: &str) -> Result<LogTail, OpsError> {
-        let (scope2, name2) = (scope.clone(), name.to_owned());
+    pub async fn portal_logs(&self, me: &PortalIdentity, name: &str) -> Result<LogTail, OpsError> {
+        let (me2, name2) = (me.clone(), name.to_owned());
         let row = self
             .store
-            .read(move |conn| Ok(owned(conn, &scope2, &name2)))
+            .read(move |conn| Ok(owned(conn, &me2, &name2)))
             .await??;
         let Some(docker) = &self.docker else {
             return Ok(LogTail::note(

@@ -143,7 +143,7 @@ impl LoginGate {
 
 /// argon2id with the crate's defaults (19 MiB, 2 passes): tens of
 /// milliseconds, so it always runs off the runtime and outside the store lock.
-async fn hash(gate: &LoginGate, password: String) -> Result<String, OpsError> {
+pub(super) async fn hash(gate: &LoginGate, password: String) -> Result<String, OpsError> {
     gate.run(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -165,7 +165,7 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-async fn verify(gate: &LoginGate, password: String, stored: Option<String>) -> bool {
+pub(super) async fn verify(gate: &LoginGate, password: String, stored: Option<String>) -> bool {
     gate.counts.verified.fetch_add(1, Ordering::Relaxed);
     gate.run(move || {
         let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());

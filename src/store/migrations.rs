@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_metrics.sql"),
     include_str!("migrations/005_ids_never_reused.sql"),
     include_str!("migrations/006_deletions.sql"),
+    include_str!("migrations/007_client_users.sql"),
 ];
 
 /// Foreign keys are off while migrating: rebuilding a table (the only way to

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod backup_jobs;
 pub mod backups;
 pub mod cache;
+pub mod client_users;
 pub mod clients;
 pub mod deletions;
 pub mod instances;
@@ -35,6 +36,7 @@ use readers::Readers;
 
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use backups::{BackupPolicy, BackupRow, RestoreRow};
+pub use client_users::{ClientUserRow, PortalIdentity};
 pub use clients::{ClientRow, NewClient};
 pub use deletions::{DeletionRow, NewDeletion};
 pub use instances::{InstanceRow, NewInstance, Observation};

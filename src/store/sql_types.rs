@@ -5,7 +5,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    BackupStatus, ClientStatus, DeletionStatus, DesiredState, Phase, RestoreMode, Trigger,
+    BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind, Phase,
+    RestoreMode, Trigger,
 };
 
 macro_rules! sql_text {
@@ -28,7 +29,9 @@ macro_rules! sql_text {
 
 sql_text!(
     BackupStatus,
+    ClientRole,
     ClientStatus,
+    LinkKind,
     DeletionStatus,
     DesiredState,
     Phase,

@@ -130,7 +130,7 @@ pub fn prune_failures(conn: &Connection, before: &str) -> Result<usize, StoreErr
 
 /// Sub-second precision: a session created in the same second as a reset
 /// must still be told apart from one created just before it.
-fn now_micros() -> String {
+pub(crate) fn now_micros() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

@@ -1,5 +1,6 @@
-//! The HTTP edge (axum only): the admin pages, the JSON API v1 and
-//! `/metrics`, all built from one route table ([`routes`]). Handlers
+//! The HTTP edge (axum only): the admin pages, the client portal under
+//! `/portal`, the JSON API v1 and `/metrics`, all built from one route
+//! table ([`routes`]). Handlers
 //! extract, call one `ops` function, and render a view or JSON; they never
 //! talk to Docker or Caddy.
 
@@ -12,6 +13,8 @@ mod json;
 mod metrics;
 pub mod origin;
 pub mod pages;
+mod portal;
+pub mod portal_session;
 pub mod route;
 pub mod routes;
 mod security_headers;
@@ -37,11 +40,13 @@ use route::Access;
 /// actually bound: tests bind port 0).
 pub fn router(state: AppState, listen: SocketAddr) -> Router {
     let hosts = Arc::new(origin::HostPolicy::new(state.ops.config(), listen));
-    let mut groups: [(Access, Router<AppState>); 4] = [
+    let mut groups: [(Access, Router<AppState>); 6] = [
         (Access::Public, Router::new()),
         (Access::Session, Router::new()),
         (Access::Token, Router::new()),
         (Access::LoopbackOrToken, Router::new()),
+        (Access::PortalPublic, Router::new()),
+        (Access::Portal, Router::new()),
     ];
     for r in routes::all() {
         let (_, group) = groups
@@ -50,7 +55,8 @@ pub fn router(state: AppState, listen: SocketAddr) -> Router {
             .expect("a group per access");
         *group = std::mem::take(group).route(r.path, r.endpoint);
     }
-    let [public, pages, api, metrics] = groups.map(|(access, group)| guard(access, group, &state));
+    let [public, pages, api, metrics, portal_public, portal] =
+        groups.map(|(access, group)| guard(access, group, &state));
     let ui = public
         .merge(pages)
         .fallback(error::not_found)
@@ -59,9 +65,17 @@ pub fn router(state: AppState, listen: SocketAddr) -> Router {
             state.ui.session_idle,
             state.ui.secure_cookies,
         ));
+    // The portal's own session layer: its cookie never reaches the admin
+    // pages' layer, nor theirs this one.
+    let portal = portal_public.merge(portal).layer(portal_session::layer(
+        state.ui.portal_sessions.clone(),
+        state.ui.session_idle,
+        state.ui.secure_cookies,
+    ));
     Router::new()
         .merge(api)
         .merge(metrics)
+        .merge(portal)
         .merge(ui)
         .layer(axum::middleware::from_fn(security_headers::add))
         .layer(axum::middleware::from_fn_with_state(hosts, origin::check))
@@ -88,6 +102,16 @@ fn guard(access: Access, group: Router<AppState>, state: &AppState) -> Router<Ap
         Access::LoopbackOrToken => {
             group.route_layer(from_fn_with_state(state.clone(), auth::loopback_or_token))
         }
+        Access::PortalPublic => group.route_layer(from_fn_with_state(
+            state.ui.secure_cookies,
+            csrf::verify_anonymous,
+        )),
+        Access::Portal => group
+            .route_layer(from_fn(csrf::verify))
+            .route_layer(from_fn_with_state(
+                state.clone(),
+                portal_session::require_client_user,
+            )),
     };
     group.route_layer(from_fn_with_state(access, error::render))
 }

@@ -17,6 +17,12 @@ pub enum Access {
     Token,
     /// `/metrics`: a scraper on this host without a token, anyone else with one.
     LoopbackOrToken,
+    /// The portal's sign-in, invitation and reset pages: anonymous, with a
+    /// double-submit CSRF cookie like the admin sign-in.
+    PortalPublic,
+    /// A client user signed in to the portal (its own session and cookie);
+    /// a CSRF token on every non-GET.
+    Portal,
 }
 
 impl Access {

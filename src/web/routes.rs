@@ -5,9 +5,10 @@
 
 pub use super::route::{Access, Route};
 
-/// Every route: the admin pages, the JSON API and `/metrics`.
+/// Every route: the admin pages, the portal, the JSON API and `/metrics`.
 pub fn all() -> Vec<Route> {
     let mut routes = super::pages::routes();
+    routes.extend(super::portal::routes());
     routes.extend(super::api::routes());
     routes.extend(super::metrics::routes());
     routes

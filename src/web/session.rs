@@ -31,7 +31,13 @@ pub(super) const LOGIN_AT: &str = "login_at";
 pub(super) const TOUCHED: &str = "touched";
 const FLASH: &str = "flash";
 
+/// The admin sessions' table in `path`; the portal's live beside it in
+/// [`open_table`]`(path, "portal_sessions")`.
 pub async fn open_store(path: &Path) -> anyhow::Result<RusqliteStore> {
+    open_table(path, "ui_sessions").await
+}
+
+pub async fn open_table(path: &Path, table: &str) -> anyhow::Result<RusqliteStore> {
     let conn = tokio_rusqlite::Connection::open(path).await?;
     conn.call(|c| -> Result<(), tokio_rusqlite::rusqlite::Error> {
         c.pragma_update(None, "journal_mode", "WAL")?;
@@ -43,7 +49,7 @@ pub async fn open_store(path: &Path) -> anyhow::Result<RusqliteStore> {
     .await
     .map_err(|e| anyhow::anyhow!("configuring {}: {e}", path.display()))?;
     let store = RusqliteStore::new(conn)
-        .with_table_name("ui_sessions")
+        .with_table_name(table)
         .map_err(anyhow::Error::msg)?;
     store.migrate().await?;
     Ok(store)

@@ -28,6 +28,8 @@ pub struct AppState {
 /// What the admin pages need beyond `Ops`.
 pub struct UiState {
     pub sessions: RusqliteStore,
+    /// The portal's own sessions (table `portal_sessions`, same file).
+    pub portal_sessions: RusqliteStore,
     pub session_idle: Duration,
     pub secure_cookies: bool,
     pub host: HostFigures,
@@ -41,9 +43,12 @@ impl AppState {
     pub async fn new(ops: Ops, stats: Arc<ReconcileStats>) -> anyhow::Result<Self> {
         let config = ops.config().clone();
         std::fs::create_dir_all(&config.data_dir)?;
-        let sessions = session::open_store(&config.data_dir.join("sessions.db")).await?;
+        let db = config.data_dir.join("sessions.db");
+        let sessions = session::open_store(&db).await?;
+        let portal_sessions = session::open_table(&db, "portal_sessions").await?;
         let ui = UiState {
             sessions,
+            portal_sessions,
             session_idle: config.web.session_idle,
             secure_cookies: config.caddy.tls,
             host: HostFigures::new(HostProbe::new(config.data_dir.clone())),

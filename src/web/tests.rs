@@ -4,6 +4,7 @@
 
 mod backups;
 mod edge;
+mod portal;
 mod reads;
 mod security;
 mod throttle;
@@ -30,6 +31,8 @@ use crate::store::Store;
 struct Web {
     app: Router,
     ops: Ops,
+    /// The same store as `ops`, for tests that age a row no operation can.
+    store: Store,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -62,7 +65,7 @@ async fn web_with(
     };
     let listen = config.listen;
     let ops = ops(Ops::new(
-        store,
+        store.clone(),
         Arc::new(config),
         blueprints,
         Arc::default(),
@@ -71,6 +74,7 @@ async fn web_with(
     Web {
         app: router(state, listen),
         ops,
+        store,
         _dir: None,
     }
 }
@@ -245,6 +249,7 @@ fn concrete(path: &str) -> String {
         .replace("{id}", "1")
         .replace("{name}", "x")
         .replace("{file}", "berth.css")
+        .replace("{token}", "x")
 }
 
 #[tokio::test]
@@ -274,7 +279,10 @@ async fn every_route_but_the_public_few_needs_a_session_or_a_token() {
         ]
     );
     let mut checked = 0;
-    for r in table.iter().filter(|r| r.access != Access::Public) {
+    for r in table
+        .iter()
+        .filter(|r| !matches!(r.access, Access::Public | Access::PortalPublic))
+    {
         let form = (r.method != Method::GET).then_some("_csrf=x&confirm=x&name=x");
         let res = w
             .send(r.method.clone(), &concrete(r.path), None, form)
@@ -310,7 +318,11 @@ async fn every_route_but_the_public_few_needs_a_session_or_a_token() {
                     r.path
                 );
             }
-            Access::Public => unreachable!(),
+            Access::Portal => {
+                assert_eq!(res.status, StatusCode::SEE_OTHER, "{} {}", r.method, r.path);
+                assert_eq!(res.location(), "/portal/login", "{} {}", r.method, r.path);
+            }
+            Access::Public | Access::PortalPublic => unreachable!(),
         }
         checked += 1;
     }

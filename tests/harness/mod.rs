@@ -11,6 +11,7 @@
 //!   can hit Caddy with any Host header.
 //! - [`CaddyProcess`]: a private `caddy run` on loopback ports.
 //! - [`delete_and_follow`]: a confirmed delete through the API, followed to its report.
+//! - [`SmtpServer`]: a tiny SMTP listener that hands each received mail to the test.
 //! - [`DockerGuard`]: removes a test's containers, networks, volumes and images.
 //! - [`docker`], [`assert_absent`]: the docker CLI, failing loudly; absence
 //!   proven by the engine's own "no such ..." answer.
@@ -24,6 +25,7 @@ mod docker;
 mod http;
 mod names;
 mod process;
+mod smtp;
 mod wait;
 
 pub use app::{api_call, eventually, free_port_block, test_config, TestApp, PORTS_PER_APP};
@@ -36,4 +38,5 @@ pub use process::{
     api_client, berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe,
     ChildSetup, ServiceUser,
 };
+pub use smtp::{Received, SmtpServer};
 pub use wait::{wait_until, wait_until_async};

@@ -11,6 +11,7 @@ mod billing_ids;
 mod caddy_adapter;
 mod caddy_drift;
 mod cli;
+mod client_users;
 mod core;
 mod crash;
 mod crash_points;

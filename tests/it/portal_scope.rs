@@ -1,13 +1,15 @@
 //! The portal's operations against a real berth (Docker, Caddy): a client
-//! user's scope sees and changes only its own client, another client's
+//! user sees and changes only its own client, another client's
 //! instance or backup answers exactly like a missing one, everything they
 //! do is audited as them, and logs come back clean.
 
 use std::time::Duration;
 
 use berth::audit::Actor;
+use berth::domain::{ClientRole, LinkKind};
 use berth::metrics::Range;
-use berth::ops::{ClientScope, InstanceAction, OpsError};
+use berth::ops::{InstanceAction, NewClientUserInput, OpsError};
+use berth::store::PortalIdentity;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -15,11 +17,28 @@ use crate::harness::{eventually, skip_docker, unique, TestApp};
 
 const UP: Duration = Duration::from_secs(90);
 
-fn scope_of(client: &Value) -> ClientScope {
-    ClientScope {
-        id: client["id"].as_i64().unwrap(),
-        slug: client["slug"].as_str().unwrap().to_owned(),
-    }
+/// A client user of `client` with a password, as their session knows them.
+async fn user_of(app: &TestApp, client: &Value, email: &str) -> PortalIdentity {
+    let ops = app.ops();
+    let input = NewClientUserInput {
+        email: email.into(),
+        name: String::new(),
+        role: Some(ClientRole::Owner),
+    };
+    let slug = client["slug"].as_str().unwrap();
+    let invitation = ops
+        .add_client_user(&Actor::cli(), slug, input)
+        .await
+        .unwrap();
+    let token = invitation.link.rsplit('/').next().unwrap();
+    let id = ops
+        .use_portal_link(LinkKind::Invite, token, "correct-horse-1", "127.0.0.1")
+        .await
+        .unwrap();
+    ops.portal_identity(id)
+        .await
+        .unwrap()
+        .expect("a signed-up user")
 }
 
 fn not_found(e: OpsError) -> String {
@@ -30,7 +49,7 @@ fn not_found(e: OpsError) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_scope_sees_and_changes_only_its_own_client() {
+async fn a_client_user_sees_and_changes_only_their_own_client() {
     if skip_docker() {
         return;
     }
@@ -38,11 +57,12 @@ async fn a_client_scope_sees_and_changes_only_its_own_client() {
     app.create_plan("p", 0.5, "64MiB").await;
     let a = app.create_client(&unique("Portal A"), "p").await;
     let b = app.create_client(&unique("Portal B"), "p").await;
-    let (sa, sb) = (scope_of(&a), scope_of(&b));
+    let sa = user_of(&app, &a, "ann@a.test").await;
+    let sb = user_of(&app, &b, "bob@b.test").await;
     let a_main = a["instances"][0]["id"].as_i64().unwrap();
     let (status, extra) = app
         .post(
-            &format!("/api/v1/clients/{}/instances", sb.slug),
+            &format!("/api/v1/clients/{}/instances", sb.client_slug),
             json!({ "name": "extra", "blueprint": "static-site" }),
         )
         .await;
@@ -67,23 +87,20 @@ async fn a_client_scope_sees_and_changes_only_its_own_client() {
         theirs.replace("extra", "X"),
         nobodys.replace("nothing", "X")
     );
-    let ann = Actor {
-        name: format!("client:{}:ann@a.test", sa.slug),
-        ip: Some("192.0.2.7".into()),
-    };
+    let ann = Actor::client_user(&sa.email, &sa.client_slug, Some("192.0.2.7".into()));
     let refused = ops
         .portal_action(&ann, &sa, "extra", InstanceAction::Stop)
         .await
         .unwrap_err();
     not_found(refused);
-    // A scope whose slug names another client is no scope at all.
-    let forged = ClientScope {
-        id: sa.id,
-        slug: sb.slug.clone(),
+    // An identity whose slug names another client is no identity at all.
+    let forged = PortalIdentity {
+        client_slug: sb.client_slug.clone(),
+        ..sa.clone()
     };
     not_found(ops.portal_home(&forged).await.unwrap_err());
     assert!(
-        ops.list_instances(Some(&sb.slug))
+        ops.list_instances(Some(&sb.client_slug))
             .await
             .unwrap()
             .iter()
@@ -128,7 +145,7 @@ async fn a_client_scope_sees_and_changes_only_its_own_client() {
         theirs
             .entries
             .iter()
-            .all(|e| !e.target.starts_with(&sa.slug)),
+            .all(|e| !e.target.starts_with(&sa.client_slug)),
         "{:?}",
         theirs.entries
     );
@@ -155,10 +172,7 @@ async fn a_client_scope_sees_and_changes_only_its_own_client() {
         .instances
         .iter()
         .all(|i| i.backups.is_empty()));
-    let bob = Actor {
-        name: format!("client:{}:bob@b.test", sb.slug),
-        ip: None,
-    };
+    let bob = Actor::client_user(&sb.email, &sb.client_slug, None);
     let theirs = not_found(ops.portal_backup_file(&bob, &sb, backup).await.unwrap_err());
     let missing = not_found(
         ops.portal_backup_file(&bob, &sb, backup + 1000)

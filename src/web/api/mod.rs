@@ -1,6 +1,7 @@
 //! JSON API v1. Everything but `/health` needs a bearer token.
 
 pub(super) mod backups;
+mod client_users;
 mod clients;
 mod deletions;
 mod instances;
@@ -19,6 +20,7 @@ pub fn routes() -> Vec<Route> {
     let mut routes = vec![Route::get("/api/v1/health", Access::Public, health)];
     routes.extend(plans::routes());
     routes.extend(clients::routes());
+    routes.extend(client_users::routes());
     routes.extend(instances::routes());
     routes.extend(deletions::routes());
     routes.extend(backups::routes());

@@ -127,12 +127,16 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
         })
         .await?;
     let backups = super::backups::client_section(&s, &ui.csrf, &found.instances).await?;
+    let portal_users = s.ops.list_client_users(&found.client.slug).await?;
+    let users =
+        crate::web::views::client_users::section(&ui.csrf, &found.client.slug, &portal_users);
     let page = view::detail(
         &ui.chrome().await,
         s.ops.config(),
         &found.client,
         &found.instances,
         backups,
+        users,
         &audit,
     );
     Ok(page.into_response())

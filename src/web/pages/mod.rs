@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod backups;
 pub mod client_forms;
+pub mod client_users;
 pub mod clients;
 pub mod dashboard;
 pub mod deletions;
@@ -28,6 +29,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(dashboard::routes());
     r.extend(clients::routes());
     r.extend(client_forms::routes());
+    r.extend(client_users::routes());
     r.extend(instances::routes());
     r.extend(deletions::routes());
     r.extend(backups::routes());

@@ -116,13 +116,15 @@ fn instances_table(config: &Config, csrf: &str, slug: &str, list: &[InstanceRow]
     }
 }
 
-/// A client's page; `backups` is its backups section, already rendered.
+/// A client's page; `backups` and `users` (its portal users) are its
+/// sections, already rendered.
 pub fn detail(
     chrome: &Chrome,
     config: &Config,
     c: &ClientRow,
     instances: &[InstanceRow],
     backups: Markup,
+    users: Markup,
     audit: &[AuditEntry],
 ) -> Markup {
     let base = format!("/clients/{}", seg(&c.slug));
@@ -155,6 +157,7 @@ pub fn detail(
             h2 { "Backups" }
             (backups)
         }
+        (users)
         h2 { "Recent changes" }
         @if audit.is_empty() { p.muted { "No audit entries for this client." } } @else {
             (super::audit::entries_table(audit))

@@ -58,7 +58,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Audit, "/audit", "Audit log"),
 ];
 
-fn head(title: &str) -> Markup {
+pub(super) fn head(title: &str) -> Markup {
     let v = asset_version();
     html! {
         head {

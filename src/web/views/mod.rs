@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backups;
 pub mod charts;
 pub mod client_forms;
+pub mod client_users;
 pub mod clients;
 pub mod components;
 pub mod dashboard;
