@@ -1,8 +1,12 @@
 //! The web edge without Docker: the router over an in-memory store, driven
 //! with `tower::ServiceExt::oneshot`. Protection of every route, CSRF, the
-//! login throttle, session expiry, escaping and headers.
+//! login throttle, session expiry, escaping and headers; the portal and the
+//! authorization matrix of every route.
 
+mod authz;
+mod authz_matrix;
 mod backups;
+mod client_users;
 mod edge;
 mod portal;
 mod reads;

@@ -19,6 +19,40 @@ pub struct Received {
     pub data: String,
 }
 
+impl Received {
+    /// The body as the reader sees it: quoted-printable (lettre's choice
+    /// for long lines) decoded, so a test can look for a whole link.
+    pub fn text(&self) -> String {
+        let (headers, body) = self.data.split_once("\n\n").unwrap_or(("", &self.data));
+        if !headers
+            .to_ascii_lowercase()
+            .contains("content-transfer-encoding: quoted-printable")
+        {
+            return body.to_owned();
+        }
+        let joined = body.replace("=\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'=', Some(byte)) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
 pub struct SmtpServer {
     pub port: u16,
     messages: mpsc::Receiver<Received>,

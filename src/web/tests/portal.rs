@@ -261,7 +261,20 @@ async fn expired_mismatched_and_unknown_links_get_a_clear_page() {
 
 #[tokio::test]
 async fn portal_logins_are_throttled_and_forgot_answers_alike() {
-    let w = web(|_| {}).await;
+    // A relay that refuses connections: the reset mail fails in the
+    // background, and the answer must not tell.
+    let w = web(|c| {
+        c.smtp = Some(crate::config::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: Some(1),
+            username: None,
+            password: None,
+            password_file: None,
+            from: "noreply@example.com".into(),
+            tls: crate::config::SmtpTls::None,
+        })
+    })
+    .await;
     let slug = seed_client(&w.ops, "Alpha Co", "").await.client.slug;
     let inv = invite(&w, &slug, "o@alpha.example", ClientRole::Owner).await;
     w.accept(&inv.link, PASSWORD).await;
