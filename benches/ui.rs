@@ -165,6 +165,9 @@ async fn seed(ops: &Ops, store: &Store, clients: u32, per_client: u32) -> Result
             memory_reservation: None,
             storage: None,
             max_instances: None,
+            approval: Default::default(),
+            portal_restore: false,
+            blueprints: None,
         };
         ops.create_plan(&cli, input).await?;
     }

@@ -136,6 +136,9 @@ async fn start_instances(ops: &Ops, n: u32) -> Result<()> {
             memory_reservation: None,
             storage: Some(SizeInput::Text("1GiB".into())),
             max_instances: None,
+            approval: Default::default(),
+            portal_restore: false,
+            blueprints: None,
         },
     )
     .await?;

@@ -20,6 +20,7 @@ mod instances;
 mod output;
 mod plans;
 mod prompt;
+mod requests;
 mod tokens;
 mod usage;
 mod users;
@@ -69,6 +70,9 @@ pub enum Command {
     Client(clients::ClientCmd),
     #[command(subcommand)]
     Instance(instances::InstanceCmd),
+    /// Clients' requests for a new instance: list, approve, reject.
+    #[command(subcommand)]
+    Request(requests::RequestCmd),
     /// Backups: run, list, verify, restore, status, retention policy.
     #[command(subcommand)]
     Backup(backups::BackupCmd),
@@ -165,6 +169,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
         Command::Plan(cmd) => plans::run(ops, &actor, cmd, as_json).await,
         Command::Client(cmd) => clients::run(ops, &actor, cmd, as_json).await,
         Command::Instance(cmd) => instances::run(ops, &actor, cmd, as_json).await,
+        Command::Request(cmd) => requests::run(ops, &actor, cmd, as_json).await,
         Command::Backup(cmd) => backups::run(ops, &actor, cmd, as_json).await,
         Command::Usage(cmd) => usage::run(ops, cmd, as_json).await,
         Command::User(cmd) => users::run(ops, &actor, cmd, as_json).await,

@@ -7,6 +7,7 @@ use super::output::{self, done, show};
 use super::views::PlanOut;
 use crate::audit::Actor;
 use crate::domain::size::SizeInput;
+use crate::domain::Approval;
 use crate::ops::{Ops, PlanEdit, PlanInput};
 
 #[derive(Args)]
@@ -24,6 +25,26 @@ pub struct PlanArgs {
     pub storage: Option<String>,
     #[arg(long)]
     pub max_instances: Option<u32>,
+    /// Whether a client owner's request for a new instance is granted at
+    /// once (auto) or waits for you (manual, the default).
+    #[arg(long, value_name = "auto|manual")]
+    pub approval: Option<String>,
+    /// May client users restore their own backups? `--portal-restore` alone means true.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub portal_restore: Option<bool>,
+    /// Blueprints clients may request, comma-separated; "" allows all.
+    #[arg(long, value_delimiter = ',')]
+    pub blueprints: Option<Vec<String>>,
+}
+
+/// Parsed here rather than by clap so a bad word is one line, like every other usage error.
+fn approval(args: &PlanArgs) -> Result<Option<Approval>, Failure> {
+    args.approval
+        .as_deref()
+        .map(|a| {
+            Approval::parse(a).map_err(|e| Failure::usage(format!("--approval: {}", e.problem)))
+        })
+        .transpose()
 }
 
 #[derive(Subcommand)]
@@ -56,7 +77,10 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: PlanCmd, as_json: bool) -> Resul
             output::rows::<PlanOut>(as_json, ops.list_plans().await?);
         }
         PlanCmd::Edit { name, rename, args } => {
-            let plan = PlanOut::from(ops.edit_plan(actor, &name, plan_edit(args, rename)).await?);
+            let plan = PlanOut::from(
+                ops.edit_plan(actor, &name, plan_edit(args, rename)?)
+                    .await?,
+            );
             show(as_json, &plan, |p| println!("{}", p.summary("changed")));
         }
         PlanCmd::Delete { name } => {
@@ -69,6 +93,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: PlanCmd, as_json: bool) -> Resul
 
 /// A new plan needs its CPU and memory; the rest may stay unset.
 fn plan_input(name: String, args: PlanArgs) -> Result<PlanInput, Failure> {
+    let approval = approval(&args)?.unwrap_or_default();
     let cpus = args
         .cpus
         .ok_or_else(|| Failure::usage("--cpus is required"))?;
@@ -82,16 +107,22 @@ fn plan_input(name: String, args: PlanArgs) -> Result<PlanInput, Failure> {
         memory_reservation: args.memory_reservation.map(SizeInput::Text),
         storage: args.storage.map(SizeInput::Text),
         max_instances: args.max_instances,
+        approval,
+        portal_restore: args.portal_restore.unwrap_or(false),
+        blueprints: args.blueprints,
     })
 }
 
-fn plan_edit(args: PlanArgs, rename: Option<String>) -> PlanEdit {
-    PlanEdit {
+fn plan_edit(args: PlanArgs, rename: Option<String>) -> Result<PlanEdit, Failure> {
+    Ok(PlanEdit {
+        approval: approval(&args)?,
         name: rename,
         cpus: args.cpus,
         memory: args.memory.map(SizeInput::Text),
         memory_reservation: args.memory_reservation.map(SizeInput::Text),
         storage: args.storage.map(SizeInput::Text),
         max_instances: args.max_instances,
-    }
+        portal_restore: args.portal_restore,
+        blueprints: args.blueprints,
+    })
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::output::{self, size, Row};
 use crate::config::Config;
-use crate::domain::{ClientStatus, DesiredState, Phase};
+use crate::domain::{Approval, ClientStatus, DesiredState, Phase};
 use crate::ops::{ClientView, DeletionReport};
 use crate::store::usage::QuotaWarning;
 use crate::store::{ClientRow, InstanceRow, PlanRow};
@@ -23,6 +23,10 @@ pub struct PlanOut {
     pub memory_reservation: Option<u64>,
     pub storage: Option<u64>,
     pub max_instances: Option<u32>,
+    pub approval: Approval,
+    pub portal_restore: bool,
+    /// Blueprints its clients may request; null = all.
+    pub blueprints: Option<Vec<String>>,
     /// Instances of clients on this plan.
     pub instances: u32,
     pub created_at: String,
@@ -37,6 +41,9 @@ impl From<PlanRow> for PlanOut {
             memory_reservation: p.memory_reservation,
             storage: p.storage,
             max_instances: p.max_instances,
+            approval: p.approval,
+            portal_restore: p.portal_restore,
+            blueprints: p.blueprints,
             instances: p.instances,
             created_at: p.created_at,
         }
@@ -46,7 +53,7 @@ impl From<PlanRow> for PlanOut {
 impl PlanOut {
     pub fn summary(&self, verb: &str) -> String {
         format!(
-            "Plan {} {verb}: {} CPU, {} memory, {} storage, {} instances per client.",
+            "Plan {} {verb}: {} CPU, {} memory, {} storage, {} instances per client, {} approval of requests.",
             self.name,
             self.cpus,
             size(self.memory),
@@ -54,13 +61,21 @@ impl PlanOut {
             self.max_instances
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "any number of".into()),
+            self.approval,
         )
     }
 }
 
 impl Row for PlanOut {
-    const HEADER: &'static [&'static str] =
-        &["name", "cpus", "memory", "storage", "max inst.", "in use"];
+    const HEADER: &'static [&'static str] = &[
+        "name",
+        "cpus",
+        "memory",
+        "storage",
+        "max inst.",
+        "approval",
+        "in use",
+    ];
 
     fn cells(&self) -> Vec<String> {
         vec![
@@ -71,6 +86,7 @@ impl Row for PlanOut {
             self.max_instances
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "-".into()),
+            self.approval.to_string(),
             self.instances.to_string(),
         ]
     }

@@ -11,6 +11,7 @@ mod hostname;
 mod instance;
 mod manifest;
 mod plan;
+mod request;
 pub mod rollup;
 pub mod schedule;
 pub mod size;
@@ -23,12 +24,13 @@ pub use deletion::{DeletionReport, RemovedInstance};
 pub use hostname::Hostname;
 pub use instance::{parse_env, InstanceName};
 pub use manifest::Manifest;
-pub use plan::{Limits, PlanName, PlanSpec};
+pub use plan::{blueprint_allowed, Limits, PlanName, PlanSpec};
+pub use request::{InstanceQuota, Transition};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
 pub use state::{
-    BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind, Phase,
-    RestoreMode, Trigger,
+    Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind,
+    Phase, RequestStatus, RestoreMode, Trigger,
 };
 
 /// A value that failed its checks; the message names the field and the problem

@@ -2,7 +2,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::{ByteSize, DomainError};
+use super::{Approval, ByteSize, DomainError};
 
 /// A plan's name: short, human, also used in URLs and the CLI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -96,13 +96,20 @@ impl Limits {
     }
 }
 
-/// What a plan promises: limits per instance, storage quota, instance count.
+/// What a plan promises: limits per instance, storage quota, instance count,
+/// and what its clients' users may do themselves in the portal.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanSpec {
     pub name: PlanName,
     pub limits: Limits,
     pub storage: Option<ByteSize>,
     pub max_instances: Option<u32>,
+    /// Whether a client owner's request for a new instance waits for the provider.
+    pub approval: Approval,
+    /// Whether a client user may restore their own backups from the portal.
+    pub portal_restore: bool,
+    /// The blueprints a client may request; `None` = every installed one.
+    pub blueprints: Option<Vec<String>>,
 }
 
 impl PlanSpec {
@@ -125,8 +132,30 @@ impl PlanSpec {
             limits,
             storage,
             max_instances,
+            approval: Approval::default(),
+            portal_restore: false,
+            blueprints: None,
         })
     }
+
+    /// Sets the blueprint allow-list: sorted, without repeats; an empty list
+    /// means "every blueprint" (a plan allowing none could never be used).
+    pub fn allow_blueprints(&mut self, names: Option<Vec<String>>) {
+        self.blueprints = names
+            .map(|mut v| {
+                v.iter_mut().for_each(|n| *n = n.trim().to_owned());
+                v.retain(|n| !n.is_empty());
+                v.sort();
+                v.dedup();
+                v
+            })
+            .filter(|v| !v.is_empty());
+    }
+}
+
+/// Whether a plan's blueprint allow-list (`None` = all) lets a client ask for `name`.
+pub fn blueprint_allowed(allowed: Option<&[String]>, name: &str) -> bool {
+    allowed.is_none_or(|list| list.iter().any(|b| b == name))
 }
 
 #[cfg(test)]
@@ -145,6 +174,24 @@ mod tests {
             Limits::new(0.5, mib(256), None).unwrap().nano_cpus(),
             500_000_000
         );
+    }
+
+    #[test]
+    fn blueprint_allow_list_is_normalised_and_empty_means_all() {
+        let limits = Limits::new(1.0, ByteSize(64 << 20), None).unwrap();
+        let mut spec = PlanSpec::new(PlanName::parse("p").unwrap(), limits, None, None).unwrap();
+        assert_eq!(
+            spec.approval,
+            Approval::Manual,
+            "manual unless said otherwise"
+        );
+        spec.allow_blueprints(Some(vec![" b".into(), "a".into(), "b".into(), "".into()]));
+        assert_eq!(spec.blueprints, Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert!(blueprint_allowed(spec.blueprints.as_deref(), "a"));
+        assert!(!blueprint_allowed(spec.blueprints.as_deref(), "c"));
+        spec.allow_blueprints(Some(vec![" ".into()]));
+        assert_eq!(spec.blueprints, None);
+        assert!(blueprint_allowed(None, "anything"));
     }
 
     #[test]

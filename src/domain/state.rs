@@ -106,11 +106,40 @@ state_enum! {
 }
 
 state_enum! {
+    /// Whether a client's request for a new instance waits for the provider
+    /// (a plan's `approval`). A plan that says nothing waits: a new instance
+    /// costs the provider resources, so it is never granted by default.
+    #[derive(Default)]
+    Approval, "approval" {
+        Auto = "auto",
+        #[default]
+        Manual = "manual",
+    }
+}
+
+state_enum! {
     /// What a client's user may do in the portal: an owner also invites and
     /// removes the client's members and asks for new instances.
     ClientRole, "role" {
         Owner = "owner",
         Member = "member",
+    }
+}
+
+state_enum! {
+    /// Where a client's request for a new instance stands: requested →
+    /// approved → provisioning → running, or rejected (with a reason) /
+    /// failed (with the message). The store keeps only the decision
+    /// (requested, approved, rejected, failed); provisioning and running are
+    /// read from the created instance's observed phase (see
+    /// [`RequestStatus::seen`]).
+    RequestStatus, "request_status" {
+        Requested = "requested",
+        Approved = "approved",
+        Provisioning = "provisioning",
+        Running = "running",
+        Rejected = "rejected",
+        Failed = "failed",
     }
 }
 
@@ -235,6 +264,12 @@ mod tests {
         );
         round_trips(Phase::ALL, Phase::as_str, phases);
         round_trips(ClientStatus::ALL, ClientStatus::as_str, "active suspended");
+        round_trips(Approval::ALL, Approval::as_str, "auto manual");
+        round_trips(
+            RequestStatus::ALL,
+            RequestStatus::as_str,
+            "requested approved provisioning running rejected failed",
+        );
         round_trips(
             BackupStatus::ALL,
             BackupStatus::as_str,

@@ -158,6 +158,9 @@ mod tests {
             memory_reservation: None,
             storage: None,
             max_instances: None,
+            approval: Default::default(),
+            portal_restore: false,
+            blueprints: None,
         };
         ops.create_plan(&Actor::cli(), plan).await.unwrap();
         let client = NewClientInput {

@@ -18,6 +18,7 @@ mod portal_data;
 mod portal_logs;
 #[cfg(test)]
 mod portal_tests;
+mod requests;
 mod tokens;
 mod usage;
 mod users;
@@ -39,6 +40,7 @@ pub use portal::{PortalHome, PortalInstance, PortalPlan};
 pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
 pub use portal_data::{ActivityEntry, ActivityPage, InstanceBackups, PortalBackup, PortalBackups};
 pub use portal_logs::{LogTail, LOG_LINES};
+pub use requests::{RequestFilter, RequestInput, Requester};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };

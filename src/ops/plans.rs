@@ -3,7 +3,8 @@ use serde_json::json;
 
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
-use crate::domain::{size::SizeInput, Limits, PlanName, PlanSpec};
+use crate::blueprint::Blueprints;
+use crate::domain::{size::SizeInput, Approval, DomainError, Limits, PlanName, PlanSpec};
 use crate::store::{plans, PlanRow};
 
 /// A plan as typed into a form, a JSON body or the CLI; sizes as "256MiB" or bytes.
@@ -16,6 +17,15 @@ pub struct PlanInput {
     pub memory_reservation: Option<SizeInput>,
     pub storage: Option<SizeInput>,
     pub max_instances: Option<u32>,
+    /// Whether a client owner's instance request waits for the provider (default manual).
+    #[serde(default)]
+    pub approval: Approval,
+    /// Whether client users may restore their own backups in the portal.
+    #[serde(default)]
+    pub portal_restore: bool,
+    /// The blueprints clients may request; absent or empty = all.
+    #[serde(default)]
+    pub blueprints: Option<Vec<String>>,
 }
 
 /// A partial change of a plan; absent fields keep their value.
@@ -28,6 +38,10 @@ pub struct PlanEdit {
     pub memory_reservation: Option<SizeInput>,
     pub storage: Option<SizeInput>,
     pub max_instances: Option<u32>,
+    pub approval: Option<Approval>,
+    pub portal_restore: Option<bool>,
+    /// Replaces the allow-list; an empty list allows every blueprint.
+    pub blueprints: Option<Vec<String>>,
 }
 
 impl PlanInput {
@@ -45,13 +59,37 @@ impl PlanInput {
             .as_ref()
             .map(|s| s.parse("storage"))
             .transpose()?;
-        Ok(PlanSpec::new(
+        let mut spec = PlanSpec::new(
             PlanName::parse(&self.name)?,
             limits,
             storage,
             self.max_instances,
-        )?)
+        )?;
+        spec.approval = self.approval;
+        spec.portal_restore = self.portal_restore;
+        spec.allow_blueprints(self.blueprints.clone());
+        Ok(spec)
     }
+}
+
+/// A plan may only allow blueprints that are installed: a typo would
+/// otherwise leave its clients nothing to ask for.
+fn known_blueprints(blueprints: &Blueprints, names: Option<&[String]>) -> Result<(), OpsError> {
+    let names = names.unwrap_or_default().iter().map(|n| n.trim());
+    for name in names.filter(|n| !n.is_empty()) {
+        if blueprints.get(name).is_none() {
+            let known: Vec<&str> = blueprints.names().collect();
+            return Err(DomainError::new(
+                "blueprints",
+                format!(
+                    "blueprint {name:?} is not installed (known: {})",
+                    known.join(", ")
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 fn apply(before: &PlanRow, edit: &PlanEdit) -> PlanInput {
@@ -71,12 +109,16 @@ fn apply(before: &PlanRow, edit: &PlanEdit) -> PlanInput {
             .clone()
             .or(before.storage.map(SizeInput::Bytes)),
         max_instances: edit.max_instances.or(before.max_instances),
+        approval: edit.approval.unwrap_or(before.approval),
+        portal_restore: edit.portal_restore.unwrap_or(before.portal_restore),
+        blueprints: edit.blueprints.clone().or(before.blueprints.clone()),
     }
 }
 
 impl Ops {
     pub async fn create_plan(&self, actor: &Actor, input: PlanInput) -> Result<PlanRow, OpsError> {
         let spec = input.parse()?;
+        known_blueprints(&self.blueprints, spec.blueprints.as_deref())?;
         let actor = actor.clone();
         self.write(move |tx| {
             let row = plans::insert(tx, &spec)?;
@@ -110,6 +152,7 @@ impl Ops {
         name: &str,
         edit: PlanEdit,
     ) -> Result<PlanRow, OpsError> {
+        known_blueprints(&self.blueprints, edit.blueprints.as_deref())?;
         let (name, actor) = (name.to_owned(), actor.clone());
         let row = self
             .write(move |tx| {

@@ -10,12 +10,12 @@ use serde_json::json;
 use super::portal::{scoped_client, PortalInstance};
 use super::portal_logs::HostPaths;
 use super::usage::usage_of;
-use super::{ClientUsage, Ops, OpsError};
+use super::{ClientUsage, Ops, OpsError, RestoreInput};
 use crate::audit::{self, Actor};
 use crate::domain::{BackupStatus, Trigger};
 use crate::metrics::Range;
 use crate::store::backups::{self as backup_rows, BackupRow};
-use crate::store::{audit as audit_rows, instances, Conn, PortalIdentity};
+use crate::store::{audit as audit_rows, instances, plans, Conn, PortalIdentity, RestoreRow};
 
 /// Entries per activity page.
 pub const ACTIVITY_PAGE: u32 = 50;
@@ -64,6 +64,8 @@ pub struct InstanceBackups {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PortalBackups {
     pub instances: Vec<InstanceBackups>,
+    /// The client's plan lets its users restore (`portal_restore`).
+    pub restore_allowed: bool,
 }
 
 /// An audit entry about the client, as the client sees it: their own
@@ -142,7 +144,10 @@ impl Ops {
                     backups,
                 });
             }
-            Ok(PortalBackups { instances: list })
+            Ok(PortalBackups {
+                instances: list,
+                restore_allowed: restore_allowed(conn, &me)?,
+            })
         })
         .await
     }
@@ -225,5 +230,57 @@ mod tests {
             ("your provider".into(), false)
         );
         assert_eq!(who("system", "acme"), ("berth".into(), false));
+    }
+}
+
+/// The user's plan lets them restore their own backups (`portal_restore`).
+fn restore_allowed(conn: &Conn, me: &PortalIdentity) -> Result<bool, OpsError> {
+    let client = scoped_client(conn, me)?;
+    Ok(plans::get(conn, &client.plan)?.portal_restore)
+}
+
+impl Ops {
+    /// A backup the user may restore in place: the instance's name (what
+    /// they type to confirm) and the backup. Refused when their plan does
+    /// not allow it or the backup has no archive.
+    pub async fn portal_restorable(
+        &self,
+        me: &PortalIdentity,
+        id: i64,
+    ) -> Result<(String, PortalBackup), OpsError> {
+        let me = me.clone();
+        let paths = HostPaths::new(&self.config);
+        self.read_scoped(move |conn| {
+            // Another client's backup is "not found" before anything else.
+            let b = owned_backup(conn, &me, id)?;
+            if !restore_allowed(conn, &me)? {
+                return Err(OpsError::Refused(
+                    "your plan does not include restoring backups yourself; ask your provider"
+                        .into(),
+                ));
+            }
+            let view = PortalBackup::new(&b, &paths);
+            if !view.downloadable {
+                return Err(OpsError::Refused(format!(
+                    "backup {id} is {}; only finished backups can be restored",
+                    b.status
+                )));
+            }
+            Ok((b.instance_name, view))
+        })
+        .await
+    }
+
+    /// Queues a restore of one of the user's backups into its own instance,
+    /// audited as the user.
+    pub async fn portal_restore(
+        &self,
+        actor: &Actor,
+        me: &PortalIdentity,
+        id: i64,
+    ) -> Result<RestoreRow, OpsError> {
+        self.portal_restorable(me, id).await?;
+        self.request_restore(actor, id, RestoreInput::default())
+            .await
     }
 }

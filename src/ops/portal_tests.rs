@@ -34,6 +34,9 @@ async fn ops_with_clients(names: &[&str]) -> Ops {
         memory_reservation: None,
         storage: None,
         max_instances: None,
+        approval: Default::default(),
+        portal_restore: false,
+        blueprints: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     for name in names {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_ids_never_reused.sql"),
     include_str!("migrations/006_deletions.sql"),
     include_str!("migrations/007_client_users.sql"),
+    include_str!("migrations/008_requests.sql"),
 ];
 
 /// Foreign keys are off while migrating: rebuilding a table (the only way to

@@ -20,6 +20,7 @@ mod migrations;
 pub mod overview;
 pub mod plans;
 mod readers;
+pub mod requests;
 mod rows;
 mod sql_types;
 pub mod tokens;
@@ -41,6 +42,7 @@ pub use clients::{ClientRow, NewClient};
 pub use deletions::{DeletionRow, NewDeletion};
 pub use instances::{InstanceRow, NewInstance, Observation};
 pub use plans::PlanRow;
+pub use requests::RequestRow;
 pub use tokens::TokenRow;
 pub use users::UserRow;
 

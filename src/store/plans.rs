@@ -2,7 +2,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 use super::{now, StoreError};
-use crate::domain::{ByteSize, PlanSpec};
+use crate::domain::{blueprint_allowed, Approval, ByteSize, PlanSpec};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PlanRow {
@@ -14,11 +14,16 @@ pub struct PlanRow {
     pub storage: Option<u64>,
     pub max_instances: Option<u32>,
     pub created_at: String,
+    pub approval: Approval,
+    pub portal_restore: bool,
+    /// The blueprints its clients may request; `None` = all.
+    pub blueprints: Option<Vec<String>>,
     /// Instances of clients on this plan, for "lowering below usage" checks.
     pub instances: u32,
 }
 
 const SELECT: &str = "SELECT p.id, p.name, p.cpus, p.memory, p.memory_reservation, p.storage, p.max_instances, p.created_at,
+    p.approval, p.portal_restore, p.blueprints,
     (SELECT COUNT(*) FROM instances i JOIN clients c ON c.id = i.client_id WHERE c.plan_id = p.id AND i.desired != 'absent')
     FROM plans p";
 
@@ -32,7 +37,16 @@ fn from_row(r: &Row) -> rusqlite::Result<PlanRow> {
         storage: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
         max_instances: r.get(6)?,
         created_at: r.get(7)?,
-        instances: r.get(8)?,
+        approval: r.get(8)?,
+        portal_restore: r.get(9)?,
+        blueprints: r
+            .get::<_, Option<String>>(10)?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, e.into())
+            })?,
+        instances: r.get(11)?,
     })
 }
 
@@ -45,10 +59,15 @@ impl PlanRow {
             memory_reservation: self.memory_reservation.map(ByteSize),
         }
     }
+
+    /// Whether its clients may request an instance of blueprint `name`.
+    pub fn allows_blueprint(&self, name: &str) -> bool {
+        blueprint_allowed(self.blueprints.as_deref(), name)
+    }
 }
 
-/// The six plan columns in table order, shared by insert and update.
-fn columns(spec: &PlanSpec) -> [rusqlite::types::Value; 6] {
+/// The nine plan columns in table order, shared by insert and update.
+fn columns(spec: &PlanSpec) -> [rusqlite::types::Value; 9] {
     use rusqlite::types::Value;
     let opt = |v: Option<u64>| v.map_or(Value::Null, |b| Value::Integer(b as i64));
     [
@@ -59,25 +78,32 @@ fn columns(spec: &PlanSpec) -> [rusqlite::types::Value; 6] {
         opt(spec.storage.map(|b| b.0)),
         spec.max_instances
             .map_or(Value::Null, |m| Value::Integer(m.into())),
+        Value::Text(spec.approval.as_str().to_owned()),
+        Value::Integer(spec.portal_restore.into()),
+        spec.blueprints.as_ref().map_or(Value::Null, |b| {
+            Value::Text(serde_json::to_string(b).expect("a list of strings serialises"))
+        }),
     ]
 }
 
 pub fn insert(conn: &Connection, spec: &PlanSpec) -> Result<PlanRow, StoreError> {
-    let [a, b, c, d, e, f] = columns(spec);
+    let [a, b, c, d, e, f, g, h, i] = columns(spec);
     conn.execute(
-        "INSERT INTO plans (name, cpus, memory, memory_reservation, storage, max_instances, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![a, b, c, d, e, f, now()],
+        "INSERT INTO plans (name, cpus, memory, memory_reservation, storage, max_instances, approval, portal_restore, blueprints, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![a, b, c, d, e, f, g, h, i, now()],
     )
     .map_err(|e| StoreError::unique(e, || format!("plan {} already exists", spec.name)))?;
     get(conn, spec.name.as_str())
 }
 
 pub fn update(conn: &Connection, name: &str, spec: &PlanSpec) -> Result<PlanRow, StoreError> {
-    let [a, b, c, d, e, f] = columns(spec);
+    let [a, b, c, d, e, f, g, h, i] = columns(spec);
     let changed = conn
         .execute(
-            "UPDATE plans SET name = ?1, cpus = ?2, memory = ?3, memory_reservation = ?4, storage = ?5, max_instances = ?6 WHERE name = ?7",
-            params![a, b, c, d, e, f, name],
+            "UPDATE plans SET name = ?1, cpus = ?2, memory = ?3, memory_reservation = ?4, storage = ?5, max_instances = ?6,
+                 approval = ?7, portal_restore = ?8, blueprints = ?9 WHERE name = ?10",
+            params![a, b, c, d, e, f, g, h, i, name],
         )
         .map_err(|e| StoreError::unique(e, || format!("plan {} already exists", spec.name)))?;
     if changed == 0 {

@@ -5,8 +5,8 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use crate::domain::{
-    BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind, Phase,
-    RestoreMode, Trigger,
+    Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LinkKind,
+    Phase, RequestStatus, RestoreMode, Trigger,
 };
 
 macro_rules! sql_text {
@@ -28,6 +28,7 @@ macro_rules! sql_text {
 }
 
 sql_text!(
+    Approval,
     BackupStatus,
     ClientRole,
     ClientStatus,
@@ -35,6 +36,7 @@ sql_text!(
     DeletionStatus,
     DesiredState,
     Phase,
+    RequestStatus,
     RestoreMode,
     Trigger
 );
@@ -67,6 +69,8 @@ mod tests {
         round_trip(&conn, BackupStatus::ALL, BackupStatus::as_str);
         round_trip(&conn, Trigger::ALL, Trigger::as_str);
         round_trip(&conn, RestoreMode::ALL, RestoreMode::as_str);
+        round_trip(&conn, Approval::ALL, Approval::as_str);
+        round_trip(&conn, RequestStatus::ALL, RequestStatus::as_str);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::domain::size::SizeInput;
 use crate::domain::ByteSize;
-use crate::domain::{DomainError, RestoreMode};
+use crate::domain::{Approval, DomainError, RestoreMode};
 use crate::ops::{OpsError, PlanInput};
 use crate::store::{AuditFilter, BackupPolicy, PlanRow};
 use crate::web::urls::{history_url, seg};
@@ -81,6 +81,14 @@ pub struct PlanForm {
     pub storage: String,
     #[serde(default)]
     pub max_instances: String,
+    #[serde(default)]
+    pub approval: String,
+    /// A checkbox: present ("on") when ticked, absent otherwise.
+    #[serde(default)]
+    pub portal_restore: String,
+    /// Comma-separated blueprint names; empty = all.
+    #[serde(default)]
+    pub blueprints: String,
 }
 
 impl PlanForm {
@@ -93,6 +101,13 @@ impl PlanForm {
             memory_reservation: p.memory_reservation.map(size).unwrap_or_default(),
             storage: p.storage.map(size).unwrap_or_default(),
             max_instances: p.max_instances.map(|m| m.to_string()).unwrap_or_default(),
+            approval: p.approval.to_string(),
+            portal_restore: if p.portal_restore {
+                "on".into()
+            } else {
+                String::new()
+            },
+            blueprints: p.blueprints.as_deref().unwrap_or_default().join(", "),
         }
     }
 
@@ -114,6 +129,10 @@ impl PlanForm {
                     .map_err(|_| DomainError::new("max_instances", "must be a whole number"))?,
             ),
         };
+        let approval = match self.approval.trim() {
+            "" => Approval::default(),
+            a => Approval::parse(a)?,
+        };
         Ok(PlanInput {
             name: self.name.trim().to_owned(),
             cpus,
@@ -121,6 +140,9 @@ impl PlanForm {
             memory_reservation: opt(&self.memory_reservation),
             storage: opt(&self.storage),
             max_instances,
+            approval,
+            portal_restore: !self.portal_restore.is_empty(),
+            blueprints: Some(self.blueprints.split(',').map(str::to_owned).collect()),
         })
     }
 }

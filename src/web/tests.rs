@@ -96,6 +96,9 @@ async fn seed_client(
         memory_reservation: None,
         storage: None,
         max_instances: None,
+        approval: Default::default(),
+        portal_restore: false,
+        blueprints: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     let input = NewClientInput {

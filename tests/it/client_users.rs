@@ -45,6 +45,9 @@ async fn ops_with_client(config: Config) -> Ops {
         memory_reservation: None,
         storage: None,
         max_instances: None,
+        approval: Default::default(),
+        portal_restore: false,
+        blueprints: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     let client = NewClientInput {

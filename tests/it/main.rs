@@ -24,6 +24,7 @@ mod package;
 mod portal_scope;
 mod pull;
 mod readme_run;
+mod requests;
 mod scheduler;
 mod service_user;
 mod tenant_dirs;

@@ -6,6 +6,7 @@ mod clients;
 mod deletions;
 mod instances;
 mod plans;
+mod requests;
 pub(crate) mod usage;
 
 use axum::extract::State;
@@ -19,6 +20,7 @@ use super::state::AppState;
 pub fn routes() -> Vec<Route> {
     let mut routes = vec![Route::get("/api/v1/health", Access::Public, health)];
     routes.extend(plans::routes());
+    routes.extend(requests::routes());
     routes.extend(clients::routes());
     routes.extend(client_users::routes());
     routes.extend(instances::routes());

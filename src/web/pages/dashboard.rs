@@ -49,6 +49,7 @@ async fn dashboard(
         failed_logins: s.ops.recent_failed_logins().await?,
         backups: s.ops.backup_summary(backup_rows).await?,
         reconcile_errors: s.stats.errors.load(Ordering::Relaxed),
+        pending_requests: s.ops.pending_requests().await?,
     };
     Ok(view::dashboard(&ui.chrome().await, &d).into_response())
 }

@@ -15,6 +15,7 @@ pub mod instances;
 pub mod plan_backups;
 pub mod plans;
 pub(crate) mod reply;
+pub mod requests;
 pub mod restore;
 pub mod tokens;
 pub mod usage;
@@ -36,6 +37,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(restore::routes());
     r.extend(plans::routes());
     r.extend(plan_backups::routes());
+    r.extend(requests::routes());
     r.extend(tokens::routes());
     r.extend(users::routes());
     r.extend(audit::routes());

@@ -112,6 +112,10 @@ async fn edit(
                 memory_reservation: p.memory_reservation,
                 storage: p.storage,
                 max_instances: p.max_instances,
+                approval: Some(p.approval),
+                portal_restore: Some(p.portal_restore),
+                // Empty (cleared in the form) allows every blueprint again.
+                blueprints: Some(p.blueprints.unwrap_or_default()),
             };
             s.ops.edit_plan(&ui.actor(), &name, edit).await
         }

@@ -12,7 +12,7 @@ use crate::caddy::CaddyState;
 use crate::ops::BackupSummary;
 use crate::store::metrics::HostSample;
 use crate::store::overview::Overview;
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, RequestRow};
 
 /// Everything the dashboard shows, read by its handler.
 pub struct Dashboard {
@@ -23,6 +23,8 @@ pub struct Dashboard {
     pub backups: BackupSummary,
     /// Reconcile passes that failed since start-up.
     pub reconcile_errors: u64,
+    /// Clients' instance requests waiting for a decision.
+    pub pending_requests: Vec<RequestRow>,
 }
 
 fn meter(label: &str, used: f64, total: f64, text: String) -> Markup {
@@ -84,6 +86,7 @@ pub fn dashboard(chrome: &Chrome, d: &Dashboard) -> Markup {
     let body = html! {
         h1 { "Dashboard" }
         (caddy_alert(&d.caddy))
+        (super::requests::dashboard_section(&chrome.csrf, &d.pending_requests))
         div.grid {
             (meter("Host CPU", cpu_percent, 100.0, format!("{} cores", host.cpus)))
             (meter("Host memory", host.mem_used as f64, host.mem_total as f64,

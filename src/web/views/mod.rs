@@ -18,6 +18,7 @@ pub mod layout;
 pub mod message;
 pub mod plans;
 pub mod portal;
+pub mod requests;
 pub mod restore;
 pub mod tokens;
 pub mod usage;

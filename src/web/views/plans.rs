@@ -4,10 +4,11 @@
 use maud::{html, Markup};
 
 use super::components::{
-    action_button, csrf_field, empty, field, seg, size, FormErrors, Input, REQUIRED, TEXT,
+    action_button, csrf_field, empty, field, seg, select, size, FormErrors, Input, REQUIRED, TEXT,
 };
 use super::layout::{page, Chrome, Nav};
 use crate::config::BackupConfig;
+use crate::domain::Approval;
 use crate::store::PlanRow;
 use crate::web::forms::{PlanForm, PolicyForm};
 
@@ -19,13 +20,14 @@ pub fn list(chrome: &Chrome, plans: &[PlanRow]) -> Markup {
             (empty("No plans yet. A plan sets the CPU, memory and storage limits of a client's instances.", Some(("/plans/new", "Create the first plan"))))
         } @else {
             div.table-wrap { table {
-                thead { tr { th { "Name" } th { "CPU" } th { "Memory" } th.optional { "Storage" } th.optional { "Max instances" } th { "In use" } th { "Actions" } } }
+                thead { tr { th { "Name" } th { "CPU" } th { "Memory" } th.optional { "Storage" } th.optional { "Max instances" } th.optional { "Requests" } th { "In use" } th { "Actions" } } }
                 tbody { @for p in plans { tr {
                     td { (p.name) }
                     td { (p.cpus) }
                     td { (size(p.memory)) }
                     td.optional { (p.storage.map(size).unwrap_or_else(|| "-".into())) }
                     td.optional { (p.max_instances.map(|m| m.to_string()).unwrap_or_else(|| "-".into())) }
+                    td.optional { (p.approval) }
                     td { (p.instances) }
                     td { div.actions {
                         a href={ "/plans/" (seg(&p.name)) "/edit" } { "Edit" }
@@ -50,9 +52,29 @@ fn plan_form(csrf: &str, title: &str, action: &str, f: &PlanForm, errors: &FormE
             (field("Memory reservation", "memory_reservation", &f.memory_reservation, Input { hint: Some("optional soft limit"), ..TEXT }, errors))
             (field("Storage quota", "storage", &f.storage, Input { hint: Some("optional, e.g. 10GiB"), ..TEXT }, errors))
             (field("Max instances per client", "max_instances", &f.max_instances, Input { hint: Some("optional"), ..TEXT }, errors))
+            (select("New instance requests", "approval", &approval_choices(), &f.approval, errors))
+            (field("Blueprints clients may request", "blueprints", &f.blueprints, Input { hint: Some("comma-separated; empty: all installed"), ..TEXT }, errors))
+            label.check {
+                input type="checkbox" name="portal_restore" checked[!f.portal_restore.is_empty()];
+                " Client users may restore their own backups"
+            }
             div { button type="submit" { "Save plan" } }
         }
     }
+}
+
+/// Manual first: a new plan form (nothing selected yet) shows the default.
+fn approval_choices() -> Vec<(String, String)> {
+    [Approval::Manual, Approval::Auto]
+        .iter()
+        .map(|a| {
+            let text = match a {
+                Approval::Auto => "approved at once (auto)",
+                Approval::Manual => "wait for my approval (manual)",
+            };
+            (a.to_string(), text.to_owned())
+        })
+        .collect()
 }
 
 pub fn new_plan(chrome: &Chrome, f: &PlanForm, errors: &FormErrors) -> Markup {

@@ -38,8 +38,8 @@ fn row(b: &PortalBackup, restore: bool) -> Markup {
     }
 }
 
-/// `restore`: whether the client's plan lets its users restore.
-pub fn list(b: &PortalBackups, restore: bool) -> Markup {
+pub fn list(b: &PortalBackups) -> Markup {
+    let restore = b.restore_allowed;
     html! {
         h1 { "Backups" }
         @if !restore { p.muted { "To restore a backup, ask your provider." } }
