@@ -30,5 +30,6 @@ mod service_user;
 mod tenant_dirs;
 mod ui;
 mod ui_backup;
+mod ui_portal;
 mod usage;
 mod web_edge;
