@@ -16,6 +16,7 @@ mod portal;
 mod portal_auth;
 mod portal_data;
 mod portal_logs;
+mod portal_requests;
 #[cfg(test)]
 mod portal_tests;
 mod requests;
@@ -40,6 +41,7 @@ pub use portal::{PortalHome, PortalInstance, PortalPlan};
 pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
 pub use portal_data::{ActivityEntry, ActivityPage, InstanceBackups, PortalBackup, PortalBackups};
 pub use portal_logs::{LogTail, LOG_LINES};
+pub use portal_requests::{PortalRequest, RequestOptions};
 pub use requests::{RequestFilter, RequestInput, Requester};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,

@@ -9,6 +9,7 @@ mod backups;
 mod client_users;
 mod edge;
 mod portal;
+mod portal_requests;
 mod reads;
 mod security;
 mod throttle;

@@ -233,6 +233,8 @@ fn json_is_for_scripts_and_summaries_and_tables_are_for_people() {
     assert_eq!(
         keys(&plan),
         [
+            "approval",
+            "blueprints",
             "cpus",
             "created_at",
             "instances",
@@ -240,6 +242,7 @@ fn json_is_for_scripts_and_summaries_and_tables_are_for_people() {
             "memory",
             "memory_reservation",
             "name",
+            "portal_restore",
             "storage"
         ]
     );
@@ -374,7 +377,7 @@ fn json_is_for_scripts_and_summaries_and_tables_are_for_people() {
     assert!(
         out.lines().any(|l| l
             .split_whitespace()
-            .eq(["big", "2", "2.0", "GiB", "-", "-", "2"])),
+            .eq(["big", "2", "2.0", "GiB", "-", "-", "manual", "2"])),
         "{out}"
     );
 

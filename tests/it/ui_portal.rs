@@ -1,16 +1,13 @@
 //! The client portal in a real headless Chromium against a real berth
 //! (Docker, Caddy): the provider invites from the admin UI, the client user
 //! sets a password from the link, sees only their client, restarts their
-//! instance and sees a second one come up; a user of another client sees
-//! none of it; suspending the client signs its user out at once.
-//!
-//! The request/approve steps of the flow need the portal's request
-//! page (branch i11-requests); until it lands the second instance is added
-//! by the provider through the API.
+//! instance, requests a second one that the provider approves and sees it
+//! running; a user of another client sees none of it; suspending the client
+//! signs its user out at once.
 
 use std::time::Duration;
 
-use fantoccini::Client;
+use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -139,16 +136,32 @@ async fn a_client_user_helps_themselves_and_sees_nothing_else() {
     let data_dir = app.config.data_dir.to_string_lossy().into_owned();
     assert!(!body(&b).await.contains(&data_dir));
 
-    // A second instance (the provider's stand-in for an approved request)
-    // shows up running on the user's home.
-    let (status, second) = app
-        .post(
-            &format!("/api/v1/clients/{slug_a}/instances"),
-            json!({ "name": "second", "blueprint": "static-site" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{second}");
-    let second_id = second["id"].as_i64().unwrap();
+    // The owner requests a second instance; the provider approves it on the
+    // admin requests page; the user sees it running.
+    b.goto(&format!("{base}/portal/requests")).await.unwrap();
+    fill(&b, "name", "second").await;
+    b.find(Locator::Css("select[name='blueprint']"))
+        .await
+        .unwrap()
+        .select_by_value("static-site")
+        .await
+        .unwrap();
+    submit(&b, "/portal/requests").await;
+    let request = eventually("the request reaches the provider", UP, || async {
+        let (_, list) = app.get("/api/v1/requests").await;
+        list.as_array()?
+            .iter()
+            .find(|r| r["instance_name"] == "second")
+            .and_then(|r| r["id"].as_i64())
+    })
+    .await;
+    b.goto(&format!("{base}/requests")).await.unwrap();
+    submit(&b, &format!("/requests/{request}/approve")).await;
+    let second_id = eventually("the approved instance exists", UP, || async {
+        let list = app.ops().list_instances(Some(&slug_a)).await.ok()?;
+        list.iter().find(|i| i.name == "second").map(|i| i.id)
+    })
+    .await;
     wait_phase_shown(&b, &format!("{base}/portal"), second_id, "running").await;
     for page in ["/portal/usage", "/portal/backups", "/portal/activity"] {
         b.goto(&format!("{base}{page}")).await.unwrap();

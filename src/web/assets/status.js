@@ -56,3 +56,37 @@
   }
   setTimeout(poll, delay);
 }());
+
+// Live status of a client's instance requests in the portal: the badge
+// and the reason follow requested → approved → provisioning → running.
+(function () {
+  "use strict";
+  var root = document.querySelector("[data-requests-url]");
+  if (!root) { return; }
+  var url = root.getAttribute("data-requests-url");
+  var delay = 2000;
+
+  function update(list) {
+    list.forEach(function (req) {
+      var row = document.querySelector('[data-request="' + req.id + '"]');
+      if (!row) { return; }
+      var badge = row.querySelector(".badge");
+      if (badge && badge.textContent !== req.status) {
+        badge.textContent = req.status;
+        badge.className = "badge request-" + req.status;
+      }
+      var why = row.querySelector("[data-why]");
+      if (why) { why.textContent = req.why; }
+    });
+  }
+
+  function poll() {
+    if (document.hidden) { setTimeout(poll, delay); return; }
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (list) { update(list); delay = 2000; })
+      .catch(function () { delay = Math.min(delay * 2, 30000); })
+      .then(function () { setTimeout(poll, delay); });
+  }
+  setTimeout(poll, delay);
+}());

@@ -10,6 +10,7 @@ mod backups;
 mod frame;
 mod home;
 mod members;
+mod requests;
 
 use super::route::Route;
 
@@ -19,5 +20,6 @@ pub fn routes() -> Vec<Route> {
     r.extend(backups::routes());
     r.extend(activity::routes());
     r.extend(members::routes());
+    r.extend(requests::routes());
     r
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backups;
 pub mod instances;
 pub mod members;
+pub mod requests;
 pub mod usage;
 
 use maud::{html, Markup, DOCTYPE};
@@ -46,9 +47,10 @@ impl PortalChrome {
 }
 
 /// Portal pages a signed-in user can reach from the header; later pages
-/// (requests) add their entry here.
+/// (none yet) add their entry here.
 const NAV: &[(&str, &str)] = &[
     ("/portal", "Instances"),
+    ("/portal/requests", "Requests"),
     ("/portal/usage", "Usage"),
     ("/portal/backups", "Backups"),
     ("/portal/activity", "Activity"),
