@@ -78,6 +78,13 @@ async fn a_client_user_helps_themselves_and_sees_nothing_else() {
     wait_text(&b, "h1", &["Dashboard"]).await;
     b.goto(&format!("{base}/clients/{slug_a}")).await.unwrap();
     fill(&b, "email", "ann@alpha.example").await;
+    // An owner: only owners may request instances.
+    b.find(Locator::Css("select[name='role']"))
+        .await
+        .unwrap()
+        .select_by_value("owner")
+        .await
+        .unwrap();
     submit(&b, &format!("/clients/{slug_a}/users")).await;
     let link = eventually("the one-time link", UP, || async {
         let t = text(&b, "code.one-time-link").await;
