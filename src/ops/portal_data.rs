@@ -163,6 +163,13 @@ impl Ops {
         let (actor, me2) = (actor.clone(), me.clone());
         self.write(move |tx| {
             let b = owned_backup(tx, &me2, id)?;
+            // Record only a download that happens.
+            if b.status != BackupStatus::Ok || b.path.is_none() {
+                return Err(OpsError::Refused(format!(
+                    "backup {id} has no archive (status {})",
+                    b.status
+                )));
+            }
             let target = format!("{}/{}", b.client_slug, b.instance_name);
             audit::record(
                 tx,
