@@ -1,7 +1,8 @@
 //! The admin UI under load, reproducibly. Seeds a throwaway store (clients,
 //! instances, varied phases), serves the UI in this process without a
 //! reconciler (no Docker needed), signs in, and runs `wrk` (Debian package
-//! `wrk`) against the dashboard and the clients list. Prints wrk's latency
+//! `wrk`) against the dashboard and the clients list, then as a client user
+//! (4 per client) against the portal's pages. Prints wrk's latency
 //! percentiles and this process's resident memory.
 //!
 //!     cargo bench --bench ui                                   # 500 clients, 1,000 instances, 32 connections, 10 s
@@ -10,6 +11,8 @@
 //! A config file in `BERTH_CONFIG` and `BERTH_*` variables apply as for
 //! `berth`; the data dir, listen address and port range are the bench's own.
 
+#[path = "support/portal.rs"]
+mod portal;
 #[path = "support/results.rs"]
 mod results;
 mod support;
@@ -36,6 +39,9 @@ struct Args {
     /// Instances per client (the first comes with the client).
     #[arg(long, default_value_t = 2)]
     instances_per_client: u32,
+    /// Portal users per client (the figure: 2,000 at 500 clients).
+    #[arg(long, default_value_t = 4)]
+    users_per_client: u32,
     #[arg(long, default_value_t = 32)]
     connections: u32,
     #[arg(long, default_value = "10s")]
@@ -90,54 +96,28 @@ async fn bench(config: Config, args: &Args) -> Result<()> {
         started.elapsed()
     );
 
+    let portal_link = portal::seed_users(&ops, clients, args.users_per_client).await?;
     let server = support::serve_web(ops, Default::default()).await?;
     let cookie = sign_in(&server.base).await?;
-    for path in ["/", "/clients"] {
-        let url = format!("{}{path}", server.base);
-        let args = [
-            "-t2".to_owned(),
-            format!("-c{connections}"),
-            format!("-d{duration}"),
-            "--latency".to_owned(),
-            "-H".to_owned(),
-            format!("Cookie: {cookie}"),
-            url,
-        ];
-        let out = tokio::process::Command::new("wrk")
-            .args(&args)
-            .output()
-            .await
-            .context("running wrk (Debian package wrk)")?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        println!("== GET {path} ({connections} connections, {duration})");
-        let page = if path == "/" {
-            "dashboard"
-        } else {
-            "clients list"
-        };
-        match p99_ms(&text) {
-            Some(p99) => Row::new(
-                format!("{page} p99, {clients} clients, {connections} conns"),
-                Target::Below(20.0),
-                p99,
-                "ms",
-            )
-            .record(),
-            None => eprintln!("no 99% line in wrk's output for {path}"),
-        }
-        for line in text.lines() {
-            let l = line.trim_start();
-            if l.starts_with("50%")
-                || l.starts_with("90%")
-                || l.starts_with("99%")
-                || l.starts_with("Requests/sec")
-                || l.starts_with("Latency")
-                || l.contains("Non-2xx")
-                || l.contains("requests in")
-            {
-                println!("   {l}");
-            }
-        }
+    for (path, page) in [("/", "dashboard"), ("/clients", "clients list")] {
+        let label = format!("{page} p99, {clients} clients, {connections} conns");
+        measure(&server.base, path, &cookie, &label, connections, duration).await?;
+    }
+    let portal_cookie = portal::sign_in(&server.base, &portal_link).await?;
+    let users = clients * args.users_per_client;
+    for path in portal::PAGES {
+        let label = format!(
+            "portal {path} p99, {clients} clients, {users} client users, {connections} conns"
+        );
+        measure(
+            &server.base,
+            path,
+            &portal_cookie,
+            &label,
+            connections,
+            duration,
+        )
+        .await?;
     }
     println!("berth RSS: {}", rss());
     Row::new(
@@ -148,6 +128,51 @@ async fn bench(config: Config, args: &Args) -> Result<()> {
     )
     .record();
     server.stop().await;
+    Ok(())
+}
+
+/// Runs wrk against one page with `cookie`; records its p99 as `label`.
+async fn measure(
+    base: &str,
+    path: &str,
+    cookie: &str,
+    label: &str,
+    connections: u32,
+    duration: &str,
+) -> Result<()> {
+    let args = [
+        "-t2".to_owned(),
+        format!("-c{connections}"),
+        format!("-d{duration}"),
+        "--latency".to_owned(),
+        "-H".to_owned(),
+        format!("Cookie: {cookie}"),
+        format!("{base}{path}"),
+    ];
+    let out = tokio::process::Command::new("wrk")
+        .args(&args)
+        .output()
+        .await
+        .context("running wrk (Debian package wrk)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("== GET {path} ({connections} connections, {duration})");
+    match p99_ms(&text) {
+        Some(p99) => Row::new(label, Target::Below(20.0), p99, "ms").record(),
+        None => eprintln!("no 99% line in wrk's output for {path}"),
+    }
+    for line in text.lines() {
+        let l = line.trim_start();
+        if l.starts_with("50%")
+            || l.starts_with("90%")
+            || l.starts_with("99%")
+            || l.starts_with("Requests/sec")
+            || l.starts_with("Latency")
+            || l.contains("Non-2xx")
+            || l.contains("requests in")
+        {
+            println!("   {l}");
+        }
+    }
     Ok(())
 }
 

@@ -50,6 +50,8 @@ impl App {
             llm_wake,
         } = ops.shared();
         let docker = Docker::connect(&config.docker.socket, &config.docker.owner).await?;
+        // The portal's log view reads through the operations' own handle.
+        let ops = ops.with_docker(docker.clone());
         let caddy = CaddyAdmin::new(&config.caddy.admin)?;
         let backups = crate::backup::Runner::new(
             store.clone(),

@@ -19,7 +19,8 @@
 //! - [`blueprint`]: app templates (`templates/*.toml`) → what an instance's
 //!   container looks like.
 //! - [`ops`]: THE door: every operation of every front end. Private fields;
-//!   no rusqlite, no Docker. Returns view types (`InstanceView`, ...).
+//!   no rusqlite; Docker only to read an instance's recent output for the
+//!   client portal. Returns view types (`InstanceView`, ...).
 //! - [`store`]: SQLite: migrations, `Store::write` (one immediate
 //!   transaction), `ToSql`/`FromSql` for the domain's states.
 //! - [`docker`]: the bollard adapter; labels are the contract with the engine.

@@ -9,6 +9,7 @@ mod create;
 mod events;
 mod images;
 pub mod labels;
+mod logs;
 mod networks;
 mod pause;
 pub mod rootfs;

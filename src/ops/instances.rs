@@ -291,40 +291,7 @@ impl Ops {
         let row = self
             .write(move |tx| {
                 let row = instances::get(tx, id)?;
-                if row.desired == DesiredState::Absent {
-                    return Err(OpsError::NotFound(format!(
-                        "instance {id} is being removed"
-                    )));
-                }
-                if row.client_status == ClientStatus::Suspended && action != InstanceAction::Stop {
-                    return Err(OpsError::Refused(format!(
-                        "client {} is suspended; resume it first",
-                        row.client_slug
-                    )));
-                }
-                let name = match action {
-                    InstanceAction::Start => {
-                        instances::set_desired(tx, id, DesiredState::Running)?;
-                        "instance.start"
-                    }
-                    InstanceAction::Stop => {
-                        instances::set_desired(tx, id, DesiredState::Stopped)?;
-                        "instance.stop"
-                    }
-                    InstanceAction::Restart => {
-                        instances::set_desired(tx, id, DesiredState::Running)?;
-                        instances::request_restart(tx, id)?;
-                        "instance.restart"
-                    }
-                };
-                audit::record(
-                    tx,
-                    &actor,
-                    name,
-                    &format!("{}/{}", row.client_slug, row.name),
-                    Some(&row.client_slug),
-                    json!({}),
-                )?;
+                act(tx, &actor, &row, action)?;
                 Ok(instances::get(tx, id)?)
             })
             .await?;
@@ -358,4 +325,50 @@ impl Ops {
         self.request_deletion(actor, &client, vec![row], false)
             .await
     }
+}
+
+/// Start, stop or restart `row` inside the caller's transaction, with its
+/// audit entry: the admin's and the portal's actions are this one change.
+pub(crate) fn act(
+    tx: &Conn,
+    actor: &Actor,
+    row: &InstanceRow,
+    action: InstanceAction,
+) -> Result<(), OpsError> {
+    let id = row.id;
+    if row.desired == DesiredState::Absent {
+        return Err(OpsError::NotFound(format!(
+            "instance {id} is being removed"
+        )));
+    }
+    if row.client_status == ClientStatus::Suspended && action != InstanceAction::Stop {
+        return Err(OpsError::Refused(format!(
+            "client {} is suspended; resume it first",
+            row.client_slug
+        )));
+    }
+    let name = match action {
+        InstanceAction::Start => {
+            instances::set_desired(tx, id, DesiredState::Running)?;
+            "instance.start"
+        }
+        InstanceAction::Stop => {
+            instances::set_desired(tx, id, DesiredState::Stopped)?;
+            "instance.stop"
+        }
+        InstanceAction::Restart => {
+            instances::set_desired(tx, id, DesiredState::Running)?;
+            instances::request_restart(tx, id)?;
+            "instance.restart"
+        }
+    };
+    audit::record(
+        tx,
+        actor,
+        name,
+        &format!("{}/{}", row.client_slug, row.name),
+        Some(&row.client_slug),
+        json!({}),
+    )?;
+    Ok(())
 }

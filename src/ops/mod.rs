@@ -15,11 +15,13 @@ mod llm;
 mod llm_views;
 mod overview;
 mod plans;
+mod portal;
 mod portal_auth;
+mod portal_data;
+mod portal_logs;
 mod portal_requests;
 #[cfg(test)]
 mod portal_tests;
-mod portal_view;
 mod requests;
 mod tokens;
 mod usage;
@@ -41,9 +43,11 @@ pub use llm::{LlmBudgetInput, PlanLlmInput};
 pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, Spender};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
+pub use portal::{PortalHome, PortalInstance, PortalPlan};
 pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
+pub use portal_data::{ActivityEntry, ActivityPage, InstanceBackups, PortalBackup, PortalBackups};
+pub use portal_logs::{LogTail, LOG_LINES};
 pub use portal_requests::{PortalRequest, RequestOptions};
-pub use portal_view::PortalInstance;
 pub use requests::{RequestFilter, RequestInput, Requester};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
@@ -113,6 +117,8 @@ pub struct Ops {
     llm_wake: Arc<Notify>,
     caches: Arc<overview::Caches>,
     login: Arc<users::LoginGate>,
+    /// For reading instances' logs ([`Ops::portal_logs`]); absent in the CLI.
+    docker: Option<crate::docker::Docker>,
 }
 
 /// The handles the operations run on, for wiring the workers of the same
@@ -160,7 +166,14 @@ impl Ops {
             llm_wake: Arc::default(),
             caches: Arc::default(),
             login: Arc::default(),
+            docker: None,
         }
+    }
+
+    /// The same operations able to read instances' logs (the daemon's).
+    pub fn with_docker(mut self, docker: crate::docker::Docker) -> Self {
+        self.docker = Some(docker);
+        self
     }
 
     /// The same operations with another login-throttle window (tests).

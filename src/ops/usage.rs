@@ -14,7 +14,7 @@ use crate::metrics::quota::FREQUENT_OOM_PER_DAY;
 use crate::metrics::{unix_now, Range};
 use crate::store::metrics::HostSample;
 use crate::store::usage::{self, QuotaWarning};
-use crate::store::{clients, instances, Conn, InstanceRow, StoreError};
+use crate::store::{clients, instances, ClientRow, Conn, InstanceRow, StoreError};
 
 /// One chart point: averages over the bucket, plus its peaks.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -165,30 +165,36 @@ fn instance_usage(
     })
 }
 
+/// A client's charts over `range`: each live instance's series and limits.
+pub(super) fn usage_of(
+    conn: &Conn,
+    client: ClientRow,
+    range: Range,
+) -> Result<ClientUsage, StoreError> {
+    let disk = usage::disk_usage(conn)?;
+    let (from, to) = window(range);
+    let instances = instances::list_for_client(conn, client.id)?
+        .iter()
+        .filter(|i| i.desired.is_live())
+        .map(|i| instance_usage(conn, i, &disk, range))
+        .collect::<Result<_, _>>()?;
+    Ok(ClientUsage {
+        client: client.slug,
+        range,
+        step: range.step(),
+        from,
+        to,
+        instances,
+        warnings: usage::warnings(conn, Some(client.id))?,
+    })
+}
+
 impl Ops {
     pub async fn client_usage(&self, slug: &str, range: Range) -> Result<ClientUsage, OpsError> {
         let slug = slug.to_owned();
         Ok(self
             .store
-            .read(move |conn| {
-                let client = clients::get(conn, &slug)?;
-                let disk = usage::disk_usage(conn)?;
-                let (from, to) = window(range);
-                let instances = instances::list_for_client(conn, client.id)?
-                    .iter()
-                    .filter(|i| i.desired.is_live())
-                    .map(|i| instance_usage(conn, i, &disk, range))
-                    .collect::<Result<_, _>>()?;
-                Ok(ClientUsage {
-                    client: client.slug,
-                    range,
-                    step: range.step(),
-                    from,
-                    to,
-                    instances,
-                    warnings: usage::warnings(conn, Some(client.id))?,
-                })
-            })
+            .read(move |conn| usage_of(conn, clients::get(conn, &slug)?, range))
             .await?)
     }
 

@@ -85,6 +85,24 @@ pub fn for_client(conn: &Connection, slug: &str) -> Result<Vec<AuditEntry>, Stor
     Ok(rows)
 }
 
+/// Up to `limit` entries about one client, newest first, older than the
+/// entry `before` when given: pages that stay put while entries are added.
+pub fn page_for_client(
+    conn: &Connection,
+    client_slug: &str,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, actor, action, target, client_slug, details, ip FROM audit_log
+         WHERE client_slug = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = stmt
+        .query_map(params![client_slug, before, limit], from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 /// Deletes entries older than `before` (RFC 3339); returns how many.
 pub fn prune(conn: &Connection, before: &str) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM audit_log WHERE at < ?1", [before])?)

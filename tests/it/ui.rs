@@ -223,13 +223,13 @@ async fn every_front_end_leaves_exactly_one_audit_entry_with_actor_and_ip() {
 }
 
 /// chromedriver on a free loopback port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
 
 impl Driver {
-    async fn start() -> Driver {
+    pub(crate) async fn start() -> Driver {
         let port = free_port();
         let child = Command::new(
             std::env::var("BERTH_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
@@ -252,7 +252,7 @@ impl Driver {
         Driver { child, url }
     }
 
-    async fn browser(&self) -> Client {
+    pub(crate) async fn browser(&self) -> Client {
         let mut caps = serde_json::Map::new();
         let binary =
             std::env::var("BERTH_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -296,7 +296,7 @@ impl Shots {
     }
 }
 
-async fn fill(b: &Client, name: &str, value: &str) {
+pub(crate) async fn fill(b: &Client, name: &str, value: &str) {
     let input = b
         .find(Locator::Css(&format!("[name='{name}']")))
         .await
@@ -305,7 +305,7 @@ async fn fill(b: &Client, name: &str, value: &str) {
     input.send_keys(value).await.unwrap();
 }
 
-async fn submit(b: &Client, form_action: &str) {
+pub(crate) async fn submit(b: &Client, form_action: &str) {
     b.find(Locator::Css(&format!(
         "form[action='{form_action}'] button[type='submit']"
     )))
@@ -316,7 +316,7 @@ async fn submit(b: &Client, form_action: &str) {
     .unwrap();
 }
 
-async fn text(b: &Client, css: &str) -> String {
+pub(crate) async fn text(b: &Client, css: &str) -> String {
     match b.find(Locator::Css(css)).await {
         Ok(e) => e.text().await.unwrap_or_default(),
         Err(_) => String::new(),
@@ -324,7 +324,7 @@ async fn text(b: &Client, css: &str) -> String {
 }
 
 /// Waits (without reloading) until the element's text is one of `want`.
-async fn wait_text(b: &Client, css: &str, want: &[&str]) -> String {
+pub(crate) async fn wait_text(b: &Client, css: &str, want: &[&str]) -> String {
     eventually(&format!("{css} shows {want:?}"), UP, || async {
         let t = text(b, css).await;
         want.contains(&t.as_str()).then_some(t)

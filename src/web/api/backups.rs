@@ -129,7 +129,14 @@ async fn download(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, WebError> {
-    let path = s.ops.backup_file(id).await?;
+    archive_response(id, &s.ops.backup_file(id).await?).await
+}
+
+/// Backup `id`'s archive at `path` as a download (also the portal's).
+pub(in crate::web) async fn archive_response(
+    id: i64,
+    path: &std::path::Path,
+) -> Result<Response, WebError> {
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| WebError::new(StatusCode::NOT_FOUND, format!("archive unreadable: {e}")))?;

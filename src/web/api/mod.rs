@@ -1,6 +1,6 @@
 //! JSON API v1. Everything but `/health` needs a bearer token.
 
-mod backups;
+pub(super) mod backups;
 mod client_users;
 mod clients;
 mod deletions;

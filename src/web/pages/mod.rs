@@ -15,7 +15,7 @@ pub mod export;
 pub mod instances;
 pub mod plan_backups;
 pub mod plans;
-mod reply;
+pub(crate) mod reply;
 pub mod requests;
 pub mod restore;
 pub mod tokens;

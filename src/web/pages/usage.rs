@@ -24,7 +24,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// A bad range on a page is a 422, whatever the API would answer.
-fn page_range(q: &Params) -> Result<Range, WebError> {
+pub(crate) fn page_range(q: &Params) -> Result<Range, WebError> {
     range(q).map_err(|e| match e {
         WebError::Edge(_, m) => WebError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
         other => other,

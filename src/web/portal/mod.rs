@@ -4,8 +4,11 @@
 //!
 //! [`PortalUi`]: super::portal_session::PortalUi
 
+mod activity;
 mod auth;
+mod backups;
 mod export;
+mod frame;
 mod home;
 mod members;
 mod requests;
@@ -15,6 +18,8 @@ use super::route::Route;
 pub fn routes() -> Vec<Route> {
     let mut r = auth::routes();
     r.extend(home::routes());
+    r.extend(backups::routes());
+    r.extend(activity::routes());
     r.extend(members::routes());
     r.extend(export::routes());
     r.extend(requests::routes());

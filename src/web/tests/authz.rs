@@ -28,6 +28,8 @@ enum Role {
 struct Setup {
     slug_a: String,
     instance_a: i64,
+    /// Queued only (no backup runner here): enough to be A's.
+    backup_a: i64,
     member_a: i64,
     token: String,
     /// Values no one but the provider may ever see in a response.
@@ -102,9 +104,16 @@ async fn setup(w: &Web) -> Setup {
         .unwrap()
         .id;
     let instance_a = w.ops.list_instances(Some(&slug_a)).await.unwrap()[0].id;
+    let backup_a = w
+        .ops
+        .request_backup(&Actor::cli(), instance_a, crate::domain::Trigger::Cli)
+        .await
+        .unwrap()
+        .id;
     Setup {
         slug_a,
         instance_a,
+        backup_a,
         member_a,
         token,
         secrets,
@@ -114,6 +123,9 @@ async fn setup(w: &Web) -> Setup {
 fn concrete_path(s: &Setup, path: &str) -> String {
     path.replace("{A}", &s.slug_a)
         .replace("{AI}", &s.instance_a.to_string())
+        // B has a "main" of its own; only A has "chat".
+        .replace("{AN}", "chat")
+        .replace("{AB}", &s.backup_a.to_string())
         .replace("{AU}", &s.member_a.to_string())
         .replace("{LINK}", &"0".repeat(64))
 }

@@ -26,7 +26,8 @@ pub(super) enum Kind {
 use Kind::*;
 
 /// Every route: "METHOD path" as in the table, the path asked for
-/// ({A}: client A's slug, {AI}: A's instance, {AU}: A's member, {LINK}: a
+/// ({A}: client A's slug, {AI}: A's instance, {AN}: the name of an instance
+/// only A has, {AB}: a backup of A's, {AU}: A's member, {LINK}: a
 /// well-formed link token) and who may pass.
 #[rustfmt::skip]
 pub(super) const MATRIX: &[(&str, &str, Kind)] = &[
@@ -136,7 +137,16 @@ pub(super) const MATRIX: &[(&str, &str, Kind)] = &[
     ("POST /plans/{name}/edit", "/plans/p/edit", Admin),
     ("GET /portal", "/portal", Portal),
     ("GET /portal/export", "/portal/export", Portal),
+    ("GET /portal/activity", "/portal/activity", Portal),
+    ("GET /portal/backups", "/portal/backups", Portal),
+    ("GET /portal/backups/{id}/download", "/portal/backups/{AB}/download", PortalOfA),
+    ("GET /portal/backups/{id}/restore", "/portal/backups/{AB}/restore", PortalOfA),
+    ("POST /portal/backups/{id}/restore", "/portal/backups/{AB}/restore", PortalOfA),
     ("GET /portal/forgot", "/portal/forgot", PortalPublic),
+    ("GET /portal/instances/{name}", "/portal/instances/{AN}", PortalOfA),
+    ("POST /portal/instances/{name}/restart", "/portal/instances/{AN}/restart", PortalOfA),
+    ("POST /portal/instances/{name}/start", "/portal/instances/{AN}/start", PortalOfA),
+    ("POST /portal/instances/{name}/stop", "/portal/instances/{AN}/stop", PortalOfA),
     ("POST /portal/forgot", "/portal/forgot", PortalPublic),
     ("GET /portal/invite/{token}", "/portal/invite/{LINK}", PortalPublic),
     ("POST /portal/invite/{token}", "/portal/invite/{LINK}", PortalPublic),
@@ -152,6 +162,8 @@ pub(super) const MATRIX: &[(&str, &str, Kind)] = &[
     ("GET /portal/requests/status", "/portal/requests/status", Portal),
     ("GET /portal/reset/{token}", "/portal/reset/{LINK}", PortalPublic),
     ("POST /portal/reset/{token}", "/portal/reset/{LINK}", PortalPublic),
+    ("GET /portal/status", "/portal/status", Portal),
+    ("GET /portal/usage", "/portal/usage", Portal),
     ("GET /requests", "/requests", Admin),
     ("POST /requests/{id}/approve", "/requests/1/approve", Admin),
     ("POST /requests/{id}/reject", "/requests/1/reject", Admin),

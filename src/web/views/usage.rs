@@ -22,7 +22,8 @@ pub fn layout(title: &str, chrome: &Chrome, body: Markup) -> Markup {
     )
 }
 
-fn ranges(base: &str, current: Range) -> Markup {
+/// Links to the same chart page over each range.
+pub fn ranges(base: &str, current: Range) -> Markup {
     html! {
         p.ranges {
             @for r in Range::ALL {
@@ -155,8 +156,13 @@ pub fn host_page(chrome: &Chrome, host: &HostUsage) -> Markup {
     layout("Host", chrome, body)
 }
 
-/// The four charts of one instance.
+/// The four charts of one instance, under a heading linking to its admin page.
 pub fn instance_charts(u: &InstanceUsage, range: Range) -> Markup {
+    instance_charts_at(u, range, &format!("/usage/instances/{}", u.id))
+}
+
+/// The four charts of one instance, under a heading linking to `href`.
+pub fn instance_charts_at(u: &InstanceUsage, range: Range, href: &str) -> Markup {
     let (from, to) = crate::ops::usage_window(range);
     let pts = |f: fn(&crate::ops::Point) -> f64| {
         u.series.iter().map(|p| (p.ts, f(p))).collect::<Vec<_>>()
@@ -169,7 +175,7 @@ pub fn instance_charts(u: &InstanceUsage, range: Range) -> Markup {
     let kills: u64 = u.series.iter().map(|p| p.oom_kills).sum();
     html! {
         h2 {
-            a href={ "/usage/instances/" (u.id) } { (u.client) " / " (u.name) }
+            a href=(href) { (u.client) " / " (u.name) }
             @if kills > 0 { " " span.badge { (kills) " OOM kills" } }
             @if u.storage_quota.is_some_and(|q| u.disk > q) { " " span.badge { "over storage quota" } }
         }

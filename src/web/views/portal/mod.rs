@@ -2,10 +2,13 @@
 //! client's name, and its own short navigation. Its pages live beside this
 //! file, one per page group.
 
+pub mod activity;
 pub mod auth;
-pub mod home;
+pub mod backups;
+pub mod instances;
 pub mod members;
 pub mod requests;
+pub mod usage;
 
 use maud::{html, Markup, DOCTYPE};
 
@@ -44,10 +47,13 @@ impl PortalChrome {
 }
 
 /// Portal pages a signed-in user can reach from the header; later pages
-/// (usage, backups, requests) add their entry here.
+/// (none yet) add their entry here.
 const NAV: &[(&str, &str)] = &[
     ("/portal", "Instances"),
     ("/portal/requests", "Requests"),
+    ("/portal/usage", "Usage"),
+    ("/portal/backups", "Backups"),
+    ("/portal/activity", "Activity"),
     ("/portal/members", "Users"),
 ];
 
