@@ -6,6 +6,7 @@ use serde::Serialize;
 use time::{Date, Month};
 
 use crate::domain::rollup::Bucket;
+use crate::domain::KeptBillingMonth;
 use crate::store::usage::Subject;
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -109,6 +110,26 @@ pub fn lines(month: &BillingMonth, totals: &[(Subject, Bucket)]) -> Vec<BillingL
         line.oom_kills += b.oom_kills;
     }
     by_client.into_values().collect()
+}
+
+/// The line of an erased client's month, as its deletion report kept it
+/// (the usage rows are gone; the books are not): named by the erasure's
+/// pseudonym, never by the client's slug.
+pub fn kept_line(client: &str, client_id: i64, kept: &KeptBillingMonth) -> BillingLine {
+    BillingLine {
+        month: kept.month.clone(),
+        client: client.to_owned(),
+        client_id: Some(client_id),
+        client_deleted: true,
+        instances: kept.instances,
+        instance_hours: kept.instance_hours,
+        cpu_core_hours: kept.cpu_core_hours,
+        memory_gib_hours: kept.memory_gib_hours,
+        storage_gib_months: kept.storage_gib_months,
+        network_in_gib: kept.network_in_gib,
+        network_out_gib: kept.network_out_gib,
+        oom_kills: 0,
+    }
 }
 
 /// One client's billing lines for every month its hourly history covers,

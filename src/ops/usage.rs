@@ -14,7 +14,7 @@ use crate::metrics::quota::FREQUENT_OOM_PER_DAY;
 use crate::metrics::{unix_now, Range};
 use crate::store::metrics::HostSample;
 use crate::store::usage::{self, QuotaWarning};
-use crate::store::{clients, instances, ClientRow, Conn, InstanceRow, StoreError};
+use crate::store::{clients, deletions, instances, ClientRow, Conn, InstanceRow, StoreError};
 
 /// One chart point: averages over the bucket, plus its peaks.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -304,10 +304,20 @@ impl Ops {
     /// Per-client billing lines for a calendar month (UTC).
     pub async fn billing_export(&self, month: &str) -> Result<Vec<BillingLine>, OpsError> {
         let month = BillingMonth::parse(month).map_err(OpsError::Refused)?;
-        let totals = self
+        let label = month.label();
+        let (totals, erased) = self
             .store
-            .read(move |conn| usage::totals_between(conn, month.start_ts(), month.end_ts()))
+            .read(move |conn| {
+                let totals = usage::totals_between(conn, month.start_ts(), month.end_ts())?;
+                Ok((totals, deletions::list(conn)?))
+            })
             .await?;
-        Ok(export::lines(&month, &totals))
+        let mut lines = export::lines(&month, &totals);
+        // Erased clients' months live on in their deletion reports only.
+        for report in erased.iter().filter_map(|d| d.report.as_ref()) {
+            let kept = report.billing_kept.iter().filter(|k| k.month == label);
+            lines.extend(kept.map(|k| export::kept_line(&report.client, report.client_id, k)));
+        }
+        Ok(lines)
     }
 }

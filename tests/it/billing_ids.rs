@@ -89,11 +89,26 @@ async fn a_deleted_clients_usage_never_moves_to_a_new_client() {
         .iter()
         .filter(|l| l["client"] == "billa")
         .collect();
-    let deleted: Vec<&&Value> = billa
+    // The erased client's month is kept (from its deletion report) under
+    // the erasure's pseudonym, never under the slug the new client took.
+    assert!(
+        billa.iter().all(|l| l["client_deleted"] == false),
+        "{lines}"
+    );
+    let deleted: Vec<&Value> = lines
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|l| l["client_deleted"] == true)
+        .filter(|l| l["client_deleted"] == true && l["client_id"] == old_client)
         .collect();
     assert_eq!(deleted.len(), 1, "{lines}");
+    assert!(
+        deleted[0]["client"]
+            .as_str()
+            .unwrap()
+            .starts_with("erased:"),
+        "{lines}"
+    );
     assert_eq!(deleted[0]["client_id"], old_client);
     assert_eq!(deleted[0]["instance_hours"], 1.0, "{lines}");
     assert_eq!(deleted[0]["cpu_core_hours"], 1.0, "{lines}");
@@ -108,7 +123,7 @@ async fn a_deleted_clients_usage_never_moves_to_a_new_client() {
         .await;
     let line = csv
         .lines()
-        .find(|l| l.starts_with(&format!("{month},billa,")) && l.ends_with(",true"))
-        .unwrap_or_else(|| panic!("no deleted billa line in {csv}"));
+        .find(|l| l.starts_with(&format!("{month},erased:")) && l.ends_with(",true"))
+        .unwrap_or_else(|| panic!("no erased client's line in {csv}"));
     assert!(line.ends_with(&format!(",{old_client},true")), "{line}");
 }

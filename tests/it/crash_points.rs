@@ -176,16 +176,6 @@ impl Rig {
     fn containers(&self) -> Vec<String> {
         docker_lines(&["ps", "-aq", "--filter", &self.guard.label_filter()])
     }
-
-    fn networks(&self) -> Vec<String> {
-        docker_lines(&[
-            "network",
-            "ls",
-            "-q",
-            "--filter",
-            &self.guard.label_filter(),
-        ])
-    }
 }
 
 /// Output lines of a docker command that must succeed.
@@ -355,6 +345,14 @@ async fn delete_killed_at(step: &str) {
         .backup_dir()
         .join(backup["path"].as_str().unwrap());
     assert!(archive.is_file());
+    // The instance's own network (a pool network it adopted, or one made for
+    // it): by id, since the pool may make a network of the same name again.
+    let network = docker_lines(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.NetworkID}}{{end}}",
+        &rig.config.container_name("leaver", "main"),
+    ]);
 
     // The request only records the job; the worker pauses at `step`.
     let (status, job) = rig
@@ -409,8 +407,12 @@ async fn delete_killed_at(step: &str) {
     assert!(!backups.exists(), "{} left behind", backups.display());
     assert!(Path::new(report["report_file"].as_str().unwrap()).is_file());
     assert_eq!(rig.containers(), Vec::<String>::new());
-    eventually("the network removed", UP, || async {
-        rig.networks().is_empty().then_some(())
+    eventually("the instance's network removed", UP, || async {
+        let gone = std::process::Command::new("docker")
+            .args(["network", "inspect", &network[0]])
+            .output()
+            .is_ok_and(|o| !o.status.success());
+        gone.then_some(())
     })
     .await;
 }
