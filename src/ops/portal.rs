@@ -108,7 +108,7 @@ impl Ops {
         let me = me.clone();
         self.read_scoped(move |conn| {
             let client = scoped_client(conn, &me)?;
-            let plan = plans::get(conn, &client.plan)?;
+            let plan = plans::terms(conn, &client.plan)?;
             let instances = instances::list_for_client(conn, me.client_id)?
                 .iter()
                 .filter(|i| i.desired.is_live())

@@ -243,7 +243,7 @@ mod tests {
 /// The user's plan lets them restore their own backups (`portal_restore`).
 fn restore_allowed(conn: &Conn, me: &PortalIdentity) -> Result<bool, OpsError> {
     let client = scoped_client(conn, me)?;
-    Ok(plans::get(conn, &client.plan)?.portal_restore)
+    Ok(plans::terms(conn, &client.plan)?.portal_restore)
 }
 
 impl Ops {

@@ -7,8 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
+use super::erasure::{BackupFiles, Removed};
 use crate::config::Config;
 use crate::domain::{Phase, RemovedInstance};
 use crate::store::{deletions, instances, llm, DeletionRow, InstanceRow, Store, StoreError};
@@ -109,24 +108,13 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
         let _ = tokio::fs::remove_dir(&client_dir).await;
     }
     crate::testhook::pause_at("delete-rows").await;
-    super::erasure::commit(store, config, job, removed, llm_keys).await?;
+    super::erasure::commit(store, config, job, removed, llm_keys)
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(m) => DeletionError::Io(m),
+            other => DeletionError::Store(other),
+        })?;
     Ok(true)
-}
-
-/// What the job found on disk before removing it; recorded in the job so
-/// a run after a crash (the files already gone) reports the same.
-#[derive(Serialize, Deserialize)]
-pub(super) struct Removed {
-    pub instances: Vec<RemovedInstance>,
-    pub backup_files: BackupFiles,
-}
-
-/// Backup files: archives (and partial files) and their manifests, each
-/// as (files, bytes).
-#[derive(Default, Serialize, Deserialize)]
-pub(super) struct BackupFiles {
-    pub archives: (u64, u64),
-    pub manifests: (u64, u64),
 }
 
 /// The directories a job removes: each instance's data, and the whole

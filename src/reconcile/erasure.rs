@@ -6,17 +6,34 @@
 
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::deletions::{DeletionError, Removed};
 use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::domain::{
-    erased_label, Category, DeletionReport, KeptBillingMonth, SubjectProof, REPORT_SCHEMA,
+    erased_label, Category, DeletionReport, KeptBillingMonth, RemovedInstance, SubjectProof,
+    REPORT_SCHEMA,
 };
 use crate::metrics::export;
 use crate::store::erasure::{self, Subject};
 use crate::store::{clients, deletions, usage, Conn, DeletionRow, Store, StoreError};
+
+/// What the job found on disk before removing it; recorded in the job so
+/// a run after a crash (the files already gone) reports the same.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Removed {
+    pub instances: Vec<RemovedInstance>,
+    pub backup_files: BackupFiles,
+}
+
+/// Backup files: archives (and partial files) and their manifests, each
+/// as (files, bytes).
+#[derive(Default, Serialize, Deserialize)]
+pub(super) struct BackupFiles {
+    pub archives: (u64, u64),
+    pub manifests: (u64, u64),
+}
 
 /// LLM key labels: deleted at the provider, and left there (no provider configured).
 pub(super) type LlmKeys = (Vec<String>, Vec<String>);
@@ -27,7 +44,7 @@ pub(super) async fn commit(
     job: &DeletionRow,
     removed: Removed,
     llm_keys: LlmKeys,
-) -> Result<(), DeletionError> {
+) -> Result<(), StoreError> {
     let (job, reports_dir) = (job.clone(), config.reports_dir());
     store
         .call(move |conn| {
@@ -61,10 +78,6 @@ pub(super) async fn commit(
             Ok(())
         })
         .await
-        .map_err(|e| match e {
-            StoreError::Invalid(m) => DeletionError::Io(m),
-            other => DeletionError::Store(other),
-        })
 }
 
 /// Deletes the rows and builds the report. For a whole client the

@@ -22,10 +22,24 @@ pub struct PlanRow {
     pub instances: u32,
 }
 
-const SELECT: &str = "SELECT p.id, p.name, p.cpus, p.memory, p.memory_reservation, p.storage, p.max_instances, p.created_at,
-    p.approval, p.portal_restore, p.blueprints,
-    (SELECT COUNT(*) FROM instances i JOIN clients c ON c.id = i.client_id WHERE c.plan_id = p.id AND i.desired != 'absent')
-    FROM plans p";
+macro_rules! plan_select {
+    ($instances:literal) => {
+        concat!(
+            "SELECT p.id, p.name, p.cpus, p.memory, p.memory_reservation, p.storage, p.max_instances, p.created_at,
+            p.approval, p.portal_restore, p.blueprints, ",
+            $instances,
+            " FROM plans p"
+        )
+    };
+}
+
+const SELECT: &str = plan_select!(
+    "(SELECT COUNT(*) FROM instances i JOIN clients c ON c.id = i.client_id WHERE c.plan_id = p.id AND i.desired != 'absent')"
+);
+
+/// The same columns without the usage count, which scans every instance of
+/// the plan: for reads on every request (the portal's pages).
+const SELECT_TERMS: &str = plan_select!("0");
 
 fn from_row(r: &Row) -> rusqlite::Result<PlanRow> {
     Ok(PlanRow {
@@ -133,9 +147,17 @@ pub fn get(conn: &Connection, name: &str) -> Result<PlanRow, StoreError> {
 }
 
 pub fn find(conn: &Connection, name: &str) -> Result<Option<PlanRow>, StoreError> {
-    Ok(conn
-        .query_row(&format!("{SELECT} WHERE p.name = ?1"), [name], from_row)
-        .optional()?)
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE p.name = ?1"))?;
+    Ok(stmt.query_row([name], from_row).optional()?)
+}
+
+/// The plan's terms (limits, approval, restore, blueprints) with
+/// `instances` left at 0: cheap enough for every page view.
+pub fn terms(conn: &Connection, name: &str) -> Result<PlanRow, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT_TERMS} WHERE p.name = ?1"))?;
+    stmt.query_row([name], from_row)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("plan {name} not found")))
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<PlanRow>, StoreError> {

@@ -186,7 +186,10 @@ async fn the_export_holds_every_category_and_no_secret() {
     let billing = doc["usage"]["billing"].as_array().unwrap();
     assert!(!billing.is_empty() && billing.iter().all(|l| l["client_id"] == client));
     assert_eq!(doc["backups"][0]["id"], taken["id"], "{doc}");
-    assert!(doc["requests"].is_array(), "every category, requests too: {doc}");
+    assert!(
+        doc["requests"].is_array(),
+        "every category, requests too: {doc}"
+    );
     assert!(doc["audit"]
         .as_array()
         .unwrap()
