@@ -90,7 +90,10 @@ pub(crate) async fn usage(app: &TestApp, client: i64, instance: i64, slug: &str)
         ..Bucket::from_sample(&sample(ts), 3600)
     };
     let old = (now - 30 * 86400) / 3600 * 3600;
-    let (slug, samples) = (slug.to_owned(), [sample(now - 30), sample(now - 15)]);
+    // Raw samples at or after "now": the daemon's own rollup marks raw
+    // time as rolled up to its last pass, so a sample written behind that
+    // mark would be read from a tier it never reached.
+    let (slug, samples) = (slug.to_owned(), [sample(now), sample(now + 15)]);
     let hours = [hour(old), hour(old + 3600)];
     app.store()
         .call(move |conn| {
