@@ -25,16 +25,11 @@ pub enum BackupCmd {
         instance: Option<i64>,
     },
     /// An instance's backups, newest first.
-    List {
-        instance: i64,
-    },
-    Show {
-        id: i64,
-    },
+    List { instance: i64 },
+    /// One backup: status, sizes, checksum, freeze time, verification.
+    Show { id: i64 },
     /// Re-read an archive: sha256, tar structure, SQLite integrity_check.
-    Verify {
-        id: i64,
-    },
+    Verify { id: i64 },
     /// Restore into its instance (atomic swap, rolled back if unhealthy), or `--into NAME` a new one.
     Restore {
         id: i64,

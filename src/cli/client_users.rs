@@ -23,19 +23,12 @@ pub enum ClientUserCmd {
         #[arg(long, default_value = "member", value_parser = parse_role)]
         role: ClientRole,
     },
-    List {
-        slug: String,
-    },
+    /// The client's portal users: email, name, role, invited or active.
+    List { slug: String },
     /// Remove a portal user; their portal sessions end at once.
-    Remove {
-        slug: String,
-        id: i64,
-    },
+    Remove { slug: String, id: i64 },
     /// Print a new one-time link: an invitation while no password is set, else a reset link.
-    Reset {
-        slug: String,
-        id: i64,
-    },
+    Reset { slug: String, id: i64 },
 }
 
 fn parse_role(value: &str) -> Result<ClientRole, String> {
@@ -94,7 +87,7 @@ fn print_link(as_json: bool, inv: &Invitation) {
         eprintln!("warning: {w}");
     }
     eprintln!(
-        "This link works once, until {} UTC; it is not shown again.",
+        "This link works once, until {}; it is not shown again.",
         inv.expires_at
     );
 }

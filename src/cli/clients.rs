@@ -30,10 +30,11 @@ pub enum ClientCmd {
         #[arg(long = "env", value_parser = parse_key_value)]
         env: Vec<(String, String)>,
     },
+    /// Every client with its plan, status and instance count.
     List,
-    Show {
-        slug: String,
-    },
+    /// One client: profile, plan, instances.
+    Show { slug: String },
+    /// Change a client's name, email, plan or notes (a plan change recreates its instances with the new limits).
     Edit {
         slug: String,
         #[arg(long)]
@@ -45,12 +46,10 @@ pub enum ClientCmd {
         #[arg(long)]
         notes: Option<String>,
     },
-    Suspend {
-        slug: String,
-    },
-    Resume {
-        slug: String,
-    },
+    /// Stop every instance, answer visitors with a 503 page, end portal sessions; data kept.
+    Suspend { slug: String },
+    /// Start a suspended client's instances again and let its users sign in.
+    Resume { slug: String },
     /// GDPR export: everything berth holds about the client, without
     /// secrets, as JSON on stdout (`berth client export acme > acme.json`).
     Export {

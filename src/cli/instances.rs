@@ -11,6 +11,7 @@ use crate::ops::{InstanceAction, InstanceEdit, NewInstanceInput, Ops};
 
 #[derive(Subcommand)]
 pub enum InstanceCmd {
+    /// Add an instance to a client, from a blueprint.
     Add {
         slug: String,
         #[arg(long)]
@@ -36,21 +37,16 @@ pub enum InstanceCmd {
         #[arg(long = "domain")]
         domains: Vec<String>,
     },
-    List {
-        slug: Option<String>,
-    },
-    Show {
-        id: i64,
-    },
-    Start {
-        id: i64,
-    },
-    Stop {
-        id: i64,
-    },
-    Restart {
-        id: i64,
-    },
+    /// Every instance (or one client's) with its phase, port and domains.
+    List { slug: Option<String> },
+    /// One instance: phase, message, container, port, domains, limits.
+    Show { id: i64 },
+    /// Start a stopped instance.
+    Start { id: i64 },
+    /// Stop an instance; it stays stopped until started.
+    Stop { id: i64 },
+    /// Restart an instance's container.
+    Restart { id: i64 },
     /// Remove the instance with its container and data. Needs "<slug>/<name>" typed back.
     Remove {
         id: i64,

@@ -49,12 +49,15 @@ fn approval(args: &PlanArgs) -> Result<Option<Approval>, Failure> {
 
 #[derive(Subcommand)]
 pub enum PlanCmd {
+    /// Create a plan: per-instance limits, instances per client, what clients may do themselves.
     Create {
         name: String,
         #[command(flatten)]
         args: PlanArgs,
     },
+    /// Every plan with its limits and how many instances run on it.
     List,
+    /// Change a plan; its clients' instances are recreated with the new limits.
     Edit {
         name: String,
         #[arg(long)]
@@ -62,9 +65,8 @@ pub enum PlanCmd {
         #[command(flatten)]
         args: PlanArgs,
     },
-    Delete {
-        name: String,
-    },
+    /// Delete a plan no client is on.
+    Delete { name: String },
 }
 
 pub async fn run(ops: &Ops, actor: &Actor, cmd: PlanCmd, as_json: bool) -> Result<(), Failure> {

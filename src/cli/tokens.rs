@@ -12,13 +12,11 @@ use crate::store::TokenRow;
 #[derive(Subcommand)]
 pub enum TokenCmd {
     /// Create an API token; it is printed once and only its hash is stored.
-    Create {
-        name: String,
-    },
+    Create { name: String },
+    /// Every API token: name, when made, when last used (never the token).
     List,
-    Revoke {
-        name: String,
-    },
+    /// Revoke a token by its name.
+    Revoke { name: String },
 }
 
 pub async fn run(ops: &Ops, actor: &Actor, cmd: TokenCmd, as_json: bool) -> Result<(), Failure> {

@@ -25,10 +25,10 @@ pub enum UserCmd {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Every admin account.
     List,
-    Delete {
-        name: String,
-    },
+    /// Delete an admin account (not your own, not the last one).
+    Delete { name: String },
 }
 
 pub async fn run(ops: &Ops, actor: &Actor, cmd: UserCmd, as_json: bool) -> Result<(), Failure> {

@@ -57,7 +57,7 @@ pub fn invited(chrome: &PortalChrome, inv: &Invitation) -> Markup {
             @if let Some(w) = &inv.mail_warning {
                 div.flash.flash-error role="status" { (w) " Hand the link over yourself." }
             }
-            p { "This link is shown only now. It works once, for 72 hours (until " (inv.expires_at) " UTC)." }
+            p { "This link is shown only now. It works once, for 72 hours (until " (inv.expires_at) ")." }
             div.card { code.one-time-link { (inv.link) } }
             p { a href="/portal/members" { "Back to users" } }
         },
