@@ -10,15 +10,16 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::views::BackupView;
+use super::PortalRequest;
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
 use crate::domain::rollup::Bucket;
 use crate::domain::ClientRole;
-use crate::domain::{BackupStatus, ClientStatus, DesiredState, Phase, RequestStatus};
+use crate::domain::{BackupStatus, ClientStatus, DesiredState, Phase};
 use crate::metrics::export::{monthly, BillingLine};
 use crate::store::client_users::{self, ClientUserRow, PortalIdentity};
+use crate::store::requests;
 use crate::store::{audit as audit_rows, backups, clients, instances, plans, usage, AuditEntry};
-use crate::store::{requests, RequestRow};
 
 /// The version of the document's shape; bumped when a field changes meaning.
 pub const EXPORT_SCHEMA: &str = "berth.client-export/1";
@@ -37,37 +38,10 @@ pub struct ClientExport {
     pub instances: Vec<ExportInstance>,
     pub usage: ExportUsage,
     pub backups: Vec<BackupView>,
-    pub requests: Vec<ExportRequest>,
+    /// Instance requests as their requester saw them in the portal (the
+    /// provider's internal failure text stays out: it may name another client).
+    pub requests: Vec<PortalRequest>,
     pub audit: Vec<AuditEntry>,
-}
-
-/// A request for a new instance, as its requester saw it (the provider's
-/// internal failure text stays out: it may name another client).
-#[derive(Debug, Clone, Serialize)]
-pub struct ExportRequest {
-    pub id: i64,
-    pub instance_name: String,
-    pub blueprint: String,
-    pub requested_by: String,
-    pub status: RequestStatus,
-    pub reason: String,
-    pub created_at: String,
-    pub decided_at: Option<String>,
-}
-
-impl From<RequestRow> for ExportRequest {
-    fn from(r: RequestRow) -> Self {
-        Self {
-            id: r.id,
-            instance_name: r.instance_name,
-            blueprint: r.blueprint,
-            requested_by: r.requested_by_label,
-            status: r.status,
-            reason: r.reason,
-            created_at: r.created_at,
-            decided_at: r.decided_at,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -255,7 +229,7 @@ impl Ops {
                         billing,
                     },
                     backups: backups.into_iter().map(BackupView::from).collect(),
-                    requests: requests.into_iter().map(ExportRequest::from).collect(),
+                    requests: requests.into_iter().map(PortalRequest::from).collect(),
                     audit: audit.into_iter().map(without_staff_ip).collect(),
                     client: ExportClient {
                         id: client.id,
