@@ -355,7 +355,35 @@ mod tests {
             .collect();
         assert_eq!(got, vec![(Some(5), false, 1), (Some(1), true, 1)]);
         let text = csv(&l);
-        assert!(text.lines().nth(1).unwrap().ends_with(",5,false"), "{text}");
-        assert!(text.lines().nth(2).unwrap().ends_with(",1,true"), "{text}");
+        assert!(
+            text.lines().nth(1).unwrap().ends_with(",5,false,0.000000"),
+            "{text}"
+        );
+        assert!(
+            text.lines().nth(2).unwrap().ends_with(",1,true,0.000000"),
+            "{text}"
+        );
+
+        // LLM spend goes to the live client of the slug; a slug with spend
+        // and no instance gets a line of its own.
+        let spend = [("acme".to_owned(), 2.5), ("keyonly".to_owned(), 1.0)];
+        let l = with_llm(&month, l, &spend);
+        let got: Vec<_> = l
+            .iter()
+            .map(|l| (l.client.as_str(), l.client_deleted, l.llm_usd))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("acme", false, 2.5),
+                ("acme", true, 0.0),
+                ("keyonly", false, 1.0)
+            ]
+        );
+        assert!(csv(&l)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",5,false,2.500000"));
     }
 }
