@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth::config::ManagementKey;
-use berth::domain::LlmProvider;
+use berth::domain::{DisplayName, Email, LlmProvider, Notes, Slug};
 use berth::llm::KeyWorker;
+use berth::store::{clients, plans, NewClient};
 use clap::Parser;
 use harness::{eventually, unique, Fault, LlmFake, TestApp};
 use reqwest::StatusCode;
@@ -75,22 +76,40 @@ async fn main() {
         .await;
     assert_eq!(code, StatusCode::OK, "{body}");
 
-    poll_bench(&app, &fake, &plan, &args).await;
-    reconcile_bench(&app, &fake, &plan, &args).await;
+    let worker = poll_bench(&app, &fake, &plan, &args).await;
+    reconcile_bench(&app, &fake, &worker, &plan, &args).await;
 }
 
-/// Clients without instances, each with a key, then timed polls.
-async fn poll_bench(app: &TestApp, fake: &LlmFake, plan: &str, args: &Args) {
+/// Clients without instances (written to the store directly: the API
+/// gives every new client its first instance, and 500 containers are not
+/// what this measures), each with a key, then timed polls.
+async fn poll_bench(app: &TestApp, fake: &LlmFake, plan: &str, args: &Args) -> KeyWorker {
     let made = Instant::now();
-    for i in 0..args.keys {
-        let (code, body) = app
-            .post(
-                "/api/v1/clients",
-                json!({ "name": format!("k{i}"), "email": "ops@example.com", "plan": plan }),
-            )
-            .await;
-        assert_eq!(code, StatusCode::CREATED, "{body}");
-    }
+    let (plan, n) = (plan.to_owned(), args.keys);
+    app.store()
+        .write(move |tx| {
+            let plan_id = plans::find(tx, &plan)?.expect("the plan").id;
+            let (email, notes) = (
+                Email::parse("ops@example.com").unwrap(),
+                Notes::parse("").unwrap(),
+            );
+            for i in 0..n {
+                let slug = Slug::parse(&format!("k{i}")).unwrap();
+                let name = DisplayName::parse(&format!("k{i}")).unwrap();
+                let c = NewClient {
+                    slug: &slug,
+                    name: &name,
+                    email: &email,
+                    plan_id,
+                    notes: &notes,
+                };
+                clients::insert(tx, &c)?;
+            }
+            Ok::<_, berth::store::StoreError>(())
+        })
+        .await
+        .expect("clients stored");
+    app.ops().wake();
     let want = args.keys;
     eventually(
         &format!("{want} keys made at the fake"),
@@ -151,6 +170,7 @@ async fn poll_bench(app: &TestApp, fake: &LlmFake, plan: &str, args: &Args) {
         "ms",
     )
     .record();
+    worker
 }
 
 /// One client with a static-site instance: ms from the API call to its
@@ -171,7 +191,15 @@ async fn create_to_200(app: &TestApp, plan: &str) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-async fn reconcile_bench(app: &TestApp, fake: &LlmFake, plan: &str, args: &Args) {
+/// With the provider slowed, a meter poll (every list page slow) runs
+/// beside each create, and the new client's key is made slowly too.
+async fn reconcile_bench(
+    app: &TestApp,
+    fake: &LlmFake,
+    worker: &KeyWorker,
+    plan: &str,
+    args: &Args,
+) {
     let slow = Fault::Slow(Duration::from_millis(args.slow_ms));
     let (mut fast, mut slowed) = (Vec::new(), Vec::new());
     // A first create warms the image and the network pool for both sides.
@@ -187,9 +215,11 @@ async fn reconcile_bench(app: &TestApp, fake: &LlmFake, plan: &str, args: &Args)
         ] {
             fake.inject(on, slow, usize::MAX);
         }
-        // The meter polls (slowly) while the instance is made.
-        app.ops().wake();
+        let meter = worker.clone();
+        let polling = tokio::spawn(async move { meter.poll().await });
         slowed.push(create_to_200(app, plan).await);
+        assert!(!polling.is_finished(), "the slow poll outlasts the create");
+        polling.abort();
     }
     fake.clear_faults();
     let (f, s) = (median(fast.clone()), median(slowed.clone()));
