@@ -158,7 +158,7 @@ async fn poll_bench(app: &TestApp, fake: &LlmFake, plan: &str, args: &Args) -> K
     Row::new(
         format!("llm poll of {} keys: list requests", args.keys),
         // One list page per 100 keys; a last full page needs one empty page to end.
-        Target::AtMost(pages + f64::from(u8::from(args.keys % 100 == 0))),
+        Target::AtMost(pages + f64::from(u8::from(args.keys.is_multiple_of(100)))),
         list,
         "",
     )
