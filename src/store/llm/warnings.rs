@@ -22,7 +22,8 @@ pub struct SpendAlert {
 }
 
 /// Marks the thresholds each live key is past (as last polled) and returns
-/// those not marked before in their period: one alert per client, the
+/// those not marked before in their period at that limit (a budget changed
+/// mid-period starts afresh): one alert per client, the
 /// highest threshold (a jump from 50 % to 110 % announces 100 % only, and
 /// 80 % counts as announced with it).
 pub fn new_alerts(
