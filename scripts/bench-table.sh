@@ -50,12 +50,14 @@ if [ "$mode" = full ]; then
     usage=(--instances 100 --cpu-window 2m)
     backup=(/tmp/berth-bench 3 1)
     freeze=(--mb 800 --backups 10)
+    llm=(--keys 500 --polls 5 --runs 5 --slow-ms 3000)
 else
     core=(--runs 1 --concurrent 5 --idle 0)
     ui=(--clients 50 --duration 2s)
     usage=(--instances 10 --cpu-window 10s)
     backup=(/tmp/berth-bench 3 0.05)
     freeze=(--mb 20 --backups 3)
+    llm=(--keys 50 --polls 2 --runs 1 --slow-ms 1000)
 fi
 
 broken=()
@@ -84,6 +86,7 @@ run ui cargo bench --bench ui -- "${ui[@]}"
 run core cargo bench --bench core -- "${core[@]}"
 run usage cargo bench --bench usage -- "${usage[@]}"
 run freeze cargo bench --bench freeze -- "${freeze[@]}"
+run llm cargo bench --bench llm -- "${llm[@]}"
 run backup cargo run --release --example backup_bench -- "${backup[@]}"
 
 at_end=$(machine)

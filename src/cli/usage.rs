@@ -101,4 +101,23 @@ fn print_usage(u: &ClientUsage, range: Range) {
             bytes(w.quota as f64)
         );
     }
+    if let Some(llm) = &u.llm {
+        print_llm(llm);
+    }
+}
+
+/// The LLM key's spend this budget period against its limit.
+fn print_llm(llm: &crate::ops::LlmUsage) {
+    let spent = llm
+        .spent_usd
+        .map_or("not polled yet".into(), |s| format!("{s:.2} USD"));
+    let limit = match (llm.budget.limit_usd, llm.budget.limit_reset) {
+        (None, _) => "no limit".to_owned(),
+        (Some(l), Some(r)) => format!("{l:.2} USD {}", r.as_str()),
+        (Some(l), None) => format!("{l:.2} USD (key lifetime)"),
+    };
+    println!("llm spend: {spent} of {limit}");
+    if let Some(w) = llm.warning {
+        println!("warning: llm spend is {}", w.as_str().replace('_', " "));
+    }
 }

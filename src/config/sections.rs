@@ -47,7 +47,8 @@ pub struct BackupConfig {
     /// An instance whose newest good backup is older than this is flagged stale.
     #[serde(with = "humantime_serde_lite")]
     pub stale_after: Duration,
-    /// POSTed a JSON body when a backup, verification or restore fails.
+    /// POSTed a JSON body when a backup, verification or restore fails,
+    /// and when a client's LLM spend passes 80 % or 100 % of its budget.
     pub failure_webhook: Option<String>,
     /// How often the scheduler looks for schedules that fired since its last
     /// look. Cron has minute resolution, so 60s (aligned to the minute) is

@@ -104,9 +104,86 @@ pub fn spend_warning(
     }
 }
 
+/// The budget period a spend warning belongs to, so each threshold is
+/// announced once per period: the UTC day, the week from Monday (as
+/// OpenRouter resets weekly limits), the UTC month, or the key's lifetime
+/// when its limit never resets.
+pub fn budget_period(reset: Option<LimitReset>, key_id: i64, now: time::OffsetDateTime) -> String {
+    let day = now.date();
+    match reset {
+        Some(LimitReset::Daily) => format!("day:{day}"),
+        Some(LimitReset::Weekly) => {
+            let monday =
+                day - time::Duration::days(i64::from(day.weekday().number_days_from_monday()));
+            format!("week:{monday}")
+        }
+        Some(LimitReset::Monthly) => {
+            format!("month:{:04}-{:02}", day.year(), u8::from(day.month()))
+        }
+        None => format!("key:{key_id}"),
+    }
+}
+
+/// The percentage a warning stands for (80 or 100), as audited and sent.
+pub fn warning_threshold(w: SpendWarning) -> u8 {
+    match w {
+        SpendWarning::NearLimit => 80,
+        SpendWarning::LimitReached => 100,
+    }
+}
+
+/// What a key spent in a window, from its polled counter: `before` is the
+/// last reading before the window (None: the key was new, so it started
+/// at 0), `inside` the readings in it, oldest first. Each rise between two
+/// readings counts; a fall means the counter was reset (a LiteLLM budget
+/// period ending, a monthly counter starting again), and then the new
+/// reading is all spend since the reset. Spend between the window's last
+/// reading and its end is counted in the next window, so nothing is
+/// counted twice or lost, only shifted by at most one poll interval.
+pub fn spend_in_window(before: Option<f64>, inside: &[f64]) -> f64 {
+    let mut last = before.unwrap_or(0.0);
+    let mut total = 0.0;
+    for &v in inside {
+        total += if v >= last { v - last } else { v };
+        last = v;
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_follow_the_reset() {
+        let at = time::macros::datetime!(2026-12-02 13:00 UTC);
+        assert_eq!(
+            budget_period(Some(LimitReset::Monthly), 7, at),
+            "month:2026-12"
+        );
+        assert_eq!(
+            budget_period(Some(LimitReset::Daily), 7, at),
+            "day:2026-12-02"
+        );
+        // 2026-12-02 is a Wednesday.
+        assert_eq!(
+            budget_period(Some(LimitReset::Weekly), 7, at),
+            "week:2026-11-30"
+        );
+        assert_eq!(budget_period(None, 7, at), "key:7");
+    }
+
+    #[test]
+    fn spend_in_a_window_counts_rises_and_survives_resets() {
+        assert_eq!(spend_in_window(None, &[]), 0.0);
+        assert_eq!(spend_in_window(Some(5.0), &[]), 0.0);
+        // A new key: all of it.
+        assert_eq!(spend_in_window(None, &[1.0, 3.0]), 3.0);
+        // From the reading before the window.
+        assert_eq!(spend_in_window(Some(2.0), &[2.5, 4.0]), 2.0);
+        // 4 → reset → 1.5 → 2: 1 + 1.5 + 0.5.
+        assert_eq!(spend_in_window(Some(3.0), &[4.0, 1.5, 2.0]), 3.0);
+    }
 
     #[test]
     fn budgets_are_checked_and_rounded_to_cents() {

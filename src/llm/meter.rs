@@ -19,6 +19,8 @@ pub struct PollOutcome {
     /// Keys whose figures were stored.
     pub keys: usize,
     pub orphans_deleted: usize,
+    /// Spend thresholds passed for the first time this period.
+    pub alerts: usize,
     /// Why the provider could not be read, if it could not.
     pub error: Option<String>,
 }
@@ -89,9 +91,17 @@ impl KeyWorker {
             })
             .collect();
         let stored = usage.len();
-        self.store
-            .write(move |tx| rows::record_usage(tx, &usage))
+        let alerts = self
+            .store
+            .write(move |tx| {
+                rows::record_usage(tx, &usage)?;
+                let alerts = rows::new_alerts(tx, time::OffsetDateTime::now_utc())?;
+                super::alerts::audit_alerts(tx, &alerts)?;
+                Ok::<_, StoreError>(alerts)
+            })
             .await?;
+        let alert_count = alerts.len();
+        self.announce(alerts);
         let orphans_deleted = if self.provider.chooses_secret() {
             0
         } else {
@@ -117,8 +127,23 @@ impl KeyWorker {
         Ok(PollOutcome {
             keys: stored,
             orphans_deleted,
+            alerts: alert_count,
             error,
         })
+    }
+
+    /// Logs new spend warnings and sends them to the webhook, off the
+    /// meter's path: a slow hook delays no poll.
+    fn announce(&self, alerts: Vec<rows::SpendAlert>) {
+        if alerts.is_empty() {
+            return;
+        }
+        for a in &alerts {
+            tracing::warn!(client = %a.client, threshold = a.threshold, spent = a.spent_usd, limit = a.limit_usd, "llm spend warning");
+        }
+        if let Some(url) = self.config.backup.failure_webhook.clone() {
+            tokio::spawn(super::alerts::notify(self.http.clone(), url, alerts));
+        }
     }
 
     /// Keys named like this berth's that no row knows, or that carry a

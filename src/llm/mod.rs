@@ -13,6 +13,7 @@
 //! The worker runs beside the container reconciler, never inside its pass:
 //! a slow or failing provider delays no container.
 
+mod alerts;
 mod http;
 pub mod litellm;
 pub mod meter;

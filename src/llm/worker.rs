@@ -29,6 +29,8 @@ pub struct KeyWorker {
     pub(super) config: Arc<Config>,
     pub(super) provider: Arc<AnyProvider>,
     pub(super) sealer: Sealer,
+    /// For the spend-warning webhook.
+    pub(super) http: reqwest::Client,
     wake: Arc<Notify>,
     /// The reconciler's: a deleted key may be what a confirmed delete waits for.
     reconcile_wake: Arc<Notify>,
@@ -69,6 +71,10 @@ impl KeyWorker {
             config,
             provider: Arc::new(provider),
             sealer,
+            http: crate::tls::client_builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
             wake,
             reconcile_wake,
         }))

@@ -76,6 +76,9 @@ pub struct BillingLine {
     pub network_in_gib: f64,
     pub network_out_gib: f64,
     pub oom_kills: u64,
+    /// What the client's LLM keys spent in the month (USD), from the
+    /// polled series: see [`with_llm`].
+    pub llm_usd: f64,
 }
 
 /// Sums per-instance totals into one line per client (by id: slugs are
@@ -99,6 +102,7 @@ pub fn lines(month: &BillingMonth, totals: &[(Subject, Bucket)]) -> Vec<BillingL
                 network_in_gib: 0.0,
                 network_out_gib: 0.0,
                 oom_kills: 0,
+                llm_usd: 0.0,
             });
         line.instances += 1;
         line.instance_hours += b.up_secs / 3600.0;
@@ -129,7 +133,62 @@ pub fn kept_line(client: &str, client_id: i64, kept: &KeptBillingMonth) -> Billi
         network_in_gib: kept.network_in_gib,
         network_out_gib: kept.network_out_gib,
         oom_kills: 0,
+        // The erasure removes the spend series with the client.
+        llm_usd: 0.0,
     }
+}
+
+/// Adds each client's LLM spend of the month to its line: the live
+/// client of that slug if there is one (a reused slug's old owner keeps
+/// its instance line, the series is by slug), else a line of its own (a
+/// client with a key and no instance still owes its spend). `spend` is per
+/// slug, in USD, as [`crate::store::llm::spend_between`] computes it: per
+/// key the rises of its polled counter through the month, a fall read as
+/// a reset (the counter restarted, the new reading is all new spend).
+pub fn with_llm(
+    month: &BillingMonth,
+    mut lines: Vec<BillingLine>,
+    spend: &[(String, f64)],
+) -> Vec<BillingLine> {
+    for (slug, usd) in spend {
+        let existing = lines
+            .iter()
+            .position(|l| l.client == *slug && !l.client_deleted)
+            .or_else(|| lines.iter().position(|l| l.client == *slug));
+        match existing {
+            Some(i) => lines[i].llm_usd += usd,
+            None => lines.push(BillingLine {
+                month: month.label(),
+                client: slug.clone(),
+                client_id: None,
+                client_deleted: false,
+                instances: 0,
+                instance_hours: 0.0,
+                cpu_core_hours: 0.0,
+                memory_gib_hours: 0.0,
+                storage_gib_months: 0.0,
+                network_in_gib: 0.0,
+                network_out_gib: 0.0,
+                oom_kills: 0,
+                llm_usd: *usd,
+            }),
+        }
+    }
+    lines
+}
+
+/// `[from, to)` of the month as the LLM series writes its times.
+pub fn rfc3339_bounds(month: &BillingMonth) -> (String, String) {
+    let fmt = |ts: i64| {
+        time::OffsetDateTime::from_unix_timestamp(ts)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default()
+    };
+    (fmt(month.start_ts()), fmt(month.end_ts()))
 }
 
 /// One client's billing lines for every month its hourly history covers,
@@ -161,12 +220,12 @@ pub fn monthly(subjects: &[Subject], hourly: &[Bucket]) -> Vec<BillingLine> {
 
 pub fn csv(lines: &[BillingLine]) -> String {
     let mut out = String::from(
-        "month,client,instances,instance_hours,cpu_core_hours,memory_gib_hours,storage_gib_months,network_in_gib,network_out_gib,oom_kills,client_id,client_deleted\n",
+        "month,client,instances,instance_hours,cpu_core_hours,memory_gib_hours,storage_gib_months,network_in_gib,network_out_gib,oom_kills,client_id,client_deleted,llm_usd\n",
     );
     for l in lines {
         // Slugs are [a-z0-9-]: no quoting needed.
         out.push_str(&format!(
-            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{}\n",
+            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{},{:.6}\n",
             l.month,
             l.client,
             l.instances,
@@ -178,7 +237,8 @@ pub fn csv(lines: &[BillingLine]) -> String {
             l.network_out_gib,
             l.oom_kills,
             l.client_id.map(|i| i.to_string()).unwrap_or_default(),
-            l.client_deleted
+            l.client_deleted,
+            l.llm_usd
         ));
     }
     out
@@ -295,7 +355,35 @@ mod tests {
             .collect();
         assert_eq!(got, vec![(Some(5), false, 1), (Some(1), true, 1)]);
         let text = csv(&l);
-        assert!(text.lines().nth(1).unwrap().ends_with(",5,false"), "{text}");
-        assert!(text.lines().nth(2).unwrap().ends_with(",1,true"), "{text}");
+        assert!(
+            text.lines().nth(1).unwrap().ends_with(",5,false,0.000000"),
+            "{text}"
+        );
+        assert!(
+            text.lines().nth(2).unwrap().ends_with(",1,true,0.000000"),
+            "{text}"
+        );
+
+        // LLM spend goes to the live client of the slug; a slug with spend
+        // and no instance gets a line of its own.
+        let spend = [("acme".to_owned(), 2.5), ("keyonly".to_owned(), 1.0)];
+        let l = with_llm(&month, l, &spend);
+        let got: Vec<_> = l
+            .iter()
+            .map(|l| (l.client.as_str(), l.client_deleted, l.llm_usd))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("acme", false, 2.5),
+                ("acme", true, 0.0),
+                ("keyonly", false, 1.0)
+            ]
+        );
+        assert!(csv(&l)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",5,false,2.500000"));
     }
 }

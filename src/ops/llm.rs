@@ -217,7 +217,7 @@ impl Ops {
     }
 }
 
-fn client_llm(conn: &Conn, slug: &str) -> Result<ClientLlm, StoreError> {
+pub(super) fn client_llm(conn: &Conn, slug: &str) -> Result<ClientLlm, StoreError> {
     let client = clients::get(conn, slug)?;
     Ok(ClientLlm {
         client_id: client.id,

@@ -76,7 +76,7 @@ pub struct Spender {
 
 /// The key that serves the client: the newest one not on its way out and
 /// made; during a rotation, the one being replaced until its successor is.
-fn current(c: &ClientLlm) -> Option<&KeyRow> {
+pub(super) fn current(c: &ClientLlm) -> Option<&KeyRow> {
     let live: Vec<&KeyRow> = c
         .keys
         .iter()
@@ -201,4 +201,36 @@ pub(super) fn overview(
         top,
         near_limit,
     }
+}
+
+/// A client's LLM spend against its budget over a usage range: what the
+/// usage pages, `berth usage show` and the portal show. No label, hint or
+/// provider error: the portal shows this to the client as it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct LlmUsage {
+    pub budget: LlmBudget,
+    /// Spent in the current budget period (as last polled).
+    pub spent_usd: Option<f64>,
+    pub warning: Option<SpendWarning>,
+    pub polled_at: Option<String>,
+    /// The series over the range (all the client's keys added up).
+    pub spend: Vec<SpendPoint>,
+}
+
+/// `None` when the client's plan includes no key and it never had one.
+pub(super) fn llm_usage(c: &ClientLlm, spend: Vec<SpendPoint>) -> Option<LlmUsage> {
+    if !c.plan.enabled && c.keys.is_empty() {
+        return None;
+    }
+    let key = current(c);
+    Some(LlmUsage {
+        budget: c.budget(),
+        spent_usd: key.and_then(|k| match (k.budget.limit_usd, k.limit_remaining_usd) {
+            (Some(limit), Some(left)) => Some(limit - left),
+            _ => k.usage_monthly_usd.or(k.usage_usd),
+        }),
+        warning: key.and_then(warning),
+        polled_at: key.and_then(|k| k.polled_at.clone()),
+        spend,
+    })
 }

@@ -40,7 +40,7 @@ pub use delete::DeletionJob;
 pub use export::{ClientExport, ExportBundle, EXPORT_SCHEMA, SECRET};
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use llm::{LlmBudgetInput, PlanLlmInput};
-pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, Spender};
+pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, LlmUsage, Spender};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
 pub use portal::{PortalHome, PortalInstance, PortalPlan};

@@ -75,6 +75,10 @@ pub struct ClientUsage {
     pub to: i64,
     pub instances: Vec<InstanceUsage>,
     pub warnings: Vec<QuotaWarning>,
+    /// LLM spend against budget over the range; absent when the client
+    /// has no key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<super::llm_views::LlmUsage>,
 }
 
 /// One row of the "top consumers" table over a range.
@@ -178,6 +182,7 @@ pub(super) fn usage_of(
         .filter(|i| i.desired.is_live())
         .map(|i| instance_usage(conn, i, &disk, range))
         .collect::<Result<_, _>>()?;
+    let llm = llm_of(conn, &client.slug, from)?;
     Ok(ClientUsage {
         client: client.slug,
         range,
@@ -186,7 +191,26 @@ pub(super) fn usage_of(
         to,
         instances,
         warnings: usage::warnings(conn, Some(client.id))?,
+        llm,
     })
+}
+
+/// The client's LLM spend since `from` (unix seconds).
+fn llm_of(
+    conn: &Conn,
+    slug: &str,
+    from: i64,
+) -> Result<Option<super::llm_views::LlmUsage>, StoreError> {
+    let since = time::OffsetDateTime::from_unix_timestamp(from)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    let client = super::llm::client_llm(conn, slug)?;
+    let spend = crate::store::llm::spend_series(conn, slug, &since)?;
+    Ok(super::llm_views::llm_usage(&client, spend))
 }
 
 impl Ops {
@@ -305,14 +329,16 @@ impl Ops {
     pub async fn billing_export(&self, month: &str) -> Result<Vec<BillingLine>, OpsError> {
         let month = BillingMonth::parse(month).map_err(OpsError::Refused)?;
         let label = month.label();
-        let (totals, erased) = self
+        let (from, to) = export::rfc3339_bounds(&month);
+        let (totals, erased, llm) = self
             .store
             .read(move |conn| {
                 let totals = usage::totals_between(conn, month.start_ts(), month.end_ts())?;
-                Ok((totals, deletions::list(conn)?))
+                let llm = crate::store::llm::spend_between(conn, &from, &to)?;
+                Ok((totals, deletions::list(conn)?, llm))
             })
             .await?;
-        let mut lines = export::lines(&month, &totals);
+        let mut lines = export::with_llm(&month, export::lines(&month, &totals), &llm);
         // Erased clients' months live on in their deletion reports only.
         for report in erased.iter().filter_map(|d| d.report.as_ref()) {
             let kept = report.billing_kept.iter().filter(|k| k.month == label);

@@ -123,7 +123,11 @@ async fn a_deleted_clients_usage_never_moves_to_a_new_client() {
         .await;
     let line = csv
         .lines()
-        .find(|l| l.starts_with(&format!("{month},erased:")) && l.ends_with(",true"))
+        // llm_usd (issue 12) is the last column, after client_id and client_deleted.
+        .find(|l| l.starts_with(&format!("{month},erased:")) && l.ends_with(",true,0.000000"))
         .unwrap_or_else(|| panic!("no erased client's line in {csv}"));
-    assert!(line.ends_with(&format!(",{old_client},true")), "{line}");
+    assert!(
+        line.ends_with(&format!(",{old_client},true,0.000000")),
+        "{line}"
+    );
 }

@@ -6,6 +6,7 @@
 mod budgets;
 mod keys;
 mod spend;
+mod warnings;
 
 use rusqlite::Connection;
 
@@ -15,9 +16,10 @@ pub use keys::{
     record_failure, record_synced, retire, undeleted_labels, Created, KeyRow,
 };
 pub use spend::{
-    provider_state, record_provider_poll, record_usage, spend_series, ProviderState, SpendPoint,
-    Usage,
+    provider_state, record_provider_poll, record_usage, spend_between, spend_series, ProviderState,
+    SpendPoint, Usage,
 };
+pub use warnings::{new_alerts, SpendAlert};
 
 use super::StoreError;
 use crate::domain::llm::LlmBudget;

@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::domain::llm::spend_in_window;
 use crate::store::{now, StoreError};
 
 /// One key's figures from a poll.
@@ -124,4 +125,81 @@ pub fn record_provider_poll(
         )?,
     };
     Ok(())
+}
+
+/// Each client's LLM spend in `[from, to)` (RFC 3339, as the series
+/// stores it), by slug: per key, the reset-aware rise of its polled
+/// counter from the last reading before `from` through the readings in
+/// the window ([`spend_in_window`]).
+pub fn spend_between(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(String, f64)>, StoreError> {
+    // The last reading before the window, per key (the primary key makes
+    // MAX(at) per key an index walk), then every reading inside it.
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.key_id, s.client_slug, s.usage_usd, 1, s.at FROM llm_spend s
+         JOIN (SELECT key_id, MAX(at) AS at FROM llm_spend WHERE at < ?1 GROUP BY key_id) p
+           ON p.key_id = s.key_id AND p.at = s.at
+         WHERE s.key_id IN (SELECT DISTINCT key_id FROM llm_spend WHERE at >= ?1 AND at < ?2)
+         UNION ALL
+         SELECT key_id, client_slug, usage_usd, 0, at FROM llm_spend WHERE at >= ?1 AND at < ?2
+         ORDER BY 1, 4 DESC, 5",
+    )?;
+    let mut rows = stmt.query(params![from, to])?;
+    // Per key: (slug, reading before, readings inside oldest first).
+    let mut keys: std::collections::BTreeMap<i64, (String, Option<f64>, Vec<f64>)> =
+        Default::default();
+    while let Some(r) = rows.next()? {
+        let (key, slug, usd, before): (i64, String, f64, bool) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        let entry = keys.entry(key).or_insert_with(|| (slug, None, Vec::new()));
+        if before {
+            entry.1 = Some(usd);
+        } else {
+            entry.2.push(usd);
+        }
+    }
+    let mut by_client: std::collections::BTreeMap<String, f64> = Default::default();
+    for (slug, before, inside) in keys.into_values() {
+        *by_client.entry(slug).or_default() += spend_in_window(before, &inside);
+    }
+    Ok(by_client.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn a_months_spend_counts_rises_from_the_reading_before_and_survives_resets() {
+        let store = Store::open_in_memory().unwrap();
+        let got = store
+            .call_blocking(|conn| {
+                let conn = &*conn;
+                let point = |key: i64, slug: &str, at: &str, usd: f64| {
+                    conn.execute(
+                        "INSERT INTO llm_spend (key_id, client_slug, at, usage_usd) VALUES (?1, ?2, ?3, ?4)",
+                        params![key, slug, at, usd],
+                    )
+                };
+                // Key 1 (acme): 2 before December, 5 by its end, 9 in January.
+                point(1, "acme", "2026-11-30T23:55:00Z", 2.0)?;
+                point(1, "acme", "2026-12-01T00:00:00Z", 2.5)?;
+                point(1, "acme", "2026-12-31T23:55:00Z", 5.0)?;
+                point(1, "acme", "2027-01-01T00:00:00Z", 9.0)?;
+                // Key 2 (acme, made in December): reset mid-month (4 → 1).
+                point(2, "acme", "2026-12-10T00:00:00Z", 1.0)?;
+                point(2, "acme", "2026-12-20T00:00:00Z", 4.0)?;
+                point(2, "acme", "2026-12-21T00:00:00Z", 1.0)?;
+                // Key 3 (beta): nothing in December.
+                point(3, "beta", "2026-11-01T00:00:00Z", 7.0)?;
+                spend_between(conn, "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z")
+            })
+            .unwrap();
+        // acme: key 1 3.0 (2 → 5), key 2 1 + 3 + 1 = 5.
+        assert_eq!(got, vec![("acme".to_owned(), 8.0)]);
+    }
 }

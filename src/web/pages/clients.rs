@@ -128,8 +128,13 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
         .await?;
     let backups = super::backups::client_section(&s, &ui.csrf, &found.instances).await?;
     let portal_users = s.ops.list_client_users(&found.client.slug).await?;
-    let users =
+    let mut users =
         crate::web::views::client_users::section(&ui.csrf, &found.client.slug, &portal_users);
+    let llm = s.ops.llm_status(&found.client.slug).await?;
+    if llm.provider.is_some() || !llm.keys.is_empty() {
+        // After the portal users, before the audit: one more section.
+        users = maud::html! { (users) (crate::web::views::llm::client_section(&ui.csrf, &llm)) };
+    }
     let page = view::detail(
         &ui.chrome().await,
         s.ops.config(),

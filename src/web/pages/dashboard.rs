@@ -50,6 +50,10 @@ async fn dashboard(
         backups: s.ops.backup_summary(backup_rows).await?,
         reconcile_errors: s.stats.errors.load(Ordering::Relaxed),
         pending_requests: s.ops.pending_requests().await?,
+        llm: match s.ops.config().llm.provider {
+            Some(_) => Some(s.ops.llm_overview().await?),
+            None => None,
+        },
     };
     Ok(view::dashboard(&ui.chrome().await, &d).into_response())
 }

@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod deletions;
 pub mod export;
 pub mod instances;
+pub mod llm;
 pub mod plan_backups;
 pub mod plans;
 pub(crate) mod reply;
@@ -32,6 +33,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(clients::routes());
     r.extend(client_forms::routes());
     r.extend(client_users::routes());
+    r.extend(llm::routes());
     r.extend(instances::routes());
     r.extend(deletions::routes());
     r.extend(export::routes());

@@ -108,6 +108,8 @@ pub(super) const MATRIX: &[(&str, &str, Kind)] = &[
     ("GET /clients/{slug}/export", "/clients/{A}/export", Admin),
     ("GET /clients/{slug}/export.tar", "/clients/{A}/export.tar", Admin),
     ("GET /clients/{slug}/instances/new", "/clients/{A}/instances/new", Admin),
+    ("POST /clients/{slug}/llm/budget", "/clients/{A}/llm/budget", Admin),
+    ("POST /clients/{slug}/llm/rotate", "/clients/{A}/llm/rotate", Admin),
     ("POST /clients/{slug}/resume", "/clients/{A}/resume", Admin),
     ("GET /clients/{slug}/status", "/clients/{A}/status", Admin),
     ("POST /clients/{slug}/suspend", "/clients/{A}/suspend", Admin),

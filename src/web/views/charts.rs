@@ -13,6 +13,7 @@ pub enum Unit {
     Bytes,
     BytesPerSec,
     Ratio,
+    Usd,
 }
 
 impl Unit {
@@ -22,6 +23,7 @@ impl Unit {
             Unit::Bytes => bytes(v),
             Unit::BytesPerSec => format!("{}/s", bytes(v)),
             Unit::Ratio => format!("{:.0} %", v * 100.0),
+            Unit::Usd => format!("${v:.2}"),
         }
     }
 }

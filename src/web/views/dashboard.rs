@@ -25,6 +25,8 @@ pub struct Dashboard {
     pub reconcile_errors: u64,
     /// Clients' instance requests waiting for a decision.
     pub pending_requests: Vec<RequestRow>,
+    /// LLM spend and credits, when a provider is configured.
+    pub llm: Option<crate::ops::LlmOverview>,
 }
 
 fn meter(label: &str, used: f64, total: f64, text: String) -> Markup {
@@ -116,6 +118,7 @@ pub fn dashboard(chrome: &Chrome, d: &Dashboard) -> Markup {
         @if d.overview.clients == 0 {
             (empty("No clients yet. Create a plan, then your first client.", Some(("/clients/new", "New client"))))
         }
+        @if let Some(llm) = &d.llm { (super::llm::dashboard_section(llm)) }
         h2 { "Backups" }
         (backup_section(&d.backups))
         h2 { "Recent failures" }

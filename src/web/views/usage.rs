@@ -204,6 +204,7 @@ pub fn client_page(chrome: &Chrome, u: &ClientUsage) -> Markup {
         @for w in &u.warnings {
             p.badge { "Instance " (w.instance) " uses " (bytes(w.used as f64)) " of its " (bytes(w.quota as f64)) " storage quota." }
         }
+        @if let Some(llm) = &u.llm { (super::llm::spend_chart(llm, u.from, u.to)) }
         @for i in &u.instances { (instance_charts(i, u.range)) }
         @if u.instances.is_empty() { p { "No instances." } }
     };

@@ -143,6 +143,11 @@ impl LlmFake {
         });
     }
 
+    /// Drops every injected fault not yet used up.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
     pub fn keys(&self) -> Vec<FakeKey> {
         self.lock().keys.clone()
     }

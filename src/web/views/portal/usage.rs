@@ -16,6 +16,7 @@ pub fn usage(u: &ClientUsage) -> Markup {
         @for w in &u.warnings {
             p.badge.over { "Instance " (w.instance) " uses " (bytes(w.used as f64)) " of its " (bytes(w.quota as f64)) " storage quota." }
         }
+        @if let Some(llm) = &u.llm { (crate::web::views::llm::spend_chart(llm, u.from, u.to)) }
         @for i in &u.instances { (instance_charts_at(i, u.range, &instance_url(&i.name))) }
         @if u.instances.is_empty() { (empty("You have no instances yet.", None)) }
     }
