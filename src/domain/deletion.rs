@@ -153,6 +153,9 @@ pub struct KeptBillingMonth {
     pub storage_gib_months: f64,
     pub network_in_gib: f64,
     pub network_out_gib: f64,
+    /// LLM spend in USD (absent from reports written before keys existed).
+    #[serde(default)]
+    pub llm_usd: f64,
 }
 
 /// `sha256` is hex of SHA-256 over `"{salt}:{slug}:{email}"` (the email in

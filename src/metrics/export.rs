@@ -133,8 +133,7 @@ pub fn kept_line(client: &str, client_id: i64, kept: &KeptBillingMonth) -> Billi
         network_in_gib: kept.network_in_gib,
         network_out_gib: kept.network_out_gib,
         oom_kills: 0,
-        // The erasure removes the spend series with the client.
-        llm_usd: 0.0,
+        llm_usd: kept.llm_usd,
     }
 }
 
@@ -174,6 +173,39 @@ pub fn with_llm(
             }),
         }
     }
+    lines
+}
+
+/// One client's monthly lines (from [`monthly`]) with its LLM spend per
+/// month (from [`crate::store::llm::monthly_spend`]) added: a month with
+/// spend and no instance hours gets a line of its own.
+pub fn with_llm_months(
+    mut lines: Vec<BillingLine>,
+    client: &str,
+    client_id: i64,
+    spend: &[(String, f64)],
+) -> Vec<BillingLine> {
+    for (month, usd) in spend {
+        match lines.iter_mut().find(|l| l.month == *month) {
+            Some(line) => line.llm_usd += usd,
+            None => lines.push(BillingLine {
+                month: month.clone(),
+                client: client.to_owned(),
+                client_id: Some(client_id),
+                client_deleted: false,
+                instances: 0,
+                instance_hours: 0.0,
+                cpu_core_hours: 0.0,
+                memory_gib_hours: 0.0,
+                storage_gib_months: 0.0,
+                network_in_gib: 0.0,
+                network_out_gib: 0.0,
+                oom_kills: 0,
+                llm_usd: *usd,
+            }),
+        }
+    }
+    lines.sort_by(|a, b| a.month.cmp(&b.month));
     lines
 }
 

@@ -16,10 +16,12 @@ use crate::audit::{self, Actor};
 use crate::domain::rollup::Bucket;
 use crate::domain::ClientRole;
 use crate::domain::{BackupStatus, ClientStatus, DesiredState, Phase};
-use crate::metrics::export::{monthly, BillingLine};
+use crate::metrics::export::{monthly, with_llm_months, BillingLine};
 use crate::store::client_users::{self, ClientUserRow, PortalIdentity};
 use crate::store::requests;
-use crate::store::{audit as audit_rows, backups, clients, instances, plans, usage, AuditEntry};
+use crate::store::{
+    audit as audit_rows, backups, clients, instances, llm, plans, usage, AuditEntry,
+};
 
 /// The version of the document's shape; bumped when a field changes meaning.
 pub const EXPORT_SCHEMA: &str = "berth.client-export/1";
@@ -203,7 +205,9 @@ impl Ops {
                 let plan = plans::get(conn, &client.plan)?;
                 let rows = instances::list_for_client(conn, client.id)?;
                 let (subjects, hourly) = usage::client_history(conn, client.id, now + 3600)?;
-                let billing = monthly(&subjects, &hourly);
+                let spend = llm::monthly_spend(conn, &client.slug)?;
+                let billing =
+                    with_llm_months(monthly(&subjects, &hourly), &client.slug, client.id, &spend);
                 let backups = backups::list_for_client(conn, client.id, &client.slug)?;
                 let audit = audit_rows::for_client(conn, &client.slug)?;
                 let requests = requests::list(conn, Some(client.id))?;

@@ -17,7 +17,7 @@ use crate::domain::{
 };
 use crate::metrics::export;
 use crate::store::erasure::{self, Subject};
-use crate::store::{clients, deletions, usage, Conn, DeletionRow, Store, StoreError};
+use crate::store::{clients, deletions, llm, usage, Conn, DeletionRow, Store, StoreError};
 
 /// What the job found on disk before removing it; recorded in the job so
 /// a run after a crash (the files already gone) reports the same.
@@ -115,7 +115,7 @@ fn rows_and_report(
     if !job.whole_client {
         return Ok(report);
     }
-    report.billing_kept = billing_months(tx, job.client_id)?;
+    report.billing_kept = billing_months(tx, job.client_id, &job.client_slug)?;
     report.subject_proof = match clients::get(tx, &job.client_slug) {
         Ok(c) if c.id == job.client_id => Some(SubjectProof::new(
             hex::encode(rand::random::<[u8; 16]>()),
@@ -149,10 +149,17 @@ fn file_categories(removed: &Removed) -> Vec<Category> {
 
 /// The client's usage per month, without any name: what the provider's
 /// books need after the history itself is erased.
-fn billing_months(tx: &Conn, client_id: i64) -> Result<Vec<KeptBillingMonth>, StoreError> {
+fn billing_months(
+    tx: &Conn,
+    client_id: i64,
+    slug: &str,
+) -> Result<Vec<KeptBillingMonth>, StoreError> {
     let to = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
     let (subjects, hourly) = usage::client_history(tx, client_id, to)?;
-    Ok(export::monthly(&subjects, &hourly)
+    let spend = llm::monthly_spend(tx, slug)?;
+    let lines =
+        export::with_llm_months(export::monthly(&subjects, &hourly), slug, client_id, &spend);
+    Ok(lines
         .into_iter()
         .map(|l| KeptBillingMonth {
             month: l.month,
@@ -163,6 +170,7 @@ fn billing_months(tx: &Conn, client_id: i64) -> Result<Vec<KeptBillingMonth>, St
             storage_gib_months: l.storage_gib_months,
             network_in_gib: l.network_in_gib,
             network_out_gib: l.network_out_gib,
+            llm_usd: l.llm_usd,
         })
         .collect())
 }

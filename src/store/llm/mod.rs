@@ -16,8 +16,8 @@ pub use keys::{
     record_failure, record_synced, retire, undeleted_labels, Created, KeyRow,
 };
 pub use spend::{
-    provider_state, record_provider_poll, record_usage, spend_between, spend_series, ProviderState,
-    SpendPoint, Usage,
+    monthly_spend, provider_state, record_provider_poll, record_usage, spend_between, spend_series,
+    ProviderState, SpendPoint, Usage,
 };
 pub use warnings::{new_alerts, SpendAlert};
 

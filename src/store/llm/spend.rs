@@ -168,6 +168,44 @@ pub fn spend_between(
     Ok(by_client.into_iter().collect())
 }
 
+/// One client's LLM spend per calendar month (UTC), oldest first, as
+/// `("YYYY-MM", usd)`: [`spend_between`] over each month its series
+/// touches. For the months a client's own history is read by itself (its
+/// GDPR export, the billing kept when it is erased).
+pub fn monthly_spend(conn: &Connection, slug: &str) -> Result<Vec<(String, f64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT substr(at, 1, 7) FROM llm_spend WHERE client_slug = ?1 ORDER BY 1",
+    )?;
+    let months: Vec<String> = stmt
+        .query_map([slug], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(months.len());
+    for month in months {
+        let Some((from, to)) = month_bounds(&month) else {
+            continue;
+        };
+        let usd = spend_between(conn, &from, &to)?
+            .into_iter()
+            .find(|(s, _)| s == slug)
+            .map_or(0.0, |(_, usd)| usd);
+        out.push((month, usd));
+    }
+    Ok(out)
+}
+
+/// `[from, to)` of a `YYYY-MM` month as the series writes its times.
+fn month_bounds(month: &str) -> Option<(String, String)> {
+    let (y, m) = month.split_once('-')?;
+    let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    (1..=12).contains(&m).then(|| {
+        (
+            format!("{y:04}-{m:02}-01T00:00:00Z"),
+            format!("{ny:04}-{nm:02}-01T00:00:00Z"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +239,36 @@ mod tests {
             .unwrap();
         // acme: key 1 3.0 (2 → 5), key 2 1 + 3 + 1 = 5.
         assert_eq!(got, vec![("acme".to_owned(), 8.0)]);
+    }
+
+    #[test]
+    fn a_clients_months_each_count_their_own_spend() {
+        let store = Store::open_in_memory().unwrap();
+        let got = store
+            .call_blocking(|conn| {
+                let conn = &*conn;
+                for (key, slug, at, usd) in [
+                    (1, "acme", "2026-11-05T00:00:00Z", 1.0),
+                    (1, "acme", "2026-11-30T23:55:00Z", 2.0),
+                    (1, "acme", "2026-12-31T23:55:00Z", 5.0),
+                    (1, "acme", "2027-01-02T00:00:00Z", 6.5),
+                    (2, "beta", "2026-12-05T00:00:00Z", 9.0),
+                ] {
+                    conn.execute(
+                        "INSERT INTO llm_spend (key_id, client_slug, at, usage_usd) VALUES (?1, ?2, ?3, ?4)",
+                        params![key, slug, at, usd],
+                    )?;
+                }
+                monthly_spend(conn, "acme")
+            })
+            .unwrap();
+        let months: Vec<(&str, f64)> = got.iter().map(|(m, u)| (m.as_str(), *u)).collect();
+        // A new key counts from 0; December from November's last reading; the
+        // December boundary goes over the year.
+        assert_eq!(
+            months,
+            vec![("2026-11", 2.0), ("2026-12", 3.0), ("2027-01", 1.5)]
+        );
+        assert_eq!(month_bounds("2026-13"), None);
     }
 }
