@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_deletion_measure.sql"),
     include_str!("migrations/010_instance_networks.sql"),
     include_str!("migrations/011_llm_keys.sql"),
+    include_str!("migrations/012_llm_inject.sql"),
 ];
 
 /// Foreign keys are off while migrating: rebuilding a table (the only way to
