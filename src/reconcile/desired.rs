@@ -105,7 +105,13 @@ pub fn spec_for(
         .collect();
     merged.extend(row.env.clone());
     merged.extend(row.secrets.clone());
-    let injected = inject(&mut merged, bp, row, inj).map_err(Unbuilt::Waiting)?;
+    let injected = match inject(&mut merged, bp, row, inj) {
+        Ok(injected) => injected,
+        // Its keys are deleted with it: an instance on its way out waits
+        // for nothing (its container goes whatever its env).
+        Err(_) if row.desired == DesiredState::Absent => Default::default(),
+        Err(why) => return Err(Unbuilt::Waiting(why)),
+    };
     let spec = container_spec(row, bp, config, merged.into_iter().collect());
     let also_ok = injected.with_admin.map(|env| {
         let mut with = spec.clone();
@@ -281,7 +287,7 @@ pub fn caddy_settings(config: &Config) -> CaddySettings {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
@@ -290,7 +296,7 @@ mod tests {
     use crate::config::StaticRoute;
     use crate::domain::Phase;
 
-    fn row(id: i64, status: &str, desired: &str) -> InstanceRow {
+    pub(crate) fn row(id: i64, status: &str, desired: &str) -> InstanceRow {
         InstanceRow {
             id,
             client_id: id,

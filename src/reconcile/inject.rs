@@ -207,3 +207,7 @@ pub fn inject(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "inject_tests.rs"]
+mod tests;
