@@ -35,7 +35,7 @@ docker image inspect "$OWUI_IMAGE" >/dev/null 2>&1 ||
 
 W=$(mktemp -d /tmp/berth-e2e-llm.XXXX)
 chmod 0755 "$W"
-OWNER=e2ellm-$(date +%s)
+OWNER=e2l-$(date +%s)
 BERTH_PID= FAKE_PID=
 cleanup() {
     [ -n "$BERTH_PID" ] && kill "$BERTH_PID" 2>/dev/null && wait "$BERTH_PID" 2>/dev/null || true
@@ -64,7 +64,9 @@ FAKE_PID=$!
 DEADLINE=10 until_ok test -s "$W/fake.json" || fail "fake did not start"
 FAKE_PORT=$(json "d['addr'].rsplit(':',1)[1]" <"$W/fake.json")
 MGMT=$(json "d['management_key']" <"$W/fake.json")
-GW=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+# docker0's address (the bridge's IPAM often names no gateway).
+GW=${GW:-$(ip -4 -o addr show docker0 | awk '{print $4}' | cut -d/ -f1)}
+[ -n "$GW" ] || fail "no docker0 address: set GW"
 fake() { curl -fsS "http://127.0.0.1:$FAKE_PORT$1"; }
 step "fake OpenRouter on :$FAKE_PORT (containers: http://$GW:$FAKE_PORT)"
 
@@ -73,7 +75,7 @@ cp "$REPO"/templates/*.toml "$W/run/templates/"
 sed -i "s#^image = .*#image = \"$OWUI_IMAGE\"#" "$W/run/templates/open-webui.toml"
 cp "$BERTH_BIN" "$W/berth"
 export BERTH_DOCKER_OWNER=$OWNER BERTH_DOCKER_NAME_PREFIX=$OWNER
-export BERTH_LISTEN=127.0.0.1:$API_PORT BERTH_CADDY_HTTP_PORT=$HTTP_PORT
+export BERTH_LISTEN=127.0.0.1:$API_PORT BERTH_CADDY_HTTP_PORT=$HTTP_PORT BERTH_CADDY_HTTPS_PORT=$((HTTP_PORT + 400))
 export BERTH_CADDY_ADMIN=http://127.0.0.1:$((API_PORT + 1000))
 export BERTH_LLM_PROVIDER=openrouter BERTH_LLM_BASE_URL=http://127.0.0.1:$FAKE_PORT/api
 export BERTH_LLM_INFERENCE_URL=http://$GW:$FAKE_PORT/api/v1 BERTH_LLM_MANAGEMENT_KEY=$MGMT
@@ -90,8 +92,8 @@ berth plan create chat --cpus 2 --memory 3GiB --max-instances 2 >/dev/null
 berth llm plan chat --on --limit-usd 20 --reset monthly >/dev/null
 berth client create "E2E LLM" --email "$EMAIL" --plan chat --blueprint open-webui >/dev/null
 ID=$(berth instance list --json | json "[i for i in d if i['client']=='$SLUG'][0]['id']")
-keys_named() { fake /_fake/keys | json "[k['key'] for k in d if k['name'].find('/$SLUG/')>=0]"; }
-DEADLINE=30 until_ok sh -c "berth llm status $SLUG --json | grep -q '\"active\"'" || fail "no key made"
+key_active() { berth --json llm status "$SLUG" | grep -q '"status": *"active"'; }
+DEADLINE=30 until_ok key_active || fail "no key made: $(berth --json llm status "$SLUG")"
 KEY1=$(fake /_fake/keys | json "[k['key'] for k in d][0]")
 step "client on an LLM plan: instance $ID, key ${KEY1:0:14}... made"
 
@@ -125,7 +127,8 @@ ROLE=$(via_caddy /api/v1/auths/ -H "Authorization: Bearer $SESSION" | json "d['r
 step "pre-created admin signs in (role admin)"
 
 models() { via_caddy /api/models -H "Authorization: Bearer $SESSION" | json "' '.join(m['id'] for m in d['data'])"; }
-DEADLINE=60 until_ok sh -c "$(declare -f via_caddy models json); SESSION=$SESSION SLUG=$SLUG HTTP_PORT=$HTTP_PORT models | grep -q berth-fake/echo-1" ||
+lists_fake_models() { models | grep -q berth-fake/echo-1; }
+DEADLINE=60 until_ok lists_fake_models ||
     fail "the instance does not list the fake's models: $(models)"
 LAST=$(fake /_fake/bearers | json "d[-1]")
 [ "$LAST" = "$KEY1" ] || fail "the instance called the provider with another key"
@@ -138,6 +141,13 @@ CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $SLUG.localhost:$HTTP_PO
 [ "$CODE" = 403 ] || fail "sign-up answered $CODE"
 step "sign-up refused (403)"
 
+# berth knows the account exists once Docker's health check passed with
+# the password in the env; the password leaves the env at the next recreate.
+account_created() { api "/api/v1/instances/$ID/admin" | grep -q '"created":true'; }
+DEADLINE=60 until_ok account_created || fail "berth never saw the account: $(api "/api/v1/instances/$ID/admin")"
+[ -n "$(envof WEBUI_ADMIN_PASSWORD)" ] || fail "the password left the env without a recreate"
+step "berth knows the account exists (no recreate for that alone)"
+
 OLD_CONTAINER=$(container)
 berth llm rotate "$SLUG" >/dev/null || fail "rotate"
 rotated() { [ -n "$(container)" ] && [ "$(container)" != "$OLD_CONTAINER" ] && [ -n "$(envof OPENAI_API_KEY)" ] && [ "$(envof OPENAI_API_KEY)" != "$KEY1" ]; }
@@ -148,7 +158,8 @@ step "rotate: recreated with ${KEY2:0:14}...; old key still at the provider"
 
 DEADLINE=300 until_ok via_caddy /health || fail "not healthy after the rotation"
 step "healthy again after the recreate"
-DEADLINE=60 until_ok sh -c "! curl -fsS http://127.0.0.1:$FAKE_PORT/_fake/keys | grep -q $KEY1" ||
+old_key_gone() { ! fake /_fake/keys | grep -q "$KEY1"; }
+DEADLINE=60 until_ok old_key_gone ||
     fail "old key never deleted"
 step "old key deleted at the provider once the new container was healthy"
 
@@ -173,7 +184,8 @@ done
 step "no key or password in log, API, export, database (audit incl.)"
 
 berth client delete "$SLUG" --confirm "$SLUG" >/dev/null || fail "delete"
-DEADLINE=60 until_ok sh -c "[ -z \"\$(curl -fsS http://127.0.0.1:$FAKE_PORT/_fake/keys | grep sk-or)\" ]" ||
+no_keys() { ! fake /_fake/keys | grep -q sk-or; }
+DEADLINE=60 until_ok no_keys ||
     fail "keys left at the provider after the delete"
 step "client deleted: its key deleted at the provider"
 

@@ -124,7 +124,11 @@ impl Reconciler {
             self.docker.clone(),
             self.wake.clone(),
         ));
-        let external = tokio::spawn(watch_external_writes(self.store.clone(), self.wake.clone()));
+        let external = tokio::spawn(watch_external_writes(
+            self.store.clone(),
+            self.wake.clone(),
+            self.llm_wake.clone(),
+        ));
         // Before the first pass: leftovers of the last run hold the subnets
         // of their ports, so creates for those ports must adopt them.
         self.pool.scan().await;
@@ -367,12 +371,17 @@ async fn forward_docker_events(docker: Docker, wake: Arc<Notify>) {
 
 /// The CLI writes to the same database; SQLite's data_version moves when
 /// another connection commits, which is exactly "someone else changed it".
-async fn watch_external_writes(store: Store, wake: Arc<Notify>) {
+/// The LLM key worker is told too: `berth llm rotate` or a client made by
+/// the CLI is its business as much as the reconciler's.
+async fn watch_external_writes(store: Store, wake: Arc<Notify>, llm_wake: Option<Arc<Notify>>) {
     let mut last = None;
     loop {
         if let Ok(v) = store.call(|conn| crate::store::data_version(conn)).await {
             if last.is_some_and(|l| l != v) {
                 wake.notify_one();
+                if let Some(llm) = &llm_wake {
+                    llm.notify_one();
+                }
             }
             last = Some(v);
         }
