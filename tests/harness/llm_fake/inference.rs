@@ -15,7 +15,8 @@ use super::{error, Shared};
 /// The models every key may use.
 pub const MODELS: [&str; 2] = ["berth-fake/echo-1", "berth-fake/echo-2"];
 
-fn bearer(s: &Shared, h: &HeaderMap) -> Result<String, Response> {
+/// Records the bearer; the refusal to answer with when its key is unknown or disabled.
+fn refusal(s: &Shared, h: &HeaderMap) -> Option<Response> {
     let key = h
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -25,14 +26,14 @@ fn bearer(s: &Shared, h: &HeaderMap) -> Result<String, Response> {
     let mut st = s.state.lock().unwrap();
     st.bearers.push(key.clone());
     match st.keys.iter().find(|k| k.key == key) {
-        Some(k) if k.disabled => Err(error(403, "Key is disabled")),
-        Some(_) => Ok(key),
-        None => Err(error(401, "User not found")),
+        Some(k) if k.disabled => Some(error(403, "Key is disabled")),
+        Some(_) => None,
+        None => Some(error(401, "User not found")),
     }
 }
 
 pub(super) async fn models(State(s): State<Shared>, h: HeaderMap) -> Response {
-    if let Err(r) = bearer(&s, &h) {
+    if let Some(r) = refusal(&s, &h) {
         return r;
     }
     let data: Vec<Value> = MODELS
@@ -43,7 +44,7 @@ pub(super) async fn models(State(s): State<Shared>, h: HeaderMap) -> Response {
 }
 
 pub(super) async fn chat(State(s): State<Shared>, h: HeaderMap, Json(b): Json<Value>) -> Response {
-    if let Err(r) = bearer(&s, &h) {
+    if let Some(r) = refusal(&s, &h) {
         return r;
     }
     let model = b["model"].as_str().unwrap_or(MODELS[0]).to_owned();
