@@ -208,6 +208,15 @@ impl Ops {
             .collect()
     }
 
+    /// Blueprints whose instances get an admin account at their first start.
+    pub fn blueprints_with_admin(&self) -> Vec<String> {
+        self.blueprints
+            .names()
+            .filter(|n| self.blueprints.get(n).is_some_and(|b| b.admin.is_some()))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The blueprint a new instance gets when none is named.
     pub fn default_blueprint(&self) -> Option<&str> {
         self.blueprints.default_name()

@@ -83,6 +83,15 @@ pub fn admin(conn: &Connection, instance_id: i64) -> Result<Option<AdminRow>, St
         .optional()?)
 }
 
+/// The instance gets no account from berth (a clone: its data has users).
+pub fn forget_admin(conn: &Connection, instance_id: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM instance_admins WHERE instance_id = ?1",
+        [instance_id],
+    )?;
+    Ok(())
+}
+
 /// Who a password is revealed to; each sees it once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {

@@ -12,8 +12,8 @@ use rusqlite::Connection;
 
 pub use budgets::{budget_override, plan_llm, set_budget_override, set_plan_llm, PlanLlm};
 pub use inject::{
-    admin, admins, insert_admin, live_keys, mark_revealed, record_injections, AdminRow, Audience,
-    KeySeen,
+    admin, admins, forget_admin, insert_admin, live_keys, mark_revealed, record_injections,
+    AdminRow, Audience, KeySeen,
 };
 pub use keys::{
     all_keys, client_keys, deleted_labels, get_key, insert_creating, mark_rotating, record_created,
