@@ -151,14 +151,11 @@ pub fn record_injections(
          WHERE wanted_key_id IS NOT excluded.wanted_key_id
             OR (excluded.live_key_id IS NOT NULL AND live_key_id IS NOT excluded.live_key_id)",
     )?;
+    let mut live =
+        conn.prepare_cached("SELECT live_key_id FROM instance_llm WHERE instance_id = ?1")?;
     for s in seen {
-        let before: Option<Option<i64>> = conn
-            .query_row(
-                "SELECT live_key_id FROM instance_llm WHERE instance_id = ?1",
-                [s.instance_id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let before: Option<Option<i64>> =
+            live.query_row([s.instance_id], |r| r.get(0)).optional()?;
         stmt.execute(params![s.instance_id, s.wanted, s.live, at])?;
         changed |= s.live.is_some() && before.flatten() != s.live;
     }

@@ -128,7 +128,11 @@ fn instances_table(
 }
 
 /// A client's page; `backups` and `users` (its portal users) are its
-/// sections, already rendered.
+/// sections, already rendered; `with_admin` names the blueprints whose
+/// instances link to their admin account.
+// Each argument is one thing the page shows; a struct of them would only
+// rename the list.
+#[allow(clippy::too_many_arguments)]
 pub fn detail(
     chrome: &Chrome,
     config: &Config,
