@@ -101,16 +101,25 @@ URL=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$CONTAINER"
 step "WEBUI_URL is the instance's real URL ($URL)"
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-SESSION=$(via_caddy /api/v1/auths/signup -H 'content-type: application/json' \
-    -d "{\"name\":\"Owner\",\"email\":\"owner@e2e.example\",\"password\":\"$PW\"}" | json "['token']") ||
-    fail "first signup"
+# The admin is made by the app at its first start (blueprint [admin]); the
+# first visitor cannot sign up and claim the instance.
+CREDS=$(berth --json instance admin-password "$ID") || fail "admin password"
+ADMIN_EMAIL=$(json "['email']" <<<"$CREDS")
+ADMIN_PW=$(json "['password']" <<<"$CREDS")
+SIGNUP=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $SLUG.localhost:$HTTP_PORT" \
+    "http://127.0.0.1:$HTTP_PORT/api/v1/auths/signup" -H 'content-type: application/json' \
+    -d "{\"name\":\"Owner\",\"email\":\"owner@e2e.example\",\"password\":\"$PW\"}")
+[ "$SIGNUP" = 403 ] || fail "signup answered $SIGNUP"
+SESSION=$(via_caddy /api/v1/auths/signin -H 'content-type: application/json' \
+    -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PW\"}" | json "['token']") ||
+    fail "the pre-created admin cannot sign in"
 new_chat() {
     via_caddy /api/v1/chats/new -H "Authorization: Bearer $SESSION" -H 'content-type: application/json' \
         -d "{\"chat\":{\"title\":\"$1\",\"messages\":[]}}" | json "['id']"
 }
 chat_titles() { via_caddy /api/v1/chats/ -H "Authorization: Bearer $SESSION" | json "" ; }
 new_chat before-backup >/dev/null || fail "create chat"
-step "admin signed up, chat 'before-backup' written"
+step "signup refused; pre-created admin signed in, chat 'before-backup' written"
 
 berth backup run --instance "$ID" >/dev/null || fail "backup run"
 BACKUP=$(berth backup list "$ID" --json | json "[0]['id']")

@@ -63,7 +63,7 @@ impl App {
         let llm = crate::llm::KeyWorker::from_config(
             store.clone(),
             config.clone(),
-            llm_wake,
+            llm_wake.clone(),
             wake.clone(),
         )
         .map_err(anyhow::Error::msg)?;
@@ -79,7 +79,8 @@ impl App {
             docker,
             caddy.clone(),
             wake,
-        );
+        )
+        .with_llm_wake(llm_wake);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;

@@ -52,6 +52,33 @@ pub struct Blueprint {
     /// CAP_DAC_OVERRIDE even though berth itself does not run as root.
     #[serde(default = "d_data_owner")]
     pub data_owner: String,
+    /// How the instance receives its client's LLM key, if it wants one.
+    pub llm: Option<LlmInjection>,
+    /// An admin account the app creates at its first start from env vars.
+    pub admin: Option<AdminAccount>,
+}
+
+/// `[llm]`: the env vars that carry the client's key and the provider's
+/// OpenAI-compatible base URL, plus extra env set only when a key is
+/// injected (e.g. `ENABLE_OPENAI_API = "true"`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LlmInjection {
+    pub key_env: String,
+    pub base_url_env: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// `[admin]`: the env vars an app reads at its first start (when it has no
+/// user yet) to create its admin account. berth generates the password,
+/// keeps it encrypted and shows it once; the email is the client's.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminAccount {
+    pub email_env: String,
+    pub password_env: String,
+    pub name_env: Option<String>,
 }
 
 fn d_data_owner() -> String {
@@ -149,6 +176,27 @@ impl Blueprint {
             }
             *cap = name;
         }
+        let mut names: Vec<&str> = Vec::new();
+        if let Some(llm) = &bp.llm {
+            names.extend([llm.key_env.as_str(), llm.base_url_env.as_str()]);
+        }
+        if let Some(admin) = &bp.admin {
+            names.extend([admin.email_env.as_str(), admin.password_env.as_str()]);
+            names.extend(admin.name_env.as_deref());
+        }
+        for name in names {
+            let ok = !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !name.as_bytes()[0].is_ascii_digit();
+            if !ok {
+                return Err(invalid(format!("{name:?} is not an env var name")));
+            }
+            if bp.env.contains_key(name) || bp.secrets.contains_key(name) {
+                return Err(invalid(format!(
+                    "{name} is set by berth ([llm] or [admin]); remove it from [env]/[secrets]"
+                )));
+            }
+        }
         for file in bp.seed.keys() {
             if file.contains('/') || file.starts_with('.') {
                 return Err(invalid(format!(
@@ -240,6 +288,14 @@ mod tests {
         assert_eq!(webui.data_mount, "/app/backend/data");
         assert_eq!(webui.env["ENABLE_SIGNUP"], "false");
         assert!(webui.secrets.contains_key("WEBUI_SECRET_KEY"));
+        // A rotated key must win over the app's stored connection settings.
+        assert_eq!(webui.env["ENABLE_PERSISTENT_CONFIG"], "false");
+        let llm = webui.llm.as_ref().unwrap();
+        assert_eq!(llm.key_env, "OPENAI_API_KEY");
+        assert_eq!(llm.base_url_env, "OPENAI_API_BASE_URL");
+        assert_eq!(llm.env["ENABLE_OPENAI_API"], "true");
+        let admin = webui.admin.as_ref().unwrap();
+        assert_eq!(admin.password_env, "WEBUI_ADMIN_PASSWORD");
         assert_eq!(
             all.get("static-site").unwrap().build,
             Some(BuildKind::Busybox)
@@ -273,6 +329,9 @@ mod tests {
             "data_owner = \"root\"",
             "data_owner = \"1000\"",
             "data_owner = \"-1:0\"",
+            "[llm]\nkey_env = \"A B\"\nbase_url_env = \"U\"",
+            "[admin]\nemail_env = \"\"\npassword_env = \"P\"",
+            "[env]\nP = \"x\"\n[admin]\nemail_env = \"E\"\npassword_env = \"P\"",
         ] {
             assert!(
                 Blueprint::parse("x", &format!("{base}{bad}")).is_err(),

@@ -47,6 +47,9 @@ pub enum InstanceCmd {
     Stop { id: i64 },
     /// Restart an instance's container.
     Restart { id: i64 },
+    /// Show the admin account berth had the app create at its first start,
+    /// with its password: once only (later calls are refused).
+    AdminPassword { id: i64 },
     /// Remove the instance with its container and data. Needs "<slug>/<name>" typed back.
     Remove {
         id: i64,
@@ -120,6 +123,17 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: InstanceCmd, as_json: bool) -> R
         }
         InstanceCmd::Remove { id, confirm } => {
             remove_instance(ops, actor, id, confirm, as_json).await?
+        }
+        InstanceCmd::AdminPassword { id } => {
+            let creds = ops.reveal_admin_password(actor, id).await?;
+            show(as_json, &creds, |c| {
+                if !c.url.is_empty() {
+                    println!("url:      {}", c.url);
+                }
+                println!("email:    {}", c.email);
+                println!("password: {}", c.password);
+                println!("(shown once; it is not shown again)");
+            });
         }
     }
     Ok(())

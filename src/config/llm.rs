@@ -40,9 +40,16 @@ pub struct LlmConfig {
     /// it doubles per failure up to 15 minutes.
     #[serde(with = "humantime_serde_lite")]
     pub retry_base: Duration,
-    /// The 32-byte key that encrypts clients' LLM keys in the database.
+    /// The 32-byte key that encrypts clients' LLM keys (and instances'
+    /// first-start admin passwords) in the database.
     /// Default `<data_dir>/secrets/llm.key`, created on first use.
     pub secret_file: Option<PathBuf>,
+    /// The OpenAI-compatible base URL instances get with their key (a
+    /// blueprint's `[llm] base_url_env`). Default: OpenRouter's
+    /// `https://openrouter.ai/api/v1`, or `base_url` itself for LiteLLM (the
+    /// proxy serves both). Set it when containers reach the provider by
+    /// another address than berth does.
+    pub inference_url: Option<String>,
 }
 
 impl Default for LlmConfig {
@@ -56,6 +63,7 @@ impl Default for LlmConfig {
             timeout: Duration::from_secs(20),
             retry_base: Duration::from_secs(5),
             secret_file: None,
+            inference_url: None,
         }
     }
 }
@@ -91,6 +99,7 @@ impl fmt::Debug for LlmConfig {
             .field("timeout", &self.timeout)
             .field("retry_base", &self.retry_base)
             .field("secret_file", &self.secret_file)
+            .field("inference_url", &self.inference_url)
             .finish()
     }
 }
@@ -114,6 +123,13 @@ impl LlmConfig {
                 "base_url",
                 format!("{:?} is not an http(s) URL", self.base_url),
             );
+        }
+        if let Some(url) = &self.inference_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && reqwest::Url::parse(url).is_ok();
+            if !ok {
+                return bad("inference_url", format!("{url:?} is not an http(s) URL"));
+            }
         }
         if self.poll_interval < Duration::from_secs(1) {
             return bad("poll_interval", "must be at least 1s".into());
@@ -168,6 +184,16 @@ impl LlmConfig {
         if self.secret_file.is_none() {
             self.secret_file = Some(data_dir.join("secrets").join("llm.key"));
         }
+    }
+
+    /// The base URL injected beside each key; `None` without a provider.
+    pub fn injected_url(&self) -> Option<String> {
+        let provider = self.provider?;
+        Some(match (&self.inference_url, provider) {
+            (Some(url), _) => url.clone(),
+            (None, LlmProvider::OpenRouter) => "https://openrouter.ai/api/v1".into(),
+            (None, LlmProvider::LiteLlm) => self.base_url.trim_end_matches('/').to_owned(),
+        })
     }
 
     /// Where the key-encryption key lives (resolved at load).

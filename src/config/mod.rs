@@ -126,6 +126,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_LLM_BASE_URL", "llm.base_url"),
     ("BERTH_LLM_MANAGEMENT_KEY_FILE", "llm.management_key_file"),
     ("BERTH_LLM_POLL_INTERVAL", "llm.poll_interval"),
+    ("BERTH_LLM_INFERENCE_URL", "llm.inference_url"),
 ];
 
 impl Config {

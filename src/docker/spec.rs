@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 
 // Field order is part of the hash: adding, removing or reordering a field
 // changes every hash and so recreates every container on the next pass.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+// `Debug` is written by hand below: the env holds secrets (LLM keys, admin
+// passwords, app secret keys).
+#[derive(Clone, PartialEq, Serialize)]
 pub struct ContainerSpec {
     pub name: String,
     pub image: String,
@@ -50,6 +52,24 @@ pub struct HealthSpec {
     pub timeout_s: u32,
     pub retries: u32,
     pub start_period_s: u32,
+}
+
+impl std::fmt::Debug for ContainerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ContainerSpec")
+            .field("name", &self.name)
+            .field("image", &self.image)
+            .field("command", &self.command)
+            .field("env (names only)", &env)
+            .field("internal_port", &self.internal_port)
+            .field("host_port", &self.host_port)
+            .field("data_dir", &self.data_dir)
+            .field("network", &self.network)
+            .field("instance_id", &self.instance_id)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ContainerSpec {
@@ -100,6 +120,15 @@ pub(crate) mod tests {
             user: None,
             cap_add: vec![],
         }
+    }
+
+    #[test]
+    fn debug_names_env_vars_without_their_values() {
+        let mut spec = sample();
+        spec.env = vec![("OPENAI_API_KEY".into(), "sk-or-v1-topsecret".into())];
+        let shown = format!("{spec:?}");
+        assert!(shown.contains("OPENAI_API_KEY"), "{shown}");
+        assert!(!shown.contains("topsecret"), "{shown}");
     }
 
     #[test]

@@ -115,9 +115,14 @@ fn plan_client(c: &ClientLlm, provider_on: bool, out: &mut Vec<KeyAction>) {
         });
         return;
     }
-    // The replacement exists: the keys it replaces go.
-    for old in live.iter().filter(|k| k.rotating) {
-        delete(old, out);
+    // The replacement exists: the keys it replaces go once every running
+    // instance that injects the key is healthy with the new one. Until then
+    // a recreate that failed can still fall back on the old key.
+    let handed_over = c.live.iter().all(|k| *k == Some(key.id));
+    if handed_over {
+        for old in live.iter().filter(|k| k.rotating) {
+            delete(old, out);
+        }
     }
     let want_disabled = c.status == ClientStatus::Suspended;
     let is_disabled = key.status == LlmKeyStatus::Disabled;

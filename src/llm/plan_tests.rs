@@ -20,6 +20,7 @@ fn client(keys: Vec<KeyRow>) -> ClientLlm {
         budget_override: None,
         deleting: false,
         keys,
+        live: Vec::new(),
     }
 }
 
@@ -165,6 +166,21 @@ fn rotation_creates_first_and_deletes_the_old_key_after() {
     );
     let actions = run(client(vec![old, key(2, LlmKeyStatus::Active)]));
     assert_eq!(actions, vec![KeyAction::Delete { key_id: 1 }]);
+}
+
+#[test]
+fn a_rotated_key_waits_for_every_instance_to_run_the_new_one() {
+    let mut old = key(1, LlmKeyStatus::Active);
+    old.rotating = true;
+    let mut c = client(vec![old, key(2, LlmKeyStatus::Active)]);
+    // One instance healthy with the new key, one still on the old one (its
+    // recreate failed or is under way), one never healthy yet.
+    for live in [vec![Some(2), Some(1)], vec![Some(2), None]] {
+        c.live = live;
+        assert_eq!(run(c.clone()), vec![], "{:?}", c.live);
+    }
+    c.live = vec![Some(2), Some(2)];
+    assert_eq!(run(c), vec![KeyAction::Delete { key_id: 1 }]);
 }
 
 #[test]

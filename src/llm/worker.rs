@@ -117,15 +117,15 @@ impl KeyWorker {
     pub async fn pass(&self) -> Result<PassOutcome, StoreError> {
         let clients = self.store.read(rows::planning_input).await?;
         let actions = plan(&clients, true, &crate::store::now());
-        let deletes = actions
-            .iter()
-            .any(|a| matches!(a, KeyAction::Delete { .. }));
+        // A deleted key may be what a confirmed delete waits for; a new,
+        // enabled or disabled key changes what instances are injected with.
+        let acted = !actions.is_empty();
         let results: Vec<bool> = stream::iter(actions)
             .map(|action| self.execute(action))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        if deletes {
+        if acted {
             self.reconcile_wake.notify_one();
         }
         Ok(PassOutcome {

@@ -78,6 +78,9 @@ impl Ops {
                         let plan = input.parse(&ops.blueprints, false).map_err(|e| OpsError::Refused(e.to_string()))?;
                         let client = clients::get(tx, &source.client_slug)?;
                         let id = new_instance::insert(tx, &ops.config, &ops.blueprints, &client, plan)?;
+                        // The clone's data brings the source's users: its app makes no
+                        // admin account, so berth has no password to show for it.
+                        crate::store::llm::forget_admin(tx, id)?;
                         instances::set_desired(tx, id, DesiredState::Stopped)?;
                         (id, RestoreMode::Clone)
                     }

@@ -173,7 +173,9 @@ pub(crate) fn insert(
         secrets: &secrets,
         domains: std::slice::from_ref(&domain),
     };
-    Ok(instances::insert(conn, &new, port)?)
+    let id = instances::insert(conn, &new, port)?;
+    super::handover::plan_admin(conn, config, bp, id, &client.email, &client.name)?;
+    Ok(id)
 }
 
 impl Ops {

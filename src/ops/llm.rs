@@ -227,6 +227,9 @@ pub(super) fn client_llm(conn: &Conn, slug: &str) -> Result<ClientLlm, StoreErro
         budget_override: rows::budget_override(conn, client.id)?,
         deleting: false,
         keys: rows::client_keys(conn, client.id)?,
+        live: rows::live_keys(conn)?
+            .remove(&client.id)
+            .unwrap_or_default(),
     })
 }
 

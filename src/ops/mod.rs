@@ -10,6 +10,7 @@ mod client_users;
 mod clients;
 mod delete;
 mod export;
+mod handover;
 mod instances;
 mod llm;
 mod llm_views;
@@ -38,6 +39,7 @@ pub use client_users::{Invitation, NewClientUserInput};
 pub use clients::{ClientEdit, ClientView, NewClientInput};
 pub use delete::DeletionJob;
 pub use export::{ClientExport, ExportBundle, EXPORT_SCHEMA, SECRET};
+pub use handover::{AdminAccountView, AdminCredentials};
 pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use llm::{LlmBudgetInput, PlanLlmInput};
 pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, LlmUsage, Spender};
@@ -203,6 +205,15 @@ impl Ops {
                 let about = self.blueprints.get(n).map(|b| b.description.clone());
                 (n.to_owned(), about.unwrap_or_default())
             })
+            .collect()
+    }
+
+    /// Blueprints whose instances get an admin account at their first start.
+    pub fn blueprints_with_admin(&self) -> Vec<String> {
+        self.blueprints
+            .names()
+            .filter(|n| self.blueprints.get(n).is_some_and(|b| b.admin.is_some()))
+            .map(str::to_owned)
             .collect()
     }
 

@@ -11,26 +11,56 @@ use crate::docker::{ContainerSpec, HealthSpec};
 use crate::domain::{ClientStatus, DesiredState};
 use crate::store::InstanceRow;
 
+use super::inject::{inject, Injections};
 use super::plan::DesiredInstance;
 
-/// The desired instances, every known instance's network, and the instances
-/// whose spec could not be built (with why).
+/// The desired instances, every known instance's network, the instances
+/// whose spec could not be built (with why) and those waiting for
+/// something berth is still making (their LLM key).
 pub struct Desired {
     pub instances: Vec<DesiredInstance>,
     pub known: HashMap<i64, String>,
     pub invalid: Vec<(i64, String)>,
+    pub waiting: Vec<(i64, String)>,
 }
 
-pub fn desired(rows: &[InstanceRow], blueprints: &Blueprints, config: &Config) -> Desired {
+/// Why an instance has no spec.
+#[derive(Debug, PartialEq)]
+pub enum Unbuilt {
+    Invalid(String),
+    Waiting(String),
+}
+
+/// A spec and what was injected into it.
+pub struct Built {
+    pub spec: ContainerSpec,
+    pub llm_key: Option<i64>,
+    pub admin_pending: bool,
+    /// The hash of the same spec with the admin account still in its env.
+    pub also_ok: Option<String>,
+}
+
+pub fn desired(
+    rows: &[InstanceRow],
+    blueprints: &Blueprints,
+    config: &Config,
+    inj: &Injections,
+) -> Desired {
     let mut out = Desired {
         instances: Vec::new(),
         known: HashMap::new(),
         invalid: Vec::new(),
+        waiting: Vec::new(),
     };
     for row in rows {
         out.known.insert(row.id, network_of(row, config));
-        match spec_for(row, blueprints, config) {
-            Ok(spec) => {
+        match spec_for(row, blueprints, config, inj) {
+            Ok(Built {
+                spec,
+                llm_key,
+                admin_pending,
+                also_ok,
+            }) => {
                 // A suspended client's instances stay, stopped.
                 let want = match (row.desired, row.client_status) {
                     (DesiredState::Absent, _) => DesiredState::Absent,
@@ -44,9 +74,13 @@ pub fn desired(rows: &[InstanceRow], blueprints: &Blueprints, config: &Config) -
                     spec,
                     want,
                     restart,
+                    also_ok,
+                    llm_key,
+                    admin_pending,
                 });
             }
-            Err(why) => out.invalid.push((row.id, why)),
+            Err(Unbuilt::Invalid(why)) => out.invalid.push((row.id, why)),
+            Err(Unbuilt::Waiting(why)) => out.waiting.push((row.id, why)),
         }
     }
     out
@@ -56,12 +90,14 @@ pub fn spec_for(
     row: &InstanceRow,
     blueprints: &Blueprints,
     config: &Config,
-) -> Result<ContainerSpec, String> {
+    inj: &Injections,
+) -> Result<Built, Unbuilt> {
     let bp = blueprints
         .get(&row.blueprint)
-        .ok_or_else(|| format!("blueprint {} is not installed", row.blueprint))?;
+        .ok_or_else(|| Unbuilt::Invalid(format!("blueprint {} is not installed", row.blueprint)))?;
     let fill = placeholders(row, config);
-    // Later sources win: blueprint defaults, then the instance's own env, then secrets.
+    // Later sources win: blueprint defaults, then the instance's own env,
+    // then secrets, then what berth injects (a client cannot override its key).
     let mut merged: BTreeMap<String, String> = bp
         .env
         .iter()
@@ -69,9 +105,35 @@ pub fn spec_for(
         .collect();
     merged.extend(row.env.clone());
     merged.extend(row.secrets.clone());
-    let env: Vec<(String, String)> = merged.into_iter().collect();
+    let injected = match inject(&mut merged, bp, row, inj) {
+        Ok(injected) => injected,
+        // Its keys are deleted with it: an instance on its way out waits
+        // for nothing (its container goes whatever its env).
+        Err(_) if row.desired == DesiredState::Absent => Default::default(),
+        Err(why) => return Err(Unbuilt::Waiting(why)),
+    };
+    let spec = container_spec(row, bp, config, merged.into_iter().collect());
+    let also_ok = injected.with_admin.map(|env| {
+        let mut with = spec.clone();
+        with.env = env.into_iter().collect();
+        with.hash()
+    });
+    Ok(Built {
+        spec,
+        llm_key: injected.key_id,
+        admin_pending: injected.admin_pending,
+        also_ok,
+    })
+}
+
+fn container_spec(
+    row: &InstanceRow,
+    bp: &crate::blueprint::Blueprint,
+    config: &Config,
+    env: Vec<(String, String)>,
+) -> ContainerSpec {
     let name = config.container_name(&row.client_slug, &row.name);
-    Ok(ContainerSpec {
+    ContainerSpec {
         name: name.clone(),
         image: row.image.clone(),
         command: bp.command.clone(),
@@ -98,7 +160,7 @@ pub fn spec_for(
         client: row.client_slug.clone(),
         user: bp.user.clone(),
         cap_add: bp.cap_add.clone(),
-    })
+    }
 }
 
 /// The instance's network: the pool network it adopted, else (made before
@@ -225,7 +287,7 @@ pub fn caddy_settings(config: &Config) -> CaddySettings {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
@@ -234,7 +296,7 @@ mod tests {
     use crate::config::StaticRoute;
     use crate::domain::Phase;
 
-    fn row(id: i64, status: &str, desired: &str) -> InstanceRow {
+    pub(crate) fn row(id: i64, status: &str, desired: &str) -> InstanceRow {
         InstanceRow {
             id,
             client_id: id,
@@ -273,7 +335,14 @@ mod tests {
     #[test]
     fn spec_fills_placeholders_and_keeps_secrets_and_overrides() {
         let config = Config::default();
-        let spec = spec_for(&row(1, "active", "running"), &blueprints(), &config).unwrap();
+        let spec = spec_for(
+            &row(1, "active", "running"),
+            &blueprints(),
+            &config,
+            &Injections::default(),
+        )
+        .unwrap()
+        .spec;
         let env: BTreeMap<_, _> = spec.env.iter().cloned().collect();
         assert_eq!(env["NAME"], "Acme & Co at c1.example.com");
         assert_eq!(env["SECRET"], "s3cr3t");
@@ -291,7 +360,10 @@ mod tests {
         let text = "image = \"app:1\"\ninternal_port = 80\ndata_mount = \"/data\"\n[env]\nURL = \"{public_url}\"\n";
         let bps = Blueprints::from_list(vec![Blueprint::parse("app", text).unwrap()]);
         let url = |config: &Config| {
-            let spec = spec_for(&row(1, "active", "running"), &bps, config).unwrap();
+            let inj = Injections::default();
+            let spec = spec_for(&row(1, "active", "running"), &bps, config, &inj)
+                .unwrap()
+                .spec;
             spec.env.into_iter().find(|(k, _)| k == "URL").unwrap().1
         };
         let mut config = Config::default();
@@ -314,7 +386,7 @@ mod tests {
         missing.blueprint = "gone".into();
         let mut all = rows.to_vec();
         all.push(missing);
-        let d = desired(&all, &blueprints(), &config);
+        let d = desired(&all, &blueprints(), &config, &Injections::default());
         let wants: Vec<DesiredState> = d.instances.iter().map(|i| i.want).collect();
         assert_eq!(
             wants,

@@ -19,6 +19,7 @@ pub(super) struct PassWork {
     pub rows: Vec<InstanceRow>,
     pub instances: Vec<DesiredInstance>,
     pub invalid: Vec<(i64, String)>,
+    pub waiting: Vec<(i64, String)>,
     /// Every instance id the pass has seen: only others can join.
     seen: HashSet<i64>,
     /// A wake was taken inside the pass: it may have been about something
@@ -36,12 +37,14 @@ impl PassWork {
         rows: Vec<InstanceRow>,
         instances: Vec<DesiredInstance>,
         invalid: Vec<(i64, String)>,
+        waiting: Vec<(i64, String)>,
     ) -> Self {
         let seen = rows.iter().map(|r| r.id).collect();
         Self {
             rows,
             instances,
             invalid,
+            waiting,
             seen,
             woke: false,
             joined_actions: 0,
@@ -83,7 +86,10 @@ impl Reconciler {
             .await;
         rows.append(&mut fresh_rows);
         rows.sort_by_key(|r| r.id);
-        let want = desired(&rows, &self.blueprints, &self.config);
+        let Ok(inject) = self.injections().await else {
+            return Vec::new();
+        };
+        let want = desired(&rows, &self.blueprints, &self.config, &inject);
         let mut chains: BTreeMap<i64, Vec<Action>> = BTreeMap::new();
         for action in plan(&want.instances, &want.known, &containers, &networks) {
             if let Some(id) = action.instance_id().filter(|id| fresh.contains(id)) {
@@ -101,6 +107,11 @@ impl Reconciler {
         work.instances.extend(joined.iter().cloned());
         work.invalid.extend(
             want.invalid
+                .into_iter()
+                .filter(|(id, _)| fresh.contains(id)),
+        );
+        work.waiting.extend(
+            want.waiting
                 .into_iter()
                 .filter(|(id, _)| fresh.contains(id)),
         );

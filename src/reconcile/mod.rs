@@ -8,6 +8,7 @@ mod apply;
 pub mod deletions;
 pub mod desired;
 mod erasure;
+pub mod inject;
 mod late;
 pub mod observe;
 pub mod plan;

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::docker::{ContainerState, Health, ObservedContainer};
 use crate::domain::{DesiredState, Phase};
+use crate::store::llm::KeySeen;
 use crate::store::Observation;
 
 use super::plan::DesiredInstance;
@@ -18,6 +19,7 @@ pub struct PassNotes {
 pub fn observe(
     desired: &[DesiredInstance],
     invalid: &[(i64, String)],
+    waiting: &[(i64, String)],
     containers: &[ObservedContainer],
     networks: &[crate::docker::ObservedNetwork],
     notes: &PassNotes,
@@ -29,7 +31,7 @@ pub fn observe(
             let better = desired
                 .iter()
                 .find(|d| d.id == id)
-                .is_some_and(|d| c.spec_hash.as_deref() == Some(d.spec_hash.as_str()));
+                .is_some_and(|d| d.current(c.spec_hash.as_deref()));
             if better || !by_instance.contains_key(&id) {
                 by_instance.insert(id, c);
             }
@@ -43,6 +45,12 @@ pub fn observe(
             message: why.clone(),
             container_id: None,
         })
+        .chain(waiting.iter().map(|(id, why)| Observation {
+            instance_id: *id,
+            phase: Phase::Pending,
+            message: why.clone(),
+            container_id: by_instance.get(id).map(|c| c.id.clone()),
+        }))
         .collect();
     for d in desired {
         let c = by_instance.get(&d.id).copied();
@@ -72,6 +80,46 @@ pub fn observe(
         });
     }
     out
+}
+
+/// What the pass saw of injected keys and first-start admin accounts: the
+/// key of each instance's container that is healthy with its desired spec,
+/// and the instances whose account now exists (healthy with the password).
+pub fn injections_seen(
+    desired: &[DesiredInstance],
+    containers: &[ObservedContainer],
+    observations: &[Observation],
+) -> (Vec<KeySeen>, Vec<i64>) {
+    let healthy = |d: &DesiredInstance| {
+        let running = observations
+            .iter()
+            .any(|o| o.instance_id == d.id && o.phase == Phase::Running);
+        let container = containers.iter().find(|c| {
+            c.instance_id == Some(d.id)
+                && c.state == ContainerState::Running
+                && d.current(c.spec_hash.as_deref())
+        });
+        running && container.is_some()
+    };
+    let mut keys = Vec::new();
+    let mut accounts = Vec::new();
+    for d in desired.iter().filter(|d| d.want != DesiredState::Absent) {
+        let ok = healthy(d);
+        if d.llm_key.is_some() {
+            keys.push(KeySeen {
+                instance_id: d.id,
+                wanted: d.llm_key,
+                live: if ok { d.llm_key } else { None },
+            });
+        }
+        let with_password = containers.iter().any(|c| {
+            c.instance_id == Some(d.id) && c.spec_hash.as_deref() == Some(d.spec_hash.as_str())
+        });
+        if d.admin_pending && ok && with_password {
+            accounts.push(d.id);
+        }
+    }
+    (keys, accounts)
 }
 
 fn container_phase(c: &ObservedContainer, want: DesiredState) -> (Phase, String) {
@@ -132,6 +180,7 @@ mod tests {
         let obs = observe(
             &d,
             &[],
+            &[],
             &[healthy, starting, stopped, crashed],
             &[],
             &PassNotes::default(),
@@ -157,6 +206,7 @@ mod tests {
         let obs = observe(
             &d,
             &[(9, "blueprint x is not installed".into())],
+            &[(8, "waiting for its LLM key to be created".into())],
             &[],
             &[],
             &notes,
@@ -168,6 +218,13 @@ mod tests {
         );
         assert_eq!(phase(&obs, 3).0, Phase::Pending);
         assert_eq!(phase(&obs, 9).0, Phase::Error);
+        assert_eq!(
+            phase(&obs, 8),
+            (
+                Phase::Pending,
+                "waiting for its LLM key to be created".into()
+            )
+        );
     }
 
     #[test]
@@ -175,13 +232,14 @@ mod tests {
         let d = [want(1, Absent)];
         let c = [container("a", Some(1), "h1", ContainerState::Exited)];
         assert_eq!(
-            phase(&observe(&d, &[], &c, &[], &PassNotes::default()), 1).0,
+            phase(&observe(&d, &[], &[], &c, &[], &PassNotes::default()), 1).0,
             Phase::Pending
         );
         assert_eq!(
             phase(
                 &observe(
                     &d,
+                    &[],
                     &[],
                     &[],
                     &[crate::docker::ObservedNetwork {
@@ -197,7 +255,7 @@ mod tests {
             Phase::Pending
         );
         assert_eq!(
-            phase(&observe(&d, &[], &[], &[], &PassNotes::default()), 1).0,
+            phase(&observe(&d, &[], &[], &[], &[], &PassNotes::default()), 1).0,
             Phase::Removed
         );
     }

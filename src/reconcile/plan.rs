@@ -17,6 +17,21 @@ pub struct DesiredInstance {
     pub want: DesiredState,
     /// A requested restart generation not yet carried out.
     pub restart: Option<i64>,
+    /// Another hash a container may have and still be current: the spec
+    /// with the first-start admin password, which is dropped at the next
+    /// recreate rather than by one of its own.
+    pub also_ok: Option<String>,
+    /// The client's LLM key in the spec's env (its row id).
+    pub llm_key: Option<i64>,
+    /// The spec carries the admin password: a healthy start creates the account.
+    pub admin_pending: bool,
+}
+
+impl DesiredInstance {
+    /// Whether a container with `hash` is what this instance wants.
+    pub fn current(&self, hash: Option<&str>) -> bool {
+        hash.is_some_and(|h| h == self.spec_hash || self.also_ok.as_deref() == Some(h))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +167,7 @@ pub fn plan(
         // Keep the newest-looking one: a matching hash first, then a running one.
         mine.sort_by_key(|c| {
             (
-                c.spec_hash.as_deref() != Some(d.spec_hash.as_str()),
+                !d.current(c.spec_hash.as_deref()),
                 c.state != ContainerState::Running,
                 c.id.clone(),
             )
@@ -168,7 +183,7 @@ pub fn plan(
         }
         wanted_networks.insert(d.spec.network.as_str());
         let current = match current {
-            Some(c) if c.spec_hash.as_deref() != Some(d.spec_hash.as_str()) => {
+            Some(c) if !d.current(c.spec_hash.as_deref()) => {
                 actions.push(remove(c, RemoveReason::Outdated));
                 None
             }
@@ -303,6 +318,9 @@ pub(crate) mod tests_support {
             spec,
             want,
             restart: None,
+            also_ok: None,
+            llm_key: None,
+            admin_pending: false,
         }
     }
 

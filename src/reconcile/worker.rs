@@ -9,8 +9,9 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::desired::{caddy_settings, desired, routes, shadowed};
+use super::inject::{self, Injections};
 use super::late::PassWork;
-use super::observe::observe;
+use super::observe::{injections_seen, observe};
 use super::plan::plan;
 use super::pool::NetworkPool;
 use super::pulls::Pulls;
@@ -19,6 +20,7 @@ use crate::caddy::{config_hash, generate, CaddyAdmin};
 use crate::config::Config;
 use crate::docker::Docker;
 use crate::domain::ReconcileCounts;
+use crate::llm::secret::Sealer;
 use crate::store::{instances, Store};
 
 /// Counters for `/metrics` and `berth doctor`.
@@ -57,6 +59,10 @@ pub struct Reconciler {
     pub(super) pool: Arc<NetworkPool>,
     /// One image build at a time; concurrent creates of a new blueprint wait for it.
     pub(super) build_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Opened at the first encrypted value a pass injects.
+    pub(super) sealer: Arc<std::sync::OnceLock<crate::llm::secret::Sealer>>,
+    /// The LLM key worker's, when it runs: woken when instances run a new key.
+    pub(super) llm_wake: Option<Arc<Notify>>,
     pub stats: Arc<ReconcileStats>,
 }
 
@@ -84,8 +90,33 @@ impl Reconciler {
             wake,
             pulls: Pulls::default(),
             build_lock: Arc::default(),
+            sealer: Arc::default(),
+            llm_wake: None,
             stats: Arc::default(),
         }
+    }
+
+    /// Wakes the LLM key worker when instances run a rotated key.
+    pub fn with_llm_wake(mut self, wake: Arc<Notify>) -> Self {
+        self.llm_wake = Some(wake);
+        self
+    }
+
+    /// The keys and admin accounts this pass injects, decrypted.
+    pub(super) async fn injections(&self) -> Result<Injections, crate::store::StoreError> {
+        let (config, sealer) = (self.config.clone(), self.sealer.clone());
+        self.store
+            .read(move |conn| {
+                inject::load(conn, &config, || {
+                    if let Some(s) = sealer.get() {
+                        return Ok(s.clone());
+                    }
+                    let path = config.llm.secret_file(&config.data_dir);
+                    let opened = Sealer::open_or_create(&path).map_err(|e| e.to_string())?;
+                    Ok(sealer.get_or_init(|| opened).clone())
+                })
+            })
+            .await
     }
 
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
@@ -93,7 +124,11 @@ impl Reconciler {
             self.docker.clone(),
             self.wake.clone(),
         ));
-        let external = tokio::spawn(watch_external_writes(self.store.clone(), self.wake.clone()));
+        let external = tokio::spawn(watch_external_writes(
+            self.store.clone(),
+            self.wake.clone(),
+            self.llm_wake.clone(),
+        ));
         // Before the first pass: leftovers of the last run hold the subnets
         // of their ports, so creates for those ports must adopt them.
         self.pool.scan().await;
@@ -181,7 +216,8 @@ impl Reconciler {
         let (containers, networks, held) = (containers?, networks?, held?);
         clock.lap("list");
         self.pool.adopt(&mut rows, &containers, &networks).await;
-        let want = desired(&rows, &self.blueprints, &self.config);
+        let inject = self.injections().await?;
+        let want = desired(&rows, &self.blueprints, &self.config, &inject);
         clock.lap("adopt");
         let mut actions = plan(&want.instances, &want.known, &containers, &networks);
         // A backup or restore that stopped a container owns it until it is done.
@@ -189,7 +225,7 @@ impl Reconciler {
             actions.retain(|a| a.instance_id().is_none_or(|id| !held.contains(&id)));
         }
         let planned = actions.len();
-        let mut work = PassWork::new(rows, want.instances, want.invalid);
+        let mut work = PassWork::new(rows, want.instances, want.invalid, want.waiting);
         // Caddy learns new routes once their containers are started: a route
         // loaded earlier sends the first visitors to a half-started container
         // (measured: the first 200 came ~0.7 s later that way).
@@ -213,13 +249,28 @@ impl Reconciler {
         let observations = observe(
             &work.instances,
             &work.invalid,
+            &work.waiting,
             &containers,
             &networks,
             &notes,
         );
-        self.store
-            .call(move |conn| instances::record(conn, &observations))
+        let (keys, accounts) = injections_seen(&work.instances, &containers, &observations);
+        let handed_over = self
+            .store
+            .call(move |conn| {
+                instances::record(conn, &observations)?;
+                if keys.is_empty() && accounts.is_empty() {
+                    return Ok(false);
+                }
+                crate::store::llm::record_injections(conn, &keys, &accounts)
+            })
             .await?;
+        if handed_over {
+            // A rotated key may now be deleted.
+            if let Some(wake) = &self.llm_wake {
+                wake.notify_one();
+            }
+        }
         clock.lap("record");
         clock.report(taken);
         if work.woke {
@@ -320,12 +371,17 @@ async fn forward_docker_events(docker: Docker, wake: Arc<Notify>) {
 
 /// The CLI writes to the same database; SQLite's data_version moves when
 /// another connection commits, which is exactly "someone else changed it".
-async fn watch_external_writes(store: Store, wake: Arc<Notify>) {
+/// The LLM key worker is told too: `berth llm rotate` or a client made by
+/// the CLI is its business as much as the reconciler's.
+async fn watch_external_writes(store: Store, wake: Arc<Notify>, llm_wake: Option<Arc<Notify>>) {
     let mut last = None;
     loop {
         if let Ok(v) = store.call(|conn| crate::store::data_version(conn)).await {
             if last.is_some_and(|l| l != v) {
                 wake.notify_one();
+                if let Some(llm) = &llm_wake {
+                    llm.notify_one();
+                }
             }
             last = Some(v);
         }

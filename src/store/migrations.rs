@@ -17,7 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_deletion_measure.sql"),
     include_str!("migrations/010_instance_networks.sql"),
     include_str!("migrations/011_llm_keys.sql"),
-    // 012 is issue 12's injection work (another branch); keep numeric order on merge.
+    include_str!("migrations/012_llm_inject.sql"),
     include_str!("migrations/013_llm_warnings.sql"),
 ];
 

@@ -9,6 +9,7 @@ mod backups;
 mod client_users;
 mod edge;
 mod gdpr;
+mod handover;
 mod portal;
 mod portal_requests;
 mod reads;

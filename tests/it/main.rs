@@ -23,6 +23,7 @@ mod harness_smoke;
 mod llm;
 mod llm_api;
 mod llm_failures;
+mod llm_inject;
 mod llm_meter;
 mod names;
 mod network_pool;

@@ -4,6 +4,7 @@
 //! every client the key worker plans from.
 
 mod budgets;
+mod inject;
 mod keys;
 mod spend;
 mod warnings;
@@ -11,6 +12,10 @@ mod warnings;
 use rusqlite::Connection;
 
 pub use budgets::{budget_override, plan_llm, set_budget_override, set_plan_llm, PlanLlm};
+pub use inject::{
+    admin, admins, forget_admin, insert_admin, live_keys, mark_revealed, record_injections,
+    AdminRow, Audience, KeySeen,
+};
 pub use keys::{
     all_keys, client_keys, deleted_labels, get_key, insert_creating, mark_rotating, record_created,
     record_failure, record_synced, retire, undeleted_labels, Created, KeyRow,
@@ -36,6 +41,9 @@ pub struct ClientLlm {
     /// A confirmed delete of the whole client is under way.
     pub deleting: bool,
     pub keys: Vec<KeyRow>,
+    /// The key each of its running instances that injects one was last
+    /// seen healthy with (`None`: not yet healthy with any).
+    pub live: Vec<Option<i64>>,
 }
 
 impl ClientLlm {
@@ -79,6 +87,7 @@ pub fn planning_input(conn: &Connection) -> Result<Vec<ClientLlm>, StoreError> {
                 },
                 deleting: r.get(9)?,
                 keys: Vec::new(),
+                live: Vec::new(),
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -86,8 +95,10 @@ pub fn planning_input(conn: &Connection) -> Result<Vec<ClientLlm>, StoreError> {
     for key in all_keys(conn)? {
         by_client.entry(key.client_id).or_default().push(key);
     }
+    let mut live = live_keys(conn)?;
     for client in &mut clients {
         client.keys = by_client.remove(&client.client_id).unwrap_or_default();
+        client.live = live.remove(&client.client_id).unwrap_or_default();
     }
     Ok(clients)
 }

@@ -1,9 +1,9 @@
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use crate::audit::Actor;
-use crate::ops::{views, InstanceAction, InstanceEdit, InstanceView};
+use crate::ops::{views, AdminAccountView, InstanceAction, InstanceEdit, InstanceView};
 use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath, Confirm};
 use crate::web::route::{Access, Route};
@@ -19,6 +19,8 @@ pub fn routes() -> Vec<Route> {
         Route::post("/api/v1/instances/{id}/start", T, start),
         Route::post("/api/v1/instances/{id}/stop", T, stop),
         Route::post("/api/v1/instances/{id}/restart", T, restart),
+        Route::get("/api/v1/instances/{id}/admin", T, admin_account),
+        Route::post("/api/v1/instances/{id}/admin/reveal", T, admin_reveal),
     ]
 }
 
@@ -85,4 +87,29 @@ async fn remove(
 ) -> Result<Response, WebError> {
     let job = s.ops.remove_instance(&a, id, &c.confirm).await?;
     Ok(super::deletions::accepted(job))
+}
+
+/// The instance's pre-created admin account, without its password.
+async fn admin_account(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<AdminAccountView>, WebError> {
+    s.ops.admin_account(id).await?.map(Json).ok_or_else(|| {
+        crate::ops::OpsError::NotFound(format!("instance {id} has no admin account made by berth"))
+            .into()
+    })
+}
+
+/// The admin password, the first time only (409 after).
+async fn admin_reveal(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, WebError> {
+    let creds = s.ops.reveal_admin_password(&a, id).await?;
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(creds),
+    )
+        .into_response())
 }

@@ -143,6 +143,7 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
         backups,
         users,
         &audit,
+        &s.ops.blueprints_with_admin(),
     );
     Ok(page.into_response())
 }

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod dashboard;
 pub mod deletions;
 pub mod export;
+pub mod handover;
 pub mod instances;
 pub mod llm;
 pub mod plan_backups;
@@ -35,6 +36,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(client_users::routes());
     r.extend(llm::routes());
     r.extend(instances::routes());
+    r.extend(handover::routes());
     r.extend(deletions::routes());
     r.extend(export::routes());
     r.extend(backups::routes());

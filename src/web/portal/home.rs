@@ -62,7 +62,8 @@ async fn instance(State(s): State<AppState>, ui: PortalUi, Path(name): Path<Stri
     let me = ui.identity();
     let inst = s.ops.portal_instance(&me, &name).await?;
     let logs = s.ops.portal_logs(&me, &name).await?;
-    let body = view::instance(s.ops.config(), &ui.csrf, &inst, &logs);
+    let has_admin = ui.is_owner() && s.ops.portal_admin_account(&me, &name).await?.is_some();
+    let body = view::instance(s.ops.config(), &ui.csrf, &inst, &logs, has_admin);
     let title = format!("Instance {}", inst.name);
     Ok(page(&s, &ui, &title, body).await.into_response())
 }

@@ -9,6 +9,7 @@ mod auth;
 mod backups;
 mod export;
 mod frame;
+mod handover;
 mod home;
 mod members;
 mod requests;
@@ -23,5 +24,6 @@ pub fn routes() -> Vec<Route> {
     r.extend(members::routes());
     r.extend(export::routes());
     r.extend(requests::routes());
+    r.extend(handover::routes());
     r
 }

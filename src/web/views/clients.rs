@@ -92,7 +92,14 @@ pub fn domain_url(config: &Config, domain: &str) -> String {
     }
 }
 
-fn instances_table(config: &Config, csrf: &str, slug: &str, list: &[InstanceRow]) -> Markup {
+/// `with_admin`: blueprints whose instances have an admin account made by berth.
+fn instances_table(
+    config: &Config,
+    csrf: &str,
+    slug: &str,
+    list: &[InstanceRow],
+    with_admin: &[String],
+) -> Markup {
     html! {
         div.table-wrap data-status-url={ "/clients/" (seg(slug)) "/status" } { table {
             thead { tr { th { "Instance" } th { "Phase" } th { "Domain" } th.optional { "Port" } th.optional { "Limits" } th { "Actions" } } }
@@ -110,6 +117,9 @@ fn instances_table(config: &Config, csrf: &str, slug: &str, list: &[InstanceRow]
                         (action_button(&format!("/instances/{}/restart", i.id), "Restart", csrf, "secondary"))
                     }
                     a href={ "/instances/" (i.id) "/backups" } { "Backups" }
+                    @if with_admin.contains(&i.blueprint) {
+                        a href={ "/instances/" (i.id) "/admin" } { "Admin account" }
+                    }
                     a href={ "/instances/" (i.id) "/remove" } { "Remove…" }
                 } }
             } } }
@@ -118,7 +128,11 @@ fn instances_table(config: &Config, csrf: &str, slug: &str, list: &[InstanceRow]
 }
 
 /// A client's page; `backups` and `users` (its portal users) are its
-/// sections, already rendered.
+/// sections, already rendered; `with_admin` names the blueprints whose
+/// instances link to their admin account.
+// Each argument is one thing the page shows; a struct of them would only
+// rename the list.
+#[allow(clippy::too_many_arguments)]
 pub fn detail(
     chrome: &Chrome,
     config: &Config,
@@ -127,6 +141,7 @@ pub fn detail(
     backups: Markup,
     users: Markup,
     audit: &[AuditEntry],
+    with_admin: &[String],
 ) -> Markup {
     let base = format!("/clients/{}", seg(&c.slug));
     let csrf = chrome.csrf.as_str();
@@ -155,7 +170,7 @@ pub fn detail(
         @if instances.is_empty() {
             (empty("This client has no instances.", Some((&format!("{base}/instances/new"), "Add an instance"))))
         } @else {
-            (instances_table(config, csrf, &c.slug, instances))
+            (instances_table(config, csrf, &c.slug, instances, with_admin))
             p.muted { "Phases update by themselves while this page is open. " a href=(base) { "Refresh" } }
             h2 { "Backups" }
             (backups)

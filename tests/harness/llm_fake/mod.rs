@@ -16,8 +16,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+mod inference;
 mod litellm;
 mod openrouter;
+
+pub use inference::MODELS;
 
 /// One key the fake holds. `key` is the plaintext.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +62,8 @@ struct FakeState {
     faults: Vec<Injected>,
     requests: Vec<String>,
     credits: (f64, f64),
+    /// Bearers of inference calls (models, chat), in order.
+    bearers: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -85,7 +90,12 @@ struct Shared {
 
 impl LlmFake {
     pub async fn start() -> LlmFake {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// On `addr` ("0.0.0.0:0" for containers on a docker bridge to reach it).
+    pub async fn start_on(addr: &str) -> LlmFake {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let management_key = format!("sk-or-mgmt-{}", super::unique("k"));
         let state = Arc::new(Mutex::new(FakeState {
@@ -108,6 +118,12 @@ impl LlmFake {
                     .delete(openrouter::delete),
             )
             .route("/api/v1/credits", get(openrouter::credits))
+            .route("/api/v1/models", get(inference::models))
+            .route("/api/v1/chat/completions", post(inference::chat))
+            .route("/models", get(inference::models))
+            .route("/chat/completions", post(inference::chat))
+            .route("/_fake/bearers", get(inference::bearers))
+            .route("/_fake/keys", get(inference::keys))
             .route("/key/generate", post(litellm::generate))
             .route("/key/info", get(litellm::info))
             .route("/key/update", post(litellm::update))
@@ -181,6 +197,18 @@ impl LlmFake {
     /// "METHOD /path" of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
+    }
+
+    /// Bearers of the inference calls so far (which key an instance used).
+    pub fn bearers(&self) -> Vec<String> {
+        self.lock().bearers.clone()
+    }
+
+    /// Where an instance reaches the fake's inference side, given the
+    /// host address containers see it at.
+    pub fn inference_url(&self, host: &str) -> String {
+        let port = self.addr.rsplit(':').next().unwrap_or_default();
+        format!("http://{host}:{port}/api/v1")
     }
 
     pub fn clear_requests(&self) {

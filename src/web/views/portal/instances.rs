@@ -80,7 +80,14 @@ pub fn home(config: &Config, csrf: &str, h: &PortalHome, owner: bool) -> Markup 
 }
 
 /// One instance's page body.
-pub fn instance(config: &Config, csrf: &str, i: &PortalInstance, logs: &LogTail) -> Markup {
+/// `has_admin`: berth made the app's admin account (the owner may see its password once).
+pub fn instance(
+    config: &Config,
+    csrf: &str,
+    i: &PortalInstance,
+    logs: &LogTail,
+    has_admin: bool,
+) -> Markup {
     html! {
         h1 { "Instance " (i.name) }
         div.table-wrap data-status-url="/portal/status" { table {
@@ -103,6 +110,7 @@ pub fn instance(config: &Config, csrf: &str, i: &PortalInstance, logs: &LogTail)
         p.actions {
             a href="/portal/usage" { "Usage" }
             a href="/portal/backups" { "Backups" }
+            @if has_admin { a href={ (instance_url(&i.name)) "/admin" } { "Admin account" } }
         }
         h2 { "Recent output" }
         p.muted { "The last " (LOG_LINES) " lines the app wrote, oldest first; reload for newer ones." }
