@@ -55,9 +55,9 @@ async fn start(ports: u16, network_pool: Option<usize>) -> Bench {
         let (first, last) = free_port_block(ports);
         c.port_range = format!("{first}-{last}").parse().unwrap();
         c.reconcile_interval = Duration::from_secs(30);
-        if let Some(size) = network_pool {
-            c.docker.network_pool = size;
-        }
+        // The daemon's own default unless asked: the tests' config is smaller.
+        c.docker.network_pool =
+            network_pool.unwrap_or(berth::config::Config::default().docker.network_pool);
     });
     std::fs::create_dir_all(&config.data_dir).unwrap();
     let token = berth_cli(&config, &["token", "create", "bench"])
@@ -285,6 +285,10 @@ async fn main() {
     // Warm-up: the first create also builds the static-site image.
     let host = bench.create("Warmup".into()).await;
     bench.wait_200(&host).await;
+    // A server takes creates long after it started: its pool is full. The
+    // pool filling here, during the single runs, would time the engine
+    // making networks, not a create.
+    wait_pool_full(&bench.guard, pool, Duration::from_secs(60)).await;
 
     let mut one = Vec::new();
     let mut last_trace = None;

@@ -15,6 +15,11 @@
 //! then on it is the instance's network, removed with it. Free pool
 //! networks are removed when berth stops, so an idle engine holds only what
 //! tenants use.
+//!
+//! Off the create's path: the refill makes its networks only while no pass
+//! runs, and an adoption waits for the one network being made only when it
+//! is for a port a create needs now (with a full pool it never is: the
+//! pool makes the ports after the ready ones).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,24 +35,74 @@ use crate::store::{networks, InstanceRow, Store};
 
 /// How long a failed refill (engine down) waits before trying again.
 const RETRY: Duration = Duration::from_secs(5);
+/// The refill starts only once no pass has run for this long. The engine
+/// makes a network and starts a container under the same locks (and the
+/// same iptables lock), so a network made while a create's pass runs
+/// delays that create; the Docker events of a create wake a few short
+/// passes after it, and a burst of creates comes as a few passes in a row.
+const QUIET: Duration = Duration::from_millis(750);
 
 pub struct NetworkPool {
     docker: Docker,
     store: Store,
     config: Arc<Config>,
-    /// Made and not adopted, by the port they were made for. A std mutex:
-    /// never held across an await.
-    ready: Mutex<BTreeMap<u16, String>>,
+    /// The networks made and not adopted, and the one being made. A std
+    /// mutex: never held across an await.
+    ready: Mutex<Ready>,
     /// Set while the reconciler applies a pass: the refill waits, so its
     /// creates never queue in the engine ahead of a tenant's.
     pass_running: AtomicBool,
     refill: Notify,
-    /// Held while a pool network is being made: an adoption waits for it
-    /// (one create, ~0.1 s) rather than miss the network of its own port
-    /// and ask for one whose subnet it then overlaps.
+    /// Held while a pool network is being made: an adoption that needs
+    /// that very port waits for it (one create, ~0.1 s) rather than miss it
+    /// and ask for a network whose subnet it then overlaps.
     making: tokio::sync::Mutex<()>,
     /// The leftovers of the last run were looked for.
     scanned: AtomicBool,
+}
+
+#[derive(Default)]
+struct Ready {
+    /// By the port they were made for.
+    networks: BTreeMap<u16, String>,
+    /// The port whose network the refill is making now.
+    making: Option<u16>,
+    /// Ports an adoption found no network for since the refill chose its
+    /// ports: their creates make their own, so the refill must not.
+    passed_over: HashSet<u16>,
+}
+
+impl Ready {
+    /// The ready networks of `wanted` (instance, port) pairs, taken out;
+    /// `None` while the one being made is for one of their ports (wait for
+    /// it and ask again). Any other one being made is for a later create and
+    /// must not delay these.
+    fn hand_out(&mut self, wanted: &[(i64, u16)]) -> Option<Vec<(i64, u16, String)>> {
+        if wanted.iter().any(|(_, port)| self.making == Some(*port)) {
+            return None;
+        }
+        let mut pairs = Vec::new();
+        for &(id, port) in wanted {
+            match self.networks.remove(&port) {
+                Some(name) => pairs.push((id, port, name)),
+                // Its create makes its own network: the refill must not.
+                None => {
+                    self.passed_over.insert(port);
+                }
+            }
+        }
+        Some(pairs)
+    }
+
+    /// Marks `port` as being made, unless it is ready already or a create
+    /// makes its own: then `false`.
+    fn start_making(&mut self, port: u16) -> bool {
+        if self.networks.contains_key(&port) || self.passed_over.contains(&port) {
+            return false;
+        }
+        self.making = Some(port);
+        true
+    }
 }
 
 impl NetworkPool {
@@ -64,7 +119,7 @@ impl NetworkPool {
         }
     }
 
-    fn ready(&self) -> MutexGuard<'_, BTreeMap<u16, String>> {
+    fn ready(&self) -> MutexGuard<'_, Ready> {
         self.ready.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -100,16 +155,19 @@ impl NetworkPool {
                 && !with_container.contains(&r.id)
                 && !named.contains(self.config.container_name(&r.client_slug, &r.name).as_str())
         };
-        if !rows.iter().any(needy) {
+        let wanted: Vec<(i64, u16)> = rows
+            .iter()
+            .filter(|r| needy(r))
+            .map(|r| (r.id, r.host_port))
+            .collect();
+        if wanted.is_empty() {
             return;
         }
-        let _made = self.making.lock().await;
-        let pairs: Vec<(i64, u16, String)> = {
-            let mut ready = self.ready();
-            rows.iter()
-                .filter(|r| needy(r))
-                .filter_map(|r| Some((r.id, r.host_port, ready.remove(&r.host_port)?)))
-                .collect()
+        let pairs = loop {
+            if let Some(pairs) = self.ready().hand_out(&wanted) {
+                break pairs;
+            }
+            drop(self.making.lock().await);
         };
         if pairs.is_empty() {
             return;
@@ -138,7 +196,7 @@ impl NetworkPool {
                     row.network = Some(name);
                 }
             } else {
-                ready.insert(port, name);
+                ready.networks.insert(port, name);
             }
         }
     }
@@ -170,6 +228,17 @@ impl NetworkPool {
                 _ = self.refill.notified() => {}
                 _ = tokio::time::sleep(RETRY), if retry => {}
                 _ = &mut shutdown => break,
+            }
+            // Each pass's end notifies again: fill once they stop coming.
+            loop {
+                tokio::select! {
+                    _ = self.refill.notified() => {}
+                    _ = tokio::time::sleep(QUIET) => break,
+                    _ = &mut shutdown => {
+                        self.drain().await;
+                        return;
+                    }
+                }
             }
         }
         self.drain().await;
@@ -213,7 +282,7 @@ impl NetworkPool {
                 "network pool: kept from the last run"
             );
         }
-        self.ready().extend(free);
+        self.ready().networks.extend(free);
         Ok(())
     }
 
@@ -221,9 +290,12 @@ impl NetworkPool {
     /// one at a time, stopping when a pass starts (its end wakes us again).
     async fn fill(&self) -> anyhow::Result<()> {
         let size = self.config.docker.network_pool;
-        if self.ready().len() >= size {
+        if self.ready().networks.len() >= size {
             return Ok(());
         }
+        // The ports chosen below hold no instance yet: only what an adoption
+        // passes over from here on is news.
+        self.ready().passed_over.clear();
         let (range, bind) = (self.config.port_range, self.config.bind_address);
         // A few more than needed: ports that have one already are skipped.
         let want = size * 2;
@@ -236,21 +308,22 @@ impl NetworkPool {
             })
             .await?;
         for port in ports {
-            if self.ready().len() >= size || self.pass_running.load(Ordering::Relaxed) {
+            if self.ready().networks.len() >= size || self.pass_running.load(Ordering::Relaxed) {
                 break;
             }
-            if self.ready().contains_key(&port) {
+            let _making = self.making.lock().await;
+            // Under the lock an adoption hands out with: from here on, a
+            // create for this port waits for this network.
+            if !self.ready().start_making(port) {
                 continue;
             }
             let name = format!("{}-pool-{port}", self.config.docker.name_prefix);
             let subnet = self.config.instance_subnet(port);
-            let _making = self.making.lock().await;
-            if self
-                .docker
-                .create_pool_network(&name, port, &subnet)
-                .await?
-            {
-                self.ready().insert(port, name);
+            let made = self.docker.create_pool_network(&name, port, &subnet).await;
+            let mut ready = self.ready();
+            ready.making = None;
+            if made? {
+                ready.networks.insert(port, name);
             } else {
                 tracing::debug!(port, %subnet, "network pool: subnet taken, port skipped");
             }
@@ -260,11 +333,54 @@ impl NetworkPool {
 
     /// At shutdown: the free networks go; adopted ones stay with their instances.
     async fn drain(&self) {
-        let free = std::mem::take(&mut *self.ready());
+        let free = std::mem::take(&mut self.ready().networks);
         for name in free.into_values() {
             if let Err(e) = self.docker.remove_network(&name).await {
                 tracing::warn!(network = %name, error = %e, "network pool: not removed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ready;
+
+    fn ready(ports: &[u16]) -> Ready {
+        let mut r = Ready::default();
+        for p in ports {
+            r.networks.insert(*p, format!("pool-{p}"));
+        }
+        r
+    }
+
+    #[test]
+    fn a_network_made_for_a_later_port_does_not_hold_a_create() {
+        let mut r = ready(&[8001, 8002]);
+        assert!(r.start_making(8003));
+        let pairs = r.hand_out(&[(1, 8001)]).expect("not waiting");
+        assert_eq!(pairs, vec![(1, 8001, "pool-8001".to_string())]);
+        assert_eq!(r.networks.keys().copied().collect::<Vec<_>>(), [8002]);
+    }
+
+    #[test]
+    fn a_create_waits_for_the_network_of_its_own_port() {
+        let mut r = ready(&[8001]);
+        assert!(r.start_making(8002));
+        assert_eq!(r.hand_out(&[(1, 8001), (2, 8002)]), None);
+        // Nothing was taken while waiting.
+        assert!(r.networks.contains_key(&8001));
+        r.making = None;
+        r.networks.insert(8002, "pool-8002".into());
+        assert_eq!(r.hand_out(&[(1, 8001), (2, 8002)]).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_refill_never_makes_a_port_whose_create_makes_its_own() {
+        let mut r = ready(&[8001]);
+        let pairs = r.hand_out(&[(1, 8001), (2, 8005)]).unwrap();
+        assert_eq!(pairs.len(), 1);
+        assert!(!r.start_making(8005), "instance 2 makes its own network");
+        assert!(r.start_making(8006));
     }
 }

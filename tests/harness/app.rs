@@ -382,6 +382,9 @@ pub fn test_config(
     config.caddy.http_port = caddy.http_port;
     config.caddy.https_port = caddy.https_port;
     config.caddy.listen_host = "127.0.0.1".into();
+    // Smaller than the default (sized for a burst of 20 creates): tests run
+    // side by side on one engine and create a few instances each.
+    config.docker.network_pool = 8;
     adjust(&mut config);
     config
 }
