@@ -7,7 +7,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{assert_absent, eventually, wait_pool_full, TestApp};
+use crate::harness::{
+    assert_absent, assert_unreachable, eventually, probe, wait_pool_full, TestApp,
+};
 
 const UP: Duration = Duration::from_secs(60);
 
@@ -138,42 +140,15 @@ async fn clients_cannot_reach_each_other() {
         )
     );
 
-    // The exit code of `docker exec .. timeout 3 wget`: 0 when it got the
-    // page, 143 when `timeout` killed a wget that got no answer at all
-    // (dropped packets). docker exec failing itself exits 1, so it cannot
-    // pass for "unreachable".
-    let fetch = |from: &str, ip: &str| {
-        let out = std::process::Command::new("docker")
-            .args([
-                "exec",
-                from,
-                "timeout",
-                "3",
-                "wget",
-                "-q",
-                "-O",
-                "/dev/null",
-                &format!("http://{ip}:8080/"),
-            ])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    const REACHED: Option<i32> = Some(0);
-    const NO_ANSWER: Option<i32> = Some(143);
     // Each probe first proves it works where it should: from each container
     // to its own address.
-    let (code, err) = fetch(&a_c, &a_ip);
-    assert_eq!(code, REACHED, "alpha reaches itself: {err}");
-    let (code, err) = fetch(&b_c, &b_ip);
-    assert_eq!(code, REACHED, "beta reaches itself: {err}");
-    let (code, err) = fetch(&a_c, &b_ip);
-    assert_eq!(code, NO_ANSWER, "alpha must not reach beta: {err}");
-    let (code, err) = fetch(&b_c, &a_ip);
-    assert_eq!(code, NO_ANSWER, "beta must not reach alpha: {err}");
+    let url = |ip: &str| format!("http://{ip}:8080/");
+    let (code, err) = probe(&a_c, &url(&a_ip));
+    assert_eq!(code, Some(0), "alpha reaches itself: {err}");
+    let (code, err) = probe(&b_c, &url(&b_ip));
+    assert_eq!(code, Some(0), "beta reaches itself: {err}");
+    assert_unreachable(&a_c, &url(&b_ip), "alpha must not reach beta");
+    assert_unreachable(&b_c, &url(&a_ip), "beta must not reach alpha");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
