@@ -36,6 +36,10 @@ pub enum RouteTarget {
     Upstream(String),
     /// → 503 with a small self-contained HTML page.
     Suspended,
+    /// The app is being (re)created, restored or is starting and not yet
+    /// healthy: 503 with a "back in a minute" page and `Retry-After`, instead
+    /// of Caddy's bare 502 from a port nothing listens on yet.
+    Booting,
     /// A static route declared in berth's config file.
     Respond { status: u16, body: String },
 }
@@ -59,6 +63,23 @@ h1{font-size:1.4rem}</style></head>\
 <body><h1>This service is suspended</h1>\
 <p>The service at this address is temporarily suspended. \
 Please contact its owner or your provider.</p></body></html>\n";
+
+/// Seconds a visitor's browser (or a crawler) is asked to wait while an
+/// app boots: the real Open WebUI needs 35–50 s after a recreate.
+pub const BOOTING_RETRY_AFTER: &str = "30";
+
+/// The page visitors see while their app boots; like [`SUSPENDED_PAGE`], it
+/// loads nothing else. It reloads itself so a waiting visitor lands on the
+/// app once it is up.
+pub const BOOTING_PAGE: &str = "<!doctype html>\n\
+<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<meta http-equiv=\"refresh\" content=\"10\">\
+<title>Being updated</title>\
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:15vh auto;padding:0 1rem;color:#222}\
+h1{font-size:1.4rem}</style></head>\
+<body><h1>This service is being updated</h1>\
+<p>It will be back in a minute. This page reloads by itself.</p></body></html>\n";
 
 /// `@id` prefix of the routes declared in berth's config (`[[caddy.routes]]`).
 pub const STATIC_ID_PREFIX: &str = "berth-static-";
@@ -166,6 +187,16 @@ fn handler(target: &RouteTarget) -> Value {
             "status_code": 503,
             "headers": { "Content-Type": ["text/html; charset=utf-8"] },
             "body": SUSPENDED_PAGE,
+        }),
+        RouteTarget::Booting => json!({
+            "handler": "static_response",
+            "status_code": 503,
+            "headers": {
+                "Content-Type": ["text/html; charset=utf-8"],
+                "Retry-After": [BOOTING_RETRY_AFTER],
+                "Cache-Control": ["no-store"],
+            },
+            "body": BOOTING_PAGE,
         }),
         // No Content-Type: Go sniffs it from the body, so both HTML and plain
         // text bodies from the config file come out right.

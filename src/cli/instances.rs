@@ -47,6 +47,16 @@ pub enum InstanceCmd {
     Stop { id: i64 },
     /// Restart an instance's container.
     Restart { id: i64 },
+    /// The container's recent output (stdout and stderr, escapes stripped);
+    /// with -f, then every new line until Ctrl-C or the container stops.
+    Logs {
+        id: i64,
+        /// How many of the last lines (1..=10000).
+        #[arg(short = 'n', long = "tail", default_value_t = 100)]
+        tail: usize,
+        #[arg(short, long)]
+        follow: bool,
+    },
     /// Remove the instance with its container and data. Needs "<slug>/<name>" typed back.
     Remove {
         id: i64,
@@ -118,6 +128,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: InstanceCmd, as_json: bool) -> R
                 .await?;
             show(as_json, &instance(row), summary("restarting"));
         }
+        InstanceCmd::Logs { id, tail, follow } => logs(ops, id, tail, follow, as_json).await?,
         InstanceCmd::Remove { id, confirm } => {
             remove_instance(ops, actor, id, confirm, as_json).await?
         }
@@ -144,4 +155,33 @@ async fn remove_instance(
         println!("{}", views::deletion_summary(r, &r.client))
     });
     Ok(())
+}
+
+/// `berth instance logs`: the tail once, or (`-f`) followed until Ctrl-C.
+async fn logs(ops: &Ops, id: i64, tail: usize, follow: bool, as_json: bool) -> Result<(), Failure> {
+    use futures_util::StreamExt;
+    if !follow {
+        let t = ops.instance_logs(id, tail).await?;
+        show(as_json, &t, |t| {
+            for l in &t.lines {
+                println!("{l}");
+            }
+            if let Some(note) = &t.note {
+                eprintln!("{note}");
+            }
+        });
+        return Ok(());
+    }
+    let mut lines = Box::pin(ops.follow_instance_logs(id, tail).await?);
+    loop {
+        tokio::select! {
+            line = lines.next() => match line {
+                Some(Ok(l)) if as_json => println!("{}", serde_json::json!({ "line": l })),
+                Some(Ok(l)) => println!("{l}"),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
 }

@@ -8,7 +8,7 @@ use crate::blueprint::{Blueprints, Placeholders};
 use crate::caddy::{CaddySettings, Route, RouteTarget};
 use crate::config::Config;
 use crate::docker::{ContainerSpec, HealthSpec};
-use crate::domain::{ClientStatus, DesiredState};
+use crate::domain::{ClientStatus, DesiredState, Phase};
 use crate::store::InstanceRow;
 
 use super::plan::DesiredInstance;
@@ -162,6 +162,8 @@ pub fn routes(rows: &[InstanceRow], config: &Config) -> Vec<Route> {
                     status: 503,
                     body: "This service is stopped.\n".into(),
                 }
+            } else if booting(r.phase) {
+                RouteTarget::Booting
             } else {
                 RouteTarget::Upstream(format!("{upstream_host}:{}", r.host_port))
             },
@@ -182,6 +184,16 @@ pub fn routes(rows: &[InstanceRow], config: &Config) -> Vec<Route> {
         });
     }
     routes
+}
+
+/// Phases in which nothing (or nothing healthy yet) listens on the port:
+/// visitors get the "being updated" page rather than a bare 502. An
+/// unhealthy or failed app keeps its upstream, so its own error shows.
+fn booting(phase: Phase) -> bool {
+    matches!(
+        phase,
+        Phase::Pending | Phase::Pulling | Phase::Creating | Phase::Starting
+    )
 }
 
 /// Tenant domains a `[[caddy.routes]]` host matches (added to the config
@@ -357,6 +369,20 @@ mod tests {
             RouteTarget::Respond { status: 503, .. }
         ));
         assert_eq!(r[3].hosts, vec!["status.example.com".to_string()]);
+        let mut starting = row(1, "active", "running");
+        for (phase, target) in [
+            (Phase::Starting, RouteTarget::Booting),
+            (Phase::Creating, RouteTarget::Booting),
+            (Phase::Pulling, RouteTarget::Booting),
+            (
+                Phase::Unhealthy,
+                RouteTarget::Upstream("127.0.0.1:8001".into()),
+            ),
+        ] {
+            starting.phase = phase;
+            let r = routes(std::slice::from_ref(&starting), &config);
+            assert_eq!(r[0].target, target, "{phase}");
+        }
         assert_eq!(
             r[3].target,
             RouteTarget::Respond {

@@ -1,6 +1,7 @@
 //! The loop: wake on a store change, a Docker event or the timer; compute
 //! the plan; apply it; sync Caddy; write what was observed back.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use crate::blueprint::Blueprints;
 use crate::caddy::{config_hash, generate, CaddyAdmin};
 use crate::config::Config;
 use crate::docker::Docker;
-use crate::domain::ReconcileCounts;
+use crate::domain::{Phase, ReconcileCounts};
 use crate::store::{instances, Store};
 
 /// Counters for `/metrics` and `berth doctor`.
@@ -199,8 +200,6 @@ impl Reconciler {
         self.stats
             .actions
             .fetch_add(taken as u64, Ordering::Relaxed);
-        self.sync_caddy(&work.rows).await;
-        clock.lap("caddy");
         let (containers, networks) = if taken > 0 {
             (
                 self.docker.list_managed().await?,
@@ -217,6 +216,20 @@ impl Reconciler {
             &networks,
             &notes,
         );
+        // Routes follow this pass's phases, not the last one's: a container
+        // just recreated is starting (the "being updated" page), and one
+        // whose health check just passed gets its upstream back now.
+        let phases: HashMap<i64, Phase> = observations
+            .iter()
+            .map(|o| (o.instance_id, o.phase))
+            .collect();
+        for row in &mut work.rows {
+            if let Some(p) = phases.get(&row.id) {
+                row.phase = *p;
+            }
+        }
+        self.sync_caddy(&work.rows).await;
+        clock.lap("caddy");
         self.store
             .call(move |conn| instances::record(conn, &observations))
             .await?;

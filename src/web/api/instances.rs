@@ -1,9 +1,11 @@
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
 
 use crate::audit::Actor;
-use crate::ops::{views, InstanceAction, InstanceEdit, InstanceView};
+use crate::ops::{views, InstanceAction, InstanceEdit, InstanceView, LogTail};
 use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath, Confirm};
 use crate::web::route::{Access, Route};
@@ -19,6 +21,7 @@ pub fn routes() -> Vec<Route> {
         Route::post("/api/v1/instances/{id}/start", T, start),
         Route::post("/api/v1/instances/{id}/stop", T, stop),
         Route::post("/api/v1/instances/{id}/restart", T, restart),
+        Route::get("/api/v1/instances/{id}/logs", T, logs),
     ]
 }
 
@@ -85,4 +88,25 @@ async fn remove(
 ) -> Result<Response, WebError> {
     let job = s.ops.remove_instance(&a, id, &c.confirm).await?;
     Ok(super::deletions::accepted(job))
+}
+
+#[derive(serde::Deserialize)]
+struct TailQuery {
+    tail: Option<usize>,
+}
+
+/// `?tail=N` (1..=10000, default 100): {lines: [..oldest first], note}.
+/// A tail that is not a number, or out of range, is a 422.
+async fn logs(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    q: Result<Query<TailQuery>, QueryRejection>,
+) -> Result<Json<LogTail>, WebError> {
+    let Query(q) = q.map_err(|e| {
+        WebError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("tail: {}", e.body_text()),
+        )
+    })?;
+    Ok(Json(s.ops.instance_logs(id, q.tail.unwrap_or(100)).await?))
 }

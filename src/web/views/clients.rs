@@ -110,6 +110,7 @@ fn instances_table(config: &Config, csrf: &str, slug: &str, list: &[InstanceRow]
                         (action_button(&format!("/instances/{}/restart", i.id), "Restart", csrf, "secondary"))
                     }
                     a href={ "/instances/" (i.id) "/backups" } { "Backups" }
+                    a href={ "/instances/" (i.id) "/logs" } { "Logs" }
                     a href={ "/instances/" (i.id) "/remove" } { "Remove…" }
                 } }
             } } }

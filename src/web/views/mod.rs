@@ -14,6 +14,7 @@ pub mod clients;
 pub mod components;
 pub mod dashboard;
 pub mod deletions;
+pub mod instance_logs;
 pub mod layout;
 pub mod llm;
 pub mod message;
