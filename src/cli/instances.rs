@@ -24,7 +24,7 @@ pub enum InstanceCmd {
         #[arg(long = "env", value_parser = parse_key_value)]
         env: Vec<(String, String)>,
     },
-    /// Replace an instance's env and/or domains (recreates its container, data kept).
+    /// Replace an instance's env, domains and/or image tag (recreates its container, data kept).
     Edit {
         id: i64,
         /// KEY=VALUE; repeatable; replaces all of the instance's own variables.
@@ -36,6 +36,9 @@ pub enum InstanceCmd {
         /// Repeatable; replaces the instance's domains.
         #[arg(long = "domain")]
         domains: Vec<String>,
+        /// Pins the image tag (beats the plan's and the blueprint's); "" unpins.
+        #[arg(long)]
+        image_tag: Option<String>,
     },
     /// Every instance (or one client's) with its phase, port and domains.
     List { slug: Option<String> },
@@ -101,8 +104,10 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: InstanceCmd, as_json: bool) -> R
             env,
             clear_env,
             domains,
+            image_tag,
         } => {
             let edit = InstanceEdit {
+                image_tag,
                 env: (clear_env || !env.is_empty()).then(|| env.into_iter().collect()),
                 domains: (!domains.is_empty()).then_some(domains),
             };

@@ -73,7 +73,7 @@ pub fn spec_for(
     let name = config.container_name(&row.client_slug, &row.name);
     Ok(ContainerSpec {
         name: name.clone(),
-        image: row.image.clone(),
+        image: row.resolved_image(),
         command: bp.command.clone(),
         env,
         internal_port: bp.internal_port,
@@ -274,6 +274,9 @@ mod tests {
             memory_reservation: None,
             storage: None,
             network: None,
+            image_tag: None,
+            plan_image_tag: None,
+            image_id: None,
         }
     }
 
@@ -296,6 +299,28 @@ mod tests {
         assert_eq!(spec.name, "berth-c1");
         assert_eq!(spec.nano_cpus, 500_000_000);
         assert!(spec.data_dir.is_absolute());
+    }
+
+    #[test]
+    fn a_pinned_tag_changes_the_image_and_so_the_spec_hash() {
+        let config = Config::default();
+        let mut r = row(1, "active", "running");
+        r.image = "registry:5000/team/app:1".into();
+        let base = spec_for(&r, &blueprints(), &config).unwrap();
+        assert_eq!(base.image, "registry:5000/team/app:1");
+        r.plan_image_tag = Some("2".into());
+        let plan = spec_for(&r, &blueprints(), &config).unwrap();
+        assert_eq!(plan.image, "registry:5000/team/app:2");
+        r.image_tag = Some("3".into());
+        let own = spec_for(&r, &blueprints(), &config).unwrap();
+        assert_eq!(
+            own.image, "registry:5000/team/app:3",
+            "the instance's pin wins"
+        );
+        assert_ne!(base.hash(), plan.hash());
+        assert_ne!(plan.hash(), own.hash());
+        r.image = "ghcr.io/x/y@sha256:abcd".into();
+        assert_eq!(r.resolved_image(), "ghcr.io/x/y:3");
     }
 
     #[test]

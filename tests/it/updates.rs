@@ -205,3 +205,93 @@ async fn logs_through_the_api_and_the_cli_followed_until_interrupted() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_id_is_recorded_and_a_pinned_tag_recreates() {
+    let app = TestApp::spawn().await;
+    let (id, domain) = client_with(&app, "Pinned", "static-site").await;
+    app.wait_caddy(&domain, 200, UP).await;
+    let inst = eventually("the image id recorded", UP, || async {
+        let i = app.instance(id).await;
+        i["image_id"].is_string().then_some(i)
+    })
+    .await;
+    let image_id = inst["image_id"].as_str().unwrap().to_owned();
+    assert!(image_id.starts_with("sha256:"), "{inst}");
+    assert_eq!(inst["image"], app.static_image.as_str());
+    assert!(inst["image_tag"].is_null(), "{inst}");
+    let engine_id = app.docker(&["image", "inspect", "-f", "{{.Id}}", &app.static_image]);
+    assert_eq!(image_id, engine_id.trim());
+    let old_container = inst["container_id"].as_str().unwrap().to_owned();
+
+    // Another tag of the same repository, made here as a registry would
+    // serve it; pinning it recreates the container on it, data kept.
+    let repo = app.static_image.rsplit_once(':').unwrap().0.to_owned();
+    let tag = crate::harness::unique("v2").replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let pinned = format!("{repo}:{tag}");
+    app.guard.track_image(&pinned);
+    app.docker(&["tag", &app.static_image, &pinned]);
+    std::fs::write(
+        app.data_dir().join("instances/pinned/main/kept.txt"),
+        "kept",
+    )
+    .unwrap();
+    let (status, body) = app
+        .patch(
+            &format!("/api/v1/instances/{id}"),
+            json!({ "image_tag": tag }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["image"], pinned.as_str());
+    assert_eq!(body["image_tag"], tag.as_str());
+    let inst = eventually("recreated on the pinned tag", UP, || async {
+        let i = app.instance(id).await;
+        (i["phase"] == "running" && i["container_id"].as_str() != Some(old_container.as_str()))
+            .then_some(i)
+    })
+    .await;
+    let container = inst["container_id"].as_str().unwrap();
+    assert_eq!(
+        app.docker(&["inspect", "-f", "{{.Config.Image}}", container])
+            .trim(),
+        pinned
+    );
+    assert_eq!(
+        app.through_caddy(&domain, "/kept.txt").unwrap(),
+        (200, "kept".to_owned())
+    );
+
+    let (code, out, err) = berth_cli(&app.config, &["instance", "show", &id.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&pinned) && out.contains("tag from the instance"),
+        "{out}"
+    );
+    assert!(out.contains(&image_id), "{out}");
+    let (code, out, _) = berth_cli(&app.config, &["instance", "list"]);
+    assert_eq!(code, 0);
+    let short: String = image_id
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect();
+    assert!(out.contains(&short), "{out}");
+
+    let (status, body) = app
+        .patch(
+            &format!("/api/v1/instances/{id}"),
+            json!({ "image_tag": "bad tag!" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // "" unpins: back on the blueprint's tag.
+    let (status, body) = app
+        .patch(
+            &format!("/api/v1/instances/{id}"),
+            json!({ "image_tag": "" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["image"], app.static_image.as_str());
+}

@@ -13,6 +13,7 @@ pub fn page_for(chrome: &Chrome, i: &InstanceRow, tail: usize, logs: &LogTail) -
     let title = format!("Logs of {}/{}", i.client_slug, i.name);
     let body = html! {
         h1 { (title) }
+        p.muted { (super::clients::image_line(i)) }
         p {
             (phase_badge(i.phase)) " "
             span.muted data-message { (i.message) }
