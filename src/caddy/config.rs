@@ -60,6 +60,26 @@ h1{font-size:1.4rem}</style></head>\
 <p>The service at this address is temporarily suspended. \
 Please contact its owner or your provider.</p></body></html>\n";
 
+/// Seconds a visitor's browser (or a crawler) is asked to wait while an
+/// app boots: the real Open WebUI needs 35–50 s after a recreate.
+pub const BOOTING_RETRY_AFTER: &str = "30";
+
+/// The page visitors see while their app boots; like [`SUSPENDED_PAGE`], it
+/// loads nothing else. It reloads itself so a waiting visitor lands on the
+/// app once it is up.
+pub const BOOTING_PAGE: &str = "<!doctype html>\n\
+<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<meta http-equiv=\"refresh\" content=\"10\">\
+<title>Being updated</title>\
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:15vh auto;padding:0 1rem;color:#222}\
+h1{font-size:1.4rem}</style></head>\
+<body><h1>This service is being updated</h1>\
+<p>It will be back in a minute. This page reloads by itself.</p></body></html>\n";
+
+/// `@id` of the error route that serves [`BOOTING_PAGE`].
+pub const BOOTING_ID: &str = "berth-booting";
+
 /// `@id` prefix of the routes declared in berth's config (`[[caddy.routes]]`).
 pub const STATIC_ID_PREFIX: &str = "berth-static-";
 
@@ -112,6 +132,21 @@ pub fn generate(settings: &CaddySettings, routes: &[Route]) -> Value {
         json!([format!("{}:{}", settings.listen_host, port)]),
     );
     server.insert("routes".into(), Value::Array(caddy_routes));
+    // Nothing answers on a tenant's port while its app is (re)created,
+    // restored, updated or still booting: the proxy's dial fails (502) and
+    // visitors get the "back in a minute" page instead. Keyed on the failed
+    // dial rather than on berth's idea of the phase, so an app is served
+    // the moment it listens (no wait for its first health check) and a
+    // crashed one is covered too.
+    server.insert(
+        "errors".into(),
+        json!({ "routes": [{
+            "@id": BOOTING_ID,
+            "match": [{ "expression": "{http.error.status_code} == 502" }],
+            "handle": [booting_page()],
+            "terminal": true,
+        }] }),
+    );
     if !settings.tls {
         server.insert("automatic_https".into(), json!({ "disable": true }));
     }
@@ -149,6 +184,21 @@ pub fn generate(settings: &CaddySettings, routes: &[Route]) -> Value {
     json!({
         "admin": { "listen": settings.admin_listen },
         "apps": Value::Object(apps),
+    })
+}
+
+/// 503 "being updated" with `Retry-After`; never cached, so the app shows
+/// as soon as it answers.
+fn booting_page() -> Value {
+    json!({
+        "handler": "static_response",
+        "status_code": 503,
+        "headers": {
+            "Content-Type": ["text/html; charset=utf-8"],
+            "Retry-After": [BOOTING_RETRY_AFTER],
+            "Cache-Control": ["no-store"],
+        },
+        "body": BOOTING_PAGE,
     })
 }
 

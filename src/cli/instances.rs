@@ -24,7 +24,7 @@ pub enum InstanceCmd {
         #[arg(long = "env", value_parser = parse_key_value)]
         env: Vec<(String, String)>,
     },
-    /// Replace an instance's env and/or domains (recreates its container, data kept).
+    /// Replace an instance's env, domains and/or image tag (recreates its container, data kept).
     Edit {
         id: i64,
         /// KEY=VALUE; repeatable; replaces all of the instance's own variables.
@@ -36,6 +36,9 @@ pub enum InstanceCmd {
         /// Repeatable; replaces the instance's domains.
         #[arg(long = "domain")]
         domains: Vec<String>,
+        /// Pins the image tag (beats the plan's and the blueprint's); "" unpins.
+        #[arg(long)]
+        image_tag: Option<String>,
     },
     /// Every instance (or one client's) with its phase, port and domains.
     List { slug: Option<String> },
@@ -50,6 +53,16 @@ pub enum InstanceCmd {
     /// Show the admin account berth had the app create at its first start,
     /// with its password: once only (later calls are refused).
     AdminPassword { id: i64 },
+    /// The container's recent output (stdout and stderr, escapes stripped);
+    /// with -f, then every new line until Ctrl-C or the container stops.
+    Logs {
+        id: i64,
+        /// How many of the last lines (1..=10000).
+        #[arg(short = 'n', long = "tail", default_value_t = 100)]
+        tail: usize,
+        #[arg(short, long)]
+        follow: bool,
+    },
     /// Remove the instance with its container and data. Needs "<slug>/<name>" typed back.
     Remove {
         id: i64,
@@ -94,8 +107,10 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: InstanceCmd, as_json: bool) -> R
             env,
             clear_env,
             domains,
+            image_tag,
         } => {
             let edit = InstanceEdit {
+                image_tag,
                 env: (clear_env || !env.is_empty()).then(|| env.into_iter().collect()),
                 domains: (!domains.is_empty()).then_some(domains),
             };
@@ -121,6 +136,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: InstanceCmd, as_json: bool) -> R
                 .await?;
             show(as_json, &instance(row), summary("restarting"));
         }
+        InstanceCmd::Logs { id, tail, follow } => logs(ops, id, tail, follow, as_json).await?,
         InstanceCmd::Remove { id, confirm } => {
             remove_instance(ops, actor, id, confirm, as_json).await?
         }
@@ -158,4 +174,33 @@ async fn remove_instance(
         println!("{}", views::deletion_summary(r, &r.client))
     });
     Ok(())
+}
+
+/// `berth instance logs`: the tail once, or (`-f`) followed until Ctrl-C.
+async fn logs(ops: &Ops, id: i64, tail: usize, follow: bool, as_json: bool) -> Result<(), Failure> {
+    use futures_util::StreamExt;
+    if !follow {
+        let t = ops.instance_logs(id, tail).await?;
+        show(as_json, &t, |t| {
+            for l in &t.lines {
+                println!("{l}");
+            }
+            if let Some(note) = &t.note {
+                eprintln!("{note}");
+            }
+        });
+        return Ok(());
+    }
+    let mut lines = Box::pin(ops.follow_instance_logs(id, tail).await?);
+    loop {
+        tokio::select! {
+            line = lines.next() => match line {
+                Some(Ok(l)) if as_json => println!("{}", serde_json::json!({ "line": l })),
+                Some(Ok(l)) => println!("{l}"),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
 }

@@ -98,7 +98,12 @@ pub struct InstanceOut {
     pub client: String,
     pub name: String,
     pub blueprint: String,
+    /// The image it runs: the blueprint's, with a pinned tag.
     pub image: String,
+    /// Where the tag comes from: "instance", "plan" or "blueprint".
+    pub tag_from: &'static str,
+    /// The engine's image ID its container was created from.
+    pub image_id: Option<String>,
     pub plan: String,
     /// What berth is asked to keep it at: running, stopped (absent while removed).
     pub desired: DesiredState,
@@ -128,12 +133,20 @@ impl InstanceOut {
                 )
             })
             .collect();
+        let image = i.resolved_image();
+        let tag_from = match (&i.image_tag, &i.plan_image_tag) {
+            (Some(_), _) => "instance",
+            (None, Some(_)) => "plan",
+            (None, None) => "blueprint",
+        };
         Self {
+            image,
+            tag_from,
+            image_id: i.image_id,
             id: i.id,
             client: i.client_slug,
             name: i.name,
             blueprint: i.blueprint,
-            image: i.image,
             plan: i.plan,
             desired: i.desired,
             phase: i.phase,
@@ -169,7 +182,17 @@ impl InstanceOut {
             ("id", self.id.to_string()),
             ("client", self.client.clone()),
             ("name", self.name.clone()),
-            ("blueprint", format!("{} ({})", self.blueprint, self.image)),
+            ("blueprint", self.blueprint.clone()),
+            (
+                "image",
+                format!("{} (tag from the {})", self.image, self.tag_from),
+            ),
+            (
+                "image id",
+                self.image_id
+                    .clone()
+                    .unwrap_or_else(|| "not seen yet".into()),
+            ),
             ("plan", self.plan.clone()),
             ("desired", self.desired.to_string()),
             ("phase", self.phase.to_string()),
@@ -188,6 +211,8 @@ impl Row for InstanceOut {
         "client",
         "name",
         "blueprint",
+        "image",
+        "image id",
         "port",
         "domains",
         "phase",
@@ -200,6 +225,8 @@ impl Row for InstanceOut {
             self.client.clone(),
             self.name.clone(),
             self.blueprint.clone(),
+            self.image.clone(),
+            short_id(self.image_id.as_deref()),
             self.host_port.to_string(),
             self.domains.join(","),
             self.phase.to_string(),
@@ -354,4 +381,12 @@ pub fn deletion_summary(r: &DeletionReport, client: &str) -> String {
         r.deletion_id,
         r.report_file
     )
+}
+
+/// "sha256:0123456789ab…" → "0123456789ab", as `docker images` shows it.
+pub fn short_id(id: Option<&str>) -> String {
+    match id {
+        Some(id) => id.trim_start_matches("sha256:").chars().take(12).collect(),
+        None => "-".into(),
+    }
 }

@@ -105,6 +105,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_DOCKER_NAME_PREFIX", "docker.name_prefix"),
     ("BERTH_DOCKER_BUSYBOX", "docker.busybox"),
     ("BERTH_DOCKER_NETWORK_POOL", "docker.network_pool"),
+    ("BERTH_DOCKER_PULL_TIMEOUT", "docker.pull_timeout"),
     ("BERTH_CADDY_ADMIN", "caddy.admin"),
     ("BERTH_CADDY_TLS", "caddy.tls"),
     ("BERTH_CADDY_HTTP_PORT", "caddy.http_port"),

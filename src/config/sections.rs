@@ -134,6 +134,10 @@ pub struct DockerConfig {
     /// Sized for a burst (20 clients at once); an idle one costs a bridge
     /// and ~10 iptables rules. 0: every create makes its own.
     pub network_pool: usize,
+    /// A pull that has not finished after this long is abandoned, with this
+    /// said in the instance's message; retried 30 s later.
+    #[serde(with = "humantime_serde_lite")]
+    pub pull_timeout: Duration,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -178,6 +182,7 @@ impl Default for DockerConfig {
             pids_limit: 512,
             subnet_pool: "10.208.0.0/12".into(),
             network_pool: 24,
+            pull_timeout: Duration::from_secs(30 * 60),
         }
     }
 }

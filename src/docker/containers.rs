@@ -30,6 +30,8 @@ pub struct ObservedContainer {
     /// Always false from `list_managed`: the list endpoint does not carry it;
     /// use [`Docker::inspect_limits`] when it matters.
     pub oom_killed: bool,
+    /// The engine's ID of the image it was created from ("sha256:…").
+    pub image_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +254,7 @@ fn observe(c: ContainerSummary) -> ObservedContainer {
         _ => ContainerState::Other,
     };
     ObservedContainer {
+        image_id: c.image_id.clone(),
         id: c.id.unwrap_or_default(),
         name: c
             .names

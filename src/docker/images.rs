@@ -41,6 +41,7 @@ impl Docker {
         }
         let mut stream = self.inner.create_image(Some(opts.build()), None, None);
         let mut last_report: Option<Instant> = None;
+        let mut layers = PullProgress::default();
         loop {
             let item = match tokio::time::timeout(PULL_IDLE_TIMEOUT, stream.next()).await {
                 Err(_) => {
@@ -52,8 +53,9 @@ impl Docker {
                 Ok(None) => return Ok(()),
                 Ok(Some(item)) => item.map_err(|e| fail(engine_message(&e)))?,
             };
+            layers.update(&item);
             if last_report.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
-                if let Some(line) = progress_line(&item) {
+                if let Some(line) = layers.line().or_else(|| progress_line(&item)) {
                     progress(line);
                     last_report = Some(Instant::now());
                 }
@@ -102,6 +104,59 @@ pub(super) fn split_image_ref(image: &str) -> (&str, Option<&str>) {
     match image[name_start..].rfind(':') {
         Some(i) => (&image[..name_start + i], Some(&image[name_start + i + 1..])),
         None => (image, None),
+    }
+}
+
+/// Bytes and layers of a pull so far, from the engine's per-layer
+/// messages: one line for the whole image rather than the last layer's.
+#[derive(Default)]
+struct PullProgress {
+    /// Layer id → (bytes downloaded, bytes in all, finished).
+    layers: std::collections::BTreeMap<String, (i64, i64, bool)>,
+}
+
+impl PullProgress {
+    fn update(&mut self, info: &bollard::models::CreateImageInfo) {
+        let (Some(id), Some(status)) = (info.id.as_deref(), info.status.as_deref()) else {
+            return;
+        };
+        // The first line names the tag ("Pulling from x"), not a layer.
+        if status.starts_with("Pulling from") {
+            return;
+        }
+        let entry = self.layers.entry(id.to_owned()).or_insert((0, 0, false));
+        match status {
+            "Downloading" => {
+                if let Some(d) = &info.progress_detail {
+                    entry.0 = d.current.unwrap_or(entry.0);
+                    entry.1 = d.total.unwrap_or(entry.1);
+                }
+            }
+            "Download complete" | "Verifying Checksum" => entry.0 = entry.1.max(entry.0),
+            "Pull complete" | "Already exists" => {
+                entry.0 = entry.1.max(entry.0);
+                entry.2 = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// "2/5 layers, 12.3 MiB / 80.0 MiB"; `None` before any layer is known.
+    fn line(&self) -> Option<String> {
+        if self.layers.is_empty() {
+            return None;
+        }
+        let done = self.layers.values().filter(|l| l.2).count();
+        let (got, all) = self
+            .layers
+            .values()
+            .fold((0, 0), |(g, a), l| (g + l.0, a + l.1));
+        Some(format!(
+            "{done}/{} layers, {} / {}",
+            self.layers.len(),
+            mib(got),
+            mib(all)
+        ))
     }
 }
 
@@ -172,5 +227,30 @@ mod tests {
             progress_line(&info).unwrap(),
             "downloading 12.3 MiB / 80.0 MiB"
         );
+    }
+
+    #[test]
+    fn a_pull_reports_layers_and_bytes_of_the_whole_image() {
+        let msg =
+            |id: &str, status: &str, cur: Option<(i64, i64)>| bollard::models::CreateImageInfo {
+                id: Some(id.into()),
+                status: Some(status.into()),
+                progress_detail: cur.map(|(c, t)| bollard::models::ProgressDetail {
+                    current: Some(c),
+                    total: Some(t),
+                }),
+                ..Default::default()
+            };
+        let mut p = PullProgress::default();
+        p.update(&msg("1", "Pulling from team/app", None));
+        assert_eq!(p.line(), None);
+        p.update(&msg("a", "Pulling fs layer", None));
+        p.update(&msg("b", "Already exists", None));
+        p.update(&msg("c", "Downloading", Some((1 << 20, 4 << 20))));
+        p.update(&msg("a", "Downloading", Some((1 << 20, 2 << 20))));
+        assert_eq!(p.line().unwrap(), "1/3 layers, 2.0 MiB / 6.0 MiB");
+        p.update(&msg("a", "Download complete", None));
+        p.update(&msg("a", "Pull complete", None));
+        assert_eq!(p.line().unwrap(), "2/3 layers, 3.0 MiB / 6.0 MiB");
     }
 }

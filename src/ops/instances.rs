@@ -32,6 +32,29 @@ pub struct InstanceEdit {
     pub env: Option<BTreeMap<String, String>>,
     /// Replaces the instance's domains (at least one).
     pub domains: Option<Vec<String>>,
+    /// Pins the image tag (beats the plan's and the blueprint's); "" unpins.
+    pub image_tag: Option<String>,
+}
+
+/// A Docker tag: 1–128 of `[A-Za-z0-9_.-]`, not starting with `.` or `-`.
+fn parse_tag(tag: &str) -> Result<Option<String>, OpsError> {
+    if tag.is_empty() {
+        return Ok(None);
+    }
+    let ok = tag.len() <= 128
+        && !tag.starts_with(['.', '-'])
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(Some(tag.to_owned()))
+    } else {
+        Err(crate::domain::DomainError::new(
+            "image_tag",
+            format!("{tag:?} is not a Docker tag (letters, digits, _ . -; at most 128)"),
+        )
+        .into())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +231,7 @@ impl Ops {
         edit: InstanceEdit,
     ) -> Result<InstanceRow, OpsError> {
         let env = edit.env.as_ref().map(parse_env).transpose()?;
+        let tag = edit.image_tag.as_deref().map(parse_tag).transpose()?;
         let domains = match &edit.domains {
             Some(list) if list.is_empty() => {
                 return Err(OpsError::Refused(
@@ -237,6 +261,13 @@ impl Ops {
                 if let Some(env) = &env {
                     instances::set_env(tx, id, env)?;
                     changed.insert("env_keys".into(), json!(env.keys().collect::<Vec<_>>()));
+                }
+                if let Some(tag) = &tag {
+                    instances::set_image_tag(tx, id, tag.as_deref())?;
+                    changed.insert(
+                        "image_tag".into(),
+                        json!({ "before": before.image_tag, "after": tag }),
+                    );
                 }
                 if let Some(domains) = &domains {
                     instances::set_domains(tx, id, domains)?;

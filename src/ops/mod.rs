@@ -48,7 +48,7 @@ pub use plans::{PlanEdit, PlanInput};
 pub use portal::{PortalHome, PortalInstance, PortalPlan};
 pub use portal_auth::{hash_link_token, new_link_token, LinkCheck, INVITE_VALID, RESET_VALID};
 pub use portal_data::{ActivityEntry, ActivityPage, InstanceBackups, PortalBackup, PortalBackups};
-pub use portal_logs::{LogTail, LOG_LINES};
+pub use portal_logs::{LogTail, LOG_LINES, MAX_TAIL};
 pub use portal_requests::{PortalRequest, RequestOptions};
 pub use requests::{RequestFilter, RequestInput, Requester};
 pub use usage::{
@@ -119,7 +119,7 @@ pub struct Ops {
     llm_wake: Arc<Notify>,
     caches: Arc<overview::Caches>,
     login: Arc<users::LoginGate>,
-    /// For reading instances' logs ([`Ops::portal_logs`]); absent in the CLI.
+    /// For reading instances' logs ([`Ops::portal_logs`]); absent in the CLI, which connects when it reads logs.
     docker: Option<crate::docker::Docker>,
 }
 

@@ -1,6 +1,8 @@
 //! An instance's recent output for its client: the last lines from the
 //! Docker adapter, cleaned for a browser that belongs to someone else than
 //! the host's operator (no terminal escapes, no host paths, bounded size).
+//! The admin's view (`instance_logs`, `follow_instance_logs`) reads through
+//! the same cleaning, host paths kept: the operator owns them.
 //!
 //! The one read `ops` makes of Docker: the output exists nowhere else, and
 //! reading it changes nothing the reconciler owns.
@@ -16,6 +18,9 @@ use crate::store::PortalIdentity;
 
 /// How many lines the portal shows.
 pub const LOG_LINES: usize = 500;
+/// The most lines an admin may ask for at once: the engine reads the whole
+/// tail into memory before the first byte goes out.
+pub const MAX_TAIL: usize = 10_000;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LogTail {
@@ -39,6 +44,11 @@ impl LogTail {
 pub(crate) struct HostPaths(Vec<(String, &'static str)>);
 
 impl HostPaths {
+    /// Nothing replaced: for the host's operator.
+    pub(crate) fn none() -> Self {
+        Self(Vec::new())
+    }
+
     pub(crate) fn new(config: &Config) -> Self {
         let mut list: Vec<(PathBuf, &'static str)> = vec![
             (config.instances_dir(), "<instances>"),
@@ -87,27 +97,103 @@ impl Ops {
             .store
             .read(move |conn| Ok(owned(conn, &me2, &name2)))
             .await??;
-        let Some(docker) = &self.docker else {
-            return Ok(LogTail::note(
-                "Logs are read by the berth service; this process has no Docker connection.",
-            ));
-        };
-        let Some(container) = row.container_id.as_deref() else {
-            return Ok(LogTail::note("The instance has no container yet."));
-        };
-        let frames = match docker.tail_logs(container, LOG_LINES).await {
-            Ok(f) => f,
+        let paths = HostPaths::new(&self.config);
+        Ok(self
+            .read_tail(row.id, row.container_id.as_deref(), LOG_LINES, &paths)
+            .await)
+    }
+
+    /// The last `tail` lines (1..=[`MAX_TAIL`]) of any instance, for the
+    /// admin UI and the API.
+    pub async fn instance_logs(&self, id: i64, tail: usize) -> Result<LogTail, OpsError> {
+        check_tail(tail)?;
+        let row = self.get_instance(id).await?;
+        Ok(self
+            .read_tail(
+                row.id,
+                row.container_id.as_deref(),
+                tail,
+                &HostPaths::none(),
+            )
+            .await)
+    }
+
+    /// The last `tail` lines of an instance, then each new line as it is
+    /// written, cleaned; ends when the container stops. For `berth instance
+    /// logs -f`, which ends it with Ctrl-C.
+    pub async fn follow_instance_logs(
+        &self,
+        id: i64,
+        tail: usize,
+    ) -> Result<impl futures_util::Stream<Item = Result<String, OpsError>> + use<>, OpsError> {
+        use futures_util::StreamExt;
+        check_tail(tail)?;
+        let row = self.get_instance(id).await?;
+        let docker = self.docker_or_connect().await?;
+        let container = row
+            .container_id
+            .ok_or_else(|| OpsError::Conflict(format!("instance {id} has no container yet")))?;
+        let paths = HostPaths::none();
+        Ok(docker.follow_logs(&container, tail).map(move |frame| {
+            frame
+                .map(|f| clean_line(&f, &paths))
+                .map_err(|e| OpsError::Io(format!("reading the logs of instance {id}: {e}")))
+        }))
+    }
+
+    /// The daemon's Docker connection, or (the CLI) a new one.
+    async fn docker_or_connect(&self) -> Result<crate::docker::Docker, OpsError> {
+        match &self.docker {
+            Some(d) => Ok(d.clone()),
+            None => crate::docker::Docker::connect(
+                &self.config.docker.socket,
+                &self.config.docker.owner,
+            )
+            .await
+            .map_err(|e| OpsError::Io(e.to_string())),
+        }
+    }
+
+    /// Engine trouble is a note, not an error: the page around it still shows.
+    async fn read_tail(
+        &self,
+        id: i64,
+        container: Option<&str>,
+        lines: usize,
+        paths: &HostPaths,
+    ) -> LogTail {
+        let docker = match self.docker_or_connect().await {
+            Ok(d) => d,
             Err(e) => {
-                tracing::warn!(instance = row.id, error = %e, "reading an instance's logs");
-                return Ok(LogTail::note(
-                    "The logs could not be read just now; try again shortly.",
-                ));
+                tracing::warn!(instance = id, error = %e, "no Docker connection for logs");
+                return LogTail::note("The logs could not be read: Docker is not reachable.");
             }
         };
-        let paths = HostPaths::new(&self.config);
-        let lines: Vec<String> = frames.iter().map(|f| clean_line(f, &paths)).collect();
+        let Some(container) = container else {
+            return LogTail::note("The instance has no container yet.");
+        };
+        let frames = match docker.tail_logs(container, lines).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(instance = id, error = %e, "reading an instance's logs");
+                return LogTail::note("The logs could not be read just now; try again shortly.");
+            }
+        };
+        let lines: Vec<String> = frames.iter().map(|f| clean_line(f, paths)).collect();
         let note = lines.is_empty().then(|| "No output yet.".to_owned());
-        Ok(LogTail { lines, note })
+        LogTail { lines, note }
+    }
+}
+
+fn check_tail(tail: usize) -> Result<(), OpsError> {
+    if (1..=MAX_TAIL).contains(&tail) {
+        Ok(())
+    } else {
+        Err(crate::domain::DomainError::new(
+            "tail",
+            format!("{tail} is not between 1 and {MAX_TAIL}"),
+        )
+        .into())
     }
 }
 

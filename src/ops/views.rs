@@ -20,7 +20,14 @@ pub struct InstanceView {
     pub client_status: ClientStatus,
     pub name: String,
     pub blueprint: String,
+    /// The image its container runs: the blueprint's, with a pinned tag.
     pub image: String,
+    /// The tag pinned on the instance (beats the plan's), if any.
+    pub image_tag: Option<String>,
+    /// The tag pinned on the plan, if any.
+    pub plan_image_tag: Option<String>,
+    /// The engine's ID of the image its container was created from.
+    pub image_id: Option<String>,
     pub host_port: u16,
     pub desired: DesiredState,
     pub env: BTreeMap<String, String>,
@@ -41,6 +48,7 @@ pub struct InstanceView {
 
 impl From<InstanceRow> for InstanceView {
     fn from(r: InstanceRow) -> Self {
+        let image = r.resolved_image();
         Self {
             id: r.id,
             client_id: r.client_id,
@@ -49,7 +57,10 @@ impl From<InstanceRow> for InstanceView {
             client_status: r.client_status,
             name: r.name,
             blueprint: r.blueprint,
-            image: r.image,
+            image,
+            image_tag: r.image_tag,
+            plan_image_tag: r.plan_image_tag,
+            image_id: r.image_id,
             host_port: r.host_port,
             desired: r.desired,
             env: r.env,
@@ -177,6 +188,9 @@ mod tests {
             memory_reservation: None,
             storage: None,
             network: None,
+            image_tag: None,
+            plan_image_tag: None,
+            image_id: None,
         };
         let json = serde_json::to_string(&InstanceView::from(row)).unwrap();
         assert!(!json.contains("hunter2"), "{json}");

@@ -246,7 +246,12 @@ impl Reconciler {
             }
             return Ok(None);
         }
-        self.pulls.ensure(&self.docker, &self.wake, image)
+        self.pulls.ensure(
+            &self.docker,
+            &self.wake,
+            image,
+            self.config.docker.pull_timeout,
+        )
     }
 
     /// Creates the instance's data dir (owned by the blueprint's container

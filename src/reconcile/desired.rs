@@ -135,7 +135,7 @@ fn container_spec(
     let name = config.container_name(&row.client_slug, &row.name);
     ContainerSpec {
         name: name.clone(),
-        image: row.image.clone(),
+        image: row.resolved_image(),
         command: bp.command.clone(),
         env,
         internal_port: bp.internal_port,
@@ -324,6 +324,9 @@ pub(super) mod tests {
             memory_reservation: None,
             storage: None,
             network: None,
+            image_tag: None,
+            plan_image_tag: None,
+            image_id: None,
         }
     }
 
@@ -353,6 +356,34 @@ pub(super) mod tests {
         assert_eq!(spec.name, "berth-c1");
         assert_eq!(spec.nano_cpus, 500_000_000);
         assert!(spec.data_dir.is_absolute());
+    }
+
+    #[test]
+    fn a_pinned_tag_changes_the_image_and_so_the_spec_hash() {
+        let config = Config::default();
+        let mut r = row(1, "active", "running");
+        r.image = "registry:5000/team/app:1".into();
+        let base = spec_for(&r, &blueprints(), &config, &Injections::default())
+            .unwrap()
+            .spec;
+        assert_eq!(base.image, "registry:5000/team/app:1");
+        r.plan_image_tag = Some("2".into());
+        let plan = spec_for(&r, &blueprints(), &config, &Injections::default())
+            .unwrap()
+            .spec;
+        assert_eq!(plan.image, "registry:5000/team/app:2");
+        r.image_tag = Some("3".into());
+        let own = spec_for(&r, &blueprints(), &config, &Injections::default())
+            .unwrap()
+            .spec;
+        assert_eq!(
+            own.image, "registry:5000/team/app:3",
+            "the instance's pin wins"
+        );
+        assert_ne!(base.hash(), plan.hash());
+        assert_ne!(plan.hash(), own.hash());
+        r.image = "ghcr.io/x/y@sha256:abcd".into();
+        assert_eq!(r.resolved_image(), "ghcr.io/x/y:3");
     }
 
     #[test]
@@ -429,6 +460,21 @@ pub(super) mod tests {
             RouteTarget::Respond { status: 503, .. }
         ));
         assert_eq!(r[3].hosts, vec!["status.example.com".to_string()]);
+        // Whatever the phase, a running client's route is its upstream: the
+        // "being updated" page comes from Caddy's error route when nothing
+        // answers there (caddy::config).
+        let mut starting = row(1, "active", "running");
+        for phase in [
+            Phase::Starting,
+            Phase::Creating,
+            Phase::Pulling,
+            Phase::Unhealthy,
+        ] {
+            starting.phase = phase;
+            let r = routes(std::slice::from_ref(&starting), &config);
+            let upstream = RouteTarget::Upstream("127.0.0.1:8001".into());
+            assert_eq!(r[0].target, upstream, "{phase}");
+        }
         assert_eq!(
             r[3].target,
             RouteTarget::Respond {

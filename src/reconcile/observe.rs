@@ -44,17 +44,20 @@ pub fn observe(
             phase: Phase::Error,
             message: why.clone(),
             container_id: None,
+            image_id: None,
         })
         .chain(waiting.iter().map(|(id, why)| Observation {
             instance_id: *id,
             phase: Phase::Pending,
             message: why.clone(),
             container_id: by_instance.get(id).map(|c| c.id.clone()),
+            image_id: by_instance.get(id).and_then(|c| c.image_id.clone()),
         }))
         .collect();
     for d in desired {
         let c = by_instance.get(&d.id).copied();
         let container_id = c.map(|c| c.id.clone());
+        let image_id = c.and_then(|c| c.image_id.clone());
         let (phase, message) = if d.want == DesiredState::Absent {
             if c.is_none() && !networks.iter().any(|n| n.name == d.spec.network) {
                 (Phase::Removed, String::new())
@@ -77,6 +80,7 @@ pub fn observe(
             phase,
             message,
             container_id,
+            image_id,
         });
     }
     out

@@ -339,6 +339,7 @@ pub(crate) mod tests_support {
             health: None,
             exit_code: None,
             oom_killed: false,
+            image_id: None,
         }
     }
 }

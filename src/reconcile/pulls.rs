@@ -32,6 +32,7 @@ impl Pulls {
         docker: &Docker,
         wake: &Arc<Notify>,
         image: &str,
+        timeout: Duration,
     ) -> Result<Option<String>, String> {
         let mut pulls = self.lock();
         match pulls.get(image) {
@@ -47,13 +48,18 @@ impl Pulls {
         tokio::spawn(async move {
             let progress = me.clone();
             let key = image.clone();
-            let result = docker
-                .pull(&image, move |line| {
-                    progress
-                        .lock()
-                        .insert(key.clone(), PullState::Running(line));
-                })
-                .await;
+            let pull = docker.pull(&image, move |line| {
+                progress
+                    .lock()
+                    .insert(key.clone(), PullState::Running(line));
+            });
+            let result = match tokio::time::timeout(timeout, pull).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "pulling {image} timed out after {} s (docker.pull_timeout)",
+                    timeout.as_secs()
+                )),
+            };
             let mut pulls = me.lock();
             match result {
                 Ok(()) => {
@@ -65,7 +71,7 @@ impl Pulls {
                     pulls.insert(
                         image,
                         PullState::Failed {
-                            message: e.to_string(),
+                            message: e.clone(),
                             at: Instant::now(),
                         },
                     );

@@ -36,6 +36,38 @@ pub struct InstanceRow {
     pub storage: Option<u64>,
     /// The pool network it adopted; `None`: the network is named like the container.
     pub network: Option<String>,
+    /// The tag pinned on this instance; beats the plan's.
+    pub image_tag: Option<String>,
+    /// The tag pinned on the client's plan; beats the blueprint's.
+    pub plan_image_tag: Option<String>,
+    /// The engine's ID of the image its container was created from, as
+    /// last observed (`None` until a container was seen).
+    pub image_id: Option<String>,
+}
+
+impl InstanceRow {
+    /// The image its container runs: `image` with the pinned tag, if any.
+    pub fn resolved_image(&self) -> String {
+        match self.image_tag.as_ref().or(self.plan_image_tag.as_ref()) {
+            Some(tag) => with_tag(&self.image, tag),
+            None => self.image.clone(),
+        }
+    }
+}
+
+/// `image` with its tag (or digest) replaced by `tag`.
+pub fn with_tag(image: &str, tag: &str) -> String {
+    let repo = match image.split_once('@') {
+        Some((repo, _)) => repo,
+        None => {
+            let name_start = image.rfind('/').map_or(0, |i| i + 1);
+            match image[name_start..].rfind(':') {
+                Some(i) => &image[..name_start + i],
+                None => image,
+            }
+        }
+    };
+    format!("{repo}:{tag}")
 }
 
 pub struct NewInstance<'a> {
@@ -55,12 +87,14 @@ pub struct Observation {
     pub phase: Phase,
     pub message: String,
     pub container_id: Option<String>,
+    /// The image ID of the container seen, if one was.
+    pub image_id: Option<String>,
 }
 
 const SELECT: &str = "SELECT i.id, i.client_id, c.slug, c.name, c.status, i.name, i.blueprint, i.image, i.host_port, i.desired,
     i.env, i.secrets, i.restart_gen, i.restart_done_gen, i.phase, i.message, i.container_id, i.observed_at, i.created_at,
     (SELECT group_concat(hostname, ' ') FROM (SELECT hostname FROM domains d WHERE d.instance_id = i.id ORDER BY hostname)),
-    p.name, p.cpus, p.memory, p.memory_reservation, p.storage, i.network
+    p.name, p.cpus, p.memory, p.memory_reservation, p.storage, i.network, i.image_tag, p.image_tag, i.image_id
     FROM instances i JOIN clients c ON c.id = i.client_id JOIN plans p ON p.id = c.plan_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
@@ -96,6 +130,9 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
         memory_reservation: r.get::<_, Option<i64>>(23)?.map(|v| v as u64),
         storage: r.get::<_, Option<i64>>(24)?.map(|v| v as u64),
         network: r.get(25)?,
+        image_tag: r.get(26)?,
+        plan_image_tag: r.get(27)?,
+        image_id: r.get(28)?,
     })
 }
 
@@ -259,8 +296,10 @@ pub fn record(conn: &mut Connection, observations: &[Observation]) -> Result<usi
     let mut changed = 0;
     {
         let mut stmt = tx.prepare_cached(
-            "UPDATE instances SET phase = ?1, message = ?2, container_id = ?3, observed_at = ?4
-             WHERE id = ?5 AND (phase != ?1 OR message != ?2 OR container_id IS NOT ?3)",
+            "UPDATE instances SET phase = ?1, message = ?2, container_id = ?3, observed_at = ?4,
+                 image_id = COALESCE(?6, image_id)
+             WHERE id = ?5 AND (phase != ?1 OR message != ?2 OR container_id IS NOT ?3
+                 OR (?6 IS NOT NULL AND image_id IS NOT ?6))",
         )?;
         let at = now();
         for o in observations {
@@ -269,12 +308,22 @@ pub fn record(conn: &mut Connection, observations: &[Observation]) -> Result<usi
                 o.message,
                 o.container_id,
                 at,
-                o.instance_id
+                o.instance_id,
+                o.image_id
             ])?;
         }
     }
     tx.commit()?;
     Ok(changed)
+}
+
+/// Pins (or with `None` unpins) the instance's image tag.
+pub fn set_image_tag(conn: &Connection, id: i64, tag: Option<&str>) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE instances SET image_tag = ?1 WHERE id = ?2",
+        params![tag, id],
+    )?;
+    Ok(())
 }
 
 pub fn delete(conn: &Connection, id: i64) -> Result<(), StoreError> {

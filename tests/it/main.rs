@@ -40,5 +40,6 @@ mod tenant_dirs;
 mod ui;
 mod ui_backup;
 mod ui_portal;
+mod updates;
 mod usage;
 mod web_edge;

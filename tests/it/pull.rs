@@ -116,3 +116,46 @@ async fn missing_image_is_pulled_and_unreachable_registry_is_an_error() {
         "{message}"
     );
 }
+
+/// A registry that accepts connections and never answers: the pull is
+/// abandoned at `docker.pull_timeout`, and the instance says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_that_hangs_times_out_with_a_clear_message() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().map_while(Result::ok) {
+            held.push(conn);
+        }
+    });
+    let image = format!("{addr}/stalled:1");
+    let app = TestApp::spawn_with(|c| {
+        c.docker.pull_timeout = Duration::from_secs(3);
+        let dir = c.blueprint_dir.clone().unwrap();
+        std::fs::write(dir.join("stalled.toml"), blueprint(&image)).unwrap();
+    })
+    .await;
+    app.create_plan("p", 0.5, "64MiB").await;
+    let (status, client) = app
+        .post(
+            "/api/v1/clients",
+            json!({ "name": "Stalled", "email": "a@b.example", "plan": "p", "blueprint": "stalled" }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{client}");
+    let id = client["instances"][0]["id"].as_i64().unwrap();
+    let started = std::time::Instant::now();
+    let inst = app
+        .wait_phase(id, &["error"], Duration::from_secs(60))
+        .await;
+    let message = inst["message"].as_str().unwrap();
+    assert!(
+        message.contains("timed out after 3 s") && message.contains("stalled"),
+        "{message}"
+    );
+    println!(
+        "stalled pull: error phase {} ms after the create (timeout 3 s)",
+        started.elapsed().as_millis()
+    );
+}

@@ -1,9 +1,11 @@
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use crate::audit::Actor;
-use crate::ops::{views, AdminAccountView, InstanceAction, InstanceEdit, InstanceView};
+use crate::ops::{views, AdminAccountView, InstanceAction, InstanceEdit, InstanceView, LogTail};
 use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath, Confirm};
 use crate::web::route::{Access, Route};
@@ -21,6 +23,7 @@ pub fn routes() -> Vec<Route> {
         Route::post("/api/v1/instances/{id}/restart", T, restart),
         Route::get("/api/v1/instances/{id}/admin", T, admin_account),
         Route::post("/api/v1/instances/{id}/admin/reveal", T, admin_reveal),
+        Route::get("/api/v1/instances/{id}/logs", T, logs),
     ]
 }
 
@@ -112,4 +115,25 @@ async fn admin_reveal(
         Json(creds),
     )
         .into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct TailQuery {
+    tail: Option<usize>,
+}
+
+/// `?tail=N` (1..=10000, default 100): {lines: [..oldest first], note}.
+/// A tail that is not a number, or out of range, is a 422.
+async fn logs(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    q: Result<Query<TailQuery>, QueryRejection>,
+) -> Result<Json<LogTail>, WebError> {
+    let Query(q) = q.map_err(|e| {
+        WebError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("tail: {}", e.body_text()),
+        )
+    })?;
+    Ok(Json(s.ops.instance_logs(id, q.tail.unwrap_or(100)).await?))
 }

@@ -1,7 +1,8 @@
 //! Instance pages: add one to a client, start/stop/restart, and the
 //! confirmed removal.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::Form;
 
@@ -23,6 +24,7 @@ pub fn routes() -> Vec<Route> {
         Route::post("/instances/{id}/start", S, start),
         Route::post("/instances/{id}/stop", S, stop),
         Route::post("/instances/{id}/restart", S, restart),
+        Route::get("/instances/{id}/logs", S, logs),
         Route::get("/instances/{id}/remove", S, remove_form),
         Route::post("/instances/{id}/remove", S, remove),
     ]
@@ -131,4 +133,36 @@ async fn remove(
     }
     let job = s.ops.remove_instance(&ui.actor(), id, &expected).await?;
     Ok(see_other(&format!("/deletions/{}", job.id)))
+}
+
+#[derive(serde::Deserialize)]
+pub struct TailQuery {
+    pub tail: Option<usize>,
+}
+
+/// Lines shown when the page is opened without `?tail=`.
+const DEFAULT_TAIL: usize = 200;
+
+/// `?tail=N` (1..=10000): the instance's last N lines, ANSI stripped.
+async fn logs(
+    State(s): State<AppState>,
+    ui: Ui,
+    Path(id): Path<i64>,
+    q: Result<Query<TailQuery>, QueryRejection>,
+) -> WebResult {
+    let tail = match q {
+        Ok(Query(q)) => q.tail.unwrap_or(DEFAULT_TAIL),
+        Err(e) => {
+            return Err(crate::web::error::WebError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                e.body_text(),
+            ))
+        }
+    };
+    let row = s.ops.get_instance(id).await?;
+    let tail_lines = s.ops.instance_logs(id, tail).await?;
+    Ok(
+        crate::web::views::instance_logs::page_for(&ui.chrome().await, &row, tail, &tail_lines)
+            .into_response(),
+    )
 }

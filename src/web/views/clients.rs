@@ -92,6 +92,22 @@ pub fn domain_url(config: &Config, domain: &str) -> String {
     }
 }
 
+/// "repo:tag · 0123456789ab": what it runs and the image ID it was created
+/// from (as `docker images` shortens it), once seen.
+pub fn image_line(i: &InstanceRow) -> String {
+    match &i.image_id {
+        Some(id) => format!(
+            "{} · {}",
+            i.resolved_image(),
+            id.trim_start_matches("sha256:")
+                .chars()
+                .take(12)
+                .collect::<String>()
+        ),
+        None => i.resolved_image(),
+    }
+}
+
 /// `with_admin`: blueprints whose instances have an admin account made by berth.
 fn instances_table(
     config: &Config,
@@ -104,7 +120,7 @@ fn instances_table(
         div.table-wrap data-status-url={ "/clients/" (seg(slug)) "/status" } { table {
             thead { tr { th { "Instance" } th { "Phase" } th { "Domain" } th.optional { "Port" } th.optional { "Limits" } th { "Actions" } } }
             tbody { @for i in list { tr data-instance=(i.id) {
-                td { (i.name) div.muted { (i.blueprint) } }
+                td { (i.name) div.muted { (i.blueprint) } div.muted data-image { (image_line(i)) } }
                 td { (phase_badge(i.phase)) div.muted data-message { (i.message) } }
                 td { @for d in &i.domains { a href=(domain_url(config, d)) rel="noopener" { (d) } br; } }
                 td.optional { (i.host_port) }
@@ -120,6 +136,7 @@ fn instances_table(
                     @if with_admin.contains(&i.blueprint) {
                         a href={ "/instances/" (i.id) "/admin" } { "Admin account" }
                     }
+                    a href={ "/instances/" (i.id) "/logs" } { "Logs" }
                     a href={ "/instances/" (i.id) "/remove" } { "Remove…" }
                 } }
             } } }

@@ -15,6 +15,7 @@ pub mod components;
 pub mod dashboard;
 pub mod deletions;
 pub mod handover;
+pub mod instance_logs;
 pub mod layout;
 pub mod llm;
 pub mod message;
