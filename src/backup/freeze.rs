@@ -179,10 +179,16 @@ fn take_if_room(data: &Path, total: u64, staging: &Path) -> Result<Snapshot, Fal
             )));
         }
     }
-    Snapshot::take(data, staging).map_err(|e| match e {
+    let fallback = |e| match e {
         SnapshotError::Source(e) => Fallback::Source(e),
         SnapshotError::Staging(e) => Fallback::Paused(format!("no staging copy: {e}")),
-    })
+    };
+    let mut snap = Snapshot::take(data, staging).map_err(fallback)?;
+    // The first copy takes as long as the data is big, and the app wrote on
+    // meanwhile: catch up once more while it runs, so the paused refresh
+    // meets only what changed in the last moment (one walk, few bytes).
+    snap.refresh().map_err(fallback)?;
+    Ok(snap)
 }
 
 fn snapshot_error(e: &SnapshotError) -> String {
