@@ -24,21 +24,21 @@
 //! (copy_file_range), else read and written.
 
 use std::collections::BTreeMap;
-use std::ffi::{CStr, OsStr};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use rustix::fs::{
-    copy_file_range, fstat, ioctl_ficlone, mkdirat, openat, readlinkat, statat, AtFlags, FileType,
-    Mode, OFlags, Stat, CWD,
-};
+use rustix::fs::{copy_file_range, ioctl_ficlone, mkdirat, openat, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
 
-use super::walk::user_xattrs;
-use crate::fsutil::{dir_names, open_dir_nofollow, path_error, remove_tree};
+use crate::fsutil::{open_dir_nofollow, path_error, remove_tree};
+
+#[path = "snapshot_walk.rs"]
+mod walk;
 
 /// A file whose ctime is this close to the moment it was looked at may
 /// have been written again within the same clock tick without its ctime
@@ -68,6 +68,7 @@ pub enum SnapshotError {
 }
 
 /// What one entry of the tree was when it was copied.
+#[derive(Clone)]
 pub struct Entry {
     pub stat: Stat,
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
@@ -76,6 +77,7 @@ pub struct Entry {
     racy: bool,
 }
 
+#[derive(Clone)]
 pub enum Kind {
     Dir,
     /// Its bytes are the copy file with this number.
@@ -91,9 +93,12 @@ pub struct Snapshot {
     staging: PathBuf,
     staging_fd: OwnedFd,
     entries: BTreeMap<Vec<u8>, Entry>,
-    next_copy: u64,
-    reflink: bool,
-    in_kernel: bool,
+    /// The highest copy file number handed out.
+    next_copy: AtomicU64,
+    /// Whether cloning, and copying in the kernel, still look possible:
+    /// a way that fails once is not tried again for this snapshot.
+    reflink: AtomicBool,
+    in_kernel: AtomicBool,
     /// Bytes copied by the last take or refresh.
     pub copied: u64,
 }
@@ -112,9 +117,9 @@ impl Snapshot {
             staging: staging.to_path_buf(),
             staging_fd,
             entries: BTreeMap::new(),
-            next_copy: 0,
-            reflink: true,
-            in_kernel: true,
+            next_copy: AtomicU64::new(0),
+            reflink: AtomicBool::new(true),
+            in_kernel: AtomicBool::new(true),
             copied: 0,
         };
         snap.refresh()?;
@@ -125,14 +130,21 @@ impl Snapshot {
     /// kept, changed and new ones copied, vanished ones dropped. Called
     /// with the tenant paused, this is the one consistent moment.
     pub fn refresh(&mut self) -> Result<(), SnapshotError> {
-        self.copied = 0;
-        let src = self.src.clone();
-        let root =
-            open_dir_nofollow(CWD, &src).map_err(|e| SnapshotError::Source(path_error(&src, e)))?;
-        let mut old = std::mem::take(&mut self.entries);
-        let mut new = BTreeMap::new();
-        self.dir(root, &src, Vec::new(), now_ns(), &mut old, &mut new)?;
-        self.entries = new;
+        let copied = AtomicU64::new(0);
+        let found = walk::Walk {
+            old: &self.entries,
+            staging: &self.staging,
+            staging_fd: &self.staging_fd,
+            next_copy: &self.next_copy,
+            reflink: &self.reflink,
+            in_kernel: &self.in_kernel,
+            copied: &copied,
+        }
+        .run(&self.src)?;
+        self.copied = copied.into_inner();
+        // Vanished entries are left behind with the old map (their copy
+        // files stay in the staging directory until it is removed).
+        self.entries = found.into_iter().collect();
         Ok(())
     }
 
@@ -169,171 +181,26 @@ impl Snapshot {
         drop(self);
         remove_tree(&staging)
     }
-
-    fn dir(
-        &mut self,
-        fd: OwnedFd,
-        path: &Path,
-        key: Vec<u8>,
-        looked_at: i128,
-        old: &mut BTreeMap<Vec<u8>, Entry>,
-        new: &mut BTreeMap<Vec<u8>, Entry>,
-    ) -> Result<(), SnapshotError> {
-        let source = |e: Errno, p: &Path| SnapshotError::Source(path_error(p, e));
-        let stat = fstat(&fd).map_err(|e| source(e, path))?;
-        // A changed xattr moves the ctime: an unchanged directory keeps its list.
-        let xattrs = match old.remove(&key) {
-            Some(e) if matches!(e.kind, Kind::Dir) && unchanged(&e, &stat) => e.xattrs,
-            _ => user_xattrs(&fd).map_err(|e| source(e, path))?,
-        };
-        let racy = is_racy(&stat, looked_at);
-        let children = dir_names(&fd).map_err(|e| source(e, path))?;
-        new.insert(
-            key.clone(),
-            Entry {
-                stat,
-                xattrs,
-                kind: Kind::Dir,
-                racy,
-            },
-        );
-        for name in children {
-            let child = path.join(OsStr::from_bytes(name.as_bytes()));
-            let mut ckey = key.clone();
-            if !ckey.is_empty() {
-                ckey.push(0);
-            }
-            ckey.extend_from_slice(name.as_bytes());
-            let looked_at = now_ns();
-            let stat = match statat(&fd, &name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(s) => s,
-                // Deleted since the listing (a temp file): nothing to keep.
-                Err(Errno::NOENT) => continue,
-                Err(e) => return Err(source(e, &child)),
-            };
-            match FileType::from_raw_mode(stat.st_mode) {
-                FileType::Directory => {
-                    let sub = open_dir_nofollow(&fd, &name).map_err(|e| source(e, &child))?;
-                    self.dir(sub, &child, ckey, looked_at, old, new)?;
-                }
-                FileType::RegularFile => {
-                    self.file(&fd, &name, &child, ckey, (stat, looked_at), old, new)?
-                }
-                FileType::Symlink => {
-                    let entry = match old.remove(&ckey) {
-                        Some(e) if matches!(e.kind, Kind::Link(_)) && unchanged(&e, &stat) => e,
-                        _ => {
-                            let target = readlinkat(&fd, &name, Vec::new())
-                                .map_err(|e| source(e, &child))?;
-                            Entry {
-                                stat,
-                                xattrs: Vec::new(),
-                                kind: Kind::Link(target.into_bytes()),
-                                racy: is_racy(&stat, looked_at),
-                            }
-                        }
-                    };
-                    new.insert(ckey, entry);
-                }
-                // Sockets, fifos and devices are not data (the archive skips them too).
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn file(
-        &mut self,
-        dir: &OwnedFd,
-        name: &CStr,
-        path: &Path,
-        key: Vec<u8>,
-        (seen, looked_at): (Stat, i128),
-        old: &mut BTreeMap<Vec<u8>, Entry>,
-        new: &mut BTreeMap<Vec<u8>, Entry>,
-    ) -> Result<(), SnapshotError> {
-        let reuse = match old.remove(&key) {
-            Some(e) => match e.kind {
-                Kind::File(_) if unchanged(&e, &seen) => {
-                    new.insert(key, e);
-                    return Ok(());
-                }
-                Kind::File(copy) => Some(copy),
-                _ => None,
-            },
-            None => None,
-        };
-        let source = |e: io::Error| SnapshotError::Source(path_error(path, e));
-        // NONBLOCK: a name swapped for a fifo since the stat must not hang
-        // the backup; the fstat below then skips it.
-        let flags =
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-        let fd = match openat(dir, name, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(()),
-            Err(e) => return Err(source(e.into())),
-        };
-        let stat = fstat(&fd).map_err(|e| source(e.into()))?;
-        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-            return Ok(());
-        }
-        let xattrs = user_xattrs(&fd).map_err(|e| source(e.into()))?;
-        let copy = reuse.unwrap_or_else(|| {
-            self.next_copy += 1;
-            self.next_copy
-        });
-        let out = copy.to_string();
-        let staged = |e: io::Error| {
-            let shown = self.staging.join(&out);
-            SnapshotError::Staging(path_error(&shown, e))
-        };
-        let create = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW;
-        let dst = openat(
-            &self.staging_fd,
-            out.as_str(),
-            create | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(|e| staged(e.into()))?;
-        let size = stat.st_size as u64;
-        match copy_data(&mut self.reflink, &mut self.in_kernel, fd, dst, size) {
-            Ok(()) => {}
-            Err(e) if is_no_room(&e) => return Err(staged(e)),
-            Err(e) => return Err(source(e)),
-        }
-        self.copied += size;
-        new.insert(
-            key,
-            Entry {
-                stat,
-                xattrs,
-                kind: Kind::File(copy),
-                racy: is_racy(&stat, looked_at),
-            },
-        );
-        Ok(())
-    }
 }
 
 /// Copies `size` bytes of `src` into the empty `dst`: a clone where the
 /// file system shares extents, else in the kernel, else through a buffer.
 /// A way that fails once is not tried again for this snapshot.
 fn copy_data(
-    reflink: &mut bool,
-    in_kernel: &mut bool,
+    reflink: &AtomicBool,
+    in_kernel: &AtomicBool,
     src: OwnedFd,
     dst: OwnedFd,
     size: u64,
 ) -> io::Result<()> {
-    if *reflink {
+    if reflink.load(Ordering::Relaxed) {
         match ioctl_ficlone(&dst, &src) {
             Ok(()) => return Ok(()),
-            Err(_) => *reflink = false,
+            Err(_) => reflink.store(false, Ordering::Relaxed),
         }
     }
     let mut left = size;
-    if *in_kernel {
+    if in_kernel.load(Ordering::Relaxed) {
         while left > 0 {
             let chunk = left.min(1 << 30) as usize;
             match copy_file_range(&src, None, &dst, None, chunk) {
@@ -343,13 +210,13 @@ fn copy_data(
                 Err(Errno::XDEV | Errno::NOSYS | Errno::INVAL | Errno::OPNOTSUPP)
                     if left == size =>
                 {
-                    *in_kernel = false;
+                    in_kernel.store(false, Ordering::Relaxed);
                     break;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        if *in_kernel {
+        if in_kernel.load(Ordering::Relaxed) {
             return Ok(());
         }
     }

@@ -132,3 +132,27 @@ fn a_link_as_the_data_dir_is_refused_and_named() {
         "{err}"
     );
 }
+
+/// Wider than a walk task's slice of names and deeper than one level, so
+/// the workers share directories and slices; files change in several.
+#[test]
+fn a_wide_deep_tree_is_copied_whole_by_the_parallel_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = tenant_tree(dir.path());
+    for d in 0..3 {
+        let sub = src.join(format!("cache/{d}/inner"));
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in 0..(walk::SLICE + 50) {
+            std::fs::write(sub.join(format!("{f}.dat")), format!("{d}/{f}")).unwrap();
+        }
+    }
+    let mut snap = Snapshot::take(&src, &staging_dir(&src, 1)).unwrap();
+    let (live, copy) = archives(dir.path(), &src, &snap);
+    assert_eq!(live, copy);
+    std::fs::write(src.join("cache/0/inner/7.dat"), "changed").unwrap();
+    std::fs::remove_file(src.join("cache/2/inner/300.dat")).unwrap();
+    std::fs::remove_dir_all(src.join("cache/1")).unwrap();
+    snap.refresh().unwrap();
+    let (live, copy) = archives(dir.path(), &src, &snap);
+    assert_eq!(live, copy);
+}

@@ -19,6 +19,7 @@ mod export;
 mod follow;
 mod instances;
 mod llm;
+mod malloc;
 mod output;
 mod plans;
 mod prompt;
@@ -143,6 +144,7 @@ const BLOCKING_THREADS: usize = 16;
 /// The runtime the daemon and every command run on (the benchmarks too, so
 /// they measure what runs in production).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    malloc::tune();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)

@@ -11,7 +11,7 @@ use super::{BackupHealth, Ops, OpsError};
 use crate::domain::Phase;
 use crate::store::cache::ReadCache;
 use crate::store::overview::{self, BackupTimes, Overview};
-use crate::store::{audit, clients, users, AuditEntry, AuditFilter, ClientRow};
+use crate::store::{audit, clients, users, AuditEntry, AuditFilter, ClientRow, RequestRow};
 
 #[derive(Default)]
 pub(super) struct Caches {
@@ -21,6 +21,7 @@ pub(super) struct Caches {
     password_changes: Arc<ReadCache<HashMap<String, String>>>,
     failed_logins: Arc<ReadCache<Vec<AuditEntry>>>,
     backups: Arc<ReadCache<Vec<BackupRecord>>>,
+    pub(super) pending_requests: Arc<ReadCache<Vec<RequestRow>>>,
 }
 
 /// An instance's backup times with the moment its staleness counts from

@@ -5,6 +5,8 @@
 //! reject it (manual). Approving creates the instance through the same
 //! insert as `add_instance`, in the same transaction as the decision.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::json;
 
@@ -195,9 +197,13 @@ impl Ops {
         Ok(rows)
     }
 
-    /// Requests waiting for the provider, oldest first.
-    pub async fn pending_requests(&self) -> Result<Vec<RequestRow>, OpsError> {
-        Ok(self.store.read(requests::pending).await?)
+    /// Requests waiting for the provider, oldest first. Cached until the
+    /// database changes: the dashboard shows them on every load.
+    pub async fn pending_requests(&self) -> Result<Arc<Vec<RequestRow>>, OpsError> {
+        Ok(self
+            .store
+            .call_cached(&self.caches.pending_requests, requests::pending)
+            .await?)
     }
 
     /// The blueprints a client on `plan` may ask for (name, description).

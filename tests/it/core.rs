@@ -194,8 +194,13 @@ async fn suspend_stops_and_shows_a_page_and_resume_brings_it_back() {
     let (status, body) = app.post("/api/v1/clients/sleepy/suspend", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "suspended");
-    let page = app.wait_caddy(&domain, 503, UP).await;
-    assert!(page.to_lowercase().contains("suspended"), "{page}");
+    // The container may stop a moment before Caddy has the suspended route:
+    // meanwhile its port does not answer and the "being updated" page shows.
+    eventually("the suspended page", UP, || async {
+        let (code, page) = app.through_caddy(&domain, "/")?;
+        (code == 503 && page.to_lowercase().contains("suspended")).then_some(())
+    })
+    .await;
     app.wait_phase(id, &["stopped"], UP).await;
     assert_eq!(inspect(&app, &container, "{{.State.Running}}"), "false");
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "still here");

@@ -24,7 +24,7 @@ pub struct Dashboard {
     /// Reconcile passes that failed since start-up.
     pub reconcile_errors: u64,
     /// Clients' instance requests waiting for a decision.
-    pub pending_requests: Vec<RequestRow>,
+    pub pending_requests: Arc<Vec<RequestRow>>,
     /// LLM spend and credits, when a provider is configured.
     pub llm: Option<crate::ops::LlmOverview>,
 }

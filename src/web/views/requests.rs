@@ -43,12 +43,19 @@ pub fn pending_table(csrf: &str, pending: &[RequestRow], back: &str) -> Markup {
     }
 }
 
+/// Waiting requests the dashboard shows; the rest are on `/requests`, so a
+/// backlog cannot make every dashboard load heavier.
+const DASHBOARD_REQUESTS: usize = 10;
+
 /// The dashboard's section: only there when something waits.
 pub fn dashboard_section(csrf: &str, pending: &[RequestRow]) -> Markup {
     html! {
         @if !pending.is_empty() {
             h2 { "Instance requests waiting for you (" (pending.len()) ")" }
-            (pending_table(csrf, pending, "dashboard"))
+            (pending_table(csrf, &pending[..pending.len().min(DASHBOARD_REQUESTS)], "dashboard"))
+            @if pending.len() > DASHBOARD_REQUESTS {
+                p { a href="/requests" { "All " (pending.len()) " waiting requests" } }
+            }
         }
     }
 }
