@@ -67,14 +67,7 @@ async fn main() {
     .await;
     let plan = unique("ai");
     app.create_plan(&plan, 0.1, "32MiB").await;
-    let (code, body) = app
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/plans/{plan}/llm"),
-            Some(json!({ "enabled": true, "limit_usd": 10, "limit_reset": "monthly" })),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{body}");
+    app.enable_llm(&plan, 10.0).await;
 
     let worker = poll_bench(&app, &fake, &plan, &args).await;
     reconcile_bench(&app, &fake, &worker, &plan, &args).await;

@@ -137,6 +137,27 @@ pub fn kept_line(client: &str, client_id: i64, kept: &KeptBillingMonth) -> Billi
     }
 }
 
+impl BillingLine {
+    /// A month in which a client had LLM spend and no instance hours.
+    fn llm_only(month: String, client: &str, client_id: Option<i64>, usd: f64) -> Self {
+        Self {
+            month,
+            client: client.to_owned(),
+            client_id,
+            client_deleted: false,
+            instances: 0,
+            instance_hours: 0.0,
+            cpu_core_hours: 0.0,
+            memory_gib_hours: 0.0,
+            storage_gib_months: 0.0,
+            network_in_gib: 0.0,
+            network_out_gib: 0.0,
+            oom_kills: 0,
+            llm_usd: usd,
+        }
+    }
+}
+
 /// Adds each client's LLM spend of the month to its line: the live
 /// client of that slug if there is one (a reused slug's old owner keeps
 /// its instance line, the series is by slug), else a line of its own (a
@@ -156,21 +177,7 @@ pub fn with_llm(
             .or_else(|| lines.iter().position(|l| l.client == *slug));
         match existing {
             Some(i) => lines[i].llm_usd += usd,
-            None => lines.push(BillingLine {
-                month: month.label(),
-                client: slug.clone(),
-                client_id: None,
-                client_deleted: false,
-                instances: 0,
-                instance_hours: 0.0,
-                cpu_core_hours: 0.0,
-                memory_gib_hours: 0.0,
-                storage_gib_months: 0.0,
-                network_in_gib: 0.0,
-                network_out_gib: 0.0,
-                oom_kills: 0,
-                llm_usd: *usd,
-            }),
+            None => lines.push(BillingLine::llm_only(month.label(), slug, None, *usd)),
         }
     }
     lines
@@ -188,21 +195,12 @@ pub fn with_llm_months(
     for (month, usd) in spend {
         match lines.iter_mut().find(|l| l.month == *month) {
             Some(line) => line.llm_usd += usd,
-            None => lines.push(BillingLine {
-                month: month.clone(),
-                client: client.to_owned(),
-                client_id: Some(client_id),
-                client_deleted: false,
-                instances: 0,
-                instance_hours: 0.0,
-                cpu_core_hours: 0.0,
-                memory_gib_hours: 0.0,
-                storage_gib_months: 0.0,
-                network_in_gib: 0.0,
-                network_out_gib: 0.0,
-                oom_kills: 0,
-                llm_usd: *usd,
-            }),
+            None => lines.push(BillingLine::llm_only(
+                month.clone(),
+                client,
+                Some(client_id),
+                *usd,
+            )),
         }
     }
     lines.sort_by(|a, b| a.month.cmp(&b.month));

@@ -185,6 +185,20 @@ impl TestApp {
         body
     }
 
+    /// Gives plan `name` an LLM key per client with a monthly budget of
+    /// `limit_usd`; returns the API's answer.
+    pub async fn enable_llm(&self, plan: &str, limit_usd: f64) -> Value {
+        let (code, body) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/plans/{plan}/llm"),
+                Some(json!({ "enabled": true, "limit_usd": limit_usd, "limit_reset": "monthly" })),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        body
+    }
+
     /// Creates a static-site client; returns the API's answer.
     pub async fn create_client(&self, name: &str, plan: &str) -> Value {
         let (status, body) = self

@@ -47,14 +47,7 @@ async fn keys_follow_the_client_through_the_api() {
     .await;
     let plan = unique("ai");
     app.create_plan(&plan, 0.25, "64MiB").await;
-    let (code, body) = app
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/plans/{plan}/llm"),
-            Some(json!({ "enabled": true, "limit_usd": 20, "limit_reset": "monthly" })),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{body}");
+    let body = app.enable_llm(&plan, 20.0).await;
     assert_eq!(body["limit_usd"], 20.0);
     let (code, body) = app
         .call(

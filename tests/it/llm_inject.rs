@@ -97,14 +97,7 @@ async fn the_key_is_injected_rotated_through_the_instance_and_never_shown() {
     let app = spawn(&fake).await;
     let plan = unique("ai");
     app.create_plan(&plan, 0.25, "64MiB").await;
-    let (code, body) = app
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/plans/{plan}/llm"),
-            Some(json!({ "enabled": true, "limit_usd": 20, "limit_reset": "monthly" })),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{body}");
+    app.enable_llm(&plan, 20.0).await;
 
     // The provider is out of credits: the instance waits, saying why.
     fake.inject("POST /api/v1/keys", Fault::Status(402), 10_000);

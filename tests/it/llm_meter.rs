@@ -39,14 +39,7 @@ async fn spawn(fake: &LlmFake, hook: Option<String>) -> TestApp {
 async fn client_with_key(app: &TestApp) -> (String, String) {
     let plan = unique("ai");
     app.create_plan(&plan, 0.25, "64MiB").await;
-    let (code, body) = app
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/plans/{plan}/llm"),
-            Some(json!({ "enabled": true, "limit_usd": 10, "limit_reset": "monthly" })),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{body}");
+    app.enable_llm(&plan, 10.0).await;
     let (code, body) = app
         .post(
             "/api/v1/clients",
