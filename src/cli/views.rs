@@ -212,7 +212,7 @@ impl Row for InstanceOut {
         "name",
         "blueprint",
         "image",
-        "image id",
+        "image_id",
         "port",
         "domains",
         "phase",

@@ -285,10 +285,12 @@ fn json_is_for_scripts_and_summaries_and_tables_are_for_people() {
             "host_port",
             "id",
             "image",
+            "image_id",
             "message",
             "name",
             "phase",
             "plan",
+            "tag_from",
             "urls"
         ]
     );
@@ -346,6 +348,8 @@ fn json_is_for_scripts_and_summaries_and_tables_are_for_people() {
             "CLIENT",
             "NAME",
             "BLUEPRINT",
+            "IMAGE",
+            "IMAGE_ID",
             "PORT",
             "DOMAINS",
             "PHASE",
