@@ -98,9 +98,21 @@ impl Ops {
             .read(move |conn| Ok(owned(conn, &me2, &name2)))
             .await??;
         let paths = HostPaths::new(&self.config);
-        Ok(self
-            .read_tail(row.id, row.container_id.as_deref(), LOG_LINES, &paths)
-            .await)
+        // Only the daemon's own connection: a page never dials the engine
+        // anew (the CLI, which has none, reads logs with `instance_logs`).
+        let Some(docker) = self.docker.clone() else {
+            return Ok(LogTail::note(
+                "Logs are read by the berth service; this process has no Docker connection.",
+            ));
+        };
+        Ok(read_tail(
+            &docker,
+            row.id,
+            row.container_id.as_deref(),
+            LOG_LINES,
+            &paths,
+        )
+        .await)
     }
 
     /// The last `tail` lines (1..=[`MAX_TAIL`]) of any instance, for the
@@ -108,14 +120,17 @@ impl Ops {
     pub async fn instance_logs(&self, id: i64, tail: usize) -> Result<LogTail, OpsError> {
         check_tail(tail)?;
         let row = self.get_instance(id).await?;
-        Ok(self
-            .read_tail(
-                row.id,
-                row.container_id.as_deref(),
-                tail,
-                &HostPaths::none(),
-            )
-            .await)
+        let docker = match self.docker_or_connect().await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(instance = id, error = %e, "no Docker connection for logs");
+                return Ok(LogTail::note(
+                    "The logs could not be read: Docker is not reachable.",
+                ));
+            }
+        };
+        let (container, paths) = (row.container_id.as_deref(), HostPaths::none());
+        Ok(read_tail(&docker, row.id, container, tail, &paths).await)
     }
 
     /// The last `tail` lines of an instance, then each new line as it is
@@ -153,36 +168,29 @@ impl Ops {
             .map_err(|e| OpsError::Io(e.to_string())),
         }
     }
+}
 
-    /// Engine trouble is a note, not an error: the page around it still shows.
-    async fn read_tail(
-        &self,
-        id: i64,
-        container: Option<&str>,
-        lines: usize,
-        paths: &HostPaths,
-    ) -> LogTail {
-        let docker = match self.docker_or_connect().await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(instance = id, error = %e, "no Docker connection for logs");
-                return LogTail::note("The logs could not be read: Docker is not reachable.");
-            }
-        };
-        let Some(container) = container else {
-            return LogTail::note("The instance has no container yet.");
-        };
-        let frames = match docker.tail_logs(container, lines).await {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::warn!(instance = id, error = %e, "reading an instance's logs");
-                return LogTail::note("The logs could not be read just now; try again shortly.");
-            }
-        };
-        let lines: Vec<String> = frames.iter().map(|f| clean_line(f, paths)).collect();
-        let note = lines.is_empty().then(|| "No output yet.".to_owned());
-        LogTail { lines, note }
-    }
+/// Engine trouble is a note, not an error: the page around it still shows.
+async fn read_tail(
+    docker: &crate::docker::Docker,
+    id: i64,
+    container: Option<&str>,
+    lines: usize,
+    paths: &HostPaths,
+) -> LogTail {
+    let Some(container) = container else {
+        return LogTail::note("The instance has no container yet.");
+    };
+    let frames = match docker.tail_logs(container, lines).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(instance = id, error = %e, "reading an instance's logs");
+            return LogTail::note("The logs could not be read just now; try again shortly.");
+        }
+    };
+    let lines: Vec<String> = frames.iter().map(|f| clean_line(f, paths)).collect();
+    let note = lines.is_empty().then(|| "No output yet.".to_owned());
+    LogTail { lines, note }
 }
 
 fn check_tail(tail: usize) -> Result<(), OpsError> {
