@@ -20,43 +20,22 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BERTH_BIN=${BERTH_BIN:-$REPO/target/debug/berth}
 FAKE_BIN=${FAKE_BIN:-$REPO/target/debug/examples/llm_fake}
-OWUI_IMAGE=${OWUI_IMAGE:-local/open-webui:test}
+. "$REPO/scripts/e2e-common.sh"
 API_PORT=${API_PORT:-7071}
 HTTP_PORT=${HTTP_PORT:-8089}
 SLUG=e2e-llm
 EMAIL=ops@e2e-llm.example
+[ -x "$FAKE_BIN" ] || { echo "build first: cargo build --example llm_fake" >&2; exit 2; }
 
-docker image inspect "$OWUI_IMAGE" >/dev/null 2>&1 ||
-    { echo "no image $OWUI_IMAGE: run ../shared/tools/open-webui-image.sh first" >&2; exit 2; }
-[ -x "$BERTH_BIN" ] && [ -x "$FAKE_BIN" ] ||
-    { echo "build first: cargo build --bin berth --example llm_fake" >&2; exit 2; }
-
-W=$(mktemp -d /tmp/berth-e2e-llm.XXXX)
-chmod 0755 "$W"
-OWNER=e2l-$(date +%s)
+e2e_workspace e2l
 BERTH_PID= FAKE_PID=
 cleanup() {
     [ -n "$BERTH_PID" ] && kill "$BERTH_PID" 2>/dev/null && wait "$BERTH_PID" 2>/dev/null || true
     [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null || true
-    docker ps -aq --filter "label=berth.managed=$OWNER" | xargs -r docker rm -f >/dev/null
-    docker network ls -q --filter "label=berth.managed=$OWNER" | xargs -r docker network rm >/dev/null
-    rm -rf "$W"
+    e2e_remove_owned
 }
 trap cleanup EXIT
-
-t0=$(date +%s.%N)
-step() { printf '%-66s %6.1f s\n' "$1" "$(echo "$(date +%s.%N) - $t0" | bc)"; t0=$(date +%s.%N); }
-fail() { echo "FAIL: $*" >&2; echo "--- berth log (tail) ---" >&2; tail -n 40 "$W/berth.log" >&2; exit 1; }
-until_ok() {
-    local deadline=$((SECONDS + DEADLINE))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $deadline ] && return 1
-        sleep 1
-    done
-}
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # The fake on every address; containers reach it through the docker bridge's gateway.
 "$FAKE_BIN" 0.0.0.0:0 >"$W/fake.json" 2>"$W/fake.log" &
@@ -70,11 +49,6 @@ GW=${GW:-$(ip -4 -o addr show docker0 | awk '{print $4}' | cut -d/ -f1)}
 fake() { curl -fsS "http://127.0.0.1:$FAKE_PORT$1"; }
 step "fake OpenRouter on :$FAKE_PORT (containers: http://$GW:$FAKE_PORT)"
 
-mkdir -p "$W/run/templates"
-cp "$REPO"/templates/*.toml "$W/run/templates/"
-sed -i "s#^image = .*#image = \"$OWUI_IMAGE\"#" "$W/run/templates/open-webui.toml"
-cp "$BERTH_BIN" "$W/berth"
-export BERTH_DOCKER_OWNER=$OWNER BERTH_DOCKER_NAME_PREFIX=$OWNER
 export BERTH_LISTEN=127.0.0.1:$API_PORT BERTH_CADDY_HTTP_PORT=$HTTP_PORT BERTH_CADDY_HTTPS_PORT=$((HTTP_PORT + 400))
 export BERTH_CADDY_ADMIN=http://127.0.0.1:$((API_PORT + 1000))
 export BERTH_LLM_PROVIDER=openrouter BERTH_LLM_BASE_URL=http://127.0.0.1:$FAKE_PORT/api

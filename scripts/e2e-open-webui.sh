@@ -18,8 +18,7 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BERTH_BIN=${BERTH_BIN:-$REPO/target/debug/berth}
-OWUI_IMAGE=${OWUI_IMAGE:-local/open-webui:test}
+. "$REPO/scripts/e2e-common.sh"
 AS_SERVICE_USER=${AS_SERVICE_USER:-0}
 SERVICE_UID=${SERVICE_UID:-4243}
 # The unit's capability set (systemd/berth.service AmbientCapabilities=).
@@ -29,43 +28,16 @@ HTTP_PORT=${HTTP_PORT:-8088}
 SLUG=e2e-open-webui
 PW='correct horse battery staple'
 
-docker image inspect "$OWUI_IMAGE" >/dev/null 2>&1 ||
-    { echo "no image $OWUI_IMAGE: run ../shared/tools/open-webui-image.sh first" >&2; exit 2; }
-
-W=$(mktemp -d /tmp/berth-e2e.XXXX)
-chmod 0755 "$W"
-OWNER=e2e-$(date +%s)
+e2e_workspace e2e
 BERTH_PID=
 cleanup() {
     # berth runs under a subshell (and setpriv): stop it by its path.
     pkill -f "^$W/berth serve" 2>/dev/null || true
     [ -n "$BERTH_PID" ] && wait "$BERTH_PID" 2>/dev/null || true
-    docker ps -aq --filter "label=berth.managed=$OWNER" | xargs -r docker rm -f >/dev/null
-    docker network ls -q --filter "label=berth.managed=$OWNER" | xargs -r docker network rm >/dev/null
-    rm -rf "$W"
+    e2e_remove_owned
 }
 trap cleanup EXIT
 
-t0=$(date +%s.%N)
-step() { printf '%-58s %6.1f s\n' "$1" "$(echo "$(date +%s.%N) - $t0" | bc)"; t0=$(date +%s.%N); }
-fail() { echo "FAIL: $*" >&2; echo "--- berth log (tail) ---" >&2; tail -n 40 "$W/berth.log" >&2; exit 1; }
-
-# Waits until "$@" succeeds, for at most $DEADLINE seconds.
-until_ok() {
-    local deadline=$((SECONDS + DEADLINE))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $deadline ] && return 1
-        sleep 1
-    done
-}
-
-# The blueprints of this checkout, with the locally built image.
-mkdir -p "$W/run/templates"
-cp "$REPO"/templates/*.toml "$W/run/templates/"
-sed -i "s#^image = .*#image = \"$OWUI_IMAGE\"#" "$W/run/templates/open-webui.toml"
-cp "$BERTH_BIN" "$W/berth"
-
-export BERTH_DOCKER_OWNER=$OWNER BERTH_DOCKER_NAME_PREFIX=$OWNER
 run_as() {
     if [ "$AS_SERVICE_USER" = 1 ]; then
         local docker_gid caps
@@ -88,7 +60,7 @@ step "berth serve up (relative defaults, managed Caddy)"
 TOKEN=$(berth token create e2e | tail -1)
 berth plan create chat --cpus 2 --memory 3GiB --max-instances 3 >/dev/null
 berth client create "E2E Open WebUI" --email ops@e2e.example --plan chat --blueprint open-webui >/dev/null
-ID=$(berth instance list --json | python3 -c "import json,sys; print([i for i in json.load(sys.stdin) if i['client']=='$SLUG'][0]['id'])")
+ID=$(berth instance list --json | json "[i for i in d if i['client']=='$SLUG'][0]['id']")
 step "client created (instance $ID)"
 
 via_caddy() { curl -fsS -H "Host: $SLUG.localhost:$HTTP_PORT" "http://127.0.0.1:$HTTP_PORT$1" "${@:2}"; }
@@ -100,29 +72,28 @@ URL=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$CONTAINER"
 [ "$URL" = "http://$SLUG.localhost:$HTTP_PORT" ] || fail "WEBUI_URL is '$URL'"
 step "WEBUI_URL is the instance's real URL ($URL)"
 
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 # The admin is made by the app at its first start (blueprint [admin]); the
 # first visitor cannot sign up and claim the instance.
 CREDS=$(berth --json instance admin-password "$ID") || fail "admin password"
-ADMIN_EMAIL=$(json "['email']" <<<"$CREDS")
-ADMIN_PW=$(json "['password']" <<<"$CREDS")
+ADMIN_EMAIL=$(json "d['email']" <<<"$CREDS")
+ADMIN_PW=$(json "d['password']" <<<"$CREDS")
 SIGNUP=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $SLUG.localhost:$HTTP_PORT" \
     "http://127.0.0.1:$HTTP_PORT/api/v1/auths/signup" -H 'content-type: application/json' \
     -d "{\"name\":\"Owner\",\"email\":\"owner@e2e.example\",\"password\":\"$PW\"}")
 [ "$SIGNUP" = 403 ] || fail "signup answered $SIGNUP"
 SESSION=$(via_caddy /api/v1/auths/signin -H 'content-type: application/json' \
-    -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PW\"}" | json "['token']") ||
+    -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PW\"}" | json "d['token']") ||
     fail "the pre-created admin cannot sign in"
 new_chat() {
     via_caddy /api/v1/chats/new -H "Authorization: Bearer $SESSION" -H 'content-type: application/json' \
-        -d "{\"chat\":{\"title\":\"$1\",\"messages\":[]}}" | json "['id']"
+        -d "{\"chat\":{\"title\":\"$1\",\"messages\":[]}}" | json "d['id']"
 }
-chat_titles() { via_caddy /api/v1/chats/ -H "Authorization: Bearer $SESSION" | json "" ; }
+chat_titles() { via_caddy /api/v1/chats/ -H "Authorization: Bearer $SESSION" | json d ; }
 new_chat before-backup >/dev/null || fail "create chat"
 step "signup refused; pre-created admin signed in, chat 'before-backup' written"
 
 berth backup run --instance "$ID" >/dev/null || fail "backup run"
-BACKUP=$(berth backup list "$ID" --json | json "[0]['id']")
+BACKUP=$(berth backup list "$ID" --json | json "d[0]['id']")
 berth backup verify "$BACKUP" >/dev/null || fail "backup verify"
 step "backup $BACKUP taken and verified"
 
