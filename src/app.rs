@@ -48,6 +48,7 @@ impl App {
             blueprints,
             wake,
             llm_wake,
+            rollout_wake,
         } = ops.shared();
         let docker = Docker::connect(&config.docker.socket, &config.docker.owner).await?;
         // The portal's log view reads through the operations' own handle.
