@@ -3,6 +3,10 @@
 //! version does not come up healthy. The states here are what the store,
 //! the API and the CLI hold; the waves are parsed once, here.
 
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
 use super::state::state_enum;
 use super::DomainError;
 
@@ -117,8 +121,8 @@ impl Waves {
     }
 }
 
-impl std::fmt::Display for Waves {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Waves {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self
             .0
             .iter()

@@ -163,9 +163,10 @@ pub fn last_change(conn: &Connection, instance_id: i64) -> Result<Option<StepRow
         .next())
 }
 
-/// Every image ID a rollout moved an instance from or to, and each
-/// instance's rollback point (the `from` image of its latest update that
-/// still stands): the candidates and the keepers of image cleanup.
+/// Every image ID a rollout moved an instance from or to (the candidates of
+/// image cleanup), and those to keep: each instance's rollback point (the
+/// `from` image of its latest update that still stands) and every image of
+/// a rollout not finished yet.
 pub fn images_seen(conn: &Connection) -> Result<(Vec<String>, Vec<String>), StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT from_image_id FROM rollout_steps WHERE from_image_id IS NOT NULL
@@ -178,7 +179,11 @@ pub fn images_seen(conn: &Connection) -> Result<(Vec<String>, Vec<String>), Stor
         "SELECT s.from_image_id FROM rollout_steps s
          WHERE s.state = 'succeeded' AND s.from_image_id IS NOT NULL AND s.id = (
              SELECT MAX(id) FROM rollout_steps t WHERE t.instance_id = s.instance_id
-                 AND t.state IN ('succeeded', 'rolled_back'))",
+                 AND t.state IN ('succeeded', 'rolled_back'))
+         UNION SELECT s.from_image_id FROM rollout_steps s JOIN rollouts r ON r.id = s.rollout_id
+             WHERE r.status NOT IN ('done', 'failed') AND s.from_image_id IS NOT NULL
+         UNION SELECT s.to_image_id FROM rollout_steps s JOIN rollouts r ON r.id = s.rollout_id
+             WHERE r.status NOT IN ('done', 'failed') AND s.to_image_id IS NOT NULL",
     )?;
     let points = stmt
         .query_map([], |r| r.get(0))?
