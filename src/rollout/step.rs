@@ -77,7 +77,9 @@ impl RolloutWorker {
         let (id, msg) = (r.id, format!("halted: {} {}: {}", s.instance_label, s.state, s.message));
         self.store
             .write(move |tx| {
-                if rows::get(tx, id)?.status == RolloutStatus::Running {
+                // With nothing left to do it finishes (failed) instead.
+                let left = rows::steps(tx, id)?.iter().any(|s| !s.state.is_final());
+                if left && rows::get(tx, id)?.status == RolloutStatus::Running {
                     rows::set_status(tx, id, RolloutStatus::Halted, &msg)?;
                     record(tx, id, "rollout.halt", "rollouts", None, &msg)?;
                 }

@@ -136,13 +136,14 @@ pub fn steps(conn: &Connection, rollout_id: i64) -> Result<Vec<StepRow>, StoreEr
     all(conn, &sql, [rollout_id], <StepRow as super::rows::SelectRow>::from_row)
 }
 
-/// The unfinished rollout (not done or failed) with a step for this instance
-/// that is not final, if any: one rollout per instance at a time.
+/// The pulling or running rollout with a step for this instance that is
+/// not final, if any: one rollout per instance at a time. A halted one does
+/// not hold its instances (resuming it checks again).
 pub fn busy_with(conn: &Connection, instance_id: i64) -> Result<Option<i64>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT r.id FROM rollout_steps s JOIN rollouts r ON r.id = s.rollout_id
-             WHERE s.instance_id = ?1 AND r.status NOT IN ('done', 'failed')
+             WHERE s.instance_id = ?1 AND r.status IN ('pulling', 'running')
                AND s.state NOT IN ('succeeded', 'rolled_back', 'failed')
              ORDER BY r.id LIMIT 1",
             [instance_id],
