@@ -190,6 +190,7 @@ impl RolloutWorker {
             .call(move |c| instances::set_desired_image(c, iid, pin.as_deref(), &target, &want))
             .await?;
         self.reconcile.notify_one();
+        crate::testhook::pause_at("rollout-updating").await;
         match self.wait_healthy(s.instance_id, &to_id).await {
             Ok(()) => Ok(Next::To(
                 StepState::Succeeded,
@@ -250,6 +251,7 @@ impl RolloutWorker {
             })
             .await?;
         self.reconcile.notify_one();
+        crate::testhook::pause_at("rollout-rolling-back").await;
         if s.restore_id.is_none() {
             if let Err(why) = self.wait_recreated(&inst, &image_id).await {
                 return Ok(Next::To(StepState::Failed, format!("rollback failed: {why}")));
