@@ -207,9 +207,7 @@ impl Ops {
     }
 
     pub async fn get_rollout(&self, id: i64) -> Result<RolloutView, OpsError> {
-        self.store
-            .read(move |conn| Ok(view(conn, id)))
-            .await?
+        self.store.read(move |conn| Ok(view(conn, id))).await?
     }
 
     /// The newest rollouts first (at most [`ROLLOUT_LIST_LIMIT`]).
@@ -242,7 +240,14 @@ impl Ops {
                 }
                 let msg = format!("halted by {}", actor.name);
                 rows::set_status(tx, id, RolloutStatus::Halted, &msg)?;
-                audit::record(tx, &actor, "rollout.halt", &format!("rollout/{id}"), None, json!({}))?;
+                audit::record(
+                    tx,
+                    &actor,
+                    "rollout.halt",
+                    &format!("rollout/{id}"),
+                    None,
+                    json!({}),
+                )?;
                 view(tx, id)
             })
             .await?;
@@ -274,14 +279,23 @@ impl Ops {
                 }
                 // The image is resolved once for every step, at the pull.
                 let pulled = r.kind == RolloutKind::Rollback
-                    || steps.iter().all(|s| s.to_image_id.is_some() || s.state.is_final());
+                    || steps
+                        .iter()
+                        .all(|s| s.to_image_id.is_some() || s.state.is_final());
                 let status = if pulled {
                     RolloutStatus::Running
                 } else {
                     RolloutStatus::Pulling
                 };
                 rows::set_status(tx, id, status, &format!("resumed by {}", actor.name))?;
-                audit::record(tx, &actor, "rollout.resume", &format!("rollout/{id}"), None, json!({}))?;
+                audit::record(
+                    tx,
+                    &actor,
+                    "rollout.resume",
+                    &format!("rollout/{id}"),
+                    None,
+                    json!({}),
+                )?;
                 view(tx, id)
             })
             .await?;
@@ -397,7 +411,10 @@ fn pick_instances(
         .filter(|i| i.desired.is_live())
         .collect();
     let picked: Vec<_> = match subset {
-        None => all.into_iter().filter(|i| i.blueprint == blueprint).collect(),
+        None => all
+            .into_iter()
+            .filter(|i| i.blueprint == blueprint)
+            .collect(),
         Some(ids) => {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
