@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use super::worker::{lock, record, until, RolloutWorker};
 use crate::domain::{
-    BackupStatus, Phase, RestoreMode, RolloutKind, RolloutStatus, StepState, Trigger,
+    BackupStatus, ClientStatus, DesiredState, Phase, RestoreMode, RolloutKind, RolloutStatus,
+    StepState, Trigger,
 };
 use crate::store::rollouts::{self as rows, RolloutRow, StepRow};
 use crate::store::{backup_jobs, backups, instances, Conn, InstanceRow, StoreError};
@@ -202,10 +203,20 @@ impl RolloutWorker {
             s.target_ref.clone(),
             to_id.clone(),
         );
-        self.store
-            .call(move |c| instances::set_desired_image(c, iid, pin.as_deref(), &target, &want))
+        let inst = self
+            .store
+            .write(move |c| {
+                instances::set_desired_image(c, iid, pin.as_deref(), &target, &want)?;
+                instances::get(c, iid)
+            })
             .await?;
         self.reconcile.notify_one();
+        // A stopped (or suspended) instance has no health to wait for: its
+        // next container is created on the pinned image when it starts.
+        if inst.desired != DesiredState::Running || inst.client_status != ClientStatus::Active {
+            let msg = format!("pinned to {}; the instance is not running", s.target_ref);
+            return Ok(Next::To(StepState::Succeeded, msg));
+        }
         crate::testhook::pause_at("rollout-updating").await;
         match self.wait_healthy(s.instance_id, &to_id).await {
             Ok(()) => Ok(Next::To(
@@ -330,6 +341,10 @@ impl RolloutWorker {
     /// (running or not: the old version may not start on migrated data,
     /// which the restore puts back).
     async fn wait_recreated(&self, inst: &InstanceRow, image_id: &str) -> Result<(), String> {
+        // Not running: nothing is recreated; the restore swaps the data alone.
+        if inst.desired != DesiredState::Running || inst.client_status != ClientStatus::Active {
+            return Ok(());
+        }
         let deadline = Instant::now() + self.config.updates.health_timeout;
         let iid = inst.id;
         until(deadline, || async {
