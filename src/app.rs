@@ -1,5 +1,5 @@
 //! Wires the long-running parts together: web server, reconciler, backup
-//! worker, usage sampler, LLM key worker and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
+//! worker, rollout worker, usage sampler, LLM key worker and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
 //! starts them, waits for the shutdown signal and logs how each one ended.
 
 use std::net::SocketAddr;
@@ -29,6 +29,7 @@ pub struct App {
     live: Live,
     caddy: CaddyAdmin,
     backups: crate::backup::Runner,
+    rollouts: crate::rollout::RolloutWorker,
     /// None when `[llm]` names no provider.
     llm: Option<crate::llm::KeyWorker>,
     listener: TcpListener,
@@ -48,6 +49,7 @@ impl App {
             blueprints,
             wake,
             llm_wake,
+            rollout_wake,
         } = ops.shared();
         let docker = Docker::connect(&config.docker.socket, &config.docker.owner).await?;
         // The portal's log view reads through the operations' own handle.
@@ -67,6 +69,13 @@ impl App {
             wake.clone(),
         )
         .map_err(anyhow::Error::msg)?;
+        let rollouts = crate::rollout::RolloutWorker::new(
+            store.clone(),
+            config.clone(),
+            docker.clone(),
+            wake.clone(),
+            rollout_wake,
+        );
         let live = Live::default();
         let sampler = config
             .metrics
@@ -93,6 +102,7 @@ impl App {
             live,
             caddy,
             backups,
+            rollouts,
             llm,
             listener,
         })
@@ -168,6 +178,7 @@ impl App {
         let web = tokio::spawn(web::serve(self.listener, state, stopped(stop_rx.clone())));
         let reconciler = tokio::spawn(self.reconciler.run(stopped(stop_rx.clone())));
         let backups = tokio::spawn(self.backups.run(stopped(stop_rx.clone())));
+        let rollouts = tokio::spawn(self.rollouts.run(stopped(stop_rx.clone())));
         let sampler = self
             .sampler
             .map(|s| tokio::spawn(s.run(stopped(stop_rx.clone()))));
@@ -191,6 +202,9 @@ impl App {
         }
         if let Err(e) = backups.await {
             tracing::error!(error = %e, "backup worker task panicked");
+        }
+        if let Err(e) = rollouts.await {
+            tracing::error!(error = %e, "rollout worker task panicked");
         }
         if let Some(Err(e)) = match sampler {
             Some(task) => Some(task.await),

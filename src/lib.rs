@@ -32,6 +32,11 @@
 //!   exception to "only the reconciler talks to Docker": it holds a tenant
 //!   still (pause, stop, exec, start) through `backup::Hold`, and the
 //!   reconciler leaves a held instance alone.
+//! - [`rollout`]: the rollout worker: pulls a rollout's image, backs each
+//!   instance up, pins the new image ID (the reconciler recreates), waits
+//!   for health and otherwise rolls back (old image + the backup restored
+//!   through the backup runner); talks to Docker only to pull, inspect and
+//!   remove images.
 //! - [`metrics`]: the usage sampler, disk walks, billing export, Prometheus
 //!   text.
 //! - [`llm`]: clients' LLM keys at OpenRouter or LiteLLM: the key worker
@@ -66,6 +71,7 @@ pub mod mail;
 pub mod metrics;
 pub mod ops;
 pub mod reconcile;
+pub mod rollout;
 pub mod store;
 pub mod testhook;
 pub mod tls;

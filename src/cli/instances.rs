@@ -63,6 +63,9 @@ pub enum InstanceCmd {
         #[arg(short, long)]
         follow: bool,
     },
+    /// Roll back to the image it ran before its last update, with the data
+    /// of the backup taken just before it; prints the rollback's rollout id.
+    Rollback { id: i64 },
     /// Remove the instance with its container and data. Needs "<slug>/<name>" typed back.
     Remove {
         id: i64,
@@ -137,6 +140,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: InstanceCmd, as_json: bool) -> R
             show(as_json, &instance(row), summary("restarting"));
         }
         InstanceCmd::Logs { id, tail, follow } => logs(ops, id, tail, follow, as_json).await?,
+        InstanceCmd::Rollback { id } => super::updates::rollback(ops, actor, id, as_json).await?,
         InstanceCmd::Remove { id, confirm } => {
             remove_instance(ops, actor, id, confirm, as_json).await?
         }

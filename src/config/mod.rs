@@ -16,6 +16,7 @@ mod ports;
 mod sections;
 #[cfg(test)]
 mod tests;
+mod updates;
 
 use duration as humantime_serde_lite;
 use env::{env_value, set_dotted};
@@ -26,6 +27,7 @@ pub use ports::PortRange;
 pub use sections::{
     AuditConfig, BackupConfig, CaddyConfig, DockerConfig, MetricsConfig, StaticRoute, WebConfig,
 };
+pub use updates::UpdatesConfig;
 
 /// The documented example, compiled in so `berth config example` prints it.
 pub const EXAMPLE: &str = include_str!("../../config.example.toml");
@@ -56,6 +58,7 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub portal: PortalConfig,
     pub llm: LlmConfig,
+    pub updates: UpdatesConfig,
 }
 
 impl Default for Config {
@@ -81,6 +84,7 @@ impl Default for Config {
             smtp: None,
             portal: PortalConfig::default(),
             llm: LlmConfig::default(),
+            updates: UpdatesConfig::default(),
         }
     }
 }
@@ -128,6 +132,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_LLM_MANAGEMENT_KEY_FILE", "llm.management_key_file"),
     ("BERTH_LLM_POLL_INTERVAL", "llm.poll_interval"),
     ("BERTH_LLM_INFERENCE_URL", "llm.inference_url"),
+    ("BERTH_UPDATES_HEALTH_TIMEOUT", "updates.health_timeout"),
 ];
 
 impl Config {
@@ -233,6 +238,9 @@ impl Config {
         }
         if self.reconcile_interval < Duration::from_secs(1) {
             return bad("reconcile_interval", "must be at least 1s".into());
+        }
+        if self.updates.health_timeout < Duration::from_secs(1) {
+            return bad("updates.health_timeout", "must be at least 1s".into());
         }
         if self.metrics.interval < Duration::from_secs(1) {
             return bad("metrics.interval", "must be at least 1s".into());
@@ -385,6 +393,7 @@ impl fmt::Debug for Config {
             .field("smtp", &self.smtp)
             .field("portal", &self.portal)
             .field("llm", &self.llm)
+            .field("updates", &self.updates)
             .finish_non_exhaustive()
     }
 }

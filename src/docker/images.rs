@@ -23,6 +23,29 @@ impl Docker {
         }
     }
 
+    /// The engine's ID ("sha256:…") of `image` (a reference or an ID), if present.
+    pub async fn image_id(&self, image: &str) -> Result<Option<String>, DockerError> {
+        match self.inner.inspect_image(image).await {
+            Ok(i) => Ok(i.id),
+            Err(e) if status_code(&e) == Some(404) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes an image by ID, unforced; `Ok(false)` when it is gone
+    /// already or the engine refuses (409: a container, even a stopped one,
+    /// still uses it, or several repositories name it).
+    pub async fn remove_image(&self, id: &str) -> Result<bool, DockerError> {
+        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(false)
+            .build();
+        match self.inner.remove_image(id, Some(opts), None).await {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(status_code(&e), Some(404 | 409)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Pulls `image`, reporting short human lines to `progress` a few times a
     /// second at most.
     pub async fn pull(

@@ -42,6 +42,11 @@ pub struct ContainerSpec {
     pub user: Option<String>,
     /// Capabilities added back after dropping all of them, e.g. ["CHOWN"].
     pub cap_add: Vec<String>,
+    /// The image ID to create from instead of `image` (the instance's
+    /// desired image). Not hashed: the reference is, so pinning an ID
+    /// recreates nothing, and a different ID is the planner's own rule.
+    #[serde(skip)]
+    pub create_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,6 +124,7 @@ pub(crate) mod tests {
             client: "acme".into(),
             user: None,
             cap_add: vec![],
+            create_from: None,
         }
     }
 
@@ -189,6 +195,9 @@ pub(crate) mod tests {
             ("user", |s| s.user = Some("1000:1000".into())),
             ("cap_add", |s| s.cap_add.push("CHOWN".into())),
         ];
+        let mut pinned = sample();
+        pinned.create_from = Some("sha256:abc".into());
+        assert_eq!(pinned.hash(), base, "the pinned image ID is not hashed");
         for (field, mutate) in mutations {
             let mut s = sample();
             mutate(&mut s);

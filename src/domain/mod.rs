@@ -13,6 +13,7 @@ pub mod llm;
 mod manifest;
 mod plan;
 mod request;
+mod rollout;
 pub mod rollup;
 pub mod schedule;
 pub mod size;
@@ -30,6 +31,7 @@ pub use instance::{parse_env, InstanceName};
 pub use manifest::Manifest;
 pub use plan::{blueprint_allowed, Limits, PlanName, PlanSpec};
 pub use request::{InstanceQuota, Transition};
+pub use rollout::{RolloutKind, RolloutStatus, StepState, Waves};
 pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
 pub use state::{

@@ -70,6 +70,8 @@ macro_rules! state_enum {
     };
 }
 
+pub(crate) use state_enum;
+
 state_enum! {
     /// What the provider wants an instance to be doing.
     DesiredState, "desired_state" {
@@ -172,6 +174,8 @@ state_enum! {
         Ui = "ui",
         /// Rebuilt from its sidecar manifest after the database was lost.
         Import = "import",
+        /// Taken by a rollout before updating the instance: its rollback point.
+        Rollout = "rollout",
     }
 }
 
@@ -314,7 +318,11 @@ mod tests {
             BackupStatus::as_str,
             "queued running ok failed",
         );
-        round_trips(Trigger::ALL, Trigger::as_str, "api cli schedule ui import");
+        round_trips(
+            Trigger::ALL,
+            Trigger::as_str,
+            "api cli schedule ui import rollout",
+        );
         round_trips(RestoreMode::ALL, RestoreMode::as_str, "in_place clone");
         round_trips(
             DeletionStatus::ALL,

@@ -37,7 +37,7 @@ pub struct InstanceEdit {
 }
 
 /// A Docker tag: 1–128 of `[A-Za-z0-9_.-]`, not starting with `.` or `-`.
-fn parse_tag(tag: &str) -> Result<Option<String>, OpsError> {
+pub(super) fn parse_tag(tag: &str) -> Result<Option<String>, OpsError> {
     if tag.is_empty() {
         return Ok(None);
     }
@@ -263,6 +263,11 @@ impl Ops {
                     changed.insert("env_keys".into(), json!(env.keys().collect::<Vec<_>>()));
                 }
                 if let Some(tag) = &tag {
+                    if let Some(rollout) = crate::store::rollouts::busy_with(tx, id)? {
+                        return Err(OpsError::Conflict(format!(
+                            "rollout {rollout} is updating this instance; halt it or wait before pinning a tag"
+                        )));
+                    }
                     instances::set_image_tag(tx, id, tag.as_deref())?;
                     changed.insert(
                         "image_tag".into(),

@@ -24,6 +24,7 @@ mod portal_requests;
 #[cfg(test)]
 mod portal_tests;
 mod requests;
+mod rollouts;
 mod tokens;
 mod usage;
 mod users;
@@ -51,6 +52,7 @@ pub use portal_data::{ActivityEntry, ActivityPage, InstanceBackups, PortalBackup
 pub use portal_logs::{LogTail, LOG_LINES, MAX_TAIL};
 pub use portal_requests::{PortalRequest, RequestOptions};
 pub use requests::{RequestFilter, RequestInput, Requester};
+pub use rollouts::{RolloutInput, RolloutStepView, RolloutView, ROLLOUT_LIST_LIMIT};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };
@@ -117,6 +119,8 @@ pub struct Ops {
     /// The LLM key worker's wake-up: a `Notify` wakes one waiter, and the
     /// key worker waits beside the reconciler, not behind it.
     llm_wake: Arc<Notify>,
+    /// The rollout worker's wake-up, for the same reason.
+    rollout_wake: Arc<Notify>,
     caches: Arc<overview::Caches>,
     login: Arc<users::LoginGate>,
     /// For reading instances' logs ([`Ops::portal_logs`]); absent in the CLI, which connects when it reads logs.
@@ -133,6 +137,7 @@ pub struct Shared {
     pub blueprints: Arc<Blueprints>,
     pub wake: Arc<Notify>,
     pub llm_wake: Arc<Notify>,
+    pub rollout_wake: Arc<Notify>,
 }
 
 impl Ops {
@@ -166,6 +171,7 @@ impl Ops {
             blueprints,
             wake,
             llm_wake: Arc::default(),
+            rollout_wake: Arc::default(),
             caches: Arc::default(),
             login: Arc::default(),
             docker: None,
@@ -230,6 +236,7 @@ impl Ops {
             blueprints: self.blueprints.clone(),
             wake: self.wake.clone(),
             llm_wake: self.llm_wake.clone(),
+            rollout_wake: self.rollout_wake.clone(),
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct InstanceView {
     pub plan_image_tag: Option<String>,
     /// The engine's ID of the image its container was created from.
     pub image_id: Option<String>,
+    /// The image ID its container must run (pinned by its first container,
+    /// a rollout or a rollback); `None` until one is known.
+    pub desired_image_id: Option<String>,
     pub host_port: u16,
     pub desired: DesiredState,
     pub env: BTreeMap<String, String>,
@@ -49,6 +52,7 @@ pub struct InstanceView {
 impl From<InstanceRow> for InstanceView {
     fn from(r: InstanceRow) -> Self {
         let image = r.resolved_image();
+        let desired_image_id = r.pinned_image_id().map(str::to_owned);
         Self {
             id: r.id,
             client_id: r.client_id,
@@ -61,6 +65,7 @@ impl From<InstanceRow> for InstanceView {
             image_tag: r.image_tag,
             plan_image_tag: r.plan_image_tag,
             image_id: r.image_id,
+            desired_image_id,
             host_port: r.host_port,
             desired: r.desired,
             env: r.env,
@@ -191,6 +196,8 @@ mod tests {
             image_tag: None,
             plan_image_tag: None,
             image_id: None,
+            desired_image_id: None,
+            desired_image_ref: None,
         };
         let json = serde_json::to_string(&InstanceView::from(row)).unwrap();
         assert!(!json.contains("hunter2"), "{json}");

@@ -220,6 +220,24 @@ impl Reconciler {
 
     /// `Ok(None)` when the image is present; `Ok(Some(progress))` while a pull runs.
     async fn ensure_image(&self, d: &DesiredInstance) -> Result<Option<String>, String> {
+        if let Some(id) = &d.spec.create_from {
+            if self.docker.image_present(id).await.map_err(text)? {
+                return Ok(None);
+            }
+            // Removed by hand: the instance cannot run what no longer exists,
+            // so its tag is resolved again (and adopted) on the next pass.
+            let (instance, gone) = (d.id, id.clone());
+            self.store
+                .call(move |conn| instances::forget_desired_image(conn, instance, &gone))
+                .await
+                .map_err(text)?;
+            tracing::warn!(instance = d.id, image_id = %id, "pinned image is gone; resolving its tag again");
+            self.wake.notify_one();
+            return Err(format!(
+                "image {id} is gone; resolving {} again",
+                d.spec.image
+            ));
+        }
         let image = &d.spec.image;
         if self.docker.image_present(image).await.map_err(text)? {
             return Ok(None);

@@ -77,6 +77,8 @@ pub fn desired(
                     also_ok,
                     llm_key,
                     admin_pending,
+                    image_id: row.pinned_image_id().map(str::to_owned),
+                    seen_image: (row.desired_image_id.clone(), row.desired_image_ref.clone()),
                 });
             }
             Err(Unbuilt::Invalid(why)) => out.invalid.push((row.id, why)),
@@ -160,6 +162,7 @@ fn container_spec(
         client: row.client_slug.clone(),
         user: bp.user.clone(),
         cap_add: bp.cap_add.clone(),
+        create_from: row.pinned_image_id().map(str::to_owned),
     }
 }
 
@@ -327,6 +330,8 @@ pub(super) mod tests {
             image_tag: None,
             plan_image_tag: None,
             image_id: None,
+            desired_image_id: None,
+            desired_image_ref: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::docker::{ContainerState, Health, ObservedContainer};
 use crate::domain::{DesiredState, Phase};
 use crate::store::llm::KeySeen;
-use crate::store::Observation;
+use crate::store::{Adopt, Observation};
 
 use super::plan::DesiredInstance;
 
@@ -45,6 +45,7 @@ pub fn observe(
             message: why.clone(),
             container_id: None,
             image_id: None,
+            adopt: None,
         })
         .chain(waiting.iter().map(|(id, why)| Observation {
             instance_id: *id,
@@ -52,6 +53,7 @@ pub fn observe(
             message: why.clone(),
             container_id: by_instance.get(id).map(|c| c.id.clone()),
             image_id: by_instance.get(id).and_then(|c| c.image_id.clone()),
+            adopt: None,
         }))
         .collect();
     for d in desired {
@@ -80,6 +82,7 @@ pub fn observe(
             phase,
             message,
             container_id,
+            adopt: adopt(d, c),
             image_id,
         });
     }
@@ -126,6 +129,18 @@ pub fn injections_seen(
     (keys, accounts)
 }
 
+/// An instance with no valid pinned image adopts the image of its current
+/// container: the tag resolved once is what it runs from then on.
+fn adopt(d: &DesiredInstance, c: Option<&ObservedContainer>) -> Option<Adopt> {
+    let c = c.filter(|c| d.image_id.is_none() && d.want != DesiredState::Absent && d.fits(c))?;
+    Some(Adopt {
+        image_ref: d.spec.image.clone(),
+        image_id: c.image_id.clone()?,
+        seen_id: d.seen_image.0.clone(),
+        seen_ref: d.seen_image.1.clone(),
+    })
+}
+
 fn container_phase(c: &ObservedContainer, want: DesiredState) -> (Phase, String) {
     match c.state {
         ContainerState::Running => match c.health {
@@ -163,6 +178,49 @@ mod tests {
     fn phase(obs: &[Observation], id: i64) -> (Phase, String) {
         let o = obs.iter().find(|o| o.instance_id == id).unwrap();
         (o.phase, o.message.clone())
+    }
+
+    #[test]
+    fn a_current_container_is_adopted_once_and_only_then() {
+        let mut c = container("a", Some(1), "h1", ContainerState::Running);
+        c.image_id = Some("sha256:x".into());
+        let obs = observe(
+            &[want(1, Running)],
+            &[],
+            &[],
+            &[c.clone()],
+            &[],
+            &PassNotes::default(),
+        );
+        let a = obs[0].adopt.as_ref().unwrap();
+        assert_eq!(
+            (a.image_ref.as_str(), a.image_id.as_str()),
+            ("img:1", "sha256:x")
+        );
+        let mut pinned = want(1, Running);
+        pinned.image_id = Some("sha256:x".into());
+        let obs = observe(
+            &[pinned],
+            &[],
+            &[],
+            &[c.clone()],
+            &[],
+            &PassNotes::default(),
+        );
+        assert_eq!(obs[0].adopt, None, "already pinned");
+        c.spec_hash = Some("old".into());
+        let obs = observe(
+            &[want(1, Running)],
+            &[],
+            &[],
+            &[c],
+            &[],
+            &PassNotes::default(),
+        );
+        assert_eq!(
+            obs[0].adopt, None,
+            "an outdated container's image is not adopted"
+        );
     }
 
     #[test]

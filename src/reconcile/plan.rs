@@ -25,6 +25,10 @@ pub struct DesiredInstance {
     pub llm_key: Option<i64>,
     /// The spec carries the admin password: a healthy start creates the account.
     pub admin_pending: bool,
+    /// The image ID its container must run, when one is pinned.
+    pub image_id: Option<String>,
+    /// The desired (image ID, reference) as the pass read them, for adoption.
+    pub seen_image: (Option<String>, Option<String>),
 }
 
 impl DesiredInstance {
@@ -32,13 +36,25 @@ impl DesiredInstance {
     pub fn current(&self, hash: Option<&str>) -> bool {
         hash.is_some_and(|h| h == self.spec_hash || self.also_ok.as_deref() == Some(h))
     }
+
+    /// Whether container `c` is what this instance wants: a current spec,
+    /// and the pinned image ID when one is pinned (a container whose image
+    /// the engine did not report is given the benefit of the doubt).
+    pub fn fits(&self, c: &ObservedContainer) -> bool {
+        let image_ok = match (&self.image_id, &c.image_id) {
+            (Some(want), Some(has)) => want == has,
+            _ => true,
+        };
+        self.current(c.spec_hash.as_deref()) && image_ok
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemoveReason {
     /// Labelled as ours but no instance in the store has its id.
     Orphan,
-    /// Its spec hash differs: plan, image, env or port changed.
+    /// Its spec hash differs (plan, image, env or port changed), or it
+    /// runs another image ID than the pinned one (a rollout or rollback).
     Outdated,
     /// A second container for the same instance (e.g. after a crash mid-create).
     Duplicate,
@@ -165,13 +181,7 @@ pub fn plan(
     for d in desired {
         let mut mine = by_instance.remove(&d.id).unwrap_or_default();
         // Keep the newest-looking one: a matching hash first, then a running one.
-        mine.sort_by_key(|c| {
-            (
-                !d.current(c.spec_hash.as_deref()),
-                c.state != ContainerState::Running,
-                c.id.clone(),
-            )
-        });
+        mine.sort_by_key(|c| (!d.fits(c), c.state != ContainerState::Running, c.id.clone()));
         let mut rest = mine.into_iter();
         let current = rest.next();
         for extra in rest {
@@ -183,7 +193,7 @@ pub fn plan(
         }
         wanted_networks.insert(d.spec.network.as_str());
         let current = match current {
-            Some(c) if !d.current(c.spec_hash.as_deref()) => {
+            Some(c) if !d.fits(c) => {
                 actions.push(remove(c, RemoveReason::Outdated));
                 None
             }
@@ -307,6 +317,7 @@ pub(crate) mod tests_support {
             client: format!("c{id}"),
             user: None,
             cap_add: vec![],
+            create_from: None,
         }
     }
 
@@ -321,6 +332,8 @@ pub(crate) mod tests_support {
             also_ok: None,
             llm_key: None,
             admin_pending: false,
+            image_id: None,
+            seen_image: (None, None),
         }
     }
 

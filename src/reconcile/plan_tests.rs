@@ -366,3 +366,47 @@ fn an_adopted_pool_network_is_the_instances_own() {
         ]
     );
 }
+
+/// A pinned image ID is desired state: a container on another image is
+/// recreated even though its spec hash is current; on the pinned one (or
+/// with nothing pinned) it is left alone, so a pull of a newer tag moves
+/// nobody.
+#[test]
+fn a_container_on_another_image_than_the_pinned_one_is_recreated() {
+    let mut d = want(1, Running);
+    d.image_id = Some("sha256:new".into());
+    let mut old = container("a", Some(1), "h1", ContainerState::Running);
+    old.image_id = Some("sha256:old".into());
+    let actions = plan(
+        std::slice::from_ref(&d),
+        &known(&[1]),
+        &[old.clone()],
+        &nets(&[1]),
+    );
+    assert_eq!(
+        actions,
+        vec![
+            Action::Remove {
+                instance_id: Some(1),
+                container_id: "a".into(),
+                name: "n-a".into(),
+                reason: RemoveReason::Outdated,
+            },
+            Action::Create {
+                instance_id: 1,
+                start: true
+            },
+        ]
+    );
+    let mut pinned = old.clone();
+    pinned.image_id = Some("sha256:new".into());
+    assert!(plan(
+        std::slice::from_ref(&d),
+        &known(&[1]),
+        &[pinned],
+        &nets(&[1])
+    )
+    .is_empty());
+    d.image_id = None;
+    assert!(plan(&[d], &known(&[1]), &[old], &nets(&[1])).is_empty());
+}

@@ -43,6 +43,11 @@ pub struct InstanceRow {
     /// The engine's ID of the image its container was created from, as
     /// last observed (`None` until a container was seen).
     pub image_id: Option<String>,
+    /// The image ID its container must run (desired state), valid while
+    /// [`InstanceRow::resolved_image`] is still `desired_image_ref`: a pull
+    /// of a newer tag never moves it, only a rollout, rollback or pin does.
+    pub desired_image_id: Option<String>,
+    pub desired_image_ref: Option<String>,
 }
 
 impl InstanceRow {
@@ -52,6 +57,13 @@ impl InstanceRow {
             Some(tag) => with_tag(&self.image, tag),
             None => self.image.clone(),
         }
+    }
+
+    /// The image ID its container must run: the desired one while it was
+    /// resolved from the reference the instance resolves to now.
+    pub fn pinned_image_id(&self) -> Option<&str> {
+        let current = self.desired_image_ref.as_deref() == Some(self.resolved_image().as_str());
+        self.desired_image_id.as_deref().filter(|_| current)
     }
 }
 
@@ -89,12 +101,25 @@ pub struct Observation {
     pub container_id: Option<String>,
     /// The image ID of the container seen, if one was.
     pub image_id: Option<String>,
+    /// Adoption: (reference, image ID) to record as the desired image when
+    /// the instance has none valid and runs a current container; with what
+    /// the pass read (desired id, ref), so a rollout's write meanwhile wins.
+    pub adopt: Option<Adopt>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adopt {
+    pub image_ref: String,
+    pub image_id: String,
+    pub seen_id: Option<String>,
+    pub seen_ref: Option<String>,
 }
 
 const SELECT: &str = "SELECT i.id, i.client_id, c.slug, c.name, c.status, i.name, i.blueprint, i.image, i.host_port, i.desired,
     i.env, i.secrets, i.restart_gen, i.restart_done_gen, i.phase, i.message, i.container_id, i.observed_at, i.created_at,
     (SELECT group_concat(hostname, ' ') FROM (SELECT hostname FROM domains d WHERE d.instance_id = i.id ORDER BY hostname)),
-    p.name, p.cpus, p.memory, p.memory_reservation, p.storage, i.network, i.image_tag, p.image_tag, i.image_id
+    p.name, p.cpus, p.memory, p.memory_reservation, p.storage, i.network, i.image_tag, p.image_tag, i.image_id,
+    i.desired_image_id, i.desired_image_ref
     FROM instances i JOIN clients c ON c.id = i.client_id JOIN plans p ON p.id = c.plan_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
@@ -133,6 +158,8 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
         image_tag: r.get(26)?,
         plan_image_tag: r.get(27)?,
         image_id: r.get(28)?,
+        desired_image_id: r.get(29)?,
+        desired_image_ref: r.get(30)?,
     })
 }
 
@@ -312,16 +339,58 @@ pub fn record(conn: &mut Connection, observations: &[Observation]) -> Result<usi
                 o.image_id
             ])?;
         }
+        let mut adopt = tx.prepare_cached(
+            "UPDATE instances SET desired_image_ref = ?2, desired_image_id = ?3
+             WHERE id = ?1 AND desired_image_id IS ?4 AND desired_image_ref IS ?5",
+        )?;
+        for o in observations {
+            if let Some(a) = &o.adopt {
+                changed += adopt.execute(params![
+                    o.instance_id,
+                    a.image_ref,
+                    a.image_id,
+                    a.seen_id,
+                    a.seen_ref
+                ])?;
+            }
+        }
     }
     tx.commit()?;
     Ok(changed)
 }
 
-/// Pins (or with `None` unpins) the instance's image tag.
+/// Pins (or with `None` unpins) the instance's image tag; the desired
+/// image ID goes with the old pin (the next container adopts one).
 pub fn set_image_tag(conn: &Connection, id: i64, tag: Option<&str>) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE instances SET image_tag = ?1 WHERE id = ?2",
+        "UPDATE instances SET image_tag = ?1, desired_image_id = NULL, desired_image_ref = NULL WHERE id = ?2",
         params![tag, id],
+    )?;
+    Ok(())
+}
+
+/// A rollout's or rollback's move: the instance's own tag pin, the
+/// reference it resolves to and the image ID its container must run.
+pub fn set_desired_image(
+    conn: &Connection,
+    id: i64,
+    pin: Option<&str>,
+    image_ref: &str,
+    image_id: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE instances SET image_tag = ?2, desired_image_ref = ?3, desired_image_id = ?4 WHERE id = ?1",
+        params![id, pin, image_ref, image_id],
+    )?;
+    Ok(())
+}
+
+/// Forgets a desired image ID the engine no longer has, if it is still
+/// the one desired; the tag is resolved again and the result adopted.
+pub fn forget_desired_image(conn: &Connection, id: i64, image_id: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE instances SET desired_image_id = NULL, desired_image_ref = NULL WHERE id = ?1 AND desired_image_id = ?2",
+        params![id, image_id],
     )?;
     Ok(())
 }

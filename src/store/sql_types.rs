@@ -6,7 +6,8 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 
 use crate::domain::{
     Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset,
-    LinkKind, LlmKeyStatus, LlmProvider, Phase, RequestStatus, RestoreMode, Trigger,
+    LinkKind, LlmKeyStatus, LlmProvider, Phase, RequestStatus, RestoreMode, RolloutKind,
+    RolloutStatus, StepState, Trigger,
 };
 
 macro_rules! sql_text {
@@ -41,7 +42,10 @@ sql_text!(
     Trigger,
     LlmProvider,
     LlmKeyStatus,
-    LimitReset
+    LimitReset,
+    RolloutKind,
+    RolloutStatus,
+    StepState
 );
 
 #[cfg(test)]

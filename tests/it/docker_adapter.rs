@@ -141,6 +141,7 @@ fn spec(owner: &str, image: &str, network: &str, data_dir: &Path, id: i64) -> Co
         client: "acme".into(),
         user: None,
         cap_add: vec![],
+        create_from: None,
     }
 }
 
