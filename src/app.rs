@@ -49,7 +49,9 @@ impl App {
             wake,
             llm_wake,
         } = ops.shared();
-        let docker = Docker::connect(&config.docker.socket, &config.docker.owner).await?;
+        let docker = Docker::connect(&config.docker.socket, &config.docker.owner)
+            .await?
+            .with_logins(crate::updates::registry_logins(&config));
         // The portal's log view reads through the operations' own handle.
         let ops = ops.with_docker(docker.clone());
         let caddy = CaddyAdmin::new(&config.caddy.admin)?;

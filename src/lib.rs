@@ -37,6 +37,10 @@
 //! - [`llm`]: clients' LLM keys at OpenRouter or LiteLLM: the key worker
 //!   (create, disable, budget, rotate, delete; beside the reconciler, never
 //!   in its pass) and the spend meter.
+//! - [`updates`]: the update check: pull each blueprint's tag, record the
+//!   image ID and digest it resolves to, tell which instances are behind.
+//!   Run from `ops` and on `[updates] check_schedule` by the backup
+//!   worker's scheduler; the reconciler's pulls use the same registry logins.
 //! - [`audit`]: who did what, when, from where; record, query, retention.
 //! - [`web`]: axum only: one route table with an `Access` per route, one
 //!   `WebError`, `state.rs`; `pages/` (admin handlers), `portal/` (client
@@ -69,4 +73,5 @@ pub mod reconcile;
 pub mod store;
 pub mod testhook;
 pub mod tls;
+pub mod updates;
 pub mod web;

@@ -25,6 +25,7 @@ mod plans;
 mod prompt;
 mod requests;
 mod tokens;
+mod update_check;
 mod usage;
 mod users;
 mod views;
@@ -87,6 +88,9 @@ pub enum Command {
     /// Clients' LLM keys: status, rotation, budgets.
     #[command(subcommand)]
     Llm(llm::LlmCmd),
+    /// App updates: check which instances run an older image.
+    #[command(subcommand)]
+    Update(update_check::UpdateCmd),
 }
 
 /// Exit codes: 0 done, 1 the operation was refused or failed, 2 bad usage or configuration.
@@ -181,6 +185,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
         Command::Usage(cmd) => usage::run(ops, cmd, as_json).await,
         Command::User(cmd) => users::run(ops, &actor, cmd, as_json).await,
         Command::Llm(cmd) => llm::run(ops, &actor, cmd, as_json).await,
+        Command::Update(cmd) => update_check::run(ops, &actor, cmd, as_json).await,
         Command::Serve | Command::Doctor | Command::Config(_) => {
             unreachable!("handled before opening the store")
         }

@@ -25,6 +25,7 @@ mod portal_requests;
 mod portal_tests;
 mod requests;
 mod tokens;
+mod updates;
 mod usage;
 mod users;
 mod views;
@@ -51,6 +52,7 @@ pub use portal_data::{ActivityEntry, ActivityPage, InstanceBackups, PortalBackup
 pub use portal_logs::{LogTail, LOG_LINES, MAX_TAIL};
 pub use portal_requests::{PortalRequest, RequestOptions};
 pub use requests::{RequestFilter, RequestInput, Requester};
+pub use updates::{BlueprintImage, CheckInput, CheckView, UpdateReport};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };

@@ -28,6 +28,8 @@ pub struct InstanceView {
     pub plan_image_tag: Option<String>,
     /// The engine's ID of the image its container was created from.
     pub image_id: Option<String>,
+    /// Its registry digest (`repo@sha256:…`), when known.
+    pub image_digest: Option<String>,
     pub host_port: u16,
     pub desired: DesiredState,
     pub env: BTreeMap<String, String>,
@@ -61,6 +63,7 @@ impl From<InstanceRow> for InstanceView {
             image_tag: r.image_tag,
             plan_image_tag: r.plan_image_tag,
             image_id: r.image_id,
+            image_digest: r.image_digest,
             host_port: r.host_port,
             desired: r.desired,
             env: r.env,
@@ -191,6 +194,7 @@ mod tests {
             image_tag: None,
             plan_image_tag: None,
             image_id: None,
+            image_digest: None,
         };
         let json = serde_json::to_string(&InstanceView::from(row)).unwrap();
         assert!(!json.contains("hunter2"), "{json}");

@@ -327,6 +327,7 @@ pub(super) mod tests {
             image_tag: None,
             plan_image_tag: None,
             image_id: None,
+            image_digest: None,
         }
     }
 

@@ -43,6 +43,9 @@ pub struct InstanceRow {
     /// The engine's ID of the image its container was created from, as
     /// last observed (`None` until a container was seen).
     pub image_id: Option<String>,
+    /// The registry digest of `image_id`, when berth learnt it (a pull or
+    /// an inspect; an image built here has none).
+    pub image_digest: Option<String>,
 }
 
 impl InstanceRow {
@@ -94,7 +97,8 @@ pub struct Observation {
 const SELECT: &str = "SELECT i.id, i.client_id, c.slug, c.name, c.status, i.name, i.blueprint, i.image, i.host_port, i.desired,
     i.env, i.secrets, i.restart_gen, i.restart_done_gen, i.phase, i.message, i.container_id, i.observed_at, i.created_at,
     (SELECT group_concat(hostname, ' ') FROM (SELECT hostname FROM domains d WHERE d.instance_id = i.id ORDER BY hostname)),
-    p.name, p.cpus, p.memory, p.memory_reservation, p.storage, i.network, i.image_tag, p.image_tag, i.image_id
+    p.name, p.cpus, p.memory, p.memory_reservation, p.storage, i.network, i.image_tag, p.image_tag, i.image_id,
+    (SELECT g.digest FROM image_digests g WHERE g.image_id = i.image_id)
     FROM instances i JOIN clients c ON c.id = i.client_id JOIN plans p ON p.id = c.plan_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
@@ -133,6 +137,7 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
         image_tag: r.get(26)?,
         plan_image_tag: r.get(27)?,
         image_id: r.get(28)?,
+        image_digest: r.get(29)?,
     })
 }
 

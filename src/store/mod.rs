@@ -27,6 +27,7 @@ pub mod requests;
 mod rows;
 mod sql_types;
 pub mod tokens;
+pub mod updates;
 pub mod usage;
 pub mod users;
 

@@ -102,6 +102,7 @@ async fn seed_client(
         approval: Default::default(),
         portal_restore: false,
         blueprints: None,
+        image_tag: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     let input = NewClientInput {

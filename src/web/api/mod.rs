@@ -9,6 +9,7 @@ mod instances;
 mod llm;
 mod plans;
 mod requests;
+mod updates;
 pub(crate) mod usage;
 
 use axum::extract::State;
@@ -31,6 +32,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(backups::routes());
     routes.extend(usage::routes());
     routes.extend(llm::routes());
+    routes.extend(updates::routes());
     routes
 }
 
