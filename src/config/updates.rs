@@ -48,6 +48,10 @@ pub struct RegistryConfig {
 pub struct RegistryPassword(String);
 
 impl RegistryPassword {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

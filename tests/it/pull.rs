@@ -2,61 +2,11 @@
 //! loopback: Debian's docker-registry); an unreachable registry ends in a
 //! clear error phase instead of a hang.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{free_port, try_http_get, unique, wait_until, TestApp};
-
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n", dir.path().join("data").display()),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .args(["serve", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry from Debian's package (installed by .ci/run)");
-        wait_until("registry up", Duration::from_secs(30), || {
-            matches!(try_http_get(&addr, "localhost", "/v2/"), Ok((200, _)))
-        });
-        Registry {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn docker(args: &[&str]) {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::harness::{docker, free_port, unique, Registry, TestApp};
 
 fn blueprint(image: &str) -> String {
     format!(
@@ -68,14 +18,7 @@ fn blueprint(image: &str) -> String {
 async fn missing_image_is_pulled_and_unreachable_registry_is_an_error() {
     let registry = tokio::task::spawn_blocking(Registry::start).await.unwrap();
     let image = format!("{}/berth-pull:{}", registry.addr, unique("t"));
-    let rootfs = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        rootfs.path(),
-        berth::docker::busybox_rootfs(std::path::Path::new("/bin/busybox")).unwrap(),
-    )
-    .unwrap();
-    docker(&["import", rootfs.path().to_str().unwrap(), &image]);
-    docker(&["push", &image]);
+    registry.push_busybox(&image, "V=1");
     docker(&["rmi", &image]);
 
     let ghost = format!("127.0.0.1:{}/nope:1", free_port());
