@@ -10,6 +10,7 @@ mod client_users;
 mod edge;
 mod gdpr;
 mod handover;
+mod plan_pins;
 mod portal;
 mod portal_requests;
 mod reads;

@@ -10,7 +10,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    docker, eventually, free_port, unique, Registry, TestApp, REGISTRY_PASSWORD, REGISTRY_USER,
+    berth_cli, docker, eventually, free_port, unique, Registry, TestApp, REGISTRY_PASSWORD,
+    REGISTRY_USER,
 };
 use crate::ui::UiSession;
 
@@ -172,6 +173,49 @@ async fn a_newer_image_under_the_same_tag_is_reported_and_nothing_is_recreated()
     assert!(
         error.contains("no-such-tag") && error.contains("not found"),
         "{error}"
+    );
+    // The CLI: a table or JSON, and exit 1 with one line when a pull fails.
+    let config = app.config.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        berth_cli(
+            &config,
+            &["update", "check", "--blueprint", "upd", "--json"],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let cli: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        row(&cli, &image)["outdated"].as_array().unwrap().len(),
+        2,
+        "{cli}"
+    );
+    let config = app.config.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        berth_cli(
+            &config,
+            &[
+                "update",
+                "check",
+                "--blueprint",
+                "upd",
+                "--tag",
+                "no-such-tag",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("1 of 1 images could not be checked") && err.contains("no-such-tag"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        out.contains("BLUEPRINT") && out.contains("no-such-tag"),
+        "{out}"
     );
     let (status, body) = app
         .post("/api/v1/updates/check", json!({ "tag": "bad tag!" }))
