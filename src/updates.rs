@@ -89,7 +89,9 @@ pub async fn check(
         let found = pull_and_identify(docker, image, config.docker.pull_timeout).await;
         match &found {
             Ok((id, _)) => tracing::info!(%blueprint, %image, %id, "update check"),
-            Err(e) => tracing::warn!(%blueprint, %image, error = %e, "update check failed"),
+            // The caller reports it (the API's answer, the CLI's exit, the
+            // scheduler's warning and webhook); info keeps the CLI's stderr to one line.
+            Err(e) => tracing::info!(%blueprint, %image, error = %e, "update check failed"),
         }
         let (blueprint, image, named) = (blueprint.clone(), image.clone(), *named);
         store

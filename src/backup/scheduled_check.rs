@@ -81,6 +81,8 @@ impl Runner {
             tracing::warn!(error = %e, "scheduled update check not audited");
         }
         for r in failed {
+            let error = r.error.as_deref().unwrap_or_default();
+            tracing::warn!(blueprint = %r.blueprint, image = %r.image, %error, "scheduled update check failed");
             let body = json!({
                 "event": "update_check_failed",
                 "blueprint": r.blueprint,
