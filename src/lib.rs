@@ -20,7 +20,8 @@
 //!   container looks like.
 //! - [`ops`]: THE door: every operation of every front end. Private fields;
 //!   no rusqlite; Docker only to read an instance's recent output for the
-//!   client portal and to pull for the update check (through [`updates`]). Returns view types (`InstanceView`, ...).
+//!   client portal and to pull for the update check (through [`updates`]).
+//!   Returns view types (`InstanceView`, ...).
 //! - [`store`]: SQLite: migrations, `Store::write` (one immediate
 //!   transaction), `ToSql`/`FromSql` for the domain's states.
 //! - [`docker`]: the bollard adapter; labels are the contract with the engine.
