@@ -193,6 +193,7 @@ async fn seed(ops: &Ops, store: &Store, clients: u32, per_client: u32) -> Result
             approval: Default::default(),
             portal_restore: false,
             blueprints: None,
+            image_tag: None,
         };
         ops.create_plan(&cli, input).await?;
     }

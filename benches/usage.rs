@@ -139,6 +139,7 @@ async fn start_instances(ops: &Ops, n: u32) -> Result<()> {
             approval: Default::default(),
             portal_restore: false,
             blueprints: None,
+            image_tag: None,
         },
     )
     .await?;

@@ -51,7 +51,9 @@ impl App {
             llm_wake,
             rollout_wake,
         } = ops.shared();
-        let docker = Docker::connect(&config.docker.socket, &config.docker.owner).await?;
+        let docker = Docker::connect(&config.docker.socket, &config.docker.owner)
+            .await?
+            .with_logins(crate::updates::registry_logins(&config));
         // The portal's log view reads through the operations' own handle.
         let ops = ops.with_docker(docker.clone());
         let caddy = CaddyAdmin::new(&config.caddy.admin)?;

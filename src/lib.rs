@@ -20,7 +20,8 @@
 //!   container looks like.
 //! - [`ops`]: THE door: every operation of every front end. Private fields;
 //!   no rusqlite; Docker only to read an instance's recent output for the
-//!   client portal. Returns view types (`InstanceView`, ...).
+//!   client portal and to pull for the update check (through [`updates`]).
+//!   Returns view types (`InstanceView`, ...).
 //! - [`store`]: SQLite: migrations, `Store::write` (one immediate
 //!   transaction), `ToSql`/`FromSql` for the domain's states.
 //! - [`docker`]: the bollard adapter; labels are the contract with the engine.
@@ -42,6 +43,10 @@
 //! - [`llm`]: clients' LLM keys at OpenRouter or LiteLLM: the key worker
 //!   (create, disable, budget, rotate, delete; beside the reconciler, never
 //!   in its pass) and the spend meter.
+//! - [`updates`]: the update check: pull each blueprint's tag, record the
+//!   image ID and digest it resolves to, tell which instances are behind.
+//!   Run from `ops` and on `[updates] check_schedule` by the backup
+//!   worker's scheduler; the reconciler's pulls use the same registry logins.
 //! - [`audit`]: who did what, when, from where; record, query, retention.
 //! - [`web`]: axum only: one route table with an `Access` per route, one
 //!   `WebError`, `state.rs`; `pages/` (admin handlers), `portal/` (client
@@ -75,4 +80,5 @@ pub mod rollout;
 pub mod store;
 pub mod testhook;
 pub mod tls;
+pub mod updates;
 pub mod web;

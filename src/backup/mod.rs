@@ -39,6 +39,7 @@ mod recover;
 mod restore;
 pub mod retention;
 mod run;
+mod scheduled_check;
 pub mod snapshot;
 mod unpack;
 pub mod verify;
@@ -72,6 +73,11 @@ pub struct Runner {
     tenant: Hold,
     wake: Arc<Notify>,
     http: reqwest::Client,
+    /// For the scheduled update check's pulls (the hold has its own handle).
+    docker: Docker,
+    /// Set while a scheduled update check runs: a slow registry never
+    /// stacks one check on another.
+    checking: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Runner {
@@ -87,7 +93,9 @@ impl Runner {
             .build()
             .unwrap_or_default();
         Self {
-            tenant: Hold::new(docker, store.clone()),
+            tenant: Hold::new(docker.clone(), store.clone()),
+            docker,
+            checking: Arc::default(),
             store,
             config,
             blueprints,
@@ -108,11 +116,16 @@ impl Runner {
 
     /// Tells the operator's webhook (if any) that something failed. Never fails itself.
     pub(crate) async fn notify_failure(&self, event: &str, id: i64, instance: &str, error: &str) {
+        let body =
+            serde_json::json!({ "event": event, "id": id, "instance": instance, "error": error });
+        self.post_failure(event, body).await;
+    }
+
+    /// POSTs `body` to the failure webhook, if one is configured.
+    pub(crate) async fn post_failure(&self, event: &str, body: serde_json::Value) {
         let Some(url) = self.config.backup.failure_webhook.clone() else {
             return;
         };
-        let body =
-            serde_json::json!({ "event": event, "id": id, "instance": instance, "error": error });
         if let Err(e) = self
             .http
             .post(&url)

@@ -153,6 +153,7 @@ impl Runner {
     /// Queues backups for instances whose schedule (plan's or global) fired
     /// in (after, now], and verifications of newest backups on the verify schedule.
     async fn fire_schedules(&self, after: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) {
+        self.fire_update_check(after, now);
         let global = self.config.backup.schedule.clone();
         let result = async {
             let (policies, instances) = self

@@ -25,6 +25,7 @@ mod plans;
 mod prompt;
 mod requests;
 mod tokens;
+mod update_check;
 mod updates;
 mod usage;
 mod users;
@@ -88,7 +89,7 @@ pub enum Command {
     /// Clients' LLM keys: status, rotation, budgets.
     #[command(subcommand)]
     Llm(llm::LlmCmd),
-    /// Rollouts: update a blueprint's instances to a new image, in waves.
+    /// App updates: check for newer images, roll them out in waves, follow them.
     #[command(subcommand)]
     Update(updates::UpdateCmd),
 }

@@ -35,6 +35,9 @@ pub struct PlanArgs {
     /// Blueprints clients may request, comma-separated; "" allows all.
     #[arg(long, value_delimiter = ',')]
     pub blueprints: Option<Vec<String>>,
+    /// The image tag its clients' instances run (beats the blueprint's); "" unpins.
+    #[arg(long)]
+    pub image_tag: Option<String>,
 }
 
 /// Parsed here rather than by clap so a bad word is one line, like every other usage error.
@@ -112,6 +115,7 @@ fn plan_input(name: String, args: PlanArgs) -> Result<PlanInput, Failure> {
         approval,
         portal_restore: args.portal_restore.unwrap_or(false),
         blueprints: args.blueprints,
+        image_tag: args.image_tag,
     })
 }
 
@@ -126,5 +130,6 @@ fn plan_edit(args: PlanArgs, rename: Option<String>) -> Result<PlanEdit, Failure
         max_instances: args.max_instances,
         portal_restore: args.portal_restore,
         blueprints: args.blueprints,
+        image_tag: args.image_tag,
     })
 }

@@ -1,4 +1,5 @@
-//! `berth update apply|status|halt|resume` and `berth instance rollback`:
+//! `berth update apply|status|halt|resume` and `berth instance rollback`
+//! (`berth update check` is in `update_check.rs`):
 //! rollouts, written to the store; the daemon's rollout worker carries them
 //! out (it looks at the store every second).
 
@@ -14,6 +15,8 @@ use crate::ops::{Ops, RolloutInput, RolloutView};
 
 #[derive(Subcommand)]
 pub enum UpdateCmd {
+    /// Pull the blueprints' tags and list the instances running an older image.
+    Check(super::update_check::CheckArgs),
     /// Update a blueprint's instances in waves: each is backed up first
     /// (skipped if that fails), moved to the new image, and rolled back
     /// (image and data) unless it becomes healthy. Prints the rollout id.
@@ -46,6 +49,7 @@ pub enum UpdateCmd {
 
 pub async fn run(ops: &Ops, actor: &Actor, cmd: UpdateCmd, as_json: bool) -> Result<(), Failure> {
     match cmd {
+        UpdateCmd::Check(args) => super::update_check::check(ops, actor, args, as_json).await?,
         UpdateCmd::Apply {
             blueprint,
             tag,

@@ -27,6 +27,8 @@ pub struct PlanOut {
     pub portal_restore: bool,
     /// Blueprints its clients may request; null = all.
     pub blueprints: Option<Vec<String>>,
+    /// The image tag its clients' instances run; null = the blueprint's.
+    pub image_tag: Option<String>,
     /// Instances of clients on this plan.
     pub instances: u32,
     pub created_at: String,
@@ -44,6 +46,7 @@ impl From<PlanRow> for PlanOut {
             approval: p.approval,
             portal_restore: p.portal_restore,
             blueprints: p.blueprints,
+            image_tag: p.image_tag,
             instances: p.instances,
             created_at: p.created_at,
         }
@@ -62,7 +65,11 @@ impl PlanOut {
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "any number of".into()),
             self.approval,
-        )
+        ) + &self
+            .image_tag
+            .as_ref()
+            .map(|t| format!(" Image tag {t}."))
+            .unwrap_or_default()
     }
 }
 
@@ -104,6 +111,8 @@ pub struct InstanceOut {
     pub tag_from: &'static str,
     /// The engine's image ID its container was created from.
     pub image_id: Option<String>,
+    /// Its registry digest, when known.
+    pub image_digest: Option<String>,
     pub plan: String,
     /// What berth is asked to keep it at: running, stopped (absent while removed).
     pub desired: DesiredState,
@@ -143,6 +152,7 @@ impl InstanceOut {
             image,
             tag_from,
             image_id: i.image_id,
+            image_digest: i.image_digest,
             id: i.id,
             client: i.client_slug,
             name: i.name,
@@ -192,6 +202,12 @@ impl InstanceOut {
                 self.image_id
                     .clone()
                     .unwrap_or_else(|| "not seen yet".into()),
+            ),
+            (
+                "image digest",
+                self.image_digest
+                    .clone()
+                    .unwrap_or_else(|| "none known (built here, or not pulled)".into()),
             ),
             ("plan", self.plan.clone()),
             ("desired", self.desired.to_string()),

@@ -27,7 +27,7 @@ pub use ports::PortRange;
 pub use sections::{
     AuditConfig, BackupConfig, CaddyConfig, DockerConfig, MetricsConfig, StaticRoute, WebConfig,
 };
-pub use updates::UpdatesConfig;
+pub use updates::{RegistryConfig, RegistryPassword, UpdatesConfig};
 
 /// The documented example, compiled in so `berth config example` prints it.
 pub const EXAMPLE: &str = include_str!("../../config.example.toml");
@@ -59,6 +59,9 @@ pub struct Config {
     pub portal: PortalConfig,
     pub llm: LlmConfig,
     pub updates: UpdatesConfig,
+    /// Logins for private registries, one `[[registry]]` table each.
+    #[serde(rename = "registry")]
+    pub registries: Vec<RegistryConfig>,
 }
 
 impl Default for Config {
@@ -85,6 +88,7 @@ impl Default for Config {
             portal: PortalConfig::default(),
             llm: LlmConfig::default(),
             updates: UpdatesConfig::default(),
+            registries: Vec::new(),
         }
     }
 }
@@ -133,6 +137,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_LLM_POLL_INTERVAL", "llm.poll_interval"),
     ("BERTH_LLM_INFERENCE_URL", "llm.inference_url"),
     ("BERTH_UPDATES_HEALTH_TIMEOUT", "updates.health_timeout"),
+    ("BERTH_UPDATES_CHECK_SCHEDULE", "updates.check_schedule"),
 ];
 
 impl Config {
@@ -165,6 +170,9 @@ impl Config {
             .map_err(|e| ConfigError(format!("cannot read the current directory: {e}")))?;
         config.resolve_paths(&cwd);
         config.llm.load_key(&env)?;
+        for (i, r) in config.registries.iter_mut().enumerate() {
+            r.load_password(i, &env, &cwd)?;
+        }
         Ok(config)
     }
 
@@ -284,6 +292,7 @@ impl Config {
         for (key, expr) in [
             ("backup.schedule", &self.backup.schedule),
             ("backup.verify_schedule", &self.backup.verify_schedule),
+            ("updates.check_schedule", &self.updates.check_schedule),
         ] {
             if let Err(why) = crate::domain::schedule::parse_optional(expr) {
                 return bad(key, why);
@@ -342,6 +351,12 @@ impl Config {
         }
     }
 
+    /// The login configured for the registry `image` is pulled from, if any.
+    pub fn registry_for(&self, image: &str) -> Option<&RegistryConfig> {
+        let host = crate::domain::image_registry_host(image)?;
+        self.registries.iter().find(|r| r.host == host)
+    }
+
     pub fn reports_dir(&self) -> PathBuf {
         self.data_dir.join("reports")
     }
@@ -394,6 +409,7 @@ impl fmt::Debug for Config {
             .field("portal", &self.portal)
             .field("llm", &self.llm)
             .field("updates", &self.updates)
+            .field("registries", &self.registries)
             .finish_non_exhaustive()
     }
 }

@@ -208,3 +208,58 @@ fn smtp_and_portal_mistakes_name_the_key() {
     let c = load(&text, &[]).unwrap();
     assert_eq!(c.smtp.unwrap().password.as_deref(), Some("from-file"));
 }
+
+#[test]
+fn registry_logins_read_their_secret_from_env_or_file_and_mask_it() {
+    let c = load(
+        "[[registry]]\nhost = \"ghcr.io\"\nusername = \"bot\"\npassword_env = \"GHCR_TOKEN\"\n",
+        &[("GHCR_TOKEN", "s3cret-token")],
+    )
+    .unwrap();
+    let r = c
+        .registry_for("ghcr.io/acme/app:1")
+        .expect("a login for ghcr.io");
+    assert_eq!(r.password.as_ref().unwrap().expose(), "s3cret-token");
+    assert!(c.registry_for("docker.io/library/busybox").is_none());
+    assert!(!format!("{c:?}").contains("s3cret-token"), "Debug masks it");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let text = format!(
+        "[[registry]]\nhost = \"127.0.0.1:5000\"\nusername = \"u\"\npassword_file = {:?}\n",
+        file.display().to_string()
+    );
+    let c = load(&text, &[]).unwrap();
+    assert_eq!(
+        c.registries[0].password.as_ref().unwrap().expose(),
+        "from-file"
+    );
+
+    for (text, want) in [
+        (
+            "[[registry]]\nhost = \"ghcr.io\"\nusername = \"u\"\n",
+            "password_env or password_file",
+        ),
+        (
+            "[[registry]]\nhost = \"ghcr.io\"\nusername = \"u\"\npassword_env = \"UNSET_VAR\"\n",
+            "UNSET_VAR is not set",
+        ),
+        (
+            "[[registry]]\nhost = \"https://ghcr.io/\"\nusername = \"u\"\npassword_env = \"X\"\n",
+            "registry[0]",
+        ),
+        (
+            "[[registry]]\nhost = \"ghcr.io\"\nusername = \"u\"\npassword = \"inline\"\n",
+            "password",
+        ),
+        (
+            "[updates]\ncheck_schedule = \"not cron\"\n",
+            "updates.check_schedule",
+        ),
+    ] {
+        let err = load(text, &[("X", "x")]).unwrap_err().to_string();
+        assert!(err.contains(want), "{text}: {err}");
+    }
+    assert_eq!(load("", &[]).unwrap().updates.check_schedule, "30 4 * * *");
+}

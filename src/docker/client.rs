@@ -12,6 +12,25 @@ use super::DockerError;
 pub struct Docker {
     pub(super) inner: bollard::Docker,
     pub(super) owner: Arc<str>,
+    /// Private registries' logins, handed to every pull from their host.
+    pub(super) logins: Arc<[RegistryLogin]>,
+}
+
+/// A login for one registry host (`[[registry]]` in the config).
+#[derive(Clone)]
+pub struct RegistryLogin {
+    pub host: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin")
+            .field("host", &self.host)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Docker {
@@ -46,7 +65,20 @@ impl Docker {
         Ok(Self {
             inner,
             owner: owner.into(),
+            logins: Arc::from([]),
         })
+    }
+
+    /// The same connection, pulling with these registry logins.
+    pub fn with_logins(mut self, logins: Vec<RegistryLogin>) -> Self {
+        self.logins = logins.into();
+        self
+    }
+
+    /// The login for the registry `image` comes from, if one is configured.
+    pub(super) fn login_for(&self, image: &str) -> Option<&RegistryLogin> {
+        let host = crate::domain::image_registry_host(image)?;
+        self.logins.iter().find(|l| l.host == host)
     }
 
     /// Value of the MANAGED label on everything this instance creates.

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use bollard::auth::DockerCredentials;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 
@@ -25,11 +26,7 @@ impl Docker {
 
     /// The engine's ID ("sha256:…") of `image` (a reference or an ID), if present.
     pub async fn image_id(&self, image: &str) -> Result<Option<String>, DockerError> {
-        match self.inner.inspect_image(image).await {
-            Ok(i) => Ok(i.id),
-            Err(e) if status_code(&e) == Some(404) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(self.image_identity(image).await?.map(|i| i.id))
     }
 
     /// Removes an image by ID, unforced; `Ok(false)` when it is gone
@@ -44,6 +41,25 @@ impl Docker {
             Err(e) if matches!(status_code(&e), Some(404 | 409)) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The engine's ID of the local image `image` and its repository digest
+    /// (`repo@sha256:…`) for the same repository, if it came from a registry.
+    /// `Ok(None)`: no such image here.
+    pub async fn image_identity(&self, image: &str) -> Result<Option<ImageIdentity>, DockerError> {
+        let inspect = match self.inner.inspect_image(image).await {
+            Ok(i) => i,
+            Err(e) if status_code(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(id) = inspect.id else {
+            return Ok(None);
+        };
+        let digests = inspect.repo_digests.unwrap_or_default();
+        Ok(Some(ImageIdentity {
+            id,
+            digest: pick_digest(image, &digests),
+        }))
     }
 
     /// Pulls `image`, reporting short human lines to `progress` a few times a
@@ -62,7 +78,20 @@ impl Docker {
         if let Some(tag) = tag {
             opts = opts.tag(tag);
         }
-        let mut stream = self.inner.create_image(Some(opts.build()), None, None);
+        // Docker Hub's login is keyed by its index URL, as `docker login` does.
+        let credentials = self.login_for(image).map(|l| DockerCredentials {
+            username: Some(l.username.clone()),
+            password: Some(l.password.clone()),
+            serveraddress: Some(if l.host == "docker.io" {
+                "https://index.docker.io/v1/".to_owned()
+            } else {
+                l.host.clone()
+            }),
+            ..Default::default()
+        });
+        let mut stream = self
+            .inner
+            .create_image(Some(opts.build()), None, credentials);
         let mut last_report: Option<Instant> = None;
         let mut layers = PullProgress::default();
         loop {
@@ -115,6 +144,26 @@ impl Docker {
         }
         Ok(())
     }
+}
+
+/// What identifies an image: the engine's ID (`sha256:…` of its config)
+/// and, when it was pulled, the registry's digest of its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageIdentity {
+    pub id: String,
+    pub digest: Option<String>,
+}
+
+/// The repo digest of `image`'s own repository among an image's
+/// RepoDigests (an image pushed to two registries has two); else the first.
+fn pick_digest(image: &str, digests: &[String]) -> Option<String> {
+    let (repo, _) = split_image_ref(image);
+    let repo = repo.split('@').next().unwrap_or(repo);
+    digests
+        .iter()
+        .find(|d| d.split('@').next() == Some(repo))
+        .or(digests.first())
+        .cloned()
 }
 
 /// Splits "registry:5000/name:tag" into ("registry:5000/name", Some("tag")).
@@ -234,6 +283,23 @@ mod tests {
             split_image_ref("ghcr.io/x/y@sha256:abcd"),
             ("ghcr.io/x/y@sha256:abcd", None)
         );
+    }
+
+    #[test]
+    fn the_digest_of_the_images_own_repository_is_picked() {
+        let d = vec![
+            "mirror:5000/app@sha256:aa".to_owned(),
+            "127.0.0.1:5000/app@sha256:bb".to_owned(),
+        ];
+        assert_eq!(
+            pick_digest("127.0.0.1:5000/app:v2", &d).as_deref(),
+            Some("127.0.0.1:5000/app@sha256:bb")
+        );
+        assert_eq!(
+            pick_digest("other/x:1", &d).as_deref(),
+            Some("mirror:5000/app@sha256:aa")
+        );
+        assert_eq!(pick_digest("x", &[]), None);
     }
 
     #[test]

@@ -16,8 +16,9 @@ pub mod rootfs;
 mod spec;
 mod stats;
 
-pub use client::Docker;
+pub use client::{Docker, RegistryLogin};
 pub use containers::{ContainerState, Health, InspectedLimits, ObservedContainer, PublishedPort};
+pub use images::ImageIdentity;
 pub use networks::ObservedNetwork;
 pub use rootfs::busybox_rootfs;
 pub use spec::{ContainerSpec, HealthSpec};

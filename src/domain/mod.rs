@@ -8,6 +8,7 @@ mod client;
 mod counters;
 mod deletion;
 mod hostname;
+mod image;
 mod instance;
 pub mod llm;
 mod manifest;
@@ -27,6 +28,7 @@ pub use deletion::{
     SubjectProof, REPORT_SCHEMA,
 };
 pub use hostname::Hostname;
+pub use image::{image_registry_host, parse_image_tag};
 pub use instance::{parse_env, InstanceName};
 pub use manifest::Manifest;
 pub use plan::{blueprint_allowed, Limits, PlanName, PlanSpec};

@@ -110,6 +110,9 @@ pub struct PlanSpec {
     pub portal_restore: bool,
     /// The blueprints a client may request; `None` = every installed one.
     pub blueprints: Option<Vec<String>>,
+    /// The image tag its clients' instances run (beats the blueprint's,
+    /// loses to the instance's own pin); checked with `parse_image_tag`.
+    pub image_tag: Option<String>,
 }
 
 impl PlanSpec {
@@ -135,6 +138,7 @@ impl PlanSpec {
             approval: Approval::default(),
             portal_restore: false,
             blueprints: None,
+            image_tag: None,
         })
     }
 

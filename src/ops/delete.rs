@@ -182,6 +182,7 @@ mod tests {
             approval: Default::default(),
             portal_restore: false,
             blueprints: None,
+            image_tag: None,
         };
         ops.create_plan(&Actor::cli(), plan).await.unwrap();
         let client = NewClientInput {

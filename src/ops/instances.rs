@@ -36,25 +36,9 @@ pub struct InstanceEdit {
     pub image_tag: Option<String>,
 }
 
-/// A Docker tag: 1–128 of `[A-Za-z0-9_.-]`, not starting with `.` or `-`.
-pub(super) fn parse_tag(tag: &str) -> Result<Option<String>, OpsError> {
-    if tag.is_empty() {
-        return Ok(None);
-    }
-    let ok = tag.len() <= 128
-        && !tag.starts_with(['.', '-'])
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
-        Ok(Some(tag.to_owned()))
-    } else {
-        Err(crate::domain::DomainError::new(
-            "image_tag",
-            format!("{tag:?} is not a Docker tag (letters, digits, _ . -; at most 128)"),
-        )
-        .into())
-    }
+/// A tag pin (instance or plan); the grammar lives in `domain`.
+pub(crate) fn parse_tag(tag: &str) -> Result<Option<String>, OpsError> {
+    Ok(crate::domain::parse_image_tag(tag)?)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

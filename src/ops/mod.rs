@@ -26,6 +26,7 @@ mod portal_tests;
 mod requests;
 mod rollouts;
 mod tokens;
+mod updates;
 mod usage;
 mod users;
 mod views;
@@ -53,6 +54,7 @@ pub use portal_logs::{LogTail, LOG_LINES, MAX_TAIL};
 pub use portal_requests::{PortalRequest, RequestOptions};
 pub use requests::{RequestFilter, RequestInput, Requester};
 pub use rollouts::{RolloutInput, RolloutStepView, RolloutView, ROLLOUT_LIST_LIMIT};
+pub use updates::{BlueprintImage, CheckInput, CheckView, UpdateReport};
 pub use usage::{
     window as usage_window, Capacity, ClientUsage, Consumer, HostUsage, InstanceUsage, Point,
 };

@@ -26,6 +26,9 @@ pub struct PlanInput {
     /// The blueprints clients may request; absent or empty = all.
     #[serde(default)]
     pub blueprints: Option<Vec<String>>,
+    /// The image tag its clients' instances run; absent or "": the blueprint's.
+    #[serde(default)]
+    pub image_tag: Option<String>,
 }
 
 /// A partial change of a plan; absent fields keep their value.
@@ -42,6 +45,8 @@ pub struct PlanEdit {
     pub portal_restore: Option<bool>,
     /// Replaces the allow-list; an empty list allows every blueprint.
     pub blueprints: Option<Vec<String>>,
+    /// Pins the image tag of its clients' instances; "" unpins.
+    pub image_tag: Option<String>,
 }
 
 impl PlanInput {
@@ -68,6 +73,10 @@ impl PlanInput {
         spec.approval = self.approval;
         spec.portal_restore = self.portal_restore;
         spec.allow_blueprints(self.blueprints.clone());
+        spec.image_tag = match self.image_tag.as_deref().map(str::trim) {
+            Some(tag) => crate::domain::parse_image_tag(tag)?,
+            None => None,
+        };
         Ok(spec)
     }
 }
@@ -112,6 +121,7 @@ fn apply(before: &PlanRow, edit: &PlanEdit) -> PlanInput {
         approval: edit.approval.unwrap_or(before.approval),
         portal_restore: edit.portal_restore.unwrap_or(before.portal_restore),
         blueprints: edit.blueprints.clone().or(before.blueprints.clone()),
+        image_tag: edit.image_tag.clone().or(before.image_tag.clone()),
     }
 }
 

@@ -156,8 +156,9 @@ impl Ops {
         }))
     }
 
-    /// The daemon's Docker connection, or (the CLI) a new one.
-    async fn docker_or_connect(&self) -> Result<crate::docker::Docker, OpsError> {
+    /// The daemon's Docker connection, or (the CLI) a new one, with the
+    /// registry logins (the update check pulls through it).
+    pub(super) async fn docker_or_connect(&self) -> Result<crate::docker::Docker, OpsError> {
         match &self.docker {
             Some(d) => Ok(d.clone()),
             None => crate::docker::Docker::connect(
@@ -165,6 +166,7 @@ impl Ops {
                 &self.config.docker.owner,
             )
             .await
+            .map(|d| d.with_logins(crate::updates::registry_logins(&self.config)))
             .map_err(|e| OpsError::Io(e.to_string())),
         }
     }

@@ -37,6 +37,7 @@ async fn ops_with_clients(names: &[&str]) -> Ops {
         approval: Default::default(),
         portal_restore: false,
         blueprints: None,
+        image_tag: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     for name in names {

@@ -38,6 +38,7 @@ async fn ops_with_plan(dir: &std::path::Path, max: Option<u32>, approval: Approv
         approval,
         portal_restore: false,
         blueprints: Some(vec!["static-site".into()]),
+        image_tag: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     ops

@@ -31,6 +31,8 @@ pub struct InstanceView {
     /// The image ID its container must run (pinned by its first container,
     /// a rollout or a rollback); `None` until one is known.
     pub desired_image_id: Option<String>,
+    /// Its registry digest (`repo@sha256:…`), when known.
+    pub image_digest: Option<String>,
     pub host_port: u16,
     pub desired: DesiredState,
     pub env: BTreeMap<String, String>,
@@ -66,6 +68,7 @@ impl From<InstanceRow> for InstanceView {
             plan_image_tag: r.plan_image_tag,
             image_id: r.image_id,
             desired_image_id,
+            image_digest: r.image_digest,
             host_port: r.host_port,
             desired: r.desired,
             env: r.env,
@@ -198,6 +201,7 @@ mod tests {
             image_id: None,
             desired_image_id: None,
             desired_image_ref: None,
+            image_digest: None,
         };
         let json = serde_json::to_string(&InstanceView::from(row)).unwrap();
         assert!(!json.contains("hunter2"), "{json}");

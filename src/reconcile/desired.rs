@@ -332,6 +332,7 @@ pub(super) mod tests {
             image_id: None,
             desired_image_id: None,
             desired_image_ref: None,
+            image_digest: None,
         }
     }
 

@@ -7,6 +7,7 @@
 mod apply;
 pub mod deletions;
 pub mod desired;
+mod digests;
 mod erasure;
 pub mod inject;
 mod late;

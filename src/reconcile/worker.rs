@@ -63,6 +63,8 @@ pub struct Reconciler {
     pub(super) sealer: Arc<std::sync::OnceLock<crate::llm::secret::Sealer>>,
     /// The LLM key worker's, when it runs: woken when instances run a new key.
     pub(super) llm_wake: Option<Arc<Notify>>,
+    /// Image IDs whose registry digest was looked up (`digests.rs`).
+    pub(super) digests_seen: super::digests::Seen,
     pub stats: Arc<ReconcileStats>,
 }
 
@@ -92,6 +94,7 @@ impl Reconciler {
             build_lock: Arc::default(),
             sealer: Arc::default(),
             llm_wake: None,
+            digests_seen: Arc::default(),
             stats: Arc::default(),
         }
     }
@@ -255,6 +258,7 @@ impl Reconciler {
             &notes,
         );
         let (keys, accounts) = injections_seen(&work.instances, &containers, &observations);
+        self.learn_digests(&observations).await;
         let handed_over = self
             .store
             .call(move |conn| {

@@ -48,6 +48,9 @@ pub struct InstanceRow {
     /// of a newer tag never moves it, only a rollout, rollback or pin does.
     pub desired_image_id: Option<String>,
     pub desired_image_ref: Option<String>,
+    /// The registry digest of `image_id`, when berth learnt it (a pull or
+    /// an inspect; an image built here has none).
+    pub image_digest: Option<String>,
 }
 
 impl InstanceRow {
@@ -119,7 +122,8 @@ const SELECT: &str = "SELECT i.id, i.client_id, c.slug, c.name, c.status, i.name
     i.env, i.secrets, i.restart_gen, i.restart_done_gen, i.phase, i.message, i.container_id, i.observed_at, i.created_at,
     (SELECT group_concat(hostname, ' ') FROM (SELECT hostname FROM domains d WHERE d.instance_id = i.id ORDER BY hostname)),
     p.name, p.cpus, p.memory, p.memory_reservation, p.storage, i.network, i.image_tag, p.image_tag, i.image_id,
-    i.desired_image_id, i.desired_image_ref
+    i.desired_image_id, i.desired_image_ref,
+    (SELECT g.digest FROM image_digests g WHERE g.image_id = i.image_id)
     FROM instances i JOIN clients c ON c.id = i.client_id JOIN plans p ON p.id = c.plan_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
@@ -160,6 +164,7 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
         image_id: r.get(28)?,
         desired_image_id: r.get(29)?,
         desired_image_ref: r.get(30)?,
+        image_digest: r.get(31)?,
     })
 }
 

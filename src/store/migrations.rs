@@ -19,9 +19,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/011_llm_keys.sql"),
     include_str!("migrations/012_llm_inject.sql"),
     include_str!("migrations/013_llm_warnings.sql"),
-    // 014 and 015 belong to other branches; keep numeric order on merge.
+    // 014 and 015 were never shipped (numbers of branches that did not land).
     include_str!("migrations/016_image_versions.sql"),
     include_str!("migrations/017_rollouts.sql"),
+    include_str!("migrations/018_update_checks.sql"),
 ];
 
 /// Foreign keys are off while migrating: rebuilding a table (the only way to

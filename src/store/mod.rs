@@ -28,6 +28,7 @@ pub mod rollouts;
 mod rows;
 mod sql_types;
 pub mod tokens;
+pub mod updates;
 pub mod usage;
 pub mod users;
 

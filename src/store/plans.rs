@@ -18,6 +18,8 @@ pub struct PlanRow {
     pub portal_restore: bool,
     /// The blueprints its clients may request; `None` = all.
     pub blueprints: Option<Vec<String>>,
+    /// The image tag pinned for its clients' instances, if any.
+    pub image_tag: Option<String>,
     /// Instances of clients on this plan, for "lowering below usage" checks.
     pub instances: u32,
 }
@@ -26,7 +28,7 @@ macro_rules! plan_select {
     ($instances:literal) => {
         concat!(
             "SELECT p.id, p.name, p.cpus, p.memory, p.memory_reservation, p.storage, p.max_instances, p.created_at,
-            p.approval, p.portal_restore, p.blueprints, ",
+            p.approval, p.portal_restore, p.blueprints, p.image_tag, ",
             $instances,
             " FROM plans p"
         )
@@ -60,7 +62,8 @@ fn from_row(r: &Row) -> rusqlite::Result<PlanRow> {
             .map_err(|e| {
                 rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, e.into())
             })?,
-        instances: r.get(11)?,
+        image_tag: r.get(11)?,
+        instances: r.get(12)?,
     })
 }
 
@@ -80,8 +83,8 @@ impl PlanRow {
     }
 }
 
-/// The nine plan columns in table order, shared by insert and update.
-fn columns(spec: &PlanSpec) -> [rusqlite::types::Value; 9] {
+/// The ten plan columns in table order, shared by insert and update.
+fn columns(spec: &PlanSpec) -> [rusqlite::types::Value; 10] {
     use rusqlite::types::Value;
     let opt = |v: Option<u64>| v.map_or(Value::Null, |b| Value::Integer(b as i64));
     [
@@ -97,27 +100,28 @@ fn columns(spec: &PlanSpec) -> [rusqlite::types::Value; 9] {
         spec.blueprints.as_ref().map_or(Value::Null, |b| {
             Value::Text(serde_json::to_string(b).expect("a list of strings serialises"))
         }),
+        spec.image_tag.clone().map_or(Value::Null, Value::Text),
     ]
 }
 
 pub fn insert(conn: &Connection, spec: &PlanSpec) -> Result<PlanRow, StoreError> {
-    let [a, b, c, d, e, f, g, h, i] = columns(spec);
+    let [a, b, c, d, e, f, g, h, i, j] = columns(spec);
     conn.execute(
-        "INSERT INTO plans (name, cpus, memory, memory_reservation, storage, max_instances, approval, portal_restore, blueprints, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![a, b, c, d, e, f, g, h, i, now()],
+        "INSERT INTO plans (name, cpus, memory, memory_reservation, storage, max_instances, approval, portal_restore, blueprints, image_tag, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![a, b, c, d, e, f, g, h, i, j, now()],
     )
     .map_err(|e| StoreError::unique(e, || format!("plan {} already exists", spec.name)))?;
     get(conn, spec.name.as_str())
 }
 
 pub fn update(conn: &Connection, name: &str, spec: &PlanSpec) -> Result<PlanRow, StoreError> {
-    let [a, b, c, d, e, f, g, h, i] = columns(spec);
+    let [a, b, c, d, e, f, g, h, i, j] = columns(spec);
     let changed = conn
         .execute(
             "UPDATE plans SET name = ?1, cpus = ?2, memory = ?3, memory_reservation = ?4, storage = ?5, max_instances = ?6,
-                 approval = ?7, portal_restore = ?8, blueprints = ?9 WHERE name = ?10",
-            params![a, b, c, d, e, f, g, h, i, name],
+                 approval = ?7, portal_restore = ?8, blueprints = ?9, image_tag = ?10 WHERE name = ?11",
+            params![a, b, c, d, e, f, g, h, i, j, name],
         )
         .map_err(|e| StoreError::unique(e, || format!("plan {} already exists", spec.name)))?;
     if changed == 0 {

@@ -89,6 +89,9 @@ pub struct PlanForm {
     /// Comma-separated blueprint names; empty = all.
     #[serde(default)]
     pub blueprints: String,
+    /// Empty: the blueprint's tag.
+    #[serde(default)]
+    pub image_tag: String,
 }
 
 impl PlanForm {
@@ -108,6 +111,7 @@ impl PlanForm {
                 String::new()
             },
             blueprints: p.blueprints.as_deref().unwrap_or_default().join(", "),
+            image_tag: p.image_tag.clone().unwrap_or_default(),
         }
     }
 
@@ -143,6 +147,7 @@ impl PlanForm {
             approval,
             portal_restore: !self.portal_restore.is_empty(),
             blueprints: Some(self.blueprints.split(',').map(str::to_owned).collect()),
+            image_tag: Some(self.image_tag.trim().to_owned()),
         })
     }
 }

@@ -10,6 +10,7 @@ mod client_users;
 mod edge;
 mod gdpr;
 mod handover;
+mod plan_pins;
 mod portal;
 mod portal_requests;
 mod reads;
@@ -102,6 +103,7 @@ async fn seed_client(
         approval: Default::default(),
         portal_restore: false,
         blueprints: None,
+        image_tag: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     let input = NewClientInput {

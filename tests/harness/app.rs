@@ -399,6 +399,9 @@ pub fn test_config(
     // Smaller than the default (sized for a burst of 20 creates): tests run
     // side by side on one engine and create a few instances each.
     config.docker.network_pool = 8;
+    // The default daily check would pull the real Open WebUI image (GBs)
+    // in a test that happens to run at 04:30; tests that want it set it.
+    config.updates.check_schedule = String::new();
     adjust(&mut config);
     config
 }

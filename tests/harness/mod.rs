@@ -14,7 +14,8 @@
 //! - [`SmtpServer`]: a tiny SMTP listener that hands each received mail to the test.
 //! - [`LlmFake`]: OpenRouter's and LiteLLM's key APIs on loopback, with
 //!   injectable failures ([`Fault`]).
-//! - [`Registry`]: Debian's docker-registry on loopback, busybox images pushed to it.
+//! - [`Registry`]: Debian's docker-registry on loopback (optionally with
+//!   basic auth) and pushes of busybox images to it.
 //! - [`DockerGuard`]: removes a test's containers, networks, volumes and images.
 //! - [`docker`], [`assert_absent`]: the docker CLI, failing loudly; absence
 //!   proven by the engine's own "no such ..." answer.
@@ -49,6 +50,6 @@ pub use process::{
     api_client, berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe,
     ChildSetup, ServiceUser,
 };
-pub use registry::Registry;
+pub use registry::{Registry, PASSWORD as REGISTRY_PASSWORD, USER as REGISTRY_USER};
 pub use smtp::{Received, SmtpServer};
 pub use wait::{wait_until, wait_until_async};

@@ -77,6 +77,28 @@ fn operations_refuse_bad_input_with_one_line_and_exit_1() {
     );
     assert_eq!(code, 1);
     assert!(one_line(&err).contains("already exists"));
+    // A plan's image tag follows Docker's tag grammar.
+    let pinned = |tag: &str| {
+        let args = [
+            "--json",
+            "plan",
+            "create",
+            "pinned",
+            "--cpus",
+            "0.5",
+            "--memory",
+            "64MiB",
+            "--image-tag",
+            tag,
+        ];
+        berth_cli(&config, &args)
+    };
+    let (code, _, err) = pinned("no/slash");
+    assert_eq!(code, 1, "{err}");
+    assert!(one_line(&err).contains("image_tag"), "{err}");
+    let (code, out, err) = pinned("0.6.5");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"image_tag\": \"0.6.5\""), "{out}");
     let (code, _, err) = berth_cli(
         &config,
         &[
@@ -237,6 +259,7 @@ fn json_is_for_scripts_and_summaries_and_tables_are_for_people() {
             "blueprints",
             "cpus",
             "created_at",
+            "image_tag",
             "instances",
             "max_instances",
             "memory",
@@ -285,6 +308,7 @@ fn json_is_for_scripts_and_summaries_and_tables_are_for_people() {
             "host_port",
             "id",
             "image",
+            "image_digest",
             "image_id",
             "message",
             "name",

@@ -48,6 +48,7 @@ async fn ops_with_client(config: Config) -> Ops {
         approval: Default::default(),
         portal_restore: false,
         blueprints: None,
+        image_tag: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     let client = NewClientInput {

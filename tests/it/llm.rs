@@ -68,6 +68,7 @@ pub(crate) async fn setup(provider: LlmProvider) -> Setup {
         approval: Default::default(),
         portal_restore: false,
         blueprints: None,
+        image_tag: None,
     };
     ops.create_plan(&actor, plan).await.unwrap();
     ops.set_plan_llm(&actor, "ai", plan_llm(Some(10.0)))

@@ -132,6 +132,7 @@ async fn invited_by_mail_signed_in_suspended_out_resumed_in() {
         approval: Default::default(),
         portal_restore: false,
         blueprints: None,
+        image_tag: None,
     };
     ops.create_plan(&Actor::cli(), plan).await.unwrap();
     let client = NewClientInput {

@@ -2,21 +2,11 @@
 //! loopback: Debian's docker-registry); an unreachable registry ends in a
 //! clear error phase instead of a hang.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{free_port, unique, Registry, TestApp};
-
-fn docker(args: &[&str]) {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::harness::{docker, free_port, unique, Registry, TestApp};
 
 fn blueprint(image: &str) -> String {
     format!(
@@ -28,15 +18,7 @@ fn blueprint(image: &str) -> String {
 async fn missing_image_is_pulled_and_unreachable_registry_is_an_error() {
     let registry = tokio::task::spawn_blocking(Registry::start).await.unwrap();
     let image = format!("{}/berth-pull:{}", registry.addr, unique("t"));
-    let rootfs = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        rootfs.path(),
-        berth::docker::busybox_rootfs(std::path::Path::new("/bin/busybox")).unwrap(),
-    )
-    .unwrap();
-    docker(&["import", rootfs.path().to_str().unwrap(), &image]);
-    docker(&["push", &image]);
-    docker(&["rmi", &image]);
+    registry.push_busybox(&image, &["ENV V=1"]);
 
     let ghost = format!("127.0.0.1:{}/nope:1", free_port());
     let app = TestApp::spawn_with(|c| {

@@ -269,7 +269,7 @@ async fn a_plan_schedule_runs_with_the_global_off_and_prune_keeps_the_newest_ver
 }
 
 /// A local stand-in for the operator's webhook: records every JSON body.
-async fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+pub(crate) async fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
     let got: Arc<Mutex<Vec<Value>>> = Arc::default();
     let sink = got.clone();
     let router = axum::Router::new().route(

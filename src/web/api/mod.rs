@@ -10,6 +10,7 @@ mod llm;
 mod plans;
 mod requests;
 mod rollouts;
+mod updates;
 pub(crate) mod usage;
 
 use axum::extract::State;
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(usage::routes());
     routes.extend(llm::routes());
     routes.extend(rollouts::routes());
+    routes.extend(updates::routes());
     routes
 }
 

@@ -21,6 +21,7 @@ pub(crate) mod reply;
 pub mod requests;
 pub mod restore;
 pub mod tokens;
+pub mod updates;
 pub mod usage;
 pub mod users;
 
@@ -48,5 +49,6 @@ pub fn routes() -> Vec<Route> {
     r.extend(users::routes());
     r.extend(audit::routes());
     r.extend(usage::routes());
+    r.extend(updates::routes());
     r
 }

@@ -116,6 +116,8 @@ async fn edit(
                 portal_restore: Some(p.portal_restore),
                 // Empty (cleared in the form) allows every blueprint again.
                 blueprints: Some(p.blueprints.unwrap_or_default()),
+                // Empty unpins: its instances run the blueprint's tag again.
+                image_tag: Some(p.image_tag.unwrap_or_default()),
             };
             s.ops.edit_plan(&ui.actor(), &name, edit).await
         }

@@ -108,6 +108,13 @@ pub fn image_line(i: &InstanceRow) -> String {
     }
 }
 
+/// The registry digest of the image it runs, when berth learnt it.
+pub fn digest_line(i: &InstanceRow) -> Option<String> {
+    i.image_digest
+        .as_deref()
+        .map(|d| format!("digest {}", d.rsplit('@').next().unwrap_or(d)))
+}
+
 /// `with_admin`: blueprints whose instances have an admin account made by berth.
 fn instances_table(
     config: &Config,
@@ -120,7 +127,8 @@ fn instances_table(
         div.table-wrap data-status-url={ "/clients/" (seg(slug)) "/status" } { table {
             thead { tr { th { "Instance" } th { "Phase" } th { "Domain" } th.optional { "Port" } th.optional { "Limits" } th { "Actions" } } }
             tbody { @for i in list { tr data-instance=(i.id) {
-                td { (i.name) div.muted { (i.blueprint) } div.muted data-image { (image_line(i)) } }
+                td { (i.name) div.muted { (i.blueprint) } div.muted data-image { (image_line(i)) }
+                    @if let Some(d) = digest_line(i) { div.muted data-digest { (d) } } }
                 td { (phase_badge(i.phase)) div.muted data-message { (i.message) } }
                 td { @for d in &i.domains { a href=(domain_url(config, d)) rel="noopener" { (d) } br; } }
                 td.optional { (i.host_port) }

@@ -14,6 +14,7 @@ pub fn page_for(chrome: &Chrome, i: &InstanceRow, tail: usize, logs: &LogTail) -
     let body = html! {
         h1 { (title) }
         p.muted { (super::clients::image_line(i)) }
+        @if let Some(d) = super::clients::digest_line(i) { p.muted data-digest { (d) } }
         p {
             (phase_badge(i.phase)) " "
             span.muted data-message { (i.message) }

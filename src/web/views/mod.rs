@@ -24,5 +24,6 @@ pub mod portal;
 pub mod requests;
 pub mod restore;
 pub mod tokens;
+pub mod updates;
 pub mod usage;
 pub mod users;

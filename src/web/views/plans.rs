@@ -54,6 +54,7 @@ fn plan_form(csrf: &str, title: &str, action: &str, f: &PlanForm, errors: &FormE
             (field("Max instances per client", "max_instances", &f.max_instances, Input { hint: Some("optional"), ..TEXT }, errors))
             (select("New instance requests", "approval", &approval_choices(), &f.approval, errors))
             (field("Blueprints clients may request", "blueprints", &f.blueprints, Input { hint: Some("comma-separated; empty: all installed"), ..TEXT }, errors))
+            (field("Image tag", "image_tag", &f.image_tag, Input { hint: Some("optional: the tag its clients' instances run, e.g. 0.6.5; empty: the blueprint's"), ..TEXT }, errors))
             label.check {
                 input type="checkbox" name="portal_restore" checked[!f.portal_restore.is_empty()];
                 " Client users may restore their own backups"
