@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{docker, free_port, unique, Registry, TestApp};
+use crate::harness::{free_port, unique, Registry, TestApp};
 
 fn blueprint(image: &str) -> String {
     format!(

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    berth_cli, docker, eventually, free_port, unique, Registry, TestApp, REGISTRY_PASSWORD,
+    berth_cli, eventually, free_port, unique, Registry, TestApp, REGISTRY_PASSWORD,
     REGISTRY_USER,
 };
 use crate::ui::UiSession;
