@@ -112,6 +112,20 @@ pub async fn check(
             })
             .await?;
     }
+    if scope.tag.is_none() {
+        let mut used: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (b, i, _) in &targets {
+            used.entry(b.clone()).or_default().push(i.clone());
+        }
+        store
+            .call(move |c| {
+                for (b, images) in &used {
+                    rows::forget_unused(c, b, images)?;
+                }
+                Ok(())
+            })
+            .await?;
+    }
     let checked: BTreeSet<(String, String)> = targets.into_iter().map(|(b, i, _)| (b, i)).collect();
     let rows = store.read(rows::list).await?;
     Ok(rows
@@ -180,4 +194,89 @@ pub fn outdated(check: &CheckRow, instances: &[InstanceRow]) -> Vec<Outdated> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blueprint::Blueprint;
+    use crate::reconcile::desired::tests::row;
+
+    fn check(image: &str, named: bool, id: Option<&str>) -> CheckRow {
+        CheckRow {
+            blueprint: "app".into(),
+            image: image.into(),
+            named,
+            image_id: id.map(str::to_owned),
+            digest: id.map(|_| "r/app@sha256:d".to_owned()),
+            error: None,
+            checked_at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn targets_are_the_blueprints_image_and_each_pin_or_only_the_named_tag() {
+        let app = "image = \"r/app:1\"\ninternal_port = 80\ndata_mount = \"/d\"\n";
+        let built =
+            "image = \"b:1\"\nbuild = \"busybox\"\ninternal_port = 80\ndata_mount = \"/d\"\n";
+        let bps = Blueprints::from_list(vec![
+            Blueprint::parse("app", app).unwrap(),
+            Blueprint::parse("built", built).unwrap(),
+        ]);
+        let mut pinned = row(1, "active", "running");
+        pinned.image = "r/app:1".into();
+        pinned.image_tag = Some("2".into());
+        let mut gone = row(2, "active", "absent");
+        gone.image_tag = Some("old".into());
+        let all = [pinned, gone];
+        let t = targets(&bps, &all, &Scope::default());
+        assert_eq!(
+            t,
+            vec![
+                ("app".into(), "r/app:1".into(), false),
+                ("app".into(), "r/app:2".into(), false),
+            ],
+            "no target for a removed instance's pin or a blueprint built here"
+        );
+        let named = Scope {
+            blueprint: Some("app".into()),
+            tag: Some("3".into()),
+        };
+        assert_eq!(
+            targets(&bps, &all, &named),
+            vec![("app".into(), "r/app:3".into(), true)]
+        );
+    }
+
+    #[test]
+    fn an_instance_is_behind_only_its_own_references_check_unless_a_tag_was_named() {
+        let mut on_v1 = row(1, "active", "running");
+        on_v1.image_id = Some("sha256:v1".into());
+        let mut current = row(2, "active", "running");
+        current.image_id = Some("sha256:v2".into());
+        let mut pinned = row(3, "active", "running");
+        pinned.image_tag = Some("old".into());
+        pinned.image_id = Some("sha256:v0".into());
+        let unseen = row(4, "active", "running");
+        let mut removed = row(5, "active", "absent");
+        removed.image_id = Some("sha256:v1".into());
+        let all = [on_v1, current, pinned, unseen, removed];
+
+        let behind = outdated(&check("app:1", false, Some("sha256:v2")), &all);
+        assert_eq!(behind.len(), 1, "{behind:?}");
+        assert_eq!(
+            (behind[0].instance_id, behind[0].image_id.as_str()),
+            (1, "sha256:v1")
+        );
+        assert_eq!(
+            behind[0].available_digest.as_deref(),
+            Some("r/app@sha256:d")
+        );
+
+        let named = outdated(&check("app:9", true, Some("sha256:v9")), &all);
+        let ids: Vec<i64> = named.iter().map(|o| o.instance_id).collect();
+        assert_eq!(ids, vec![1, 2, 3], "every observed live instance not on v9");
+
+        assert!(outdated(&check("app:1", false, None), &all).is_empty());
+    }
 }

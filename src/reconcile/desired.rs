@@ -290,7 +290,7 @@ pub fn caddy_settings(config: &Config) -> CaddySettings {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;

@@ -51,6 +51,30 @@ pub fn record(conn: &Connection, r: &CheckResult) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Forgets `blueprint`'s checks of references no instance or the
+/// blueprint itself uses any more (a pin removed), keeping named tags.
+pub fn forget_unused(
+    conn: &Connection,
+    blueprint: &str,
+    used: &[String],
+) -> Result<usize, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT image FROM update_checks WHERE blueprint = ?1 AND named = 0")?;
+    let stale: Vec<String> = stmt
+        .query_map([blueprint], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?
+        .into_iter()
+        .filter(|i| !used.contains(i))
+        .collect();
+    for image in &stale {
+        conn.execute(
+            "DELETE FROM update_checks WHERE blueprint = ?1 AND image = ?2",
+            params![blueprint, image],
+        )?;
+    }
+    Ok(stale.len())
+}
+
 pub fn list(conn: &Connection) -> Result<Vec<CheckRow>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT blueprint, image, named, image_id, digest, error, checked_at
@@ -140,5 +164,15 @@ mod tests {
             without_digest(&c, &["sha256:a".into(), "sha256:b".into()]).unwrap(),
             vec!["sha256:b".to_owned()]
         );
+        // A pin no longer used is forgotten; a named tag stays.
+        let named = CheckResult {
+            image: "r/x:9",
+            named: true,
+            ..ok
+        };
+        record(&c, &named).unwrap();
+        assert_eq!(forget_unused(&c, "web", &["r/x:2".into()]).unwrap(), 1);
+        let left: Vec<String> = list(&c).unwrap().into_iter().map(|r| r.image).collect();
+        assert_eq!(left, vec!["r/x:9".to_owned()]);
     }
 }
