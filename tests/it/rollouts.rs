@@ -113,6 +113,48 @@ fn data(app: &TestApp, domain: &str) -> String {
     body
 }
 
+/// Polls each domain through Caddy every 100 ms until stopped; the longest
+/// stretch between two 200s per domain is that tenant's downtime.
+struct Downtime {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Duration>>,
+}
+
+impl Downtime {
+    fn watch(caddy: &str, domains: &[String]) -> Downtime {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = domains
+            .iter()
+            .map(|d| {
+                let (stop, caddy, d) = (stop.clone(), caddy.to_owned(), d.clone());
+                std::thread::spawn(move || {
+                    let (mut last_ok, mut worst) = (std::time::Instant::now(), Duration::ZERO);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        if matches!(
+                            crate::harness::try_http_get(&caddy, &d, "/version"),
+                            Ok((200, _))
+                        ) {
+                            worst = worst.max(last_ok.elapsed());
+                            last_ok = std::time::Instant::now();
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    worst
+                })
+            })
+            .collect();
+        Downtime { stop, threads }
+    }
+
+    fn stop(self) -> Vec<Duration> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect()
+    }
+}
+
 fn image_present(id: &str) -> bool {
     std::process::Command::new("docker")
         .args(["image", "inspect", id])
@@ -203,6 +245,9 @@ async fn waves_rollback_with_data_failed_backup_and_old_images() {
 
     // (a) v1 → v2 in waves 1,2,all: all on v2, data migrated, a backup before each.
     let t0 = std::time::Instant::now();
+    let domains: Vec<String> = inst.iter().map(|(_, d, _)| d.clone()).collect();
+    let caddy = format!("127.0.0.1:{}", app.config.caddy.http_port);
+    let watch = Downtime::watch(&caddy, &domains);
     let (status, r) = app
         .post(
             "/api/v1/rollouts",
@@ -224,9 +269,11 @@ async fn waves_rollback_with_data_failed_backup_and_old_images() {
     );
     let r = wait_rollout(&app, a, &["done", "failed", "halted"]).await;
     assert_eq!(r["status"], "done", "{r:#}");
+    let took = t0.elapsed();
+    let gaps: Vec<u128> = watch.stop().into_iter().map(|d| d.as_millis()).collect();
     println!(
-        "rollout of 5 instances in waves 1,2,all: {} ms",
-        t0.elapsed().as_millis()
+        "rollout of 5 instances in waves 1,2,all (pull included): {} ms; longest gap between 200s per tenant (ms, 100 ms polls): {gaps:?}",
+        took.as_millis()
     );
     let waves: Vec<i64> = r["steps"]
         .as_array()
