@@ -181,14 +181,15 @@ pub fn outdated(check: &CheckRow, instances: &[InstanceRow]) -> Vec<Outdated> {
         .filter(|i| i.blueprint == check.blueprint && i.desired.is_live())
         .filter(|i| check.named || i.resolved_image() == check.image)
         .filter_map(|i| {
-            // R: compare desired_image_id (what the instance must run) once rollouts land.
-            let running = i.image_id.as_ref()?;
+            // What the instance must run (its pin) wins over what was last
+            // seen running: a container mid-recreate is not "outdated".
+            let running = i.pinned_image_id().or(i.image_id.as_deref())?;
             (running != available).then(|| Outdated {
                 instance_id: i.id,
                 client: i.client_slug.clone(),
                 instance: i.name.clone(),
                 image: i.resolved_image(),
-                image_id: running.clone(),
+                image_id: running.to_owned(),
                 available_id: available.clone(),
                 available_digest: check.digest.clone(),
             })
