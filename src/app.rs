@@ -1,5 +1,5 @@
 //! Wires the long-running parts together: web server, reconciler, backup
-//! worker, usage sampler, LLM key worker and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
+//! worker, offsite worker, usage sampler, LLM key worker and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
 //! starts them, waits for the shutdown signal and logs how each one ended.
 
 use std::net::SocketAddr;
@@ -29,6 +29,7 @@ pub struct App {
     live: Live,
     caddy: CaddyAdmin,
     backups: crate::backup::Runner,
+    offsite: crate::offsite::Worker,
     /// None when `[llm]` names no provider.
     llm: Option<crate::llm::KeyWorker>,
     listener: TcpListener,
@@ -60,6 +61,7 @@ impl App {
             docker.clone(),
             wake.clone(),
         );
+        let offsite = crate::offsite::Worker::new(store.clone(), config.clone());
         let llm = crate::llm::KeyWorker::from_config(
             store.clone(),
             config.clone(),
@@ -93,6 +95,7 @@ impl App {
             live,
             caddy,
             backups,
+            offsite,
             llm,
             listener,
         })
@@ -168,6 +171,7 @@ impl App {
         let web = tokio::spawn(web::serve(self.listener, state, stopped(stop_rx.clone())));
         let reconciler = tokio::spawn(self.reconciler.run(stopped(stop_rx.clone())));
         let backups = tokio::spawn(self.backups.run(stopped(stop_rx.clone())));
+        let offsite = tokio::spawn(self.offsite.run(stopped(stop_rx.clone())));
         let sampler = self
             .sampler
             .map(|s| tokio::spawn(s.run(stopped(stop_rx.clone()))));
@@ -191,6 +195,9 @@ impl App {
         }
         if let Err(e) = backups.await {
             tracing::error!(error = %e, "backup worker task panicked");
+        }
+        if let Err(e) = offsite.await {
+            tracing::error!(error = %e, "offsite worker task panicked");
         }
         if let Some(Err(e)) = match sampler {
             Some(task) => Some(task.await),

@@ -37,6 +37,9 @@
 //! - [`llm`]: clients' LLM keys at OpenRouter or LiteLLM: the key worker
 //!   (create, disable, budget, rotate, delete; beside the reconciler, never
 //!   in its pass) and the spend meter.
+//! - [`offsite`]: copies of verified backups and berth's own state to
+//!   restic repositories (`[[offsite]]`), and restores back from them
+//!   through the local restore; its own worker beside the backup worker.
 //! - [`audit`]: who did what, when, from where; record, query, retention.
 //! - [`web`]: axum only: one route table with an `Access` per route, one
 //!   `WebError`, `state.rs`; `pages/` (admin handlers), `portal/` (client
@@ -64,6 +67,7 @@ pub mod housekeeping;
 pub mod llm;
 pub mod mail;
 pub mod metrics;
+pub mod offsite;
 pub mod ops;
 pub mod reconcile;
 pub mod store;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 mod duration;
 mod env;
 mod llm;
+mod offsite;
 mod portal;
 mod ports;
 mod sections;
@@ -20,6 +21,7 @@ mod tests;
 use duration as humantime_serde_lite;
 use env::{env_value, set_dotted};
 pub use llm::{LlmConfig, ManagementKey, MANAGEMENT_KEY_ENV};
+pub use offsite::{mask_userinfo, OffsiteTarget, RepoKind, RepoPassword};
 pub use portal::{PortalConfig, SmtpConfig, SmtpTls};
 use ports::parse_pool;
 pub use ports::PortRange;
@@ -56,6 +58,12 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub portal: PortalConfig,
     pub llm: LlmConfig,
+    /// `[[offsite]]`: restic repositories verified backups are copied to.
+    pub offsite: Vec<OffsiteTarget>,
+    /// The file this config was loaded from (absolute), copied offsite with
+    /// the database so a host can be rebuilt; never from TOML.
+    #[serde(skip)]
+    pub source_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -81,6 +89,8 @@ impl Default for Config {
             smtp: None,
             portal: PortalConfig::default(),
             llm: LlmConfig::default(),
+            offsite: Vec::new(),
+            source_file: None,
         }
     }
 }
@@ -118,6 +128,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_BACKUP_LEVEL", "backup.level"),
     ("BERTH_BACKUP_CONCURRENCY", "backup.concurrency"),
     ("BERTH_BACKUP_FAILURE_WEBHOOK", "backup.failure_webhook"),
+    (
+        "BERTH_BACKUP_OFFSITE_CONCURRENCY",
+        "backup.offsite_concurrency",
+    ),
     ("BERTH_WEB_SESSION_IDLE", "web.session_idle"),
     ("BERTH_AUDIT_RETENTION", "audit.retention"),
     ("BERTH_METRICS_ENABLED", "metrics.enabled"),
@@ -159,7 +173,9 @@ impl Config {
         let cwd = std::env::current_dir()
             .map_err(|e| ConfigError(format!("cannot read the current directory: {e}")))?;
         config.resolve_paths(&cwd);
+        config.source_file = file.map(|p| cwd.join(p));
         config.llm.load_key(&env)?;
+        offsite::load(&mut config.offsite, &env)?;
         Ok(config)
     }
 
@@ -192,6 +208,7 @@ impl Config {
             abs(&mut self.caddy.bin);
         }
         self.llm.resolve_paths(cwd, &self.data_dir);
+        offsite::resolve_paths(&mut self.offsite, cwd);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -266,6 +283,9 @@ impl Config {
         if !(1..=19).contains(&self.backup.level) {
             return bad("backup.level", "must be 1-19".into());
         }
+        if self.backup.offsite_concurrency == 0 {
+            return bad("backup.offsite_concurrency", "must be at least 1".into());
+        }
         if self.backup.concurrency == 0 {
             return bad("backup.concurrency", "must be at least 1".into());
         }
@@ -334,6 +354,15 @@ impl Config {
         }
     }
 
+    /// restic's cache for offsite targets (berth's service user has no home cache).
+    pub fn offsite_cache_dir(&self) -> PathBuf {
+        self.data_dir.join("offsite-cache")
+    }
+
+    pub fn offsite_target(&self, name: &str) -> Option<&OffsiteTarget> {
+        self.offsite.iter().find(|t| t.name == name)
+    }
+
     pub fn reports_dir(&self) -> PathBuf {
         self.data_dir.join("reports")
     }
@@ -385,6 +414,7 @@ impl fmt::Debug for Config {
             .field("smtp", &self.smtp)
             .field("portal", &self.portal)
             .field("llm", &self.llm)
+            .field("offsite", &self.offsite)
             .finish_non_exhaustive()
     }
 }

@@ -172,6 +172,17 @@ state_enum! {
         Ui = "ui",
         /// Rebuilt from its sidecar manifest after the database was lost.
         Import = "import",
+        /// Downloaded from an offsite snapshot to be restored.
+        Offsite = "offsite",
+    }
+}
+
+state_enum! {
+    /// What an offsite copy holds: one instance's verified backup, or
+    /// berth's own database and config (what rebuilding a host needs).
+    OffsiteKind, "kind" {
+        Instance = "instance",
+        State = "state",
     }
 }
 
@@ -314,7 +325,11 @@ mod tests {
             BackupStatus::as_str,
             "queued running ok failed",
         );
-        round_trips(Trigger::ALL, Trigger::as_str, "api cli schedule ui import");
+        round_trips(
+            Trigger::ALL,
+            Trigger::as_str,
+            "api cli schedule ui import offsite",
+        );
         round_trips(RestoreMode::ALL, RestoreMode::as_str, "in_place clone");
         round_trips(
             DeletionStatus::ALL,

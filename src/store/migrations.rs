@@ -21,6 +21,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/013_llm_warnings.sql"),
     // 014 and 015 belong to other branches; keep numeric order on merge.
     include_str!("migrations/016_image_versions.sql"),
+    // 017-019 belong to other branches; keep numeric order on merge.
+    include_str!("migrations/020_offsite.sql"),
 ];
 
 /// Foreign keys are off while migrating: rebuilding a table (the only way to

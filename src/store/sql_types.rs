@@ -6,7 +6,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 
 use crate::domain::{
     Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset,
-    LinkKind, LlmKeyStatus, LlmProvider, Phase, RequestStatus, RestoreMode, Trigger,
+    LinkKind, LlmKeyStatus, LlmProvider, OffsiteKind, Phase, RequestStatus, RestoreMode, Trigger,
 };
 
 macro_rules! sql_text {
@@ -30,6 +30,7 @@ macro_rules! sql_text {
 sql_text!(
     Approval,
     BackupStatus,
+    OffsiteKind,
     ClientRole,
     ClientStatus,
     LinkKind,
