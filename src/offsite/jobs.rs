@@ -14,7 +14,7 @@ use super::copy::{self, InstanceSource};
 use super::download::{self, Download};
 use super::Worker;
 use crate::audit::{self, Actor};
-use crate::domain::{schedule, BackupStatus, OffsiteKind, RestoreMode};
+use crate::domain::{schedule, BackupStatus, OffsiteKind, RestoreMode, Trigger};
 use crate::store::offsite::{self as rows, CopyDone, NewCopy};
 use crate::store::{backup_jobs, backups, instances, StoreError};
 
@@ -134,7 +134,8 @@ impl Worker {
                             continue;
                         }
                         let b = backups::get(&tx, id)?;
-                        if b.path.is_none() {
+                        // A download from offsite is already there.
+                        if b.path.is_none() || b.trigger == Trigger::Offsite {
                             continue;
                         }
                         rows::enqueue_copy(

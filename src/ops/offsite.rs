@@ -95,6 +95,29 @@ impl Ops {
             .collect())
     }
 
+    /// Per target for `/metrics`: newest good copy (Unix seconds), bytes added, failures.
+    pub async fn offsite_gauges(
+        &self,
+    ) -> Result<Vec<crate::metrics::prometheus::OffsiteGauge>, OpsError> {
+        Ok(self
+            .offsite_status()
+            .await?
+            .into_iter()
+            .map(|s| {
+                let at = s.summary.last_success.as_deref().and_then(|at| {
+                    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                });
+                (
+                    s.name,
+                    at.map(|t| t.unix_timestamp()),
+                    s.summary.bytes_added_total,
+                    s.summary.copies_failed,
+                )
+            })
+            .collect())
+    }
+
     /// A target's copies, newest first.
     pub async fn offsite_copies(&self, target: &str, limit: u32) -> Result<Vec<CopyRow>, OpsError> {
         self.offsite_target(target)?;

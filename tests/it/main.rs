@@ -27,6 +27,7 @@ mod llm_inject;
 mod llm_meter;
 mod names;
 mod network_pool;
+mod offsite;
 mod ops_conflicts;
 mod package;
 mod portal_flow;

@@ -7,6 +7,7 @@ mod deletions;
 mod export;
 mod instances;
 mod llm;
+mod offsite;
 mod plans;
 mod requests;
 pub(crate) mod usage;
@@ -31,6 +32,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(backups::routes());
     routes.extend(usage::routes());
     routes.extend(llm::routes());
+    routes.extend(offsite::routes());
     routes
 }
 
