@@ -176,12 +176,17 @@ fn run_backup(
         .wait()
         .map_err(|e| format!("waiting for restic: {e}"))?;
     let stderr = errors.join().unwrap_or_default();
-    if let Some(writer) = writer {
-        match writer.join() {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(format!("reading the archive: {e}; restic was stopped")),
-            Err(_) => return Err("the archive reader panicked; restic was stopped".into()),
+    let fed = writer.map(|w| {
+        w.join()
+            .unwrap_or_else(|_| Err(io::Error::other("the archive reader panicked")))
+    });
+    match fed {
+        // restic quitting on its own (no repository, say) closes the pipe:
+        // its own error says why, not the broken pipe.
+        Some(Err(e)) if !(e.kind() == io::ErrorKind::BrokenPipe && !status.success()) => {
+            return Err(format!("reading the archive: {e}; restic was stopped"));
         }
+        _ => {}
     }
     let summary = summary.map_err(|e| format!("reading restic's output: {e}"))?;
     if !status.success() {

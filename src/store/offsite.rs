@@ -347,3 +347,64 @@ pub fn insert_downloaded(
     )?;
     Ok(conn.last_insert_rowid())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn state_copy<'a>(target: &'a str) -> NewCopy<'a> {
+        NewCopy {
+            target,
+            kind: OffsiteKind::State,
+            backup_id: None,
+            instance_id: None,
+            client_slug: "",
+            instance_name: "",
+        }
+    }
+
+    #[test]
+    fn a_copy_cut_off_by_a_dead_berth_is_failed_never_done() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .call_blocking(|c| {
+                let id = enqueue_copy(c, &state_copy("box"))?;
+                // The same copy while one is queued is that one.
+                assert_eq!(enqueue_copy(c, &state_copy("box"))?, id);
+                // A pid no process has: the berth that claimed it is gone.
+                assert!(claim_copy(c, id, i32::MAX as u32)?);
+                assert!(!claim_copy(c, id, 1)?, "claimed twice");
+                copy_progress(c, id, 4096)?;
+                let failed = fail_orphaned_copies(c)?;
+                assert_eq!(failed.len(), 1);
+                let row = get_copy(c, id)?;
+                assert_eq!(row.status, BackupStatus::Failed);
+                assert!(row.snapshot_id.is_none() && row.bytes_added.is_none());
+                assert!(row.message.contains("interrupted"), "{}", row.message);
+                let s = summary(c, "box")?;
+                assert_eq!((s.copies_ok, s.copies_failed, s.last_success), (0, 1, None));
+
+                let again = enqueue_copy(c, &state_copy("box"))?;
+                assert_ne!(again, id);
+                assert!(claim_copy(c, again, std::process::id())?);
+                // A live claimant's copy is left alone.
+                assert!(fail_orphaned_copies(c)?.is_empty());
+                let done = CopyDone {
+                    snapshot_id: "4b2b1f74".into(),
+                    bytes_processed: 10,
+                    bytes_added: 7,
+                };
+                finish_copy(c, again, Ok(&done))?;
+                let s = summary(c, "box")?;
+                assert_eq!(
+                    (s.copies_ok, s.copies_failed, s.bytes_added_total),
+                    (1, 1, 7)
+                );
+                assert!(s.last_success.is_some());
+                assert_eq!(summary(c, "other")?.copies_ok, 0);
+                Ok(())
+            })
+            .unwrap();
+    }
+}

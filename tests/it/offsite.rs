@@ -339,7 +339,10 @@ struct RestServer {
 
 impl RestServer {
     fn start() -> RestServer {
-        let dir = tempfile::Builder::new().prefix("berth-rest-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-rest-")
+            .tempdir()
+            .unwrap();
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("rclone.log")).unwrap();
         let child = Command::new("rclone")
@@ -368,7 +371,9 @@ impl Drop for RestServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rest_target_copies_on_request_and_restores() {
-    let rest = tokio::task::spawn_blocking(RestServer::start).await.unwrap();
+    let rest = tokio::task::spawn_blocking(RestServer::start)
+        .await
+        .unwrap();
     let target = unique("rest");
     let toml = format!(
         "name = \"{target}\"\nrepository = \"rest:http://127.0.0.1:{}/\"\npassword_file = \"{}\"\n\
@@ -392,16 +397,26 @@ async fn a_rest_target_copies_on_request_and_restores() {
     std::fs::write(data.join("page.html"), "<h1>kept offsite</h1>").unwrap();
     let backup = backup_now(&app, id).await;
     let (status, body) = app
-        .post(&format!("/api/v1/offsite/{target}/copies"), json!({ "instance": id }))
+        .post(
+            &format!("/api/v1/offsite/{target}/copies"),
+            json!({ "instance": id }),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let failed = copied_any(&app, &target, backup).await;
     assert_eq!(failed.status, berth::domain::BackupStatus::Failed);
-    assert!(failed.message.contains("berth offsite init"), "{}", failed.message);
+    assert!(
+        failed.message.contains("berth offsite init"),
+        "{}",
+        failed.message
+    );
 
     app.ops().offsite_init(&actor, &target).await.unwrap();
     let (status, body) = app
-        .post(&format!("/api/v1/offsite/{target}/copies"), json!({ "instance": id }))
+        .post(
+            &format!("/api/v1/offsite/{target}/copies"),
+            json!({ "instance": id }),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let copy_id = body["id"].as_i64().unwrap();
@@ -415,7 +430,10 @@ async fn a_rest_target_copies_on_request_and_restores() {
     std::fs::write(data.join("page.html"), "defaced").unwrap();
 
     let (status, body) = app
-        .post(&format!("/api/v1/instances/{id}/offsite-restore"), json!({ "target": target }))
+        .post(
+            &format!("/api/v1/instances/{id}/offsite-restore"),
+            json!({ "target": target }),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let rid = body["id"].as_i64().unwrap();
@@ -424,27 +442,40 @@ async fn a_rest_target_copies_on_request_and_restores() {
         matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
     })
     .await;
-    let local = job["restore_id"].as_i64().unwrap_or_else(|| panic!("{job}"));
+    let local = job["restore_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{job}"));
     let restored = eventually("the local restore finishes", UP, || async {
         let r = app.ops().get_restore(local).await.unwrap();
         r.status.is_finished().then_some(r)
     })
     .await;
-    assert_eq!(restored.status, berth::domain::BackupStatus::Ok, "{restored:?}");
+    assert_eq!(
+        restored.status,
+        berth::domain::BackupStatus::Ok,
+        "{restored:?}"
+    );
     assert_eq!(digests(&data), want);
     // A snapshot of another target's name is refused with a 404, not a 500.
     let (status, body) = app
-        .post(&format!("/api/v1/instances/{id}/offsite-restore"), json!({ "target": "nowhere" }))
+        .post(
+            &format!("/api/v1/instances/{id}/offsite-restore"),
+            json!({ "target": "nowhere" }),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
 /// The newest copy of `backup` on `target` once it finished, ok or not.
 async fn copied_any(app: &TestApp, target: &str, backup: i64) -> berth::store::offsite::CopyRow {
-    eventually(&format!("a copy of backup {backup} finishes"), UP, || async {
-        let rows = app.ops().offsite_copies(target, 50).await.unwrap();
-        rows.into_iter()
-            .find(|r| r.backup_id == Some(backup) && r.status.is_finished())
-    })
+    eventually(
+        &format!("a copy of backup {backup} finishes"),
+        UP,
+        || async {
+            let rows = app.ops().offsite_copies(target, 50).await.unwrap();
+            rows.into_iter()
+                .find(|r| r.backup_id == Some(backup) && r.status.is_finished())
+        },
+    )
     .await
 }
