@@ -104,7 +104,13 @@ pub fn render_offsite(out: &mut String, targets: &[OffsiteGauge]) {
     if targets.is_empty() {
         return;
     }
-    let series: [(&str, &str, &str, fn(&OffsiteGauge) -> Option<f64>); 3] = [
+    type Series = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&OffsiteGauge) -> Option<f64>,
+    );
+    let series: [Series; 3] = [
         (
             "berth_offsite_last_success_timestamp_seconds",
             "gauge",

@@ -183,7 +183,7 @@ fn run_backup(
     match fed {
         // restic quitting on its own (no repository, say) closes the pipe:
         // its own error says why, not the broken pipe.
-        Some(Err(e)) if !(e.kind() == io::ErrorKind::BrokenPipe && !status.success()) => {
+        Some(Err(e)) if e.kind() != io::ErrorKind::BrokenPipe || status.success() => {
             return Err(format!("reading the archive: {e}; restic was stopped"));
         }
         _ => {}

@@ -186,13 +186,14 @@ fn fetch(restic: &Restic, id: &str, path: &str, d: &Download) -> Result<Fetched,
 /// then drains what follows the end-of-archive blocks.
 fn read_tar(tee: &mut impl Read) -> io::Result<(u64, u64)> {
     let (mut files, mut bytes) = (0u64, 0u64);
-    let mut tar = tar::Archive::new(&mut *tee);
-    for entry in tar.entries()? {
-        let entry = entry?;
-        files += 1;
-        bytes += entry.header().size()?;
+    {
+        let mut tar = tar::Archive::new(&mut *tee);
+        for entry in tar.entries()? {
+            let entry = entry?;
+            files += 1;
+            bytes += entry.header().size()?;
+        }
     }
-    drop(tar);
     io::copy(tee, &mut io::sink())?;
     Ok((files, bytes))
 }

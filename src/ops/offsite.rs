@@ -142,65 +142,62 @@ impl Ops {
     ) -> Result<CopyRow, OpsError> {
         self.offsite_target(target)?;
         let (target, actor) = (target.to_owned(), actor.clone());
-        Ok(self
-            .write(move |tx| {
-                let (new, what, slug) = match instance_id {
-                    Some(iid) => {
-                        let inst = live_instance(tx, iid)?;
-                        let newest = backup_rows::list_for_instance(tx, iid)?
-                            .into_iter()
-                            .find(|b| {
-                                b.status == crate::domain::BackupStatus::Ok && b.path.is_some()
-                            })
-                            .ok_or_else(|| {
-                                OpsError::Refused(format!(
-                                    "{}/{} has no finished backup to copy; back it up first",
-                                    inst.client_slug, inst.name
-                                ))
-                            })?;
-                        let id = rows::enqueue_copy(
-                            tx,
-                            &NewCopy {
-                                target: &target,
-                                kind: OffsiteKind::Instance,
-                                backup_id: Some(newest.id),
-                                instance_id: Some(iid),
-                                client_slug: &inst.client_slug,
-                                instance_name: &inst.name,
-                            },
-                        )?;
-                        (
-                            id,
-                            format!("{}/{}", inst.client_slug, inst.name),
-                            Some(inst.client_slug),
-                        )
-                    }
-                    None => {
-                        let id = rows::enqueue_copy(
-                            tx,
-                            &NewCopy {
-                                target: &target,
-                                kind: OffsiteKind::State,
-                                backup_id: None,
-                                instance_id: None,
-                                client_slug: "",
-                                instance_name: "",
-                            },
-                        )?;
-                        (id, "berth state".to_owned(), None)
-                    }
-                };
-                audit::record(
-                    tx,
-                    &actor,
-                    "offsite.copy",
-                    &what,
-                    slug.as_deref(),
-                    json!({ "target": target, "copy": new }),
-                )?;
-                Ok(rows::get_copy(tx, new)?)
-            })
-            .await?)
+        self.write(move |tx| {
+            let (new, what, slug) = match instance_id {
+                Some(iid) => {
+                    let inst = live_instance(tx, iid)?;
+                    let newest = backup_rows::list_for_instance(tx, iid)?
+                        .into_iter()
+                        .find(|b| b.status == crate::domain::BackupStatus::Ok && b.path.is_some())
+                        .ok_or_else(|| {
+                            OpsError::Refused(format!(
+                                "{}/{} has no finished backup to copy; back it up first",
+                                inst.client_slug, inst.name
+                            ))
+                        })?;
+                    let id = rows::enqueue_copy(
+                        tx,
+                        &NewCopy {
+                            target: &target,
+                            kind: OffsiteKind::Instance,
+                            backup_id: Some(newest.id),
+                            instance_id: Some(iid),
+                            client_slug: &inst.client_slug,
+                            instance_name: &inst.name,
+                        },
+                    )?;
+                    (
+                        id,
+                        format!("{}/{}", inst.client_slug, inst.name),
+                        Some(inst.client_slug),
+                    )
+                }
+                None => {
+                    let id = rows::enqueue_copy(
+                        tx,
+                        &NewCopy {
+                            target: &target,
+                            kind: OffsiteKind::State,
+                            backup_id: None,
+                            instance_id: None,
+                            client_slug: "",
+                            instance_name: "",
+                        },
+                    )?;
+                    (id, "berth state".to_owned(), None)
+                }
+            };
+            audit::record(
+                tx,
+                &actor,
+                "offsite.copy",
+                &what,
+                slug.as_deref(),
+                json!({ "target": target, "copy": new }),
+            )?;
+            Ok(rows::get_copy(tx, new)?)
+        })
+        .await
     }
 
     /// The target's snapshots (restic's list), oldest first; with an
