@@ -121,6 +121,22 @@ impl OffsiteTarget {
                     .into(),
             );
         }
+        // restic splits sftp.command on whitespace: a path with a space or
+        // a quote would become two arguments.
+        for (k, path) in [
+            ("sftp_key_file", &self.sftp_key_file),
+            ("sftp_known_hosts", &self.sftp_known_hosts),
+        ] {
+            if let Some(p) = path {
+                let text = p.display().to_string();
+                if text
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+                {
+                    return bad(k, format!("{text:?} must not contain spaces or quotes"));
+                }
+            }
+        }
         if self.sftp_port == Some(0) {
             return bad("sftp_port", "must be non-zero".into());
         }
@@ -271,6 +287,7 @@ mod tests {
             ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\nsftp_port = 23", "sftp: repositories only"),
             ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\ncopy_schedule = \"soon\"", "offsite[0].copy_schedule"),
             ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\nlimit_upload = 0", "offsite[0].limit_upload"),
+            ("name = \"b\"\nrepository = \"sftp:u@h:/p\"\npassword_env = \"PW\"\nsftp_key_file = \"/my keys/id\"", "offsite[0].sftp_key_file"),
         ];
         for (body, want) in cases {
             let err = target(&format!("[[offsite]]\n{body}\n")).unwrap_err().0;

@@ -7,16 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::copy::{self, InstanceSource};
-use super::download::{self, Download};
+use super::download;
 use super::Worker;
-use crate::audit::{self, Actor};
-use crate::domain::{schedule, BackupStatus, OffsiteKind, RestoreMode, Trigger};
+use crate::domain::{schedule, BackupStatus, OffsiteKind, Trigger};
 use crate::store::offsite::{self as rows, CopyDone, NewCopy};
-use crate::store::{backup_jobs, backups, instances, StoreError};
+use crate::store::{backups, instances, StoreError};
 
 /// Queued rows are looked for this often; the CLI and API queue from elsewhere.
 const POLL: Duration = Duration::from_secs(1);
@@ -303,7 +301,13 @@ impl Worker {
             }
             OffsiteKind::State => {
                 let dir = self.stage_state().await?;
-                crate::backup::blocking(move || copy::copy_state(&restic, &dir, progress)).await
+                crate::backup::blocking(move || {
+                    let done = copy::copy_state(&restic, &dir, progress);
+                    // The copy holds every secret the database does: not left lying about.
+                    let _ = std::fs::remove_file(dir.join("berth.db"));
+                    done
+                })
+                .await
             }
         }
     }
@@ -313,6 +317,9 @@ impl Worker {
     async fn stage_state(&self) -> Result<std::path::PathBuf, String> {
         let dir = self.config.data_dir.join("offsite-state");
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("securing {}: {e}", dir.display()))?;
         let db = dir.join("berth.db");
         let _ = std::fs::remove_file(&db);
         let into = db.display().to_string();
@@ -329,104 +336,4 @@ impl Worker {
         }
         Ok(dir)
     }
-
-    /// Runs queued offsite restore `id`: download, then queue the local restore.
-    pub async fn run_restore(&self, id: i64) -> Result<bool, StoreError> {
-        let pid = self.pid;
-        if !self
-            .store
-            .call(move |c| rows::claim_restore(c, id, pid))
-            .await?
-        {
-            return Ok(false);
-        }
-        let row = self.store.read(move |c| rows::get_restore(c, id)).await?;
-        let result = self.restore(&row).await;
-        if let Err(e) = &result {
-            let why = e.clone();
-            self.store
-                .call(move |c| rows::finish_restore(c, id, Err(&why)))
-                .await?;
-            tracing::warn!(restore = id, error = %e, "offsite restore failed");
-            let what = format!("instance {}", row.instance_id);
-            self.notify_failure("offsite.restore.failed", id, &row.target, &what, e)
-                .await;
-        }
-        Ok(true)
-    }
-
-    async fn restore(&self, row: &rows::OffsiteRestoreRow) -> Result<(), String> {
-        let target = self
-            .config
-            .offsite_target(&row.target)
-            .ok_or_else(|| format!("target {:?} is no longer configured", row.target))?
-            .clone();
-        let iid = row.instance_id;
-        let inst = self
-            .store
-            .read(move |c| instances::get(c, iid))
-            .await
-            .map_err(|e| e.to_string())?;
-        let restic = self.restic(&target);
-        let (r, want) = (restic.clone(), row.snapshot_id.clone());
-        let snapshot = crate::backup::blocking(move || {
-            r.snapshots(None)?
-                .into_iter()
-                .find(|s| s.id == want || s.short_id == want)
-                .ok_or_else(|| format!("no snapshot {want} on this target"))
-        })
-        .await?;
-        if snapshot.tag("client") != Some(&inst.client_slug)
-            || snapshot.tag("instance") != Some(&inst.name)
-        {
-            return Err(format!(
-                "snapshot {} holds {}/{}, not {}/{}",
-                snapshot.short_id,
-                snapshot.tag("client").unwrap_or("?"),
-                snapshot.tag("instance").unwrap_or("?"),
-                inst.client_slug,
-                inst.name
-            ));
-        }
-        let root = self.config.backup_dir();
-        let name = format!("{}-offsite-{}.tar.zst", stamp(), snapshot.short_id);
-        let rel = format!("{}/{}/{name}", inst.client_slug, inst.name);
-        let d = Download {
-            partial: download::partial_path(&root, &inst.client_slug, &inst.name, row.id),
-            archive: root.join(&rel),
-            client: inst.client_slug.clone(),
-            instance: inst.name.clone(),
-            instance_id: inst.id,
-            level: self.config.backup.level,
-        };
-        let manifest =
-            crate::backup::blocking(move || download::download(&restic, &snapshot, &d)).await?;
-        let (id, target_name, snap) = (row.id, row.target.clone(), row.snapshot_id.clone());
-        let what = format!("{}/{}", inst.client_slug, inst.name);
-        let slug = inst.client_slug.clone();
-        self.store
-            .call(move |c| {
-                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let backup = rows::insert_downloaded(&tx, iid, &manifest, &rel)?;
-                if let Some(running) = backup_jobs::active_restore(&tx, iid)? {
-                    return Err(StoreError::Conflict(format!(
-                        "{what} already has restore {running} in progress; the download is backup {backup}"
-                    )));
-                }
-                let restore = backup_jobs::enqueue_restore(&tx, backup, iid, RestoreMode::InPlace)?;
-                audit::record(&tx, &Actor::system(), "backup.restore", &what, Some(&slug),
-                    json!({ "backup": backup, "restore": restore, "mode": RestoreMode::InPlace,
-                            "offsite": { "target": target_name, "snapshot": snap, "offsite_restore": id } }))?;
-                rows::finish_restore(&tx, id, Ok((backup, restore)))?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// `20250101T020000Z`: the downloaded archive sorts among the local ones.
-fn stamp() -> String {
-    Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string()
 }

@@ -12,12 +12,14 @@
 //! - [`copy`]: an instance's tar stream (or the state dir) into `restic backup`.
 //! - [`download`]: a snapshot back into a local archive; the local restore
 //!   (swap with rollback, crash recovery) then puts it in place.
-//! - `jobs`: claiming, running and finishing rows; what is due when.
+//! - `jobs`: claiming, running and finishing rows; what is due when;
+//!   `restore`: a snapshot into a local backup plus a queued local restore.
 
 pub mod copy;
 pub mod download;
 mod jobs;
 pub mod restic;
+mod restore;
 
 use std::sync::Arc;
 

@@ -243,6 +243,21 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
         "the second copy added {added_second} bytes after a small change (first: {added_first})"
     );
     eprintln!("offsite dedup: first copy added {added_first} bytes, second {added_second}");
+    // berth's own state went along: the database and nothing half-written.
+    eventually("berth's state is copied", UP, || async {
+        let rows = app.ops().offsite_copies(&target, 50).await.unwrap();
+        rows.into_iter().find(|r| {
+            r.kind == berth::domain::OffsiteKind::State
+                && r.status == berth::domain::BackupStatus::Ok
+        })
+    })
+    .await;
+    let state = app.ops().offsite_snapshots(&target, None).await.unwrap();
+    let state = state
+        .iter()
+        .find(|s| s.tags.iter().any(|t| t == "berth-state"))
+        .expect("a state snapshot");
+    assert!(state.paths[0].ends_with("offsite-state"), "{state:?}");
     let status = app.ops().offsite_status().await.unwrap();
     assert!(status[0].summary.last_success.is_some() && status[0].age_seconds.is_some());
     let metrics = app.get_text("/metrics").await;
@@ -331,14 +346,14 @@ fn first_pack(data: &Path) -> PathBuf {
 }
 
 /// `rclone serve restic` on a free loopback port: restic's REST protocol.
-struct RestServer {
+pub(crate) struct RestServer {
     child: Child,
-    dir: tempfile::TempDir,
-    port: u16,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) port: u16,
 }
 
 impl RestServer {
-    fn start() -> RestServer {
+    pub(crate) fn start() -> RestServer {
         let dir = tempfile::Builder::new()
             .prefix("berth-rest-")
             .tempdir()
