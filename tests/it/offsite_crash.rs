@@ -23,7 +23,10 @@ fn restic_child(parent: u32) -> Option<u32> {
         let Some((comm, rest)) = stat.split_once(") ") else {
             continue;
         };
-        let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
         if comm.ends_with("(restic") && ppid == Some(parent) {
             return Some(pid);
         }
@@ -38,8 +41,17 @@ fn dead(pid: u32) -> bool {
         .unwrap_or(true)
 }
 
-async fn api(http: &reqwest::Client, base: &str, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = http.request(method, format!("{base}{path}")).bearer_auth(token);
+async fn api(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = http
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
     if let Some(b) = body {
         req = req.json(&b);
     }
@@ -49,7 +61,9 @@ async fn api(http: &reqwest::Client, base: &str, token: &str, method: reqwest::M
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_berth_leaves_no_snapshot_and_its_copy_failed_then_retried() {
-    let rest = tokio::task::spawn_blocking(RestServer::start).await.unwrap();
+    let rest = tokio::task::spawn_blocking(RestServer::start)
+        .await
+        .unwrap();
     let setup = ChildSetup::new("offsite-crash").await;
     let repo = format!("rest:http://127.0.0.1:{}/", rest.port);
     let password = rest.dir.path().join("password");
@@ -61,7 +75,11 @@ async fn a_killed_berth_leaves_no_snapshot_and_its_copy_failed_then_retried() {
         .arg("init")
         .output()
         .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     // 1 KiB/s: the copy is still uploading when berth is killed.
     let file = setup.dir.path().join("berth.toml");
     std::fs::write(
@@ -80,37 +98,74 @@ async fn a_killed_berth_leaves_no_snapshot_and_its_copy_failed_then_retried() {
     berth.wait_healthy(&http, &setup.config).await;
     let base = berth.api.clone();
     let post = reqwest::Method::POST;
-    let (status, body) = api(&http, &base, &token, post, "/api/v1/offsite/slow/copies", Some(json!({}))).await;
+    let (status, body) = api(
+        &http,
+        &base,
+        &token,
+        post,
+        "/api/v1/offsite/slow/copies",
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let id = body["id"].as_i64().unwrap();
     let berth_pid = berth.child.id();
-    let restic = eventually("restic uploads for berth", Duration::from_secs(60), || async {
-        restic_child(berth_pid)
-    })
+    let restic = eventually(
+        "restic uploads for berth",
+        Duration::from_secs(60),
+        || async { restic_child(berth_pid) },
+    )
     .await;
 
     berth.kill9();
-    wait_until("restic dies with berth", Duration::from_secs(10), || dead(restic));
+    wait_until("restic dies with berth", Duration::from_secs(10), || {
+        dead(restic)
+    });
     let snaps = Command::new("restic")
         .args(["-r", &repo, "--password-file"])
         .arg(&password)
         .args(["--no-cache", "snapshots", "--json"])
         .output()
         .unwrap();
-    assert!(snaps.status.success(), "{}", String::from_utf8_lossy(&snaps.stderr));
+    assert!(
+        snaps.status.success(),
+        "{}",
+        String::from_utf8_lossy(&snaps.stderr)
+    );
     let snaps: Value = serde_json::from_slice(&snaps.stdout).unwrap();
     assert_eq!(snaps, json!([]), "a cut-off copy left a snapshot");
 
     let mut berth = BerthProcess::start_with_env(&setup.config, &extra);
     berth.wait_healthy(&http, &setup.config).await;
     let get = reqwest::Method::GET;
-    let (_, old) = api(&http, &berth.api, &token, get.clone(), &format!("/api/v1/offsite-copies/{id}"), None).await;
+    let (_, old) = api(
+        &http,
+        &berth.api,
+        &token,
+        get.clone(),
+        &format!("/api/v1/offsite-copies/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(old["status"], "failed", "{old}");
-    assert!(old["message"].as_str().unwrap().contains("interrupted"), "{old}");
+    assert!(
+        old["message"].as_str().unwrap().contains("interrupted"),
+        "{old}"
+    );
     assert!(old["snapshot_id"].is_null(), "{old}");
-    let (_, rows) = api(&http, &berth.api, &token, get, "/api/v1/offsite/slow/copies", None).await;
+    let (_, rows) = api(
+        &http,
+        &berth.api,
+        &token,
+        get,
+        "/api/v1/offsite/slow/copies",
+        None,
+    )
+    .await;
     let retried = rows.as_array().unwrap().iter().any(|r| {
-        r["id"].as_i64() != Some(id) && r["kind"] == "state" && matches!(r["status"].as_str(), Some("queued" | "running"))
+        r["id"].as_i64() != Some(id)
+            && r["kind"] == "state"
+            && matches!(r["status"].as_str(), Some("queued" | "running"))
     });
     assert!(retried, "the interrupted copy was not queued again: {rows}");
     berth.kill9();
