@@ -1,5 +1,6 @@
 //! Wires the long-running parts together: web server, reconciler, backup
-//! worker, rollout worker, usage sampler, LLM key worker and (when asked) a supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
+//! worker, rollout worker, offsite worker, usage sampler, LLM key worker and (when asked) a
+//! supervised Caddy. Each part is `run(.., shutdown)`; `App::run`
 //! starts them, waits for the shutdown signal and logs how each one ended.
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub struct App {
     caddy: CaddyAdmin,
     backups: crate::backup::Runner,
     rollouts: crate::rollout::RolloutWorker,
+    offsite: crate::offsite::Worker,
     /// None when `[llm]` names no provider.
     llm: Option<crate::llm::KeyWorker>,
     listener: TcpListener,
@@ -64,6 +66,7 @@ impl App {
             docker.clone(),
             wake.clone(),
         );
+        let offsite = crate::offsite::Worker::new(store.clone(), config.clone());
         let llm = crate::llm::KeyWorker::from_config(
             store.clone(),
             config.clone(),
@@ -105,6 +108,7 @@ impl App {
             caddy,
             backups,
             rollouts,
+            offsite,
             llm,
             listener,
         })
@@ -181,6 +185,7 @@ impl App {
         let reconciler = tokio::spawn(self.reconciler.run(stopped(stop_rx.clone())));
         let backups = tokio::spawn(self.backups.run(stopped(stop_rx.clone())));
         let rollouts = tokio::spawn(self.rollouts.run(stopped(stop_rx.clone())));
+        let offsite = tokio::spawn(self.offsite.run(stopped(stop_rx.clone())));
         let sampler = self
             .sampler
             .map(|s| tokio::spawn(s.run(stopped(stop_rx.clone()))));
@@ -207,6 +212,9 @@ impl App {
         }
         if let Err(e) = rollouts.await {
             tracing::error!(error = %e, "rollout worker task panicked");
+        }
+        if let Err(e) = offsite.await {
+            tracing::error!(error = %e, "offsite worker task panicked");
         }
         if let Some(Err(e)) = match sampler {
             Some(task) => Some(task.await),

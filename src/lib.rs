@@ -47,6 +47,9 @@
 //!   image ID and digest it resolves to, tell which instances are behind.
 //!   Run from `ops` and on `[updates] check_schedule` by the backup
 //!   worker's scheduler; the reconciler's pulls use the same registry logins.
+//! - [`offsite`]: copies of verified backups and berth's own state to
+//!   restic repositories (`[[offsite]]`), and restores back from them
+//!   through the local restore; its own worker beside the backup worker.
 //! - [`audit`]: who did what, when, from where; record, query, retention.
 //! - [`web`]: axum only: one route table with an `Access` per route, one
 //!   `WebError`, `state.rs`; `pages/` (admin handlers), `portal/` (client
@@ -74,6 +77,7 @@ pub mod housekeeping;
 pub mod llm;
 pub mod mail;
 pub mod metrics;
+pub mod offsite;
 pub mod ops;
 pub mod reconcile;
 pub mod rollout;

@@ -90,6 +90,22 @@ pub async fn restore(
     .await
 }
 
+/// Runs already queued restore `id` (an offsite restore queues one) here
+/// unless the daemon took it, and waits for its end.
+pub async fn run_queued_restore(ops: &Ops, id: i64) -> Result<RestoreRow, Failure> {
+    runner(ops)
+        .await?
+        .run_restore(id)
+        .await
+        .map_err(runner_failure)?;
+    wait(|| async {
+        ops.get_restore(id)
+            .await
+            .map(|r| r.status.is_finished().then_some(r))
+    })
+    .await
+}
+
 async fn runner(ops: &Ops) -> Result<Runner, Failure> {
     // This process runs the jobs itself (a system cron, no daemon needed):
     // a worker beside the operations, on their store.

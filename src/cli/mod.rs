@@ -20,6 +20,7 @@ mod follow;
 mod instances;
 mod llm;
 mod malloc;
+mod offsite;
 mod output;
 mod plans;
 mod prompt;
@@ -78,6 +79,9 @@ pub enum Command {
     /// Clients' requests for a new instance: list, approve, reject.
     #[command(subcommand)]
     Request(requests::RequestCmd),
+    /// Offsite copies to restic repositories: status, init, copy, snapshots, restore, check.
+    #[command(subcommand)]
+    Offsite(offsite::OffsiteCmd),
     /// Backups: run, list, verify, restore, status, retention policy.
     #[command(subcommand)]
     Backup(backups::BackupCmd),
@@ -183,6 +187,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
         Command::Instance(cmd) => instances::run(ops, &actor, cmd, as_json).await,
         Command::Request(cmd) => requests::run(ops, &actor, cmd, as_json).await,
         Command::Backup(cmd) => backups::run(ops, &actor, cmd, as_json).await,
+        Command::Offsite(cmd) => offsite::run(ops, &actor, cmd, as_json).await,
         Command::Usage(cmd) => usage::run(ops, cmd, as_json).await,
         Command::User(cmd) => users::run(ops, &actor, cmd, as_json).await,
         Command::Llm(cmd) => llm::run(ops, &actor, cmd, as_json).await,

@@ -11,6 +11,7 @@ use serde::Deserialize;
 mod duration;
 mod env;
 mod llm;
+mod offsite;
 mod portal;
 mod ports;
 mod sections;
@@ -21,6 +22,7 @@ mod updates;
 use duration as humantime_serde_lite;
 use env::{env_value, set_dotted};
 pub use llm::{LlmConfig, ManagementKey, MANAGEMENT_KEY_ENV};
+pub use offsite::{mask_userinfo, OffsiteTarget, RepoKind, RepoPassword};
 pub use portal::{PortalConfig, SmtpConfig, SmtpTls};
 use ports::parse_pool;
 pub use ports::PortRange;
@@ -62,6 +64,12 @@ pub struct Config {
     /// Logins for private registries, one `[[registry]]` table each.
     #[serde(rename = "registry")]
     pub registries: Vec<RegistryConfig>,
+    /// `[[offsite]]`: restic repositories verified backups are copied to.
+    pub offsite: Vec<OffsiteTarget>,
+    /// The file this config was loaded from (absolute), copied offsite with
+    /// the database so a host can be rebuilt; never from TOML.
+    #[serde(skip)]
+    pub source_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -89,6 +97,8 @@ impl Default for Config {
             llm: LlmConfig::default(),
             updates: UpdatesConfig::default(),
             registries: Vec::new(),
+            offsite: Vec::new(),
+            source_file: None,
         }
     }
 }
@@ -126,6 +136,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_BACKUP_LEVEL", "backup.level"),
     ("BERTH_BACKUP_CONCURRENCY", "backup.concurrency"),
     ("BERTH_BACKUP_FAILURE_WEBHOOK", "backup.failure_webhook"),
+    (
+        "BERTH_BACKUP_OFFSITE_CONCURRENCY",
+        "backup.offsite_concurrency",
+    ),
     ("BERTH_WEB_SESSION_IDLE", "web.session_idle"),
     ("BERTH_AUDIT_RETENTION", "audit.retention"),
     ("BERTH_METRICS_ENABLED", "metrics.enabled"),
@@ -169,10 +183,12 @@ impl Config {
         let cwd = std::env::current_dir()
             .map_err(|e| ConfigError(format!("cannot read the current directory: {e}")))?;
         config.resolve_paths(&cwd);
+        config.source_file = file.map(|p| cwd.join(p));
         config.llm.load_key(&env)?;
         for (i, r) in config.registries.iter_mut().enumerate() {
             r.load_password(i, &env, &cwd)?;
         }
+        offsite::load(&mut config.offsite, &env)?;
         Ok(config)
     }
 
@@ -205,6 +221,7 @@ impl Config {
             abs(&mut self.caddy.bin);
         }
         self.llm.resolve_paths(cwd, &self.data_dir);
+        offsite::resolve_paths(&mut self.offsite, cwd);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -282,6 +299,9 @@ impl Config {
         if !(1..=19).contains(&self.backup.level) {
             return bad("backup.level", "must be 1-19".into());
         }
+        if self.backup.offsite_concurrency == 0 {
+            return bad("backup.offsite_concurrency", "must be at least 1".into());
+        }
         if self.backup.concurrency == 0 {
             return bad("backup.concurrency", "must be at least 1".into());
         }
@@ -357,6 +377,15 @@ impl Config {
         self.registries.iter().find(|r| r.host == host)
     }
 
+    /// restic's cache for offsite targets (berth's service user has no home cache).
+    pub fn offsite_cache_dir(&self) -> PathBuf {
+        self.data_dir.join("offsite-cache")
+    }
+
+    pub fn offsite_target(&self, name: &str) -> Option<&OffsiteTarget> {
+        self.offsite.iter().find(|t| t.name == name)
+    }
+
     pub fn reports_dir(&self) -> PathBuf {
         self.data_dir.join("reports")
     }
@@ -410,6 +439,7 @@ impl fmt::Debug for Config {
             .field("llm", &self.llm)
             .field("updates", &self.updates)
             .field("registries", &self.registries)
+            .field("offsite", &self.offsite)
             .finish_non_exhaustive()
     }
 }

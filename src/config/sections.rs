@@ -40,6 +40,9 @@ pub struct BackupConfig {
     pub threads: u32,
     /// Backups running at once, so a schedule never freezes every tenant together.
     pub concurrency: usize,
+    /// Offsite copies and restores running at once; they run beside local
+    /// backups, never in their place.
+    pub offsite_concurrency: usize,
     pub keep_last: u32,
     pub keep_daily: u32,
     pub keep_weekly: u32,
@@ -66,6 +69,7 @@ impl Default for BackupConfig {
             level: 3,
             threads: 0,
             concurrency: 2,
+            offsite_concurrency: 1,
             keep_last: 7,
             keep_daily: 7,
             keep_weekly: 4,

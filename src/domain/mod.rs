@@ -38,7 +38,8 @@ pub use size::{parse_size, ByteSize};
 pub use slug::Slug;
 pub use state::{
     Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset,
-    LinkKind, LlmKeyStatus, LlmProvider, Phase, RequestStatus, RestoreMode, SpendWarning, Trigger,
+    LinkKind, LlmKeyStatus, LlmProvider, OffsiteKind, Phase, RequestStatus, RestoreMode,
+    SpendWarning, Trigger,
 };
 
 /// A value that failed its checks; the message names the field and the problem

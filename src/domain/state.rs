@@ -176,6 +176,17 @@ state_enum! {
         Import = "import",
         /// Taken by a rollout before updating the instance: its rollback point.
         Rollout = "rollout",
+        /// Downloaded from an offsite snapshot to be restored.
+        Offsite = "offsite",
+    }
+}
+
+state_enum! {
+    /// What an offsite copy holds: one instance's verified backup, or
+    /// berth's own database and config (what rebuilding a host needs).
+    OffsiteKind, "kind" {
+        Instance = "instance",
+        State = "state",
     }
 }
 
@@ -321,7 +332,7 @@ mod tests {
         round_trips(
             Trigger::ALL,
             Trigger::as_str,
-            "api cli schedule ui import rollout",
+            "api cli schedule ui import rollout offsite",
         );
         round_trips(RestoreMode::ALL, RestoreMode::as_str, "in_place clone");
         round_trips(

@@ -95,6 +95,51 @@ pub fn render_backup_ages(out: &mut String, ages: &BackupAges) {
     let _ = writeln!(out, "# HELP {name} Instances that never had a successful backup.\n# TYPE {name} gauge\n{name} {never}");
 }
 
+/// One offsite target for `/metrics`: (name, newest good copy as Unix
+/// seconds or None, bytes added by good copies in all, failed copies).
+pub type OffsiteGauge = (String, Option<i64>, u64, u64);
+
+/// Appends per-target offsite freshness and volume; nothing without targets.
+pub fn render_offsite(out: &mut String, targets: &[OffsiteGauge]) {
+    if targets.is_empty() {
+        return;
+    }
+    type Series = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&OffsiteGauge) -> Option<f64>,
+    );
+    let series: [Series; 3] = [
+        (
+            "berth_offsite_last_success_timestamp_seconds",
+            "gauge",
+            "When the newest successful offsite copy finished (Unix time).",
+            |t| t.1.map(|v| v as f64),
+        ),
+        (
+            "berth_offsite_bytes_added_total",
+            "counter",
+            "Bytes successful offsite copies stored after dedup and compression.",
+            |t| Some(t.2 as f64),
+        ),
+        (
+            "berth_offsite_copies_failed_total",
+            "counter",
+            "Offsite copies that failed.",
+            |t| Some(t.3 as f64),
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for t in targets {
+            if let Some(v) = value(t) {
+                let _ = writeln!(out, "{name}{{target=\"{}\"}} {v}", escape(&t.0));
+            }
+        }
+    }
+}
+
 /// Appends each client's LLM spend this month (or over the key's life where
 /// the provider has no monthly figure) and its limit; nothing without keys.
 pub fn render_llm(out: &mut String, gauges: &[(String, f64, Option<f64>)]) {
@@ -205,6 +250,39 @@ pub fn render(live: &LiveSnapshot, stats: &ReconcileCounts) -> String {
 mod tests {
     use super::*;
     use crate::docker::ContainerCounters;
+
+    #[test]
+    fn renders_offsite_targets() {
+        let mut out = String::new();
+        render_offsite(
+            &mut out,
+            &[
+                ("box".into(), Some(1_700_000_000), 42, 1),
+                ("s3".into(), None, 0, 0),
+            ],
+        );
+        assert!(
+            out.contains(
+                "berth_offsite_last_success_timestamp_seconds{target=\"box\"} 1700000000\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            !out.contains("berth_offsite_last_success_timestamp_seconds{target=\"s3\"}"),
+            "{out}"
+        );
+        assert!(
+            out.contains("berth_offsite_bytes_added_total{target=\"box\"} 42\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("berth_offsite_copies_failed_total{target=\"box\"} 1\n"),
+            "{out}"
+        );
+        let mut none = String::new();
+        render_offsite(&mut none, &[]);
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn renders_backup_ages() {

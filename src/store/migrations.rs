@@ -23,6 +23,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/016_image_versions.sql"),
     include_str!("migrations/017_rollouts.sql"),
     include_str!("migrations/018_update_checks.sql"),
+    // 019 was never shipped.
+    include_str!("migrations/020_offsite.sql"),
 ];
 
 /// Foreign keys are off while migrating: rebuilding a table (the only way to

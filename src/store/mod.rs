@@ -20,6 +20,7 @@ pub mod llm;
 pub mod metrics;
 mod migrations;
 pub mod networks;
+pub mod offsite;
 pub mod overview;
 pub mod plans;
 mod readers;

@@ -6,8 +6,8 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 
 use crate::domain::{
     Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset,
-    LinkKind, LlmKeyStatus, LlmProvider, Phase, RequestStatus, RestoreMode, RolloutKind,
-    RolloutStatus, StepState, Trigger,
+    LinkKind, LlmKeyStatus, LlmProvider, OffsiteKind, Phase, RequestStatus, RestoreMode,
+    RolloutKind, RolloutStatus, StepState, Trigger,
 };
 
 macro_rules! sql_text {
@@ -31,6 +31,7 @@ macro_rules! sql_text {
 sql_text!(
     Approval,
     BackupStatus,
+    OffsiteKind,
     ClientRole,
     ClientStatus,
     LinkKind,

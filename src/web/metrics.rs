@@ -17,5 +17,6 @@ async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, WebErro
     let mut body = prometheus::render(&s.live.snapshot(), &s.stats.snapshot());
     prometheus::render_backup_ages(&mut body, &s.ops.backup_ages().await?);
     prometheus::render_llm(&mut body, &s.ops.llm_gauges().await?);
+    prometheus::render_offsite(&mut body, &s.ops.offsite_gauges().await?);
     Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], body))
 }

@@ -27,6 +27,8 @@ mod llm_inject;
 mod llm_meter;
 mod names;
 mod network_pool;
+mod offsite;
+mod offsite_crash;
 mod ops_conflicts;
 mod package;
 mod portal_flow;

@@ -7,6 +7,7 @@ mod deletions;
 mod export;
 mod instances;
 mod llm;
+mod offsite;
 mod plans;
 mod requests;
 mod rollouts;
@@ -35,6 +36,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(llm::routes());
     routes.extend(rollouts::routes());
     routes.extend(updates::routes());
+    routes.extend(offsite::routes());
     routes
 }
 

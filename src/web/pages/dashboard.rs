@@ -54,6 +54,7 @@ async fn dashboard(
             Some(_) => Some(s.ops.llm_overview().await?),
             None => None,
         },
+        offsite: s.ops.offsite_status().await?,
     };
     Ok(view::dashboard(&ui.chrome().await, &d).into_response())
 }

@@ -27,6 +27,31 @@ pub struct Dashboard {
     pub pending_requests: Arc<Vec<RequestRow>>,
     /// LLM spend and credits, when a provider is configured.
     pub llm: Option<crate::ops::LlmOverview>,
+    /// Each `[[offsite]]` target's last copy; empty without targets.
+    pub offsite: Vec<crate::ops::OffsiteStatus>,
+}
+
+/// Per offsite target: the newest good copy, its age, what copies added,
+/// and the last failure's words when the newest copy failed.
+fn offsite_section(targets: &[crate::ops::OffsiteStatus]) -> Markup {
+    html! {
+        div.table-wrap { table id="offsite" {
+            thead { tr { th { "Target" } th { "Last good copy (UTC)" } th { "Age" } th.optional { "Added in all" } th { "Last copy" } } }
+            tbody { @for t in targets { tr {
+                td { (t.name) div.muted { (t.repository) } }
+                td { @if let Some(at) = &t.summary.last_success { (at) } @else { span.muted { "never" } } }
+                td { @if let Some(age) = t.age_seconds { (format!("{:.0} h", age / 3600.0)) } @else { "-" } }
+                td.optional { (size(t.summary.bytes_added_total)) }
+                td { @match &t.last_copy {
+                    Some(c) if c.status == crate::domain::BackupStatus::Failed => {
+                        span.badge.status-failed { "failed" } " " (c.message)
+                    }
+                    Some(c) => { (c.status.as_str()) }
+                    None => { span.muted { "none yet" } }
+                } }
+            } } }
+        } }
+    }
 }
 
 fn meter(label: &str, used: f64, total: f64, text: String) -> Markup {
@@ -121,6 +146,10 @@ pub fn dashboard(chrome: &Chrome, d: &Dashboard) -> Markup {
         @if let Some(llm) = &d.llm { (super::llm::dashboard_section(llm)) }
         h2 { "Backups" }
         (backup_section(&d.backups))
+        @if !d.offsite.is_empty() {
+            h2 { "Offsite copies" }
+            (offsite_section(&d.offsite))
+        }
         h2 { "Recent failures" }
         @if d.reconcile_errors > 0 {
             p { (d.reconcile_errors) " reconcile passes failed since start-up; see berth's log." }

@@ -1,0 +1,214 @@
+//! `berth offsite ...`: targets' status, copies, snapshots, restores and
+//! repository checks. Like `berth backup`, copies and restores are done in
+//! this process (no daemon needed) when the daemon has not taken them first.
+
+use clap::Subcommand;
+
+use super::error::Failure;
+use super::output::{self, size};
+use crate::audit::Actor;
+use crate::domain::BackupStatus;
+use crate::offsite::Worker;
+use crate::ops::Ops;
+
+#[derive(Subcommand)]
+pub enum OffsiteCmd {
+    /// Every target: last success, its age, bytes added, the last copy.
+    Status,
+    /// Create a target's restic repository (once, before the first copy).
+    Init { target: String },
+    /// Copy an instance's newest good backup now, or `--state` berth's database and config.
+    Copy {
+        target: String,
+        #[arg(long, conflicts_with = "state", required_unless_present = "state")]
+        instance: Option<i64>,
+        #[arg(long)]
+        state: bool,
+    },
+    /// A target's snapshots made by berth, oldest first.
+    Snapshots {
+        target: String,
+        #[arg(long)]
+        instance: Option<i64>,
+    },
+    /// Restore an instance in place from a snapshot (default: its newest),
+    /// with the local restore's atomic swap and rollback.
+    Restore {
+        instance: i64,
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        snapshot: Option<String>,
+    },
+    /// `restic check`; `--read-data all` reads every pack, `--read-data 10%` a sample.
+    Check {
+        target: String,
+        #[arg(long)]
+        read_data: Option<String>,
+    },
+}
+
+pub async fn run(ops: &Ops, actor: &Actor, cmd: OffsiteCmd, as_json: bool) -> Result<(), Failure> {
+    match cmd {
+        OffsiteCmd::Status => {
+            let status = ops.offsite_status().await?;
+            output::list(
+                as_json,
+                &status,
+                &[
+                    "TARGET",
+                    "REPOSITORY",
+                    "LAST OK",
+                    "AGE",
+                    "ADDED",
+                    "OK",
+                    "FAILED",
+                ],
+                |s| {
+                    vec![
+                        s.name.clone(),
+                        s.repository.clone(),
+                        s.summary
+                            .last_success
+                            .clone()
+                            .unwrap_or_else(|| "never".into()),
+                        s.age_seconds.map_or("-".into(), |a| format!("{a}s")),
+                        size(s.summary.bytes_added_total),
+                        s.summary.copies_ok.to_string(),
+                        s.summary.copies_failed.to_string(),
+                    ]
+                },
+            );
+        }
+        OffsiteCmd::Init { target } => {
+            ops.offsite_init(actor, &target).await?;
+            output::done(
+                as_json,
+                "initialized",
+                &target,
+                format!("repository of {target} created"),
+            );
+        }
+        OffsiteCmd::Copy {
+            target,
+            instance,
+            state,
+        } => {
+            let row = ops
+                .request_offsite_copy(actor, &target, instance.filter(|_| !state))
+                .await?;
+            worker(ops)
+                .run_copy(row.id)
+                .await
+                .map_err(|e| Failure::failed(e.to_string()))?;
+            let row = wait(|| async {
+                ops.offsite_copy(row.id)
+                    .await
+                    .map(|r| r.status.is_finished().then_some(r))
+            })
+            .await?;
+            output::show(as_json, &row, |r| match r.status {
+                BackupStatus::Ok => println!(
+                    "copy {} to {}: snapshot {}, {} read, {} added",
+                    r.id,
+                    r.target,
+                    r.snapshot_id.as_deref().unwrap_or("?"),
+                    size(r.bytes_processed),
+                    size(r.bytes_added.unwrap_or(0))
+                ),
+                _ => println!("copy {} to {} failed: {}", r.id, r.target, r.message),
+            });
+            if row.status != BackupStatus::Ok {
+                return Err(Failure::failed(format!(
+                    "copy {} failed: {}",
+                    row.id, row.message
+                )));
+            }
+        }
+        OffsiteCmd::Snapshots { target, instance } => {
+            let snaps = ops.offsite_snapshots(&target, instance).await?;
+            output::list(
+                as_json,
+                &snaps,
+                &["ID", "TIME", "CLIENT", "INSTANCE", "BACKUP", "TAR BYTES"],
+                |s| {
+                    let tag = |k| s.tag(k).unwrap_or("-").to_owned();
+                    let kind = if s.tags.iter().any(|t| t == "berth-state") {
+                        "(berth state)".to_owned()
+                    } else {
+                        tag("client")
+                    };
+                    vec![
+                        s.short_id.clone(),
+                        s.time.clone(),
+                        kind,
+                        tag("instance"),
+                        tag("backup"),
+                        tag("tar-bytes"),
+                    ]
+                },
+            );
+        }
+        OffsiteCmd::Restore {
+            instance,
+            target,
+            snapshot,
+        } => {
+            let job = ops
+                .request_offsite_restore(actor, instance, &target, snapshot)
+                .await?;
+            worker(ops)
+                .run_restore(job.id)
+                .await
+                .map_err(|e| Failure::failed(e.to_string()))?;
+            let job = wait(|| async {
+                ops.get_offsite_restore(job.id)
+                    .await
+                    .map(|r| r.status.is_finished().then_some(r))
+            })
+            .await?;
+            let Some(restore) = job.restore_id.filter(|_| job.status == BackupStatus::Ok) else {
+                return Err(Failure::failed(format!(
+                    "offsite restore {} failed: {}",
+                    job.id, job.message
+                )));
+            };
+            let local = super::backup_jobs::run_queued_restore(ops, restore).await?;
+            output::show(as_json, &local, |r| {
+                println!(
+                    "restore {} from {target} snapshot {}: {} {}",
+                    r.id, job.snapshot_id, r.status, r.message
+                )
+            });
+            if local.status != BackupStatus::Ok {
+                return Err(Failure::failed(format!(
+                    "restore {} failed: {}",
+                    local.id, local.message
+                )));
+            }
+        }
+        OffsiteCmd::Check { target, read_data } => {
+            let line = ops.offsite_check(&target, read_data).await?;
+            output::done(as_json, "checked", &target, format!("{target}: {line}"));
+        }
+    }
+    Ok(())
+}
+
+fn worker(ops: &Ops) -> Worker {
+    let shared = ops.shared();
+    Worker::new(shared.store, shared.config)
+}
+
+async fn wait<T, F, Fut>(mut f: F) -> Result<T, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, crate::ops::OpsError>>,
+{
+    loop {
+        if let Some(v) = f().await? {
+            return Ok(v);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

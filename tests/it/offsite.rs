@@ -1,0 +1,496 @@
+//! Offsite copies end to end: a real sshd on loopback (own config, host and
+//! user keys, authorized_keys, all in a temp dir) and the real restic.
+//! Copy → a second copy after a small change adds little → restore in
+//! place matches byte for byte → a corrupted pack is reported by check.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sha2::Digest;
+
+use crate::harness::{eventually, free_port, unique, TestApp};
+
+const UP: Duration = Duration::from_secs(120);
+
+/// A throwaway sshd serving sftp on a free loopback port.
+struct Sshd {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+    user: String,
+}
+
+impl Sshd {
+    fn start() -> Sshd {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-sshd-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path();
+        for key in ["host_key", "user_key"] {
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(d.join(key))
+                .status()
+                .unwrap();
+            assert!(ok.success(), "ssh-keygen {key}");
+        }
+        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
+        let config = format!(
+            "ListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile none\n\
+             AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\n\
+             StrictModes no\nSubsystem sftp internal-sftp\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+        let port = free_port();
+        let sshd = format!(
+            "/usr/sbin/sshd -f {}/sshd_config -D -e -p {port}",
+            d.display()
+        );
+        let log = std::fs::File::create(d.join("sshd.log")).unwrap();
+        // As root sshd wants its privilege-separation dir /run/sshd: give it
+        // one in a private mount namespace instead of touching the host's.
+        let mut cmd = if is_root() {
+            let mut c = Command::new("unshare");
+            c.args(["-m", "--propagation", "private", "sh", "-c"])
+                .arg(format!(
+                    "mount -t tmpfs tmpfs /run && mkdir -m 755 /run/sshd && exec {sshd}"
+                ));
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("exec {sshd}")]);
+            c
+        };
+        let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
+        let host_key = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
+        let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
+        std::fs::write(
+            d.join("known_hosts"),
+            format!("[127.0.0.1]:{port} {}\n", host_key.join(" ")),
+        )
+        .unwrap();
+        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_owned();
+        std::fs::create_dir_all(d.join("repo")).unwrap();
+        std::fs::write(d.join("password"), "offsite test password\n").unwrap();
+        let sshd = Sshd {
+            child,
+            dir,
+            port,
+            user,
+        };
+        let log = sshd.dir.path().join("sshd.log");
+        crate::harness::wait_until("sshd listens", Duration::from_secs(10), || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Server listening"))
+        });
+        sshd
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn target(&self, name: &str) -> berth::config::OffsiteTarget {
+        let toml = format!(
+            "name = \"{name}\"\nrepository = \"sftp:{}@127.0.0.1:{}\"\npassword_file = \"{}\"\n\
+             sftp_port = {}\nsftp_key_file = \"{}\"\nsftp_known_hosts = \"{}\"\n",
+            self.user,
+            self.path("repo").display(),
+            self.path("password").display(),
+            self.port,
+            self.path("user_key").display(),
+            self.path("known_hosts").display(),
+        );
+        toml::from_str(&toml).unwrap()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// sha256 of every regular file under `root`, by relative path.
+fn digests(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let ty = entry.file_type().unwrap();
+            if ty.is_dir() {
+                stack.push(entry.path());
+            } else if ty.is_file() {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                let rel = entry
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .display()
+                    .to_string();
+                out.insert(rel, hex::encode(sha2::Sha256::digest(&bytes)));
+            }
+        }
+    }
+    out
+}
+
+/// ~24 MB of mixed data: incompressible uploads and compressible text.
+fn write_mixed(dir: &Path) {
+    use rand::RngCore;
+    let mut rng = rand::rng();
+    std::fs::create_dir_all(dir.join("uploads")).unwrap();
+    std::fs::create_dir_all(dir.join("notes")).unwrap();
+    for i in 0..40 {
+        let mut buf = vec![0u8; 512 * 1024];
+        rng.fill_bytes(&mut buf);
+        std::fs::write(dir.join(format!("uploads/u{i}.bin")), buf).unwrap();
+    }
+    for i in 0..200 {
+        let text = format!("note {i}: the quick brown fox jumps over the lazy dog\n").repeat(400);
+        std::fs::write(dir.join(format!("notes/n{i}.txt")), text).unwrap();
+    }
+}
+
+async fn backup_now(app: &TestApp, instance: i64) -> i64 {
+    let (status, body) = app
+        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let done = eventually(&format!("backup {id} finishes"), UP, || async move {
+        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
+        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
+    })
+    .await;
+    assert_eq!(done["status"], "ok", "{done}");
+    id
+}
+
+/// The instance copy of `backup` on `target` once it finished ok.
+async fn copied(app: &TestApp, target: &str, backup: i64) -> berth::store::offsite::CopyRow {
+    let row = eventually(
+        &format!("backup {backup} copied to {target}"),
+        UP,
+        || async {
+            let rows = app.ops().offsite_copies(target, 50).await.unwrap();
+            rows.into_iter()
+                .find(|r| r.backup_id == Some(backup) && r.status.is_finished())
+        },
+    )
+    .await;
+    assert_eq!(row.status, berth::domain::BackupStatus::Ok, "{row:?}");
+    row
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
+    let sshd = tokio::task::spawn_blocking(Sshd::start).await.unwrap();
+    let target = unique("box");
+    let t = sshd.target(&target);
+    let app = TestApp::spawn_with(|c| {
+        c.backup.schedule = String::new();
+        c.offsite = vec![t];
+    })
+    .await;
+    let actor = berth::audit::Actor::cli();
+    app.ops().offsite_init(&actor, &target).await.unwrap();
+
+    app.create_plan("p", 0.5, "64MiB").await;
+    let client = app.create_client("Offsite Co", "p").await;
+    let id = client["instances"][0]["id"].as_i64().unwrap();
+    app.wait_phase(id, &["running"], UP).await;
+    let data = app.config.instance_data_dir("offsite-co", "main");
+    write_mixed(&data);
+
+    // The first copy follows the first backup on its own (no copy_schedule).
+    let first = copied(&app, &target, backup_now(&app, id).await).await;
+    let added_first = first.bytes_added.unwrap();
+    assert!(added_first > 5_000_000, "{first:?}");
+    assert!(first.snapshot_id.is_some());
+
+    // ~1 %: 64 KiB rewritten inside one upload, one note appended to.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(data.join("uploads/u7.bin"))
+            .unwrap();
+        f.seek(SeekFrom::Start(128 * 1024)).unwrap();
+        f.write_all(&[0x5a; 64 * 1024]).unwrap();
+        std::fs::write(data.join("notes/n3.txt"), "changed\n".repeat(100)).unwrap();
+    }
+    let second = copied(&app, &target, backup_now(&app, id).await).await;
+    let added_second = second.bytes_added.unwrap();
+    assert!(
+        added_second * 4 < added_first,
+        "the second copy added {added_second} bytes after a small change (first: {added_first})"
+    );
+    eprintln!("offsite dedup: first copy added {added_first} bytes, second {added_second}");
+    // berth's own state went along: the database and nothing half-written.
+    eventually("berth's state is copied", UP, || async {
+        let rows = app.ops().offsite_copies(&target, 50).await.unwrap();
+        rows.into_iter().find(|r| {
+            r.kind == berth::domain::OffsiteKind::State
+                && r.status == berth::domain::BackupStatus::Ok
+        })
+    })
+    .await;
+    let state = app.ops().offsite_snapshots(&target, None).await.unwrap();
+    let state = state
+        .iter()
+        .find(|s| s.tags.iter().any(|t| t == "berth-state"))
+        .expect("a state snapshot");
+    assert!(state.paths[0].ends_with("offsite-state"), "{state:?}");
+    let status = app.ops().offsite_status().await.unwrap();
+    assert!(status[0].summary.last_success.is_some() && status[0].age_seconds.is_some());
+    let metrics = app.get_text("/metrics").await;
+    assert!(
+        metrics.contains(&format!(
+            "berth_offsite_last_success_timestamp_seconds{{target=\"{target}\"}}"
+        )),
+        "{metrics}"
+    );
+
+    // Wreck the live data, then restore the newest snapshot in place.
+    let want = digests(&data);
+    std::fs::write(data.join("uploads/u1.bin"), b"overwritten").unwrap();
+    std::fs::remove_file(data.join("notes/n5.txt")).unwrap();
+    std::fs::write(data.join("junk.txt"), b"not in the backup").unwrap();
+    let snaps = app
+        .ops()
+        .offsite_snapshots(&target, Some(id))
+        .await
+        .unwrap();
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
+    let job = app
+        .ops()
+        .request_offsite_restore(&actor, id, &target, None)
+        .await
+        .unwrap();
+    assert_eq!(job.snapshot_id, snaps[1].id);
+    let job = eventually("the offsite restore downloads", UP, || async {
+        let r = app.ops().get_offsite_restore(job.id).await.unwrap();
+        r.status.is_finished().then_some(r)
+    })
+    .await;
+    let local = job.restore_id.unwrap_or_else(|| panic!("{job:?}"));
+    let restored = eventually("the local restore finishes", UP, || async {
+        let r = app.ops().get_restore(local).await.unwrap();
+        r.status.is_finished().then_some(r)
+    })
+    .await;
+    assert_eq!(
+        restored.status,
+        berth::domain::BackupStatus::Ok,
+        "{restored:?}"
+    );
+    assert_eq!(
+        digests(&data),
+        want,
+        "restored data differs from the copied data"
+    );
+
+    // A healthy repository passes a full read; a flipped byte in a pack does not.
+    let line = app
+        .ops()
+        .offsite_check(&target, Some("all".into()))
+        .await
+        .unwrap();
+    assert!(line.contains("no errors"), "{line}");
+    let pack = first_pack(&sshd.path("repo").join("data"));
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&pack, bytes).unwrap();
+    let err = app
+        .ops()
+        .offsite_check(&target, Some("all".into()))
+        .await
+        .unwrap_err()
+        .to_string();
+    let name = pack.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        err.contains("restic failed") || err.contains(&name[..8]),
+        "{err}"
+    );
+}
+
+/// The largest pack file of a restic repository's data dir.
+fn first_pack(data: &Path) -> PathBuf {
+    let mut packs = Vec::new();
+    for sub in std::fs::read_dir(data).unwrap() {
+        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            packs.push((std::fs::metadata(&p).unwrap().len(), p));
+        }
+    }
+    packs.sort();
+    packs.pop().expect("a pack file").1
+}
+
+/// `rclone serve restic` on a free loopback port: restic's REST protocol.
+pub(crate) struct RestServer {
+    child: Child,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) port: u16,
+}
+
+impl RestServer {
+    pub(crate) fn start() -> RestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-rest-")
+            .tempdir()
+            .unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("rclone.log")).unwrap();
+        let child = Command::new("rclone")
+            .args(["serve", "restic", "--addr", &format!("127.0.0.1:{port}")])
+            .arg(dir.path().join("repo"))
+            .env("RCLONE_CONFIG", dir.path().join("rclone.conf"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        std::fs::write(dir.path().join("password"), "rest test password\n").unwrap();
+        let log = dir.path().join("rclone.log");
+        crate::harness::wait_until("rclone serves", Duration::from_secs(10), || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Serving restic REST API"))
+        });
+        RestServer { child, dir, port }
+    }
+}
+
+impl Drop for RestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_target_copies_on_request_and_restores() {
+    let rest = tokio::task::spawn_blocking(RestServer::start)
+        .await
+        .unwrap();
+    let target = unique("rest");
+    let toml = format!(
+        "name = \"{target}\"\nrepository = \"rest:http://127.0.0.1:{}/\"\npassword_file = \"{}\"\n\
+         copy_schedule = \"0 0 1 1 *\"\n",
+        rest.port,
+        rest.dir.path().join("password").display()
+    );
+    let t: berth::config::OffsiteTarget = toml::from_str(&toml).unwrap();
+    let app = TestApp::spawn_with(|c| {
+        c.backup.schedule = String::new();
+        c.offsite = vec![t];
+    })
+    .await;
+    let actor = berth::audit::Actor::cli();
+    // Before init: the copy fails with words an operator can act on.
+    app.create_plan("p", 0.5, "64MiB").await;
+    let client = app.create_client("Rest Co", "p").await;
+    let id = client["instances"][0]["id"].as_i64().unwrap();
+    app.wait_phase(id, &["running"], UP).await;
+    let data = app.config.instance_data_dir("rest-co", "main");
+    std::fs::write(data.join("page.html"), "<h1>kept offsite</h1>").unwrap();
+    let backup = backup_now(&app, id).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/offsite/{target}/copies"),
+            json!({ "instance": id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let failed = copied_any(&app, &target, backup).await;
+    assert_eq!(failed.status, berth::domain::BackupStatus::Failed);
+    assert!(
+        failed.message.contains("berth offsite init"),
+        "{}",
+        failed.message
+    );
+
+    app.ops().offsite_init(&actor, &target).await.unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/offsite/{target}/copies"),
+            json!({ "instance": id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let copy_id = body["id"].as_i64().unwrap();
+    let row = eventually("the requested copy finishes", UP, || async {
+        let r = app.ops().offsite_copy(copy_id).await.unwrap();
+        r.status.is_finished().then_some(r)
+    })
+    .await;
+    assert_eq!(row.status, berth::domain::BackupStatus::Ok, "{row:?}");
+    let want = digests(&data);
+    std::fs::write(data.join("page.html"), "defaced").unwrap();
+
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/instances/{id}/offsite-restore"),
+            json!({ "target": target }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let rid = body["id"].as_i64().unwrap();
+    let job = eventually("the offsite restore downloads", UP, || async {
+        let (_, b) = app.get(&format!("/api/v1/offsite-restores/{rid}")).await;
+        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
+    })
+    .await;
+    let local = job["restore_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{job}"));
+    let restored = eventually("the local restore finishes", UP, || async {
+        let r = app.ops().get_restore(local).await.unwrap();
+        r.status.is_finished().then_some(r)
+    })
+    .await;
+    assert_eq!(
+        restored.status,
+        berth::domain::BackupStatus::Ok,
+        "{restored:?}"
+    );
+    assert_eq!(digests(&data), want);
+    // A snapshot of another target's name is refused with a 404, not a 500.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/instances/{id}/offsite-restore"),
+            json!({ "target": "nowhere" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+/// The newest copy of `backup` on `target` once it finished, ok or not.
+async fn copied_any(app: &TestApp, target: &str, backup: i64) -> berth::store::offsite::CopyRow {
+    eventually(
+        &format!("a copy of backup {backup} finishes"),
+        UP,
+        || async {
+            let rows = app.ops().offsite_copies(target, 50).await.unwrap();
+            rows.into_iter()
+                .find(|r| r.backup_id == Some(backup) && r.status.is_finished())
+        },
+    )
+    .await
+}
