@@ -170,6 +170,9 @@ async fn waves_rollback_with_data_failed_backup_and_old_images() {
     let (v, _registry) = pushed(registry).await;
     let app = TestApp::spawn_with(|c| {
         c.updates.health_timeout = Duration::from_secs(60);
+        // Retention keeps one backup: the rollback points must stay anyway.
+        (c.backup.keep_last, c.backup.keep_daily) = (1, 0);
+        (c.backup.keep_weekly, c.backup.keep_monthly) = (0, 0);
         let dir = c.blueprint_dir.clone().unwrap();
         std::fs::write(dir.join("rollapp.toml"), blueprint(&v.image("v1"))).unwrap();
     })
@@ -308,6 +311,24 @@ async fn waves_rollback_with_data_failed_backup_and_old_images() {
     assert!(
         image_present(v.id("v1")),
         "v1 is every instance's rollback point"
+    );
+    // A newer backup does not prune the rollback point (keep_last = 1).
+    let (third, _, _) = &inst[2];
+    let point = r["steps"][2]["backup_id"].as_i64().unwrap();
+    let (status, newer) = app
+        .post(&format!("/api/v1/instances/{third}/backups"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{newer}");
+    eventually("the newer backup", UP, || async {
+        let (_, b) = app.get(&format!("/api/v1/backups/{}", newer["id"])).await;
+        (b["status"] == "ok").then_some(())
+    })
+    .await;
+    let (status, kept) = app.get(&format!("/api/v1/backups/{point}")).await;
+    assert_eq!(
+        (status, &kept["status"]),
+        (StatusCode::OK, &json!("ok")),
+        "{kept}"
     );
 
     // (b) v2 → v3: the canary is unhealthy, rolled back to v2 with its
