@@ -25,6 +25,7 @@ mod portal_requests;
 #[cfg(test)]
 mod portal_tests;
 mod requests;
+mod rollout_views;
 mod rollouts;
 mod tokens;
 mod updates;

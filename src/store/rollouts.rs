@@ -193,6 +193,25 @@ pub fn last_change(conn: &Connection, instance_id: i64) -> Result<Option<StepRow
     .next())
 }
 
+/// Backups retention must keep for this instance: the one a manual
+/// rollback would restore (taken before its latest update that stands) and
+/// those of steps of rollouts not finished yet.
+pub fn protected_backups(conn: &Connection, instance_id: i64) -> Result<Vec<i64>, StoreError> {
+    let mut out: Vec<i64> = last_change(conn, instance_id)?
+        .filter(|s| s.state == StepState::Succeeded)
+        .and_then(|s| s.backup_id)
+        .into_iter()
+        .collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.backup_id FROM rollout_steps s JOIN rollouts r ON r.id = s.rollout_id
+         WHERE s.instance_id = ?1 AND s.backup_id IS NOT NULL AND r.status NOT IN ('done', 'failed')",
+    )?;
+    for id in stmt.query_map([instance_id], |r| r.get(0))? {
+        out.push(id?);
+    }
+    Ok(out)
+}
+
 /// Every image ID a rollout moved an instance from or to (the candidates of
 /// image cleanup), and those to keep: each instance's rollback point (the
 /// `from` image of its latest update that still stands) and every image of
