@@ -133,9 +133,11 @@ impl RolloutWorker {
             .collect();
         refs.sort_unstable();
         refs.dedup();
+        let mut notes = Vec::new();
         for image in refs {
             match self.pull_one(id, image).await {
-                Ok(image_id) => {
+                Ok((image_id, note)) => {
+                    notes.extend(note);
                     let (tag, image, steps) = (r.tag.clone(), image.to_owned(), steps.to_vec());
                     self.store
                         .call(move |c| {
@@ -162,18 +164,50 @@ impl RolloutWorker {
             }
         }
         // Halted meanwhile: it stays halted (resume continues from here).
+        let message = if notes.is_empty() {
+            "image pulled".to_owned()
+        } else {
+            notes.join("; ")
+        };
         self.store
             .call(move |c| {
                 if rows::get(c, id)?.status == RolloutStatus::Pulling {
-                    rows::set_status(c, id, RolloutStatus::Running, "image pulled")?;
+                    rows::set_status(c, id, RolloutStatus::Running, &message)?;
                 }
                 Ok(())
             })
             .await
     }
 
-    /// The pulled image's ID; progress goes to the rollout's message.
-    async fn pull_one(&self, id: i64, image: &str) -> Result<String, String> {
+    /// The pulled image's ID; progress goes to the rollout's message. An
+    /// image that cannot be pulled but is on this host (built here, as a
+    /// provider without a registry does) is used as it is, with a note
+    /// saying so for the rollout's message.
+    async fn pull_one(&self, id: i64, image: &str) -> Result<(String, Option<String>), String> {
+        let pulled = self.pull_from_registry(id, image).await;
+        match pulled {
+            Ok(image_id) => Ok((image_id, None)),
+            Err(e) => match self.docker.image_id(image).await {
+                Ok(Some(local)) => {
+                    tracing::warn!(rollout = id, image, error = %e, "pull failed; using the image on this host");
+                    let short = local
+                        .trim_start_matches("sha256:")
+                        .get(..12)
+                        .unwrap_or(&local)
+                        .to_owned();
+                    Ok((
+                        local,
+                        Some(format!(
+                            "{image} not pulled ({e}); using the image on this host ({short})"
+                        )),
+                    ))
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    async fn pull_from_registry(&self, id: i64, image: &str) -> Result<String, String> {
         let progress = Arc::new(Mutex::new(format!("pulling {image}")));
         let line = progress.clone();
         let owned = image.to_owned();

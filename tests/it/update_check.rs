@@ -10,8 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    berth_cli, eventually, free_port, unique, Registry, TestApp, REGISTRY_PASSWORD,
-    REGISTRY_USER,
+    berth_cli, eventually, free_port, unique, Registry, TestApp, REGISTRY_PASSWORD, REGISTRY_USER,
 };
 use crate::ui::UiSession;
 
