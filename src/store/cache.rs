@@ -4,6 +4,8 @@
 //! So a cached answer is never stale, and the pages that every admin keeps
 //! open (dashboard, clients list) cost one counter read while nothing changes.
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -60,6 +62,83 @@ impl Store {
     }
 }
 
+/// A [`ReadCache`] with one answer per key, for pages that differ by who
+/// asks (a client's usage charts). Every entry goes when the database
+/// changes; at most [`KEYED_MAX`] are kept between changes.
+pub struct KeyedCache<K, V> {
+    slot: Mutex<(Option<Generation>, HashMap<K, Arc<V>>)>,
+}
+
+/// Entries a [`KeyedCache`] holds at most: past this it starts over, so a
+/// crawl over every client cannot grow the daemon's memory.
+pub const KEYED_MAX: usize = 256;
+
+impl<K, V> Default for KeyedCache<K, V> {
+    fn default() -> Self {
+        Self {
+            slot: Mutex::new((None, HashMap::new())),
+        }
+    }
+}
+
+impl Store {
+    /// `f`'s result for `key`, computed again only when the database
+    /// changed since it was cached (or the entry was dropped for room).
+    pub async fn call_keyed<K, V, F>(
+        &self,
+        cache: &Arc<KeyedCache<K, V>>,
+        key: K,
+        f: F,
+    ) -> Result<Arc<V>, StoreError>
+    where
+        K: Eq + Hash + Send + 'static,
+        V: Send + Sync + 'static,
+        F: FnOnce(&Connection) -> Result<V, StoreError> + Send + 'static,
+    {
+        let (cache, store) = (cache.clone(), self.clone());
+        tokio::task::spawn_blocking(move || {
+            let Some(readers) = &store.readers else {
+                return store.call_blocking(|conn| {
+                    let now = (data_version(conn)?, conn.total_changes());
+                    fill_keyed(&cache, key, || Ok(now), || f(conn))
+                });
+            };
+            fill_keyed(
+                &cache,
+                key,
+                || Ok((readers.version()?, 0)),
+                || readers.with(f),
+            )
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+/// As [`fill`], per key: one lock for all keys, so 32 connections asking
+/// for one client's page compute it once. A miss costs one query run, as
+/// without the cache.
+fn fill_keyed<K: Eq + Hash, V>(
+    cache: &KeyedCache<K, V>,
+    key: K,
+    generation: impl FnOnce() -> Result<Generation, StoreError>,
+    f: impl FnOnce() -> Result<V, StoreError>,
+) -> Result<Arc<V>, StoreError> {
+    let mut slot = cache.slot.lock().unwrap_or_else(|p| p.into_inner());
+    let now = generation()?;
+    if slot.0 != Some(now) {
+        *slot = (Some(now), HashMap::new());
+    } else if let Some(value) = slot.1.get(&key) {
+        return Ok(value.clone());
+    }
+    let value = Arc::new(f()?);
+    if slot.1.len() >= KEYED_MAX {
+        slot.1.clear();
+    }
+    slot.1.insert(key, value.clone());
+    Ok(value)
+}
+
 /// The slot stays locked while `f` runs: when a change invalidates a page
 /// that 32 connections are loading, one computes it and the rest wait for
 /// that answer instead of each running the same query. The generation is
@@ -113,5 +192,37 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count(&store).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_keyed_entry_is_per_key_and_a_write_invalidates_all() {
+        let store = Store::open_in_memory().unwrap();
+        let cache: Arc<KeyedCache<&'static str, i64>> = Arc::default();
+        let count = |s: &Store, key: &'static str| {
+            let (s, c) = (s.clone(), cache.clone());
+            async move {
+                *s.call_keyed(&c, key, move |conn| {
+                    let n: i64 = conn.query_row("SELECT COUNT(*) FROM plans", [], |r| r.get(0))?;
+                    // Tells the keys apart: a shared entry would answer 0 for both.
+                    Ok(if key == "b" { n + 100 } else { n })
+                })
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!(count(&store, "a").await, 0);
+        assert_eq!(count(&store, "b").await, 100);
+        store
+            .call(|c| {
+                c.execute(
+                    "INSERT INTO plans (name, cpus, memory, created_at) VALUES ('p', 1, 1, 'now')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(count(&store, "a").await, 1);
+        assert_eq!(count(&store, "b").await, 101);
     }
 }
