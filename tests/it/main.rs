@@ -41,6 +41,7 @@ mod tenant_dirs;
 mod ui;
 mod ui_backup;
 mod ui_portal;
+mod ui_rollouts;
 mod updates;
 mod usage;
 mod web_edge;

@@ -27,7 +27,7 @@ exec /bin/httpd -f -p 8080 -h /www"#;
 
 /// Healthy when it serves; the exec hook fails while `/www/no-backup`
 /// exists, which is how a test breaks one instance's pre-update backup.
-fn blueprint(image: &str) -> String {
+pub(crate) fn blueprint(image: &str) -> String {
     format!(
         "description = \"versioned test app\"\nimage = \"{image}\"\ninternal_port = 8080\n\
          command = [\"/bin/sh\", \"-c\", '''{SCRIPT}''']\n\
@@ -41,7 +41,7 @@ fn blueprint(image: &str) -> String {
 }
 
 /// The registry with v1, v2, v2b and v3 of one repository: (refs, ids) by version.
-struct Versions {
+pub(crate) struct Versions {
     repo: String,
     ids: std::collections::HashMap<&'static str, String>,
 }
@@ -59,11 +59,11 @@ impl Versions {
         Versions { repo, ids }
     }
 
-    fn image(&self, v: &str) -> String {
+    pub(crate) fn image(&self, v: &str) -> String {
         format!("{}:{v}", self.repo)
     }
 
-    fn id(&self, v: &str) -> &str {
+    pub(crate) fn id(&self, v: &str) -> &str {
         &self.ids[v]
     }
 }
@@ -254,7 +254,7 @@ async fn waves_rollback_with_data_failed_backup_and_old_images() {
 }
 
 /// The versions pushed to `registry`, which stays up beside them.
-async fn pushed(registry: Registry) -> (Versions, Registry) {
+pub(crate) async fn pushed(registry: Registry) -> (Versions, Registry) {
     tokio::task::spawn_blocking(move || (Versions::push(&registry), registry))
         .await
         .unwrap()
