@@ -24,10 +24,9 @@ pub(super) struct Caches {
     failed_logins: Arc<ReadCache<Vec<AuditEntry>>>,
     backups: Arc<ReadCache<Vec<BackupRecord>>>,
     pub(super) pending_requests: Arc<ReadCache<Vec<RequestRow>>>,
-    /// The portal's usage page, per (client id, range, second): its charts
-    /// end "now", so an answer is exact for one second and one database
-    /// state, which is all 32 clicking users need.
-    pub(super) usage: Arc<KeyedCache<(i64, Range, i64), ClientUsage>>,
+    /// The portal's usage page per (client id, range), for one second (its
+    /// charts end "now") and one database state: all 32 clicking users need.
+    pub(super) usage: Arc<KeyedCache<(i64, Range), ClientUsage>>,
 }
 
 /// An instance's backup times with the moment its staleness counts from

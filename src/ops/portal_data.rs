@@ -128,11 +128,13 @@ impl Ops {
         let client = self
             .read_scoped(move |conn| scoped_client(conn, &me))
             .await?;
-        let key = (client.id, range, crate::metrics::unix_now());
+        let (key, second) = ((client.id, range), crate::metrics::unix_now());
         let cache = self.caches.usage.clone();
         Ok(self
             .store
-            .call_keyed(&cache, key, move |conn| usage_of(conn, client, range))
+            .call_keyed(&cache, second, key, move |conn| {
+                usage_of(conn, client, range)
+            })
             .await?)
     }
 

@@ -64,14 +64,18 @@ impl Store {
 
 /// A [`ReadCache`] with one answer per key, for pages that differ by who
 /// asks (a client's usage charts). Every entry goes when the database
-/// changes; at most [`KEYED_MAX`] are kept between changes.
+/// changes or the caller's epoch moves (a chart ending "now" is exact for
+/// one second); at most [`KEYED_MAX`] are kept meanwhile.
 pub struct KeyedCache<K, V> {
-    slot: Mutex<(Option<Generation>, HashMap<K, Arc<V>>)>,
+    slot: Mutex<KeyedSlot<K, V>>,
 }
+
+/// The (generation, epoch) the entries belong to, and the entries.
+type KeyedSlot<K, V> = (Option<(Generation, i64)>, HashMap<K, Arc<V>>);
 
 /// Entries a [`KeyedCache`] holds at most: past this it starts over, so a
 /// crawl over every client cannot grow the daemon's memory.
-pub const KEYED_MAX: usize = 256;
+pub const KEYED_MAX: usize = 64;
 
 impl<K, V> Default for KeyedCache<K, V> {
     fn default() -> Self {
@@ -83,10 +87,12 @@ impl<K, V> Default for KeyedCache<K, V> {
 
 impl Store {
     /// `f`'s result for `key`, computed again only when the database
-    /// changed since it was cached (or the entry was dropped for room).
+    /// changed or `epoch` is another since it was cached (or the entry was
+    /// dropped for room).
     pub async fn call_keyed<K, V, F>(
         &self,
         cache: &Arc<KeyedCache<K, V>>,
+        epoch: i64,
         key: K,
         f: F,
     ) -> Result<Arc<V>, StoreError>
@@ -100,15 +106,11 @@ impl Store {
             let Some(readers) = &store.readers else {
                 return store.call_blocking(|conn| {
                     let now = (data_version(conn)?, conn.total_changes());
-                    fill_keyed(&cache, key, || Ok(now), || f(conn))
+                    fill_keyed(&cache, key, || Ok((now, epoch)), || f(conn))
                 });
             };
-            fill_keyed(
-                &cache,
-                key,
-                || Ok((readers.version()?, 0)),
-                || readers.with(f),
-            )
+            let now = || Ok(((readers.version()?, 0), epoch));
+            fill_keyed(&cache, key, now, || readers.with(f))
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
@@ -121,7 +123,7 @@ impl Store {
 fn fill_keyed<K: Eq + Hash, V>(
     cache: &KeyedCache<K, V>,
     key: K,
-    generation: impl FnOnce() -> Result<Generation, StoreError>,
+    generation: impl FnOnce() -> Result<(Generation, i64), StoreError>,
     f: impl FnOnce() -> Result<V, StoreError>,
 ) -> Result<Arc<V>, StoreError> {
     let mut slot = cache.slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -201,7 +203,7 @@ mod tests {
         let count = |s: &Store, key: &'static str| {
             let (s, c) = (s.clone(), cache.clone());
             async move {
-                *s.call_keyed(&c, key, move |conn| {
+                *s.call_keyed(&c, 0, key, move |conn| {
                     let n: i64 = conn.query_row("SELECT COUNT(*) FROM plans", [], |r| r.get(0))?;
                     // Tells the keys apart: a shared entry would answer 0 for both.
                     Ok(if key == "b" { n + 100 } else { n })
@@ -224,5 +226,27 @@ mod tests {
             .unwrap();
         assert_eq!(count(&store, "a").await, 1);
         assert_eq!(count(&store, "b").await, 101);
+    }
+
+    #[tokio::test]
+    async fn a_new_epoch_computes_again_without_a_write() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let store = Store::open_in_memory().unwrap();
+        let cache: Arc<KeyedCache<i64, usize>> = Arc::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        for (epoch, want) in [(1, 1), (1, 1), (2, 2), (2, 2)] {
+            let r = runs.clone();
+            let got = store
+                .call_keyed(&cache, epoch, 7, move |_| {
+                    Ok(r.fetch_add(1, Ordering::SeqCst) + 1)
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                (*got, runs.load(Ordering::SeqCst)),
+                (want, want),
+                "epoch {epoch}"
+            );
+        }
     }
 }
