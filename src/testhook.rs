@@ -18,7 +18,9 @@
 //! yet brought up to date), `pool-taken` (pool networks taken for new
 //! instances, not yet recorded), `pool-adopted` (recorded, no container
 //! created on them yet), `llm-created` (an LLM key made at the provider,
-//! its answer not yet stored).
+//! its answer not yet stored), `rollout-updating` (a rollout step pinned
+//! its instance's new image, its health not yet seen), `rollout-rolling-back`
+//! (a failed step pinned the old image again, the backup not yet restored).
 
 /// Pauses forever at `step` when the test environment asks for it.
 pub async fn pause_at(step: &str) {

@@ -19,7 +19,7 @@ use crate::store::{backup_jobs, instances, plans, StoreError};
 pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, StoreError> {
     let config = runner.config.clone();
     let root = config.backup_dir();
-    let (list, rules, inst) = runner
+    let (list, rules, inst, protected) = runner
         .store
         .call(move |c| {
             let inst = instances::get(c, instance_id)?;
@@ -32,7 +32,13 @@ pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, Sto
                 weekly: p.keep_weekly.unwrap_or(g.keep_weekly),
                 monthly: p.keep_monthly.unwrap_or(g.keep_monthly),
             };
-            Ok((rows::list_for_instance(c, instance_id)?, rules, inst))
+            let protected = crate::store::rollouts::protected_backups(c, instance_id)?;
+            Ok((
+                rows::list_for_instance(c, instance_id)?,
+                rules,
+                inst,
+                protected,
+            ))
         })
         .await?;
     let good: Vec<&BackupRow> = list
@@ -47,7 +53,10 @@ pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, Sto
             verified: b.verify_state == Some(BackupStatus::Ok),
         })
         .collect();
-    let kept = retention::keep(&candidates, &rules);
+    // A rollback point stays whatever the rules say: a manual rollback
+    // (or a rollout under way) restores it.
+    let mut kept = retention::keep(&candidates, &rules);
+    kept.extend(protected);
     let dropped: Vec<(i64, Option<String>)> = good
         .iter()
         .filter(|b| !kept.contains(&b.id))

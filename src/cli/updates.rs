@@ -90,7 +90,16 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UpdateCmd, as_json: bool) -> Res
                     })
                     .collect();
                 output::table(
-                    &["ID", "KIND", "BLUEPRINT", "TAG", "STATUS", "STEPS", "CREATED", "MESSAGE"],
+                    &[
+                        "ID",
+                        "KIND",
+                        "BLUEPRINT",
+                        "TAG",
+                        "STATUS",
+                        "STEPS",
+                        "CREATED",
+                        "MESSAGE",
+                    ],
                     rows,
                 );
             });
@@ -126,7 +135,10 @@ async fn follow(ops: &Ops, id: i64, as_json: bool) -> Result<(), Failure> {
         if !as_json {
             let now: Vec<String> = std::iter::once(format!("{}: {}", r.status, r.message))
                 .chain(r.steps.iter().map(|s| {
-                    format!("  {} wave {}: {} {}", s.instance, s.wave, s.state, s.message)
+                    format!(
+                        "  {} wave {}: {} {}",
+                        s.instance, s.wave, s.state, s.message
+                    )
                 }))
                 .collect();
             for line in now.iter().filter(|l| !last.contains(l)) {
@@ -180,7 +192,9 @@ fn print_rollout(r: &RolloutView) {
         })
         .collect();
     output::table(
-        &["INSTANCE", "WAVE", "STATE", "FROM", "TO", "BACKUP", "MESSAGE"],
+        &[
+            "INSTANCE", "WAVE", "STATE", "FROM", "TO", "BACKUP", "MESSAGE",
+        ],
         rows,
     );
 }

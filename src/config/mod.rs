@@ -24,10 +24,10 @@ pub use llm::{LlmConfig, ManagementKey, MANAGEMENT_KEY_ENV};
 pub use portal::{PortalConfig, SmtpConfig, SmtpTls};
 use ports::parse_pool;
 pub use ports::PortRange;
-pub use updates::UpdatesConfig;
 pub use sections::{
     AuditConfig, BackupConfig, CaddyConfig, DockerConfig, MetricsConfig, StaticRoute, WebConfig,
 };
+pub use updates::UpdatesConfig;
 
 /// The documented example, compiled in so `berth config example` prints it.
 pub const EXAMPLE: &str = include_str!("../../config.example.toml");

@@ -55,7 +55,11 @@ pub(super) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         ..Default::default()
     };
     ContainerCreateBody {
-        image: Some(spec.create_from.clone().unwrap_or_else(|| spec.image.clone())),
+        image: Some(
+            spec.create_from
+                .clone()
+                .unwrap_or_else(|| spec.image.clone()),
+        ),
         cmd: spec.command.clone(),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         exposed_ports: Some(vec![port]),

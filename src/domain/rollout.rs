@@ -145,7 +145,10 @@ mod tests {
         assert_eq!(Waves::parse("").unwrap(), Waves::default());
         assert_eq!(Waves::default().assign(3), vec![1, 2, 2]);
         // Past the last number, the rest is one more wave.
-        assert_eq!(Waves::parse("1,2").unwrap().assign(6), vec![1, 2, 2, 3, 3, 3]);
+        assert_eq!(
+            Waves::parse("1,2").unwrap().assign(6),
+            vec![1, 2, 2, 3, 3, 3]
+        );
         assert_eq!(Waves::parse("ALL").unwrap().assign(2), vec![1, 1]);
     }
 
@@ -164,6 +167,9 @@ mod tests {
         }
         assert!(StepState::RolledBack.is_final() && !StepState::RollingBack.is_final());
         assert!(RolloutStatus::Done.is_finished() && !RolloutStatus::Halted.is_finished());
-        assert_eq!(RolloutKind::parse("rollback").unwrap(), RolloutKind::Rollback);
+        assert_eq!(
+            RolloutKind::parse("rollback").unwrap(),
+            RolloutKind::Rollback
+        );
     }
 }

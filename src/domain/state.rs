@@ -318,7 +318,11 @@ mod tests {
             BackupStatus::as_str,
             "queued running ok failed",
         );
-        round_trips(Trigger::ALL, Trigger::as_str, "api cli schedule ui import rollout");
+        round_trips(
+            Trigger::ALL,
+            Trigger::as_str,
+            "api cli schedule ui import rollout",
+        );
         round_trips(RestoreMode::ALL, RestoreMode::as_str, "in_place clone");
         round_trips(
             DeletionStatus::ALL,

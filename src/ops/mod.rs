@@ -25,6 +25,7 @@ mod portal_requests;
 mod portal_tests;
 mod requests;
 mod rollout_points;
+mod rollout_views;
 mod rollouts;
 mod tokens;
 mod usage;

@@ -233,7 +233,10 @@ impl Reconciler {
                 .map_err(text)?;
             tracing::warn!(instance = d.id, image_id = %id, "pinned image is gone; resolving its tag again");
             self.wake.notify_one();
-            return Err(format!("image {id} is gone; resolving {} again", d.spec.image));
+            return Err(format!(
+                "image {id} is gone; resolving {} again",
+                d.spec.image
+            ));
         }
         let image = &d.spec.image;
         if self.docker.image_present(image).await.map_err(text)? {

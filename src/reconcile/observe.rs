@@ -184,16 +184,43 @@ mod tests {
     fn a_current_container_is_adopted_once_and_only_then() {
         let mut c = container("a", Some(1), "h1", ContainerState::Running);
         c.image_id = Some("sha256:x".into());
-        let obs = observe(&[want(1, Running)], &[], &[], &[c.clone()], &[], &PassNotes::default());
+        let obs = observe(
+            &[want(1, Running)],
+            &[],
+            &[],
+            &[c.clone()],
+            &[],
+            &PassNotes::default(),
+        );
         let a = obs[0].adopt.as_ref().unwrap();
-        assert_eq!((a.image_ref.as_str(), a.image_id.as_str()), ("img:1", "sha256:x"));
+        assert_eq!(
+            (a.image_ref.as_str(), a.image_id.as_str()),
+            ("img:1", "sha256:x")
+        );
         let mut pinned = want(1, Running);
         pinned.image_id = Some("sha256:x".into());
-        let obs = observe(&[pinned], &[], &[], &[c.clone()], &[], &PassNotes::default());
+        let obs = observe(
+            &[pinned],
+            &[],
+            &[],
+            &[c.clone()],
+            &[],
+            &PassNotes::default(),
+        );
         assert_eq!(obs[0].adopt, None, "already pinned");
         c.spec_hash = Some("old".into());
-        let obs = observe(&[want(1, Running)], &[], &[], &[c], &[], &PassNotes::default());
-        assert_eq!(obs[0].adopt, None, "an outdated container's image is not adopted");
+        let obs = observe(
+            &[want(1, Running)],
+            &[],
+            &[],
+            &[c],
+            &[],
+            &PassNotes::default(),
+        );
+        assert_eq!(
+            obs[0].adopt, None,
+            "an outdated container's image is not adopted"
+        );
     }
 
     #[test]

@@ -181,13 +181,7 @@ pub fn plan(
     for d in desired {
         let mut mine = by_instance.remove(&d.id).unwrap_or_default();
         // Keep the newest-looking one: a matching hash first, then a running one.
-        mine.sort_by_key(|c| {
-            (
-                !d.fits(c),
-                c.state != ContainerState::Running,
-                c.id.clone(),
-            )
-        });
+        mine.sort_by_key(|c| (!d.fits(c), c.state != ContainerState::Running, c.id.clone()));
         let mut rest = mine.into_iter();
         let current = rest.next();
         for extra in rest {

@@ -377,7 +377,12 @@ fn a_container_on_another_image_than_the_pinned_one_is_recreated() {
     d.image_id = Some("sha256:new".into());
     let mut old = container("a", Some(1), "h1", ContainerState::Running);
     old.image_id = Some("sha256:old".into());
-    let actions = plan(std::slice::from_ref(&d), &known(&[1]), &[old.clone()], &nets(&[1]));
+    let actions = plan(
+        std::slice::from_ref(&d),
+        &known(&[1]),
+        &[old.clone()],
+        &nets(&[1]),
+    );
     assert_eq!(
         actions,
         vec![
@@ -395,7 +400,13 @@ fn a_container_on_another_image_than_the_pinned_one_is_recreated() {
     );
     let mut pinned = old.clone();
     pinned.image_id = Some("sha256:new".into());
-    assert!(plan(std::slice::from_ref(&d), &known(&[1]), &[pinned], &nets(&[1])).is_empty());
+    assert!(plan(
+        std::slice::from_ref(&d),
+        &known(&[1]),
+        &[pinned],
+        &nets(&[1])
+    )
+    .is_empty());
     d.image_id = None;
     assert!(plan(&[d], &known(&[1]), &[old], &nets(&[1])).is_empty());
 }

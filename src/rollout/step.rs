@@ -6,7 +6,10 @@
 use std::time::Instant;
 
 use super::worker::{lock, record, until, RolloutWorker};
-use crate::domain::{BackupStatus, Phase, RestoreMode, RolloutKind, RolloutStatus, StepState, Trigger};
+use crate::domain::{
+    BackupStatus, ClientStatus, DesiredState, Phase, RestoreMode, RolloutKind, RolloutStatus,
+    StepState, Trigger,
+};
 use crate::store::rollouts::{self as rows, RolloutRow, StepRow};
 use crate::store::{backup_jobs, backups, instances, Conn, InstanceRow, StoreError};
 
@@ -74,7 +77,10 @@ impl RolloutWorker {
         if !failed || r.keep_going {
             return Ok(());
         }
-        let (id, msg) = (r.id, format!("halted: {} {}: {}", s.instance_label, s.state, s.message));
+        let (id, msg) = (
+            r.id,
+            format!("halted: {} {}: {}", s.instance_label, s.state, s.message),
+        );
         self.store
             .write(move |tx| {
                 // With nothing left to do it finishes (failed) instead.
@@ -162,7 +168,10 @@ impl RolloutWorker {
             return Ok(Next::To(StepState::Failed, msg));
         }
         let Some(to_id) = s.to_image_id.clone() else {
-            return Ok(Next::To(StepState::Failed, "no image ID to update to".into()));
+            return Ok(Next::To(
+                StepState::Failed,
+                "no image ID to update to".into(),
+            ));
         };
         let (pin, target) = (s.to_pin.clone(), s.target_ref.clone());
         let msg = format!("backup {bid} taken; updating to {target}");
@@ -182,14 +191,33 @@ impl RolloutWorker {
     /// `[updates] health_timeout`; anything else rolls it back.
     async fn updated(&self, s: &StepRow) -> Result<Next, StoreError> {
         let Some(to_id) = s.to_image_id.clone() else {
-            return Ok(Next::To(StepState::RollingBack, "no image ID to update to".into()));
+            return Ok(Next::To(
+                StepState::RollingBack,
+                "no image ID to update to".into(),
+            ));
         };
         // Re-set (idempotent): a crash may have come before the reconciler acted.
-        let (iid, pin, target, want) = (s.instance_id, s.to_pin.clone(), s.target_ref.clone(), to_id.clone());
-        self.store
-            .call(move |c| instances::set_desired_image(c, iid, pin.as_deref(), &target, &want))
+        let (iid, pin, target, want) = (
+            s.instance_id,
+            s.to_pin.clone(),
+            s.target_ref.clone(),
+            to_id.clone(),
+        );
+        let inst = self
+            .store
+            .write(move |c| {
+                instances::set_desired_image(c, iid, pin.as_deref(), &target, &want)?;
+                instances::get(c, iid)
+            })
             .await?;
         self.reconcile.notify_one();
+        // A stopped (or suspended) instance has no health to wait for: its
+        // next container is created on the pinned image when it starts.
+        if inst.desired != DesiredState::Running || inst.client_status != ClientStatus::Active {
+            let msg = format!("pinned to {}; the instance is not running", s.target_ref);
+            return Ok(Next::To(StepState::Succeeded, msg));
+        }
+        crate::testhook::pause_at("rollout-updating").await;
         match self.wait_healthy(s.instance_id, &to_id).await {
             Ok(()) => Ok(Next::To(
                 StepState::Succeeded,
@@ -208,7 +236,11 @@ impl RolloutWorker {
     async fn wait_healthy(&self, iid: i64, image_id: &str) -> Result<(), String> {
         let deadline = Instant::now() + self.config.updates.health_timeout;
         let seen = until(deadline, || async {
-            let inst = self.store.read(move |c| instances::get(c, iid)).await.ok()?;
+            let inst = self
+                .store
+                .read(move |c| instances::get(c, iid))
+                .await
+                .ok()?;
             let on_it = inst.image_id.as_deref() == Some(image_id) && inst.container_id.is_some();
             match inst.phase {
                 Phase::Running if on_it && inst.message.is_empty() => Some(Ok(())),
@@ -231,13 +263,25 @@ impl RolloutWorker {
     /// it, swaps the data atomically, starts it and waits for health).
     async fn rolled_back(&self, r: &RolloutRow, s: &StepRow) -> Result<Next, StoreError> {
         let (pin, image_ref, image_id) = match r.kind {
-            RolloutKind::Update => (s.from_pin.clone(), s.from_ref.clone(), s.from_image_id.clone()),
-            RolloutKind::Rollback => (s.to_pin.clone(), Some(s.target_ref.clone()), s.to_image_id.clone()),
+            RolloutKind::Update => (
+                s.from_pin.clone(),
+                s.from_ref.clone(),
+                s.from_image_id.clone(),
+            ),
+            RolloutKind::Rollback => (
+                s.to_pin.clone(),
+                Some(s.target_ref.clone()),
+                s.to_image_id.clone(),
+            ),
         };
-        let (Some(image_ref), Some(image_id), Some(bid)) = (image_ref, image_id, s.backup_id) else {
+        let (Some(image_ref), Some(image_id), Some(bid)) = (image_ref, image_id, s.backup_id)
+        else {
             return Ok(Next::To(
                 StepState::Failed,
-                format!("{}; cannot roll back: no image or backup from before", s.message),
+                format!(
+                    "{}; cannot roll back: no image or backup from before",
+                    s.message
+                ),
             ));
         };
         let (iid, sid) = (s.instance_id, s.id);
@@ -250,9 +294,13 @@ impl RolloutWorker {
             })
             .await?;
         self.reconcile.notify_one();
+        crate::testhook::pause_at("rollout-rolling-back").await;
         if s.restore_id.is_none() {
             if let Err(why) = self.wait_recreated(&inst, &image_id).await {
-                return Ok(Next::To(StepState::Failed, format!("rollback failed: {why}")));
+                return Ok(Next::To(
+                    StepState::Failed,
+                    format!("rollback failed: {why}"),
+                ));
             }
             self.store
                 .write(move |tx| {
@@ -264,7 +312,10 @@ impl RolloutWorker {
         }
         let rid = s.restore_id.unwrap_or_default();
         let restore = loop {
-            let j = self.store.read(move |c| backup_jobs::get_restore(c, rid)).await?;
+            let j = self
+                .store
+                .read(move |c| backup_jobs::get_restore(c, rid))
+                .await?;
             if j.status.is_finished() {
                 break j;
             }
@@ -290,10 +341,18 @@ impl RolloutWorker {
     /// (running or not: the old version may not start on migrated data,
     /// which the restore puts back).
     async fn wait_recreated(&self, inst: &InstanceRow, image_id: &str) -> Result<(), String> {
+        // Not running: nothing is recreated; the restore swaps the data alone.
+        if inst.desired != DesiredState::Running || inst.client_status != ClientStatus::Active {
+            return Ok(());
+        }
         let deadline = Instant::now() + self.config.updates.health_timeout;
         let iid = inst.id;
         until(deadline, || async {
-            let i = self.store.read(move |c| instances::get(c, iid)).await.ok()?;
+            let i = self
+                .store
+                .read(move |c| instances::get(c, iid))
+                .await
+                .ok()?;
             (i.image_id.as_deref() == Some(image_id) && i.container_id.is_some()).then_some(())
         })
         .await

@@ -89,7 +89,16 @@ pub fn insert(conn: &Connection, r: &NewRollout, steps: &[NewStep]) -> Result<i6
     conn.execute(
         "INSERT INTO rollouts (kind, blueprint, tag, waves, keep_going, status, actor, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![r.kind, r.blueprint, r.tag, r.waves, r.keep_going, r.status, r.actor, now()],
+        params![
+            r.kind,
+            r.blueprint,
+            r.tag,
+            r.waves,
+            r.keep_going,
+            r.status,
+            r.actor,
+            now()
+        ],
     )?;
     let id = conn.last_insert_rowid();
     for (i, s) in steps.iter().enumerate() {
@@ -116,7 +125,12 @@ pub fn list(conn: &Connection, limit: u32) -> Result<Vec<RolloutRow>, StoreError
         "{} ORDER BY id DESC LIMIT ?1",
         <RolloutRow as super::rows::SelectRow>::SELECT
     );
-    all(conn, &sql, [limit], <RolloutRow as super::rows::SelectRow>::from_row)
+    all(
+        conn,
+        &sql,
+        [limit],
+        <RolloutRow as super::rows::SelectRow>::from_row,
+    )
 }
 
 /// Rollouts a worker has to drive (pulling or running).
@@ -125,7 +139,12 @@ pub fn active(conn: &Connection) -> Result<Vec<RolloutRow>, StoreError> {
         "{} WHERE status IN ('pulling', 'running') ORDER BY id",
         <RolloutRow as super::rows::SelectRow>::SELECT
     );
-    all(conn, &sql, [], <RolloutRow as super::rows::SelectRow>::from_row)
+    all(
+        conn,
+        &sql,
+        [],
+        <RolloutRow as super::rows::SelectRow>::from_row,
+    )
 }
 
 pub fn steps(conn: &Connection, rollout_id: i64) -> Result<Vec<StepRow>, StoreError> {
@@ -133,7 +152,12 @@ pub fn steps(conn: &Connection, rollout_id: i64) -> Result<Vec<StepRow>, StoreEr
         "{} WHERE rollout_id = ?1 ORDER BY wave, position",
         <StepRow as super::rows::SelectRow>::SELECT
     );
-    all(conn, &sql, [rollout_id], <StepRow as super::rows::SelectRow>::from_row)
+    all(
+        conn,
+        &sql,
+        [rollout_id],
+        <StepRow as super::rows::SelectRow>::from_row,
+    )
 }
 
 /// The pulling or running rollout with a step for this instance that is
@@ -159,9 +183,33 @@ pub fn last_change(conn: &Connection, instance_id: i64) -> Result<Option<StepRow
         "{} WHERE instance_id = ?1 AND state IN ('succeeded', 'rolled_back') ORDER BY id DESC LIMIT 1",
         <StepRow as super::rows::SelectRow>::SELECT
     );
-    Ok(all(conn, &sql, [instance_id], <StepRow as super::rows::SelectRow>::from_row)?
+    Ok(all(
+        conn,
+        &sql,
+        [instance_id],
+        <StepRow as super::rows::SelectRow>::from_row,
+    )?
+    .into_iter()
+    .next())
+}
+
+/// Backups retention must keep for this instance: the one a manual
+/// rollback would restore (taken before its latest update that stands) and
+/// those of steps of rollouts not finished yet.
+pub fn protected_backups(conn: &Connection, instance_id: i64) -> Result<Vec<i64>, StoreError> {
+    let mut out: Vec<i64> = last_change(conn, instance_id)?
+        .filter(|s| s.state == StepState::Succeeded)
+        .and_then(|s| s.backup_id)
         .into_iter()
-        .next())
+        .collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.backup_id FROM rollout_steps s JOIN rollouts r ON r.id = s.rollout_id
+         WHERE s.instance_id = ?1 AND s.backup_id IS NOT NULL AND r.status NOT IN ('done', 'failed')",
+    )?;
+    for id in stmt.query_map([instance_id], |r| r.get(0))? {
+        out.push(id?);
+    }
+    Ok(out)
 }
 
 /// Every image ID a rollout moved an instance from or to (the candidates of

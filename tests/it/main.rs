@@ -34,6 +34,7 @@ mod portal_scope;
 mod pull;
 mod readme_run;
 mod requests;
+mod rollout_crash;
 mod rollouts;
 mod scheduler;
 mod service_user;
