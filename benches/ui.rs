@@ -46,6 +46,10 @@ struct Args {
     connections: u32,
     #[arg(long, default_value = "10s")]
     duration: String,
+    /// Measure only these pages (repeatable, e.g. `--only /portal/usage`):
+    /// a before/after of one page without the other pages' minutes.
+    #[arg(long)]
+    only: Vec<String>,
     /// Keep the generated data directory here instead of a temp dir.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -99,13 +103,17 @@ async fn bench(config: Config, args: &Args) -> Result<()> {
     let portal_link = portal::seed_users(&ops, clients, args.users_per_client).await?;
     let server = support::serve_web(ops, Default::default()).await?;
     let cookie = sign_in(&server.base).await?;
+    let wanted = |path: &str| args.only.is_empty() || args.only.iter().any(|p| p == path);
     for (path, page) in [("/", "dashboard"), ("/clients", "clients list")] {
+        if !wanted(path) {
+            continue;
+        }
         let label = format!("{page} p99, {clients} clients, {connections} conns");
         measure(&server.base, path, &cookie, &label, connections, duration).await?;
     }
     let portal_cookie = portal::sign_in(&server.base, &portal_link).await?;
     let users = clients * args.users_per_client;
-    for path in portal::PAGES {
+    for path in portal::PAGES.into_iter().filter(|p| wanted(p)) {
         let label = format!(
             "portal {path} p99, {clients} clients, {users} client users, {connections} conns"
         );

@@ -33,7 +33,7 @@ pub use live::Live;
 pub use sampler::Sampler;
 
 /// A chart's time range, as the API and pages accept it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Range {
     #[serde(rename = "1h")]
     Hour,

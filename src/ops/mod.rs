@@ -25,6 +25,7 @@ mod portal_requests;
 #[cfg(test)]
 mod portal_tests;
 mod requests;
+mod rollout_points;
 mod rollout_views;
 mod rollouts;
 mod tokens;
@@ -56,6 +57,7 @@ pub use portal_data::{ActivityEntry, ActivityPage, InstanceBackups, PortalBackup
 pub use portal_logs::{LogTail, LOG_LINES, MAX_TAIL};
 pub use portal_requests::{PortalRequest, RequestOptions};
 pub use requests::{RequestFilter, RequestInput, Requester};
+pub use rollout_points::{InstanceRollout, RolloutCandidate};
 pub use rollouts::{RolloutInput, RolloutStepView, RolloutView, ROLLOUT_LIST_LIMIT};
 pub use updates::{BlueprintImage, CheckInput, CheckView, UpdateReport};
 pub use usage::{

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::ClientUsage;
 use super::{BackupHealth, Ops, OpsError};
 use crate::domain::Phase;
-use crate::store::cache::ReadCache;
+use crate::metrics::Range;
+use crate::store::cache::{KeyedCache, ReadCache};
 use crate::store::overview::{self, BackupTimes, Overview};
 use crate::store::{audit, clients, users, AuditEntry, AuditFilter, ClientRow, RequestRow};
 
@@ -22,6 +24,9 @@ pub(super) struct Caches {
     failed_logins: Arc<ReadCache<Vec<AuditEntry>>>,
     backups: Arc<ReadCache<Vec<BackupRecord>>>,
     pub(super) pending_requests: Arc<ReadCache<Vec<RequestRow>>>,
+    /// The portal's usage page per (client id, range), for one second (its
+    /// charts end "now") and one database state: all 32 clicking users need.
+    pub(super) usage: Arc<KeyedCache<(i64, Range), ClientUsage>>,
 }
 
 /// An instance's backup times with the moment its staleness counts from

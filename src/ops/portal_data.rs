@@ -3,6 +3,7 @@
 //! client. Scoped like [`super::portal`]: by the signed-in user's client only.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
@@ -114,15 +115,27 @@ fn owned_backup(conn: &Conn, me: &PortalIdentity, id: i64) -> Result<BackupRow, 
 }
 
 impl Ops {
-    /// The client's usage charts over `range`, each against its plan limits.
+    /// The client's usage charts over `range`, each against its plan
+    /// limits. The user's scope is checked on every call; the charts come
+    /// from a cache kept until the database changes (every sampler tick),
+    /// since reading a client's series and LLM spend costs ~15 queries.
     pub async fn portal_usage(
         &self,
         me: &PortalIdentity,
         range: Range,
-    ) -> Result<ClientUsage, OpsError> {
+    ) -> Result<Arc<ClientUsage>, OpsError> {
         let me = me.clone();
-        self.read_scoped(move |conn| Ok(usage_of(conn, scoped_client(conn, &me)?, range)?))
-            .await
+        let client = self
+            .read_scoped(move |conn| scoped_client(conn, &me))
+            .await?;
+        let (key, second) = ((client.id, range), crate::metrics::unix_now());
+        let cache = self.caches.usage.clone();
+        Ok(self
+            .store
+            .call_keyed(&cache, second, key, move |conn| {
+                usage_of(conn, client, range)
+            })
+            .await?)
     }
 
     pub async fn portal_backups(&self, me: &PortalIdentity) -> Result<PortalBackups, OpsError> {

@@ -9,12 +9,12 @@ use super::backups::live_instance;
 use super::instances::parse_tag;
 use super::{Ops, OpsError};
 use crate::audit::{self, Actor};
-use crate::domain::{BackupStatus, RolloutKind, RolloutStatus, StepState, Waves};
+use crate::domain::{RolloutKind, RolloutStatus, StepState, Waves};
 
 pub use super::rollout_views::{RolloutStepView, RolloutView};
 use crate::store::instances::{self, with_tag};
 use crate::store::rollouts::{self as rows, NewRollout, NewStep};
-use crate::store::{backups, Conn};
+use crate::store::Conn;
 
 /// How many rollouts `list_rollouts` returns at most.
 pub const ROLLOUT_LIST_LIMIT: u32 = 100;
@@ -226,31 +226,16 @@ impl Ops {
                         "{label} is in rollout {other}; halt it or wait for it to finish"
                     )));
                 }
-                let nothing = |why: &str| {
-                    Err(OpsError::Refused(format!(
-                        "nothing to roll back to: {label} {why}"
-                    )))
+                let point = match super::rollout_points::rollback_point(tx, instance_id)? {
+                    Ok(p) => p,
+                    Err(why) => {
+                        return Err(OpsError::Refused(format!(
+                            "nothing to roll back to: {label} {why}"
+                        )))
+                    }
                 };
-                let Some(last) = rows::last_change(tx, instance_id)? else {
-                    return nothing("was never updated by a rollout");
-                };
-                if last.state == StepState::RolledBack {
-                    return nothing(&format!(
-                        "was rolled back already (rollout {})",
-                        last.rollout_id
-                    ));
-                }
-                let (Some(image_id), Some(image_ref), Some(backup_id)) =
-                    (&last.from_image_id, &last.from_ref, last.backup_id)
-                else {
-                    return nothing("has no recorded image or backup from before its last update");
-                };
-                let backup = backups::get(tx, backup_id)?;
-                if backup.status != BackupStatus::Ok || backup.path.is_none() {
-                    return nothing(&format!(
-                        "lost backup {backup_id}, taken before its last update"
-                    ));
-                }
+                let (last, image_id, image_ref, backup_id) =
+                    (point.step, point.image_id, point.image_ref, point.backup_id);
                 let id = rows::insert(
                     tx,
                     &NewRollout {
@@ -279,7 +264,7 @@ impl Ops {
                     inst.pinned_image_id().or(inst.image_id.as_deref()),
                     Some(backup_id),
                 )?;
-                rows::set_step_to(tx, step.id, last.from_pin.as_deref(), image_id)?;
+                rows::set_step_to(tx, step.id, last.from_pin.as_deref(), &image_id)?;
                 audit::record(
                     tx,
                     &actor,

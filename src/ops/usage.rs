@@ -175,7 +175,7 @@ pub(super) fn usage_of(
     client: ClientRow,
     range: Range,
 ) -> Result<ClientUsage, StoreError> {
-    let disk = usage::disk_usage(conn)?;
+    let disk = usage::disk_usage_of_client(conn, client.id)?;
     let (from, to) = window(range);
     let instances = instances::list_for_client(conn, client.id)?
         .iter()

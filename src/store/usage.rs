@@ -141,6 +141,22 @@ pub fn disk_usage(conn: &Connection) -> Result<HashMap<i64, u64>, StoreError> {
     Ok(rows)
 }
 
+/// [`disk_usage`] of one client's instances: a client's page should not
+/// read every instance of the host.
+pub fn disk_usage_of_client(
+    conn: &Connection,
+    client_id: i64,
+) -> Result<HashMap<i64, u64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.instance_id, d.bytes FROM disk_usage d JOIN instances i ON i.id = d.instance_id
+         WHERE i.client_id = ?1",
+    )?;
+    let rows = stmt
+        .query_map([client_id], |r| Ok((r.get(0)?, get_u64(r, 1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct QuotaWarning {
     pub instance_id: i64,

@@ -46,6 +46,7 @@ mod ui_backup;
 mod ui_logs;
 mod ui_portal;
 mod update_check;
+mod ui_rollouts;
 mod updates;
 mod usage;
 mod web_edge;

@@ -135,6 +135,8 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
         // After the portal users, before the audit: one more section.
         users = maud::html! { (users) (crate::web::views::llm::client_section(&ui.csrf, &llm)) };
     }
+    let ids = found.instances.iter().map(|i| i.id).collect();
+    let rollouts = s.ops.instance_rollouts(ids).await?;
     let page = view::detail(
         &ui.chrome().await,
         s.ops.config(),
@@ -144,6 +146,7 @@ async fn detail(State(s): State<AppState>, ui: Ui, Path(slug): Path<String>) -> 
         users,
         &audit,
         &s.ops.blueprints_with_admin(),
+        &rollouts,
     );
     Ok(page.into_response())
 }

@@ -20,6 +20,7 @@ pub mod plans;
 pub(crate) mod reply;
 pub mod requests;
 pub mod restore;
+pub mod rollouts;
 pub mod tokens;
 pub mod updates;
 pub mod usage;
@@ -42,6 +43,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(export::routes());
     r.extend(backups::routes());
     r.extend(restore::routes());
+    r.extend(rollouts::routes());
     r.extend(plans::routes());
     r.extend(plan_backups::routes());
     r.extend(requests::routes());

@@ -1,12 +1,15 @@
 //! The clients list (search, sort, pages) and a client's page with its
 //! instances, backups and recent changes.
 
+use std::collections::HashMap;
+
 use maud::{html, Markup};
 
 use super::components::{action_button, empty, phase_badge, seg, size, status_badge};
 use super::layout::{page, Chrome, Nav};
 use crate::config::Config;
 use crate::domain::{ClientStatus, DesiredState};
+use crate::ops::InstanceRollout;
 use crate::store::{AuditEntry, ClientRow, InstanceRow};
 use crate::web::forms::{list_url, ListQuery};
 
@@ -122,13 +125,20 @@ fn instances_table(
     slug: &str,
     list: &[InstanceRow],
     with_admin: &[String],
+    rollouts: &HashMap<i64, InstanceRollout>,
 ) -> Markup {
+    let none = InstanceRollout::default();
     html! {
         div.table-wrap data-status-url={ "/clients/" (seg(slug)) "/status" } { table {
             thead { tr { th { "Instance" } th { "Phase" } th { "Domain" } th.optional { "Port" } th.optional { "Limits" } th { "Actions" } } }
-            tbody { @for i in list { tr data-instance=(i.id) {
-                td { (i.name) div.muted { (i.blueprint) } div.muted data-image { (image_line(i)) }
-                    @if let Some(d) = digest_line(i) { div.muted data-digest { (d) } } }
+            tbody { @for i in list { @let r = rollouts.get(&i.id).unwrap_or(&none); tr data-instance=(i.id) {
+                td {
+                    (i.name) div.muted { (i.blueprint) } div.muted data-image { (image_line(i)) }
+                    @if let Some(d) = digest_line(i) { div.muted data-digest { (d) } }
+                    @if let Some((id, step)) = r.current {
+                        div data-rollout-step { a href={ "/rollouts/" (id) } { "rollout " (id) } ": " (super::rollouts::step_badge(step)) }
+                    }
+                }
                 td { (phase_badge(i.phase)) div.muted data-message { (i.message) } }
                 td { @for d in &i.domains { a href=(domain_url(config, d)) rel="noopener" { (d) } br; } }
                 td.optional { (i.host_port) }
@@ -145,6 +155,9 @@ fn instances_table(
                         a href={ "/instances/" (i.id) "/admin" } { "Admin account" }
                     }
                     a href={ "/instances/" (i.id) "/logs" } { "Logs" }
+                    @if let Some(to) = &r.rollback_to {
+                        a href={ "/instances/" (i.id) "/rollback" } data-rollback { "Roll back to " (to) "…" }
+                    }
                     a href={ "/instances/" (i.id) "/remove" } { "Remove…" }
                 } }
             } } }
@@ -167,6 +180,7 @@ pub fn detail(
     users: Markup,
     audit: &[AuditEntry],
     with_admin: &[String],
+    rollouts: &HashMap<i64, InstanceRollout>,
 ) -> Markup {
     let base = format!("/clients/{}", seg(&c.slug));
     let csrf = chrome.csrf.as_str();
@@ -195,7 +209,7 @@ pub fn detail(
         @if instances.is_empty() {
             (empty("This client has no instances.", Some((&format!("{base}/instances/new"), "Add an instance"))))
         } @else {
-            (instances_table(config, csrf, &c.slug, instances, with_admin))
+            (instances_table(config, csrf, &c.slug, instances, with_admin, rollouts))
             p.muted { "Phases update by themselves while this page is open. " a href=(base) { "Refresh" } }
             h2 { "Backups" }
             (backups)

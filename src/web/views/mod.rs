@@ -23,6 +23,7 @@ pub mod plans;
 pub mod portal;
 pub mod requests;
 pub mod restore;
+pub mod rollouts;
 pub mod tokens;
 pub mod updates;
 pub mod usage;

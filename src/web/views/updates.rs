@@ -11,7 +11,7 @@ use crate::ops::{BlueprintImage, CheckView, UpdateReport};
 /// Where the rollout branch's "start a rollout" page lives. LEAD: set it to
 /// `Some("/rollouts/new")` at merge, once that route is in the table; until
 /// then no link is rendered rather than one that answers 404.
-const ROLLOUT_PAGE: Option<&str> = None;
+const ROLLOUT_PAGE: Option<&str> = Some("/rollouts/new");
 
 pub fn page(chrome: &Chrome, blueprints: &[BlueprintImage], report: &UpdateReport) -> Markup {
     let body = html! {
