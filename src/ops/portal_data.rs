@@ -42,13 +42,13 @@ impl PortalBackup {
     fn new(b: &BackupRow, paths: &HostPaths) -> Self {
         Self {
             id: b.id,
-            status: b.status.clone(),
+            status: b.status,
             trigger: b.trigger,
             size: b.size,
             files: b.files,
             created_at: b.created_at.clone(),
             finished_at: b.finished_at.clone(),
-            verify_state: b.verify_state.clone(),
+            verify_state: b.verify_state,
             message: paths.scrub(&b.message),
             downloadable: b.status == BackupStatus::Ok && b.path.is_some(),
         }
@@ -232,27 +232,6 @@ impl Ops {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::who;
-
-    #[test]
-    fn only_the_clients_own_users_are_named() {
-        assert_eq!(
-            who("client:acme:ann@acme.test", "acme"),
-            ("ann@acme.test".into(), true)
-        );
-        // A slug that merely starts like this one is another client.
-        assert_eq!(who("client:acme-2:bob@x.test", "acme").1, false);
-        assert_eq!(who("user:alice", "acme"), ("your provider".into(), false));
-        assert_eq!(
-            who("token:billing", "acme"),
-            ("your provider".into(), false)
-        );
-        assert_eq!(who("system", "acme"), ("berth".into(), false));
-    }
-}
-
 /// The user's plan lets them restore their own backups (`portal_restore`).
 fn restore_allowed(conn: &Conn, me: &PortalIdentity) -> Result<bool, OpsError> {
     let client = scoped_client(conn, me)?;
@@ -302,5 +281,26 @@ impl Ops {
         self.portal_restorable(me, id).await?;
         self.request_restore(actor, id, RestoreInput::default())
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::who;
+
+    #[test]
+    fn only_the_clients_own_users_are_named() {
+        assert_eq!(
+            who("client:acme:ann@acme.test", "acme"),
+            ("ann@acme.test".into(), true)
+        );
+        // A slug that merely starts like this one is another client.
+        assert!(!who("client:acme-2:bob@x.test", "acme").1);
+        assert_eq!(who("user:alice", "acme"), ("your provider".into(), false));
+        assert_eq!(
+            who("token:billing", "acme"),
+            ("your provider".into(), false)
+        );
+        assert_eq!(who("system", "acme"), ("berth".into(), false));
     }
 }

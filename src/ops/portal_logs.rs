@@ -212,9 +212,11 @@ mod tests {
     use super::*;
 
     fn paths() -> HostPaths {
-        let mut config = crate::config::Config::default();
-        config.data_dir = "/var/lib/berth".into();
-        config.backup_dir = Some("/srv/backups/".into());
+        let config = crate::config::Config {
+            data_dir: "/var/lib/berth".into(),
+            backup_dir: Some("/srv/backups/".into()),
+            ..Default::default()
+        };
         HostPaths::new(&config)
     }
 

@@ -39,7 +39,7 @@ pub fn active(list: &[BackupRow]) -> Vec<Progress> {
         .filter(|b| b.status.is_active())
         .map(|b| Progress {
             id: b.id,
-            status: b.status.clone(),
+            status: b.status,
             progress: view::progress(b),
         })
         .collect()
