@@ -33,6 +33,7 @@ pub mod bundle;
 mod decompress;
 mod freeze;
 mod hold;
+pub mod job_pool;
 pub mod manifest;
 mod prune;
 mod recover;

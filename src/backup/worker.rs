@@ -3,15 +3,14 @@
 //! cleans up after a berth that died mid-backup. An infrastructure worker
 //! like the reconciler: it may talk to Docker, through [`Runner`].
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use tokio::sync::Semaphore;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+use super::job_pool::JobPool;
 use super::{archive, verify, Runner};
 use crate::audit::{self, Actor};
 use crate::domain::schedule;
@@ -29,8 +28,7 @@ impl Runner {
             tracing::warn!(error = %e, "backup sweep failed");
         }
         let _ = self.store.call(|c| rows::requeue_running_verifies(c)).await;
-        let permits = Arc::new(Semaphore::new(self.config.backup.concurrency));
-        let in_flight: Arc<Mutex<HashSet<(char, i64)>>> = Arc::default();
+        let pool = JobPool::new("backup", self.config.backup.concurrency);
         // Cron expressions have minute resolution: tokio-cron-scheduler ticks
         // once a minute (`backup.schedule_tick`) and each tick fires what
         // became due since the last.
@@ -38,7 +36,7 @@ impl Runner {
         let mut sweeps = 0u32;
         tokio::pin!(shutdown);
         loop {
-            if let Err(e) = self.dispatch(&permits, &in_flight).await {
+            if let Err(e) = self.dispatch(&pool).await {
                 tracing::warn!(error = %e, "backup queue not read");
             }
             sweeps += 1;
@@ -95,11 +93,7 @@ impl Runner {
     }
 
     /// Starts a task for each queued job not yet taken, bounded by the semaphore.
-    async fn dispatch(
-        &self,
-        permits: &Arc<Semaphore>,
-        in_flight: &Arc<Mutex<HashSet<(char, i64)>>>,
-    ) -> Result<(), StoreError> {
+    async fn dispatch(&self, pool: &JobPool) -> Result<(), StoreError> {
         let (backups, verifies, restores) = self
             .store
             .call(|c| {
@@ -123,28 +117,13 @@ impl Runner {
             .chain(verifies.iter().map(|b| ('v', b.id)))
             .chain(restores.iter().map(|r| ('r', r.id)));
         for job in jobs {
-            if !in_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(job)
-            {
-                continue;
-            }
-            let (runner, permits, in_flight) = (self.clone(), permits.clone(), in_flight.clone());
-            tokio::spawn(async move {
-                let _permit = permits.acquire().await;
-                let result = match job.0 {
+            let runner = self.clone();
+            pool.spawn(job, move || async move {
+                match job.0 {
                     'b' => runner.run_backup(job.1).await,
                     'v' => runner.run_verify(job.1).await,
                     _ => runner.run_restore(job.1).await,
-                };
-                if let Err(e) = result {
-                    tracing::warn!(job = ?job, error = %e, "backup job failed to run");
                 }
-                in_flight
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&job);
             });
         }
         Ok(())

@@ -1,17 +1,16 @@
 //! The worker's loop: what is due, claiming rows, running them off the
 //! runtime, finishing them, and cleaning up after a berth that died.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::Semaphore;
 
 use super::copy::{self, InstanceSource};
 use super::download;
 use super::Worker;
+use crate::backup::job_pool::JobPool;
 use crate::domain::{schedule, BackupStatus, OffsiteKind, Trigger};
 use crate::store::offsite::{self as rows, CopyDone, NewCopy};
 use crate::store::{backups, instances, StoreError};
@@ -33,8 +32,7 @@ impl Worker {
         if let Err(e) = self.sweep().await {
             tracing::warn!(error = %e, "offsite sweep failed");
         }
-        let permits = Arc::new(Semaphore::new(self.config.backup.offsite_concurrency));
-        let in_flight: Arc<Mutex<HashSet<(char, i64)>>> = Arc::default();
+        let pool = JobPool::new("offsite", self.config.backup.offsite_concurrency);
         let mut last = Utc::now();
         loop {
             let now = Utc::now();
@@ -42,7 +40,7 @@ impl Worker {
                 tracing::warn!(error = %e, "offsite copies not queued");
             }
             last = now;
-            if let Err(e) = self.dispatch(&permits, &in_flight).await {
+            if let Err(e) = self.dispatch(&pool).await {
                 tracing::warn!(error = %e, "offsite queue not read");
             }
             tokio::select! {
@@ -174,11 +172,7 @@ impl Worker {
         Ok(())
     }
 
-    async fn dispatch(
-        &self,
-        permits: &Arc<Semaphore>,
-        in_flight: &Arc<Mutex<HashSet<(char, i64)>>>,
-    ) -> Result<(), StoreError> {
+    async fn dispatch(&self, pool: &JobPool) -> Result<(), StoreError> {
         let (copies, restores) = self
             .store
             .read(|c| {
@@ -193,27 +187,12 @@ impl Worker {
             .map(|r| ('c', r.id))
             .chain(restores.iter().map(|r| ('r', r.id)));
         for job in jobs {
-            if !in_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(job)
-            {
-                continue;
-            }
-            let (worker, permits, in_flight) = (self.clone(), permits.clone(), in_flight.clone());
-            tokio::spawn(async move {
-                let _permit = permits.acquire().await;
-                let result = match job.0 {
+            let worker = self.clone();
+            pool.spawn(job, move || async move {
+                match job.0 {
                     'c' => worker.run_copy(job.1).await,
                     _ => worker.run_restore(job.1).await,
-                };
-                if let Err(e) = result {
-                    tracing::warn!(job = ?job, error = %e, "offsite job failed to run");
                 }
-                in_flight
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&job);
             });
         }
         Ok(())
