@@ -194,7 +194,7 @@ fn downtime(samples: &[(Instant, Option<u16>)], from: Instant) -> (Duration, Vec
         .iter()
         .filter(|(t, s)| *t < from && *s == Some(200))
         .map(|(t, _)| *t)
-        .last()
+        .next_back()
         .expect("the tenant answered 200 before the rollout");
     let (mut longest, mut other) = (Duration::ZERO, Vec::new());
     for (t, s) in samples.iter().filter(|(t, _)| *t >= from) {
@@ -350,7 +350,7 @@ async fn main() {
         let mut seen = other.clone();
         seen.dedup();
         println!(
-            "instance {inst} ({host}): longest gap {gap:?}, {} failed probes {seen:?}",
+            "instance {inst} ({host}): longest gap {gap:?}; {} probes without a 200, in order (repeats folded): {seen:?}",
             other.len()
         );
         gaps.push(gap);
