@@ -187,27 +187,55 @@ fn spawn_probe(
     (samples, handle)
 }
 
-/// The longest gap between a 200 and the next 200 from `from` on (counted
-/// from the last 200 before it), and the non-200 answers seen meanwhile.
-fn downtime(samples: &[(Instant, Option<u16>)], from: Instant) -> (Duration, Vec<String>) {
+/// A tenant's longest gap between a 200 and the next 200.
+struct Gap {
+    length: Duration,
+    /// When it began (its last 200) after the rollout's POST; 0 when that
+    /// 200 came before the POST.
+    began: Duration,
+    /// What the probes saw meanwhile, repeats folded: (answer, how many).
+    seen: Vec<(String, usize)>,
+}
+
+/// The longest gap from `from` on (counted from the last 200 before it):
+/// where it fell and what the tenant answered during it (a paused container
+/// answers nothing; Caddy answers 503 without a live upstream).
+fn downtime(samples: &[(Instant, Option<u16>)], from: Instant) -> Gap {
     let mut last_ok = samples
         .iter()
         .filter(|(t, s)| *t < from && *s == Some(200))
         .map(|(t, _)| *t)
         .next_back()
         .expect("the tenant answered 200 before the rollout");
-    let (mut longest, mut other) = (Duration::ZERO, Vec::new());
+    let mut longest = Gap {
+        length: Duration::ZERO,
+        began: Duration::ZERO,
+        seen: Vec::new(),
+    };
+    let mut seen: Vec<(String, usize)> = Vec::new();
     for (t, s) in samples.iter().filter(|(t, _)| *t >= from) {
-        match s {
+        let answer = match s {
             Some(200) => {
-                longest = longest.max(*t - last_ok);
+                if *t - last_ok > longest.length {
+                    longest = Gap {
+                        length: *t - last_ok,
+                        began: last_ok.saturating_duration_since(from),
+                        seen: std::mem::take(&mut seen),
+                    };
+                }
+                seen.clear();
                 last_ok = *t;
+                continue;
             }
-            Some(code) => other.push(code.to_string()),
-            None => other.push("no answer".into()),
+            Some(code) => code.to_string(),
+            None => "no answer".to_owned(),
+        };
+        match seen.last_mut() {
+            Some((last, count)) if *last == answer => *count += 1,
+            _ => seen.push((answer, 1)),
         }
     }
-    (longest, other)
+    longest
 }
 
 /// `docker image inspect`'s ID of the "v2" image, made from the busybox
@@ -346,14 +374,15 @@ async fn main() {
     let mut gaps = Vec::new();
     for ((samples, handle), (inst, host)) in probes.into_iter().zip(&tenants) {
         handle.join().unwrap();
-        let (gap, other) = downtime(&samples.lock().unwrap(), posted);
-        let mut seen = other.clone();
-        seen.dedup();
+        let gap = downtime(&samples.lock().unwrap(), posted);
+        let seen: Vec<String> = gap.seen.iter().map(|(a, n)| format!("{a} x{n}")).collect();
         println!(
-            "instance {inst} ({host}): longest gap {gap:?}; {} probes without a 200, in order (repeats folded): {seen:?}",
-            other.len()
+            "instance {inst} ({host}): longest gap {:.2} s from +{:.2} s after the POST; probes meanwhile: {}",
+            gap.length.as_secs_f64(),
+            gap.began.as_secs_f64(),
+            seen.join(", ")
         );
-        gaps.push(gap);
+        gaps.push(gap.length);
     }
 
     for (inst, _) in &tenants {
