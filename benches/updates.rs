@@ -402,8 +402,10 @@ async fn main() {
     gaps.sort();
     let (p50, max) = (percentile(&gaps, 0.5), percentile(&gaps, 1.0));
     println!("update {n} instances: wall {wall:?}; downtime per instance p50 {p50:?}, max {max:?}");
-    // No target of its own; the reference is every tenant's downtime budget
-    // spent one after another, which a rollout in waves should beat.
+    // No target of its own (issue 13 asks only for the figure). The
+    // reference, every tenant's downtime budget one after another, is a
+    // scale to read it against: the wall time also holds each instance's
+    // backup and the canary's health wait, so a few instances exceed it.
     Row::new(
         format!("update {n} instances: wall (POST -> done)"),
         Target::Reference(DOWNTIME_LIMIT_S * n as f64),
