@@ -51,6 +51,7 @@ if [ "$mode" = full ]; then
     backup=(/tmp/berth-bench 3 1)
     freeze=(--mb 800 --backups 10)
     llm=(--keys 500 --polls 5 --runs 5 --slow-ms 3000)
+    updates=(--instances 20)
 else
     core=(--runs 1 --concurrent 5 --idle 0)
     ui=(--clients 50 --duration 2s)
@@ -58,6 +59,7 @@ else
     backup=(/tmp/berth-bench 3 0.05)
     freeze=(--mb 20 --backups 3)
     llm=(--keys 50 --polls 2 --runs 1 --slow-ms 1000)
+    updates=(--instances 3)
 fi
 
 broken=()
@@ -87,6 +89,7 @@ run core cargo bench --bench core -- "${core[@]}"
 run usage cargo bench --bench usage -- "${usage[@]}"
 run freeze cargo bench --bench freeze -- "${freeze[@]}"
 run llm cargo bench --bench llm -- "${llm[@]}"
+run updates cargo bench --bench updates -- "${updates[@]}"
 run backup cargo run --release --example backup_bench -- "${backup[@]}"
 
 at_end=$(machine)
