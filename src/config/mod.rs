@@ -151,6 +151,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BERTH_LLM_POLL_INTERVAL", "llm.poll_interval"),
     ("BERTH_LLM_INFERENCE_URL", "llm.inference_url"),
     ("BERTH_UPDATES_HEALTH_TIMEOUT", "updates.health_timeout"),
+    ("BERTH_UPDATES_PARALLEL", "updates.parallel"),
     ("BERTH_UPDATES_CHECK_SCHEDULE", "updates.check_schedule"),
 ];
 
@@ -298,6 +299,9 @@ impl Config {
         }
         if !(1..=19).contains(&self.backup.level) {
             return bad("backup.level", "must be 1-19".into());
+        }
+        if self.updates.parallel == 0 {
+            return bad("updates.parallel", "must be at least 1".into());
         }
         if self.backup.offsite_concurrency == 0 {
             return bad("backup.offsite_concurrency", "must be at least 1".into());

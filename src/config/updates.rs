@@ -23,6 +23,10 @@ pub struct UpdatesConfig {
     /// After a rollout, remove images no instance runs or wants and that are
     /// no instance's rollback point.
     pub remove_old_images: bool,
+    /// How many instances of one wave are updated at the same time: the
+    /// engine starts containers one after another, so a whole wave at once
+    /// makes every tenant in it wait for all the others' starts.
+    pub parallel: usize,
     /// Cron expression (UTC) for the scheduled update check (a pull of
     /// every blueprint's tag); empty disables it.
     pub check_schedule: String,
@@ -33,6 +37,7 @@ impl Default for UpdatesConfig {
         Self {
             health_timeout: Duration::from_secs(5 * 60),
             remove_old_images: true,
+            parallel: 4,
             check_schedule: "30 4 * * *".into(),
         }
     }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
 use tokio::sync::Notify;
 
 use crate::audit::{self, Actor};
@@ -109,7 +109,12 @@ impl RolloutWorker {
                     let todo = steps
                         .into_iter()
                         .filter(|s| s.wave == wave && !s.state.is_final());
-                    let results = join_all(todo.map(|s| self.run_step(&r, s))).await;
+                    // At most `parallel` at once; a step that halts the
+                    // rollout keeps the pending ones from starting.
+                    let results: Vec<_> = stream::iter(todo.map(|s| self.run_step(&r, s)))
+                        .buffer_unordered(self.config.updates.parallel)
+                        .collect()
+                        .await;
                     for result in results {
                         result?;
                     }
