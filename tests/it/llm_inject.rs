@@ -233,7 +233,14 @@ async fn the_key_is_injected_rotated_through_the_instance_and_never_shown() {
             .then_some(())
     })
     .await;
-    let (cid3, env3) = container(&app, id).unwrap();
+    // The phase may still read "running" from before the suspend was
+    // observed: wait for the started container itself.
+    let (cid3, env3) = eventually(
+        "container running again",
+        Duration::from_secs(30),
+        || async { container(&app, id) },
+    )
+    .await;
     assert_eq!((cid3, env3["OPENAI_API_KEY"].clone()), (cid2, key2.clone()));
 
     // Nowhere else: answers, the export, the audit log, the database file,
