@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{api_client, eventually, wait_until, BerthProcess, ChildSetup};
+use crate::harness::{api_call, api_client, eventually, wait_until, BerthProcess, ChildSetup};
 use crate::offsite::RestServer;
 
 /// The pid of a `restic` whose parent is `parent`, if one runs.
@@ -39,24 +39,6 @@ fn dead(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| s.split_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
         .unwrap_or(true)
-}
-
-async fn api(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = http
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +80,7 @@ async fn a_killed_berth_leaves_no_snapshot_and_its_copy_failed_then_retried() {
     berth.wait_healthy(&http, &setup.config).await;
     let base = berth.api.clone();
     let post = reqwest::Method::POST;
-    let (status, body) = api(
+    let (status, body) = api_call(
         &http,
         &base,
         &token,
@@ -138,7 +120,7 @@ async fn a_killed_berth_leaves_no_snapshot_and_its_copy_failed_then_retried() {
     let mut berth = BerthProcess::start_with_env(&setup.config, &extra);
     berth.wait_healthy(&http, &setup.config).await;
     let get = reqwest::Method::GET;
-    let (_, old) = api(
+    let (_, old) = api_call(
         &http,
         &berth.api,
         &token,
@@ -153,7 +135,7 @@ async fn a_killed_berth_leaves_no_snapshot_and_its_copy_failed_then_retried() {
         "{old}"
     );
     assert!(old["snapshot_id"].is_null(), "{old}");
-    let (_, rows) = api(
+    let (_, rows) = api_call(
         &http,
         &berth.api,
         &token,
