@@ -16,6 +16,7 @@
 //!   injectable failures ([`Fault`]).
 //! - [`Registry`]: Debian's docker-registry on loopback (optionally with
 //!   basic auth) and pushes of busybox images to it.
+//! - [`Sshd`], [`RestServer`]: restic repositories on loopback (sftp, REST).
 //! - [`DockerGuard`]: removes a test's containers, networks, volumes and images.
 //! - [`docker`], [`assert_absent`]: the docker CLI, failing loudly; absence
 //!   proven by the engine's own "no such ..." answer.
@@ -31,12 +32,14 @@ mod http;
 mod isolation;
 mod llm_fake;
 mod names;
+mod offsite;
 mod pool;
 mod process;
 mod registry;
 mod smtp;
 mod wait;
 
+pub use offsite::{digests, is_root, write_mixed, RestServer, Sshd};
 pub use app::{api_call, eventually, free_port_block, test_config, TestApp, PORTS_PER_APP};
 pub use caddy::CaddyProcess;
 pub use deletion::{delete_and_follow, follow_deletion};

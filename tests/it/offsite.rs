@@ -1,172 +1,17 @@
-//! Offsite copies end to end: a real sshd on loopback (own config, host and
-//! user keys, authorized_keys, all in a temp dir) and the real restic.
+//! Offsite copies end to end: a real sshd on loopback ([`Sshd`]) and the
+//! real restic.
 //! Copy → a second copy after a small change adds little → restore in
 //! place matches byte for byte → a corrupted pack is reported by check.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sha2::Digest;
 
-use crate::harness::{eventually, free_port, unique, TestApp};
+use crate::harness::{digests, eventually, unique, write_mixed, RestServer, Sshd, TestApp};
 
 const UP: Duration = Duration::from_secs(120);
-
-/// A throwaway sshd serving sftp on a free loopback port.
-struct Sshd {
-    child: Child,
-    dir: tempfile::TempDir,
-    port: u16,
-    user: String,
-}
-
-impl Sshd {
-    fn start() -> Sshd {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-sshd-")
-            .tempdir()
-            .unwrap();
-        let d = dir.path();
-        for key in ["host_key", "user_key"] {
-            let ok = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(d.join(key))
-                .status()
-                .unwrap();
-            assert!(ok.success(), "ssh-keygen {key}");
-        }
-        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
-        let config = format!(
-            "ListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile none\n\
-             AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\n\
-             StrictModes no\nSubsystem sftp internal-sftp\n",
-            d = d.display()
-        );
-        std::fs::write(d.join("sshd_config"), config).unwrap();
-        let port = free_port();
-        let sshd = format!(
-            "/usr/sbin/sshd -f {}/sshd_config -D -e -p {port}",
-            d.display()
-        );
-        let log = std::fs::File::create(d.join("sshd.log")).unwrap();
-        // As root sshd wants its privilege-separation dir /run/sshd: give it
-        // one in a private mount namespace instead of touching the host's.
-        let mut cmd = if is_root() {
-            let mut c = Command::new("unshare");
-            c.args(["-m", "--propagation", "private", "sh", "-c"])
-                .arg(format!(
-                    "mount -t tmpfs tmpfs /run && mkdir -m 755 /run/sshd && exec {sshd}"
-                ));
-            c
-        } else {
-            let mut c = Command::new("sh");
-            c.args(["-c", &format!("exec {sshd}")]);
-            c
-        };
-        let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
-        let host_key = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
-        let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
-        std::fs::write(
-            d.join("known_hosts"),
-            format!("[127.0.0.1]:{port} {}\n", host_key.join(" ")),
-        )
-        .unwrap();
-        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
-            .unwrap()
-            .trim()
-            .to_owned();
-        std::fs::create_dir_all(d.join("repo")).unwrap();
-        std::fs::write(d.join("password"), "offsite test password\n").unwrap();
-        let sshd = Sshd {
-            child,
-            dir,
-            port,
-            user,
-        };
-        let log = sshd.dir.path().join("sshd.log");
-        crate::harness::wait_until("sshd listens", Duration::from_secs(10), || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Server listening"))
-        });
-        sshd
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn target(&self, name: &str) -> berth::config::OffsiteTarget {
-        let toml = format!(
-            "name = \"{name}\"\nrepository = \"sftp:{}@127.0.0.1:{}\"\npassword_file = \"{}\"\n\
-             sftp_port = {}\nsftp_key_file = \"{}\"\nsftp_known_hosts = \"{}\"\n",
-            self.user,
-            self.path("repo").display(),
-            self.path("password").display(),
-            self.port,
-            self.path("user_key").display(),
-            self.path("known_hosts").display(),
-        );
-        toml::from_str(&toml).unwrap()
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// sha256 of every regular file under `root`, by relative path.
-fn digests(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let ty = entry.file_type().unwrap();
-            if ty.is_dir() {
-                stack.push(entry.path());
-            } else if ty.is_file() {
-                let bytes = std::fs::read(entry.path()).unwrap();
-                let rel = entry
-                    .path()
-                    .strip_prefix(root)
-                    .unwrap()
-                    .display()
-                    .to_string();
-                out.insert(rel, hex::encode(sha2::Sha256::digest(&bytes)));
-            }
-        }
-    }
-    out
-}
-
-/// ~24 MB of mixed data: incompressible uploads and compressible text.
-fn write_mixed(dir: &Path) {
-    use rand::RngCore;
-    let mut rng = rand::rng();
-    std::fs::create_dir_all(dir.join("uploads")).unwrap();
-    std::fs::create_dir_all(dir.join("notes")).unwrap();
-    for i in 0..40 {
-        let mut buf = vec![0u8; 512 * 1024];
-        rng.fill_bytes(&mut buf);
-        std::fs::write(dir.join(format!("uploads/u{i}.bin")), buf).unwrap();
-    }
-    for i in 0..200 {
-        let text = format!("note {i}: the quick brown fox jumps over the lazy dog\n").repeat(400);
-        std::fs::write(dir.join(format!("notes/n{i}.txt")), text).unwrap();
-    }
-}
 
 async fn backup_now(app: &TestApp, instance: i64) -> i64 {
     let (status, body) = app
@@ -345,44 +190,6 @@ fn first_pack(data: &Path) -> PathBuf {
     packs.pop().expect("a pack file").1
 }
 
-/// `rclone serve restic` on a free loopback port: restic's REST protocol.
-pub(crate) struct RestServer {
-    child: Child,
-    pub(crate) dir: tempfile::TempDir,
-    pub(crate) port: u16,
-}
-
-impl RestServer {
-    pub(crate) fn start() -> RestServer {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-rest-")
-            .tempdir()
-            .unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("rclone.log")).unwrap();
-        let child = Command::new("rclone")
-            .args(["serve", "restic", "--addr", &format!("127.0.0.1:{port}")])
-            .arg(dir.path().join("repo"))
-            .env("RCLONE_CONFIG", dir.path().join("rclone.conf"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        std::fs::write(dir.path().join("password"), "rest test password\n").unwrap();
-        let log = dir.path().join("rclone.log");
-        crate::harness::wait_until("rclone serves", Duration::from_secs(10), || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Serving restic REST API"))
-        });
-        RestServer { child, dir, port }
-    }
-}
-
-impl Drop for RestServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rest_target_copies_on_request_and_restores() {
@@ -390,13 +197,7 @@ async fn a_rest_target_copies_on_request_and_restores() {
         .await
         .unwrap();
     let target = unique("rest");
-    let toml = format!(
-        "name = \"{target}\"\nrepository = \"rest:http://127.0.0.1:{}/\"\npassword_file = \"{}\"\n\
-         copy_schedule = \"0 0 1 1 *\"\n",
-        rest.port,
-        rest.dir.path().join("password").display()
-    );
-    let t: berth::config::OffsiteTarget = toml::from_str(&toml).unwrap();
+    let t = rest.target(&target);
     let app = TestApp::spawn_with(|c| {
         c.backup.schedule = String::new();
         c.offsite = vec![t];

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{api_call, api_client, eventually, wait_until, BerthProcess, ChildSetup};
-use crate::offsite::RestServer;
+use crate::harness::RestServer;
 
 /// The pid of a `restic` whose parent is `parent`, if one runs.
 fn restic_child(parent: u32) -> Option<u32> {
