@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -97,5 +98,51 @@ mod tests {
         for bad in ["", "Main", "-a", "a-", "a_b", "waytoolongnameforaninstance"] {
             assert!(InstanceName::parse(bad).is_err(), "{bad:?}");
         }
+    }
+}
+
+/// The secrets berth generated for an instance (blueprint `secrets`), by
+/// variable name. Reads like the map it wraps; `Debug` prints the names
+/// only, so no log line or panic message carries a value.
+#[derive(Clone, Default, PartialEq)]
+pub struct GeneratedSecrets(BTreeMap<String, String>);
+
+impl GeneratedSecrets {
+    pub fn into_inner(self) -> BTreeMap<String, String> {
+        self.0
+    }
+}
+
+impl From<BTreeMap<String, String>> for GeneratedSecrets {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        Self(map)
+    }
+}
+
+impl std::ops::Deref for GeneratedSecrets {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl fmt::Debug for GeneratedSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+#[cfg(test)]
+mod secrets_tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_the_secrets_without_their_values() {
+        let s = GeneratedSecrets::from(BTreeMap::from([("KEY".to_owned(), "hunter2".to_owned())]));
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("KEY") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

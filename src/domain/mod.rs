@@ -29,7 +29,7 @@ pub use deletion::{
 };
 pub use hostname::Hostname;
 pub use image::{image_registry_host, parse_image_tag};
-pub use instance::{parse_env, InstanceName};
+pub use instance::{parse_env, GeneratedSecrets, InstanceName};
 pub use manifest::Manifest;
 pub use plan::{blueprint_allowed, Limits, PlanName, PlanSpec};
 pub use request::{InstanceQuota, Transition};

@@ -273,7 +273,7 @@ fn export_instance(r: crate::store::InstanceRow) -> ExportInstance {
         host_port: r.host_port,
         domains: r.domains,
         env,
-        generated_secrets: r.secrets.into_keys().collect(),
+        generated_secrets: r.secrets.into_inner().into_keys().collect(),
         created_at: r.created_at,
     }
 }

@@ -181,7 +181,7 @@ mod tests {
             host_port: 8001,
             desired: DesiredState::Running,
             env: BTreeMap::from([("A".into(), "1".into())]),
-            secrets: BTreeMap::from([("KEY".into(), "hunter2".into())]),
+            secrets: BTreeMap::from([("KEY".into(), "hunter2".into())]).into(),
             restart_gen: 0,
             restart_done_gen: 0,
             phase: Phase::Running,

@@ -149,7 +149,7 @@ pub(crate) async fn secrets(app: &TestApp, instance: i64) -> Vec<String> {
         .call(move |conn| berth::store::instances::get(conn, instance))
         .await
         .unwrap();
-    row.secrets.into_values().collect()
+    row.secrets.into_inner().into_values().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
