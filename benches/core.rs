@@ -11,6 +11,8 @@
 //! The daemon logs the reconciler's `timing` lines (debug); after each
 //! create figure the bench prints where that create spent its time.
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 #[path = "support/results.rs"]
@@ -21,81 +23,22 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use results::{Row, Target};
 
-use harness::{
-    berth_cli, free_port, free_port_block, test_config, unique, wait_pool_full, BerthProcess,
-    CaddyProcess, DockerGuard,
-};
+use harness::{free_port_block, unique, wait_pool_full};
 use serde_json::json;
 
 #[path = "core/trace.rs"]
 mod trace;
 
-struct Bench {
-    dir: tempfile::TempDir,
-    caddy: CaddyProcess,
-    daemon: BerthProcess,
-    token: String,
-    http: reqwest::Client,
-    image: String,
-    guard: DockerGuard,
-}
+use daemon::Daemon as Bench;
 
+/// berth with `ports` host ports and the daemon's default warm network
+/// pool unless asked; reconciler timings logged for the trace.
 async fn start(ports: u16, network_pool: Option<usize>) -> Bench {
-    let dir = tempfile::Builder::new()
-        .prefix("berth-bench-")
-        .tempdir()
-        .unwrap();
-    let owner = unique("bench");
-    let guard = DockerGuard::new(&owner);
-    let caddy = CaddyProcess::start();
     let image = format!("berth-bench/static-site:{}", unique("img"));
-    guard.track_image(&image);
-    let config = test_config(&dir, &owner, &caddy, &image, |c| {
-        c.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let (first, last) = free_port_block(ports);
-        c.port_range = format!("{first}-{last}").parse().unwrap();
-        c.reconcile_interval = Duration::from_secs(30);
-        // The daemon's own default unless asked: the tests' config is smaller.
-        c.docker.network_pool =
-            network_pool.unwrap_or(berth::config::Config::default().docker.network_pool);
-    });
-    std::fs::create_dir_all(&config.data_dir).unwrap();
-    let token = berth_cli(&config, &["token", "create", "bench"])
-        .1
-        .trim()
-        .to_owned();
-    berth_cli(
-        &config,
-        &["plan", "create", "p", "--cpus", "0.1", "--memory", "32MiB"],
-    );
-    let daemon = BerthProcess::start_with_env(
-        &config,
-        &[("RUST_LOG", "info,berth::reconcile=debug".into())],
-    );
-    let http = berth::tls::client_builder().no_proxy().build().unwrap();
-    let api = daemon.api.clone();
-    let up = Instant::now();
-    while http
-        .get(format!("{api}/api/v1/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            up.elapsed() < Duration::from_secs(30),
-            "daemon did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Bench {
-        dir,
-        caddy,
-        daemon,
-        token,
-        http,
-        image,
-        guard,
-    }
+    // The daemon's own default unless asked: the tests' config is smaller.
+    let pool = network_pool.unwrap_or(berth::config::Config::default().docker.network_pool);
+    let env = [("RUST_LOG", "info,berth::reconcile=debug".to_owned())];
+    daemon::start(image, ports, pool, &env).await
 }
 
 impl Bench {

@@ -16,6 +16,8 @@
 //! `ENV V=2` (its own image ID) under the same repository: the rollout
 //! cannot pull it and uses the image on this host.
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 #[path = "support/results.rs"]
@@ -26,10 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use harness::{
-    berth_cli, docker, free_port, free_port_block, test_config, unique, BerthProcess, CaddyProcess,
-    DockerGuard,
-};
+use harness::{docker, unique};
 use results::{Row, Target};
 use serde_json::{json, Value};
 
@@ -38,69 +37,14 @@ const DOWNTIME_LIMIT_S: f64 = 2.5;
 /// How often each tenant is asked.
 const PROBE_EVERY: Duration = Duration::from_millis(50);
 
-struct Bench {
-    _dir: tempfile::TempDir,
-    caddy: CaddyProcess,
-    daemon: BerthProcess,
-    token: String,
-    http: reqwest::Client,
-    /// `repository:v1`, the blueprint's image.
-    image: String,
-    guard: DockerGuard,
-}
+use daemon::Daemon as Bench;
 
 async fn start(ports: u16) -> Bench {
-    let dir = tempfile::Builder::new()
-        .prefix("berth-bench-")
-        .tempdir()
-        .unwrap();
-    let owner = unique("bench");
-    let guard = DockerGuard::new(&owner);
-    let caddy = CaddyProcess::start();
     // A repository of its own: "v2" is tagged in it, and other runs on this
     // engine must not see (or remove) this run's tags.
     let image = format!("berth-bench/{}:v1", unique("update"));
-    guard.track_image(&image);
-    let config = test_config(&dir, &owner, &caddy, &image, |c| {
-        c.listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let (first, last) = free_port_block(ports);
-        c.port_range = format!("{first}-{last}").parse().unwrap();
-        c.reconcile_interval = Duration::from_secs(30);
-        c.docker.network_pool = berth::config::Config::default().docker.network_pool;
-    });
-    std::fs::create_dir_all(&config.data_dir).unwrap();
-    let token = berth_cli(&config, &["token", "create", "bench"])
-        .1
-        .trim()
-        .to_owned();
-    berth_cli(
-        &config,
-        &["plan", "create", "p", "--cpus", "0.1", "--memory", "32MiB"],
-    );
-    let daemon = BerthProcess::start(&config);
-    let http = berth::tls::client_builder().no_proxy().build().unwrap();
-    let up = Instant::now();
-    while http
-        .get(format!("{}/api/v1/health", daemon.api))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            up.elapsed() < Duration::from_secs(30),
-            "daemon did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Bench {
-        _dir: dir,
-        caddy,
-        daemon,
-        token,
-        http,
-        image,
-        guard,
-    }
+    let pool = berth::config::Config::default().docker.network_pool;
+    daemon::start(image, ports, pool, &[]).await
 }
 
 impl Bench {
