@@ -32,7 +32,8 @@ pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, Sto
                 weekly: p.keep_weekly.unwrap_or(g.keep_weekly),
                 monthly: p.keep_monthly.unwrap_or(g.keep_monthly),
             };
-            let protected = crate::store::rollouts::protected_backups(c, instance_id)?;
+            let mut protected = crate::store::rollouts::protected_backups(c, instance_id)?;
+            protected.extend(crate::store::offsite::awaiting_copy(c, instance_id)?);
             Ok((
                 rows::list_for_instance(c, instance_id)?,
                 rules,
@@ -54,7 +55,8 @@ pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, Sto
         })
         .collect();
     // A rollback point stays whatever the rules say: a manual rollback
-    // (or a rollout under way) restores it.
+    // (or a rollout under way) restores it; so does an archive an offsite
+    // copy is queued for or reading.
     let mut kept = retention::keep(&candidates, &rules);
     kept.extend(protected);
     let dropped: Vec<(i64, Option<String>)> = good

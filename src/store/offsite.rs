@@ -330,6 +330,17 @@ pub fn needs_copy(
     })
 }
 
+/// The instance's backups a queued or running copy still has to read:
+/// local retention keeps them until the copy is done.
+pub fn awaiting_copy(conn: &Connection, instance_id: i64) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT c.backup_id FROM offsite_copies c JOIN backups b ON b.id = c.backup_id
+         WHERE b.instance_id = ?1 AND c.status IN ('queued', 'running')",
+    )?;
+    let ids = stmt.query_map([instance_id], |r| r.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}
+
 /// A backup downloaded from an offsite snapshot, ready for a local restore.
 pub fn insert_downloaded(
     conn: &Connection,
@@ -362,6 +373,41 @@ mod tests {
             client_slug: "",
             instance_name: "",
         }
+    }
+
+    #[test]
+    fn retention_waits_for_the_copies_queued_or_running_only() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .call_blocking(|c| {
+                c.execute_batch(
+                    "INSERT INTO plans (id, name, cpus, memory, created_at) VALUES (1, 'p', 1, 1, 'now');
+                     INSERT INTO clients (id, slug, name, email, plan_id, status, created_at)
+                         VALUES (1, 'c', 'C', 'a@b.c', 1, 'active', 'now');
+                     INSERT INTO instances (id, client_id, name, blueprint, image, host_port, desired, created_at)
+                         VALUES (7, 1, 'main', 'b', 'i', 8001, 'running', 'now');
+                     INSERT INTO backups (id, instance_id, client_slug, instance_name, status, trigger, created_at)
+                         VALUES (1, 7, 'c', 'main', 'ok', 'manual', 'now'), (2, 7, 'c', 'main', 'ok', 'manual', 'now');",
+                )?;
+                let copy = |backup| NewCopy {
+                    backup_id: Some(backup),
+                    instance_id: Some(7),
+                    client_slug: "c",
+                    instance_name: "main",
+                    kind: OffsiteKind::Instance,
+                    ..state_copy("box")
+                };
+                let first = enqueue_copy(c, &copy(1))?;
+                enqueue_copy(c, &copy(2))?;
+                assert!(claim_copy(c, first, std::process::id())?);
+                let mut waiting = awaiting_copy(c, 7)?;
+                waiting.sort();
+                assert_eq!(waiting, vec![1, 2]);
+                c.execute("UPDATE offsite_copies SET status = 'ok' WHERE id = ?1", [first])?;
+                assert_eq!(awaiting_copy(c, 7)?, vec![2]);
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]
