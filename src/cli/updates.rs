@@ -1,4 +1,4 @@
-//! `berth update apply|status|halt|resume` and `berth instance rollback`
+//! `berth update apply|status|halt|resume|cancel` and `berth instance rollback`
 //! (`berth update check` is in `update_check.rs`):
 //! rollouts, written to the store; the daemon's rollout worker carries them
 //! out (it looks at the store every second).
@@ -45,6 +45,8 @@ pub enum UpdateCmd {
     Halt { id: i64 },
     /// Continue a halted rollout.
     Resume { id: i64 },
+    /// End a halted rollout: its pending instances keep what they run.
+    Cancel { id: i64 },
 }
 
 pub async fn run(ops: &Ops, actor: &Actor, cmd: UpdateCmd, as_json: bool) -> Result<(), Failure> {
@@ -115,6 +117,12 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: UpdateCmd, as_json: bool) -> Res
         UpdateCmd::Resume { id } => {
             let r = ops.resume_rollout(actor, id).await?;
             show(as_json, &r, |r| println!("rollout {} {}", r.id, r.status));
+        }
+        UpdateCmd::Cancel { id } => {
+            let r = ops.cancel_rollout(actor, id).await?;
+            show(as_json, &r, |r| {
+                println!("rollout {} {}: {}", r.id, r.status, r.message)
+            });
         }
     }
     Ok(())

@@ -29,6 +29,8 @@ state_enum! {
         Done = "done",
         /// Finished with a step failed or rolled back (`keep_going`), or the pull failed.
         Failed = "failed",
+        /// Halted, then cancelled: its pending instances were never touched.
+        Cancelled = "cancelled",
     }
 }
 
@@ -44,13 +46,18 @@ state_enum! {
         RollingBack = "rolling_back",
         RolledBack = "rolled_back",
         Failed = "failed",
+        /// Never started: its rollout was cancelled first.
+        Skipped = "skipped",
     }
 }
 
 impl RolloutStatus {
     /// Nothing more will happen to it.
     pub fn is_finished(self) -> bool {
-        matches!(self, RolloutStatus::Done | RolloutStatus::Failed)
+        matches!(
+            self,
+            RolloutStatus::Done | RolloutStatus::Failed | RolloutStatus::Cancelled
+        )
     }
 }
 
@@ -59,7 +66,7 @@ impl StepState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            StepState::Succeeded | StepState::RolledBack | StepState::Failed
+            StepState::Succeeded | StepState::RolledBack | StepState::Failed | StepState::Skipped
         )
     }
 }

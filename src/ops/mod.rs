@@ -28,6 +28,8 @@ mod requests;
 mod rollout_points;
 mod rollout_views;
 mod rollouts;
+#[cfg(test)]
+mod rollouts_tests;
 mod tokens;
 mod updates;
 mod usage;

@@ -358,4 +358,4 @@ fn refusal(e: DomainError) -> OpsError {
 
 #[cfg(test)]
 #[path = "requests_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -15,7 +15,11 @@ use crate::ops::{
 };
 use crate::store::{AuditFilter, Store};
 
-async fn ops_with_plan(dir: &std::path::Path, max: Option<u32>, approval: Approval) -> Ops {
+pub(in crate::ops) async fn ops_with_plan(
+    dir: &std::path::Path,
+    max: Option<u32>,
+    approval: Approval,
+) -> Ops {
     let config = Config {
         data_dir: dir.to_owned(),
         blueprint_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates")),
@@ -44,7 +48,7 @@ async fn ops_with_plan(dir: &std::path::Path, max: Option<u32>, approval: Approv
     ops
 }
 
-async fn add_client(ops: &Ops, name: &str) {
+pub(in crate::ops) async fn add_client(ops: &Ops, name: &str) {
     let client = NewClientInput {
         name: name.into(),
         email: "owner@example.com".into(),

@@ -207,6 +207,48 @@ impl Ops {
         Ok(v)
     }
 
+    /// Ends a halted rollout for good: its pending instances are skipped and
+    /// keep what they run. 422 unless it is halted, or while the step under
+    /// way when it was halted (a backup, an update, a rollback) still runs.
+    pub async fn cancel_rollout(&self, actor: &Actor, id: i64) -> Result<RolloutView, OpsError> {
+        let actor = actor.clone();
+        self.write(move |tx| {
+            let r = rows::get(tx, id)?;
+            if r.status != RolloutStatus::Halted {
+                return Err(OpsError::Refused(format!(
+                    "rollout {id} is {}; only a halted rollout can be cancelled (halt it first)",
+                    r.status
+                )));
+            }
+            let steps = rows::steps(tx, id)?;
+            if let Some(busy) = steps
+                .iter()
+                .find(|s| !s.state.is_final() && s.state != StepState::Pending)
+            {
+                return Err(OpsError::Refused(format!(
+                    "{} is still {}; cancel once that step has finished",
+                    busy.instance_label, busy.state
+                )));
+            }
+            let skipped = rows::skip_pending(tx, id, &format!("cancelled by {}", actor.name))?;
+            let msg = format!(
+                "cancelled by {}; {skipped} instance(s) not updated",
+                actor.name
+            );
+            rows::set_status(tx, id, RolloutStatus::Cancelled, &msg)?;
+            audit::record(
+                tx,
+                &actor,
+                "rollout.cancel",
+                &format!("rollout/{id}"),
+                None,
+                json!({ "skipped": skipped }),
+            )?;
+            view(tx, id)
+        })
+        .await
+    }
+
     /// Rolls one instance back to the image it ran before its last update,
     /// with the data of the backup taken just before it, as a tracked
     /// rollout of kind `rollback`. 422 when there is nothing to roll back

@@ -119,9 +119,10 @@ impl RolloutWorker {
                         result?;
                     }
                 }
-                RolloutStatus::Halted | RolloutStatus::Done | RolloutStatus::Failed => {
-                    return Ok(())
-                }
+                RolloutStatus::Halted
+                | RolloutStatus::Done
+                | RolloutStatus::Failed
+                | RolloutStatus::Cancelled => return Ok(()),
             }
         }
     }

@@ -168,7 +168,7 @@ pub fn busy_with(conn: &Connection, instance_id: i64) -> Result<Option<i64>, Sto
         .query_row(
             "SELECT r.id FROM rollout_steps s JOIN rollouts r ON r.id = s.rollout_id
              WHERE s.instance_id = ?1 AND r.status IN ('pulling', 'running')
-               AND s.state NOT IN ('succeeded', 'rolled_back', 'failed')
+               AND s.state NOT IN ('succeeded', 'rolled_back', 'failed', 'skipped')
              ORDER BY r.id LIMIT 1",
             [instance_id],
             |r| r.get(0),
@@ -204,7 +204,7 @@ pub fn protected_backups(conn: &Connection, instance_id: i64) -> Result<Vec<i64>
         .collect();
     let mut stmt = conn.prepare_cached(
         "SELECT s.backup_id FROM rollout_steps s JOIN rollouts r ON r.id = s.rollout_id
-         WHERE s.instance_id = ?1 AND s.backup_id IS NOT NULL AND r.status NOT IN ('done', 'failed')",
+         WHERE s.instance_id = ?1 AND s.backup_id IS NOT NULL AND r.status NOT IN ('done', 'failed', 'cancelled')",
     )?;
     for id in stmt.query_map([instance_id], |r| r.get(0))? {
         out.push(id?);
@@ -230,9 +230,9 @@ pub fn images_seen(conn: &Connection) -> Result<(Vec<String>, Vec<String>), Stor
              SELECT MAX(id) FROM rollout_steps t WHERE t.instance_id = s.instance_id
                  AND t.state IN ('succeeded', 'rolled_back'))
          UNION SELECT s.from_image_id FROM rollout_steps s JOIN rollouts r ON r.id = s.rollout_id
-             WHERE r.status NOT IN ('done', 'failed') AND s.from_image_id IS NOT NULL
+             WHERE r.status NOT IN ('done', 'failed', 'cancelled') AND s.from_image_id IS NOT NULL
          UNION SELECT s.to_image_id FROM rollout_steps s JOIN rollouts r ON r.id = s.rollout_id
-             WHERE r.status NOT IN ('done', 'failed') AND s.to_image_id IS NOT NULL",
+             WHERE r.status NOT IN ('done', 'failed', 'cancelled') AND s.to_image_id IS NOT NULL",
     )?;
     let points = stmt
         .query_map([], |r| r.get(0))?
@@ -276,6 +276,25 @@ pub fn set_step(
         params![id, state, message, finished, now()],
     )?;
     Ok(())
+}
+
+/// Marks every step still pending `skipped`, with `message`; the number marked.
+pub fn skip_pending(
+    conn: &Connection,
+    rollout_id: i64,
+    message: &str,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "UPDATE rollout_steps SET state = ?2, message = ?3, finished_at = ?4
+         WHERE rollout_id = ?1 AND state = ?5",
+        params![
+            rollout_id,
+            StepState::Skipped,
+            message,
+            now(),
+            StepState::Pending
+        ],
+    )?)
 }
 
 /// What the step found before it touched the instance.

@@ -1,4 +1,4 @@
-//! Rollouts and manual rollbacks: start (202), list, show, halt, resume.
+//! Rollouts and manual rollbacks: start (202), list, show, halt, resume, cancel.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,6 +19,7 @@ pub fn routes() -> Vec<Route> {
         Route::get("/api/v1/rollouts/{id}", T, show),
         Route::post("/api/v1/rollouts/{id}/halt", T, halt),
         Route::post("/api/v1/rollouts/{id}/resume", T, resume),
+        Route::post("/api/v1/rollouts/{id}/cancel", T, cancel),
         Route::post("/api/v1/instances/{id}/rollback", T, rollback),
     ]
 }
@@ -59,6 +60,14 @@ async fn resume(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RolloutView>, WebError> {
     Ok(Json(s.ops.resume_rollout(&a, id).await?))
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<RolloutView>, WebError> {
+    Ok(Json(s.ops.cancel_rollout(&a, id).await?))
 }
 
 /// 202: the rollback runs as a rollout of kind "rollback"; follow it at

@@ -30,6 +30,7 @@ pub fn routes() -> Vec<Route> {
         Route::get("/rollouts/{id}", S, show),
         Route::post("/rollouts/{id}/halt", S, halt),
         Route::post("/rollouts/{id}/resume", S, resume),
+        Route::post("/rollouts/{id}/cancel", S, cancel),
         Route::get("/instances/{id}/rollback", S, rollback_form),
         Route::post("/instances/{id}/rollback", S, rollback),
     ]
@@ -172,6 +173,14 @@ async fn halt(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> WebResu
 async fn resume(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> WebResult {
     match s.ops.resume_rollout(&ui.actor(), id).await {
         Ok(_) => ui.flash(true, format!("Rollout {id} resumed.")).await,
+        Err(e) => flash_refusal(&ui, e).await?,
+    }
+    Ok(see_other(&format!("/rollouts/{id}")))
+}
+
+async fn cancel(State(s): State<AppState>, ui: Ui, Path(id): Path<i64>) -> WebResult {
+    match s.ops.cancel_rollout(&ui.actor(), id).await {
+        Ok(_) => ui.flash(true, format!("Rollout {id} cancelled.")).await,
         Err(e) => flash_refusal(&ui, e).await?,
     }
     Ok(see_other(&format!("/rollouts/{id}")))

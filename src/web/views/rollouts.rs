@@ -20,6 +20,7 @@ pub fn step_words(s: StepState) -> &'static str {
         StepState::RollingBack => "rolling back",
         StepState::RolledBack => "rolled back",
         StepState::Failed => "failed",
+        StepState::Skipped => "skipped (cancelled)",
     }
 }
 
@@ -150,6 +151,7 @@ pub fn detail(chrome: &Chrome, r: &RolloutView) -> Markup {
             }
             @if r.status == RolloutStatus::Halted {
                 (action_button(&format!("/rollouts/{}/resume", r.id), "Resume", csrf, ""))
+                (action_button(&format!("/rollouts/{}/cancel", r.id), "Cancel the rest", csrf, "danger"))
             }
             a href="/rollouts" { "All rollouts" }
         }
