@@ -170,10 +170,7 @@ impl Ops {
             .iter()
             .find(|s| &s.id == want || &s.short_id == want)
             .ok_or_else(|| {
-                OpsError::NotFound(format!(
-                    "no snapshot {want} on target {}",
-                    input.target
-                ))
+                OpsError::NotFound(format!("no snapshot {want} on target {}", input.target))
             })?;
         let into = Destination::Clone {
             client: slug.to_owned(),

@@ -236,7 +236,14 @@ pub fn enqueue_restore(
     snapshot: &str,
     instance_id: i64,
 ) -> Result<i64, StoreError> {
-    enqueue_restore_as(conn, target, snapshot, instance_id, RestoreMode::InPlace, "")
+    enqueue_restore_as(
+        conn,
+        target,
+        snapshot,
+        instance_id,
+        RestoreMode::InPlace,
+        "",
+    )
 }
 
 /// Queues a restore of `snapshot` (holding `source`, "client/instance")

@@ -92,16 +92,39 @@ async fn clones_from_offsite_refuse_bad_input_and_bring_back_a_deleted_instance(
 
     // Bad input: a 4xx with words, never a 500, and nothing made.
     let cases = [
-        (json!({ "target": "nowhere", "into": "x" }), StatusCode::NOT_FOUND, "no offsite target"),
-        (json!({ "target": target, "snapshot": "deadbeef", "into": "x" }), StatusCode::NOT_FOUND, "no snapshot"),
-        (json!({ "target": target, "into": "main" }), StatusCode::CONFLICT, "main"),
-        (json!({ "target": target, "into": "Not A Name!" }), StatusCode::UNPROCESSABLE_ENTITY, ""),
-        (json!({ "target": target, "into": "x", "colour": "red" }), StatusCode::UNPROCESSABLE_ENTITY, "colour"),
+        (
+            json!({ "target": "nowhere", "into": "x" }),
+            StatusCode::NOT_FOUND,
+            "no offsite target",
+        ),
+        (
+            json!({ "target": target, "snapshot": "deadbeef", "into": "x" }),
+            StatusCode::NOT_FOUND,
+            "no snapshot",
+        ),
+        (
+            json!({ "target": target, "into": "main" }),
+            StatusCode::CONFLICT,
+            "main",
+        ),
+        (
+            json!({ "target": target, "into": "Not A Name!" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "",
+        ),
+        (
+            json!({ "target": target, "into": "x", "colour": "red" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "colour",
+        ),
     ];
     for (body, want_status, words) in cases {
         let (status, e) = app.post(&restore, body.clone()).await;
         assert_eq!(status, want_status, "{body} → {e}");
-        assert!(e["error"].as_str().unwrap_or("").contains(words), "{body} → {e}");
+        assert!(
+            e["error"].as_str().unwrap_or("").contains(words),
+            "{body} → {e}"
+        );
     }
     let (status, e) = app
         .post(
@@ -118,14 +141,24 @@ async fn clones_from_offsite_refuse_bad_input_and_bring_back_a_deleted_instance(
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
     let (_, list) = app.get(&format!("/api/v1/clients/{slug}/instances")).await;
-    assert_eq!(list.as_array().unwrap().len(), 1, "no clone was made: {list}");
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "no clone was made: {list}"
+    );
 
     // A clone gets the copied data byte for byte and runs.
     let (status, job) = app
-        .post(&restore, json!({ "target": target, "snapshot": &snap[..8], "into": "copy" }))
+        .post(
+            &restore,
+            json!({ "target": target, "snapshot": &snap[..8], "into": "copy" }),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
-    assert_eq!((job["mode"].as_str(), job["snapshot_id"].as_str()), (Some("clone"), Some(snap.as_str())));
+    assert_eq!(
+        (job["mode"].as_str(), job["snapshot_id"].as_str()),
+        (Some("clone"), Some(snap.as_str()))
+    );
     let p = restored(&app, &job).await;
     let copy_id = p["instance_id"].as_i64().unwrap();
     assert_ne!(copy_id, id);
@@ -158,7 +191,10 @@ async fn clones_from_offsite_refuse_bad_input_and_bring_back_a_deleted_instance(
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
     assert_eq!(job["source"], format!("{slug}/main"), "{job}");
     let p = restored(&app, &job).await;
-    assert_eq!(digests(&app.config.instance_data_dir(&slug, "revived")), want);
+    assert_eq!(
+        digests(&app.config.instance_data_dir(&slug, "revived")),
+        want
+    );
     app.wait_phase(p["instance_id"].as_i64().unwrap(), &["running"], UP)
         .await;
     let (status, list) = app.get(&format!("/api/v1/offsite/{target}/restores")).await;

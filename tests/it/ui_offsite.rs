@@ -128,7 +128,10 @@ async fn a_browser_restores_an_offsite_snapshot_as_a_clone_and_in_place() {
     .await;
     // The dashboard's offsite panel links to the target's page.
     let page = b.source().await.unwrap();
-    assert!(page.contains(&format!("href=\"/offsite/{target}\"")), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/offsite/{target}\"")),
+        "{page}"
+    );
     // The backups history links to the offsite snapshots.
     b.goto(&format!("{base}/instances/{id}/backups"))
         .await

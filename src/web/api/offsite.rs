@@ -23,7 +23,11 @@ pub fn routes() -> Vec<Route> {
         Route::get("/api/v1/offsite/{target}/snapshots", T, snapshots),
         Route::get("/api/v1/offsite-copies/{id}", T, show_copy),
         Route::post("/api/v1/instances/{id}/offsite-restore", T, restore),
-        Route::post("/api/v1/clients/{slug}/offsite-restore", T, restore_into_client),
+        Route::post(
+            "/api/v1/clients/{slug}/offsite-restore",
+            T,
+            restore_into_client,
+        ),
         Route::get("/api/v1/offsite/{target}/restores", T, restores),
         Route::get("/api/v1/offsite-restores/{id}", T, show_restore),
     ]

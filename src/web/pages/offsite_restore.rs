@@ -70,7 +70,14 @@ async fn form(
 ) -> WebResult {
     let (inst, snap) = chosen(&s, id, &target, &snapshot).await?;
     let none = FormErrors::default();
-    let page = view::confirm(&ui.chrome().await, &inst, &target, &snap, &RestoreForm::default(), &none);
+    let page = view::confirm(
+        &ui.chrome().await,
+        &inst,
+        &target,
+        &snap,
+        &RestoreForm::default(),
+        &none,
+    );
     Ok(page.into_response())
 }
 
@@ -102,13 +109,18 @@ async fn restore(
                 snapshot: Some(snap.id.clone()),
                 into,
             };
-            s.ops.request_offsite_restore_as(&ui.actor(), id, input).await
+            s.ops
+                .request_offsite_restore_as(&ui.actor(), id, input)
+                .await
         }
         Err(e) => Err(e),
     };
     match outcome {
         Ok(r) => {
-            let text = format!("Offsite restore {} of snapshot {} queued.", r.id, snap.short_id);
+            let text = format!(
+                "Offsite restore {} of snapshot {} queued.",
+                r.id, snap.short_id
+            );
             ui.flash(true, text).await;
             Ok(see_other(&format!("/offsite-restores/{}", r.id)))
         }

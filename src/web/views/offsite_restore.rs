@@ -27,7 +27,7 @@ pub fn confirm_url(instance_id: i64, target: &str, snapshot: &str) -> String {
 fn snapshot_facts(s: &Snapshot) -> Markup {
     html! {
         td { (s.time.get(..19).unwrap_or(&s.time).replace('T', " ")) }
-        td { @match s.tag("backup") { Some(b) => { "backup " (b) }, None => { span.muted { "-" } } } }
+        td { @match s.tag("backup") { Some(b) => { "backup " (b) } None => { span.muted { "-" } } } }
         td { (s.tag("tar-bytes").and_then(|b| b.parse().ok()).map(size).unwrap_or_else(|| "-".into())) }
         td { code title=(s.id) { (s.short_id) } }
     }
@@ -140,7 +140,7 @@ pub fn progress(chrome: &Chrome, p: &OffsiteRestoreProgress) -> Markup {
         }
         div.card { dl.facts {
             dt { "Snapshot" } dd { code { (r.snapshot_id.get(..8).unwrap_or(&r.snapshot_id)) } " on " (r.target) }
-            dt { "Holds" } dd { (if r.source.is_empty() { "-" } else { &r.source }) }
+            dt { "Holds" } dd { (if r.source.is_empty() { "-" } else { r.source.as_str() }) }
             dt { "Into" } dd { (into) @if r.mode == RestoreMode::Clone { " (new instance)" } }
             dt { "Queued (UTC)" } dd { (r.created_at) }
             dt { "Downloaded (UTC)" } dd { (r.finished_at.as_deref().unwrap_or("not yet")) }
@@ -161,7 +161,12 @@ pub fn progress(chrome: &Chrome, p: &OffsiteRestoreProgress) -> Markup {
 }
 
 /// A target's recent copies and restores.
-pub fn target(chrome: &Chrome, name: &str, copies: &[CopyRow], restores: &[OffsiteRestoreRow]) -> Markup {
+pub fn target(
+    chrome: &Chrome,
+    name: &str,
+    copies: &[CopyRow],
+    restores: &[OffsiteRestoreRow],
+) -> Markup {
     let title = format!("Offsite target {name}");
     let body = html! {
         h1 { (title) }
