@@ -13,7 +13,6 @@ use crate::audit::{self, Actor};
 use crate::config::{mask_userinfo, OffsiteTarget};
 use crate::domain::OffsiteKind;
 use crate::offsite::{restic_for, Restic, Snapshot};
-use crate::store::backup_jobs;
 use crate::store::backups as backup_rows;
 use crate::store::offsite::{self as rows, CopyRow, NewCopy, OffsiteRestoreRow, TargetSummary};
 

@@ -199,5 +199,11 @@ async fn clones_from_offsite_refuse_bad_input_and_bring_back_a_deleted_instance(
         .await;
     let (status, list) = app.get(&format!("/api/v1/offsite/{target}/restores")).await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    XX
+    let holds: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["mode"].as_str())
+        .collect();
+    assert_eq!(holds, ["clone", "clone"], "copy's and revived's: {list}");
 }
