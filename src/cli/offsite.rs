@@ -47,6 +47,9 @@ pub enum OffsiteCmd {
         into: Option<String>,
         #[arg(long, requires_all = ["snapshot", "into"])]
         client: Option<String>,
+        /// With `--client`: the app to run the restored data with.
+        #[arg(long, requires = "client")]
+        blueprint: Option<String>,
     },
     /// `restic check`; `--read-data all` reads every pack, `--read-data 10%` a sample.
     Check {
@@ -163,6 +166,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: OffsiteCmd, as_json: bool) -> Re
             snapshot,
             into,
             client,
+            blueprint,
         } => {
             let job = match (instance, client) {
                 (Some(id), _) => {
@@ -178,7 +182,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: OffsiteCmd, as_json: bool) -> Re
                         target: target.clone(),
                         snapshot: snapshot.unwrap_or_default(),
                         into: into.unwrap_or_default(),
-                        blueprint: None,
+                        blueprint,
                     };
                     ops.request_offsite_clone(actor, &slug, input).await?
                 }

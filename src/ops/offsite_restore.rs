@@ -37,7 +37,7 @@ pub struct OffsiteCloneInput {
     pub target: String,
     pub snapshot: String,
     pub into: String,
-    /// Default: the source instance's, while it exists; else the default blueprint.
+    /// Default: the source instance's while it exists; required once it is gone.
     pub blueprint: Option<String>,
 }
 
@@ -331,7 +331,8 @@ fn not_busy(tx: &Conn, inst: &InstanceRow) -> Result<(), OpsError> {
 
 /// The new instance a clone restores into, stopped until its data is in
 /// (the local restore starts it). It runs the source's app with the
-/// source's settings while the source exists; the plan's instance cap applies.
+/// source's settings while the source exists, else the blueprint named;
+/// the plan's instance cap applies.
 fn insert_clone(
     tx: &Conn,
     ops: &Ops,
@@ -347,7 +348,10 @@ fn insert_clone(
     let (blueprint, env) = match (blueprint, existing) {
         (Some(b), _) => (Some(b), BTreeMap::new()),
         (None, Some(src)) => (Some(src.blueprint), src.env),
-        (None, None) => (None, BTreeMap::new()),
+        // Guessing the app would start the data under the wrong one.
+        (None, None) => return Err(OpsError::Refused(format!(
+            "{source} no longer exists, so its app is unknown: name the blueprint to run it with"
+        ))),
     };
     let input = NewInstanceInput {
         name: Some(name.to_owned()),

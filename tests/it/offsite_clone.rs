@@ -182,10 +182,22 @@ async fn clones_from_offsite_refuse_bad_input_and_bring_back_a_deleted_instance(
         (status == StatusCode::NOT_FOUND).then_some(())
     })
     .await;
+    let revive = format!("/api/v1/clients/{slug}/offsite-restore");
+    let (status, e) = app
+        .post(
+            &revive,
+            json!({ "target": target, "snapshot": snap, "into": "revived" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("name the blueprint"),
+        "{e}"
+    );
     let (status, job) = app
         .post(
-            &format!("/api/v1/clients/{slug}/offsite-restore"),
-            json!({ "target": target, "snapshot": snap, "into": "revived" }),
+            &revive,
+            json!({ "target": target, "snapshot": snap, "into": "revived", "blueprint": "static-site" }),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
