@@ -92,6 +92,9 @@ pub struct OffsiteRestoreProgress {
     pub local: Option<RestoreRow>,
 }
 
+/// How long the snapshots page waits for one target's list.
+const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One target's snapshots of an instance (newest first), or why they
 /// could not be listed (unreachable, not initialised, wrong password).
 #[derive(Debug, Clone)]
@@ -248,13 +251,20 @@ impl Ops {
             .await?;
         let mut out = Vec::new();
         for t in &self.config.offsite {
-            let snapshots = match self.offsite_snapshots(&t.name, Some(instance_id)).await {
-                Ok(mut list) => {
+            let listed = self.offsite_snapshots(&t.name, Some(instance_id));
+            // A storage box that swallows packets would hold the page for
+            // restic's whole retry time; restic itself ends on its own.
+            let snapshots = match tokio::time::timeout(LIST_TIMEOUT, listed).await {
+                Ok(Ok(mut list)) => {
                     list.reverse();
                     Ok(list)
                 }
-                Err(e @ (OpsError::Refused(_) | OpsError::Io(_))) => Err(e.to_string()),
-                Err(e) => return Err(e),
+                Ok(Err(e @ (OpsError::Refused(_) | OpsError::Io(_)))) => Err(e.to_string()),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => Err(format!(
+                    "no answer within {} s; is the target reachable?",
+                    LIST_TIMEOUT.as_secs()
+                )),
             };
             out.push(TargetSnapshots {
                 target: t.name.clone(),
@@ -349,9 +359,11 @@ fn insert_clone(
         (Some(b), _) => (Some(b), BTreeMap::new()),
         (None, Some(src)) => (Some(src.blueprint), src.env),
         // Guessing the app would start the data under the wrong one.
-        (None, None) => return Err(OpsError::Refused(format!(
+        (None, None) => {
+            return Err(OpsError::Refused(format!(
             "{source} no longer exists, so its app is unknown: name the blueprint to run it with"
-        ))),
+        )))
+        }
     };
     let input = NewInstanceInput {
         name: Some(name.to_owned()),

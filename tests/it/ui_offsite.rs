@@ -90,9 +90,13 @@ async fn a_browser_restores_an_offsite_snapshot_as_a_clone_and_in_place() {
         .unwrap();
     let target = unique("uirest");
     let t = rest.target(&target);
+    // A second target nothing answers on: its section says so, the page works.
+    let mut gone = rest.target(&unique("gone"));
+    gone.repository = format!("rest:http://127.0.0.1:{}/", crate::harness::free_port());
+    let gone_name = gone.name.clone();
     let app = TestApp::spawn_with(|c| {
         c.backup.schedule = String::new();
-        c.offsite = vec![t];
+        c.offsite = vec![t, gone];
     })
     .await;
     let actor = berth::audit::Actor::cli();
@@ -148,6 +152,8 @@ async fn a_browser_restores_an_offsite_snapshot_as_a_clone_and_in_place() {
     .await;
     let rows = b.find_all(Locator::Css("[data-snapshot]")).await.unwrap();
     assert_eq!(rows.len(), 1, "one copy, one snapshot");
+    let error = text(&b, &format!("[data-target-error='{gone_name}']")).await;
+    assert!(error.contains("Cannot list the snapshots"), "{error:?}");
 
     // As a new instance: the clone starts with the copied data.
     let action = open_restore(&b, &base, id).await;
