@@ -9,7 +9,7 @@ use super::output::{self, size};
 use crate::audit::Actor;
 use crate::domain::BackupStatus;
 use crate::offsite::Worker;
-use crate::ops::Ops;
+use crate::ops::{OffsiteCloneInput, OffsiteRestoreInput, Ops};
 
 #[derive(Subcommand)]
 pub enum OffsiteCmd {
@@ -31,14 +31,25 @@ pub enum OffsiteCmd {
         #[arg(long)]
         instance: Option<i64>,
     },
-    /// Restore an instance in place from a snapshot (default: its newest),
-    /// with the local restore's atomic swap and rollback.
+    /// Restore an instance from a snapshot (default: its newest), in place
+    /// or `--into NAME` as a new instance, with the local restore's atomic
+    /// swap and rollback. `--client SLUG --snapshot S --into NAME` instead of
+    /// an instance restores any instance's snapshot (also of one deleted
+    /// since) as a new instance of that client.
     Restore {
-        instance: i64,
+        #[arg(required_unless_present = "client", conflicts_with = "client")]
+        instance: Option<i64>,
         #[arg(long)]
         target: String,
         #[arg(long)]
         snapshot: Option<String>,
+        #[arg(long)]
+        into: Option<String>,
+        #[arg(long, requires_all = ["snapshot", "into"])]
+        client: Option<String>,
+        /// With `--client`: the app to run the restored data with.
+        #[arg(long, requires = "client")]
+        blueprint: Option<String>,
     },
     /// `restic check`; `--read-data all` reads every pack, `--read-data 10%` a sample.
     Check {
@@ -153,10 +164,30 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: OffsiteCmd, as_json: bool) -> Re
             instance,
             target,
             snapshot,
+            into,
+            client,
+            blueprint,
         } => {
-            let job = ops
-                .request_offsite_restore(actor, instance, &target, snapshot)
-                .await?;
+            let job = match (instance, client) {
+                (Some(id), _) => {
+                    let input = OffsiteRestoreInput {
+                        target: target.clone(),
+                        snapshot,
+                        into,
+                    };
+                    ops.request_offsite_restore_as(actor, id, input).await?
+                }
+                (None, Some(slug)) => {
+                    let input = OffsiteCloneInput {
+                        target: target.clone(),
+                        snapshot: snapshot.unwrap_or_default(),
+                        into: into.unwrap_or_default(),
+                        blueprint,
+                    };
+                    ops.request_offsite_clone(actor, &slug, input).await?
+                }
+                (None, None) => return Err(Failure::failed("name an instance or --client")),
+            };
             worker(ops)
                 .run_restore(job.id)
                 .await

@@ -1,6 +1,7 @@
 //! The first half of a restore from offsite: find the snapshot, check it
-//! is this instance's, download it into a local backup (see `download`),
-//! then queue the local in-place restore of it in the same transaction
+//! is this instance's (or, for a clone, its source's), download it into a
+//! local backup of the target instance (see `download`), then queue the
+//! local restore of it, in place or as a clone, in the same transaction
 //! that records the download.
 
 use chrono::Utc;
@@ -60,16 +61,20 @@ impl Worker {
                 .ok_or_else(|| format!("no snapshot {want} on this target"))
         })
         .await?;
-        if snapshot.tag("client") != Some(&inst.client_slug)
-            || snapshot.tag("instance") != Some(&inst.name)
-        {
+        // A clone's snapshot holds its source's data, not the new instance's.
+        let expected = match row.mode {
+            RestoreMode::Clone => row.source.clone(),
+            RestoreMode::InPlace => format!("{}/{}", inst.client_slug, inst.name),
+        };
+        let holds = format!(
+            "{}/{}",
+            snapshot.tag("client").unwrap_or("?"),
+            snapshot.tag("instance").unwrap_or("?")
+        );
+        if holds != expected {
             return Err(format!(
-                "snapshot {} holds {}/{}, not {}/{}",
-                snapshot.short_id,
-                snapshot.tag("client").unwrap_or("?"),
-                snapshot.tag("instance").unwrap_or("?"),
-                inst.client_slug,
-                inst.name
+                "snapshot {} holds {holds}, not {expected}",
+                snapshot.short_id
             ));
         }
         let root = self.config.backup_dir();
@@ -85,7 +90,12 @@ impl Worker {
         };
         let manifest =
             crate::backup::blocking(move || download::download(&restic, &snapshot, &d)).await?;
-        let (id, target_name, snap) = (row.id, row.target.clone(), row.snapshot_id.clone());
+        let (id, target_name, snap, mode) = (
+            row.id,
+            row.target.clone(),
+            row.snapshot_id.clone(),
+            row.mode,
+        );
         let what = format!("{}/{}", inst.client_slug, inst.name);
         let slug = inst.client_slug.clone();
         self.store
@@ -97,9 +107,9 @@ impl Worker {
                         "{what} already has restore {running} in progress; the download is backup {backup}"
                     )));
                 }
-                let restore = backup_jobs::enqueue_restore(&tx, backup, iid, RestoreMode::InPlace)?;
+                let restore = backup_jobs::enqueue_restore(&tx, backup, iid, mode)?;
                 audit::record(&tx, &Actor::system(), "backup.restore", &what, Some(&slug),
-                    json!({ "backup": backup, "restore": restore, "mode": RestoreMode::InPlace,
+                    json!({ "backup": backup, "restore": restore, "mode": mode,
                             "offsite": { "target": target_name, "snapshot": snap, "offsite_restore": id } }))?;
                 rows::finish_restore(&tx, id, Ok((backup, restore)))?;
                 tx.commit()?;

@@ -15,6 +15,7 @@ mod instances;
 mod llm;
 mod llm_views;
 mod offsite;
+mod offsite_restore;
 mod overview;
 mod plans;
 mod portal;
@@ -51,6 +52,10 @@ pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use llm::{LlmBudgetInput, PlanLlmInput};
 pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, LlmUsage, Spender};
 pub use offsite::OffsiteStatus;
+pub use offsite_restore::{
+    OffsiteCloneInput, OffsiteRestoreInput, OffsiteRestoreProgress, OffsiteRestoreStage,
+    TargetSnapshots,
+};
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
 pub use portal::{PortalHome, PortalInstance, PortalPlan};

@@ -13,7 +13,6 @@ use crate::audit::{self, Actor};
 use crate::config::{mask_userinfo, OffsiteTarget};
 use crate::domain::OffsiteKind;
 use crate::offsite::{restic_for, Restic, Snapshot};
-use crate::store::backup_jobs;
 use crate::store::backups as backup_rows;
 use crate::store::offsite::{self as rows, CopyRow, NewCopy, OffsiteRestoreRow, TargetSummary};
 
@@ -227,9 +226,10 @@ impl Ops {
             .collect())
     }
 
-    /// Queues a restore of `instance_id` from `snapshot` (default: its
-    /// newest on the target). The worker downloads it into a local backup
-    /// and queues the local restore (atomic swap, rolled back if unhealthy).
+    /// Queues an in-place restore of `instance_id` from `snapshot` (default:
+    /// its newest on the target). The worker downloads it into a local
+    /// backup and queues the local restore (atomic swap, rolled back if
+    /// unhealthy). Clones: `request_offsite_restore_as`.
     pub async fn request_offsite_restore(
         &self,
         actor: &Actor,
@@ -237,51 +237,13 @@ impl Ops {
         target: &str,
         snapshot: Option<String>,
     ) -> Result<OffsiteRestoreRow, OpsError> {
-        let snapshots = self.offsite_snapshots(target, Some(instance_id)).await?;
-        let chosen = match &snapshot {
-            Some(want) => snapshots
-                .iter()
-                .find(|s| &s.id == want || &s.short_id == want)
-                .ok_or_else(|| {
-                    OpsError::NotFound(format!(
-                        "no snapshot {want} of instance {instance_id} on target {target}"
-                    ))
-                })?,
-            None => snapshots.last().ok_or_else(|| {
-                OpsError::NotFound(format!(
-                    "instance {instance_id} has no snapshot on target {target}"
-                ))
-            })?,
+        let input = super::OffsiteRestoreInput {
+            target: target.to_owned(),
+            snapshot,
+            into: None,
         };
-        let (target, snap, actor) = (target.to_owned(), chosen.id.clone(), actor.clone());
-        let row = self
-            .write(move |tx| {
-                let inst = live_instance(tx, instance_id)?;
-                let what = format!("{}/{}", inst.client_slug, inst.name);
-                let busy = match rows::active_restore(tx, instance_id)? {
-                    Some(id) => Some(format!("offsite restore {id}")),
-                    None => backup_jobs::active_restore(tx, instance_id)?
-                        .map(|id| format!("restore {id}")),
-                };
-                if let Some(busy) = busy {
-                    return Err(OpsError::Conflict(format!(
-                        "{what} already has {busy} in progress; wait for it to finish"
-                    )));
-                }
-                let id = rows::enqueue_restore(tx, &target, &snap, instance_id)?;
-                audit::record(
-                    tx,
-                    &actor,
-                    "offsite.restore",
-                    &what,
-                    Some(&inst.client_slug),
-                    json!({ "target": target, "snapshot": snap, "offsite_restore": id }),
-                )?;
-                Ok(rows::get_restore(tx, id)?)
-            })
-            .await?;
-        self.wake();
-        Ok(row)
+        self.request_offsite_restore_as(actor, instance_id, input)
+            .await
     }
 
     pub async fn get_offsite_restore(&self, id: i64) -> Result<OffsiteRestoreRow, OpsError> {

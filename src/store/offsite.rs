@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::backup_jobs::pid_alive;
 use super::rows::{all, by_id, count, count_opt, jobs_by_status, select_row};
 use super::{now, StoreError};
-use crate::domain::{BackupStatus, OffsiteKind};
+use crate::domain::{BackupStatus, OffsiteKind, RestoreMode};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CopyRow {
@@ -56,12 +56,16 @@ pub struct OffsiteRestoreRow {
     pub runner_pid: Option<i64>,
     pub created_at: String,
     pub finished_at: Option<String>,
+    /// In place, or into `instance_id` as a new instance (migration 022).
+    pub mode: RestoreMode,
+    /// "client/instance" the snapshot holds ("" on rows older than 022).
+    pub source: String,
 }
 
 select_row! {
     OffsiteRestoreRow from "offsite_restores" as "offsite restore" {
         id, target, snapshot_id, instance_id, status, backup_id, restore_id, message,
-        runner_pid, created_at, finished_at,
+        runner_pid, created_at, finished_at, mode, source,
     }
 }
 
@@ -232,12 +236,50 @@ pub fn enqueue_restore(
     snapshot: &str,
     instance_id: i64,
 ) -> Result<i64, StoreError> {
+    enqueue_restore_as(
+        conn,
+        target,
+        snapshot,
+        instance_id,
+        RestoreMode::InPlace,
+        "",
+    )
+}
+
+/// Queues a restore of `snapshot` (holding `source`, "client/instance")
+/// into `instance_id`: in place, or as a clone newly made for it.
+pub fn enqueue_restore_as(
+    conn: &Connection,
+    target: &str,
+    snapshot: &str,
+    instance_id: i64,
+    mode: RestoreMode,
+    source: &str,
+) -> Result<i64, StoreError> {
     conn.execute(
-        "INSERT INTO offsite_restores (target, snapshot_id, instance_id, status, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![target, snapshot, instance_id, BackupStatus::Queued, now()],
+        "INSERT INTO offsite_restores (target, snapshot_id, instance_id, status, created_at, mode, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![target, snapshot, instance_id, BackupStatus::Queued, now(), mode, source],
     )?;
     Ok(conn.last_insert_rowid())
+}
+
+/// A target's offsite restores, newest first.
+pub fn list_restores(
+    conn: &Connection,
+    target: &str,
+    limit: u32,
+) -> Result<Vec<OffsiteRestoreRow>, StoreError> {
+    let sql = format!(
+        "{} WHERE target = ?1 ORDER BY id DESC LIMIT ?2",
+        <OffsiteRestoreRow as super::rows::SelectRow>::SELECT
+    );
+    all(
+        conn,
+        &sql,
+        params![target, limit],
+        <OffsiteRestoreRow as super::rows::SelectRow>::from_row,
+    )
 }
 
 pub fn active_restore(conn: &Connection, instance_id: i64) -> Result<Option<i64>, StoreError> {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::audit::Actor;
 use crate::offsite::Snapshot;
-use crate::ops::OffsiteStatus;
+use crate::ops::{OffsiteCloneInput, OffsiteRestoreInput, OffsiteRestoreProgress, OffsiteStatus};
 use crate::store::offsite::{CopyRow, OffsiteRestoreRow};
 use crate::web::error::WebError;
 use crate::web::json::{ApiJson, ApiPath};
@@ -23,6 +23,12 @@ pub fn routes() -> Vec<Route> {
         Route::get("/api/v1/offsite/{target}/snapshots", T, snapshots),
         Route::get("/api/v1/offsite-copies/{id}", T, show_copy),
         Route::post("/api/v1/instances/{id}/offsite-restore", T, restore),
+        Route::post(
+            "/api/v1/clients/{slug}/offsite-restore",
+            T,
+            restore_into_client,
+        ),
+        Route::get("/api/v1/offsite/{target}/restores", T, restores),
         Route::get("/api/v1/offsite-restores/{id}", T, show_restore),
     ]
 }
@@ -79,30 +85,41 @@ async fn snapshots(
     Ok(Json(s.ops.offsite_snapshots(&target, f.instance).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RestoreInput {
-    target: String,
-    /// Default: the instance's newest snapshot on the target.
-    snapshot: Option<String>,
-}
-
+/// `{"target", "snapshot"?, "into"?}`: in place, or as a new instance `into`.
 async fn restore(
     State(s): State<AppState>,
     Extension(a): Extension<Actor>,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<RestoreInput>,
+    ApiJson(input): ApiJson<OffsiteRestoreInput>,
 ) -> Result<(StatusCode, Json<OffsiteRestoreRow>), WebError> {
-    let row = s
-        .ops
-        .request_offsite_restore(&a, id, &input.target, input.snapshot)
-        .await?;
+    let row = s.ops.request_offsite_restore_as(&a, id, input).await?;
     Ok((StatusCode::ACCEPTED, Json(row)))
 }
 
+/// `{"target", "snapshot", "into", "blueprint"?}`: any instance's snapshot
+/// (also of one deleted since) as a new instance of this client.
+async fn restore_into_client(
+    State(s): State<AppState>,
+    Extension(a): Extension<Actor>,
+    ApiPath(slug): ApiPath<String>,
+    ApiJson(input): ApiJson<OffsiteCloneInput>,
+) -> Result<(StatusCode, Json<OffsiteRestoreRow>), WebError> {
+    let row = s.ops.request_offsite_clone(&a, &slug, input).await?;
+    Ok((StatusCode::ACCEPTED, Json(row)))
+}
+
+async fn restores(
+    State(s): State<AppState>,
+    ApiPath(target): ApiPath<String>,
+) -> Result<Json<Vec<OffsiteRestoreRow>>, WebError> {
+    Ok(Json(s.ops.offsite_restores(&target, 100).await?))
+}
+
+/// The row plus its `stage` (queued, downloading, restoring, done,
+/// failed), `detail` and the local restore once queued.
 async fn show_restore(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<OffsiteRestoreRow>, WebError> {
-    Ok(Json(s.ops.get_offsite_restore(id).await?))
+) -> Result<Json<OffsiteRestoreProgress>, WebError> {
+    Ok(Json(s.ops.offsite_restore_progress(id).await?))
 }

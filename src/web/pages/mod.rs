@@ -15,6 +15,7 @@ pub mod export;
 pub mod handover;
 pub mod instances;
 pub mod llm;
+pub mod offsite_restore;
 pub mod plan_backups;
 pub mod plans;
 pub(crate) mod reply;
@@ -43,6 +44,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(export::routes());
     r.extend(backups::routes());
     r.extend(restore::routes());
+    r.extend(offsite_restore::routes());
     r.extend(rollouts::routes());
     r.extend(plans::routes());
     r.extend(plan_backups::routes());

@@ -132,7 +132,8 @@ pub fn none_yet(instance_id: i64, csrf: &str, back: Back) -> Markup {
 pub fn client_section(parts: &[(&InstanceRow, Vec<BackupRow>)], csrf: &str) -> Markup {
     html! {
         @for (i, rows) in parts {
-            h3 { (i.name) " " a.muted href=(history_url(i.id)) { "all backups (" (rows.len()) ")" } }
+            h3 { (i.name) " " a.muted href=(history_url(i.id)) { "all backups (" (rows.len()) ")" }
+                 " " a.muted href={ "/instances/" (i.id) "/offsite" } { "offsite snapshots" } }
             @if rows.is_empty() {
                 (none_yet(i.id, csrf, Back::Client))
             } @else {
@@ -152,6 +153,7 @@ pub fn history(chrome: &Chrome, inst: &InstanceRow, rows: &[BackupRow]) -> Marku
         h1 { (title) }
         div.actions {
             (backup_button(id, csrf, Back::History))
+            a href={ "/instances/" (id) "/offsite" } { "Offsite snapshots" }
             a href=(client_url) { "Back to " (inst.client_slug) }
         }
         @if rows.is_empty() {

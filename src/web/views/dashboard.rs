@@ -38,7 +38,7 @@ fn offsite_section(targets: &[crate::ops::OffsiteStatus]) -> Markup {
         div.table-wrap { table id="offsite" {
             thead { tr { th { "Target" } th { "Last good copy (UTC)" } th { "Age" } th.optional { "Added in all" } th { "Last copy" } } }
             tbody { @for t in targets { tr {
-                td { (t.name) div.muted { (t.repository) } }
+                td { a href={ "/offsite/" (super::components::seg(&t.name)) } { (t.name) } div.muted { (t.repository) } }
                 td { @if let Some(at) = &t.summary.last_success { (at) } @else { span.muted { "never" } } }
                 td { @if let Some(age) = t.age_seconds { (format!("{:.0} h", age / 3600.0)) } @else { "-" } }
                 td.optional { (size(t.summary.bytes_added_total)) }

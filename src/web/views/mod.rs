@@ -19,6 +19,7 @@ pub mod instance_logs;
 pub mod layout;
 pub mod llm;
 pub mod message;
+pub mod offsite_restore;
 pub mod plans;
 pub mod portal;
 pub mod requests;

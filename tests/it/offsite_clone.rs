@@ -1,0 +1,221 @@
+//! Restores from offsite as clones, through the API, with a REST restic
+//! target: bad input is a clear 4xx (unknown target or snapshot, clone name
+//! taken or malformed, plan full); a clone gets the copied data byte for
+//! byte; a snapshot of an instance deleted since comes back as a new
+//! instance of its client.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{digests, eventually, unique, RestServer, TestApp};
+
+const UP: Duration = Duration::from_secs(120);
+
+async fn backup_and_copy(app: &TestApp, target: &str, instance: i64) {
+    let (status, body) = app
+        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let done = eventually("the backup finishes", UP, || async move {
+        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
+        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
+    })
+    .await;
+    assert_eq!(done["status"], "ok", "{done}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/offsite/{target}/copies"),
+            json!({ "instance": instance }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let copy = body["id"].as_i64().unwrap();
+    let row = eventually("the copy finishes", UP, || async {
+        let (_, c) = app.get(&format!("/api/v1/offsite-copies/{copy}")).await;
+        matches!(c["status"].as_str(), Some("ok" | "failed")).then_some(c)
+    })
+    .await;
+    assert_eq!(row["status"], "ok", "{row}");
+}
+
+/// Follows an accepted offsite restore through both halves to `done`.
+async fn restored(app: &TestApp, accepted: &Value) -> Value {
+    let id = accepted["id"].as_i64().unwrap();
+    let p = eventually("the offsite restore finishes", UP, || async {
+        let (_, p) = app.get(&format!("/api/v1/offsite-restores/{id}")).await;
+        matches!(p["stage"].as_str(), Some("done" | "failed")).then_some(p)
+    })
+    .await;
+    assert_eq!(p["stage"], "done", "{p}");
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clones_from_offsite_refuse_bad_input_and_bring_back_a_deleted_instance() {
+    let rest = tokio::task::spawn_blocking(RestServer::start)
+        .await
+        .unwrap();
+    let target = unique("clone");
+    let t = rest.target(&target);
+    let app = TestApp::spawn_with(|c| {
+        c.backup.schedule = String::new();
+        c.offsite = vec![t];
+    })
+    .await;
+    let actor = berth::audit::Actor::cli();
+    app.ops().offsite_init(&actor, &target).await.unwrap();
+    let (status, plan) = app
+        .post(
+            "/api/v1/plans",
+            json!({ "name": "two", "cpus": 0.5, "memory": "64MiB", "max_instances": 2 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plan}");
+    let client = app.create_client(&unique("Clone Co"), "two").await;
+    let slug = client["slug"].as_str().unwrap().to_owned();
+    let id = client["instances"][0]["id"].as_i64().unwrap();
+    app.wait_phase(id, &["running"], UP).await;
+    let data = app.config.instance_data_dir(&slug, "main");
+    std::fs::write(data.join("index.html"), "from main").unwrap();
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("sub/notes.txt"), "a note\n".repeat(1000)).unwrap();
+    let want = digests(&data);
+    backup_and_copy(&app, &target, id).await;
+    let (_, snaps) = app
+        .get(&format!("/api/v1/offsite/{target}/snapshots?instance={id}"))
+        .await;
+    let snap = snaps[0]["id"].as_str().unwrap().to_owned();
+    let restore = format!("/api/v1/instances/{id}/offsite-restore");
+
+    // Bad input: a 4xx with words, never a 500, and nothing made.
+    let cases = [
+        (
+            json!({ "target": "nowhere", "into": "x" }),
+            StatusCode::NOT_FOUND,
+            "no offsite target",
+        ),
+        (
+            json!({ "target": target, "snapshot": "deadbeef", "into": "x" }),
+            StatusCode::NOT_FOUND,
+            "no snapshot",
+        ),
+        (
+            json!({ "target": target, "into": "main" }),
+            StatusCode::CONFLICT,
+            "main",
+        ),
+        (
+            json!({ "target": target, "into": "Not A Name!" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "",
+        ),
+        (
+            json!({ "target": target, "into": "x", "colour": "red" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "colour",
+        ),
+    ];
+    for (body, want_status, words) in cases {
+        let (status, e) = app.post(&restore, body.clone()).await;
+        assert_eq!(status, want_status, "{body} → {e}");
+        assert!(
+            e["error"].as_str().unwrap_or("").contains(words),
+            "{body} → {e}"
+        );
+    }
+    let (status, e) = app
+        .post(
+            "/api/v1/clients/no-such-client/offsite-restore",
+            json!({ "target": target, "snapshot": snap, "into": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
+    let (status, e) = app
+        .post(
+            &format!("/api/v1/clients/{slug}/offsite-restore"),
+            json!({ "target": target, "snapshot": "deadbeef", "into": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
+    let (_, list) = app.get(&format!("/api/v1/clients/{slug}/instances")).await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "no clone was made: {list}"
+    );
+
+    // A clone gets the copied data byte for byte and runs.
+    let (status, job) = app
+        .post(
+            &restore,
+            json!({ "target": target, "snapshot": &snap[..8], "into": "copy" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(
+        (job["mode"].as_str(), job["snapshot_id"].as_str()),
+        (Some("clone"), Some(snap.as_str()))
+    );
+    let p = restored(&app, &job).await;
+    let copy_id = p["instance_id"].as_i64().unwrap();
+    assert_ne!(copy_id, id);
+    assert_eq!(digests(&app.config.instance_data_dir(&slug, "copy")), want);
+    app.wait_phase(copy_id, &["running"], UP).await;
+
+    // The plan allows two: a third is refused with the plan's words.
+    let (status, e) = app
+        .post(&restore, json!({ "target": target, "into": "third" }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("allows 2"), "{e}");
+
+    // Delete main; its snapshot comes back as a new instance of the client.
+    app.ops()
+        .remove_instance(&actor, id, &format!("{slug}/main"))
+        .await
+        .unwrap();
+    eventually("main is deleted", UP, || async {
+        let (status, _) = app.get(&format!("/api/v1/instances/{id}")).await;
+        (status == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+    let revive = format!("/api/v1/clients/{slug}/offsite-restore");
+    let (status, e) = app
+        .post(
+            &revive,
+            json!({ "target": target, "snapshot": snap, "into": "revived" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("name the blueprint"),
+        "{e}"
+    );
+    let (status, job) = app
+        .post(
+            &revive,
+            json!({ "target": target, "snapshot": snap, "into": "revived", "blueprint": "static-site" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["source"], format!("{slug}/main"), "{job}");
+    let p = restored(&app, &job).await;
+    assert_eq!(
+        digests(&app.config.instance_data_dir(&slug, "revived")),
+        want
+    );
+    app.wait_phase(p["instance_id"].as_i64().unwrap(), &["running"], UP)
+        .await;
+    let (status, list) = app.get(&format!("/api/v1/offsite/{target}/restores")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let holds: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["mode"].as_str())
+        .collect();
+    assert_eq!(holds, ["clone", "clone"], "copy's and revived's: {list}");
+}
