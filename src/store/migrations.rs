@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/018_update_checks.sql"),
     // 019 was never shipped.
     include_str!("migrations/020_offsite.sql"),
+    include_str!("migrations/021_offsite_runs.sql"),
 ];
 
 /// Foreign keys are off while migrating: rebuilding a table (the only way to

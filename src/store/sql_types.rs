@@ -6,7 +6,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 
 use crate::domain::{
     Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset,
-    LinkKind, LlmKeyStatus, LlmProvider, OffsiteKind, Phase, RequestStatus, RestoreMode,
+    LinkKind, LlmKeyStatus, LlmProvider, OffsiteKind, OffsiteRunKind, Phase, RequestStatus, RestoreMode,
     RolloutKind, RolloutStatus, StepState, Trigger,
 };
 
@@ -32,6 +32,7 @@ sql_text!(
     Approval,
     BackupStatus,
     OffsiteKind,
+    OffsiteRunKind,
     ClientRole,
     ClientStatus,
     LinkKind,

@@ -29,6 +29,7 @@ mod names;
 mod network_pool;
 mod offsite;
 mod offsite_crash;
+mod offsite_maintenance;
 mod ops_conflicts;
 mod package;
 mod portal_flow;

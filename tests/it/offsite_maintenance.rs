@@ -1,0 +1,421 @@
+//! Offsite retention and verification with the real restic against real
+//! repositories on loopback: forget keeps each plan's snapshots and drops a
+//! deleted client's (gone from the repository after the prune the delete
+//! queued), a scheduled check passes and then fails on a damaged pack, and
+//! a test-restore verifies a snapshot but not a tampered one; failures
+//! reach the webhook.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{eventually, unique, RestServer, Sshd, TestApp};
+use crate::scheduler::webhook_receiver;
+
+const UP: Duration = Duration::from_secs(120);
+
+async fn backup_now(app: &TestApp, instance: i64) -> i64 {
+    let (status, body) = app
+        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let done = eventually(&format!("backup {id} finishes"), UP, || async move {
+        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
+        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
+    })
+    .await;
+    assert_eq!(done["status"], "ok", "{done}");
+    id
+}
+
+/// Waits for the copy of `backup` to `target` to finish ok.
+async fn copied(app: &TestApp, target: &str, backup: i64) {
+    let row = eventually(&format!("backup {backup} copied"), UP, || async {
+        let rows = app.ops().offsite_copies(target, 100).await.unwrap();
+        rows.into_iter()
+            .find(|r| r.backup_id == Some(backup) && r.status.is_finished())
+    })
+    .await;
+    assert_eq!(row.status, berth::domain::BackupStatus::Ok, "{row:?}");
+}
+
+/// Queues a run through the API (202) and waits for its end.
+async fn run(app: &TestApp, target: &str, kind: &str, body: Value) -> Value {
+    let (status, row) = app
+        .post(&format!("/api/v1/offsite/{target}/{kind}"), body)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{row}");
+    let id = row["id"].as_i64().unwrap();
+    eventually(&format!("{kind} run {id} finishes"), UP, || async move {
+        let (_, r) = app.get(&format!("/api/v1/offsite-runs/{id}")).await;
+        matches!(r["status"].as_str(), Some("ok" | "failed")).then_some(r)
+    })
+    .await
+}
+
+fn random_file(path: &Path, len: usize) {
+    use rand::RngCore;
+    let mut buf = vec![0u8; len];
+    rand::rng().fill_bytes(&mut buf);
+    std::fs::write(path, buf).unwrap();
+}
+
+/// Bytes under a directory (the repository's packs).
+fn du(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let meta = e.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+/// Snapshots per "client/instance" on the target.
+async fn per_instance(app: &TestApp, target: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for s in app.ops().offsite_snapshots(target, None).await.unwrap() {
+        if let (Some(c), Some(i)) = (s.tag("client"), s.tag("instance")) {
+            *out.entry(format!("{c}/{i}")).or_default() += 1;
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_prune() {
+    let sshd = tokio::task::spawn_blocking(Sshd::start).await.unwrap();
+    let target = unique("keep");
+    let mut t = sshd.target(&target);
+    for s in [&mut t.prune_schedule, &mut t.check_schedule, &mut t.test_restore_schedule] {
+        s.clear();
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.backup.schedule = String::new();
+        c.offsite = vec![t];
+    })
+    .await;
+    app.ops()
+        .offsite_init(&berth::audit::Actor::cli(), &target)
+        .await
+        .unwrap();
+    app.create_plan("keep2", 0.5, "64MiB").await;
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/plans/keep2/backup-policy",
+            Some(json!({ "keep_last": 2, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut ids = Vec::new();
+    for name in ["Keeper Co", "Leaver Co"] {
+        let client = app.create_client(name, "keep2").await;
+        ids.push(client["instances"][0]["id"].as_i64().unwrap());
+    }
+    for &id in &ids {
+        app.wait_phase(id, &["running"], UP).await;
+    }
+    let dirs = [
+        app.config.instance_data_dir("keeper-co", "main"),
+        app.config.instance_data_dir("leaver-co", "main"),
+    ];
+    // Three rounds: each instance gains 1 MiB of new random data and is
+    // copied after its backup (no copy_schedule).
+    for round in 0..3 {
+        for (dir, &id) in dirs.iter().zip(&ids) {
+            random_file(&dir.join(format!("upload-{round}.bin")), 1 << 20);
+            let backup = backup_now(&app, id).await;
+            copied(&app, &target, backup).await;
+        }
+    }
+    // A forget follows each round of copies on its own.
+    let auto = eventually("a forget after the copies", UP, || async {
+        let runs = app.ops().offsite_runs(&target, 100).await.unwrap();
+        runs.into_iter().find(|r| {
+            r.requested_by == "copies" && r.status == berth::domain::BackupStatus::Ok
+        })
+    })
+    .await;
+    assert!(auto.message.contains("forgot"), "{auto:?}");
+
+    // A dry run says what would go and forgets nothing.
+    let before = app.ops().offsite_snapshots(&target, None).await.unwrap().len();
+    let dry = run(&app, &target, "forget", json!({ "dry_run": true })).await;
+    assert_eq!(dry["status"], "ok", "{dry}");
+    assert!(dry["message"].as_str().unwrap().starts_with("would forget"), "{dry}");
+    assert_eq!(app.ops().offsite_snapshots(&target, None).await.unwrap().len(), before);
+
+    let forget = run(&app, &target, "forget", json!({})).await;
+    assert_eq!(forget["status"], "ok", "{forget}");
+    let kept = per_instance(&app, &target).await;
+    assert_eq!(
+        kept.into_iter().collect::<Vec<_>>(),
+        vec![("keeper-co/main".to_owned(), 2), ("leaver-co/main".to_owned(), 2)],
+        "keep_last = 2 per instance"
+    );
+    // berth's state follows the global policy (keep_last 7): nothing went.
+    let states = app
+        .ops()
+        .offsite_snapshots(&target, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.tags.iter().any(|t| t == "berth-state"))
+        .count();
+    assert!(states >= 1, "{states}");
+
+    // Erasing a client queues a forget and a prune; its snapshots go and
+    // the repository shrinks.
+    let data = sshd.path("repo").join("data");
+    let size_before = du(&data);
+    let report = app
+        .delete_and_follow("/api/v1/clients/leaver-co", json!({ "confirm": "leaver-co" }))
+        .await;
+    let line = report["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().starts_with("offsite snapshots"))
+        .unwrap_or_else(|| panic!("{report}"))
+        .clone();
+    assert_eq!(line["disposition"], "queued", "{line}");
+    assert_eq!(line["count"], 3, "three copies of the instance reached the target");
+    let deletion = report["deletion_id"].as_i64().unwrap();
+    let prune = eventually("the deletion's prune", UP, || async {
+        let runs = app.ops().offsite_runs(&target, 100).await.unwrap();
+        runs.into_iter().find(|r| {
+            r.requested_by == format!("deletion:{deletion}")
+                && r.kind == berth::domain::OffsiteRunKind::Prune
+                && r.status.is_finished()
+        })
+    })
+    .await;
+    assert_eq!(prune.status, berth::domain::BackupStatus::Ok, "{prune:?}");
+    let left = per_instance(&app, &target).await;
+    assert_eq!(
+        left.into_iter().collect::<Vec<_>>(),
+        vec![("keeper-co/main".to_owned(), 2)]
+    );
+    let size_after = du(&data);
+    assert!(
+        size_after + (1 << 20) < size_before,
+        "the repository's packs went from {size_before} to {size_after} bytes"
+    );
+    eprintln!("offsite prune after erasure: packs {size_before} -> {size_after} bytes");
+    // The erased client's name is in no offsite record any more.
+    let runs = app.ops().offsite_runs(&target, 100).await.unwrap();
+    assert!(runs.iter().all(|r| r.client_slug != "leaver-co"));
+    let copies = app.ops().offsite_copies(&target, 100).await.unwrap();
+    assert!(copies.iter().all(|r| r.client_slug != "leaver-co"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_checks_and_test_restores_verify_and_report_damage() {
+    let rest = tokio::task::spawn_blocking(RestServer::start)
+        .await
+        .unwrap();
+    let (hook, received) = webhook_receiver().await;
+    let target = unique("verify");
+    let mut t = rest.target(&target);
+    t.check_schedule = "*/3 * * * * *".into();
+    t.check_read_data = "100%".into();
+    t.prune_schedule.clear();
+    t.test_restore_schedule.clear();
+    let app = TestApp::spawn_with(|c| {
+        c.backup.schedule = String::new();
+        c.backup.schedule_tick = Duration::from_secs(1);
+        c.backup.failure_webhook = Some(hook);
+        c.offsite = vec![t.clone()];
+    })
+    .await;
+    app.ops()
+        .offsite_init(&berth::audit::Actor::cli(), &target)
+        .await
+        .unwrap();
+    app.create_plan("p", 0.5, "64MiB").await;
+    let client = app.create_client("Verify Co", "p").await;
+    let id = client["instances"][0]["id"].as_i64().unwrap();
+    app.wait_phase(id, &["running"], UP).await;
+    let data = app.config.instance_data_dir("verify-co", "main");
+    random_file(&data.join("upload.bin"), 1 << 20);
+    std::fs::write(data.join("index.html"), "<h1>verified offsite</h1>").unwrap();
+    {
+        let db = rusqlite::Connection::open(data.join("app.db")).unwrap();
+        db.execute_batch("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('kept');")
+            .unwrap();
+    }
+    let backup = backup_now(&app, id).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/offsite/{target}/copies"),
+            json!({ "instance": id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    copied(&app, &target, backup).await;
+
+    // The scheduled check (every 3 s here) records a good run.
+    let check = eventually("a scheduled check passes", UP, || async {
+        let runs = app.ops().offsite_runs(&target, 100).await.unwrap();
+        runs.into_iter().find(|r| {
+            r.kind == berth::domain::OffsiteRunKind::Check
+                && r.requested_by == "schedule"
+                && r.status == berth::domain::BackupStatus::Ok
+        })
+    })
+    .await;
+    assert!(check.message.contains("no errors"), "{check:?}");
+
+    // A test-restore takes the instance's newest snapshot and verifies it.
+    let ok = run(&app, &target, "test-restore", json!({})).await;
+    assert_eq!(ok["status"], "ok", "{ok}");
+    assert_eq!(ok["instance_id"], id, "{ok}");
+    assert!(ok["bytes"].as_u64().unwrap() > 1 << 20, "{ok}");
+    let msg = ok["message"].as_str().unwrap();
+    assert!(
+        msg.contains("1 SQLite database(s) pass integrity_check")
+            && msg.contains(&format!("identical to local backup {backup}")),
+        "{msg}"
+    );
+    let scratch = app.config.data_dir.join("offsite-test-restore");
+    assert!(
+        std::fs::read_dir(&scratch).map_or(true, |mut d| d.next().is_none()),
+        "the scratch dir was left behind"
+    );
+
+    // A snapshot claiming to be that backup with one byte changed inside:
+    // the tar is whole and as long as the tag says, but not the backup.
+    let (_, b) = app.get(&format!("/api/v1/backups/{backup}")).await;
+    let archive = app.config.backup_dir().join(b["path"].as_str().unwrap());
+    let mut tar = zstd::decode_all(std::fs::File::open(&archive).unwrap()).unwrap();
+    let at = find(&tar, b"verified offsite").expect("the page inside the tar");
+    tar[at] = b'V';
+    let tags = format!(
+        "berth,client=verify-co,instance=main,backup={backup},tar-bytes={}",
+        tar.len()
+    );
+    let repo = format!("rest:http://127.0.0.1:{}/", rest.port);
+    let password = rest.dir.path().join("password");
+    let cache = rest.dir.path().join("cache");
+    let tar_file = rest.dir.path().join("tampered.tar");
+    std::fs::write(&tar_file, &tar).unwrap();
+    // The scheduled checks lock the repository now and then: retry.
+    eventually("the tampered snapshot is written", UP, || async {
+        let (repo, password, cache, tags, tar_file) =
+            (repo.clone(), password.clone(), cache.clone(), tags.clone(), tar_file.clone());
+        tokio::task::spawn_blocking(move || {
+            restic_stdin(&repo, &password, &cache, &tags, &tar_file)
+        })
+        .await
+        .unwrap()
+        .then_some(())
+    })
+    .await;
+    let bad = run(&app, &target, "test-restore", json!({ "instance": id })).await;
+    assert_eq!(bad["status"], "failed", "{bad}");
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("differs from local backup {backup}")),
+        "{bad}"
+    );
+    let hooked = eventually("the test-restore failure webhook", UP, || async {
+        let got = received.lock().unwrap().clone();
+        got.into_iter()
+            .find(|h| h["event"] == "offsite.test_restore.failed")
+    })
+    .await;
+    assert_eq!(hooked["target"], target.as_str(), "{hooked}");
+    assert_eq!(hooked["instance"], "verify-co/main", "{hooked}");
+
+    // A flipped byte in a pack: the next scheduled check fails, loudly.
+    let pack = largest_pack(&rest.dir.path().join("repo").join("data"));
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&pack, bytes).unwrap();
+    let failed = eventually("a scheduled check fails", UP, || async {
+        let runs = app.ops().offsite_runs(&target, 100).await.unwrap();
+        runs.into_iter().find(|r| {
+            r.kind == berth::domain::OffsiteRunKind::Check
+                && r.status == berth::domain::BackupStatus::Failed
+        })
+    })
+    .await;
+    assert!(failed.message.contains("Pack ID does not match"), "{failed:?}");
+    eventually("the check failure webhook", UP, || async {
+        let got = received.lock().unwrap().clone();
+        got.into_iter().find(|h| h["event"] == "offsite.check.failed")
+    })
+    .await;
+
+    // The target's status and /metrics say when each last succeeded.
+    let status = app.ops().offsite_status().await.unwrap();
+    let m = &status[0].maintenance;
+    assert!(m.last_check.is_some() && m.last_test_restore.is_some(), "{m:?}");
+    assert!(m.failing.contains(&berth::domain::OffsiteRunKind::Check), "{m:?}");
+    let metrics = app.get_text("/metrics").await;
+    for name in ["check", "test_restore"] {
+        let series =
+            format!("berth_offsite_last_{name}_timestamp_seconds{{target=\"{target}\"}}");
+        assert!(metrics.contains(&series), "{series} missing:\n{metrics}");
+    }
+    // Bad input is a clear 4xx, never a 500.
+    let (status, body) = app
+        .post(&format!("/api/v1/offsite/{target}/prune"), json!({ "dry_run": true }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app
+        .post("/api/v1/offsite/nowhere/check", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `restic backup --stdin` of `tar` as berth would name it; true on success.
+fn restic_stdin(repo: &str, password: &Path, cache: &Path, tags: &str, tar: &Path) -> bool {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "exec restic -r \"$1\" --password-file \"$2\" --cache-dir \"$3\" backup --stdin \
+             --stdin-filename verify-co--main.tar --tag \"$4\" < \"$5\"",
+        )
+        .args(["sh", repo])
+        .arg(password)
+        .arg(cache)
+        .arg(tags)
+        .arg(tar)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!("restic backup: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    out.status.success()
+}
+
+fn largest_pack(data: &Path) -> PathBuf {
+    let mut packs = Vec::new();
+    for sub in std::fs::read_dir(data).unwrap() {
+        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            packs.push((std::fs::metadata(&p).unwrap().len(), p));
+        }
+    }
+    packs.sort();
+    packs.pop().expect("a pack file").1
+}
