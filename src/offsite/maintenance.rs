@@ -26,7 +26,7 @@ const FORGET_BATCH: usize = 100;
 impl Worker {
     /// Runs a dead berth left running: failed, with the reason.
     pub(super) async fn sweep_runs(&self) -> Result<(), StoreError> {
-        for row in self.store.call(runs::fail_orphaned_runs).await? {
+        for row in self.store.call(|c| runs::fail_orphaned_runs(c)).await? {
             let _ = crate::fsutil::remove_tree(&super::test_restore::scratch_dir(
                 &self.config.data_dir,
                 row.id,
@@ -116,7 +116,7 @@ impl Worker {
         }
         let row = self.store.read(move |c| runs::get_run(c, id)).await?;
         let result = self.maintain(&row).await;
-        let outcome = result.as_ref().map_err(String::clone);
+        let outcome = result.clone();
         self.store
             .call(move |c| runs::finish_run(c, id, outcome.as_ref().map_err(String::as_str)))
             .await?;

@@ -30,7 +30,7 @@ pub struct Live {
 }
 
 /// Why a snapshot goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Outside its instance's (or the state's) retention.

@@ -142,7 +142,7 @@ pub fn claim_run(conn: &Connection, id: i64, pid: u32) -> Result<bool, StoreErro
 }
 
 /// What a finished run found.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RunDone {
     pub message: String,
     pub snapshots: Option<u64>,
