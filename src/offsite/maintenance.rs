@@ -272,6 +272,8 @@ impl Restic {
     /// first finding (a damaged pack, say), not only its closing "Fatal".
     pub fn check_reading(&self, read: &ReadData) -> Result<String, String> {
         let flag = read.flag();
+        // check puts its temporary cache under --cache-dir, which must exist.
+        let _ = std::fs::create_dir_all(&self.cache_dir);
         let out = self
             .command(&["check", &flag])
             .output()
@@ -286,7 +288,7 @@ impl Restic {
         let first = stderr
             .lines()
             .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with("Fatal"));
+            .find(|l| !l.is_empty() && !l.starts_with("Fatal") && !l.contains("cache"));
         Err(match first {
             Some(line) => format!("{why} ({})", line.chars().take(300).collect::<String>()),
             None => why,

@@ -81,6 +81,18 @@ fn du(dir: &Path) -> u64 {
     total
 }
 
+/// Waits until no copy or run of `target` is queued or running.
+async fn settled(app: &TestApp, target: &str) {
+    eventually("copies and runs settle", UP, || async {
+        let copies = app.ops().offsite_copies(target, 100).await.unwrap();
+        let runs = app.ops().offsite_runs(target, 100).await.unwrap();
+        (copies.iter().all(|c| c.status.is_finished())
+            && runs.iter().all(|r| r.status.is_finished()))
+        .then_some(())
+    })
+    .await;
+}
+
 /// Snapshots per "client/instance" on the target.
 async fn per_instance(app: &TestApp, target: &str) -> std::collections::BTreeMap<String, usize> {
     let mut out = std::collections::BTreeMap::new();
@@ -149,12 +161,25 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
     .await;
     assert!(auto.message.contains("forgot"), "{auto:?}");
 
-    // A dry run says what would go and forgets nothing.
-    let before = app.ops().offsite_snapshots(&target, None).await.unwrap().len();
+    // A dry run says what would go and forgets none of it.
+    settled(&app, &target).await;
     let dry = run(&app, &target, "forget", json!({ "dry_run": true })).await;
     assert_eq!(dry["status"], "ok", "{dry}");
-    assert!(dry["message"].as_str().unwrap().starts_with("would forget"), "{dry}");
-    assert_eq!(app.ops().offsite_snapshots(&target, None).await.unwrap().len(), before);
+    let said = dry["message"].as_str().unwrap();
+    assert!(said.starts_with("would forget"), "{dry}");
+    let listed: Vec<&str> = said
+        .split_once(": ")
+        .map(|(_, ids)| ids.split_whitespace().filter(|w| w.len() == 8).collect())
+        .unwrap_or_default();
+    let now: Vec<String> = app
+        .ops()
+        .offsite_snapshots(&target, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.short_id)
+        .collect();
+    assert!(listed.iter().all(|id| now.iter().any(|n| n == id)), "{said}");
 
     let forget = run(&app, &target, "forget", json!({})).await;
     assert_eq!(forget["status"], "ok", "{forget}");
@@ -341,6 +366,7 @@ async fn scheduled_checks_and_test_restores_verify_and_report_damage() {
     assert_eq!(hooked["instance"], "verify-co/main", "{hooked}");
 
     // A flipped byte in a pack: the next scheduled check fails, loudly.
+    let seen = app.ops().offsite_runs(&target, 1).await.unwrap()[0].id;
     let pack = largest_pack(&rest.dir.path().join("repo").join("data"));
     let mut bytes = std::fs::read(&pack).unwrap();
     let mid = bytes.len() / 2;
@@ -349,7 +375,8 @@ async fn scheduled_checks_and_test_restores_verify_and_report_damage() {
     let failed = eventually("a scheduled check fails", UP, || async {
         let runs = app.ops().offsite_runs(&target, 100).await.unwrap();
         runs.into_iter().find(|r| {
-            r.kind == berth::domain::OffsiteRunKind::Check
+            r.id > seen
+                && r.kind == berth::domain::OffsiteRunKind::Check
                 && r.status == berth::domain::BackupStatus::Failed
         })
     })
@@ -357,7 +384,8 @@ async fn scheduled_checks_and_test_restores_verify_and_report_damage() {
     assert!(failed.message.contains("Pack ID does not match"), "{failed:?}");
     eventually("the check failure webhook", UP, || async {
         let got = received.lock().unwrap().clone();
-        got.into_iter().find(|h| h["event"] == "offsite.check.failed")
+        got.into_iter()
+            .find(|h| h["event"] == "offsite.check.failed" && h["id"] == failed.id)
     })
     .await;
 
