@@ -22,6 +22,12 @@ use crate::store::{instances, StoreError};
 
 /// restic is handed at most this many snapshot ids per `forget`.
 const FORGET_BATCH: usize = 100;
+/// Waits before running again a run that found the repository locked.
+const LOCK_RETRIES: [std::time::Duration; 3] = [
+    std::time::Duration::from_secs(5),
+    std::time::Duration::from_secs(15),
+    std::time::Duration::from_secs(45),
+];
 
 impl Worker {
     /// Runs a dead berth left running: failed, with the reason.
@@ -115,7 +121,19 @@ impl Worker {
             return Ok(false);
         }
         let row = self.store.read(move |c| runs::get_run(c, id)).await?;
-        let result = self.maintain(&row).await;
+        let mut result = self.maintain(&row).await;
+        // restic 0.14 does not wait for a lock: someone listing snapshots
+        // for a moment is no reason to fail a weekly check.
+        for wait in LOCK_RETRIES {
+            match &result {
+                Err(e) if e.contains("locked") => {
+                    tracing::info!(run = id, error = %e, "offsite repository locked; trying again");
+                    tokio::time::sleep(wait).await;
+                    result = self.maintain(&row).await;
+                }
+                _ => break,
+            }
+        }
         let outcome = result.clone();
         self.store
             .call(move |c| runs::finish_run(c, id, outcome.as_ref().map_err(String::as_str)))

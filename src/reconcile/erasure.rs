@@ -59,9 +59,11 @@ pub(super) async fn commit(
             report.categories.extend(offsite);
             if job.whole_client {
                 let records = offsite_runs::erase_client_rows(&tx, &job.client_slug)?;
-                report
-                    .categories
-                    .push(Category::erased("offsite copy and run records", records));
+                if records > 0 || !targets.is_empty() {
+                    report
+                        .categories
+                        .push(Category::erased("offsite copy and run records", records));
+                }
             }
             deletions::set_done(&tx, job.id, &report)?;
             let mut files = vec![(report.report_file.clone(), report)];
