@@ -6,7 +6,7 @@ use super::error::Failure;
 use super::output::{self, size};
 use crate::audit::Actor;
 use crate::domain::{BackupStatus, OffsiteRunKind};
-use crate::ops::{Ops, OffsiteStatus, RunOptions};
+use crate::ops::{OffsiteStatus, Ops, RunOptions};
 use crate::store::offsite_runs::RunRow;
 
 /// Queues a run, runs it here, prints how it ended; non-zero when it failed.
@@ -66,7 +66,14 @@ pub fn print_maintenance(status: &[OffsiteStatus]) {
     output::list(
         false,
         status,
-        &["TARGET", "LAST FORGET", "LAST PRUNE", "LAST CHECK", "LAST TEST-RESTORE", "FAILING"],
+        &[
+            "TARGET",
+            "LAST FORGET",
+            "LAST PRUNE",
+            "LAST CHECK",
+            "LAST TEST-RESTORE",
+            "FAILING",
+        ],
         |s| {
             let m = &s.maintenance;
             let failing: Vec<&str> = m.failing.iter().map(|k| k.as_str()).collect();
@@ -92,7 +99,10 @@ fn line(r: &RunRow) -> String {
     } else {
         r.kind.to_string()
     };
-    let bytes = r.bytes.map(|b| format!(" ({} verified)", size(b))).unwrap_or_default();
+    let bytes = r
+        .bytes
+        .map(|b| format!(" ({} verified)", size(b)))
+        .unwrap_or_default();
     format!(
         "{what} {} on {}: {}: {}{bytes}",
         r.id, r.target, r.status, r.message

@@ -114,7 +114,9 @@ mod tests {
 
     #[test]
     fn read_data_takes_what_restic_0_14_takes() {
-        for ok in ["all", "5%", "2.5%", "100%", "1/7", "7/7", "500M", "2g", "10k"] {
+        for ok in [
+            "all", "5%", "2.5%", "100%", "1/7", "7/7", "500M", "2g", "10k",
+        ] {
             assert!(ReadData::parse(ok).is_ok(), "{ok}");
         }
         for bad in [

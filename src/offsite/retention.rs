@@ -48,7 +48,10 @@ pub struct ForgetPlan {
 
 impl ForgetPlan {
     pub fn gone(&self) -> usize {
-        self.forget.iter().filter(|(_, r)| *r == Reason::Gone).count()
+        self.forget
+            .iter()
+            .filter(|(_, r)| *r == Reason::Gone)
+            .count()
     }
 }
 
@@ -76,6 +79,9 @@ pub fn snapshot_time(s: &Snapshot) -> Option<i64> {
         .map(|t| t.unix_timestamp())
 }
 
+/// Snapshots held to the same rules: (index into the list, Unix time).
+type Group = (Rules, Vec<(usize, i64)>);
+
 /// Decides a target's forget. `live` maps (client slug, instance name) of
 /// every existing instance to its rules; `state` is the global rules.
 pub fn plan(
@@ -85,7 +91,7 @@ pub fn plan(
 ) -> ForgetPlan {
     let mut out = ForgetPlan::default();
     // Groups of (index into `snapshots`, time), by what they hold.
-    let mut groups: BTreeMap<Option<(&str, &str)>, (Rules, Vec<(usize, i64)>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Option<(&str, &str)>, Group> = BTreeMap::new();
     for (i, s) in snapshots.iter().enumerate() {
         if !s.tags.iter().any(|t| t == "berth") {
             continue;

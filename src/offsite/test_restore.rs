@@ -64,12 +64,11 @@ impl Worker {
         }
         let r = restic.clone();
         let snapshots = crate::backup::blocking(move || r.snapshots(Some("berth"))).await?;
-        let (inst, snapshot) = choose(&candidates, &snapshots, &tested).ok_or_else(|| {
-            match want {
+        let (inst, snapshot) =
+            choose(&candidates, &snapshots, &tested).ok_or_else(|| match want {
                 Some(id) => format!("instance {id} has no snapshot on this target"),
                 None => "no existing instance has a snapshot on this target".to_owned(),
-            }
-        })?;
+            })?;
         let sample = Sample {
             instance_id: Some(inst.id),
             client_slug: inst.client.clone(),
@@ -218,7 +217,6 @@ fn unix(at: &str) -> i64 {
         .unwrap_or(0)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,7 +255,11 @@ mod tests {
         ];
         let mut tested = HashMap::new();
         let (i, snap) = choose(&c, &s, &tested).unwrap();
-        assert_eq!((i.id, snap.id.as_str()), (1, "a2"), "never tested, lowest id");
+        assert_eq!(
+            (i.id, snap.id.as_str()),
+            (1, "a2"),
+            "never tested, lowest id"
+        );
         tested.insert(("a".into(), "main".into()), "2026-01-03T00:00:00Z".into());
         assert_eq!(choose(&c, &s, &tested).unwrap().0.id, 2);
         tested.insert(("b".into(), "main".into()), "2026-01-04T00:00:00Z".into());

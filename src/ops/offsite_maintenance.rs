@@ -32,9 +32,9 @@ impl Ops {
         kind: OffsiteRunKind,
         opts: RunOptions,
     ) -> Result<RunRow, OpsError> {
-        self.config.offsite_target(target).ok_or_else(|| {
-            OpsError::NotFound(format!("no offsite target {target:?}"))
-        })?;
+        self.config
+            .offsite_target(target)
+            .ok_or_else(|| OpsError::NotFound(format!("no offsite target {target:?}")))?;
         if opts.dry_run && kind != OffsiteRunKind::Forget {
             return Err(OpsError::Refused(format!(
                 "dry_run applies to forget only, not {kind}"
@@ -89,9 +89,9 @@ impl Ops {
 
     /// A target's runs, newest first.
     pub async fn offsite_runs(&self, target: &str, limit: u32) -> Result<Vec<RunRow>, OpsError> {
-        self.config.offsite_target(target).ok_or_else(|| {
-            OpsError::NotFound(format!("no offsite target {target:?}"))
-        })?;
+        self.config
+            .offsite_target(target)
+            .ok_or_else(|| OpsError::NotFound(format!("no offsite target {target:?}")))?;
         let target = target.to_owned();
         Ok(self
             .store

@@ -53,8 +53,7 @@ pub(super) async fn commit(
         .call(move |conn| {
             let tx = conn.transaction()?;
             // Counted while the instances' rows still name their copies.
-            let offsite =
-                offsite_runs::queue_deletion(&tx, &targets, job.id, &job.instance_ids)?;
+            let offsite = offsite_runs::queue_deletion(&tx, &targets, job.id, &job.instance_ids)?;
             let mut report = rows_and_report(&tx, &job, removed, llm_keys, &reports_dir)?;
             report.categories.extend(offsite);
             if job.whole_client {

@@ -118,7 +118,10 @@ pub fn runs_by_status(conn: &Connection, s: BackupStatus) -> Result<Vec<RunRow>,
 
 /// A target's runs, newest first.
 pub fn list_runs(conn: &Connection, target: &str, limit: u32) -> Result<Vec<RunRow>, StoreError> {
-    let sql = format!("{} WHERE target = ?1 ORDER BY id DESC LIMIT ?2", RunRow::SELECT);
+    let sql = format!(
+        "{} WHERE target = ?1 ORDER BY id DESC LIMIT ?2",
+        RunRow::SELECT
+    );
     all(conn, &sql, params![target, limit], RunRow::from_row)
 }
 
@@ -165,7 +168,13 @@ pub fn set_sample(conn: &Connection, id: i64, s: &Sample) -> Result<(), StoreErr
     conn.execute(
         "UPDATE offsite_runs SET instance_id = ?2, client_slug = ?3, instance_name = ?4,
          snapshot_id = ?5 WHERE id = ?1",
-        params![id, s.instance_id, s.client_slug, s.instance_name, s.snapshot_id],
+        params![
+            id,
+            s.instance_id,
+            s.client_slug,
+            s.instance_name,
+            s.snapshot_id
+        ],
     )?;
     Ok(())
 }
@@ -411,7 +420,10 @@ mod tests {
                 assert!(claim_run(c, prune, i32::MAX as u32)?);
                 assert_eq!(fail_orphaned_runs(c)?.len(), 1);
                 let m = maintenance(c, "box")?;
-                assert_eq!(m.failing, vec![OffsiteRunKind::Prune, OffsiteRunKind::Check]);
+                assert_eq!(
+                    m.failing,
+                    vec![OffsiteRunKind::Prune, OffsiteRunKind::Check]
+                );
                 assert!(m.last_test_restore.is_some() && m.last_check.is_none());
                 assert!(copies_allowed(c, "box")? && restores_allowed(c, "box")?);
                 Ok(())
@@ -448,7 +460,10 @@ mod tests {
                 finish_run(c, f, Ok(&RunDone::default()))?;
                 // Only copies finished after the forget was asked count;
                 // the same second counts once more at most.
-                c.execute("UPDATE offsite_copies SET finished_at = '2000-01-01T00:00:00Z'", [])?;
+                c.execute(
+                    "UPDATE offsite_copies SET finished_at = '2000-01-01T00:00:00Z'",
+                    [],
+                )?;
                 assert!(!forget_due(c, "box")?);
                 Ok(())
             })

@@ -109,7 +109,11 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
     let sshd = tokio::task::spawn_blocking(Sshd::start).await.unwrap();
     let target = unique("keep");
     let mut t = sshd.target(&target);
-    for s in [&mut t.prune_schedule, &mut t.check_schedule, &mut t.test_restore_schedule] {
+    for s in [
+        &mut t.prune_schedule,
+        &mut t.check_schedule,
+        &mut t.test_restore_schedule,
+    ] {
         s.clear();
     }
     let app = TestApp::spawn_with(|c| {
@@ -154,9 +158,8 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
     // A forget follows each round of copies on its own.
     let auto = eventually("a forget after the copies", UP, || async {
         let runs = app.ops().offsite_runs(&target, 100).await.unwrap();
-        runs.into_iter().find(|r| {
-            r.requested_by == "copies" && r.status == berth::domain::BackupStatus::Ok
-        })
+        runs.into_iter()
+            .find(|r| r.requested_by == "copies" && r.status == berth::domain::BackupStatus::Ok)
     })
     .await;
     assert!(auto.message.contains("forgot"), "{auto:?}");
@@ -179,14 +182,20 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
         .into_iter()
         .map(|s| s.short_id)
         .collect();
-    assert!(listed.iter().all(|id| now.iter().any(|n| n == id)), "{said}");
+    assert!(
+        listed.iter().all(|id| now.iter().any(|n| n == id)),
+        "{said}"
+    );
 
     let forget = run(&app, &target, "forget", json!({})).await;
     assert_eq!(forget["status"], "ok", "{forget}");
     let kept = per_instance(&app, &target).await;
     assert_eq!(
         kept.into_iter().collect::<Vec<_>>(),
-        vec![("keeper-co/main".to_owned(), 2), ("leaver-co/main".to_owned(), 2)],
+        vec![
+            ("keeper-co/main".to_owned(), 2),
+            ("leaver-co/main".to_owned(), 2)
+        ],
         "keep_last = 2 per instance"
     );
     // berth's state follows the global policy (keep_last 7): nothing went.
@@ -205,7 +214,10 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
     let data = sshd.path("repo").join("data");
     let size_before = du(&data);
     let report = app
-        .delete_and_follow("/api/v1/clients/leaver-co", json!({ "confirm": "leaver-co" }))
+        .delete_and_follow(
+            "/api/v1/clients/leaver-co",
+            json!({ "confirm": "leaver-co" }),
+        )
         .await;
     let line = report["categories"]
         .as_array()
@@ -215,7 +227,10 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
         .unwrap_or_else(|| panic!("{report}"))
         .clone();
     assert_eq!(line["disposition"], "queued", "{line}");
-    assert_eq!(line["count"], 3, "three copies of the instance reached the target");
+    assert_eq!(
+        line["count"], 3,
+        "three copies of the instance reached the target"
+    );
     let deletion = report["deletion_id"].as_i64().unwrap();
     let prune = eventually("the deletion's prune", UP, || async {
         let runs = app.ops().offsite_runs(&target, 100).await.unwrap();
@@ -337,8 +352,13 @@ async fn scheduled_checks_and_test_restores_verify_and_report_damage() {
     std::fs::write(&tar_file, &tar).unwrap();
     // The scheduled checks lock the repository now and then: retry.
     eventually("the tampered snapshot is written", UP, || async {
-        let (repo, password, cache, tags, tar_file) =
-            (repo.clone(), password.clone(), cache.clone(), tags.clone(), tar_file.clone());
+        let (repo, password, cache, tags, tar_file) = (
+            repo.clone(),
+            password.clone(),
+            cache.clone(),
+            tags.clone(),
+            tar_file.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             restic_stdin(&repo, &password, &cache, &tags, &tar_file)
         })
@@ -381,7 +401,10 @@ async fn scheduled_checks_and_test_restores_verify_and_report_damage() {
         })
     })
     .await;
-    assert!(failed.message.contains("Pack ID does not match"), "{failed:?}");
+    assert!(
+        failed.message.contains("Pack ID does not match"),
+        "{failed:?}"
+    );
     eventually("the check failure webhook", UP, || async {
         let got = received.lock().unwrap().clone();
         got.into_iter()
@@ -392,22 +415,28 @@ async fn scheduled_checks_and_test_restores_verify_and_report_damage() {
     // The target's status and /metrics say when each last succeeded.
     let status = app.ops().offsite_status().await.unwrap();
     let m = &status[0].maintenance;
-    assert!(m.last_check.is_some() && m.last_test_restore.is_some(), "{m:?}");
-    assert!(m.failing.contains(&berth::domain::OffsiteRunKind::Check), "{m:?}");
+    assert!(
+        m.last_check.is_some() && m.last_test_restore.is_some(),
+        "{m:?}"
+    );
+    assert!(
+        m.failing.contains(&berth::domain::OffsiteRunKind::Check),
+        "{m:?}"
+    );
     let metrics = app.get_text("/metrics").await;
     for name in ["check", "test_restore"] {
-        let series =
-            format!("berth_offsite_last_{name}_timestamp_seconds{{target=\"{target}\"}}");
+        let series = format!("berth_offsite_last_{name}_timestamp_seconds{{target=\"{target}\"}}");
         assert!(metrics.contains(&series), "{series} missing:\n{metrics}");
     }
     // Bad input is a clear 4xx, never a 500.
     let (status, body) = app
-        .post(&format!("/api/v1/offsite/{target}/prune"), json!({ "dry_run": true }))
+        .post(
+            &format!("/api/v1/offsite/{target}/prune"),
+            json!({ "dry_run": true }),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = app
-        .post("/api/v1/offsite/nowhere/check", json!({}))
-        .await;
+    let (status, body) = app.post("/api/v1/offsite/nowhere/check", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
