@@ -258,6 +258,80 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
     assert!(runs.iter().all(|r| r.client_slug != "leaver-co"));
     let copies = app.ops().offsite_copies(&target, 100).await.unwrap();
     assert!(copies.iter().all(|r| r.client_slug != "leaver-co"));
+
+    // The CLI, on the same store: a dry forget, the history, the status
+    // table, and bad input as one line with exit 1.
+    let file = sshd.path("berth.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[offsite]]\nname = \"{target}\"\nrepository = \"sftp:{}@127.0.0.1:{}\"\n\
+             password_file = \"{}\"\nsftp_port = {}\nsftp_key_file = \"{}\"\n\
+             sftp_known_hosts = \"{}\"\n",
+            sshd.user,
+            sshd.path("repo").display(),
+            sshd.path("password").display(),
+            sshd.port,
+            sshd.path("user_key").display(),
+            sshd.path("known_hosts").display(),
+        ),
+    )
+    .unwrap();
+    let config = app.config.clone();
+    let cli = move |args: Vec<String>| {
+        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("--config")
+            .arg(&file)
+            .args(&args)
+            .envs(crate::harness::env_for(&config))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let args = s(&["offsite", "forget", &target, "--dry-run"]);
+        let cli = cli.clone();
+        move || cli(args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("would forget 0 of"), "{out}");
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let args = s(&["offsite", "status"]);
+        let cli = cli.clone();
+        move || cli(args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("LAST PRUNE") && out.contains(&target), "{out}");
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let args = s(&["offsite", "runs", &target]);
+        let cli = cli.clone();
+        move || cli(args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("forget (dry run)") && out.contains("prune"),
+        "{out}"
+    );
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let args = s(&["offsite", "test-restore", &target, "--instance", "999"]);
+        move || cli(args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("instance 999"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
