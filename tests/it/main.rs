@@ -30,6 +30,7 @@ mod network_pool;
 mod offsite;
 mod offsite_crash;
 mod offsite_maintenance;
+mod offsite_verify;
 mod ops_conflicts;
 mod package;
 mod portal_flow;
