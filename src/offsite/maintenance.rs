@@ -188,11 +188,14 @@ impl Worker {
 
     /// Forgets what [`retention::plan`] says; a dry run only says it.
     async fn forget(&self, restic: Restic, dry_run: bool) -> Result<RunDone, String> {
-        let live = self.live_instances().await.map_err(|e| e.to_string())?;
+        let (live, fresh) = self.live_instances().await.map_err(|e| e.to_string())?;
         let state = global_rules(&self.config.backup);
         crate::backup::blocking(move || {
             let snapshots = restic.snapshots(Some("berth"))?;
-            let plan = retention::plan(&snapshots, &live, &state);
+            let mut plan = retention::plan(&snapshots, &live, &state);
+            // A berth that never had an instance (a new host before `berth
+            // recover`) must not take every copy for a deleted one.
+            let spared = if fresh { plan.spare_gone() } else { 0 };
             let ids: Vec<String> = plan.forget.iter().map(|(id, _)| id.clone()).collect();
             if !dry_run {
                 for batch in ids.chunks(FORGET_BATCH) {
@@ -221,6 +224,12 @@ impl Worker {
             if !short.is_empty() {
                 message.push_str(&format!(": {}", short.join(" ")));
             }
+            if spared > 0 {
+                message.push_str(&format!(
+                    "; kept {spared} snapshots of instances this berth never had \
+                     (a new host? restore its state first)"
+                ));
+            }
             Ok(RunDone {
                 message,
                 snapshots: Some(ids.len() as u64),
@@ -231,11 +240,19 @@ impl Worker {
     }
 
     /// Every existing instance by (client slug, name): its plan's rules and
-    /// since when it exists.
-    async fn live_instances(&self) -> Result<HashMap<(String, String), Live>, StoreError> {
+    /// since when it exists; and whether this store never had an instance.
+    async fn live_instances(&self) -> Result<(HashMap<(String, String), Live>, bool), StoreError> {
         let config = self.config.clone();
         self.store
             .read(move |c| {
+                // AUTOINCREMENT keeps the highest id ever handed out.
+                let ever: i64 = c
+                    .query_row(
+                        "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'instances'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap_or(0);
                 let mut by_plan = HashMap::new();
                 let mut out = HashMap::new();
                 for inst in instances::list_all(c)? {
@@ -250,7 +267,7 @@ impl Worker {
                     let since = unix(&inst.created_at);
                     out.insert((inst.client_slug, inst.name), Live { rules, since });
                 }
-                Ok(out)
+                Ok((out, ever == 0))
             })
             .await
     }

@@ -53,6 +53,15 @@ impl ForgetPlan {
             .filter(|(_, r)| *r == Reason::Gone)
             .count()
     }
+
+    /// Keeps the snapshots it would forget as gone; returns how many.
+    pub fn spare_gone(&mut self) -> usize {
+        let before = self.forget.len();
+        self.forget.retain(|(_, r)| *r != Reason::Gone);
+        let spared = before - self.forget.len();
+        self.kept += spared;
+        spared
+    }
 }
 
 /// What a berth snapshot holds.
@@ -256,6 +265,9 @@ mod tests {
             ]
         );
         assert_eq!((p.gone(), p.kept), (3, 1));
+        let mut spared = p;
+        assert_eq!(spared.spare_gone(), 3);
+        assert_eq!((spared.forget.len(), spared.kept), (0, 4));
     }
 
     #[test]
