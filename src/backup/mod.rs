@@ -35,7 +35,7 @@ mod freeze;
 mod hold;
 pub mod job_pool;
 pub mod manifest;
-mod prune;
+pub(crate) mod prune;
 mod recover;
 mod restore;
 pub mod retention;

@@ -14,6 +14,33 @@ use crate::domain::BackupStatus;
 use crate::store::backups::{self as rows, BackupRow};
 use crate::store::{backup_jobs, instances, plans, StoreError};
 
+/// A plan's retention: its backup policy's `keep_*`, else `[backup]`'s.
+/// Offsite retention keeps an instance's snapshots by the same rules.
+pub fn plan_rules(
+    c: &rusqlite::Connection,
+    g: &crate::config::BackupConfig,
+    plan: &str,
+) -> Result<Rules, StoreError> {
+    let plan = plans::get(c, plan)?;
+    let p = backup_jobs::policy(c, plan.id)?;
+    Ok(Rules {
+        last: p.keep_last.unwrap_or(g.keep_last),
+        daily: p.keep_daily.unwrap_or(g.keep_daily),
+        weekly: p.keep_weekly.unwrap_or(g.keep_weekly),
+        monthly: p.keep_monthly.unwrap_or(g.keep_monthly),
+    })
+}
+
+/// The global `[backup]` retention (berth's own state goes by it offsite).
+pub fn global_rules(g: &crate::config::BackupConfig) -> Rules {
+    Rules {
+        last: g.keep_last,
+        daily: g.keep_daily,
+        weekly: g.keep_weekly,
+        monthly: g.keep_monthly,
+    }
+}
+
 /// Applies the instance's retention (its plan's policy over the global
 /// one) and deletes what falls out, files first; one audit entry per prune.
 pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, StoreError> {
@@ -23,15 +50,7 @@ pub async fn prune(runner: &Runner, instance_id: i64) -> Result<Vec<String>, Sto
         .store
         .call(move |c| {
             let inst = instances::get(c, instance_id)?;
-            let plan = plans::get(c, &inst.plan)?;
-            let p = backup_jobs::policy(c, plan.id)?;
-            let g = &config.backup;
-            let rules = Rules {
-                last: p.keep_last.unwrap_or(g.keep_last),
-                daily: p.keep_daily.unwrap_or(g.keep_daily),
-                weekly: p.keep_weekly.unwrap_or(g.keep_weekly),
-                monthly: p.keep_monthly.unwrap_or(g.keep_monthly),
-            };
+            let rules = plan_rules(c, &config.backup, &inst.plan)?;
             let mut protected = crate::store::rollouts::protected_backups(c, instance_id)?;
             protected.extend(crate::store::offsite::awaiting_copy(c, instance_id)?);
             Ok((

@@ -21,6 +21,7 @@ mod instances;
 mod llm;
 mod malloc;
 mod offsite;
+mod offsite_maintenance;
 mod output;
 mod plans;
 mod prompt;
@@ -79,7 +80,8 @@ pub enum Command {
     /// Clients' requests for a new instance: list, approve, reject.
     #[command(subcommand)]
     Request(requests::RequestCmd),
-    /// Offsite copies to restic repositories: status, init, copy, snapshots, restore, check.
+    /// Offsite copies to restic repositories: status, init, copy, snapshots, restore, check,
+    /// forget, prune, test-restore, runs.
     #[command(subcommand)]
     Offsite(offsite::OffsiteCmd),
     /// Backups: run, list, verify, restore, status, retention policy.

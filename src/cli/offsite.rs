@@ -5,11 +5,12 @@
 use clap::Subcommand;
 
 use super::error::Failure;
+use super::offsite_maintenance as maintenance;
 use super::output::{self, size};
 use crate::audit::Actor;
-use crate::domain::BackupStatus;
+use crate::domain::{BackupStatus, OffsiteRunKind};
 use crate::offsite::Worker;
-use crate::ops::{OffsiteCloneInput, OffsiteRestoreInput, Ops};
+use crate::ops::{OffsiteCloneInput, OffsiteRestoreInput, Ops, RunOptions};
 
 #[derive(Subcommand)]
 pub enum OffsiteCmd {
@@ -51,12 +52,31 @@ pub enum OffsiteCmd {
         #[arg(long, requires = "client")]
         blueprint: Option<String>,
     },
-    /// `restic check`; `--read-data all` reads every pack, `--read-data 10%` a sample.
+    /// `restic check`, recorded as a run; `--read-data all` reads every
+    /// pack, `--read-data 10%` a sample (default: the target's check_read_data).
     Check {
         target: String,
         #[arg(long)]
         read_data: Option<String>,
     },
+    /// Forget snapshots outside each instance's plan retention and those of
+    /// deleted instances; `--dry-run` only lists them.
+    Forget {
+        target: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// `restic prune`: remove data no snapshot references any more.
+    Prune { target: String },
+    /// Restore an instance's newest snapshot into scratch space and verify
+    /// it (default: the instance test-restored least recently).
+    TestRestore {
+        target: String,
+        #[arg(long)]
+        instance: Option<i64>,
+    },
+    /// A target's maintenance runs, newest first.
+    Runs { target: String },
 }
 
 pub async fn run(ops: &Ops, actor: &Actor, cmd: OffsiteCmd, as_json: bool) -> Result<(), Failure> {
@@ -90,6 +110,9 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: OffsiteCmd, as_json: bool) -> Re
                     ]
                 },
             );
+            if !as_json {
+                maintenance::print_maintenance(&status);
+            }
         }
         OffsiteCmd::Init { target } => {
             ops.offsite_init(actor, &target).await?;
@@ -222,6 +245,26 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: OffsiteCmd, as_json: bool) -> Re
             let line = ops.offsite_check(&target, read_data).await?;
             output::done(as_json, "checked", &target, format!("{target}: {line}"));
         }
+        OffsiteCmd::Forget { target, dry_run } => {
+            let opts = RunOptions {
+                dry_run,
+                ..RunOptions::default()
+            };
+            maintenance::run(ops, actor, &target, OffsiteRunKind::Forget, opts, as_json).await?;
+        }
+        OffsiteCmd::Prune { target } => {
+            let opts = RunOptions::default();
+            maintenance::run(ops, actor, &target, OffsiteRunKind::Prune, opts, as_json).await?;
+        }
+        OffsiteCmd::TestRestore { target, instance } => {
+            let opts = RunOptions {
+                instance,
+                ..RunOptions::default()
+            };
+            let kind = OffsiteRunKind::TestRestore;
+            maintenance::run(ops, actor, &target, kind, opts, as_json).await?;
+        }
+        OffsiteCmd::Runs { target } => maintenance::list(ops, &target, as_json).await?,
     }
     Ok(())
 }

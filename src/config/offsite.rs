@@ -38,6 +38,36 @@ pub struct OffsiteTarget {
     /// backup; empty: copy after each successful local backup.
     #[serde(default)]
     pub copy_schedule: String,
+    /// Cron (UTC) for `restic prune` (data no snapshot references goes);
+    /// empty disables. Forgets run after each round of copies.
+    #[serde(default = "default_prune_schedule")]
+    pub prune_schedule: String,
+    /// Cron (UTC) for `restic check --read-data-subset=<check_read_data>`; empty disables.
+    #[serde(default = "default_check_schedule")]
+    pub check_schedule: String,
+    /// How much data a scheduled check reads: "all", "5%", "1/7", "500M".
+    #[serde(default = "default_check_read_data")]
+    pub check_read_data: String,
+    /// Cron (UTC) for a test-restore of one instance's newest snapshot into
+    /// scratch space, verified like a local backup; empty disables.
+    #[serde(default = "default_test_restore_schedule")]
+    pub test_restore_schedule: String,
+}
+
+fn default_prune_schedule() -> String {
+    "0 5 * * 0".into()
+}
+
+fn default_check_schedule() -> String {
+    "0 3 * * 0".into()
+}
+
+fn default_check_read_data() -> String {
+    "5%".into()
+}
+
+fn default_test_restore_schedule() -> String {
+    "0 4 * * 0".into()
 }
 
 /// The repository password from the environment; prints as `<set>`.
@@ -160,8 +190,18 @@ impl OffsiteTarget {
                 );
             }
         }
-        if let Err(why) = crate::domain::schedule::parse_optional(&self.copy_schedule) {
-            return bad("copy_schedule", why);
+        for (k, cron) in [
+            ("copy_schedule", &self.copy_schedule),
+            ("prune_schedule", &self.prune_schedule),
+            ("check_schedule", &self.check_schedule),
+            ("test_restore_schedule", &self.test_restore_schedule),
+        ] {
+            if let Err(why) = crate::domain::schedule::parse_optional(cron) {
+                return bad(k, why);
+            }
+        }
+        if let Err(e) = crate::domain::ReadData::parse(&self.check_read_data) {
+            return bad("check_read_data", e.problem);
         }
         Ok(())
     }
@@ -182,6 +222,10 @@ impl fmt::Debug for OffsiteTarget {
             .field("limit_upload", &self.limit_upload)
             .field("limit_download", &self.limit_download)
             .field("copy_schedule", &self.copy_schedule)
+            .field("prune_schedule", &self.prune_schedule)
+            .field("check_schedule", &self.check_schedule)
+            .field("check_read_data", &self.check_read_data)
+            .field("test_restore_schedule", &self.test_restore_schedule)
             .finish()
     }
 }
@@ -274,6 +318,22 @@ mod tests {
         assert_eq!(t[0].sftp_host(), Some("u1@u1.your-storagebox.de"));
         assert_eq!(t[0].password.as_ref().unwrap().expose(), "secret");
         assert!(!format!("{:?}", t[0]).contains("secret"));
+        // Maintenance is weekly unless told otherwise, reading 5 % of the data.
+        assert_eq!(
+            (
+                t[0].prune_schedule.as_str(),
+                t[0].check_schedule.as_str(),
+                t[0].test_restore_schedule.as_str(),
+                t[0].check_read_data.as_str()
+            ),
+            ("0 5 * * 0", "0 3 * * 0", "0 4 * * 0", "5%")
+        );
+        let off = target(
+            "[[offsite]]\nname = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\n\
+             prune_schedule = \"\"\ncheck_schedule = \"*/5 * * * * *\"\ncheck_read_data = \"all\"\n",
+        )
+        .unwrap();
+        assert!(off[0].prune_schedule.is_empty() && off[0].check_read_data == "all");
     }
 
     #[test]
@@ -287,6 +347,11 @@ mod tests {
             ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\nsftp_port = 23", "sftp: repositories only"),
             ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\ncopy_schedule = \"soon\"", "offsite[0].copy_schedule"),
             ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\nlimit_upload = 0", "offsite[0].limit_upload"),
+            ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\nprune_schedule = \"weekly\"", "offsite[0].prune_schedule"),
+            ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\ncheck_schedule = \"61 * * * *\"", "offsite[0].check_schedule"),
+            ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\ntest_restore_schedule = \"0 4 * *\"", "offsite[0].test_restore_schedule"),
+            ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\ncheck_read_data = \"0%\"", "offsite[0].check_read_data"),
+            ("name = \"b\"\nrepository = \"s3:x/y\"\npassword_env = \"PW\"\ncheck_read_data = \"5 percent\"", "offsite[0].check_read_data"),
             ("name = \"b\"\nrepository = \"sftp:u@h:/p\"\npassword_env = \"PW\"\nsftp_key_file = \"/my keys/id\"", "offsite[0].sftp_key_file"),
         ];
         for (body, want) in cases {

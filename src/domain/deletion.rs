@@ -105,6 +105,9 @@ pub enum Disposition {
     Erased,
     /// Kept with every name of the client replaced by its pseudonym.
     Pseudonymised,
+    /// Removed by work the delete queued: offsite snapshots are forgotten
+    /// by a queued forget and their data removed by the prune after it.
+    Queued,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +133,13 @@ impl Category {
     pub fn erased_files(name: &str, count: u64, bytes: u64) -> Self {
         Self {
             bytes: Some(bytes),
+            ..Self::erased(name, count)
+        }
+    }
+
+    pub fn queued(name: &str, count: u64) -> Self {
+        Self {
+            disposition: Disposition::Queued,
             ..Self::erased(name, count)
         }
     }

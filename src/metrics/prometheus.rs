@@ -95,6 +95,48 @@ pub fn render_backup_ages(out: &mut String, ages: &BackupAges) {
     let _ = writeln!(out, "# HELP {name} Instances that never had a successful backup.\n# TYPE {name} gauge\n{name} {never}");
 }
 
+/// One offsite target's maintenance for `/metrics`: (name, last successful
+/// forget, prune, check, test-restore as Unix seconds, kinds whose newest
+/// run failed).
+pub type MaintenanceGauge = (String, [Option<i64>; 4], u64);
+
+/// Appends per-target times of the last successful forget, prune, check
+/// and test-restore (absent until one succeeded), and how many of those
+/// kinds failed their newest run.
+pub fn render_offsite_maintenance(out: &mut String, targets: &[MaintenanceGauge]) {
+    if targets.is_empty() {
+        return;
+    }
+    for (i, (kind, what)) in [
+        ("forget", "offsite forget"),
+        ("prune", "offsite prune"),
+        ("check", "offsite repository check"),
+        ("test_restore", "offsite test-restore"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("berth_offsite_last_{kind}_timestamp_seconds");
+        let _ = writeln!(
+            out,
+            "# HELP {name} When the newest successful {what} finished (Unix time).\n# TYPE {name} gauge"
+        );
+        for (target, at, _) in targets {
+            if let Some(v) = at[i] {
+                let _ = writeln!(out, "{name}{{target=\"{}\"}} {v}", escape(target));
+            }
+        }
+    }
+    let name = "berth_offsite_maintenance_failing";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Kinds of offsite maintenance (forget, prune, check, test-restore) whose newest run failed.\n# TYPE {name} gauge"
+    );
+    for (target, _, failing) in targets {
+        let _ = writeln!(out, "{name}{{target=\"{}\"}} {failing}", escape(target));
+    }
+}
+
 /// One offsite target for `/metrics`: (name, newest good copy as Unix
 /// seconds or None, bytes added by good copies in all, failed copies).
 pub type OffsiteGauge = (String, Option<i64>, u64, u64);
@@ -281,6 +323,26 @@ mod tests {
         );
         let mut none = String::new();
         render_offsite(&mut none, &[]);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn renders_offsite_maintenance_times_once_they_exist() {
+        let mut out = String::new();
+        render_offsite_maintenance(
+            &mut out,
+            &[("box".into(), [None, Some(5), Some(1_700_000_000), None], 1)],
+        );
+        assert!(
+            out.contains("berth_offsite_last_check_timestamp_seconds{target=\"box\"} 1700000000\n"),
+            "{out}"
+        );
+        assert!(out.contains("berth_offsite_last_prune_timestamp_seconds{target=\"box\"} 5\n"));
+        assert!(!out.contains("berth_offsite_last_test_restore_timestamp_seconds{"));
+        assert!(out.contains("# TYPE berth_offsite_last_test_restore_timestamp_seconds gauge"));
+        assert!(out.contains("berth_offsite_maintenance_failing{target=\"box\"} 1\n"));
+        let mut none = String::new();
+        render_offsite_maintenance(&mut none, &[]);
         assert!(none.is_empty());
     }
 

@@ -32,16 +32,28 @@ impl Worker {
         if let Err(e) = self.sweep().await {
             tracing::warn!(error = %e, "offsite sweep failed");
         }
+        if let Err(e) = self.sweep_runs().await {
+            tracing::warn!(error = %e, "offsite maintenance sweep failed");
+        }
         let pool = JobPool::new("offsite", self.config.backup.offsite_concurrency);
+        // Maintenance has its own pool, one run per target at most (the
+        // claim sees to that), so it never takes a copy's place.
+        let maintenance = JobPool::new("offsite-maintenance", self.config.offsite.len());
         let mut last = Utc::now();
         loop {
             let now = Utc::now();
             if let Err(e) = self.queue_due(last, now).await {
                 tracing::warn!(error = %e, "offsite copies not queued");
             }
+            if let Err(e) = self.queue_maintenance(last, now).await {
+                tracing::warn!(error = %e, "offsite maintenance not queued");
+            }
             last = now;
             if let Err(e) = self.dispatch(&pool).await {
                 tracing::warn!(error = %e, "offsite queue not read");
+            }
+            if let Err(e) = self.dispatch_runs(&maintenance).await {
+                tracing::warn!(error = %e, "offsite maintenance queue not read");
             }
             tokio::select! {
                 _ = tokio::time::sleep(POLL) => {}

@@ -14,12 +14,18 @@
 //!   (swap with rollback, crash recovery) then puts it in place.
 //! - `jobs`: claiming, running and finishing rows; what is due when;
 //!   `restore`: a snapshot into a local backup plus a queued local restore.
+//! - [`retention`]: which snapshots a forget drops (plan rules, gone
+//!   instances); `maintenance`: forget, prune and check runs, and when
+//!   they are due; `test_restore`: a snapshot verified in scratch space.
 
 pub mod copy;
 pub mod download;
 mod jobs;
+mod maintenance;
 pub mod restic;
 mod restore;
+pub mod retention;
+mod test_restore;
 
 use std::sync::Arc;
 

@@ -16,6 +16,7 @@ mod llm;
 mod llm_views;
 mod offsite;
 mod offsite_restore;
+mod offsite_maintenance;
 mod overview;
 mod plans;
 mod portal;
@@ -56,6 +57,7 @@ pub use offsite_restore::{
     OffsiteCloneInput, OffsiteRestoreInput, OffsiteRestoreProgress, OffsiteRestoreStage,
     TargetSnapshots,
 };
+pub use offsite_maintenance::RunOptions;
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
 pub use portal::{PortalHome, PortalInstance, PortalPlan};

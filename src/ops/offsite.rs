@@ -15,6 +15,7 @@ use crate::domain::OffsiteKind;
 use crate::offsite::{restic_for, Restic, Snapshot};
 use crate::store::backups as backup_rows;
 use crate::store::offsite::{self as rows, CopyRow, NewCopy, OffsiteRestoreRow, TargetSummary};
+use crate::store::offsite_runs::{self, Maintenance};
 
 /// One target as the dashboard, `/metrics`, API and CLI show it.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +28,8 @@ pub struct OffsiteStatus {
     /// Seconds since the newest good copy; None: never.
     pub age_seconds: Option<f64>,
     pub last_copy: Option<CopyRow>,
+    /// When forget, prune, check and test-restore last succeeded.
+    pub maintenance: Maintenance,
 }
 
 impl Ops {
@@ -69,7 +72,8 @@ impl Ops {
                     .map(|(name, repo)| {
                         let summary = rows::summary(c, &name)?;
                         let last = rows::list_copies(c, &name, 1)?.into_iter().next();
-                        Ok((name, repo, summary, last))
+                        let maintenance = offsite_runs::maintenance(c, &name)?;
+                        Ok((name, repo, summary, last, maintenance))
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
@@ -77,7 +81,7 @@ impl Ops {
         let now = time::OffsetDateTime::now_utc();
         Ok(rows
             .into_iter()
-            .map(|(name, repository, summary, last_copy)| {
+            .map(|(name, repository, summary, last_copy, maintenance)| {
                 let age_seconds = summary.last_success.as_deref().and_then(|at| {
                     time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
                         .ok()
@@ -89,6 +93,7 @@ impl Ops {
                     summary,
                     age_seconds,
                     last_copy,
+                    maintenance,
                 }
             })
             .collect())
@@ -266,18 +271,6 @@ impl Ops {
             )?)
         })
         .await
-    }
-
-    /// `restic check`, reading all data (`"all"`), a subset (`"10%"`) or
-    /// only the structure (None). A damaged repository is a refusal with
-    /// restic's words.
-    pub async fn offsite_check(
-        &self,
-        target: &str,
-        read_data: Option<String>,
-    ) -> Result<String, OpsError> {
-        let restic = self.restic(target)?;
-        blocking(move || restic.check(read_data.as_deref())).await
     }
 }
 

@@ -17,7 +17,9 @@ use crate::domain::{
 };
 use crate::metrics::export;
 use crate::store::erasure::{self, Subject};
-use crate::store::{clients, deletions, llm, usage, Conn, DeletionRow, Store, StoreError};
+use crate::store::{
+    clients, deletions, llm, offsite_runs, usage, Conn, DeletionRow, Store, StoreError,
+};
 
 /// What the job found on disk before removing it; recorded in the job so
 /// a run after a crash (the files already gone) reports the same.
@@ -46,10 +48,22 @@ pub(super) async fn commit(
     llm_keys: LlmKeys,
 ) -> Result<(), StoreError> {
     let (job, reports_dir) = (job.clone(), config.reports_dir());
+    let targets: Vec<String> = config.offsite.iter().map(|t| t.name.clone()).collect();
     store
         .call(move |conn| {
             let tx = conn.transaction()?;
-            let report = rows_and_report(&tx, &job, removed, llm_keys, &reports_dir)?;
+            // Counted while the instances' rows still name their copies.
+            let offsite = offsite_runs::queue_deletion(&tx, &targets, job.id, &job.instance_ids)?;
+            let mut report = rows_and_report(&tx, &job, removed, llm_keys, &reports_dir)?;
+            report.categories.extend(offsite);
+            if job.whole_client {
+                let records = offsite_runs::erase_client_rows(&tx, &job.client_slug)?;
+                if records > 0 || !targets.is_empty() {
+                    report
+                        .categories
+                        .push(Category::erased("offsite copy and run records", records));
+                }
+            }
             deletions::set_done(&tx, job.id, &report)?;
             let mut files = vec![(report.report_file.clone(), report)];
             if job.whole_client {

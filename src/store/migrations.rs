@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/018_update_checks.sql"),
     // 019 was never shipped.
     include_str!("migrations/020_offsite.sql"),
+    include_str!("migrations/021_offsite_runs.sql"),
     include_str!("migrations/022_offsite_restore_clone.sql"),
 ];
 

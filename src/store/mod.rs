@@ -21,6 +21,7 @@ pub mod metrics;
 mod migrations;
 pub mod networks;
 pub mod offsite;
+pub mod offsite_runs;
 pub mod overview;
 pub mod plans;
 mod readers;

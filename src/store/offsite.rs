@@ -130,8 +130,13 @@ pub fn list_copies(
 
 pub fn claim_copy(conn: &Connection, id: i64, pid: u32) -> Result<bool, StoreError> {
     Ok(conn.execute(
+        // Not while a forget, prune or check of the target is queued or
+        // running: they take restic's exclusive lock (store::offsite_runs).
         "UPDATE offsite_copies SET status = ?3, runner_pid = ?2, started_at = ?5
-         WHERE id = ?1 AND status = ?4",
+         WHERE id = ?1 AND status = ?4
+         AND NOT EXISTS (SELECT 1 FROM offsite_runs r WHERE r.target = offsite_copies.target
+             AND r.status IN ('queued', 'running') AND r.kind IN ('forget', 'prune', 'check')
+             AND r.dry_run = 0)",
         params![id, pid, BackupStatus::Running, BackupStatus::Queued, now()],
     )? > 0)
 }
@@ -305,7 +310,9 @@ pub fn restores_by_status(
 
 pub fn claim_restore(conn: &Connection, id: i64, pid: u32) -> Result<bool, StoreError> {
     Ok(conn.execute(
-        "UPDATE offsite_restores SET status = ?3, runner_pid = ?2 WHERE id = ?1 AND status = ?4",
+        "UPDATE offsite_restores SET status = ?3, runner_pid = ?2 WHERE id = ?1 AND status = ?4
+         AND NOT EXISTS (SELECT 1 FROM offsite_runs r WHERE r.target = offsite_restores.target
+             AND r.status = 'running' AND r.kind IN ('forget', 'prune', 'check') AND r.dry_run = 0)",
         params![id, pid, BackupStatus::Running, BackupStatus::Queued],
     )? > 0)
 }

@@ -6,8 +6,8 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 
 use crate::domain::{
     Approval, BackupStatus, ClientRole, ClientStatus, DeletionStatus, DesiredState, LimitReset,
-    LinkKind, LlmKeyStatus, LlmProvider, OffsiteKind, Phase, RequestStatus, RestoreMode,
-    RolloutKind, RolloutStatus, StepState, Trigger,
+    LinkKind, LlmKeyStatus, LlmProvider, OffsiteKind, OffsiteRunKind, Phase, RequestStatus,
+    RestoreMode, RolloutKind, RolloutStatus, StepState, Trigger,
 };
 
 macro_rules! sql_text {
@@ -32,6 +32,7 @@ sql_text!(
     Approval,
     BackupStatus,
     OffsiteKind,
+    OffsiteRunKind,
     ClientRole,
     ClientStatus,
     LinkKind,

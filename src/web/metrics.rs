@@ -18,5 +18,6 @@ async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, WebErro
     prometheus::render_backup_ages(&mut body, &s.ops.backup_ages().await?);
     prometheus::render_llm(&mut body, &s.ops.llm_gauges().await?);
     prometheus::render_offsite(&mut body, &s.ops.offsite_gauges().await?);
+    prometheus::render_offsite_maintenance(&mut body, &s.ops.offsite_maintenance_gauges().await?);
     Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], body))
 }

@@ -30,6 +30,8 @@ mod network_pool;
 mod offsite;
 mod offsite_clone;
 mod offsite_crash;
+mod offsite_maintenance;
+mod offsite_verify;
 mod ops_conflicts;
 mod package;
 mod portal_flow;

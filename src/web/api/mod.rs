@@ -8,6 +8,7 @@ mod export;
 mod instances;
 mod llm;
 mod offsite;
+mod offsite_runs;
 mod plans;
 mod requests;
 mod rollouts;
@@ -37,6 +38,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(rollouts::routes());
     routes.extend(updates::routes());
     routes.extend(offsite::routes());
+    routes.extend(offsite_runs::routes());
     routes
 }
 

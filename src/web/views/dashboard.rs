@@ -36,7 +36,7 @@ pub struct Dashboard {
 fn offsite_section(targets: &[crate::ops::OffsiteStatus]) -> Markup {
     html! {
         div.table-wrap { table id="offsite" {
-            thead { tr { th { "Target" } th { "Last good copy (UTC)" } th { "Age" } th.optional { "Added in all" } th { "Last copy" } } }
+            thead { tr { th { "Target" } th { "Last good copy (UTC)" } th { "Age" } th.optional { "Added in all" } th { "Last copy" } th.optional { "Verified (UTC)" } } }
             tbody { @for t in targets { tr {
                 td { a href={ "/offsite/" (super::components::seg(&t.name)) } { (t.name) } div.muted { (t.repository) } }
                 td { @if let Some(at) = &t.summary.last_success { (at) } @else { span.muted { "never" } } }
@@ -49,8 +49,29 @@ fn offsite_section(targets: &[crate::ops::OffsiteStatus]) -> Markup {
                     Some(c) => { (c.status.as_str()) }
                     None => { span.muted { "none yet" } }
                 } }
+                td.optional { (maintenance_cell(&t.maintenance)) }
             } } }
         } }
+    }
+}
+
+/// When the repository was last checked, test-restored and pruned; a
+/// kind whose newest run failed says so.
+fn maintenance_cell(m: &crate::store::offsite_runs::Maintenance) -> Markup {
+    use crate::domain::OffsiteRunKind as K;
+    let rows = [
+        ("check", K::Check, &m.last_check),
+        ("test-restore", K::TestRestore, &m.last_test_restore),
+        ("prune", K::Prune, &m.last_prune),
+    ];
+    html! {
+        @for (label, kind, at) in rows {
+            div {
+                (label) ": "
+                @if let Some(at) = at { (at) } @else { span.muted { "never" } }
+                @if m.failing.contains(&kind) { " " span.badge.status-failed { "failed" } }
+            }
+        }
     }
 }
 

@@ -52,7 +52,7 @@ pub fn report(chrome: &Chrome, id: i64, r: &DeletionReport) -> Markup {
             thead { tr { th { "What" } th { "Done" } th { "Count" } th { "Size" } } }
             tbody { @for c in &r.categories { tr {
                 td { (c.name) }
-                td { @match c.disposition { Disposition::Erased => "erased", Disposition::Pseudonymised => "pseudonymised" } }
+                td { @match c.disposition { Disposition::Erased => "erased", Disposition::Pseudonymised => "pseudonymised", Disposition::Queued => "queued (offsite forget + prune)" } }
                 td { (c.count) }
                 td { @if let Some(b) = c.bytes { (size(b)) } }
             } } }
