@@ -15,8 +15,8 @@ mod instances;
 mod llm;
 mod llm_views;
 mod offsite;
-mod offsite_restore;
 mod offsite_maintenance;
+mod offsite_restore;
 mod overview;
 mod plans;
 mod portal;
@@ -53,11 +53,11 @@ pub use instances::{InstanceAction, InstanceEdit, NewInstanceInput};
 pub use llm::{LlmBudgetInput, PlanLlmInput};
 pub use llm_views::{KeySummary, LlmKeyView, LlmOverview, LlmUsage, Spender};
 pub use offsite::OffsiteStatus;
+pub use offsite_maintenance::RunOptions;
 pub use offsite_restore::{
     OffsiteCloneInput, OffsiteRestoreInput, OffsiteRestoreProgress, OffsiteRestoreStage,
     TargetSnapshots,
 };
-pub use offsite_maintenance::RunOptions;
 pub use overview::BackupSummary;
 pub use plans::{PlanEdit, PlanInput};
 pub use portal::{PortalHome, PortalInstance, PortalPlan};
