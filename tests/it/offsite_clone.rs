@@ -1,8 +1,8 @@
 //! Restores from offsite as clones, through the API, with a REST restic
 //! target: bad input is a clear 4xx (unknown target or snapshot, clone name
 //! taken or malformed, plan full); a clone gets the copied data byte for
-//! byte; a snapshot of an instance deleted since comes back as a new
-//! instance of its client.
+//! byte; a snapshot of an instance this host does not know comes back as a
+//! new instance of its client.
 
 use std::time::Duration;
 
@@ -41,6 +41,26 @@ async fn backup_and_copy(app: &TestApp, target: &str, instance: i64) {
     assert_eq!(row["status"], "ok", "{row}");
 }
 
+/// Moves snapshot `id` from tag `from` to `to` (restic writes it anew);
+/// the new snapshot's id.
+fn retag(repo: &str, password: &std::path::Path, id: &str, from: &str, to: &str) -> String {
+    let restic = |args: &[&str]| {
+        let out = std::process::Command::new("restic")
+            .args(["--no-cache", "-r", repo, "--password-file"])
+            .arg(password)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "restic {args:?}: {out:?}");
+        out.stdout
+    };
+    restic(&["tag", "--remove", from, "--add", to, id]);
+    let snaps: Vec<Value> =
+        serde_json::from_slice(&restic(&["snapshots", "--json", "--tag", to])).unwrap();
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    snaps[0]["id"].as_str().unwrap().to_owned()
+}
+
 /// Follows an accepted offsite restore through both halves to `done`.
 async fn restored(app: &TestApp, accepted: &Value) -> Value {
     let id = accepted["id"].as_i64().unwrap();
@@ -54,7 +74,7 @@ async fn restored(app: &TestApp, accepted: &Value) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clones_from_offsite_refuse_bad_input_and_bring_back_a_deleted_instance() {
+async fn clones_from_offsite_refuse_bad_input_and_bring_back_an_unknown_instance() {
     let rest = tokio::task::spawn_blocking(RestServer::start)
         .await
         .unwrap();
@@ -172,21 +192,30 @@ async fn clones_from_offsite_refuse_bad_input_and_bring_back_a_deleted_instance(
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert!(e["error"].as_str().unwrap().contains("allows 2"), "{e}");
 
-    // Delete main; its snapshot comes back as a new instance of the client.
-    app.ops()
-        .remove_instance(&actor, id, &format!("{slug}/main"))
-        .await
-        .unwrap();
-    eventually("main is deleted", UP, || async {
-        let (status, _) = app.get(&format!("/api/v1/instances/{id}")).await;
-        (status == StatusCode::NOT_FOUND).then_some(())
+    // Room for one more.
+    let more = berth::ops::PlanEdit {
+        max_instances: Some(3),
+        ..Default::default()
+    };
+    app.ops().edit_plan(&actor, "two", more).await.unwrap();
+    // A snapshot of an instance this host does not know (made by the old
+    // host after its last state copy, say), retagged from main to `lost`:
+    // restorable as a clone until the next forget (a repository serves one
+    // berth, so forget takes it for a deleted instance's).
+    let lost = tokio::task::spawn_blocking({
+        let (repo, password) = (
+            format!("rest:http://127.0.0.1:{}/", rest.port),
+            rest.dir.path().join("password"),
+        );
+        move || retag(&repo, &password, &snap, "instance=main", "instance=lost")
     })
-    .await;
+    .await
+    .unwrap();
     let revive = format!("/api/v1/clients/{slug}/offsite-restore");
     let (status, e) = app
         .post(
             &revive,
-            json!({ "target": target, "snapshot": snap, "into": "revived" }),
+            json!({ "target": target, "snapshot": lost, "into": "revived" }),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
@@ -197,11 +226,11 @@ async fn clones_from_offsite_refuse_bad_input_and_bring_back_a_deleted_instance(
     let (status, job) = app
         .post(
             &revive,
-            json!({ "target": target, "snapshot": snap, "into": "revived", "blueprint": "static-site" }),
+            json!({ "target": target, "snapshot": lost, "into": "revived", "blueprint": "static-site" }),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
-    assert_eq!(job["source"], format!("{slug}/main"), "{job}");
+    assert_eq!(job["source"], format!("{slug}/lost"), "{job}");
     let p = restored(&app, &job).await;
     assert_eq!(
         digests(&app.config.instance_data_dir(&slug, "revived")),
