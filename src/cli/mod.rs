@@ -24,6 +24,7 @@ mod offsite;
 mod output;
 mod plans;
 mod prompt;
+mod recover;
 mod requests;
 mod tokens;
 mod update_check;
@@ -82,6 +83,10 @@ pub enum Command {
     /// Offsite copies to restic repositories: status, init, copy, snapshots, restore, check.
     #[command(subcommand)]
     Offsite(offsite::OffsiteCmd),
+    /// Rebuild a lost host from its offsite copies: berth's state, then every
+    /// instance's newest good snapshot, then start-up until all are healthy.
+    /// Run on a fresh host, berth stopped, its data dir without a database.
+    Recover(recover::RecoverArgs),
     /// Backups: run, list, verify, restore, status, retention policy.
     #[command(subcommand)]
     Backup(backups::BackupCmd),
@@ -136,6 +141,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve => rt.block_on(serve(config)),
         Command::Doctor => rt.block_on(doctor::doctor(&config, cli.json)),
+        // Before any store is opened: it starts where no database exists.
+        Command::Recover(args) => rt.block_on(recover::run(config, args, cli.json)),
         command => {
             let ops = open_ops(config)?;
             rt.block_on(operate(&ops, command, cli.json))
@@ -192,7 +199,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
         Command::User(cmd) => users::run(ops, &actor, cmd, as_json).await,
         Command::Llm(cmd) => llm::run(ops, &actor, cmd, as_json).await,
         Command::Update(cmd) => updates::run(ops, &actor, cmd, as_json).await,
-        Command::Serve | Command::Doctor | Command::Config(_) => {
+        Command::Serve | Command::Doctor | Command::Config(_) | Command::Recover(_) => {
             unreachable!("handled before opening the store")
         }
     }

@@ -24,6 +24,7 @@ pub mod offsite;
 pub mod overview;
 pub mod plans;
 mod readers;
+pub mod recovered;
 pub mod requests;
 pub mod rollouts;
 mod rows;
