@@ -85,8 +85,10 @@ mod tests {
     #[test]
     fn the_key_and_certificates_are_staged_and_cleared() {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.data_dir = dir.path().join("data");
+        let config = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
         let key = config.llm.secret_file(&config.data_dir);
         std::fs::create_dir_all(key.parent().unwrap()).unwrap();
         std::fs::write(&key, "k".repeat(64)).unwrap();

@@ -55,7 +55,7 @@ pub async fn converge(
     let mut seen: BTreeMap<i64, Health> = BTreeMap::new();
     let rows = loop {
         let rows: BTreeMap<i64, InstanceRow> = store
-            .read(|c| instances::list_all(c))
+            .read(instances::list_all)
             .await
             .map_err(|e| e.to_string())?
             .into_iter()

@@ -117,9 +117,7 @@ pub fn candidates(all: &[Snapshot], client: &str, instance: &str) -> Vec<Snapsho
 }
 
 async fn restore_one(ctx: &Ctx, inst: InstanceRow, candidates: Vec<Snapshot>) -> Outcome {
-    let data = ctx
-        .config
-        .instance_data_dir(&inst.client_slug, &inst.name);
+    let data = ctx.config.instance_data_dir(&inst.client_slug, &inst.name);
     let staging = data.with_file_name(format!(".{}.recover", inst.name));
     let earlier = ctx
         .journal

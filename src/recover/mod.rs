@@ -88,16 +88,13 @@ pub struct InstanceReport {
 /// was looked at, in one line. Ok carries the report, which says whether
 /// everything came back.
 pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, String> {
-    let target = config
-        .offsite_target(&opts.from)
-        .cloned()
-        .ok_or_else(|| {
-            format!(
-                "no offsite target {:?} in the config: recover needs the [[offsite]] section \
+    let target = config.offsite_target(&opts.from).cloned().ok_or_else(|| {
+        format!(
+            "no offsite target {:?} in the config: recover needs the [[offsite]] section \
                  (repository and password) the old host copied to",
-                opts.from
-            )
-        })?;
+            opts.from
+        )
+    })?;
     let resumed = precondition(&config, &opts.from)?;
     let config = Arc::new(config);
     let restic = restic_for(&config, &target);
@@ -148,7 +145,7 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
     }
 
     let live: Vec<_> = store
-        .read(|c| instance_rows::list_all(c))
+        .read(instance_rows::list_all)
         .await
         .map_err(|e| e.to_string())?
         .into_iter()
@@ -156,7 +153,7 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
         .collect();
     let parallel = opts
         .parallel
-        .unwrap_or(config.backup.offsite_concurrency as usize);
+        .unwrap_or(config.backup.offsite_concurrency);
     say(format!(
         "[2/3] instances: {} to restore, {parallel} at a time",
         live.len()
@@ -241,7 +238,11 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
     report.ok = report.healthy == report.instances.len();
     write_report(&config, &mut report)?;
     if report.ok {
-        let mut j = ctx.journal.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut j = ctx
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         j.finished_at = Some(report.finished_at.clone());
         journal::save(&config.data_dir, &j)?;
     }
@@ -282,7 +283,10 @@ fn precondition(config: &Config, from: &str) -> Result<Option<journal::Journal>,
 }
 
 fn say_state(say: &Say, config: &Config, st: &StateRestored) {
-    say(format!("  database restored to {}", config.db_path().display()));
+    say(format!(
+        "  database restored to {}",
+        config.db_path().display()
+    ));
     say(if st.sealer_key {
         format!(
             "  LLM sealer key restored to {}",

@@ -63,16 +63,15 @@ pub fn restore(
         .first()
         .ok_or_else(|| format!("snapshot {} names no directory", snapshot.short_id))?;
     let src = scratch.join(path.trim_start_matches('/'));
-    let result = place(config, &src, &recovered).map(|(old_config, differs, key, caddy)| {
-        StateRestored {
+    let result =
+        place(config, &src, &recovered).map(|(old_config, differs, key, caddy)| StateRestored {
             snapshot_id: snapshot.id.clone(),
             snapshot_time: snapshot.time.clone(),
             old_config,
             config_differs: differs,
             sealer_key: key,
             caddy_certificates: caddy,
-        }
-    });
+        });
     // The scratch copy holds the database and the key: never left behind.
     if let Err(e) = crate::fsutil::remove_tree(&scratch) {
         tracing::warn!(error = %e, "cannot remove the restored state's scratch copy");
@@ -97,9 +96,10 @@ fn place(config: &Config, src: &Path, recovered: &Path) -> Result<Placed, String
     if toml.is_file() {
         let to = recovered.join(staged::CONFIG);
         std::fs::copy(&toml, &to).map_err(|e| format!("writing {}: {e}", to.display()))?;
-        differs = config.source_file.as_ref().map(|running| {
-            std::fs::read(running).ok() != std::fs::read(&to).ok()
-        });
+        differs = config
+            .source_file
+            .as_ref()
+            .map(|running| std::fs::read(running).ok() != std::fs::read(&to).ok());
         old_config = Some(to);
     }
 
@@ -119,7 +119,8 @@ fn place(config: &Config, src: &Path, recovered: &Path) -> Result<Placed, String
 
     // Last: the database in place is what says the state is back.
     let to = config.db_path();
-    std::fs::rename(&db, &to).map_err(|e| format!("moving the database to {}: {e}", to.display()))?;
+    std::fs::rename(&db, &to)
+        .map_err(|e| format!("moving the database to {}: {e}", to.display()))?;
     Ok((old_config, differs, has_key, has_certs))
 }
 

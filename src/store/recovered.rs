@@ -52,7 +52,10 @@ pub fn settle_old_host(conn: &Connection, why: &str) -> Result<usize, StoreError
     // until the reconciler has looked, every instance is pending.
     changed += conn.execute(
         "UPDATE instances SET phase = ?1, message = ?2, container_id = NULL",
-        params![crate::domain::Phase::Pending, "recovered; waiting for the reconciler"],
+        params![
+            crate::domain::Phase::Pending,
+            "recovered; waiting for the reconciler"
+        ],
     )?;
     Ok(changed)
 }

@@ -115,8 +115,10 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
         let (status, body) = call(
             Method::POST,
             "/api/v1/clients".into(),
-            Some(json!({ "name": format!("Lost Co {i}"), "email": "ops@example.com",
-                         "plan": "p", "blueprint": "static-site" })),
+            Some(
+                json!({ "name": format!("Lost Co {i}"), "email": "ops@example.com",
+                         "plan": "p", "blueprint": "static-site" }),
+            ),
         )
         .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -138,7 +140,9 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
         let data = config.instance_data_dir(slug, "main");
         std::fs::write(data.join("index.html"), format!("the site of {slug}\n")).unwrap();
         std::fs::create_dir_all(data.join("files")).unwrap();
-        let blob: Vec<u8> = (0..300_000u32).map(|n| (n * 7 + *id as u32) as u8).collect();
+        let blob: Vec<u8> = (0..300_000u32)
+            .map(|n| (n * 7 + *id as u32) as u8)
+            .collect();
         std::fs::write(data.join("files/blob.bin"), blob).unwrap();
         want.push(digests(&data));
     }
@@ -163,7 +167,13 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
         .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{c}");
         let copy = c["id"].as_i64().unwrap();
-        wait_job(&http, &api, &token, &format!("/api/v1/offsite-copies/{copy}")).await;
+        wait_job(
+            &http,
+            &api,
+            &token,
+            &format!("/api/v1/offsite-copies/{copy}"),
+        )
+        .await;
     }
     let (status, c) = call(
         Method::POST,
@@ -173,7 +183,13 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{c}");
     let copy = c["id"].as_i64().unwrap();
-    wait_job(&http, &api, &token, &format!("/api/v1/offsite-copies/{copy}")).await;
+    wait_job(
+        &http,
+        &api,
+        &token,
+        &format!("/api/v1/offsite-copies/{copy}"),
+    )
+    .await;
     let staged = config.data_dir.join("offsite-state");
     assert!(
         !staged.join("berth.db").exists() && !staged.join("llm.key").exists(),
@@ -251,7 +267,10 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
     for i in items {
         assert_eq!(i["health"], "healthy", "{i}");
         assert!(i["restored_bytes"].as_u64().unwrap() > 300_000, "{i}");
-        assert!(i["snapshot_id"].is_string() && i["snapshot_time"].is_string(), "{i}");
+        assert!(
+            i["snapshot_id"].is_string() && i["snapshot_time"].is_string(),
+            "{i}"
+        );
     }
     let report_file = report["report_file"].as_str().unwrap();
     assert!(report_file.starts_with(&*config.reports_dir().to_string_lossy()));
