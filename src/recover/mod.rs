@@ -151,9 +151,7 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
         .into_iter()
         .filter(|r| r.desired.is_live())
         .collect();
-    let parallel = opts
-        .parallel
-        .unwrap_or(config.backup.offsite_concurrency);
+    let parallel = opts.parallel.unwrap_or(config.backup.offsite_concurrency);
     say(format!(
         "[2/3] instances: {} to restore, {parallel} at a time",
         live.len()

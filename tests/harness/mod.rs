@@ -39,7 +39,6 @@ mod registry;
 mod smtp;
 mod wait;
 
-pub use offsite::{digests, is_root, write_mixed, RestServer, Sshd};
 pub use app::{api_call, eventually, free_port_block, test_config, TestApp, PORTS_PER_APP};
 pub use caddy::CaddyProcess;
 pub use deletion::{delete_and_follow, follow_deletion};
@@ -48,6 +47,7 @@ pub use http::{http_get, try_http_get};
 pub use isolation::{assert_unreachable, probe};
 pub use llm_fake::{FakeKey, Fault, LlmFake};
 pub use names::{free_port, unique};
+pub use offsite::{digests, is_root, write_mixed, RestServer, Sshd};
 pub use pool::{free_pool_networks, pool_networks, wait_pool_full, PoolNetwork};
 pub use process::{
     api_client, berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe,

@@ -190,7 +190,6 @@ fn first_pack(data: &Path) -> PathBuf {
     packs.pop().expect("a pack file").1
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rest_target_copies_on_request_and_restores() {
     let rest = tokio::task::spawn_blocking(RestServer::start)

@@ -8,8 +8,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{api_call, api_client, eventually, wait_until, BerthProcess, ChildSetup};
 use crate::harness::RestServer;
+use crate::harness::{api_call, api_client, eventually, wait_until, BerthProcess, ChildSetup};
 
 /// The pid of a `restic` whose parent is `parent`, if one runs.
 fn restic_child(parent: u32) -> Option<u32> {
