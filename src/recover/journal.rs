@@ -31,6 +31,13 @@ pub struct Journal {
     pub started_at: String,
     /// Set when a run ended with every instance restored and healthy.
     pub finished_at: Option<String>,
+    /// The old host's jobs, pids and phases settled (once: a later run may
+    /// find jobs of this host, which must be left alone).
+    #[serde(default)]
+    pub settled: bool,
+    /// Backups whose archives were on the old host's disk, marked lost then.
+    #[serde(default)]
+    pub lost_archives: usize,
     pub instances: BTreeMap<i64, Restored>,
     /// Instances recover set to stopped because their data could not be
     /// restored (never serve a client an empty site as theirs), with the

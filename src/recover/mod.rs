@@ -105,7 +105,7 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
         mask_userinfo(&target.repository)
     ));
 
-    let (journal, state) = match resumed {
+    let (mut journal, state) = match resumed {
         Some(j) => {
             say(format!(
                 "[1/3] state: restored by the run started at {}; continuing",
@@ -137,13 +137,19 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
     let state = state.or_else(|| journal.state.clone());
 
     let store = Store::open(&config.db_path()).map_err(|e| format!("opening the database: {e}"))?;
-    let lost = settle(&store, &config, &target.name).await?;
-    if lost > 0 {
-        say(format!(
-            "  {lost} backup archive(s) were on the old host's disk: marked lost (verify failed)"
-        ));
+    if !journal.settled {
+        let lost = settle(&store, &config, &target.name).await?;
+        if lost > 0 {
+            say(format!(
+                "  {lost} backup archive(s) were on the old host's disk: marked lost (verify failed)"
+            ));
+        }
+        journal.settled = true;
+        journal.lost_archives = lost;
+        journal::save(&config.data_dir, &journal)?;
     }
 
+    let lost = journal.lost_archives;
     let live: Vec<_> = store
         .read(instance_rows::list_all)
         .await

@@ -227,7 +227,7 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
     )
     .env("BERTH_TEST_PAUSE_AT", "recover-instance-restored")
     .env("BERTH_TEST_PAUSE_FILE", &pause)
-    .stdout(Stdio::null())
+    .stdout(std::fs::File::create(setup.dir.path().join("recover-1.log")).unwrap())
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
@@ -237,6 +237,13 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
     assert!(first.try_wait().unwrap().is_none(), "recover ended early");
     first.kill().unwrap();
     first.wait().unwrap();
+    let said = std::fs::read_to_string(setup.dir.path().join("recover-1.log")).unwrap();
+    eprintln!("the first recover said, until it was killed:\n{said}");
+    assert!(
+        said.contains("[1/3] state") && said.contains("LLM sealer key restored"),
+        "{said}"
+    );
+    assert_eq!(said.matches("restored, ").count(), 1, "{said}");
     assert_eq!(
         std::fs::read(&key).unwrap(),
         "ab".repeat(32).as_bytes(),
