@@ -67,20 +67,20 @@ pub async fn restore_all(
             let outcome = restore_one(&ctx, inst, candidates).await;
             let line = match (&outcome.restored, &outcome.error) {
                 (Some(r), _) if outcome.resumed => format!(
-                    "  [{}/{total}] {what}: already restored from snapshot {} by an earlier run",
+                    "  {what} ({} of {total}): already restored from snapshot {} by an earlier run",
                     i + 1,
                     short(&r.snapshot_id)
                 ),
                 (Some(r), _) => format!(
-                    "  [{}/{total}] {what}: snapshot {} of {} restored, {} in {} files",
+                    "  {what} ({} of {total}): snapshot {} of {} restored, {} in {} files",
                     i + 1,
                     short(&r.snapshot_id),
-                    r.snapshot_time,
+                    super::when(&r.snapshot_time),
                     crate::domain::size::human_bytes(r.bytes as f64),
                     r.files
                 ),
                 (None, e) => format!(
-                    "  [{}/{total}] {what}: NOT restored: {}",
+                    "  {what} ({} of {total}): NOT restored: {}",
                     i + 1,
                     e.as_deref().unwrap_or("unknown error")
                 ),

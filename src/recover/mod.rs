@@ -108,7 +108,7 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
     let (mut journal, state) = match resumed {
         Some(j) => {
             say(format!(
-                "[1/3] state: restored by the run started at {}; continuing",
+                "step 1/3, state: restored by the run started at {}; continuing",
                 j.started_at
             ));
             (j, None)
@@ -117,8 +117,9 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
             let (r, want) = (restic.clone(), opts.snapshot.clone());
             let snap = crate::backup::blocking(move || state::choose(&r, want.as_deref())).await?;
             say(format!(
-                "[1/3] state: snapshot {} of {}",
-                snap.short_id, snap.time
+                "step 1/3, state: snapshot {} of {}",
+                snap.short_id,
+                when(&snap.time)
             ));
             let mut j = journal::Journal {
                 target: target.name.clone(),
@@ -159,7 +160,7 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
         .collect();
     let parallel = opts.parallel.unwrap_or(config.backup.offsite_concurrency);
     say(format!(
-        "[2/3] instances: {} to restore, {parallel} at a time",
+        "step 2/3, instances: {} to restore, {parallel} at a time",
         live.len()
     ));
     let r = restic.clone();
@@ -191,7 +192,7 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
     drop(store);
 
     say(format!(
-        "[3/3] starting berth until every instance is healthy (at most {}s)",
+        "step 3/3, start-up: berth runs until every instance is healthy (at most {}s)",
         opts.wait.as_secs()
     ));
     let ids = outcomes.iter().map(|o| o.instance.id).collect();
@@ -394,6 +395,17 @@ async fn keep_unrestored_stopped(
     journal::save(&ctx.config.data_dir, &j)
 }
 
+/// restic's snapshot time ("2026-12-03T08:24:23.836683761Z") to the second, in UTC.
+fn when(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|_| rfc3339.to_owned())
+}
+
 fn write_report(config: &Config, report: &mut Report) -> Result<(), String> {
     let dir = config.reports_dir();
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -402,4 +414,54 @@ fn write_report(config: &Config, report: &mut Report) -> Result<(), String> {
     let bytes = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
     std::fs::write(&report.report_file, bytes)
         .map_err(|e| format!("writing {}: {e}", report.report_file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_fresh_host_or_an_interrupted_recovery_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(precondition(&config, "box").unwrap(), None);
+        std::fs::write(config.db_path(), b"").unwrap();
+        let err = precondition(&config, "box").unwrap_err();
+        assert!(err.contains("berth.db exists"), "{err}");
+
+        let mut j = journal::Journal {
+            target: "box".into(),
+            started_at: "t".into(),
+            ..Default::default()
+        };
+        journal::save(&config.data_dir, &j).unwrap();
+        assert_eq!(precondition(&config, "box").unwrap(), Some(j.clone()));
+        let err = precondition(&config, "other").unwrap_err();
+        assert!(err.contains("--from box"), "{err}");
+        j.finished_at = Some("then".into());
+        journal::save(&config.data_dir, &j).unwrap();
+        let err = precondition(&config, "box").unwrap_err();
+        assert!(err.contains("already recovered"), "{err}");
+
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy = Config {
+            listen: taken.local_addr().unwrap(),
+            ..config
+        };
+        let err = precondition(&busy, "box").unwrap_err();
+        assert!(err.contains("stop berth first"), "{err}");
+    }
+
+    #[test]
+    fn snapshot_times_read_to_the_second_in_utc() {
+        assert_eq!(
+            when("2026-12-03T09:24:23.836683761+01:00"),
+            "2026-12-03 08:24:23 UTC"
+        );
+        assert_eq!(when("not a time"), "not a time");
+    }
 }

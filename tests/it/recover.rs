@@ -240,7 +240,7 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
     let said = std::fs::read_to_string(setup.dir.path().join("recover-1.log")).unwrap();
     eprintln!("the first recover said, until it was killed:\n{said}");
     assert!(
-        said.contains("[1/3] state") && said.contains("LLM sealer key restored"),
+        said.contains("step 1/3, state") && said.contains("LLM sealer key restored"),
         "{said}"
     );
     assert_eq!(said.matches("restored, ").count(), 1, "{said}");
@@ -284,7 +284,7 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
     assert!(Path::new(report_file).is_file());
     let progress = String::from_utf8_lossy(&out.stderr);
     eprintln!("the resumed recover said:\n{progress}");
-    assert!(progress.contains("[3/3]"), "{progress}");
+    assert!(progress.contains("step 3/3"), "{progress}");
 
     // Done once: a third run is refused.
     let out = berth(&config, &file, &["recover", "--from", "dr"])
