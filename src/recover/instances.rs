@@ -75,7 +75,7 @@ pub async fn restore_all(
                     "  {what} ({} of {total}): snapshot {} of {} restored, {} in {} files",
                     i + 1,
                     short(&r.snapshot_id),
-                    super::when(&r.snapshot_time),
+                    super::report::when(&r.snapshot_time),
                     crate::domain::size::human_bytes(r.bytes as f64),
                     r.files
                 ),

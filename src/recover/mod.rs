@@ -13,18 +13,17 @@
 //!    is healthy (or stopped, as desired) or `--wait` passes.
 //!
 //! A [`journal`] in `<data_dir>/recovered/` makes a cut-off run continue
-//! where it stopped. The report goes to the reports dir as JSON.
+//! where it stopped. The [`report`] is printed and kept in the reports dir.
 
 mod converge;
 mod instances;
 mod journal;
+mod report;
 mod state;
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::json;
 
 use crate::audit::{self, Actor};
@@ -34,6 +33,7 @@ use crate::offsite::restic_for;
 use crate::store::{instances as instance_rows, recovered, Store};
 
 pub use converge::Health;
+pub use report::{InstanceReport, Report};
 pub use state::StateRestored;
 
 /// Where progress lines go (stdout, or stderr under `--json`).
@@ -48,40 +48,6 @@ pub struct Options {
     pub wait: Duration,
     /// Instances downloaded at once; default `backup.offsite_concurrency`.
     pub parallel: Option<usize>,
-}
-
-/// What the run did, per instance; also written to the reports dir.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub target: String,
-    pub started_at: String,
-    pub finished_at: String,
-    /// None when an earlier, interrupted run restored the state.
-    pub state: Option<StateRestored>,
-    /// Backups whose archives were on the old host's disk, marked lost.
-    pub lost_archives: usize,
-    pub instances: Vec<InstanceReport>,
-    pub restored: usize,
-    pub healthy: usize,
-    /// Every instance restored and healthy (or stopped as desired).
-    pub ok: bool,
-    pub report_file: PathBuf,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct InstanceReport {
-    pub id: i64,
-    pub client: String,
-    pub instance: String,
-    pub snapshot_id: Option<String>,
-    pub snapshot_time: Option<String>,
-    pub restored_bytes: u64,
-    pub files: u64,
-    /// Restored by an earlier run this one continued.
-    pub resumed: bool,
-    pub health: Health,
-    pub phase: String,
-    pub message: String,
 }
 
 /// Runs the recovery; Err is a refusal or a failure before any instance
@@ -119,7 +85,7 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
             say(format!(
                 "step 1/3, state: snapshot {} of {}",
                 snap.short_id,
-                when(&snap.time)
+                report::when(&snap.time)
             ));
             let mut j = journal::Journal {
                 target: target.name.clone(),
@@ -129,7 +95,7 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
             journal::save(&config.data_dir, &j)?;
             let (r, c) = (restic.clone(), config.clone());
             let st = crate::backup::blocking(move || state::restore(&r, &c, &snap)).await?;
-            say_state(&say, &config, &st);
+            report::say_state(&say, &config, &st);
             j.state = Some(st.clone());
             journal::save(&config.data_dir, &j)?;
             (j, Some(st))
@@ -198,50 +164,16 @@ pub async fn run(config: Config, opts: Options, say: Say) -> Result<Report, Stri
     let ids = outcomes.iter().map(|o| o.instance.id).collect();
     let rows = converge::converge((*config).clone(), ids, opts.wait, &say).await?;
 
-    let mut report = Report {
-        target: target.name.clone(),
+    let mut report = report::build(
+        &target.name,
         started_at,
-        finished_at: crate::store::now(),
         state,
-        lost_archives: lost,
-        instances: Vec::new(),
+        lost,
         restored,
-        healthy: 0,
-        ok: false,
-        report_file: PathBuf::new(),
-    };
-    for o in outcomes {
-        let row = rows.get(&o.instance.id).unwrap_or(&o.instance);
-        let health = match &o.restored {
-            Some(_) => converge::health(row),
-            None => Health::NotRestored,
-        };
-        let message = match (&o.error, row.message.as_str()) {
-            (Some(e), _) => e.clone(),
-            (None, m) => m.to_owned(),
-        };
-        report.instances.push(InstanceReport {
-            id: row.id,
-            client: row.client_slug.clone(),
-            instance: row.name.clone(),
-            snapshot_id: o.restored.as_ref().map(|r| r.snapshot_id.clone()),
-            snapshot_time: o.restored.as_ref().map(|r| r.snapshot_time.clone()),
-            restored_bytes: o.restored.as_ref().map_or(0, |r| r.bytes),
-            files: o.restored.as_ref().map_or(0, |r| r.files),
-            resumed: o.resumed,
-            health,
-            phase: row.phase.to_string(),
-            message,
-        });
-    }
-    report.instances.sort_by_key(|i| i.id);
-    report.healthy = report
-        .instances
-        .iter()
-        .filter(|i| matches!(i.health, Health::Healthy | Health::Stopped))
-        .count();
-    report.ok = report.healthy == report.instances.len();
-    write_report(&config, &mut report)?;
+        outcomes,
+        &rows,
+    );
+    report::write(&config, &mut report)?;
     if report.ok {
         let mut j = ctx
             .journal
@@ -284,41 +216,6 @@ fn precondition(config: &Config, from: &str) -> Result<Option<journal::Journal>,
             j.target, j.target
         )),
         Some(j) => Ok(Some(j)),
-    }
-}
-
-fn say_state(say: &Say, config: &Config, st: &StateRestored) {
-    say(format!(
-        "  database restored to {}",
-        config.db_path().display()
-    ));
-    say(if st.sealer_key {
-        format!(
-            "  LLM sealer key restored to {}",
-            config.llm.secret_file(&config.data_dir).display()
-        )
-    } else {
-        "  no LLM sealer key in the copy (made by an older berth, or no LLM keys yet): \
-         sealed LLM keys and first-start passwords may not be readable; rotate them"
-            .to_owned()
-    });
-    if st.caddy_certificates {
-        say("  Caddy's certificates restored".to_owned());
-    }
-    match (&st.old_config, st.config_differs) {
-        (Some(p), Some(true)) => say(format!(
-            "  the old host's config is in {}: it DIFFERS from the config in use; compare them",
-            p.display()
-        )),
-        (Some(p), Some(false)) => say(format!(
-            "  the old host's config is in {}: the same as the config in use",
-            p.display()
-        )),
-        (Some(p), None) => say(format!(
-            "  the old host's config is in {} (this run uses no config file)",
-            p.display()
-        )),
-        (None, _) => say("  the copy holds no config file (the old host ran without one)".into()),
     }
 }
 
@@ -395,27 +292,6 @@ async fn keep_unrestored_stopped(
     journal::save(&ctx.config.data_dir, &j)
 }
 
-/// restic's snapshot time ("2026-12-03T08:24:23.836683761Z") to the second, in UTC.
-fn when(rfc3339: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| {
-            t.with_timezone(&chrono::Utc)
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string()
-        })
-        .unwrap_or_else(|_| rfc3339.to_owned())
-}
-
-fn write_report(config: &Config, report: &mut Report) -> Result<(), String> {
-    let dir = config.reports_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    report.report_file = dir.join(format!("recover-{stamp}.json"));
-    let bytes = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
-    std::fs::write(&report.report_file, bytes)
-        .map_err(|e| format!("writing {}: {e}", report.report_file.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,9 +335,9 @@ mod tests {
     #[test]
     fn snapshot_times_read_to_the_second_in_utc() {
         assert_eq!(
-            when("2026-12-03T09:24:23.836683761+01:00"),
+            report::when("2026-12-03T09:24:23.836683761+01:00"),
             "2026-12-03 08:24:23 UTC"
         );
-        assert_eq!(when("not a time"), "not a time");
+        assert_eq!(report::when("not a time"), "not a time");
     }
 }
