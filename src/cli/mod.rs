@@ -83,9 +83,11 @@ pub enum Command {
     /// Offsite copies to restic repositories: status, init, copy, snapshots, restore, check.
     #[command(subcommand)]
     Offsite(offsite::OffsiteCmd),
-    /// Rebuild a lost host from its offsite copies: berth's state, then every
-    /// instance's newest good snapshot, then start-up until all are healthy.
-    /// Run on a fresh host, berth stopped, its data dir without a database.
+    /// Rebuild a lost host from its offsite copies (on a fresh host, berth stopped).
+    ///
+    /// berth's state first, then every instance's newest good snapshot, then
+    /// start-up until all are healthy. Refused when the data dir has a database;
+    /// run again after an interruption, it continues.
     Recover(recover::RecoverArgs),
     /// Backups: run, list, verify, restore, status, retention policy.
     #[command(subcommand)]
