@@ -50,6 +50,8 @@
 //! - [`offsite`]: copies of verified backups and berth's own state to
 //!   restic repositories (`[[offsite]]`), and restores back from them
 //!   through the local restore; its own worker beside the backup worker.
+//! - [`recover`]: `berth recover`, a lost host rebuilt from its offsite
+//!   copies: state, then every instance's data, then berth's start-up.
 //! - [`audit`]: who did what, when, from where; record, query, retention.
 //! - [`web`]: axum only: one route table with an `Access` per route, one
 //!   `WebError`, `state.rs`; `pages/` (admin handlers), `portal/` (client
@@ -80,6 +82,7 @@ pub mod metrics;
 pub mod offsite;
 pub mod ops;
 pub mod reconcile;
+pub mod recover;
 pub mod rollout;
 pub mod store;
 pub mod testhook;

@@ -20,7 +20,9 @@
 //! created on them yet), `llm-created` (an LLM key made at the provider,
 //! its answer not yet stored), `rollout-updating` (a rollout step pinned
 //! its instance's new image, its health not yet seen), `rollout-rolling-back`
-//! (a failed step pinned the old image again, the backup not yet restored).
+//! (a failed step pinned the old image again, the backup not yet restored),
+//! `recover-instance-restored` (`berth recover` put one instance's data in
+//! place and has not started the next).
 
 /// Pauses forever at `step` when the test environment asks for it.
 pub async fn pause_at(step: &str) {

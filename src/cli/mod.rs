@@ -25,6 +25,7 @@ mod offsite_maintenance;
 mod output;
 mod plans;
 mod prompt;
+mod recover;
 mod requests;
 mod tokens;
 mod update_check;
@@ -84,6 +85,12 @@ pub enum Command {
     /// forget, prune, test-restore, runs.
     #[command(subcommand)]
     Offsite(offsite::OffsiteCmd),
+    /// Rebuild a lost host from its offsite copies (on a fresh host, berth stopped).
+    ///
+    /// berth's state first, then every instance's newest good snapshot, then
+    /// start-up until all are healthy. Refused when the data dir has a database;
+    /// run again after an interruption, it continues.
+    Recover(recover::RecoverArgs),
     /// Backups: run, list, verify, restore, status, retention policy.
     #[command(subcommand)]
     Backup(backups::BackupCmd),
@@ -138,6 +145,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve => rt.block_on(serve(config)),
         Command::Doctor => rt.block_on(doctor::doctor(&config, cli.json)),
+        // Before any store is opened: it starts where no database exists.
+        Command::Recover(args) => rt.block_on(recover::run(config, args, cli.json)),
         command => {
             let ops = open_ops(config)?;
             rt.block_on(operate(&ops, command, cli.json))
@@ -194,7 +203,7 @@ async fn operate(ops: &Ops, command: Command, as_json: bool) -> Result<(), Failu
         Command::User(cmd) => users::run(ops, &actor, cmd, as_json).await,
         Command::Llm(cmd) => llm::run(ops, &actor, cmd, as_json).await,
         Command::Update(cmd) => updates::run(ops, &actor, cmd, as_json).await,
-        Command::Serve | Command::Doctor | Command::Config(_) => {
+        Command::Serve | Command::Doctor | Command::Config(_) | Command::Recover(_) => {
             unreachable!("handled before opening the store")
         }
     }

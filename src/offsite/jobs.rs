@@ -295,7 +295,7 @@ impl Worker {
                 crate::backup::blocking(move || {
                     let done = copy::copy_state(&restic, &dir, progress);
                     // The copy holds every secret the database does: not left lying about.
-                    let _ = std::fs::remove_file(dir.join("berth.db"));
+                    super::state::clear(&dir);
                     done
                 })
                 .await
@@ -304,14 +304,15 @@ impl Worker {
     }
 
     /// `<data_dir>/offsite-state/`: a consistent copy of the database
-    /// (`VACUUM INTO` reads one transaction's view) and the config file.
+    /// (`VACUUM INTO` reads one transaction's view), the config file, and
+    /// what the database needs on a rebuilt host (`state::stage_extras`).
     async fn stage_state(&self) -> Result<std::path::PathBuf, String> {
         let dir = self.config.data_dir.join("offsite-state");
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| format!("securing {}: {e}", dir.display()))?;
-        let db = dir.join("berth.db");
+        let db = dir.join(super::state::DB);
         let _ = std::fs::remove_file(&db);
         let into = db.display().to_string();
         self.store
@@ -322,9 +323,10 @@ impl Worker {
             .await
             .map_err(|e| format!("copying the database: {e}"))?;
         if let Some(file) = &self.config.source_file {
-            std::fs::copy(file, dir.join("berth.toml"))
+            std::fs::copy(file, dir.join(super::state::CONFIG))
                 .map_err(|e| format!("copying {}: {e}", file.display()))?;
         }
+        super::state::stage_extras(&self.config, &dir)?;
         Ok(dir)
     }
 }

@@ -12,6 +12,7 @@
 //! - [`copy`]: an instance's tar stream (or the state dir) into `restic backup`.
 //! - [`download`]: a snapshot back into a local archive; the local restore
 //!   (swap with rollback, crash recovery) then puts it in place.
+//! - [`state`]: what berth's state copy carries besides the database.
 //! - `jobs`: claiming, running and finishing rows; what is due when;
 //!   `restore`: a snapshot into a local backup plus a queued local restore.
 //! - [`retention`]: which snapshots a forget drops (plan rules, gone
@@ -26,6 +27,7 @@ pub mod restic;
 mod restore;
 pub mod retention;
 mod test_restore;
+pub mod state;
 
 use std::sync::Arc;
 

@@ -25,6 +25,7 @@ pub mod offsite_runs;
 pub mod overview;
 pub mod plans;
 mod readers;
+pub mod recovered;
 pub mod requests;
 pub mod rollouts;
 mod rows;

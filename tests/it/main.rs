@@ -38,6 +38,7 @@ mod portal_flow;
 mod portal_scope;
 mod pull;
 mod readme_run;
+mod recover;
 mod requests;
 mod rollout_crash;
 mod rollouts;
