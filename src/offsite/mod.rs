@@ -26,8 +26,8 @@ mod maintenance;
 pub mod restic;
 mod restore;
 pub mod retention;
-mod test_restore;
 pub mod state;
+mod test_restore;
 
 use std::sync::Arc;
 
