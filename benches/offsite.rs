@@ -21,12 +21,12 @@
 //! the target is ≥ 0.9. The data is generated once under `--dir` and
 //! copied to a working directory for each run (`benches/offsite/data.rs`).
 
+#[path = "offsite/data.rs"]
+mod data;
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 #[path = "support/results.rs"]
 mod results;
-#[path = "offsite/data.rs"]
-mod data;
 #[path = "offsite/sides.rs"]
 mod sides;
 
@@ -102,7 +102,11 @@ fn main() {
         );
         r / b
     };
-    println!("\nmedians of {} run(s), {mb:.0} MB, {} repositories:", runs.len(), args.kind);
+    println!(
+        "\nmedians of {} run(s), {mb:.0} MB, {} repositories:",
+        runs.len(),
+        args.kind
+    );
     let c1 = speed("1st copy", &|x| &x.copy1);
     let c2 = speed("2nd copy", &|x| &x.copy2);
     let rs = speed("restore ", &|x| &x.restore);
@@ -115,8 +119,14 @@ fn main() {
 
     let data = format!("{mb:.0} MB, {}", args.kind);
     for (what, ratio) in [
-        (format!("offsite 1st copy speed vs restic backup DIR ({data})"), c1),
-        ("offsite 2nd copy (1 % changed) speed vs restic backup DIR".into(), c2),
+        (
+            format!("offsite 1st copy speed vs restic backup DIR ({data})"),
+            c1,
+        ),
+        (
+            "offsite 2nd copy (1 % changed) speed vs restic backup DIR".into(),
+            c2,
+        ),
         ("offsite restore speed vs restic restore".into(), rs),
     ] {
         Row::new(what, Target::AtLeast(0.9), ratio, "x").record();
@@ -150,7 +160,7 @@ fn one_run(args: &Args, server: &Server, base: &Path, run: usize) -> Run {
     let mut out = Run::default();
     // Alternate who goes first: the second of two reads a warmer machine.
     let pair = |b: &mut dyn FnMut() -> Took, r: &mut dyn FnMut() -> Took| {
-        if run % 2 == 0 {
+        if run.is_multiple_of(2) {
             let x = b();
             (x, r())
         } else {
@@ -160,10 +170,9 @@ fn one_run(args: &Args, server: &Server, base: &Path, run: usize) -> Run {
     };
 
     let a1 = sides::local_backup(&live, &root.join("backups/1.tar.zst"));
-    out.copy1 = pair(
-        &mut || sides::berth_copy(&ours, &a1).0,
-        &mut || theirs.backup(&live).0,
-    );
+    out.copy1 = pair(&mut || sides::berth_copy(&ours, &a1).0, &mut || {
+        theirs.backup(&live).0
+    });
     let grown = |repo: &berth::offsite::Restic| server.repo_bytes(repo);
     let before = (grown(&ours), grown(&theirs.0));
     println!("run {run}: {}", data::change(&live, args.mb));
@@ -202,8 +211,15 @@ fn one_run(args: &Args, server: &Server, base: &Path, run: usize) -> Run {
         let want = harness::digests(&live);
         assert_eq!(harness::digests(&staging), want, "berth's restore differs");
         let theirs_root = restored.join(live.strip_prefix("/").unwrap());
-        assert_eq!(harness::digests(&theirs_root), want, "restic's restore differs");
-        println!("run {run}: both restores match the data ({} files)", want.len());
+        assert_eq!(
+            harness::digests(&theirs_root),
+            want,
+            "restic's restore differs"
+        );
+        println!(
+            "run {run}: both restores match the data ({} files)",
+            want.len()
+        );
     }
     server.remove(&ours);
     server.remove(&theirs.0);

@@ -99,12 +99,14 @@ pub fn ensure(dir: &Path, mb: u64) {
     let uploads = dir.join("uploads");
     std::fs::create_dir_all(&uploads).unwrap();
     for i in 0..s.uploads {
-        std::fs::write(uploads.join(format!("u{i}.bin")), rng.bytes(UPLOAD as usize)).unwrap();
+        std::fs::write(
+            uploads.join(format!("u{i}.bin")),
+            rng.bytes(UPLOAD as usize),
+        )
+        .unwrap();
     }
     for i in 0..s.text_files {
-        let sub = dir
-            .join("text")
-            .join(format!("d{:03}", i / TEXT_PER_DIR));
+        let sub = dir.join("text").join(format!("d{:03}", i / TEXT_PER_DIR));
         if i % TEXT_PER_DIR == 0 {
             std::fs::create_dir_all(&sub).unwrap();
         }
@@ -136,7 +138,8 @@ pub fn ensure(dir: &Path, mb: u64) {
                 .unwrap();
             for _ in 0..10_000 {
                 let author = &words[rng.below(words.len() as u64) as usize];
-                let body = sentence(&mut rng, &words, 100 + rng.below(500) as usize);
+                let len = 100 + rng.below(500) as usize;
+                let body = sentence(&mut rng, &words, len);
                 insert
                     .execute(rusqlite::params![author, body, (rng.next() >> 24) as i64])
                     .unwrap();
@@ -153,7 +156,7 @@ pub fn ensure(dir: &Path, mb: u64) {
 pub fn change(dir: &Path, mb: u64) -> String {
     let s = shape(mb);
     let k = (mb / 400).max(1);
-    let mut rng = Rng::new(0xc4a4_9e00_0b);
+    let mut rng = Rng::new(0x00c4_a49e_000b);
     let words = vocabulary(&mut rng);
     // Bytes rewritten inside one upload (a document edited in place).
     let rewrite = (2 * k * MB).min(UPLOAD - MB);
@@ -206,7 +209,8 @@ pub fn change(dir: &Path, mb: u64) -> String {
             .append(true)
             .open(&path)
             .unwrap();
-        f.write_all("appended line\n".repeat(20).as_bytes()).unwrap();
+        f.write_all("appended line\n".repeat(20).as_bytes())
+            .unwrap();
     }
     format!(
         "{} MB rewritten in one upload, {k} new 1 MB upload(s), {} row updates + {} inserts, \

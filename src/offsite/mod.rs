@@ -18,6 +18,7 @@
 pub mod copy;
 pub mod download;
 mod jobs;
+mod pipe;
 pub mod restic;
 mod restore;
 
