@@ -85,9 +85,13 @@ fn main() {
         made.elapsed()
     );
     let server = Server::start(&args.kind);
+    // The unchanged data archives to the same bytes every run: made once.
+    let first = args.dir.join("first.tar.zst");
+    let _ = std::fs::remove_file(&first);
+    let first = sides::local_backup(&base, &first);
     let mut runs = Vec::new();
     for run in 0..args.runs.max(1) {
-        runs.push(one_run(&args, &server, &base, run));
+        runs.push(one_run(&args, &server, &base, &first, run));
     }
 
     let med = |pick: &dyn Fn(&Run) -> f64| median(runs.iter().map(pick).collect());
@@ -141,7 +145,7 @@ fn main() {
     .record();
 }
 
-fn one_run(args: &Args, server: &Server, base: &Path, run: usize) -> Run {
+fn one_run(args: &Args, server: &Server, base: &Path, a1: &sides::Archive, run: usize) -> Run {
     let root = args.dir.join("run");
     let _ = berth::fsutil::remove_tree(&root);
     std::fs::create_dir_all(&root).unwrap();
@@ -151,7 +155,6 @@ fn one_run(args: &Args, server: &Server, base: &Path, run: usize) -> Run {
         base.display(),
         live.display()
     ));
-    let _ = std::fs::remove_file(live.join(".done"));
     let tag = format!("{}-{run}", std::process::id());
     let ours = server.repo(&format!("berth-{tag}"), &root.join("cache-berth"));
     let theirs = Cli(server.repo(&format!("restic-{tag}"), &root.join("cache-restic")));
@@ -169,8 +172,7 @@ fn one_run(args: &Args, server: &Server, base: &Path, run: usize) -> Run {
         }
     };
 
-    let a1 = sides::local_backup(&live, &root.join("backups/1.tar.zst"));
-    out.copy1 = pair(&mut || sides::berth_copy(&ours, &a1).0, &mut || {
+    out.copy1 = pair(&mut || sides::berth_copy(&ours, a1).0, &mut || {
         theirs.backup(&live).0
     });
     let grown = |repo: &berth::offsite::Restic| server.repo_bytes(repo);

@@ -87,9 +87,11 @@ fn sentence(rng: &mut Rng, words: &[String], bytes: usize) -> String {
     out
 }
 
-/// Makes the data in `dir` unless a finished set is there already.
+/// Makes the data in `dir` unless a finished set is there already (its
+/// marker sits beside it, so the data is only the instance's).
 pub fn ensure(dir: &Path, mb: u64) {
-    if dir.join(".done").exists() {
+    let done = dir.with_extension("done");
+    if done.exists() {
         return;
     }
     let _ = std::fs::remove_dir_all(dir);
@@ -148,7 +150,7 @@ pub fn ensure(dir: &Path, mb: u64) {
         tx.commit().unwrap();
     }
     drop(db);
-    std::fs::write(dir.join(".done"), "").unwrap();
+    std::fs::write(done, "").unwrap();
 }
 
 /// Applies the ~1 % change to `dir`, a working copy of [`ensure`]'s data;
