@@ -12,6 +12,7 @@
 # shared 2-core machine only compare within one run.
 #
 # Needs what the benches need: Docker, caddy, docker-compose, wrk, zstd,
+# restic and rclone (the offsite bench),
 # and jq for the table. Run as a user that may use Docker (the benches
 # create containers under a throwaway owner label and remove them).
 #
@@ -52,6 +53,7 @@ if [ "$mode" = full ]; then
     freeze=(--mb 800 --backups 10)
     llm=(--keys 500 --polls 5 --runs 5 --slow-ms 3000)
     updates=(--instances 20)
+    offsite=(--mb 800 --runs 3)
 else
     core=(--runs 1 --concurrent 5 --idle 0)
     ui=(--clients 50 --duration 2s)
@@ -60,6 +62,7 @@ else
     freeze=(--mb 20 --backups 3)
     llm=(--keys 50 --polls 2 --runs 1 --slow-ms 1000)
     updates=(--instances 3)
+    offsite=(--mb 40 --runs 1)
 fi
 
 broken=()
@@ -90,6 +93,7 @@ run usage cargo bench --bench usage -- "${usage[@]}"
 run freeze cargo bench --bench freeze -- "${freeze[@]}"
 run llm cargo bench --bench llm -- "${llm[@]}"
 run updates cargo bench --bench updates -- "${updates[@]}"
+run offsite cargo bench --bench offsite -- "${offsite[@]}"
 run backup cargo run --release --example backup_bench -- "${backup[@]}"
 
 at_end=$(machine)

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use super::pipe;
 use super::restic::{exit_error, follow_backup, Restic};
 use crate::store::offsite::CopyDone;
 
@@ -69,7 +70,7 @@ pub fn measure(archive: &Path) -> io::Result<(String, u64)> {
         hasher: Sha256::new(),
     };
     let mut decoder = zstd::stream::read::Decoder::new(&mut hashing)?;
-    let tar_bytes = io::copy(&mut decoder, &mut io::sink())?;
+    let tar_bytes = pipe::pump(&mut decoder, &mut io::sink())?;
     drop(decoder);
     // The decoder may stop at the frame's end: hash what is left too.
     io::copy(&mut hashing, &mut io::sink())?;
@@ -107,7 +108,7 @@ pub fn copy_instance(
     let archive = src.archive.clone();
     let feed = move |stdin: &mut dyn Write| -> io::Result<u64> {
         let mut decoder = zstd::stream::read::Decoder::new(open_archive(&archive)?)?;
-        io::copy(&mut decoder, stdin)
+        pipe::pump(&mut decoder, stdin)
     };
     let done = run_backup(restic, &args, feed, progress)?;
     if done.bytes_processed != tar_bytes {
@@ -152,6 +153,9 @@ fn run_backup(
     let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let stdin = child.stdin.take();
+    if let Some(pipe) = &stdin {
+        pipe::widen(pipe);
+    }
     let child = Arc::new(Mutex::new(child));
     let writer = stdin.map(|mut stdin| {
         let child = child.clone();

@@ -4,12 +4,13 @@
 //! The second half is the local restore of that archive.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
+use super::pipe;
 use super::restic::{exit_error, Restic, Snapshot};
 use crate::backup::archive;
 use crate::domain::Manifest;
@@ -139,12 +140,20 @@ fn fetch(restic: &Restic, id: &str, path: &str, d: &Download) -> Result<Fetched,
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let encoder = zstd::stream::write::Encoder::new(sink, d.level).map_err(|e| e.to_string())?;
+    // Compressed as the backup worker compresses (one zstd worker per core,
+    // frame checksum), on threads of its own while restic keeps dumping.
+    let mut encoder =
+        zstd::stream::write::Encoder::new(sink, d.level).map_err(|e| e.to_string())?;
+    encoder
+        .multithread(archive::worker_threads(0))
+        .and_then(|()| encoder.include_checksum(true))
+        .map_err(|e| e.to_string())?;
     let mut child = restic
         .command(&["dump", id, path])
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", restic.bin.display()))?;
     let stdout = child.stdout.take().expect("piped");
+    pipe::widen(&stdout);
     let mut stderr = child.stderr.take().expect("piped");
     let errors = std::thread::spawn(move || {
         let mut text = String::new();
@@ -152,7 +161,8 @@ fn fetch(restic: &Restic, id: &str, path: &str, d: &Download) -> Result<Fetched,
         text
     });
     let mut tee = Tee {
-        inner: stdout,
+        // The tar parser reads headers 512 bytes at a time: not a syscall each.
+        inner: BufReader::with_capacity(pipe::CHUNK, stdout),
         out: encoder,
         bytes: 0,
     };

@@ -23,6 +23,7 @@ pub mod copy;
 pub mod download;
 mod jobs;
 mod maintenance;
+mod pipe;
 pub mod restic;
 mod restore;
 pub mod retention;
