@@ -131,10 +131,17 @@ fn main() {
             "offsite 2nd copy (1 % changed) speed vs restic backup DIR".into(),
             c2,
         ),
-        ("offsite restore speed vs restic restore".into(), rs),
     ] {
         Row::new(what, Target::AtLeast(0.9), ratio, "x").record();
     }
+    // The issue sets the 0.9x for the copies; the restore is compared only.
+    Row::new(
+        "offsite restore speed vs restic restore",
+        Target::Reference(1.0),
+        rs,
+        "x",
+    )
+    .record();
     Row::new(
         "offsite 2nd copy adds to the repository (berth)",
         Target::Reference(rg),
