@@ -12,6 +12,24 @@ docker image inspect "$OWUI_IMAGE" >/dev/null 2>&1 ||
     { echo "no image $OWUI_IMAGE: run ../shared/tools/open-webui-image.sh first" >&2; exit 2; }
 [ -x "$BERTH_BIN" ] || { echo "build first: cargo build --bin berth" >&2; exit 2; }
 
+# With AS_SERVICE_USER=1, `run_as` runs a command as the packaged unit runs
+# berth: a non-root uid in group docker with only the unit's ambient
+# capabilities (systemd/berth.service AmbientCapabilities=).
+AS_SERVICE_USER=${AS_SERVICE_USER:-0}
+SERVICE_UID=${SERVICE_UID:-4243}
+UNIT_CAPS=$(sed -n 's/^AmbientCapabilities=//p' "$REPO/systemd/berth.service" | head -1)
+run_as() {
+    if [ "$AS_SERVICE_USER" = 1 ]; then
+        local docker_gid caps
+        docker_gid=$(stat -c %g /var/run/docker.sock)
+        caps=$(echo "$UNIT_CAPS" | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ \+/,+/g; s/^/+/')
+        setpriv --reuid "$SERVICE_UID" --regid "$SERVICE_UID" --groups "$docker_gid" \
+            --inh-caps "$caps" --ambient-caps "$caps" --bounding-set "$caps" -- "$@"
+    else
+        "$@"
+    fi
+}
+
 # e2e_workspace PREFIX: a temp dir $W with $W/run/templates (Open WebUI on the
 # local image) and a copy of berth at $W/berth; containers and networks carry
 # the owner label $OWNER, so a clean-up never touches anyone else's.

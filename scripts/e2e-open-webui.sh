@@ -19,10 +19,6 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/scripts/e2e-common.sh"
-AS_SERVICE_USER=${AS_SERVICE_USER:-0}
-SERVICE_UID=${SERVICE_UID:-4243}
-# The unit's capability set (systemd/berth.service AmbientCapabilities=).
-UNIT_CAPS=$(sed -n 's/^AmbientCapabilities=//p' "$REPO/systemd/berth.service" | head -1)
 API_PORT=${API_PORT:-7070}
 HTTP_PORT=${HTTP_PORT:-8088}
 SLUG=e2e-open-webui
@@ -38,17 +34,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-run_as() {
-    if [ "$AS_SERVICE_USER" = 1 ]; then
-        local docker_gid caps
-        docker_gid=$(stat -c %g /var/run/docker.sock)
-        caps=$(echo "$UNIT_CAPS" | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ \+/,+/g; s/^/+/')
-        setpriv --reuid "$SERVICE_UID" --regid "$SERVICE_UID" --groups "$docker_gid" \
-            --inh-caps "$caps" --ambient-caps "$caps" --bounding-set "$caps" -- "$@"
-    else
-        "$@"
-    fi
-}
 berth() { (cd "$W/run" && run_as "$W/berth" "$@"); }
 [ "$AS_SERVICE_USER" = 1 ] && chown -R "$SERVICE_UID:$SERVICE_UID" "$W/run"
 
