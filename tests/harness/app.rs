@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+/// How long a backup of a test instance may take.
+const UP: Duration = Duration::from_secs(120);
+
 use super::{try_http_get, unique, wait_until_async, CaddyProcess, DockerGuard};
 
 /// How many host ports each test app gets.
@@ -166,6 +169,28 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(reqwest::Method::DELETE, path, Some(body)).await
+    }
+
+    /// Backs `instance` up now through the API and returns the backup once
+    /// it finished (ok or failed).
+    pub async fn backup_now(&self, instance: i64) -> Value {
+        let (status, body) = self
+            .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let id = body["id"].as_i64().unwrap();
+        super::eventually(&format!("backup {id} finishes"), UP, || async move {
+            let (_, b) = self.get(&format!("/api/v1/backups/{id}")).await;
+            matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
+        })
+        .await
+    }
+
+    /// [`TestApp::backup_now`] that must succeed; its id.
+    pub async fn backup_ok(&self, instance: i64) -> i64 {
+        let done = self.backup_now(instance).await;
+        assert_eq!(done["status"], "ok", "{done}");
+        done["id"].as_i64().unwrap()
     }
 
     /// A confirmed delete: asserts the 202 and its job, follows the job to

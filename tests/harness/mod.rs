@@ -47,7 +47,7 @@ pub use http::{http_get, try_http_get};
 pub use isolation::{assert_unreachable, probe};
 pub use llm_fake::{FakeKey, Fault, LlmFake};
 pub use names::{free_port, unique};
-pub use offsite::{digests, is_root, write_mixed, RestServer, Sshd};
+pub use offsite::{copy_now, digests, is_root, largest_pack, write_mixed, RestServer, Sshd};
 pub use pool::{free_pool_networks, pool_networks, wait_pool_full, PoolNetwork};
 pub use process::{
     api_client, berth_cli, berth_cli_as, env_for, proc_status_field, BerthProcess, BerthServe,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sha2::Digest;
 
-use super::free_port;
+use super::{eventually, free_port, TestApp};
 
 /// A throwaway sshd serving sftp on a free loopback port.
 pub struct Sshd {
@@ -213,4 +213,42 @@ impl Drop for RestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Copies `instance`'s newest backup to `target` through the API now and
+/// waits until the copy finished ok.
+pub async fn copy_now(
+    app: &TestApp,
+    target: &str,
+    instance: i64,
+) -> berth::store::offsite::CopyRow {
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/offsite/{target}/copies"),
+            serde_json::json!({ "instance": instance }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let row = eventually("the copy finishes", Duration::from_secs(120), || async {
+        let r = app.ops().offsite_copy(id).await.unwrap();
+        r.status.is_finished().then_some(r)
+    })
+    .await;
+    assert_eq!(row.status, berth::domain::BackupStatus::Ok, "{row:?}");
+    row
+}
+
+/// The largest pack file of a restic repository's `data` dir (a test
+/// corrupts it).
+pub fn largest_pack(data: &Path) -> PathBuf {
+    let mut packs = Vec::new();
+    for sub in std::fs::read_dir(data).unwrap() {
+        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            packs.push((std::fs::metadata(&p).unwrap().len(), p));
+        }
+    }
+    packs.sort();
+    packs.pop().expect("a pack file").1
 }

@@ -85,14 +85,6 @@ fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-async fn backup_now(app: &TestApp, instance: i64) -> Value {
-    let (status, body) = app
-        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    wait_backup(app, body["id"].as_i64().unwrap()).await
-}
-
 async fn wait_backup(app: &TestApp, id: i64) -> Value {
     eventually(&format!("backup {id} finishes"), UP, || async move {
         let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
@@ -193,7 +185,7 @@ async fn twenty_backups_of_a_live_sqlite_writer_all_restore_intact() {
 
     let mut backups = Vec::new();
     for _ in 0..20 {
-        let b = backup_now(&app, id).await;
+        let b = app.backup_now(id).await;
         assert_eq!(b["status"], "ok", "{b}");
         assert_eq!(b["consistency"], "pause");
         assert!(
@@ -320,7 +312,7 @@ async fn kill_nine_during_a_backup_leaves_no_partial_archive() {
     let client = app.create_client("Killed", "p").await;
     let id = client["instances"][0]["id"].as_i64().unwrap();
     app.wait_phase(id, &["running"], UP).await;
-    let older = backup_now(&app, id).await;
+    let older = app.backup_now(id).await;
     assert_eq!(older["status"], "ok", "{older}");
     let older_file = archive_path(&app, &older);
     let older_bytes = std::fs::read(&older_file).unwrap();
@@ -425,7 +417,7 @@ async fn kill_nine_during_a_backup_leaves_no_partial_archive() {
     assert!(!staging.exists(), "staging copy removed");
 
     std::fs::remove_file(data.join("blob.bin")).unwrap();
-    let next = backup_now(&app, id).await;
+    let next = app.backup_now(id).await;
     assert_eq!(next["status"], "ok", "{next}");
     assert_eq!(
         std::fs::read(&older_file).unwrap(),
@@ -505,7 +497,7 @@ async fn restore_swaps_atomically_and_a_failed_one_keeps_the_old_data_serving() 
     app.wait_phase(id, &["running"], UP).await;
 
     std::fs::write(data.join("index.html"), "version one").unwrap();
-    let one = backup_now(&app, id).await;
+    let one = app.backup_now(id).await;
     std::fs::write(data.join("index.html"), "version two").unwrap();
     assert_eq!(app.through_caddy(&domain, "/").unwrap().1, "version two");
 
@@ -556,7 +548,7 @@ async fn restore_swaps_atomically_and_a_failed_one_keeps_the_old_data_serving() 
 
     // A backup the app cannot serve from (no index.html → health check fails).
     std::fs::rename(data.join("index.html"), data.join("other.html")).unwrap();
-    let broken = backup_now(&app, id).await;
+    let broken = app.backup_now(id).await;
     std::fs::write(data.join("index.html"), "version three").unwrap();
     let (_, job) = app
         .post(
@@ -622,7 +614,7 @@ async fn a_flipped_byte_fails_verification_loudly_and_clones_and_manifests_work(
         "from main",
     )
     .unwrap();
-    let b = backup_now(&app, id).await;
+    let b = app.backup_now(id).await;
     assert_eq!(b["status"], "ok", "{b}");
     // The first one finished, so a second is queued (409 only while one is
     // queued or running).
@@ -811,7 +803,7 @@ async fn stop_and_exec_consistency_and_a_failing_hook() {
         ids.push(id);
     }
 
-    let stop = backup_now(&app, ids[0]).await;
+    let stop = app.backup_now(ids[0]).await;
     assert_eq!(
         (stop["status"].as_str(), stop["consistency"].as_str()),
         (Some("ok"), Some("stop")),
@@ -820,7 +812,7 @@ async fn stop_and_exec_consistency_and_a_failing_hook() {
     assert!(stop["freeze_ms"].as_u64().unwrap() > 0, "{stop}");
     app.wait_phase(ids[0], &["running"], UP).await;
 
-    let exec = backup_now(&app, ids[1]).await;
+    let exec = app.backup_now(ids[1]).await;
     assert_eq!(
         (exec["status"].as_str(), exec["consistency"].as_str()),
         (Some("ok"), Some("exec")),
@@ -833,7 +825,7 @@ async fn stop_and_exec_consistency_and_a_failing_hook() {
         "the hook ran before archiving"
     );
 
-    let bad = backup_now(&app, ids[2]).await;
+    let bad = app.backup_now(ids[2]).await;
     assert_eq!(bad["status"], "failed", "{bad}");
     assert!(
         bad["message"]

@@ -3,30 +3,16 @@
 //! Copy → a second copy after a small change adds little → restore in
 //! place matches byte for byte → a corrupted pack is reported by check.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{digests, eventually, unique, write_mixed, RestServer, Sshd, TestApp};
+use crate::harness::{
+    digests, eventually, largest_pack, unique, write_mixed, RestServer, Sshd, TestApp,
+};
 
 const UP: Duration = Duration::from_secs(120);
-
-async fn backup_now(app: &TestApp, instance: i64) -> i64 {
-    let (status, body) = app
-        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["id"].as_i64().unwrap();
-    let done = eventually(&format!("backup {id} finishes"), UP, || async move {
-        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
-        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
-    })
-    .await;
-    assert_eq!(done["status"], "ok", "{done}");
-    id
-}
 
 /// The instance copy of `backup` on `target` once it finished ok.
 async fn copied(app: &TestApp, target: &str, backup: i64) -> berth::store::offsite::CopyRow {
@@ -65,7 +51,7 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
     write_mixed(&data);
 
     // The first copy follows the first backup on its own (no copy_schedule).
-    let first = copied(&app, &target, backup_now(&app, id).await).await;
+    let first = copied(&app, &target, app.backup_ok(id).await).await;
     let added_first = first.bytes_added.unwrap();
     assert!(added_first > 5_000_000, "{first:?}");
     assert!(first.snapshot_id.is_some());
@@ -81,7 +67,7 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
         f.write_all(&[0x5a; 64 * 1024]).unwrap();
         std::fs::write(data.join("notes/n3.txt"), "changed\n".repeat(100)).unwrap();
     }
-    let second = copied(&app, &target, backup_now(&app, id).await).await;
+    let second = copied(&app, &target, app.backup_ok(id).await).await;
     let added_second = second.bytes_added.unwrap();
     assert!(
         added_second * 4 < added_first,
@@ -159,7 +145,7 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
         .await
         .unwrap();
     assert!(line.contains("no errors"), "{line}");
-    let pack = first_pack(&sshd.path("repo").join("data"));
+    let pack = largest_pack(&sshd.path("repo").join("data"));
     let mut bytes = std::fs::read(&pack).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
@@ -175,19 +161,6 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
         err.contains("restic failed") || err.contains(&name[..8]),
         "{err}"
     );
-}
-
-/// The largest pack file of a restic repository's data dir.
-fn first_pack(data: &Path) -> PathBuf {
-    let mut packs = Vec::new();
-    for sub in std::fs::read_dir(data).unwrap() {
-        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
-            let p = f.unwrap().path();
-            packs.push((std::fs::metadata(&p).unwrap().len(), p));
-        }
-    }
-    packs.sort();
-    packs.pop().expect("a pack file").1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +183,7 @@ async fn a_rest_target_copies_on_request_and_restores() {
     app.wait_phase(id, &["running"], UP).await;
     let data = app.config.instance_data_dir("rest-co", "main");
     std::fs::write(data.join("page.html"), "<h1>kept offsite</h1>").unwrap();
-    let backup = backup_now(&app, id).await;
+    let backup = app.backup_ok(id).await;
     let (status, body) = app
         .post(
             &format!("/api/v1/offsite/{target}/copies"),

@@ -9,37 +9,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{digests, eventually, unique, RestServer, TestApp};
+use crate::harness::{copy_now, digests, eventually, unique, RestServer, TestApp};
 
 const UP: Duration = Duration::from_secs(120);
-
-async fn backup_and_copy(app: &TestApp, target: &str, instance: i64) {
-    let (status, body) = app
-        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["id"].as_i64().unwrap();
-    let done = eventually("the backup finishes", UP, || async move {
-        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
-        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
-    })
-    .await;
-    assert_eq!(done["status"], "ok", "{done}");
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/offsite/{target}/copies"),
-            json!({ "instance": instance }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let copy = body["id"].as_i64().unwrap();
-    let row = eventually("the copy finishes", UP, || async {
-        let (_, c) = app.get(&format!("/api/v1/offsite-copies/{copy}")).await;
-        matches!(c["status"].as_str(), Some("ok" | "failed")).then_some(c)
-    })
-    .await;
-    assert_eq!(row["status"], "ok", "{row}");
-}
 
 /// Moves snapshot `id` from tag `from` to `to` (restic writes it anew);
 /// the new snapshot's id.
@@ -103,7 +75,8 @@ async fn clones_from_offsite_refuse_bad_input_and_bring_back_an_unknown_instance
     std::fs::create_dir_all(data.join("sub")).unwrap();
     std::fs::write(data.join("sub/notes.txt"), "a note\n".repeat(1000)).unwrap();
     let want = digests(&data);
-    backup_and_copy(&app, &target, id).await;
+    app.backup_ok(id).await;
+    copy_now(&app, &target, id).await;
     let (_, snaps) = app
         .get(&format!("/api/v1/offsite/{target}/snapshots?instance={id}"))
         .await;

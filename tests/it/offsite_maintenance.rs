@@ -15,21 +15,6 @@ use crate::harness::{eventually, unique, Sshd, TestApp};
 
 pub(crate) const UP: Duration = Duration::from_secs(120);
 
-pub(crate) async fn backup_now(app: &TestApp, instance: i64) -> i64 {
-    let (status, body) = app
-        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["id"].as_i64().unwrap();
-    let done = eventually(&format!("backup {id} finishes"), UP, || async move {
-        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
-        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
-    })
-    .await;
-    assert_eq!(done["status"], "ok", "{done}");
-    id
-}
-
 /// Waits for the copy of `backup` to `target` to finish ok.
 pub(crate) async fn copied(app: &TestApp, target: &str, backup: i64) {
     let row = eventually(&format!("backup {backup} copied"), UP, || async {
@@ -149,7 +134,7 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
     for round in 0..3 {
         for (dir, &id) in dirs.iter().zip(&ids) {
             random_file(&dir.join(format!("upload-{round}.bin")), 1 << 20);
-            let backup = backup_now(&app, id).await;
+            let backup = app.backup_ok(id).await;
             copied(&app, &target, backup).await;
         }
     }

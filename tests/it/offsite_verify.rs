@@ -5,15 +5,15 @@
 //! tampered one; failures reach the webhook, and the status and /metrics
 //! say when each last succeeded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{eventually, unique, RestServer, TestApp};
-use crate::offsite_maintenance::{backup_now, copied, random_file, run, UP};
+use crate::harness::{eventually, largest_pack, unique, RestServer, TestApp};
+use crate::offsite_maintenance::{copied, random_file, run, UP};
 use crate::scheduler::webhook_receiver;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,7 +51,7 @@ async fn scheduled_checks_and_test_restores_verify_and_report_damage() {
         db.execute_batch("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('kept');")
             .unwrap();
     }
-    let backup = backup_now(&app, id).await;
+    let backup = app.backup_ok(id).await;
     let (status, body) = app
         .post(
             &format!("/api/v1/offsite/{target}/copies"),
@@ -219,16 +219,4 @@ fn restic_stdin(repo: &str, password: &Path, cache: &Path, tags: &str, tar: &Pat
         eprintln!("restic backup: {}", String::from_utf8_lossy(&out.stderr));
     }
     out.status.success()
-}
-
-fn largest_pack(data: &Path) -> PathBuf {
-    let mut packs = Vec::new();
-    for sub in std::fs::read_dir(data).unwrap() {
-        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
-            let p = f.unwrap().path();
-            packs.push((std::fs::metadata(&p).unwrap().len(), p));
-        }
-    }
-    packs.sort();
-    packs.pop().expect("a pack file").1
 }

@@ -69,19 +69,6 @@ async fn set_policy(app: &TestApp, plan: &str, policy: Value) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-async fn backup_now(app: &TestApp, instance: i64) -> Value {
-    let (status, body) = app
-        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["id"].as_i64().unwrap();
-    eventually(&format!("backup {id} finishes"), UP, || async move {
-        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
-        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
-    })
-    .await
-}
-
 fn scheduled_ok(list: &[Value]) -> usize {
     list.iter()
         .filter(|b| b["trigger"] == "schedule" && b["status"] == "ok")
@@ -192,7 +179,7 @@ async fn a_plan_schedule_runs_with_the_global_off_and_prune_keeps_the_newest_ver
     let idle = create(&app, "Idle", "p", "static-site").await;
 
     // The oldest backup is the only verified one: only that rule keeps it.
-    let verified = backup_now(&app, keeper).await;
+    let verified = app.backup_now(keeper).await;
     assert_eq!(verified["status"], "ok", "{verified}");
     let vid = verified["id"].as_i64().unwrap();
     let (status, body) = app
@@ -309,7 +296,7 @@ async fn verify_schedule_reverifies_failures_reach_the_webhook_and_old_backups_s
     let broken = create(&app, "Broken", "p", "broken-site").await;
 
     // A failing backup calls the webhook with its id and cause.
-    let failed = backup_now(&app, broken).await;
+    let failed = app.backup_now(broken).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     let fid = failed["id"].as_i64().unwrap();
     let event = eventually("the backup.failed webhook", UP, || async {
@@ -328,7 +315,7 @@ async fn verify_schedule_reverifies_failures_reach_the_webhook_and_old_backups_s
     );
 
     // The verify schedule verifies the newest backup without being asked...
-    let b = backup_now(&app, fresh).await;
+    let b = app.backup_now(fresh).await;
     assert_eq!(b["status"], "ok", "{b}");
     let bid = b["id"].as_i64().unwrap();
     eventually("the scheduled verification", UP, || async {
@@ -360,7 +347,7 @@ async fn verify_schedule_reverifies_failures_reach_the_webhook_and_old_backups_s
 
     // Stale: the newest good backup is older than stale_after (aged in the
     // store: waiting an hour is not a test).
-    let b = backup_now(&app, old).await;
+    let b = app.backup_now(old).await;
     assert_eq!(b["status"], "ok", "{b}");
     let conn = rusqlite::Connection::open(app.config.db_path()).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();

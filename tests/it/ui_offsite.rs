@@ -8,45 +8,11 @@
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use reqwest::StatusCode;
-use serde_json::json;
 
-use crate::harness::{eventually, unique, RestServer, TestApp};
+use crate::harness::{copy_now, eventually, unique, RestServer, TestApp};
 use crate::ui::{fill, text, Driver};
 
 const UP: Duration = Duration::from_secs(120);
-
-/// Copies `instance`'s newest backup to `target` now and waits for it.
-async fn copy_now(app: &TestApp, target: &str, instance: i64) {
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/offsite/{target}/copies"),
-            json!({ "instance": instance }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["id"].as_i64().unwrap();
-    let row = eventually("the copy finishes", UP, || async {
-        let r = app.ops().offsite_copy(id).await.unwrap();
-        r.status.is_finished().then_some(r)
-    })
-    .await;
-    assert_eq!(row.status, berth::domain::BackupStatus::Ok, "{row:?}");
-}
-
-async fn backup_now(app: &TestApp, instance: i64) {
-    let (status, body) = app
-        .post(&format!("/api/v1/instances/{instance}/backups"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["id"].as_i64().unwrap();
-    let done = eventually("the backup finishes", UP, || async move {
-        let (_, b) = app.get(&format!("/api/v1/backups/{id}")).await;
-        matches!(b["status"].as_str(), Some("ok" | "failed")).then_some(b)
-    })
-    .await;
-    assert_eq!(done["status"], "ok", "{done}");
-}
 
 /// Opens the instance's offsite page and follows its only snapshot's "Restore…".
 async fn open_restore(b: &Client, base: &str, instance: i64) -> String {
@@ -116,7 +82,7 @@ async fn a_browser_restores_an_offsite_snapshot_as_a_clone_and_in_place() {
     app.wait_phase(id, &["running"], UP).await;
     let data = app.config.instance_data_dir(&slug, "main");
     std::fs::write(data.join("index.html"), "kept offsite").unwrap();
-    backup_now(&app, id).await;
+    app.backup_ok(id).await;
     copy_now(&app, &target, id).await;
 
     let base = app.api.clone();
