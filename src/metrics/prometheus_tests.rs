@@ -14,9 +14,7 @@ fn renders_offsite_targets() {
         ],
     );
     assert!(
-        out.contains(
-            "berth_offsite_last_success_timestamp_seconds{target=\"box\"} 1700000000\n"
-        ),
+        out.contains("berth_offsite_last_success_timestamp_seconds{target=\"box\"} 1700000000\n"),
         "{out}"
     );
     assert!(
@@ -64,9 +62,7 @@ fn renders_backup_ages() {
         ("new".to_string(), "main".to_string(), None),
     ];
     render_backup_ages(&mut out, &ages);
-    assert!(
-        out.contains("berth_instance_backup_age_seconds{client=\"acme\",instance=\"main\"} 60")
-    );
+    assert!(out.contains("berth_instance_backup_age_seconds{client=\"acme\",instance=\"main\"} 60"));
     assert!(!out.contains("client=\"new\""));
     assert!(out.contains("berth_instances_without_backup 1"));
 }
@@ -100,9 +96,7 @@ fn renders_labelled_series() {
     };
     let text = render(&live, &ReconcileCounts::default());
     assert!(
-        text.contains(
-            "berth_instance_cpu_seconds_total{client=\"acme\",instance=\"main\"} 2.5\n"
-        ),
+        text.contains("berth_instance_cpu_seconds_total{client=\"acme\",instance=\"main\"} 2.5\n"),
         "{text}"
     );
     assert!(
@@ -114,7 +108,6 @@ fn renders_labelled_series() {
         "{text}"
     );
     assert!(text.contains("berth_sampler_sweeps_total 3\n"));
-    assert!(text.contains(
-        "# TYPE berth_reconcile_passes_total counter\nberth_reconcile_passes_total 0\n"
-    ));
+    assert!(text
+        .contains("# TYPE berth_reconcile_passes_total counter\nberth_reconcile_passes_total 0\n"));
 }
