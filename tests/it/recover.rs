@@ -147,6 +147,18 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
         want.push(digests(&data));
     }
     // Backed up, copied offsite, and berth's state after them.
+    // A copy to the target now (an instance's, or `{}`: berth's state), waited for.
+    let copy_now = |body: Value| {
+        let call = &call;
+        let (http, api, token) = (&http, &api, &token);
+        async move {
+            let (status, c) =
+                call(Method::POST, "/api/v1/offsite/dr/copies".into(), Some(body)).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{c}");
+            let copy = c["id"].as_i64().unwrap();
+            wait_job(http, api, token, &format!("/api/v1/offsite-copies/{copy}")).await;
+        }
+    };
     let mut old_backups = Vec::new();
     for (id, _, _) in &clients {
         let (status, b) = call(
@@ -159,37 +171,9 @@ async fn a_lost_host_is_rebuilt_from_offsite_and_every_client_answers_with_its_d
         let backup = b["id"].as_i64().unwrap();
         wait_job(&http, &api, &token, &format!("/api/v1/backups/{backup}")).await;
         old_backups.push(backup);
-        let (status, c) = call(
-            Method::POST,
-            "/api/v1/offsite/dr/copies".into(),
-            Some(json!({ "instance": id })),
-        )
-        .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{c}");
-        let copy = c["id"].as_i64().unwrap();
-        wait_job(
-            &http,
-            &api,
-            &token,
-            &format!("/api/v1/offsite-copies/{copy}"),
-        )
-        .await;
+        copy_now(json!({ "instance": id })).await;
     }
-    let (status, c) = call(
-        Method::POST,
-        "/api/v1/offsite/dr/copies".into(),
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{c}");
-    let copy = c["id"].as_i64().unwrap();
-    wait_job(
-        &http,
-        &api,
-        &token,
-        &format!("/api/v1/offsite-copies/{copy}"),
-    )
-    .await;
+    copy_now(json!({})).await;
     let staged = config.data_dir.join("offsite-state");
     assert!(
         !staged.join("berth.db").exists() && !staged.join("llm.key").exists(),
