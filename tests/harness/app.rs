@@ -171,6 +171,16 @@ impl TestApp {
         self.call(reqwest::Method::DELETE, path, Some(body)).await
     }
 
+    /// berth with these `[[offsite]]` targets and no backup schedule:
+    /// backups and copies happen when a test asks.
+    pub async fn with_offsite(targets: Vec<berth::config::OffsiteTarget>) -> TestApp {
+        TestApp::spawn_with(|c| {
+            c.backup.schedule = String::new();
+            c.offsite = targets;
+        })
+        .await
+    }
+
     /// Backs `instance` up now through the API and returns the backup once
     /// it finished (ok or failed).
     pub async fn backup_now(&self, instance: i64) -> Value {

@@ -35,11 +35,7 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
     let sshd = tokio::task::spawn_blocking(Sshd::start).await.unwrap();
     let target = unique("box");
     let t = sshd.target(&target);
-    let app = TestApp::spawn_with(|c| {
-        c.backup.schedule = String::new();
-        c.offsite = vec![t];
-    })
-    .await;
+    let app = TestApp::with_offsite(vec![t]).await;
     let actor = berth::audit::Actor::cli();
     app.ops().offsite_init(&actor, &target).await.unwrap();
 
@@ -170,11 +166,7 @@ async fn a_rest_target_copies_on_request_and_restores() {
         .unwrap();
     let target = unique("rest");
     let t = rest.target(&target);
-    let app = TestApp::spawn_with(|c| {
-        c.backup.schedule = String::new();
-        c.offsite = vec![t];
-    })
-    .await;
+    let app = TestApp::with_offsite(vec![t]).await;
     let actor = berth::audit::Actor::cli();
     // Before init: the copy fails with words an operator can act on.
     app.create_plan("p", 0.5, "64MiB").await;

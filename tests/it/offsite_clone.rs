@@ -52,11 +52,7 @@ async fn clones_from_offsite_refuse_bad_input_and_bring_back_an_unknown_instance
         .unwrap();
     let target = unique("clone");
     let t = rest.target(&target);
-    let app = TestApp::spawn_with(|c| {
-        c.backup.schedule = String::new();
-        c.offsite = vec![t];
-    })
-    .await;
+    let app = TestApp::with_offsite(vec![t]).await;
     let actor = berth::audit::Actor::cli();
     app.ops().offsite_init(&actor, &target).await.unwrap();
     let (status, plan) = app

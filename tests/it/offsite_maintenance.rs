@@ -99,11 +99,7 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
     ] {
         s.clear();
     }
-    let app = TestApp::spawn_with(|c| {
-        c.backup.schedule = String::new();
-        c.offsite = vec![t];
-    })
-    .await;
+    let app = TestApp::with_offsite(vec![t]).await;
     app.ops()
         .offsite_init(&berth::audit::Actor::cli(), &target)
         .await

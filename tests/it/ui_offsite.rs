@@ -60,11 +60,7 @@ async fn a_browser_restores_an_offsite_snapshot_as_a_clone_and_in_place() {
     let mut gone = rest.target(&unique("gone"));
     gone.repository = format!("rest:http://127.0.0.1:{}/", crate::harness::free_port());
     let gone_name = gone.name.clone();
-    let app = TestApp::spawn_with(|c| {
-        c.backup.schedule = String::new();
-        c.offsite = vec![t, gone];
-    })
-    .await;
+    let app = TestApp::with_offsite(vec![t, gone]).await;
     let actor = berth::audit::Actor::cli();
     app.ops().offsite_init(&actor, &target).await.unwrap();
     app.ops()
