@@ -9,12 +9,14 @@
 //!     cargo bench --bench offsite -- --kind sftp    # both sides over sftp
 //!
 //! berth's side is the worker's own code: the local archive of the data is
-//! made as the backup worker makes it (`archive::create`, not timed as part
-//! of the copy: it exists anyway, it is the local backup), then
-//! `offsite::copy::copy_instance` streams it into restic. The restore is
-//! `berth offsite restore` minus the container swap: `download::download`
-//! (restic dump → tar check → local archive with manifest), then the local
-//! restore's checked unpack (sha256, `extract_tree`) into a staging dir.
+//! made as the backup worker makes it with an offsite target configured
+//! (`archive::create` with the instance's mirror updated alongside, not
+//! timed as part of the copy: it is the local backup), then
+//! `offsite::copy::copy_instance` has restic back up the mirror. The
+//! restore is `berth offsite restore` minus the container swap:
+//! `download::download` (restic restore → index check → local archive with
+//! manifest), then the local restore's checked unpack (sha256,
+//! `extract_tree`) into a staging dir.
 //!
 //! Figures are medians of `--runs` runs (fresh repositories each), sides
 //! alternating first. Speeds are restic's time / berth's on the same data:
@@ -32,6 +34,7 @@ mod sides;
 
 use std::path::{Path, PathBuf};
 
+use berth::backup::mirror::Mirror;
 use clap::Parser;
 use results::{Row, Target};
 use sides::{Cli, Server, Took};
@@ -85,13 +88,9 @@ fn main() {
         made.elapsed()
     );
     let server = Server::start(&args.kind);
-    // The unchanged data archives to the same bytes every run: made once.
-    let first = args.dir.join("first.tar.zst");
-    let _ = std::fs::remove_file(&first);
-    let first = sides::local_backup(&base, &first);
     let mut runs = Vec::new();
     for run in 0..args.runs.max(1) {
-        runs.push(one_run(&args, &server, &base, &first, run));
+        runs.push(one_run(&args, &server, &base, run));
     }
 
     let med = |pick: &dyn Fn(&Run) -> f64| median(runs.iter().map(pick).collect());
@@ -152,7 +151,7 @@ fn main() {
     .record();
 }
 
-fn one_run(args: &Args, server: &Server, base: &Path, a1: &sides::Archive, run: usize) -> Run {
+fn one_run(args: &Args, server: &Server, base: &Path, run: usize) -> Run {
     let root = args.dir.join("run");
     let _ = berth::fsutil::remove_tree(&root);
     std::fs::create_dir_all(&root).unwrap();
@@ -167,6 +166,8 @@ fn one_run(args: &Args, server: &Server, base: &Path, a1: &sides::Archive, run: 
     let theirs = Cli(server.repo(&format!("restic-{tag}"), &root.join("cache-restic")));
     ours.init().unwrap();
     theirs.0.init().unwrap();
+    let mirror = Mirror::at(root.join("mirror"));
+    let a1 = sides::local_backup(&live, &root.join("backups/1.tar.zst"), &mirror, 1);
     let mut out = Run::default();
     // Alternate who goes first: the second of two reads a warmer machine.
     let pair = |b: &mut dyn FnMut() -> Took, r: &mut dyn FnMut() -> Took| {
@@ -179,17 +180,17 @@ fn one_run(args: &Args, server: &Server, base: &Path, a1: &sides::Archive, run: 
         }
     };
 
-    out.copy1 = pair(&mut || sides::berth_copy(&ours, a1).0, &mut || {
+    out.copy1 = pair(&mut || sides::berth_copy(&ours, &a1, &mirror).0, &mut || {
         theirs.backup(&live).0
     });
     let grown = |repo: &berth::offsite::Restic| server.repo_bytes(repo);
     let before = (grown(&ours), grown(&theirs.0));
     println!("run {run}: {}", data::change(&live, args.mb));
-    let a2 = sides::local_backup(&live, &root.join("backups/2.tar.zst"));
+    let a2 = sides::local_backup(&live, &root.join("backups/2.tar.zst"), &mirror, 2);
     let (mut snapshot, mut added) = (String::new(), (0, 0));
     out.copy2 = pair(
         &mut || {
-            let (t, done) = sides::berth_copy(&ours, &a2);
+            let (t, done) = sides::berth_copy(&ours, &a2, &mirror);
             snapshot = done.snapshot_id;
             added.0 = done.bytes_added;
             t

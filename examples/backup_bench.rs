@@ -59,6 +59,7 @@ fn main() {
                     level,
                     0,
                     &AtomicU64::new(0),
+                    None,
                 )
                 .unwrap(),
             )

@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use berth::backup::archive;
+use berth::backup::mirror::{self, Mirror};
 use berth::offsite::copy::{self, InstanceSource};
 use berth::offsite::download::{self, Download};
 use berth::offsite::restic::{parse_line, BackupLine};
@@ -111,43 +112,54 @@ impl Server {
 pub struct Archive {
     pub path: PathBuf,
     pub sha256: String,
+    pub backup_id: i64,
 }
 
-/// Archives `src` the way the backup worker does (default level and
-/// threads), untimed: it is the local backup, made whether or not a copy
-/// follows. Prints how long it took, for scale.
-pub fn local_backup(src: &Path, path: &Path) -> Archive {
+/// Archives `src` the way the backup worker does with an offsite target
+/// configured (default level and threads, the instance's `mirror` brought
+/// up to date on the way), untimed: it is the local backup, made whether
+/// or not a copy follows. Prints how long it took and what the mirror
+/// wrote, for scale.
+pub fn local_backup(src: &Path, path: &Path, mirror: &Mirror, backup_id: i64) -> Archive {
     let config = berth::config::Config::default();
     let partial = archive::partial_path(path);
+    let total = berth::fsutil::dir_usage(src).0;
     let (took, stats) = timed(|| {
-        archive::create(
-            src,
-            &partial,
-            config.backup.level,
-            config.backup.threads,
-            &AtomicU64::new(0),
-        )
+        mirror::alongside(Some(mirror), backup_id, total, |m| {
+            archive::create(
+                src,
+                &partial,
+                config.backup.level,
+                config.backup.threads,
+                &AtomicU64::new(0),
+                m,
+            )
+        })
         .unwrap()
     });
     std::fs::rename(&partial, path).unwrap();
+    let index = mirror.read_index().expect("the backup updated the mirror");
+    assert_eq!(index.backup_id, backup_id);
     println!(
-        "  local backup (archive, not part of the copy): {took}, {:.0} MB",
-        stats.size as f64 / 1e6
+        "  local backup (archive + mirror, not part of the copy): {took}, {:.0} MB archive",
+        stats.size as f64 / 1e6,
     );
     Archive {
         path: path.to_path_buf(),
         sha256: stats.sha256,
+        backup_id,
     }
 }
 
-/// berth's copy: the worker's `copy_instance` of the archive.
-pub fn berth_copy(restic: &Restic, a: &Archive) -> (Took, CopyDone) {
+/// berth's copy: the worker's `copy_instance` of the backup's mirror.
+pub fn berth_copy(restic: &Restic, a: &Archive, mirror: &Mirror) -> (Took, CopyDone) {
     let src = InstanceSource {
         archive: a.path.clone(),
         sha256: a.sha256.clone(),
         client: "bench".into(),
         instance: "main".into(),
-        backup_id: 1,
+        backup_id: a.backup_id,
+        mirror: mirror.clone(),
     };
     let (took, done) = timed(|| copy::copy_instance(restic, &src, |_| {}));
     (took, done.unwrap())

@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicU64;
 use rustix::fs::CWD;
 use sha2::{Digest, Sha256};
 
+use super::mirror::{Index, Update};
 use super::snapshot::Snapshot;
 use crate::fsutil::{open_dir_nofollow, path_error};
 
@@ -80,17 +81,19 @@ pub fn worker_threads(threads: u32) -> u32 {
 /// link or a fifo mid-walk is refused instead of read through. The top
 /// directory is the entry "./", so a restore gets its owner and mode back
 /// too; `user.*` xattrs travel as PAX `SCHILY.xattr.*` records (what GNU tar
-/// writes). Every error names the file it is about.
+/// writes). Every error names the file it is about. `mirror`, if given,
+/// is brought up to the same tree on the way (see [`super::mirror`]).
 pub fn create(
     src: &Path,
     partial: &Path,
     level: i32,
     threads: u32,
     progress: &AtomicU64,
+    mirror: Option<&mut Update>,
 ) -> io::Result<ArchiveStats> {
     write(partial, level, threads, |tar| {
         let root = open_dir_nofollow(CWD, src).map_err(|e| path_error(src, e))?;
-        super::walk::walk(tar, progress, root, src)
+        super::walk::walk(tar, progress, root, src, mirror)
     })
 }
 
@@ -103,9 +106,25 @@ pub fn create_from_snapshot(
     level: i32,
     threads: u32,
     progress: &AtomicU64,
+    mirror: Option<&mut Update>,
 ) -> io::Result<ArchiveStats> {
     write(partial, level, threads, |tar| {
-        super::walk::walk_snapshot(tar, progress, snap)
+        super::walk::walk_snapshot(tar, progress, snap, mirror)
+    })
+}
+
+/// [`create`] from a mirror restored from offsite: `index` and the files
+/// under `data` become the archive its backup wrote.
+pub fn create_from_mirror(
+    index: &Index,
+    data: &Path,
+    partial: &Path,
+    level: i32,
+    threads: u32,
+    progress: &AtomicU64,
+) -> io::Result<ArchiveStats> {
+    write(partial, level, threads, |tar| {
+        super::walk::walk_mirror(tar, progress, index, data)
     })
 }
 
@@ -213,7 +232,7 @@ mod tests {
             .unwrap();
         let archive = dir.path().join("x.tar.zst");
         let progress = AtomicU64::new(0);
-        let stats = create(&src, &partial_path(&archive), 3, 0, &progress).unwrap();
+        let stats = create(&src, &partial_path(&archive), 3, 0, &progress, None).unwrap();
         assert_eq!((stats.files, stats.source_bytes), (3, 100_005));
         assert_eq!(progress.load(Ordering::Relaxed), 100_005);
         commit(&partial_path(&archive), &archive, b"{}").unwrap();
@@ -290,7 +309,7 @@ mod tests {
         }
 
         let archive = dir.path().join("x.tar.zst");
-        let stats = create(&src, &partial_path(&archive), 3, 1, &AtomicU64::new(0)).unwrap();
+        let stats = create(&src, &partial_path(&archive), 3, 1, &AtomicU64::new(0), None).unwrap();
         assert_eq!(
             stats.files, 4,
             "db/data, tool, upload, escape; the fifo is skipped"
@@ -337,7 +356,7 @@ mod tests {
         std::fs::set_permissions(src.join("secret"), std::fs::Permissions::from_mode(0o000))
             .unwrap();
         let archive = dir.path().join("x.tar.zst");
-        let err = create(&src, &partial_path(&archive), 3, 1, &AtomicU64::new(0)).unwrap_err();
+        let err = create(&src, &partial_path(&archive), 3, 1, &AtomicU64::new(0), None).unwrap_err();
         assert!(err.to_string().contains("src/secret"), "{err}");
     }
 }

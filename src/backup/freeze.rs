@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::archive::{self, ArchiveStats};
+use super::mirror::{self, Mirror};
 use super::run::{describe_io, gone_or, Failed, Frozen};
 use super::snapshot::{staging_dir, Snapshot, SnapshotError};
 use super::{blocking, Progress, Runner};
@@ -29,6 +30,8 @@ pub(super) struct ArchiveJob {
     pub level: i32,
     pub threads: u32,
     pub progress: Progress,
+    /// The instance's offsite mirror, when offsite targets are configured.
+    pub mirror: Option<Mirror>,
 }
 
 impl ArchiveJob {
@@ -39,9 +42,13 @@ impl ArchiveJob {
             self.partial.clone(),
             self.progress.clone(),
         );
-        let (level, threads) = (self.level, self.threads);
+        let (id, total, level, threads) = (self.id, self.total, self.level, self.threads);
+        let mirror = self.mirror.clone();
         move || {
-            archive::create(&data, &partial, level, threads, &progress).map_err(|e| describe_io(&e))
+            mirror::alongside(mirror.as_ref(), id, total, |m| {
+                archive::create(&data, &partial, level, threads, &progress, m)
+            })
+            .map_err(|e| describe_io(&e))
         }
     }
 }
@@ -101,10 +108,13 @@ impl Runner {
             Err(e) => format!("unpausing failed afterwards: {e}"),
         };
         let (partial, progress) = (job.partial.clone(), job.progress.clone());
-        let (level, threads) = (job.level, job.threads);
+        let (id, total, level, threads) = (job.id, job.total, job.level, job.threads);
+        let mirror = job.mirror.clone();
         let stats = blocking(move || {
-            archive::create_from_snapshot(&snap, &partial, level, threads, &progress)
-                .map_err(|e| describe_io(&e))
+            mirror::alongside(mirror.as_ref(), id, total, |m| {
+                archive::create_from_snapshot(&snap, &partial, level, threads, &progress, m)
+            })
+            .map_err(|e| describe_io(&e))
         })
         .await
         .map_err(|e| (e, Some(freeze_ms)))?;

@@ -35,6 +35,7 @@ mod freeze;
 mod hold;
 pub mod job_pool;
 pub mod manifest;
+pub mod mirror;
 pub(crate) mod prune;
 mod recover;
 mod restore;

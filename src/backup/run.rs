@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::archive::{self, ArchiveStats};
 use super::freeze::ArchiveJob;
+use super::mirror::Mirror;
 use super::{blocking, prune, Progress, Runner};
 use crate::blueprint::Consistency;
 use crate::docker::{ContainerState, ObservedContainer};
@@ -117,6 +118,8 @@ impl Runner {
             level,
             threads: self.config.backup.threads,
             progress: progress.clone(),
+            mirror: (!self.config.offsite.is_empty())
+                .then(|| Mirror::at(self.config.instance_mirror_dir(inst.id))),
         };
         let (stats, frozen) = self
             .archive_still(inst, consistency, container, &job)

@@ -77,6 +77,14 @@ pub struct Entry {
     racy: bool,
 }
 
+impl Entry {
+    /// Whether its stat can prove later that it did not change (its ctime
+    /// was not too recent when it was looked at).
+    pub fn trusted(&self) -> bool {
+        !self.racy
+    }
+}
+
 #[derive(Clone)]
 pub enum Kind {
     Dir,
@@ -243,12 +251,12 @@ fn unchanged(old: &Entry, now: &Stat) -> bool {
         && (s.st_ctime, s.st_ctime_nsec) == (now.st_ctime, now.st_ctime_nsec)
 }
 
-fn is_racy(stat: &Stat, looked_at: i128) -> bool {
+pub(super) fn is_racy(stat: &Stat, looked_at: i128) -> bool {
     let ctime = i128::from(stat.st_ctime) * 1_000_000_000 + i128::from(stat.st_ctime_nsec);
     ctime >= looked_at - RACY_NS
 }
 
-fn now_ns() -> i128 {
+pub(super) fn now_ns() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i128)

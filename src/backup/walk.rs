@@ -6,6 +6,7 @@
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -17,21 +18,25 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
+use super::mirror::{self, Record, Update};
 use super::snapshot::{Kind, Snapshot};
 use crate::fsutil::{dir_names, open_dir_nofollow, path_error};
 
 /// Appends the directory open as `root` (at `src`) to `tar` as the entry
 /// "./", then everything below it; returns the files and source bytes
-/// archived. `progress` counts source bytes as they are read.
+/// archived. `progress` counts source bytes as they are read. `mirror`,
+/// if given, is brought up to the same tree as it goes.
 pub(super) fn walk<W: Write>(
     tar: &mut tar::Builder<W>,
     progress: &AtomicU64,
     root: OwnedFd,
     src: &Path,
+    mirror: Option<&mut Update>,
 ) -> io::Result<(u64, u64)> {
     let mut walker = Walker {
         tar,
         progress,
+        mirror,
         files: 0,
         bytes: 0,
     };
@@ -43,6 +48,7 @@ pub(super) fn walk<W: Write>(
 struct Walker<'a, W: Write> {
     tar: &'a mut tar::Builder<W>,
     progress: &'a AtomicU64,
+    mirror: Option<&'a mut Update>,
     files: u64,
     bytes: u64,
 }
@@ -53,11 +59,14 @@ impl<W: Write> Walker<'_, W> {
     /// are skipped: they are not data.
     fn dir(&mut self, fd: OwnedFd, path: &Path, name: &Path) -> io::Result<()> {
         let stat = fstat(&fd).map_err(|e| path_error(path, e))?;
-        self.pax_xattrs(&fd, path)?;
+        let xattrs = self.pax_xattrs(&fd, path)?;
         let mut header = header_of(&stat, tar::EntryType::Directory, 0);
         self.tar
             .append_data(&mut header, name, io::empty())
             .map_err(|e| path_error(path, e))?;
+        if let Some(m) = self.mirror.as_deref_mut() {
+            m.dir(Record::of_source(key(name), mirror::Kind::Dir, &stat, &xattrs, true));
+        }
         let rel = if name == Path::new("./") {
             Path::new("")
         } else {
@@ -86,6 +95,12 @@ impl<W: Write> Walker<'_, W> {
                     self.tar
                         .append_link(&mut header, &name, target)
                         .map_err(|e| path_error(&path, e))?;
+                    if let Some(m) = self.mirror.as_deref_mut() {
+                        let mut r =
+                            Record::of_source(key(&name), mirror::Kind::Link, &stat, &[], true);
+                        r.link = Some(mirror::Hex(target.as_bytes().to_vec()));
+                        m.link(r);
+                    }
                     self.files += 1;
                 }
                 _ => {}
@@ -108,15 +123,16 @@ impl<W: Write> Walker<'_, W> {
         if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
             return Ok(());
         }
-        self.pax_xattrs(&fd, path)?;
+        let xattrs = self.pax_xattrs(&fd, path)?;
         let size = stat.st_size as u64;
         let mut header = header_of(&stat, tar::EntryType::Regular, size);
         let data = ExactLen {
             inner: File::from(fd).take(size),
             left: size,
         };
-        self.tar
-            .append_data(&mut header, name, data)
+        let trusted = !super::snapshot::is_racy(&stat, super::snapshot::now_ns());
+        let record = Record::of_source(key(name), mirror::Kind::File, &stat, &xattrs, trusted);
+        append_file(self.tar, &mut self.mirror, record, &mut header, name, data)
             .map_err(|e| path_error(path, e))?;
         self.files += 1;
         self.bytes += size;
@@ -125,10 +141,71 @@ impl<W: Write> Walker<'_, W> {
     }
 
     /// Writes a PAX header carrying the `user.*` xattrs of `fd`, if any;
-    /// it applies to the entry appended next.
-    fn pax_xattrs(&mut self, fd: &OwnedFd, path: &Path) -> io::Result<()> {
+    /// it applies to the entry appended next. Returns them.
+    fn pax_xattrs(&mut self, fd: &OwnedFd, path: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let xattrs = user_xattrs(fd).map_err(|e| path_error(path, e))?;
-        pax_xattrs(self.tar, &xattrs, path)
+        pax_xattrs(self.tar, &xattrs, path)?;
+        Ok(xattrs)
+    }
+}
+
+/// The mirror's name for an archive path ("./" is the top directory).
+fn key(name: &Path) -> Vec<u8> {
+    if name == Path::new("./") {
+        Vec::new()
+    } else {
+        name.as_os_str().as_bytes().to_vec()
+    }
+}
+
+/// Appends a regular file; its bytes also go to the mirror when the
+/// mirror asks for them (its source changed). A mirror that cannot be
+/// written stops updating; the archive goes on.
+fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    mirror: &mut Option<&mut Update>,
+    record: Record,
+    header: &mut tar::Header,
+    name: &Path,
+    data: impl Read,
+) -> io::Result<()> {
+    let Some(m) = mirror.as_deref_mut() else {
+        return tar.append_data(header, name, data);
+    };
+    let mut tee = Tee {
+        inner: data,
+        sink: m.file(record),
+        error: None,
+    };
+    tar.append_data(header, name, &mut tee)?;
+    let flushed = match (tee.error, tee.sink) {
+        (Some(e), _) => Err(e),
+        (None, Some(mut sink)) => sink.flush(),
+        (None, None) => Ok(()),
+    };
+    if let Err(e) = flushed {
+        m.fail(path_error(name, e));
+    }
+    Ok(())
+}
+
+/// Passes what the archive reads on to the mirror's copy of the file.
+struct Tee<R> {
+    inner: R,
+    sink: Option<mirror::Sink>,
+    error: Option<io::Error>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(sink) = &mut self.sink {
+            if let Err(e) = sink.write_all(&buf[..n]) {
+                self.error = Some(e);
+                self.sink = None;
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -166,6 +243,7 @@ pub(super) fn walk_snapshot<W: Write>(
     tar: &mut tar::Builder<W>,
     progress: &AtomicU64,
     snap: &Snapshot,
+    mut mirror: Option<&mut Update>,
 ) -> io::Result<(u64, u64)> {
     let (mut files, mut bytes) = (0, 0);
     for (key, entry) in snap.entries() {
@@ -176,12 +254,19 @@ pub(super) fn walk_snapshot<W: Write>(
         };
         let path = snap.source_path(key);
         let stat = &entry.stat;
+        let mirror_key = key.iter().map(|b| if *b == 0 { b'/' } else { *b }).collect();
+        let record = |kind| {
+            Record::of_source(mirror_key, kind, stat, &entry.xattrs, entry.trusted())
+        };
         match &entry.kind {
             Kind::Dir => {
                 pax_xattrs(tar, &entry.xattrs, &path)?;
                 let mut header = header_of(stat, tar::EntryType::Directory, 0);
                 tar.append_data(&mut header, &name, io::empty())
                     .map_err(|e| path_error(&path, e))?;
+                if let Some(m) = mirror.as_deref_mut() {
+                    m.dir(record(mirror::Kind::Dir));
+                }
             }
             Kind::File(copy) => {
                 let file = snap.open_copy(*copy, key)?;
@@ -192,7 +277,8 @@ pub(super) fn walk_snapshot<W: Write>(
                     inner: file.take(size),
                     left: size,
                 };
-                tar.append_data(&mut header, &name, data)
+                let record = record(mirror::Kind::File);
+                append_file(tar, &mut mirror, record, &mut header, &name, data)
                     .map_err(|e| path_error(&path, e))?;
                 files += 1;
                 bytes += size;
@@ -202,7 +288,81 @@ pub(super) fn walk_snapshot<W: Write>(
                 let mut header = header_of(stat, tar::EntryType::Symlink, 0);
                 tar.append_link(&mut header, &name, OsStr::from_bytes(target))
                     .map_err(|e| path_error(&path, e))?;
+                if let Some(m) = mirror.as_deref_mut() {
+                    let mut r = record(mirror::Kind::Link);
+                    r.link = Some(mirror::Hex(target.clone()));
+                    m.link(r);
+                }
                 files += 1;
+            }
+        }
+    }
+    Ok((files, bytes))
+}
+
+/// Appends a mirror restored from offsite (its `index`, its files under
+/// `data`) as the archive of its backup: the same entries in the same
+/// order with the same owners, modes, mtimes and xattrs. A file whose
+/// length differs from the index fails it. Returns files and bytes.
+pub(super) fn walk_mirror<W: Write>(
+    tar: &mut tar::Builder<W>,
+    progress: &AtomicU64,
+    index: &mirror::Index,
+    data: &Path,
+) -> io::Result<(u64, u64)> {
+    let (mut files, mut bytes) = (0, 0);
+    for r in &index.records {
+        let name = if r.path.0.is_empty() {
+            PathBuf::from("./")
+        } else {
+            PathBuf::from(OsStr::from_bytes(&r.path.0))
+        };
+        let path = data.join(&name);
+        let kind = match r.kind {
+            mirror::Kind::Dir => tar::EntryType::Directory,
+            mirror::Kind::File => tar::EntryType::Regular,
+            mirror::Kind::Link => tar::EntryType::Symlink,
+        };
+        let mut header = header(kind, r.size, r.mode, r.uid, r.gid, r.mtime);
+        match (r.kind, &r.link) {
+            (mirror::Kind::Dir, _) => {
+                pax_xattrs(tar, &r.xattrs(), &path)?;
+                tar.append_data(&mut header, &name, io::empty())
+                    .map_err(|e| path_error(&path, e))?;
+            }
+            (mirror::Kind::File, _) => {
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&path)
+                    .map_err(|e| path_error(&path, e))?;
+                let len = file.metadata().map_err(|e| path_error(&path, e))?.len();
+                if len != r.size {
+                    return Err(path_error(
+                        &path,
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("{len} bytes where the copy's index says {}", r.size),
+                        ),
+                    ));
+                }
+                pax_xattrs(tar, &r.xattrs(), &path)?;
+                tar.append_data(&mut header, &name, file.take(r.size))
+                    .map_err(|e| path_error(&path, e))?;
+                files += 1;
+                bytes += r.size;
+                progress.fetch_add(r.size, Ordering::Relaxed);
+            }
+            (mirror::Kind::Link, Some(target)) => {
+                tar.append_link(&mut header, &name, OsStr::from_bytes(&target.0))
+                    .map_err(|e| path_error(&path, e))?;
+                files += 1;
+            }
+            (mirror::Kind::Link, None) => {
+                return Err(path_error(
+                    &path,
+                    io::Error::new(io::ErrorKind::InvalidData, "a link without a target"),
+                ));
             }
         }
     }
@@ -211,12 +371,30 @@ pub(super) fn walk_snapshot<W: Write>(
 
 /// A tar header with the owner, mode and mtime of `stat`.
 fn header_of(stat: &Stat, kind: tar::EntryType, size: u64) -> tar::Header {
+    header(
+        kind,
+        size,
+        stat.st_mode & 0o7777,
+        stat.st_uid,
+        stat.st_gid,
+        stat.st_mtime,
+    )
+}
+
+fn header(
+    kind: tar::EntryType,
+    size: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+) -> tar::Header {
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(kind);
-    header.set_mode(stat.st_mode & 0o7777);
-    header.set_uid(u64::from(stat.st_uid));
-    header.set_gid(u64::from(stat.st_gid));
-    header.set_mtime(stat.st_mtime.max(0) as u64);
+    header.set_mode(mode);
+    header.set_uid(u64::from(uid));
+    header.set_gid(u64::from(gid));
+    header.set_mtime(mtime.max(0) as u64);
     header.set_size(size);
     header
 }

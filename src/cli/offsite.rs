@@ -164,7 +164,7 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: OffsiteCmd, as_json: bool) -> Re
             output::list(
                 as_json,
                 &snaps,
-                &["ID", "TIME", "CLIENT", "INSTANCE", "BACKUP", "TAR BYTES"],
+                &["ID", "TIME", "CLIENT", "INSTANCE", "BACKUP", "BYTES"],
                 |s| {
                     let tag = |k| s.tag(k).unwrap_or("-").to_owned();
                     let kind = if s.tags.iter().any(|t| t == "berth-state") {
@@ -178,7 +178,9 @@ pub async fn run(ops: &Ops, actor: &Actor, cmd: OffsiteCmd, as_json: bool) -> Re
                         kind,
                         tag("instance"),
                         tag("backup"),
-                        tag("tar-bytes"),
+                        s.content()
+                            .map(|(_, b)| b.to_string())
+                            .unwrap_or_else(|| "-".into()),
                     ]
                 },
             );

@@ -386,6 +386,12 @@ impl Config {
         self.data_dir.join("offsite-cache")
     }
 
+    /// Instance `id`'s directory copy of its newest backup, which offsite
+    /// copies read (`backup::mirror`); removed with the instance.
+    pub fn instance_mirror_dir(&self, id: i64) -> PathBuf {
+        self.data_dir.join("offsite-mirror").join(id.to_string())
+    }
+
     pub fn offsite_target(&self, name: &str) -> Option<&OffsiteTarget> {
         self.offsite.iter().find(|t| t.name == name)
     }

@@ -1,18 +1,25 @@
-//! The first half of a restore from offsite, blocking: `restic dump` of an
-//! instance's snapshot, read through tar's own parser (so a damaged stream
-//! fails here) and written as an ordinary local archive with its manifest.
-//! The second half is the local restore of that archive.
+//! The first half of a restore from offsite, blocking: an instance's
+//! snapshot written as an ordinary local archive with its manifest. The
+//! second half is the local restore of that archive.
+//!
+//! A mirror snapshot (`dir-bytes` tag) is restored with `restic restore`
+//! into scratch space beside the backups, and its index and files become
+//! the archive its backup wrote. A tar-stream snapshot (`tar-bytes`, what
+//! berth copied before mirrors) is `restic dump`ed through tar's own parser,
+//! so a damaged stream fails here.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
 use super::pipe;
-use super::restic::{exit_error, Restic, Snapshot};
+use super::restic::{exit_error, Content, Restic, Snapshot};
 use crate::backup::archive;
+use crate::backup::mirror::Mirror;
 use crate::domain::Manifest;
 
 /// Where the download goes, and what it belongs to.
@@ -61,44 +68,39 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
     }
 }
 
-/// The `tar-bytes` tag of a berth instance snapshot, and the file in it.
-pub fn expected(snapshot: &Snapshot) -> Result<(u64, String), String> {
-    let bytes = snapshot
-        .tag("tar-bytes")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "snapshot {} is not a berth instance copy (no tar-bytes tag)",
-                snapshot.short_id
-            )
-        })?;
+/// Downloads `snapshot` into `d.archive` (via `d.partial`); its manifest on success.
+pub fn download(restic: &Restic, snapshot: &Snapshot, d: &Download) -> Result<Manifest, String> {
+    let started = Instant::now();
+    let (kind, want) = snapshot.content().ok_or_else(|| {
+        format!(
+            "snapshot {} is not a berth instance copy (no dir-bytes or tar-bytes tag)",
+            snapshot.short_id
+        )
+    })?;
     let path = snapshot
         .paths
         .first()
         .cloned()
-        .ok_or_else(|| format!("snapshot {} names no file", snapshot.short_id))?;
-    Ok((bytes, path))
-}
-
-/// Downloads `snapshot` into `d.archive` (via `d.partial`); its manifest on success.
-pub fn download(restic: &Restic, snapshot: &Snapshot, d: &Download) -> Result<Manifest, String> {
-    let started = Instant::now();
-    let (want, path) = expected(snapshot)?;
-    let result = fetch(restic, &snapshot.id, &path, d);
-    let (tar_bytes, files, source_bytes, size, sha256) = match result {
+        .ok_or_else(|| format!("snapshot {} names no path", snapshot.short_id))?;
+    let scratch = scratch_path(&d.partial);
+    let result = match kind {
+        Content::Mirror => fetch_mirror(restic, snapshot, &path, want, &scratch, d),
+        Content::TarStream => fetch(restic, &snapshot.id, &path, d).and_then(|(tar_bytes, rest)| {
+            if tar_bytes == want {
+                Ok(rest)
+            } else {
+                Err(incomplete(snapshot, tar_bytes, want))
+            }
+        }),
+    };
+    let _ = crate::fsutil::remove_tree(&scratch);
+    let (files, source_bytes, size, sha256) = match result {
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_file(&d.partial);
             return Err(e);
         }
     };
-    if tar_bytes != want {
-        let _ = std::fs::remove_file(&d.partial);
-        return Err(format!(
-            "snapshot {} holds {tar_bytes} bytes where its copy wrote {want}: not a complete copy",
-            snapshot.short_id
-        ));
-    }
     let manifest = Manifest {
         format: 1,
         client: d.client.clone(),
@@ -126,10 +128,51 @@ pub fn download(restic: &Restic, snapshot: &Snapshot, d: &Download) -> Result<Ma
     Ok(manifest)
 }
 
-/// (tar bytes, files, source bytes, archive size, archive sha256).
-type Fetched = (u64, u64, u64, u64, String);
+fn incomplete(snapshot: &Snapshot, got: u64, want: u64) -> String {
+    format!(
+        "snapshot {} holds {got} bytes where its copy wrote {want}: not a complete copy",
+        snapshot.short_id
+    )
+}
 
-fn fetch(restic: &Restic, id: &str, path: &str, d: &Download) -> Result<Fetched, String> {
+/// (files, source bytes, archive size, archive sha256).
+type Fetched = (u64, u64, u64, String);
+
+/// `restic restore` of a mirror into `scratch`, then its index and files
+/// written as the archive.
+fn fetch_mirror(
+    restic: &Restic,
+    snapshot: &Snapshot,
+    path: &str,
+    want: u64,
+    scratch: &Path,
+    d: &Download,
+) -> Result<Fetched, String> {
+    crate::fsutil::remove_tree(scratch).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(scratch).map_err(|e| format!("creating {}: {e}", scratch.display()))?;
+    let target = scratch.display().to_string();
+    restic.run(&["restore", &snapshot.id, "--target", &target])?;
+    let mirror = Mirror::at(scratch.join(path.trim_start_matches('/')));
+    let index = mirror
+        .read_index()
+        .map_err(|e| format!("the snapshot's index is unreadable: {e}"))?;
+    if index.total_bytes() != want {
+        return Err(incomplete(snapshot, index.total_bytes(), want));
+    }
+    let stats = archive::create_from_mirror(
+        &index,
+        &mirror.data(),
+        &d.partial,
+        d.level,
+        0,
+        &AtomicU64::new(0),
+    )
+    .map_err(|e| format!("the snapshot's files do not match its index: {e}"))?;
+    Ok((stats.files, stats.source_bytes, stats.size, stats.sha256))
+}
+
+/// A tar-stream snapshot through `restic dump`: (tar bytes, the rest).
+fn fetch(restic: &Restic, id: &str, path: &str, d: &Download) -> Result<(u64, Fetched), String> {
     if let Some(dir) = d.partial.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }
@@ -185,10 +228,7 @@ fn fetch(restic: &Restic, id: &str, path: &str, d: &Download) -> Result<Fetched,
         .map_err(|e| format!("writing {}: {e}", d.partial.display()))?;
     Ok((
         tee.bytes,
-        files,
-        source_bytes,
-        sink.bytes,
-        hex::encode(sink.hasher.finalize()),
+        (files, source_bytes, sink.bytes, hex::encode(sink.hasher.finalize())),
     ))
 }
 
@@ -208,8 +248,15 @@ fn read_tar(tee: &mut impl Read) -> io::Result<(u64, u64)> {
     Ok((files, bytes))
 }
 
+/// Where a mirror snapshot is restored before it becomes the archive:
+/// `.offsite-restore-<id>.tree` beside the partial archive.
+pub fn scratch_path(partial: &Path) -> PathBuf {
+    partial.with_extension("tree")
+}
+
 /// `<backup dir>/<client>/<instance>/.offsite-restore-<id>.partial`: a
-/// crash leaves only this, which the worker's start removes.
+/// crash leaves only this (and its scratch tree), which the worker's start
+/// removes.
 pub fn partial_path(backup_root: &Path, client: &str, instance: &str, id: i64) -> PathBuf {
     backup_root
         .join(client)

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::copy::{self, InstanceSource};
+use crate::backup::mirror::Mirror;
 use super::download;
 use super::Worker;
 use crate::backup::job_pool::JobPool;
@@ -101,7 +102,9 @@ impl Worker {
         }
         let root = self.config.backup_dir();
         for (client, instance, id) in restores {
-            let _ = std::fs::remove_file(download::partial_path(&root, &client, &instance, id));
+            let partial = download::partial_path(&root, &client, &instance, id);
+            let _ = crate::fsutil::remove_tree(&download::scratch_path(&partial));
+            let _ = std::fs::remove_file(partial);
             tracing::warn!(restore = id, "an interrupted offsite restore was failed");
         }
         Ok(())
@@ -287,6 +290,10 @@ impl Worker {
                     client: b.client_slug.clone(),
                     instance: b.instance_name.clone(),
                     backup_id: id,
+                    mirror: Mirror::at(
+                        self.config
+                            .instance_mirror_dir(b.instance_id.ok_or("the instance was deleted")?),
+                    ),
                 };
                 crate::backup::blocking(move || copy::copy_instance(&restic, &src, progress)).await
             }

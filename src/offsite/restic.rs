@@ -200,7 +200,25 @@ pub struct Snapshot {
     pub hostname: String,
 }
 
+/// How an instance snapshot holds its backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// A mirror directory with its index (`dir-bytes=` tag).
+    Mirror,
+    /// One tar on stdin (`tar-bytes=`), as berth copied before mirrors.
+    TarStream,
+}
+
 impl Snapshot {
+    /// What an instance copy holds and the bytes its copy read; `None`
+    /// for any other snapshot (berth's state, someone else's).
+    pub fn content(&self) -> Option<(Content, u64)> {
+        let bytes = |key| self.tag(key).and_then(|v| v.parse().ok());
+        bytes("dir-bytes")
+            .map(|b| (Content::Mirror, b))
+            .or_else(|| bytes("tar-bytes").map(|b| (Content::TarStream, b)))
+    }
+
     /// The value of a `key=value` tag berth set.
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags

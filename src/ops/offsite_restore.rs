@@ -193,7 +193,7 @@ impl Ops {
         into: Destination,
     ) -> Result<OffsiteRestoreRow, OpsError> {
         let source = match (snapshot.tag("client"), snapshot.tag("instance")) {
-            (Some(c), Some(i)) if snapshot.tag("tar-bytes").is_some() => format!("{c}/{i}"),
+            (Some(c), Some(i)) if snapshot.content().is_some() => format!("{c}/{i}"),
             _ => {
                 return Err(OpsError::Refused(format!(
                     "snapshot {} is not a copy of an instance (berth's state or foreign)",

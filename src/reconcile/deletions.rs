@@ -100,7 +100,9 @@ async fn finish(store: &Store, config: &Config, job: &DeletionRow) -> Result<boo
             measured
         }
     };
-    for dir in dirs.data.into_iter().chain(dirs.backups) {
+    // The offsite mirrors are copies of the data too (not measured again).
+    let mirrors = rows.iter().map(|r| config.instance_mirror_dir(r.id));
+    for dir in dirs.data.into_iter().chain(dirs.backups).chain(mirrors) {
         remove_tree(dir).await?;
     }
     if job.whole_client {

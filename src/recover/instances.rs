@@ -107,7 +107,7 @@ pub fn candidates(all: &[Snapshot], client: &str, instance: &str) -> Vec<Snapsho
         .filter(|s| {
             s.tag("client") == Some(client)
                 && s.tag("instance") == Some(instance)
-                && s.tag("tar-bytes").is_some()
+                && s.content().is_some()
         })
         .cloned()
         .collect();
@@ -293,7 +293,7 @@ mod tests {
     fn snap(id: &str, time: &str, client: &str, tar: bool) -> Snapshot {
         let mut tags = vec![format!("client={client}"), "instance=main".into()];
         if tar {
-            tags.push("tar-bytes=10".into());
+            tags.push("dir-bytes=10".into());
         }
         Snapshot {
             id: id.into(),

@@ -28,7 +28,7 @@ fn snapshot_facts(s: &Snapshot) -> Markup {
     html! {
         td { (s.time.get(..19).unwrap_or(&s.time).replace('T', " ")) }
         td { @match s.tag("backup") { Some(b) => { "backup " (b) } None => { span.muted { "-" } } } }
-        td { (s.tag("tar-bytes").and_then(|b| b.parse().ok()).map(size).unwrap_or_else(|| "-".into())) }
+        td { (s.content().map(|(_, b)| size(b)).unwrap_or_else(|| "-".into())) }
         td { code title=(s.id) { (s.short_id) } }
     }
 }
