@@ -30,6 +30,42 @@ async fn copied(app: &TestApp, target: &str, backup: i64) -> berth::store::offsi
     row
 }
 
+/// Waits until every file in `dir` changed long enough ago that the next
+/// backup can trust its ctime (`backup::snapshot`'s racy window).
+async fn settled(dir: &std::path::Path) {
+    let newest = || {
+        use std::os::unix::fs::MetadataExt;
+        let mut newest = 0i128;
+        for e in walk(dir) {
+            let m = std::fs::symlink_metadata(e).unwrap();
+            newest = newest.max(i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()));
+        }
+        newest
+    };
+    let newest = newest();
+    eventually("the data's ctimes are settled", UP, || async {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i128;
+        (now - newest > 200_000_000).then_some(())
+    })
+    .await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
     let sshd = tokio::task::spawn_blocking(Sshd::start).await.unwrap();
@@ -45,12 +81,22 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
     app.wait_phase(id, &["running"], UP).await;
     let data = app.config.instance_data_dir("offsite-co", "main");
     write_mixed(&data);
+    settled(&data).await;
 
     // The first copy follows the first backup on its own (no copy_schedule).
     let first = copied(&app, &target, app.backup_ok(id).await).await;
     let added_first = first.bytes_added.unwrap();
     assert!(added_first > 5_000_000, "{first:?}");
     assert!(first.snapshot_id.is_some());
+    // It read the mirror the backup kept, which restic skips through next time.
+    let mirror = app.config.instance_mirror_dir(id);
+    let kept = mirror.join("data/uploads/u1.bin");
+    let stamp = |p: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(p).unwrap();
+        (m.ino(), m.ctime(), m.ctime_nsec())
+    };
+    let kept_before = stamp(&kept);
 
     // ~1 %: 64 KiB rewritten inside one upload, one note appended to.
     {
@@ -63,8 +109,14 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
         f.write_all(&[0x5a; 64 * 1024]).unwrap();
         std::fs::write(data.join("notes/n3.txt"), "changed\n".repeat(100)).unwrap();
     }
-    let second = copied(&app, &target, app.backup_ok(id).await).await;
+    let second_backup = app.backup_ok(id).await;
+    let second = copied(&app, &target, second_backup).await;
     let added_second = second.bytes_added.unwrap();
+    assert_eq!(stamp(&kept), kept_before, "an unchanged upload was left alone");
+    let index = berth::backup::mirror::Mirror::at(mirror.clone())
+        .read_index()
+        .unwrap();
+    assert_eq!(index.backup_id, second_backup);
     assert!(
         added_second * 4 < added_first,
         "the second copy added {added_second} bytes after a small change (first: {added_first})"
@@ -106,6 +158,13 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
         .await
         .unwrap();
     assert_eq!(snaps.len(), 2, "{snaps:?}");
+    assert_eq!(
+        snaps[1].content(),
+        Some((
+            berth::offsite::restic::Content::Mirror,
+            index.total_bytes()
+        ))
+    );
     let job = app
         .ops()
         .request_offsite_restore(&actor, id, &target, None)
