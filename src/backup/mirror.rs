@@ -207,20 +207,28 @@ pub enum Kind {
     Link,
 }
 
-/// Bytes (names, link targets, xattrs) as hex in the index.
+/// Bytes (names, link targets, xattrs) in the index: as text when they are
+/// UTF-8 not starting with `%`, else `%` and hex. The index is copied
+/// with every change, so the usual case stays short.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Hex(pub Vec<u8>);
 
 impl Serialize for Hex {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(&self.0))
+        match std::str::from_utf8(&self.0) {
+            Ok(text) if !text.starts_with('%') => s.serialize_str(text),
+            _ => s.serialize_str(&format!("%{}", hex::encode(&self.0))),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Hex {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Hex, D::Error> {
         let text = String::deserialize(d)?;
-        hex::decode(text).map(Hex).map_err(serde::de::Error::custom)
+        match text.strip_prefix('%') {
+            Some(hex) => hex::decode(hex).map(Hex).map_err(serde::de::Error::custom),
+            None => Ok(Hex(text.into_bytes())),
+        }
     }
 }
 

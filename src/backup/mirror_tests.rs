@@ -49,6 +49,16 @@ fn tar_bytes(archive: &Path) -> Vec<u8> {
 }
 
 #[test]
+fn names_travel_as_text_or_hex_and_come_back_the_same() {
+    for raw in [&b"notes/a.txt"[..], b"%percent", b"caf\xe9", b""] {
+        let json = serde_json::to_string(&Hex(raw.to_vec())).unwrap();
+        assert_eq!(serde_json::from_str::<Hex>(&json).unwrap().0, raw, "{json}");
+    }
+    assert_eq!(serde_json::to_string(&Hex(b"a/b".to_vec())).unwrap(), "\"a/b\"");
+    assert_eq!(serde_json::to_string(&Hex(b"%x".to_vec())).unwrap(), "\"%2578\"");
+}
+
+#[test]
 fn a_second_backup_rewrites_only_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let (src, mirror) = (dir.path().join("src"), Mirror::at(dir.path().join("m")));
