@@ -180,9 +180,10 @@ fn one_run(args: &Args, server: &Server, base: &Path, run: usize) -> Run {
         }
     };
 
-    out.copy1 = pair(&mut || sides::berth_copy(&ours, &a1, &mirror).0, &mut || {
-        theirs.backup(&live).0
-    });
+    out.copy1 = pair(
+        &mut || sides::berth_copy(&ours, &a1, &mirror).0,
+        &mut || theirs.backup(&live).0,
+    );
     let grown = |repo: &berth::offsite::Restic| server.repo_bytes(repo);
     let before = (grown(&ours), grown(&theirs.0));
     println!("run {run}: {}", data::change(&live, args.mb));

@@ -309,7 +309,15 @@ mod tests {
         }
 
         let archive = dir.path().join("x.tar.zst");
-        let stats = create(&src, &partial_path(&archive), 3, 1, &AtomicU64::new(0), None).unwrap();
+        let stats = create(
+            &src,
+            &partial_path(&archive),
+            3,
+            1,
+            &AtomicU64::new(0),
+            None,
+        )
+        .unwrap();
         assert_eq!(
             stats.files, 4,
             "db/data, tool, upload, escape; the fifo is skipped"
@@ -356,7 +364,15 @@ mod tests {
         std::fs::set_permissions(src.join("secret"), std::fs::Permissions::from_mode(0o000))
             .unwrap();
         let archive = dir.path().join("x.tar.zst");
-        let err = create(&src, &partial_path(&archive), 3, 1, &AtomicU64::new(0), None).unwrap_err();
+        let err = create(
+            &src,
+            &partial_path(&archive),
+            3,
+            1,
+            &AtomicU64::new(0),
+            None,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("src/secret"), "{err}");
     }
 }

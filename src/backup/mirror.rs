@@ -31,12 +31,12 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{flock, FlockOperation, Stat};
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::{path_error, remove_tree};
+use crate::fsutil::path_error;
 
 #[path = "mirror_update.rs"]
 mod update;
 
-pub use update::{Sink, Update};
+pub use update::{alongside, Sink, Update};
 
 /// Index format written in the first line.
 const FORMAT: u32 = 1;
@@ -108,69 +108,6 @@ impl Mirror {
             Err(e) => Err(path_error(&path, e)),
         }
     }
-
-}
-
-/// Room left free on the mirror's file system beyond what an update may
-/// write, so keeping a mirror never fills the disk tenants write to.
-const HEADROOM: u64 = 256 << 20;
-
-/// Runs `write` (one backup's archive of `total` source bytes) with an
-/// update of `mirror` riding along, and makes the mirror backup `backup_id`
-/// when the archive is written. Never fails the archive: a busy mirror (a
-/// copy reads it), one without room, or one that cannot be written is left
-/// for the next copy to rebuild from its archive.
-pub fn alongside<T>(
-    mirror: Option<&Mirror>,
-    backup_id: i64,
-    total: u64,
-    write: impl FnOnce(Option<&mut Update>) -> io::Result<T>,
-) -> io::Result<T> {
-    let Some(m) = mirror else {
-        return write(None);
-    };
-    let locked = match m.lock(false) {
-        Ok(Some(locked)) => locked,
-        Ok(None) => {
-            tracing::info!(backup = backup_id, "offsite mirror busy (a copy reads it): left as it is");
-            return write(None);
-        }
-        Err(e) => {
-            tracing::warn!(backup = backup_id, error = %e, "offsite mirror not updated");
-            return write(None);
-        }
-    };
-    // A whole rewrite needs room for everything; an update, for what changed.
-    let need = if locked.index().is_some() { total / 4 } else { total } + HEADROOM;
-    let free = rustix::fs::statvfs(&m.dir)
-        .map(|fs| fs.f_bavail.saturating_mul(fs.f_frsize))
-        .unwrap_or(0);
-    if free < need {
-        tracing::warn!(
-            backup = backup_id,
-            free_mb = free >> 20,
-            need_mb = need >> 20,
-            "no room to update the offsite mirror; the copy will rebuild it"
-        );
-        locked.invalidate();
-        let _ = remove_tree(&m.data());
-        return write(None);
-    }
-    let mut update = match locked.begin() {
-        Ok(update) => update,
-        Err(e) => {
-            tracing::warn!(backup = backup_id, error = %e, "offsite mirror not updated");
-            locked.invalidate();
-            return write(None);
-        }
-    };
-    let out = write(Some(&mut update));
-    if out.is_ok() {
-        if let Err(e) = update.finish(backup_id) {
-            tracing::warn!(backup = backup_id, error = %e, "offsite mirror update failed; the copy will rebuild it");
-        }
-    }
-    out
 }
 
 /// A mirror held under its lock; released on drop.
@@ -290,16 +227,14 @@ impl Record {
                 .iter()
                 .map(|(k, v)| (Hex(k.clone()), Hex(v.clone())))
                 .collect(),
-            source: trusted.then(|| {
-                [
-                    stat.st_dev as i64,
-                    stat.st_ino as i64,
-                    stat.st_mtime,
-                    stat.st_mtime_nsec as i64,
-                    stat.st_ctime,
-                    stat.st_ctime_nsec as i64,
-                ]
-            }),
+            source: trusted.then_some([
+                stat.st_dev as i64,
+                stat.st_ino as i64,
+                stat.st_mtime,
+                stat.st_mtime_nsec as i64,
+                stat.st_ctime,
+                stat.st_ctime_nsec as i64,
+            ]),
         }
     }
 
@@ -353,8 +288,8 @@ impl Index {
         let len = file.metadata()?.len();
         let bad = |e: serde_json::Error| io::Error::new(io::ErrorKind::InvalidData, e);
         let mut lines = BufReader::with_capacity(1 << 20, file).lines();
-        let head: Head = serde_json::from_str(&lines.next().unwrap_or(Ok(String::new()))?)
-            .map_err(bad)?;
+        let head: Head =
+            serde_json::from_str(&lines.next().unwrap_or(Ok(String::new()))?).map_err(bad)?;
         if head.format != FORMAT {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

@@ -17,7 +17,12 @@ fn tree(src: &Path) {
     std::fs::write(src.join("becomes-dir"), b"a file, then a directory").unwrap();
     std::os::unix::fs::symlink("uploads/a.bin", src.join("latest")).unwrap();
     let f = std::fs::File::open(src.join("uploads/a.bin")).unwrap();
-    let _ = rustix::fs::fsetxattr(&f, "user.origin", b"portal", rustix::fs::XattrFlags::empty());
+    let _ = rustix::fs::fsetxattr(
+        &f,
+        "user.origin",
+        b"portal",
+        rustix::fs::XattrFlags::empty(),
+    );
 }
 
 /// Waits until every ctime in `src` is old enough to be trusted by the
@@ -54,8 +59,14 @@ fn names_travel_as_text_or_hex_and_come_back_the_same() {
         let json = serde_json::to_string(&Hex(raw.to_vec())).unwrap();
         assert_eq!(serde_json::from_str::<Hex>(&json).unwrap().0, raw, "{json}");
     }
-    assert_eq!(serde_json::to_string(&Hex(b"a/b".to_vec())).unwrap(), "\"a/b\"");
-    assert_eq!(serde_json::to_string(&Hex(b"%x".to_vec())).unwrap(), "\"%2578\"");
+    assert_eq!(
+        serde_json::to_string(&Hex(b"a/b".to_vec())).unwrap(),
+        "\"a/b\""
+    );
+    assert_eq!(
+        serde_json::to_string(&Hex(b"%x".to_vec())).unwrap(),
+        "\"%2578\""
+    );
 }
 
 #[test]
@@ -69,8 +80,14 @@ fn a_second_backup_rewrites_only_what_changed() {
     assert_eq!(first.backup_id, 1);
     assert_eq!(first.files, 6, "five files and the link");
     let data = mirror.data();
-    assert_eq!(std::fs::read(data.join("uploads/deep/b.txt")).unwrap(), b"kept as it is");
-    assert!(!data.join("latest").exists(), "links live in the index only");
+    assert_eq!(
+        std::fs::read(data.join("uploads/deep/b.txt")).unwrap(),
+        b"kept as it is"
+    );
+    assert!(
+        !data.join("latest").exists(),
+        "links live in the index only"
+    );
     let kept = std::fs::metadata(data.join("uploads/deep/b.txt")).unwrap();
 
     std::fs::write(src.join("webui.db"), vec![8u8; 300_000]).unwrap();
@@ -88,9 +105,15 @@ fn a_second_backup_rewrites_only_what_changed() {
         (kept.ino(), kept.ctime(), kept.ctime_nsec()),
         "an unchanged file is left alone, so restic skips it"
     );
-    assert_eq!(std::fs::read(data.join("webui.db")).unwrap(), vec![8u8; 300_000]);
+    assert_eq!(
+        std::fs::read(data.join("webui.db")).unwrap(),
+        vec![8u8; 300_000]
+    );
     assert!(!data.join("gone.txt").exists());
-    assert_eq!(std::fs::read(data.join("becomes-dir/inside")).unwrap(), b"new");
+    assert_eq!(
+        std::fs::read(data.join("becomes-dir/inside")).unwrap(),
+        b"new"
+    );
     assert_eq!(second.bytes, 300_000 + 12 + 13 + 3);
 }
 
@@ -104,16 +127,27 @@ fn a_mirror_makes_the_same_archive_its_backup_wrote() {
     let index = mirror.read_index().unwrap();
     let again = dir.path().join("again.tar.zst");
     let partial = archive::partial_path(&again);
-    let made = create_from_mirror(&index, &mirror.data(), &partial, 3, 1, &AtomicU64::new(0))
-        .unwrap();
-    assert_eq!((made.files, made.source_bytes), (stats.files, stats.source_bytes));
-    assert_eq!(tar_bytes(&partial), tar_bytes(&original), "byte for byte the same tar");
+    let made =
+        create_from_mirror(&index, &mirror.data(), &partial, 3, 1, &AtomicU64::new(0)).unwrap();
+    assert_eq!(
+        (made.files, made.source_bytes),
+        (stats.files, stats.source_bytes)
+    );
+    assert_eq!(
+        tar_bytes(&partial),
+        tar_bytes(&original),
+        "byte for byte the same tar"
+    );
 
     // A file the index does not describe exactly is refused.
     std::fs::write(mirror.data().join("webui.db"), b"short").unwrap();
-    let err = create_from_mirror(&index, &mirror.data(), &partial, 3, 1, &AtomicU64::new(0))
-        .unwrap_err();
-    assert!(err.to_string().contains("where the copy's index says 300000"), "{err}");
+    let err =
+        create_from_mirror(&index, &mirror.data(), &partial, 3, 1, &AtomicU64::new(0)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("where the copy's index says 300000"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -121,7 +155,10 @@ fn a_rebuild_from_the_archive_gives_the_same_tree() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     tree(&src);
-    let (a, b) = (Mirror::at(dir.path().join("a")), Mirror::at(dir.path().join("b")));
+    let (a, b) = (
+        Mirror::at(dir.path().join("a")),
+        Mirror::at(dir.path().join("b")),
+    );
     let archive = dir.path().join("1.tar.zst");
     backup(&src, &archive, &a, 1);
     let rebuilt = b.lock(true).unwrap().unwrap().rebuild(&archive, 1).unwrap();
@@ -172,7 +209,10 @@ fn a_failed_or_skipped_update_never_leaves_an_index_that_lies() {
         Err(io::Error::other("disk full"))
     });
     assert!(failed.is_err());
-    assert!(mirror.read_index().is_err(), "a half-changed tree has no index");
+    assert!(
+        mirror.read_index().is_err(),
+        "a half-changed tree has no index"
+    );
 
     // A copy holds the mirror: the backup leaves it alone.
     backup(&src, &dir.path().join("3.tar.zst"), &mirror, 3);

@@ -14,8 +14,77 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use super::{Index, Kind, Locked, Record};
+use super::{Index, Kind, Locked, Mirror, Record};
 use crate::fsutil::{path_error, remove_tree};
+
+/// Room left free on the mirror's file system beyond what an update may
+/// write, so keeping a mirror never fills the disk tenants write to.
+const HEADROOM: u64 = 256 << 20;
+
+/// Runs `write` (one backup's archive of `total` source bytes) with an
+/// update of `mirror` riding along, and makes the mirror backup `backup_id`
+/// when the archive is written. Never fails the archive: a busy mirror (a
+/// copy reads it), one without room, or one that cannot be written is left
+/// for the next copy to rebuild from its archive.
+pub fn alongside<T>(
+    mirror: Option<&Mirror>,
+    backup_id: i64,
+    total: u64,
+    write: impl FnOnce(Option<&mut Update>) -> io::Result<T>,
+) -> io::Result<T> {
+    let Some(m) = mirror else {
+        return write(None);
+    };
+    let locked = match m.lock(false) {
+        Ok(Some(locked)) => locked,
+        Ok(None) => {
+            tracing::info!(
+                backup = backup_id,
+                "offsite mirror busy (a copy reads it): left as it is"
+            );
+            return write(None);
+        }
+        Err(e) => {
+            tracing::warn!(backup = backup_id, error = %e, "offsite mirror not updated");
+            return write(None);
+        }
+    };
+    // A whole rewrite needs room for everything; an update, for what changed.
+    let need = if locked.index().is_some() {
+        total / 4
+    } else {
+        total
+    } + HEADROOM;
+    let free = rustix::fs::statvfs(&m.dir)
+        .map(|fs| fs.f_bavail.saturating_mul(fs.f_frsize))
+        .unwrap_or(0);
+    if free < need {
+        tracing::warn!(
+            backup = backup_id,
+            free_mb = free >> 20,
+            need_mb = need >> 20,
+            "no room to update the offsite mirror; the copy will rebuild it"
+        );
+        locked.invalidate();
+        let _ = remove_tree(&m.data());
+        return write(None);
+    }
+    let mut update = match locked.begin() {
+        Ok(update) => update,
+        Err(e) => {
+            tracing::warn!(backup = backup_id, error = %e, "offsite mirror not updated");
+            locked.invalidate();
+            return write(None);
+        }
+    };
+    let out = write(Some(&mut update));
+    if out.is_ok() {
+        if let Err(e) = update.finish(backup_id) {
+            tracing::warn!(backup = backup_id, error = %e, "offsite mirror update failed; the copy will rebuild it");
+        }
+    }
+    out
+}
 
 /// An update in progress; [`Update::finish`] makes it the mirror's index.
 pub struct Update {
@@ -268,16 +337,19 @@ fn record_of<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Record> {
         source: None,
     };
     if kind == Kind::Link {
-        let target = entry.link_name_bytes().ok_or_else(|| invalid("a link without a target"))?;
+        let target = entry
+            .link_name_bytes()
+            .ok_or_else(|| invalid("a link without a target"))?;
         record.link = Some(super::Hex(target.into_owned()));
     }
     if let Some(pax) = entry.pax_extensions()? {
         for ext in pax {
             let ext = ext?;
             if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
-                record
-                    .xattrs
-                    .push((super::Hex(name.to_vec()), super::Hex(ext.value_bytes().to_vec())));
+                record.xattrs.push((
+                    super::Hex(name.to_vec()),
+                    super::Hex(ext.value_bytes().to_vec()),
+                ));
             }
         }
     }

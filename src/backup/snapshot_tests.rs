@@ -42,9 +42,24 @@ fn tenant_tree(root: &Path) -> PathBuf {
 /// sha256 of the archive of the live tree and of the copy (one zstd
 /// thread, so equal tar streams give equal files).
 fn archives(root: &Path, src: &Path, snap: &Snapshot) -> (String, String) {
-    let live = create(src, &root.join("live.partial"), 3, 1, &AtomicU64::new(0), None).unwrap();
-    let copy =
-        create_from_snapshot(snap, &root.join("copy.partial"), 3, 1, &AtomicU64::new(0), None).unwrap();
+    let live = create(
+        src,
+        &root.join("live.partial"),
+        3,
+        1,
+        &AtomicU64::new(0),
+        None,
+    )
+    .unwrap();
+    let copy = create_from_snapshot(
+        snap,
+        &root.join("copy.partial"),
+        3,
+        1,
+        &AtomicU64::new(0),
+        None,
+    )
+    .unwrap();
     assert_eq!(
         (copy.files, copy.source_bytes),
         (live.files, live.source_bytes)

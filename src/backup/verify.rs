@@ -121,7 +121,15 @@ mod tests {
             .unwrap();
         std::fs::write(src.join("notes.txt"), vec![b'n'; 50_000]).unwrap();
         let archive = dir.join("a.tar.zst");
-        let stats = create(&src, &partial_path(&archive), 3, 1, &AtomicU64::new(0), None).unwrap();
+        let stats = create(
+            &src,
+            &partial_path(&archive),
+            3,
+            1,
+            &AtomicU64::new(0),
+            None,
+        )
+        .unwrap();
         drop(conn);
         commit(&partial_path(&archive), &archive, b"{}").unwrap();
         (archive, stats.sha256)

@@ -6,7 +6,6 @@
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -21,6 +20,12 @@ use rustix::io::Errno;
 use super::mirror::{self, Record, Update};
 use super::snapshot::{Kind, Snapshot};
 use crate::fsutil::{dir_names, open_dir_nofollow, path_error};
+
+#[path = "walk_mirror.rs"]
+mod mirror_side;
+
+pub(super) use mirror_side::walk_mirror;
+use mirror_side::{append_file, key};
 
 /// Appends the directory open as `root` (at `src`) to `tar` as the entry
 /// "./", then everything below it; returns the files and source bytes
@@ -65,7 +70,13 @@ impl<W: Write> Walker<'_, W> {
             .append_data(&mut header, name, io::empty())
             .map_err(|e| path_error(path, e))?;
         if let Some(m) = self.mirror.as_deref_mut() {
-            m.dir(Record::of_source(key(name), mirror::Kind::Dir, &stat, &xattrs, true));
+            m.dir(Record::of_source(
+                key(name),
+                mirror::Kind::Dir,
+                &stat,
+                &xattrs,
+                true,
+            ));
         }
         let rel = if name == Path::new("./") {
             Path::new("")
@@ -149,66 +160,6 @@ impl<W: Write> Walker<'_, W> {
     }
 }
 
-/// The mirror's name for an archive path ("./" is the top directory).
-fn key(name: &Path) -> Vec<u8> {
-    if name == Path::new("./") {
-        Vec::new()
-    } else {
-        name.as_os_str().as_bytes().to_vec()
-    }
-}
-
-/// Appends a regular file; its bytes also go to the mirror when the
-/// mirror asks for them (its source changed). A mirror that cannot be
-/// written stops updating; the archive goes on.
-fn append_file<W: Write>(
-    tar: &mut tar::Builder<W>,
-    mirror: &mut Option<&mut Update>,
-    record: Record,
-    header: &mut tar::Header,
-    name: &Path,
-    data: impl Read,
-) -> io::Result<()> {
-    let Some(m) = mirror.as_deref_mut() else {
-        return tar.append_data(header, name, data);
-    };
-    let mut tee = Tee {
-        inner: data,
-        sink: m.file(record),
-        error: None,
-    };
-    tar.append_data(header, name, &mut tee)?;
-    let flushed = match (tee.error, tee.sink) {
-        (Some(e), _) => Err(e),
-        (None, Some(mut sink)) => sink.flush(),
-        (None, None) => Ok(()),
-    };
-    if let Err(e) = flushed {
-        m.fail(path_error(name, e));
-    }
-    Ok(())
-}
-
-/// Passes what the archive reads on to the mirror's copy of the file.
-struct Tee<R> {
-    inner: R,
-    sink: Option<mirror::Sink>,
-    error: Option<io::Error>,
-}
-
-impl<R: Read> Read for Tee<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(sink) = &mut self.sink {
-            if let Err(e) = sink.write_all(&buf[..n]) {
-                self.error = Some(e);
-                self.sink = None;
-            }
-        }
-        Ok(n)
-    }
-}
-
 /// Writes a PAX header carrying `xattrs`, if any; it applies to the entry
 /// appended next. Only `user.*` ones are ever read ([`user_xattrs`]):
 /// `security.capability` would be a privilege like a setuid bit, and
@@ -254,10 +205,12 @@ pub(super) fn walk_snapshot<W: Write>(
         };
         let path = snap.source_path(key);
         let stat = &entry.stat;
-        let mirror_key = key.iter().map(|b| if *b == 0 { b'/' } else { *b }).collect();
-        let record = |kind| {
-            Record::of_source(mirror_key, kind, stat, &entry.xattrs, entry.trusted())
-        };
+        let mirror_key = key
+            .iter()
+            .map(|b| if *b == 0 { b'/' } else { *b })
+            .collect();
+        let record =
+            |kind| Record::of_source(mirror_key, kind, stat, &entry.xattrs, entry.trusted());
         match &entry.kind {
             Kind::Dir => {
                 pax_xattrs(tar, &entry.xattrs, &path)?;
@@ -294,75 +247,6 @@ pub(super) fn walk_snapshot<W: Write>(
                     m.link(r);
                 }
                 files += 1;
-            }
-        }
-    }
-    Ok((files, bytes))
-}
-
-/// Appends a mirror restored from offsite (its `index`, its files under
-/// `data`) as the archive of its backup: the same entries in the same
-/// order with the same owners, modes, mtimes and xattrs. A file whose
-/// length differs from the index fails it. Returns files and bytes.
-pub(super) fn walk_mirror<W: Write>(
-    tar: &mut tar::Builder<W>,
-    progress: &AtomicU64,
-    index: &mirror::Index,
-    data: &Path,
-) -> io::Result<(u64, u64)> {
-    let (mut files, mut bytes) = (0, 0);
-    for r in &index.records {
-        let name = if r.path.0.is_empty() {
-            PathBuf::from("./")
-        } else {
-            PathBuf::from(OsStr::from_bytes(&r.path.0))
-        };
-        let path = data.join(&name);
-        let kind = match r.kind {
-            mirror::Kind::Dir => tar::EntryType::Directory,
-            mirror::Kind::File => tar::EntryType::Regular,
-            mirror::Kind::Link => tar::EntryType::Symlink,
-        };
-        let mut header = header(kind, r.size, r.mode, r.uid, r.gid, r.mtime);
-        match (r.kind, &r.link) {
-            (mirror::Kind::Dir, _) => {
-                pax_xattrs(tar, &r.xattrs(), &path)?;
-                tar.append_data(&mut header, &name, io::empty())
-                    .map_err(|e| path_error(&path, e))?;
-            }
-            (mirror::Kind::File, _) => {
-                let file = std::fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&path)
-                    .map_err(|e| path_error(&path, e))?;
-                let len = file.metadata().map_err(|e| path_error(&path, e))?.len();
-                if len != r.size {
-                    return Err(path_error(
-                        &path,
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("{len} bytes where the copy's index says {}", r.size),
-                        ),
-                    ));
-                }
-                pax_xattrs(tar, &r.xattrs(), &path)?;
-                tar.append_data(&mut header, &name, file.take(r.size))
-                    .map_err(|e| path_error(&path, e))?;
-                files += 1;
-                bytes += r.size;
-                progress.fetch_add(r.size, Ordering::Relaxed);
-            }
-            (mirror::Kind::Link, Some(target)) => {
-                tar.append_link(&mut header, &name, OsStr::from_bytes(&target.0))
-                    .map_err(|e| path_error(&path, e))?;
-                files += 1;
-            }
-            (mirror::Kind::Link, None) => {
-                return Err(path_error(
-                    &path,
-                    io::Error::new(io::ErrorKind::InvalidData, "a link without a target"),
-                ));
             }
         }
     }

@@ -68,7 +68,11 @@ pub fn copy_instance(
     let dir = std::path::absolute(src.mirror.dir())
         .map_err(|e| format!("{}: {e}", src.mirror.dir().display()))?;
     let dir = dir.display().to_string();
-    let done = run_backup(restic, &["backup", "--json", "--tag", &tags, &dir], progress)?;
+    let done = run_backup(
+        restic,
+        &["backup", "--json", "--tag", &tags, &dir],
+        progress,
+    )?;
     if done.bytes_processed != want {
         let _ = restic.run(&["forget", &done.snapshot_id]);
         // Something changed the tree behind the index: rebuild it next time.
@@ -89,7 +93,11 @@ pub fn copy_state(
     progress: impl FnMut(u64),
 ) -> Result<CopyDone, String> {
     let dir = dir.display().to_string();
-    run_backup(restic, &["backup", "--json", "--tag", "berth,berth-state", &dir], progress)
+    run_backup(
+        restic,
+        &["backup", "--json", "--tag", "berth,berth-state", &dir],
+        progress,
+    )
 }
 
 /// Runs `restic backup --json` to its end; its snapshot, or why not.

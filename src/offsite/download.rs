@@ -85,13 +85,15 @@ pub fn download(restic: &Restic, snapshot: &Snapshot, d: &Download) -> Result<Ma
     let scratch = scratch_path(&d.partial);
     let result = match kind {
         Content::Mirror => fetch_mirror(restic, snapshot, &path, want, &scratch, d),
-        Content::TarStream => fetch(restic, &snapshot.id, &path, d).and_then(|(tar_bytes, rest)| {
-            if tar_bytes == want {
-                Ok(rest)
-            } else {
-                Err(incomplete(snapshot, tar_bytes, want))
-            }
-        }),
+        Content::TarStream => {
+            fetch(restic, &snapshot.id, &path, d).and_then(|(tar_bytes, rest)| {
+                if tar_bytes == want {
+                    Ok(rest)
+                } else {
+                    Err(incomplete(snapshot, tar_bytes, want))
+                }
+            })
+        }
     };
     let _ = crate::fsutil::remove_tree(&scratch);
     let (files, source_bytes, size, sha256) = match result {
@@ -228,7 +230,12 @@ fn fetch(restic: &Restic, id: &str, path: &str, d: &Download) -> Result<(u64, Fe
         .map_err(|e| format!("writing {}: {e}", d.partial.display()))?;
     Ok((
         tee.bytes,
-        (files, source_bytes, sink.bytes, hex::encode(sink.hasher.finalize())),
+        (
+            files,
+            source_bytes,
+            sink.bytes,
+            hex::encode(sink.hasher.finalize()),
+        ),
     ))
 }
 

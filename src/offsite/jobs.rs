@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::copy::{self, InstanceSource};
-use crate::backup::mirror::Mirror;
 use super::download;
 use super::Worker;
 use crate::backup::job_pool::JobPool;
+use crate::backup::mirror::Mirror;
 use crate::domain::{schedule, BackupStatus, OffsiteKind, Trigger};
 use crate::store::offsite::{self as rows, CopyDone, NewCopy};
 use crate::store::{backups, instances, StoreError};

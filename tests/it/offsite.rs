@@ -112,7 +112,11 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
     let second_backup = app.backup_ok(id).await;
     let second = copied(&app, &target, second_backup).await;
     let added_second = second.bytes_added.unwrap();
-    assert_eq!(stamp(&kept), kept_before, "an unchanged upload was left alone");
+    assert_eq!(
+        stamp(&kept),
+        kept_before,
+        "an unchanged upload was left alone"
+    );
     let index = berth::backup::mirror::Mirror::at(mirror.clone())
         .read_index()
         .unwrap();
@@ -160,10 +164,7 @@ async fn copies_dedup_restore_byte_for_byte_and_check_finds_a_corrupt_pack() {
     assert_eq!(snaps.len(), 2, "{snaps:?}");
     assert_eq!(
         snaps[1].content(),
-        Some((
-            berth::offsite::restic::Content::Mirror,
-            index.total_bytes()
-        ))
+        Some((berth::offsite::restic::Content::Mirror, index.total_bytes()))
     );
     let job = app
         .ops()

@@ -193,7 +193,10 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
     let data = sshd.path("repo").join("data");
     let size_before = du(&data);
     let mirror = app.config.instance_mirror_dir(ids[1]);
-    assert!(mirror.join("entries").is_file(), "the leaver's offsite mirror");
+    assert!(
+        mirror.join("entries").is_file(),
+        "the leaver's offsite mirror"
+    );
     let report = app
         .delete_and_follow(
             "/api/v1/clients/leaver-co",
@@ -208,7 +211,10 @@ async fn forget_keeps_each_plans_snapshots_and_a_deleted_clients_go_with_the_pru
         .unwrap_or_else(|| panic!("{report}"))
         .clone();
     assert_eq!(line["disposition"], "queued", "{line}");
-    assert!(!mirror.exists(), "the erased client's mirror is gone with its data");
+    assert!(
+        !mirror.exists(),
+        "the erased client's mirror is gone with its data"
+    );
     assert_eq!(
         line["count"], 3,
         "three copies of the instance reached the target"
