@@ -120,7 +120,7 @@ pub struct Archive {
 /// up to date on the way), untimed: it is the local backup, made whether
 /// or not a copy follows. Prints how long it took and what the mirror
 /// wrote, for scale.
-pub fn local_backup(src: &Path, path: &Path, mirror: &Mirror, backup_id: i64) -> Archive {
+pub fn local_backup(src: &Path, path: &Path, mirror: &Mirror, backup_id: i64) -> (Archive, Took) {
     let config = berth::config::Config::default();
     let partial = archive::partial_path(path);
     let total = berth::fsutil::dir_usage(src).0;
@@ -144,11 +144,32 @@ pub fn local_backup(src: &Path, path: &Path, mirror: &Mirror, backup_id: i64) ->
         "  local backup (archive + mirror, not part of the copy): {took}, {:.0} MB archive",
         stats.size as f64 / 1e6,
     );
-    Archive {
+    let archive = Archive {
         path: path.to_path_buf(),
         sha256: stats.sha256,
         backup_id,
-    }
+    };
+    (archive, took)
+}
+
+/// The same local backup without a mirror (no offsite target configured),
+/// to show what keeping the mirror costs the backup.
+pub fn archive_only(src: &Path, path: &Path) -> Took {
+    let config = berth::config::Config::default();
+    let partial = archive::partial_path(path);
+    let (took, _) = timed(|| {
+        archive::create(
+            src,
+            &partial,
+            config.backup.level,
+            config.backup.threads,
+            &AtomicU64::new(0),
+            None,
+        )
+        .unwrap()
+    });
+    std::fs::remove_file(&partial).unwrap();
+    took
 }
 
 /// berth's copy: the worker's `copy_instance` of the backup's mirror.
