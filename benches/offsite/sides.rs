@@ -121,19 +121,11 @@ pub struct Archive {
 /// or not a copy follows. Prints how long it took and what the mirror
 /// wrote, for scale.
 pub fn local_backup(src: &Path, path: &Path, mirror: &Mirror, backup_id: i64) -> (Archive, Took) {
-    let config = berth::config::Config::default();
     let partial = archive::partial_path(path);
     let total = berth::fsutil::dir_usage(src).0;
     let (took, stats) = timed(|| {
         mirror::alongside(Some(mirror), backup_id, total, |m| {
-            archive::create(
-                src,
-                &partial,
-                config.backup.level,
-                config.backup.threads,
-                &AtomicU64::new(0),
-                m,
-            )
+            archive_as_worker(src, &partial, m)
         })
         .unwrap()
     });
@@ -152,22 +144,22 @@ pub fn local_backup(src: &Path, path: &Path, mirror: &Mirror, backup_id: i64) ->
     (archive, took)
 }
 
+/// `archive::create` with the worker's default level and threads.
+fn archive_as_worker(
+    src: &Path,
+    partial: &Path,
+    mirror: Option<&mut mirror::Update>,
+) -> std::io::Result<archive::ArchiveStats> {
+    let config = berth::config::Config::default();
+    let (level, threads) = (config.backup.level, config.backup.threads);
+    archive::create(src, partial, level, threads, &AtomicU64::new(0), mirror)
+}
+
 /// The same local backup without a mirror (no offsite target configured),
 /// to show what keeping the mirror costs the backup.
 pub fn archive_only(src: &Path, path: &Path) -> Took {
-    let config = berth::config::Config::default();
     let partial = archive::partial_path(path);
-    let (took, _) = timed(|| {
-        archive::create(
-            src,
-            &partial,
-            config.backup.level,
-            config.backup.threads,
-            &AtomicU64::new(0),
-            None,
-        )
-        .unwrap()
-    });
+    let (took, _) = timed(|| archive_as_worker(src, &partial, None).unwrap());
     std::fs::remove_file(&partial).unwrap();
     took
 }

@@ -174,6 +174,12 @@ fn write(
     })
 }
 
+/// [`create`] as tests call it: level 3, one worker, no mirror.
+#[cfg(test)]
+pub(crate) fn create_plain(src: &Path, partial: &Path) -> io::Result<ArchiveStats> {
+    create(src, partial, 3, 1, &AtomicU64::new(0), None)
+}
+
 /// Publishes a written archive: manifest first (written, fsynced), then the
 /// archive renamed into place, then the directory fsynced. A crash before
 /// the rename leaves only a `.partial`, which is never listed.
@@ -309,15 +315,7 @@ mod tests {
         }
 
         let archive = dir.path().join("x.tar.zst");
-        let stats = create(
-            &src,
-            &partial_path(&archive),
-            3,
-            1,
-            &AtomicU64::new(0),
-            None,
-        )
-        .unwrap();
+        let stats = create_plain(&src, &partial_path(&archive)).unwrap();
         assert_eq!(
             stats.files, 4,
             "db/data, tool, upload, escape; the fifo is skipped"
@@ -364,15 +362,7 @@ mod tests {
         std::fs::set_permissions(src.join("secret"), std::fs::Permissions::from_mode(0o000))
             .unwrap();
         let archive = dir.path().join("x.tar.zst");
-        let err = create(
-            &src,
-            &partial_path(&archive),
-            3,
-            1,
-            &AtomicU64::new(0),
-            None,
-        )
-        .unwrap_err();
+        let err = create_plain(&src, &partial_path(&archive)).unwrap_err();
         assert!(err.to_string().contains("src/secret"), "{err}");
     }
 }

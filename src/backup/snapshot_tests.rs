@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicU64;
 use rustix::fs::{fsetxattr, mknodat, FileType, Mode, XattrFlags, CWD};
 
 use super::*;
-use crate::backup::archive::{create, create_from_snapshot};
+use crate::backup::archive::{create_from_snapshot, create_plain};
 
 /// A tree with nested dirs, modes, an xattr, a link out of it and a fifo.
 fn tenant_tree(root: &Path) -> PathBuf {
@@ -42,15 +42,7 @@ fn tenant_tree(root: &Path) -> PathBuf {
 /// sha256 of the archive of the live tree and of the copy (one zstd
 /// thread, so equal tar streams give equal files).
 fn archives(root: &Path, src: &Path, snap: &Snapshot) -> (String, String) {
-    let live = create(
-        src,
-        &root.join("live.partial"),
-        3,
-        1,
-        &AtomicU64::new(0),
-        None,
-    )
-    .unwrap();
+    let live = create_plain(src, &root.join("live.partial")).unwrap();
     let copy = create_from_snapshot(
         snap,
         &root.join("copy.partial"),

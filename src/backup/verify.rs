@@ -108,9 +108,8 @@ fn integrity_check(db: &Path) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::archive::{commit, create, partial_path};
+    use super::super::archive::{commit, create_plain, partial_path};
     use super::*;
-    use std::sync::atomic::AtomicU64;
 
     fn archive_with_db(dir: &Path) -> (PathBuf, String) {
         let src = dir.join("src");
@@ -121,15 +120,7 @@ mod tests {
             .unwrap();
         std::fs::write(src.join("notes.txt"), vec![b'n'; 50_000]).unwrap();
         let archive = dir.join("a.tar.zst");
-        let stats = create(
-            &src,
-            &partial_path(&archive),
-            3,
-            1,
-            &AtomicU64::new(0),
-            None,
-        )
-        .unwrap();
+        let stats = create_plain(&src, &partial_path(&archive)).unwrap();
         drop(conn);
         commit(&partial_path(&archive), &archive, b"{}").unwrap();
         (archive, stats.sha256)
