@@ -49,8 +49,9 @@ pub fn alongside<T>(
             return write(None);
         }
     };
-    // A whole rewrite needs room for everything; an update, for what changed.
-    let need = if locked.index().is_some() {
+    // A whole rewrite needs room for everything; an update, for what
+    // changed. (Whether an index exists is enough here: `begin` reads it.)
+    let need = if m.index_path().is_file() {
         total / 4
     } else {
         total
